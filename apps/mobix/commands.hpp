@@ -1,0 +1,16 @@
+#pragma once
+// Subcommand registration for the `mobix` binary; each lives in its own cmd_*.cpp.
+#include <CLI/CLI.hpp>
+
+namespace mobix::cli {
+
+/// Exit codes: 0 success, 1 runtime failure, 2 bad config or usage.
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitConfig = 2;
+
+void add_serve(CLI::App& app, int& exit_code);
+void add_sim(CLI::App& app, int& exit_code);
+void add_admin(CLI::App& app, int& exit_code);
+void add_pki(CLI::App& app, int& exit_code);
+
+}  // namespace mobix::cli

@@ -1,0 +1,62 @@
+// mobix: one binary, one subcommand per job (DESIGN.md "Process model").
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "commands.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "lab/lab.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{"mobix: operator-side zero-configuration services for mobile devices"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "mobix " MOBIX_VERSION);
+  std::string log_format = "text", log_level = "info";
+  app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
+  int exit_code = 0;
+
+  auto* check = app.add_subcommand("check-config", "Validate a config file; exit 2 naming file, line and key");
+  std::string check_file;
+  check->add_option("file", check_file, "YAML config file")->required();
+  check->callback([&] {
+    try {
+      auto cfg = mobix::load_config(check_file);
+      std::cout << check_file << ": OK" << (cfg.access ? " (roles: access, admin)" : " (roles: admin)") << "\n";
+    } catch (const mobix::ConfigError& e) {
+      std::cerr << "config error: " << e.what() << "\n";
+      exit_code = mobix::cli::kExitConfig;
+    }
+  });
+
+  auto* lab = app.add_subcommand("lab", "Run every role on loopback with the embedded store and demo data");
+  std::string lab_dir;
+  lab->add_option("--dir", lab_dir, "state directory (default: a new temp dir); reuse it to resume");
+  lab->callback([&] {
+    try {
+      exit_code = mobix::run_lab(lab_dir);
+    } catch (const mobix::ConfigError& e) {
+      spdlog::critical("config error: {}", e.what());
+      exit_code = mobix::cli::kExitConfig;
+    } catch (const std::exception& e) {
+      spdlog::critical("lab failed: {}", e.what());
+      exit_code = mobix::cli::kExitFailure;
+    }
+  });
+
+  mobix::cli::add_serve(app, exit_code);
+  mobix::cli::add_sim(app, exit_code);
+  mobix::cli::add_admin(app, exit_code);
+  mobix::cli::add_pki(app, exit_code);
+
+  app.parse_complete_callback([&] { mobix::init_logging(mobix::parse_log_format(log_format), log_level); });
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : mobix::cli::kExitConfig;
+  }
+  return exit_code;
+}

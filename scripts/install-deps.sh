@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of mobix from Debian 12 packages.
+# Idempotent: packages already present are skipped by apt; safe to run twice.
+set -euo pipefail
+
+PKGS=(
+  # toolchain
+  build-essential cmake ninja-build pkg-config clang clang-format libclang-rt-14-dev
+  # libraries (DESIGN.md: Boost 1.81 for Asio/Beast, OpenSSL 3, SQLite, yaml-cpp, spdlog/fmt, CLI11, json)
+  libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libspdlog-dev libfmt-dev
+  libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # test peers and clients (an independent RADIUS implementation, HTTP client, PKI checks)
+  freeradius-utils curl openssl jq procps iproute2 python3
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all ${#PKGS[@]} packages present"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets up a fresh Debian 12 machine (as root), builds mobix and runs every test:
+# format check, release build + unit and integration tests (real peers on loopback),
+# an ASan+UBSan build running the unit tests, and a bounded libFuzzer run per codec.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
+
+step "dependencies"
+bash scripts/install-deps.sh
+
+step "clang-format"
+mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')
+clang-format --dry-run --Werror "${sources[@]}"
+
+step "release build (-Wall -Wextra -Werror)"
+cmake --preset release >/dev/null
+cmake --build --preset release
+
+step "unit + integration tests"
+ctest --preset release -j2
+
+step "ASan + UBSan build, unit tests"
+cmake --preset asan >/dev/null
+cmake --build --preset asan --target mobix_unit_tests
+ctest --preset asan -j2
+
+step "libFuzzer (clang), bounded runs"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz
+FUZZ_SECONDS=${FUZZ_SECONDS:-30} bash tests/fuzz/run.sh build/fuzz
+
+step "all tests passed"

@@ -1,0 +1,69 @@
+#pragma once
+// The access role's decisions, without any I/O: who may attach (RFC 2865 Access-Request),
+// which address they get (pools), and how accounting (RFC 2866) changes the sessions.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "access/ip_pool.hpp"
+#include "access/session_table.hpp"
+#include "core/config.hpp"
+#include "directory/directory.hpp"
+
+namespace mobix {
+
+/// What an Access-Request asks.
+struct AuthInput {
+  std::string username;
+  std::string msisdn;  ///< from Calling-Station-Id, normalised
+  std::string imsi;    ///< from the 3GPP-IMSI VSA
+  std::string apn;     ///< from Called-Station-Id
+  /// Checks the request's credentials (PAP or CHAP) against a stored password.
+  std::function<bool(const std::string& password)> check_password;
+  bool has_credentials = false;
+};
+
+struct AuthDecision {
+  bool accept = false;
+  std::string reason;  ///< for Reply-Message and the log; never contains a secret
+  std::string metric_reason;
+  std::string framed_ip;
+  std::int64_t subscriber_id = 0;
+  std::vector<Change> changes;  ///< the lease offer, to be durable before the Accept
+};
+
+class AccessService {
+ public:
+  AccessService(const AccessConfig& cfg, Directory& dir, SessionTable& table);
+
+  /// Restores leases saved in the store.
+  void load_leases(const std::vector<Lease>& leases);
+
+  AuthDecision authorize(const AuthInput& in, std::int64_t now);
+
+  /// Applies Start/Interim/Stop to the session table and the leases.
+  Outcome account_start(AcctInput in, std::int64_t now);
+  Outcome account_interim(AcctInput in, std::int64_t now);
+  Outcome account_stop(const AcctInput& in, std::int64_t now);
+  Outcome nas_restarted(std::string_view nas, std::string_view reason);
+  /// Sessions silent for `missed_interims` intervals and unused offers.
+  Outcome sweep(std::int64_t now);
+  Outcome purge_ip(std::string_view ip);
+
+  PoolSet& pools() { return pools_; }
+  SessionTable& table() { return table_; }
+  Directory& directory() { return dir_; }
+
+ private:
+  /// For every detach, frees the session's pool address.
+  void release_leases(Outcome& out);
+  void resolve_subscriber(AcctInput& in);
+
+  const AccessConfig& cfg_;
+  Directory& dir_;
+  SessionTable& table_;
+  PoolSet pools_;
+};
+
+}  // namespace mobix

@@ -1,0 +1,50 @@
+#pragma once
+// The `access` role: a RADIUS authentication and accounting server (RFC 2865, 2866,
+// 3579, 5080) on UDP that keeps the session table and hands out pool addresses.
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "access/access_service.hpp"
+#include "access/session_table.hpp"
+#include "core/config.hpp"
+#include "core/net.hpp"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace mobix {
+
+class StoreWriter;
+class SessionRepository;
+
+class AccessRole {
+ public:
+  using Clock = std::function<std::int64_t()>;  ///< unix seconds
+  AccessRole(boost::asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,
+             StoreWriter& writer, Clock clock = {});
+  ~AccessRole();
+
+  /// Loads sessions and leases from the store, binds both UDP sockets (throws on failure)
+  /// and starts serving.
+  void start();
+  /// Closes the sockets; in-flight requests finish (see drained()).
+  void stop();
+  bool drained() const;
+
+  Endpoint auth_endpoint() const;
+  Endpoint acct_endpoint() const;
+  SessionTable& sessions();
+  AccessService& service();
+
+  /// Ends the session holding `ip` (admin purge); `done(found)` runs on the io thread
+  /// once the change is durable.
+  void purge(const std::string& ip, std::function<void(bool found)> done);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace mobix

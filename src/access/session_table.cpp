@@ -1,0 +1,257 @@
+#include "access/session_table.hpp"
+
+#include <mutex>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "core/net.hpp"
+
+namespace mobix {
+namespace {
+
+std::string key(const std::string& context, const std::string& addr) { return context + "\n" + addr; }
+
+std::vector<std::string> addresses(const SessionRecord& r) {
+  std::vector<std::string> out;
+  if (!r.ipv4.empty()) out.push_back(r.ipv4);
+  if (!r.ipv6_prefix.empty()) out.push_back(r.ipv6_prefix);
+  return out;
+}
+
+std::vector<std::string> addresses(const AcctInput& in) {
+  std::vector<std::string> out;
+  if (!in.ipv4.empty()) out.push_back(in.ipv4);
+  if (!in.ipv6_prefix.empty()) out.push_back(in.ipv6_prefix);
+  return out;
+}
+
+Change put(const SessionRecord& r) { return Change{Change::Kind::put_session, r, {}}; }
+
+}  // namespace
+
+SessionTable::SessionTable(SidGenerator gen) : gen_(std::move(gen)) {
+  if (!gen_) {
+    gen_ = [rng = std::mt19937_64(std::random_device{}())]() mutable { return fmt::format("{:016x}", rng()); };
+  }
+}
+
+void SessionTable::load(const std::vector<SessionRecord>& records) {
+  std::unique_lock lock(mu_);
+  for (const auto& r : records) insert_locked(r);
+}
+
+void SessionTable::insert_locked(const SessionRecord& r) {
+  by_sid_[r.sid] = r;
+  for (const auto& a : addresses(r)) {
+    by_key_[key(r.context, a)] = r.sid;
+    by_addr_.emplace(a, r.sid);
+  }
+  if (!r.ipv6_prefix.empty()) {
+    auto slash = r.ipv6_prefix.find('/');
+    if (slash != std::string::npos) v6_prefix_lengths_.insert(static_cast<unsigned>(std::stoul(r.ipv6_prefix.substr(slash + 1))));
+  }
+}
+
+void SessionTable::erase_locked(const std::string& sid) {
+  auto it = by_sid_.find(sid);
+  if (it == by_sid_.end()) return;
+  for (const auto& a : addresses(it->second)) {
+    auto k = key(it->second.context, a);
+    if (auto kit = by_key_.find(k); kit != by_key_.end() && kit->second == sid) by_key_.erase(kit);
+    auto range = by_addr_.equal_range(a);
+    for (auto r = range.first; r != range.second; ++r)
+      if (r->second == sid) {
+        by_addr_.erase(r);
+        break;
+      }
+  }
+  by_sid_.erase(it);
+}
+
+const SessionRecord* SessionTable::holder_locked(const std::string& context, const std::string& addr) const {
+  auto it = by_key_.find(key(context, addr));
+  if (it == by_key_.end()) return nullptr;
+  auto s = by_sid_.find(it->second);
+  return s == by_sid_.end() ? nullptr : &s->second;
+}
+
+void SessionTable::end_locked(const std::string& sid, const std::string& reason, Outcome& out) {
+  auto it = by_sid_.find(sid);
+  if (it == by_sid_.end()) return;
+  SessionRecord r = it->second;
+  erase_locked(sid);
+  out.changes.push_back(Change{Change::Kind::end_session, r, {}});
+  out.events.push_back(SessionEvent{SessionEvent::Kind::detach, std::move(r), reason});
+}
+
+SessionRecord SessionTable::make_record(const AcctInput& in, std::int64_t now) {
+  SessionRecord r;
+  r.sid = gen_();
+  r.context = in.context();
+  r.ipv4 = in.ipv4;
+  r.ipv6_prefix = in.ipv6_prefix;
+  r.msisdn = in.msisdn;
+  r.imsi = in.imsi;
+  r.username = in.username;
+  r.nas = in.nas;
+  r.apn = in.apn;
+  r.acct_session_id = in.acct_session_id;
+  r.subscriber_id = in.subscriber_id;
+  r.started = now;
+  r.last_seen = now;
+  return r;
+}
+
+Outcome SessionTable::start(const AcctInput& in, std::int64_t now) {
+  Outcome out;
+  auto addrs = addresses(in);
+  if (addrs.empty()) {
+    out.note = "no Framed-IP-Address or Framed-IPv6-Prefix: nothing to track";
+    return out;
+  }
+  std::unique_lock lock(mu_);
+  auto ctx = in.context();
+  // A retransmitted or repeated Start for the session we already hold refreshes it.
+  if (auto* cur = holder_locked(ctx, addrs.front());
+      cur && cur->acct_session_id == in.acct_session_id && cur->nas == in.nas) {
+    SessionRecord r = *cur;
+    r.last_seen = now;
+    by_sid_[r.sid] = r;
+    out.changes.push_back(put(r));
+    out.note = "repeated Start for the current session";
+    return out;
+  }
+  // Seed 000 relies on IP -> MSISDN being unambiguous: whoever held these addresses
+  // before has lost them (the network reassigned the IP).
+  for (const auto& a : addrs)
+    if (auto* cur = holder_locked(ctx, a)) end_locked(cur->sid, "takeover", out);
+  auto r = make_record(in, now);
+  insert_locked(r);
+  out.changes.push_back(put(r));
+  out.events.push_back(SessionEvent{SessionEvent::Kind::attach, r, "start"});
+  return out;
+}
+
+Outcome SessionTable::interim(const AcctInput& in, std::int64_t now) {
+  auto addrs = addresses(in);
+  if (addrs.empty()) return Outcome{{}, {}, "no Framed-IP-Address or Framed-IPv6-Prefix: nothing to track"};
+  {
+    std::unique_lock lock(mu_);
+    if (auto* cur = holder_locked(in.context(), addrs.front()); cur && cur->acct_session_id == in.acct_session_id) {
+      SessionRecord r = *cur;
+      r.last_seen = now;
+      by_sid_[r.sid] = r;
+      return Outcome{{put(r)}, {}, {}};
+    }
+  }
+  // RFC 5080 section 2.1 lets an Interim-Update stand in for a lost Start.
+  auto out = start(in, now);
+  out.note = "Interim-Update for an unknown session treated as Start";
+  return out;
+}
+
+Outcome SessionTable::stop(const AcctInput& in, std::int64_t) {
+  Outcome out;
+  auto addrs = addresses(in);
+  std::unique_lock lock(mu_);
+  for (const auto& a : addrs) {
+    auto* cur = holder_locked(in.context(), a);
+    if (!cur) continue;
+    if (cur->acct_session_id != in.acct_session_id) {
+      out.note = "Stop for Acct-Session-Id " + in.acct_session_id + " but the address is held by " +
+                 cur->acct_session_id + ": ignored";
+      return out;
+    }
+    end_locked(cur->sid, "stop", out);
+    return out;
+  }
+  if (addrs.empty()) {
+    // Without an address, match on the accounting session id of that NAS.
+    for (const auto& [sid, r] : by_sid_)
+      if (r.nas == in.nas && r.acct_session_id == in.acct_session_id) {
+        end_locked(std::string(sid), "stop", out);
+        return out;
+      }
+  }
+  out.note = "Stop for a session that is not live: ignored";
+  return out;
+}
+
+Outcome SessionTable::end_all_of_nas(std::string_view nas, std::string_view reason) {
+  Outcome out;
+  std::unique_lock lock(mu_);
+  std::vector<std::string> victims;
+  for (const auto& [sid, r] : by_sid_)
+    if (r.nas == nas) victims.push_back(sid);
+  for (const auto& sid : victims) end_locked(sid, std::string(reason), out);
+  return out;
+}
+
+Outcome SessionTable::expire(std::int64_t cutoff) {
+  Outcome out;
+  std::unique_lock lock(mu_);
+  std::vector<std::string> victims;
+  for (const auto& [sid, r] : by_sid_)
+    if (r.last_seen < cutoff) victims.push_back(sid);
+  for (const auto& sid : victims) end_locked(sid, "expired", out);
+  return out;
+}
+
+Outcome SessionTable::purge_ip(std::string_view ip) {
+  Outcome out;
+  std::unique_lock lock(mu_);
+  std::vector<std::string> victims;
+  auto range = by_addr_.equal_range(std::string(ip));
+  for (auto it = range.first; it != range.second; ++it) victims.push_back(it->second);
+  for (const auto& sid : victims) end_locked(sid, "admin", out);
+  if (victims.empty()) out.note = "no session holds " + std::string(ip);
+  return out;
+}
+
+std::optional<SessionRecord> SessionTable::find_by_ip(std::string_view ip_text, std::string_view context) const {
+  boost::system::error_code ec;
+  auto addr = canonical(boost::asio::ip::make_address(std::string(ip_text), ec));
+  if (ec) return std::nullopt;
+  std::shared_lock lock(mu_);
+  auto best = [&](const std::string& a) -> const SessionRecord* {
+    const SessionRecord* found = nullptr;
+    auto range = by_addr_.equal_range(a);
+    for (auto it = range.first; it != range.second; ++it) {
+      auto s = by_sid_.find(it->second);
+      if (s == by_sid_.end()) continue;
+      if (!context.empty() && s->second.context != context) continue;
+      if (!found || s->second.started > found->started) found = &s->second;
+    }
+    return found;
+  };
+  if (addr.is_v4()) {
+    if (auto* r = best(addr.to_string())) return *r;
+    return std::nullopt;
+  }
+  for (auto len : v6_prefix_lengths_) {
+    auto net = mask_address(addr, len).to_string() + "/" + std::to_string(len);
+    if (auto* r = best(net)) return *r;
+  }
+  return std::nullopt;
+}
+
+std::vector<SessionRecord> SessionTable::list() const {
+  std::shared_lock lock(mu_);
+  std::vector<SessionRecord> out;
+  out.reserve(by_sid_.size());
+  for (const auto& [sid, r] : by_sid_) out.push_back(r);
+  return out;
+}
+
+std::size_t SessionTable::size() const {
+  std::shared_lock lock(mu_);
+  return by_sid_.size();
+}
+
+void SessionTable::publish(const std::vector<SessionEvent>& events) const {
+  for (const auto& e : events)
+    for (const auto& l : listeners_) l(e);
+}
+
+}  // namespace mobix

@@ -1,0 +1,93 @@
+#pragma once
+// Who holds which IP right now: seed 000's "MSISDN/IP-address translation database",
+// fed by RADIUS accounting (RFC 2866). Mutations come from one thread (the access
+// role's); lookups are safe from any thread and answered from memory.
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "store/records.hpp"
+
+namespace mobix {
+
+struct SessionEvent {
+  enum class Kind { attach, detach };
+  Kind kind;
+  SessionRecord session;
+  std::string reason;  ///< detach: stop, takeover, expired, accounting-on, accounting-off, admin
+};
+
+/// What an accounting request says about one session.
+struct AcctInput {
+  std::string nas;
+  std::string apn;
+  std::string ipv4;
+  std::string ipv6_prefix;
+  std::string msisdn;
+  std::string imsi;
+  std::string username;
+  std::string acct_session_id;
+  std::int64_t subscriber_id = 0;
+  /// Sessions are keyed by (APN, IP), or (NAS, IP) when there is no APN.
+  std::string context() const { return apn.empty() ? "nas:" + nas : "apn:" + apn; }
+};
+
+/// The durable changes and the events a mutation produced; the caller commits the
+/// changes, then publishes the events.
+struct Outcome {
+  std::vector<Change> changes;
+  std::vector<SessionEvent> events;
+  std::string note;  ///< why nothing changed, when nothing did
+};
+
+class SessionTable {
+ public:
+  using SidGenerator = std::function<std::string()>;
+  explicit SessionTable(SidGenerator gen = {});
+
+  void load(const std::vector<SessionRecord>& records);
+
+  Outcome start(const AcctInput& in, std::int64_t now);
+  Outcome interim(const AcctInput& in, std::int64_t now);
+  Outcome stop(const AcctInput& in, std::int64_t now);
+  /// Accounting-On/Off: the NAS restarted, so every session it held is gone (RFC 2866 5.1).
+  Outcome end_all_of_nas(std::string_view nas, std::string_view reason);
+  /// Ends sessions not heard from since `cutoff`.
+  Outcome expire(std::int64_t cutoff);
+  /// Ends the session holding `ip` (any context) on an operator's request.
+  Outcome purge_ip(std::string_view ip);
+
+  /// The session holding `ip` (IPv4 address, or an IPv6 address inside a delegated prefix).
+  /// With `context` empty, any context matches (the newest session wins).
+  std::optional<SessionRecord> find_by_ip(std::string_view ip, std::string_view context = {}) const;
+  std::vector<SessionRecord> list() const;
+  std::size_t size() const;
+
+  using Listener = std::function<void(const SessionEvent&)>;
+  /// In-process attach/detach events for other roles; called on the access role's thread.
+  void subscribe(Listener l) { listeners_.push_back(std::move(l)); }
+  void publish(const std::vector<SessionEvent>& events) const;
+
+ private:
+  void insert_locked(const SessionRecord& r);
+  void erase_locked(const std::string& sid);
+  const SessionRecord* holder_locked(const std::string& context, const std::string& addr) const;
+  void end_locked(const std::string& sid, const std::string& reason, Outcome& out);
+  SessionRecord make_record(const AcctInput& in, std::int64_t now);
+
+  mutable std::shared_mutex mu_;
+  std::unordered_map<std::string, SessionRecord> by_sid_;
+  std::unordered_map<std::string, std::string> by_key_;  // context \n address -> sid
+  std::unordered_multimap<std::string, std::string> by_addr_;  // address -> sid
+  std::set<unsigned> v6_prefix_lengths_;
+  std::vector<Listener> listeners_;
+  SidGenerator gen_;
+};
+
+}  // namespace mobix

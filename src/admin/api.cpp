@@ -1,0 +1,188 @@
+#include "admin/api.hpp"
+
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "access/radius_server.hpp"
+#include "codec/radius/radius.hpp"
+#include "core/metrics.hpp"
+#include "directory/directory.hpp"
+
+namespace mobix {
+
+using json = nlohmann::json;
+
+namespace {
+
+std::string iso8601(std::int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Secrets are never returned: only whether one is set.
+json to_json(const Subscriber& s) {
+  return json{{"id", s.id},
+              {"msisdn", s.msisdn},
+              {"imsi", s.imsi},
+              {"username", s.username},
+              {"serial", s.serial},
+              {"password_set", !s.password.empty()},
+              {"framed_ip", s.framed_ip},
+              {"hostname", s.hostname},
+              {"attrs", s.attrs}};
+}
+
+json to_json(const SessionRecord& r) {
+  return json{{"sid", r.sid},
+              {"ip", r.ipv4},
+              {"ipv6_prefix", r.ipv6_prefix},
+              {"msisdn", r.msisdn},
+              {"imsi", r.imsi},
+              {"username", r.username},
+              {"apn", r.apn},
+              {"nas", r.nas},
+              {"acct_session_id", r.acct_session_id},
+              {"subscriber_id", r.subscriber_id},
+              {"started", iso8601(r.started)},
+              {"last_seen", iso8601(r.last_seen)}};
+}
+
+HttpResponse error(int status, const std::string& msg) { return HttpResponse{status, "application/json", json{{"error", msg}}.dump() + "\n"}; }
+HttpResponse ok(const json& j, int status = 200) { return HttpResponse{status, "application/json", j.dump(2) + "\n"}; }
+
+// Applies the fields present in `j` to `s`; rejects unknown fields and wrong types.
+void merge(Subscriber& s, const json& j) {
+  if (!j.is_object()) throw std::invalid_argument("body must be a JSON object");
+  for (auto& [k, v] : j.items()) {
+    auto str = [&](std::string& field) {
+      if (!v.is_string()) throw std::invalid_argument(k + ": must be a string");
+      field = v.get<std::string>();
+    };
+    if (k == "msisdn") str(s.msisdn);
+    else if (k == "imsi") str(s.imsi);
+    else if (k == "username") str(s.username);
+    else if (k == "serial") str(s.serial);
+    else if (k == "password") str(s.password);
+    else if (k == "framed_ip") str(s.framed_ip);
+    else if (k == "hostname") str(s.hostname);
+    else if (k == "attrs") {
+      if (!v.is_object()) throw std::invalid_argument("attrs: must be an object of strings");
+      for (auto& [ak, av] : v.items()) {
+        if (av.is_null()) s.attrs.erase(ak);
+        else if (av.is_string()) s.attrs[ak] = av.get<std::string>();
+        else throw std::invalid_argument("attrs." + ak + ": must be a string or null");
+      }
+    } else if (k == "id" || k == "password_set") {
+      continue;  // read-only, tolerated so a GET result can be sent back
+    } else {
+      throw std::invalid_argument(k + ": unknown field");
+    }
+  }
+}
+
+}  // namespace
+
+void AdminApi::handle(const HttpRequest& req, HttpReply reply) {
+  static auto& requests = metrics().counter("mobix_admin_requests_total", "Admin HTTP requests");
+  requests.inc();
+  if (req.path == "/healthz") return reply(HttpResponse{200, "text/plain", "ok\n"});
+  if (req.path == "/metrics") return reply(HttpResponse{200, "text/plain; version=0.0.4", metrics().render()});
+  const std::string prefix = "/api/v1/";
+  if (req.path.rfind(prefix, 0) != 0) return reply(error(404, "no such endpoint: " + req.path));
+  if (!token_.empty()) {
+    std::string expect = "Bearer " + token_;
+    if (!radius::constant_time_equal(
+            std::span(reinterpret_cast<const std::uint8_t*>(expect.data()), expect.size()),
+            std::span(reinterpret_cast<const std::uint8_t*>(req.authorization.data()), req.authorization.size()))) {
+      metrics().counter("mobix_admin_unauthorized_total", "Admin API requests without a valid token").inc();
+      return reply(error(401, "missing or wrong bearer token"));
+    }
+  }
+  auto rest = req.path.substr(prefix.size());
+  auto slash = rest.find('/');
+  auto collection = rest.substr(0, slash);
+  auto key = slash == std::string::npos ? std::string() : rest.substr(slash + 1);
+  try {
+    if (collection == "subscribers") return subscribers(req, key, reply);
+    if (collection == "sessions") return sessions(req, key, reply);
+    return reply(error(404, "no such collection: " + collection));
+  } catch (const StoreConflict& e) {
+    return reply(error(409, std::string("conflict: ") + e.what()));
+  } catch (const std::invalid_argument& e) {
+    return reply(error(400, e.what()));
+  } catch (const json::exception& e) {
+    return reply(error(400, std::string("bad JSON: ") + e.what()));
+  }
+}
+
+void AdminApi::subscribers(const HttpRequest& req, const std::string& key, HttpReply& reply) {
+  if (key.empty()) {
+    if (req.method == "GET") {
+      json arr = json::array();
+      for (const auto& s : dir_.list()) arr.push_back(to_json(s));
+      return reply(ok(arr));
+    }
+    if (req.method == "POST") {
+      Subscriber s;
+      merge(s, json::parse(req.body));
+      auto stored = dir_.add(std::move(s));
+      spdlog::info("admin: subscriber {} added (msisdn={})", stored.id, stored.msisdn);
+      return reply(ok(to_json(stored), 201));
+    }
+    return reply(error(405, "use GET or POST"));
+  }
+  auto found = dir_.find(key);
+  if (!found && key.find_first_not_of("0123456789") == std::string::npos) found = dir_.find(IdentityKind::id, key);
+  if (!found) return reply(error(404, "no subscriber with identity " + key));
+  if (req.method == "GET") return reply(ok(to_json(*found)));
+  if (req.method == "PATCH" || req.method == "PUT") {
+    merge(*found, json::parse(req.body));
+    dir_.update(*found);
+    spdlog::info("admin: subscriber {} updated", found->id);
+    return reply(ok(to_json(*dir_.find(IdentityKind::id, std::to_string(found->id)))));
+  }
+  if (req.method == "DELETE") {
+    dir_.remove(found->id);
+    spdlog::info("admin: subscriber {} removed", found->id);
+    return reply(HttpResponse{204, "application/json", ""});
+  }
+  return reply(error(405, "use GET, PATCH or DELETE"));
+}
+
+void AdminApi::sessions(const HttpRequest& req, const std::string& key, HttpReply& reply) {
+  if (!access_) return reply(error(404, "this node runs no access role"));
+  if (key.empty()) {
+    if (req.method != "GET") return reply(error(405, "use GET"));
+    if (auto ip = query_param(req.query, "ip"); !ip.empty()) {
+      auto s = access_->sessions().find_by_ip(ip);
+      if (!s) return reply(error(404, "no live session holds " + ip));
+      return reply(ok(to_json(*s)));
+    }
+    auto all = access_->sessions().list();
+    std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.started < b.started; });
+    json arr = json::array();
+    for (const auto& s : all) arr.push_back(to_json(s));
+    return reply(ok(arr));
+  }
+  if (req.method == "GET") {
+    auto s = access_->sessions().find_by_ip(key);
+    if (!s) return reply(error(404, "no live session holds " + key));
+    return reply(ok(to_json(*s)));
+  }
+  if (req.method == "DELETE") {
+    access_->purge(key, [reply, key](bool found) {
+      if (found) reply(HttpResponse{204, "application/json", ""});
+      else reply(error(404, "no live session holds " + key));
+    });
+    return;
+  }
+  return reply(error(405, "use GET or DELETE"));
+}
+
+}  // namespace mobix

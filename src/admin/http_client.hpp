@@ -1,0 +1,14 @@
+#pragma once
+// A blocking HTTP/1.1 client for the `mobix admin` commands.
+#include <string>
+
+#include "admin/http.hpp"
+#include "core/net.hpp"
+
+namespace mobix {
+
+/// Throws std::runtime_error when the server cannot be reached.
+HttpResponse http_call(const Endpoint& server, const std::string& method, const std::string& target,
+                       const std::string& body = {}, const std::string& token = {});
+
+}  // namespace mobix

@@ -1,0 +1,233 @@
+#include "core/config.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <yaml-cpp/yaml.h>
+
+namespace mobix {
+
+ConfigError::ConfigError(const std::string& file, int line, const std::string& key, const std::string& what)
+    : std::runtime_error(file + ":" + std::to_string(line) + ": " + key + ": " + what), key_(key), line_(line) {}
+
+namespace {
+
+// Walks a YAML mapping, remembering which keys were read so unknown ones are reported.
+class Section {
+ public:
+  Section(const YAML::Node& node, std::string path, const std::string& file)
+      : node_(node), path_(std::move(path)), file_(file) {
+    if (node_ && !node_.IsMap()) fail(path_, node_, "must be a mapping");
+  }
+
+  [[noreturn]] void fail(const std::string& key, const YAML::Node& at, const std::string& what) const {
+    int line = at ? at.Mark().line + 1 : node_.Mark().line + 1;
+    throw ConfigError(file_, line < 1 ? 1 : line, key, what);
+  }
+
+  std::string key(const std::string& k) const { return path_.empty() ? k : path_ + "." + k; }
+
+  YAML::Node get(const std::string& k) {
+    seen_.insert(k);
+    return node_ ? node_[k] : YAML::Node();
+  }
+
+  std::optional<std::string> str(const std::string& k) {
+    auto n = get(k);
+    if (!n) return std::nullopt;
+    if (!n.IsScalar()) fail(key(k), n, "must be a string");
+    return n.Scalar();
+  }
+  std::string str(const std::string& k, const std::string& def) { return str(k).value_or(def); }
+  std::string required(const std::string& k) {
+    auto v = str(k);
+    if (!v || v->empty()) fail(key(k), node_, "is required");
+    return *v;
+  }
+
+  std::uint32_t u32(const std::string& k, std::uint32_t def, std::uint32_t min, std::uint32_t max) {
+    auto n = get(k);
+    if (!n) return def;
+    try {
+      auto v = n.as<long long>();
+      if (v < min || v > max) fail(key(k), n, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return static_cast<std::uint32_t>(v);
+    } catch (const YAML::Exception&) {
+      fail(key(k), n, "must be an integer");
+    }
+  }
+
+  bool boolean(const std::string& k, bool def) {
+    auto n = get(k);
+    if (!n) return def;
+    try {
+      return n.as<bool>();
+    } catch (const YAML::Exception&) {
+      fail(key(k), n, "must be true or false");
+    }
+  }
+
+  Endpoint endpoint(const std::string& k, const Endpoint& def) {
+    auto n = get(k);
+    if (!n) return def;
+    if (!n.IsScalar()) fail(key(k), n, "must be \"host:port\"");
+    auto ep = parse_endpoint(n.Scalar());
+    if (!ep) fail(key(k), n, "must be \"host:port\" with a numeric IP, got \"" + n.Scalar() + "\"");
+    return *ep;
+  }
+
+  /// Reads a secret given inline (`<k>`) or from a file (`<k>_file`, relative to the config).
+  std::string secret(const std::string& k, const std::string& base_dir) {
+    auto inline_v = str(k);
+    auto file_v = str(k + "_file");
+    if (inline_v && file_v) fail(key(k), node_, "give either " + k + " or " + k + "_file, not both");
+    if (file_v) {
+      std::filesystem::path p(*file_v);
+      if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+      std::ifstream in(p);
+      if (!in) fail(key(k + "_file"), get(k + "_file"), "cannot read " + p.string());
+      std::string s;
+      std::getline(in, s);
+      if (s.empty()) fail(key(k + "_file"), get(k + "_file"), p.string() + " is empty");
+      return s;
+    }
+    return inline_v.value_or("");
+  }
+
+  void check_unknown() const {
+    if (!node_) return;
+    for (const auto& kv : node_) {
+      auto k = kv.first.Scalar();
+      if (!seen_.count(k)) fail(key(k), kv.first, "unknown key");
+    }
+  }
+
+  const YAML::Node& node() const { return node_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  YAML::Node node_;
+  std::string path_;
+  const std::string& file_;
+  std::set<std::string> seen_;
+};
+
+template <typename F>
+void for_each_item(Section& parent, const std::string& k, const std::string& file, F&& f) {
+  auto list = parent.get(k);
+  if (!list) return;
+  if (!list.IsSequence()) parent.fail(parent.key(k), list, "must be a list");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    Section item(list[i], parent.key(k) + "[" + std::to_string(i) + "]", file);
+    f(item);
+    item.check_unknown();
+  }
+}
+
+AccessConfig parse_access(Section& s, const std::string& file, const std::string& base_dir) {
+  AccessConfig a;
+  Section radius(s.get("radius"), s.key("radius"), file);
+  a.auth_listen = radius.endpoint("auth_listen", a.auth_listen);
+  a.acct_listen = radius.endpoint("acct_listen", a.acct_listen);
+  a.require_message_authenticator = radius.boolean("require_message_authenticator", true);
+  a.interim_interval = radius.u32("interim_interval", a.interim_interval, 10, 86400);
+  a.missed_interims = radius.u32("missed_interims", a.missed_interims, 1, 100);
+  a.offer_timeout = radius.u32("offer_timeout", a.offer_timeout, 1, 3600);
+  a.duplicate_cache_seconds = radius.u32("duplicate_cache_seconds", a.duplicate_cache_seconds, 1, 600);
+  for_each_item(radius, "clients", file, [&](Section& c) {
+    RadiusClientConfig rc;
+    rc.name = c.required("name");
+    auto net = c.required("address");
+    auto cidr = Cidr::parse(net);
+    if (!cidr) c.fail(c.key("address"), c.get("address"), "must be an IP address or CIDR, got \"" + net + "\"");
+    rc.network = *cidr;
+    rc.secret = c.secret("secret", base_dir);
+    if (rc.secret.size() < 8) c.fail(c.key("secret"), c.node(), "must be at least 8 characters");
+    a.clients.push_back(std::move(rc));
+  });
+  radius.check_unknown();
+  for_each_item(s, "pools", file, [&](Section& p) {
+    PoolConfig pc;
+    pc.name = p.required("name");
+    auto range = p.required("range");
+    auto dash = range.find('-');
+    boost::system::error_code ec1, ec2;
+    if (dash == std::string::npos) {
+      auto cidr = Cidr::parse(range);
+      if (!cidr || !cidr->network.is_v4() || cidr->prefix > 30)
+        p.fail(p.key("range"), p.get("range"), "must be an IPv4 CIDR of /30 or wider, or \"first-last\"");
+      auto base = cidr->network.to_v4().to_uint();
+      auto size = 1u << (32 - cidr->prefix);
+      pc.first = boost::asio::ip::address_v4(base + 1).to_string();
+      pc.last = boost::asio::ip::address_v4(base + size - 2).to_string();
+    } else {
+      auto f = boost::asio::ip::make_address_v4(range.substr(0, dash), ec1);
+      auto l = boost::asio::ip::make_address_v4(range.substr(dash + 1), ec2);
+      if (ec1 || ec2 || f.to_uint() > l.to_uint())
+        p.fail(p.key("range"), p.get("range"), "must be \"first-last\" with IPv4 addresses in order");
+      pc.first = f.to_string();
+      pc.last = l.to_string();
+    }
+    pc.apn = p.str("apn", "");
+    pc.realm = p.str("realm", "");
+    a.pools.push_back(std::move(pc));
+  });
+  s.check_unknown();
+  if (a.clients.empty()) s.fail(s.key("radius.clients"), s.node(), "at least one RADIUS client is required");
+  return a;
+}
+
+}  // namespace
+
+Config parse_config(std::string_view yaml, const std::string& source) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(source, e.mark.line + 1, "(syntax)", e.msg);
+  }
+  if (!root || root.IsNull()) throw ConfigError(source, 1, "(root)", "the file is empty");
+  auto base_dir = std::filesystem::absolute(source).parent_path().string();
+  Section top(root, "", source);
+  Config c;
+  c.source = source;
+  c.node_name = top.str("node", c.node_name);
+
+  Section log(top.get("log"), "log", source);
+  c.log.level = log.str("level", c.log.level);
+  static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
+  if (!levels.count(c.log.level)) log.fail("log.level", log.get("level"), "must be one of trace, debug, info, warn, error, critical, off");
+  c.log.format = log.str("format", c.log.format);
+  if (c.log.format != "text" && c.log.format != "json") log.fail("log.format", log.get("format"), "must be text or json");
+  log.check_unknown();
+
+  Section store(top.get("store"), "store", source);
+  c.store.path = store.str("path", c.store.path);
+  if (std::filesystem::path(c.store.path).is_relative())
+    c.store.path = (std::filesystem::path(base_dir) / c.store.path).string();
+  store.check_unknown();
+
+  Section admin(top.get("admin"), "admin", source);
+  c.admin.listen = admin.endpoint("listen", c.admin.listen);
+  c.admin.token = admin.secret("token", base_dir);
+  admin.check_unknown();
+
+  if (auto n = top.get("access")) {
+    Section access(n, "access", source);
+    c.access = parse_access(access, source, base_dir);
+  }
+  top.check_unknown();
+  return c;
+}
+
+Config load_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError(path, 1, "(file)", "cannot open the config file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), path);
+}
+
+}  // namespace mobix

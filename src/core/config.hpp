@@ -1,0 +1,83 @@
+#pragma once
+// The one YAML config file, loaded into immutable typed structs (DESIGN.md "Config").
+// Unknown keys and bad values are errors that name the file, line and key.
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/net.hpp"
+
+namespace mobix {
+
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::string& file, int line, const std::string& key, const std::string& what);
+  const std::string& key() const { return key_; }
+  int line() const { return line_; }
+
+ private:
+  std::string key_;
+  int line_;
+};
+
+struct LogConfig {
+  std::string level = "info";
+  std::string format = "text";
+};
+
+struct StoreConfig {
+  std::string path = "mobix.db";  ///< SQLite file; relative paths are relative to the config file
+};
+
+struct AdminConfig {
+  Endpoint listen{"127.0.0.1", 9100};
+  std::string token;  ///< when set, /api/v1 requires "Authorization: Bearer <token>"
+};
+
+/// A NAS/GGSN allowed to talk RADIUS to us (RFC 2865 section 3: per-client shared secret).
+struct RadiusClientConfig {
+  std::string name;
+  Cidr network;
+  std::string secret;
+};
+
+/// An address pool. A request matches the pool when its APN (Called-Station-Id) or its
+/// User-Name realm matches; a pool with neither is the default.
+struct PoolConfig {
+  std::string name;
+  std::string first;  ///< first IPv4 address handed out
+  std::string last;   ///< last IPv4 address handed out
+  std::string apn;
+  std::string realm;
+};
+
+struct AccessConfig {
+  Endpoint auth_listen{"127.0.0.1", 1812};
+  Endpoint acct_listen{"127.0.0.1", 1813};
+  bool require_message_authenticator = true;  ///< BlastRADIUS (CVE-2024-3596)
+  std::vector<RadiusClientConfig> clients;
+  std::vector<PoolConfig> pools;
+  std::uint32_t interim_interval = 300;  ///< seconds, sent as Acct-Interim-Interval
+  std::uint32_t missed_interims = 3;     ///< a session silent this many intervals expires
+  std::uint32_t offer_timeout = 60;      ///< an Accept's IP not used by a Start within this is freed
+  std::uint32_t duplicate_cache_seconds = 30;  ///< RFC 5080 section 2.2.2
+};
+
+struct Config {
+  std::string source;  ///< the file it came from
+  std::string node_name = "mobix";
+  LogConfig log;
+  StoreConfig store;
+  AdminConfig admin;
+  std::optional<AccessConfig> access;
+};
+
+/// Reads and validates `path`; throws ConfigError.
+Config load_config(const std::string& path);
+/// Same, from text; `source` names it in errors and anchors relative paths.
+Config parse_config(std::string_view yaml, const std::string& source);
+
+}  // namespace mobix

@@ -1,0 +1,47 @@
+#pragma once
+// The subscriber directory: who a subscriber is and what they are entitled to.
+// Backends: the embedded store (here) and, later, the operator's LDAP.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/records.hpp"
+#include "store/store.hpp"
+
+namespace mobix {
+
+class Directory {
+ public:
+  virtual ~Directory() = default;
+  /// Finds a subscriber by any identity: MSISDN, IMSI, user name or serial number.
+  virtual std::optional<Subscriber> find(std::string_view identity) = 0;
+  virtual std::optional<Subscriber> find(IdentityKind kind, std::string_view value) = 0;
+  virtual std::vector<Subscriber> list() = 0;
+  /// Validates, then stores. Throws std::invalid_argument or StoreConflict.
+  virtual Subscriber add(Subscriber s) = 0;
+  virtual void update(const Subscriber& s) = 0;
+  virtual bool remove(std::int64_t id) = 0;
+};
+
+/// "+31 6-1234 5678" -> "31612345678". Returns empty when it is not a phone number.
+std::string normalize_msisdn(std::string_view s);
+
+/// Throws std::invalid_argument naming the first bad field.
+void validate_subscriber(Subscriber& s);
+
+class StoreDirectory final : public Directory {
+ public:
+  explicit StoreDirectory(SubscriberRepository& repo) : repo_(repo) {}
+  std::optional<Subscriber> find(std::string_view identity) override;
+  std::optional<Subscriber> find(IdentityKind kind, std::string_view value) override;
+  std::vector<Subscriber> list() override { return repo_.list_subscribers(); }
+  Subscriber add(Subscriber s) override;
+  void update(const Subscriber& s) override;
+  bool remove(std::int64_t id) override { return repo_.remove_subscriber(id); }
+
+ private:
+  SubscriberRepository& repo_;
+};
+
+}  // namespace mobix

@@ -1,0 +1,160 @@
+#include "lab/lab.hpp"
+
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "directory/directory.hpp"
+#include "node/node.hpp"
+#include "pki/pki.hpp"
+
+namespace mobix {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+std::string random_token(std::size_t n) {
+  static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  std::string out(n, 'x');
+  unsigned char buf[64];
+  RAND_bytes(buf, static_cast<int>(n));
+  for (std::size_t i = 0; i < n; ++i) out[i] = alphabet[buf[i] % (sizeof alphabet - 1)];
+  return out;
+}
+
+void write_private(const fs::path& p, const std::string& data) {
+  auto tmp = p;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    ::chmod(tmp.c_str(), 0600);
+    out << data;
+  }
+  fs::rename(tmp, p);
+}
+
+const char* kLabConfig = R"(# Written by `mobix lab` on its first run; `mobix serve --config` runs the same node.
+node: lab
+log:
+  level: info
+store:
+  path: mobix.db
+admin:
+  listen: 127.0.0.1:0
+access:
+  radius:
+    auth_listen: 127.0.0.1:0
+    acct_listen: 127.0.0.1:0
+    require_message_authenticator: true
+    interim_interval: 60
+    missed_interims: 3
+    clients:
+      - name: lab-ggsn
+        address: 127.0.0.0/8
+        secret_file: radius_secret
+  pools:
+    - name: internet
+      range: 127.1.0.10-127.1.255.250
+      apn: internet
+    - name: default
+      range: 127.2.0.10-127.2.255.250
+)";
+
+struct Demo {
+  const char* name;
+  const char* msisdn;
+  const char* imsi;
+};
+const Demo kDemo[] = {
+    {"alice", "31610000001", "204080000000001"},
+    {"bob", "31610000002", "204080000000002"},
+    {"carol", "31610000003", "204080000000003"},
+};
+
+}  // namespace
+
+int run_lab(std::string dir) {
+  if (dir.empty()) {
+    char tmpl[] = "/tmp/mobix-lab-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a temp dir");
+    dir = tmpl;
+  }
+  fs::create_directories(dir);
+  dir = fs::canonical(dir).string();
+  std::cout << "mobix lab in " << dir << std::endl;
+
+  auto secret_path = fs::path(dir) / "radius_secret";
+  if (!fs::exists(secret_path)) write_private(secret_path, random_token(24) + "\n");
+  auto config_path = fs::path(dir) / "mobix.yaml";
+  if (!fs::exists(config_path)) write_private(config_path, kLabConfig);
+
+  auto pki_dir = (fs::path(dir) / "pki").string();
+  if (!pki::CertificateAuthority::exists(pki_dir)) {
+    auto ca = pki::CertificateAuthority::create(pki_dir, "mobix lab CA");
+    pki::CertRequest req;
+    req.common_name = "lab.mobix.test";
+    req.dns_names = {"localhost", "lab.mobix.test"};
+    req.ip_addresses = {"127.0.0.1"};
+    ca.issue(req, pki_dir + "/lab-server");
+  }
+
+  Node node(load_config(config_path.string()));
+  auto& dirx = node.directory();
+  if (dirx.list().empty()) {
+    for (const auto& d : kDemo) {
+      Subscriber s;
+      s.msisdn = d.msisdn;
+      s.imsi = d.imsi;
+      s.username = d.name;
+      s.password = d.name + std::string("-") + random_token(10);
+      s.hostname = std::string(d.name) + ".home.mobix.test";
+      dirx.add(s);
+    }
+    spdlog::info("lab: seeded {} demo subscribers", std::size(kDemo));
+  }
+  node.start();
+
+  std::string secret;
+  std::ifstream(secret_path) >> secret;
+  json lab;
+  lab["dir"] = dir;
+  lab["config"] = config_path.string();
+  lab["radius_secret"] = secret;
+  lab["ca_cert"] = pki_dir + "/ca.crt";
+  json eps = json::object();
+  for (const auto& [name, info] : node.listeners())
+    eps[name] = json{{"host", info.endpoint.host}, {"port", info.endpoint.port}, {"protocol", info.protocol}};
+  lab["endpoints"] = eps;
+  lab["apn"] = "internet";
+  json subs = json::array();
+  for (const auto& s : dirx.list())
+    subs.push_back(json{{"msisdn", s.msisdn}, {"imsi", s.imsi}, {"username", s.username}, {"password", s.password},
+                        {"hostname", s.hostname}});
+  lab["subscribers"] = subs;
+  // Written last, atomically: its presence means every listener is up.
+  write_private(fs::path(dir) / "lab.json", lab.dump(2) + "\n");
+
+  auto admin = node.listeners().at("admin.http").endpoint;
+  std::cout << "\nThe lab is up. Try:\n"
+            << "  mobix sim attach --lab " << dir << " --msisdn " << kDemo[0].msisdn << "   # prints the handset's IP\n"
+            << "  mobix admin --lab " << dir << " sessions\n"
+            << "  curl -s http://" << admin.str() << "/api/v1/sessions\n"
+            << "  curl -s http://" << admin.str() << "/metrics | grep mobix_\n"
+            << "  mobix sim detach --lab " << dir << " --msisdn " << kDemo[0].msisdn << "\n"
+            << "Everything is described in " << dir << "/lab.json. Ctrl-C stops the lab; run it again with --dir "
+            << dir << " to resume.\n"
+            << std::endl;
+  node.run();
+  return 0;
+}
+
+}  // namespace mobix

@@ -1,0 +1,11 @@
+#pragma once
+// `mobix lab`: every role on loopback with the embedded store and demo data in one
+// directory, described by DIR/lab.json once every listener is up.
+#include <string>
+
+namespace mobix {
+
+/// Runs the lab until SIGINT/SIGTERM. `dir` empty: a new temp dir. Returns an exit code.
+int run_lab(std::string dir);
+
+}  // namespace mobix

@@ -1,0 +1,78 @@
+#include "node/node.hpp"
+
+#include <boost/asio/io_context.hpp>
+#include <spdlog/spdlog.h>
+
+#include "access/radius_server.hpp"
+#include "admin/api.hpp"
+#include "admin/http_server.hpp"
+#include "core/runtime.hpp"
+#include "directory/directory.hpp"
+#include "store/store.hpp"
+#include "store/writer.hpp"
+
+namespace mobix {
+
+struct Node::Impl {
+  Config cfg;
+  boost::asio::io_context io{1};
+  Runtime runtime{io};
+  std::unique_ptr<Store> store;
+  std::unique_ptr<StoreDirectory> directory;
+  std::unique_ptr<StoreWriter> writer;
+  std::unique_ptr<AccessRole> access;
+  std::unique_ptr<AdminApi> api;
+  std::unique_ptr<HttpServer> admin;
+
+  explicit Impl(Config c) : cfg(std::move(c)) {
+    store = Store::open_sqlite(cfg.store.path);
+    directory = std::make_unique<StoreDirectory>(*store);
+    writer = std::make_unique<StoreWriter>(*store);
+  }
+};
+
+Node::Node(Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
+
+Node::~Node() {
+  if (impl_->writer) impl_->writer->flush();
+}
+
+void Node::start() {
+  auto& m = *impl_;
+  if (m.cfg.access) {
+    m.access = std::make_unique<AccessRole>(m.io, *m.cfg.access, *m.directory, *m.store, *m.writer);
+    m.access->start();
+    m.runtime.on_stop([&m] { m.access->stop(); });
+    m.runtime.add_drain_check([&m] { return m.access->drained(); });
+  }
+  m.api = std::make_unique<AdminApi>(*m.directory, m.access.get(), m.cfg.admin.token);
+  m.admin = std::make_unique<HttpServer>(m.io, m.cfg.admin.listen,
+                                         [&m](const HttpRequest& r, HttpReply reply) { m.api->handle(r, std::move(reply)); });
+  m.admin->start();
+  m.runtime.on_stop([&m] { m.admin->stop(); });
+  m.runtime.add_drain_check([&m] { return m.admin->drained(); });
+  m.runtime.add_drain_check([&m] { return m.writer->pending() == 0; });
+}
+
+void Node::run() {
+  impl_->runtime.run();
+  impl_->writer->flush();
+  spdlog::info("stopped; store flushed");
+}
+
+void Node::request_stop() { impl_->runtime.request_stop(); }
+
+std::map<std::string, ListenerInfo> Node::listeners() const {
+  std::map<std::string, ListenerInfo> out;
+  if (impl_->access) {
+    out["access.radius_auth"] = {impl_->access->auth_endpoint(), "radius/udp"};
+    out["access.radius_acct"] = {impl_->access->acct_endpoint(), "radius-acct/udp"};
+  }
+  if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
+  return out;
+}
+
+Directory& Node::directory() { return *impl_->directory; }
+const Config& Node::config() const { return impl_->cfg; }
+
+}  // namespace mobix

@@ -1,0 +1,58 @@
+#pragma once
+// Plain records the store persists. No storage types leak from here.
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace mobix {
+
+/// A subscriber profile in the directory (seed 000's "operator LDAP (10)" record).
+/// `attrs` holds role-specific attributes (mail account, host name, keys, ...).
+struct Subscriber {
+  std::int64_t id = 0;
+  std::string msisdn;
+  std::string imsi;
+  std::string username;
+  std::string serial;
+  std::string password;   ///< access credential for PAP/CHAP; never logged
+  std::string framed_ip;  ///< a fixed IPv4 address, or empty to use the pools
+  std::string hostname;
+  std::map<std::string, std::string> attrs;
+};
+
+/// A live access session (seed 000's "MSISDN/IP-address translation database").
+struct SessionRecord {
+  std::string sid;      ///< mobix's own unique id for the session
+  std::string context;  ///< the APN (Called-Station-Id), or the NAS when there is none
+  std::string ipv4;
+  std::string ipv6_prefix;  ///< "2001:db8:1::/64"
+  std::string msisdn;
+  std::string imsi;
+  std::string username;
+  std::string nas;
+  std::string apn;
+  std::string acct_session_id;
+  std::int64_t subscriber_id = 0;
+  std::int64_t started = 0;    ///< unix seconds
+  std::int64_t last_seen = 0;  ///< unix seconds
+};
+
+/// An address handed out from a pool. Offered at Access-Accept, bound by Accounting-Start,
+/// freed when the session ends or the offer times out.
+struct Lease {
+  std::string pool;
+  std::string ip;
+  std::int64_t subscriber_id = 0;
+  bool bound = false;
+  std::int64_t expires = 0;  ///< unix seconds; only meaningful while not bound
+};
+
+/// One durable change to sessions or leases; a batch of them commits atomically.
+struct Change {
+  enum class Kind { put_session, end_session, put_lease, free_lease };
+  Kind kind;
+  SessionRecord session;  ///< put_session: the record; end_session: its sid
+  Lease lease;            ///< put_lease: the lease; free_lease: pool + ip
+};
+
+}  // namespace mobix

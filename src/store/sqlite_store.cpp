@@ -1,0 +1,348 @@
+// The embedded store: SQLite in WAL mode with synchronous=FULL, so a committed
+// transaction survives a crash (kill -9, power loss) before we acknowledge it.
+#include <sqlite3.h>
+
+#include <mutex>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "store/store.hpp"
+
+namespace mobix {
+namespace {
+
+// Numbered migrations; index + 1 is the schema version they lead to.
+const char* const kMigrations[] = {
+    // 1: subscribers, sessions, leases
+    R"sql(
+CREATE TABLE subscribers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  msisdn TEXT, imsi TEXT, username TEXT, serial TEXT,
+  password TEXT NOT NULL DEFAULT '', framed_ip TEXT NOT NULL DEFAULT '', hostname TEXT NOT NULL DEFAULT '',
+  attrs TEXT NOT NULL DEFAULT '{}');
+CREATE UNIQUE INDEX subscribers_msisdn ON subscribers(msisdn) WHERE msisdn IS NOT NULL;
+CREATE UNIQUE INDEX subscribers_imsi ON subscribers(imsi) WHERE imsi IS NOT NULL;
+CREATE UNIQUE INDEX subscribers_username ON subscribers(username) WHERE username IS NOT NULL;
+CREATE UNIQUE INDEX subscribers_serial ON subscribers(serial) WHERE serial IS NOT NULL;
+CREATE TABLE sessions (
+  sid TEXT PRIMARY KEY, context TEXT NOT NULL, ipv4 TEXT NOT NULL, ipv6_prefix TEXT NOT NULL,
+  msisdn TEXT NOT NULL, imsi TEXT NOT NULL, username TEXT NOT NULL, nas TEXT NOT NULL, apn TEXT NOT NULL,
+  acct_session_id TEXT NOT NULL, subscriber_id INTEGER NOT NULL, started INTEGER NOT NULL, last_seen INTEGER NOT NULL);
+CREATE TABLE leases (
+  pool TEXT NOT NULL, ip TEXT NOT NULL, subscriber_id INTEGER NOT NULL, bound INTEGER NOT NULL, expires INTEGER NOT NULL,
+  PRIMARY KEY (pool, ip));
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+class Db {
+ public:
+  explicit Db(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                        nullptr) != SQLITE_OK) {
+      std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
+      sqlite3_close(db_);
+      throw StoreError("cannot open store " + path + ": " + msg);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~Db() { sqlite3_close(db_); }
+  Db(const Db&) = delete;
+  Db& operator=(const Db&) = delete;
+  sqlite3* get() const { return db_; }
+  void exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string msg = err ? err : "unknown error";
+      sqlite3_free(err);
+      throw StoreError(std::string("store: ") + msg);
+    }
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class Stmt {
+ public:
+  Stmt(const Db& db, const char* sql) : db_(db.get()) {
+    if (sqlite3_prepare_v2(db_, sql, -1, &st_, nullptr) != SQLITE_OK)
+      throw StoreError(std::string("store: prepare failed: ") + sqlite3_errmsg(db_));
+  }
+  ~Stmt() { sqlite3_finalize(st_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  Stmt& bind(int i, std::string_view v) {
+    sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind_or_null(int i, std::string_view v) {
+    if (v.empty()) sqlite3_bind_null(st_, i);
+    else bind(i, v);
+    return *this;
+  }
+  Stmt& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(st_, i, v);
+    return *this;
+  }
+  /// Returns true while there is a row.
+  bool step() {
+    int rc = sqlite3_step(st_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    if (rc == SQLITE_CONSTRAINT) throw StoreConflict(sqlite3_errmsg(db_));
+    throw StoreError(std::string("store: ") + sqlite3_errmsg(db_));
+  }
+  void run() {
+    step();
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
+  }
+  std::string text(int col) const {
+    auto* p = sqlite3_column_text(st_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
+             : std::string();
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* st_ = nullptr;
+};
+
+std::string attrs_to_json(const std::map<std::string, std::string>& attrs) { return nlohmann::json(attrs).dump(); }
+
+std::map<std::string, std::string> attrs_from_json(const std::string& s) {
+  std::map<std::string, std::string> out;
+  auto j = nlohmann::json::parse(s, nullptr, false);
+  if (j.is_object())
+    for (auto& [k, v] : j.items())
+      if (v.is_string()) out[k] = v.get<std::string>();
+  return out;
+}
+
+constexpr const char* kSubscriberColumns =
+    "id, coalesce(msisdn,''), coalesce(imsi,''), coalesce(username,''), coalesce(serial,''), password, framed_ip, "
+    "hostname, attrs";
+
+Subscriber read_subscriber(const Stmt& st) {
+  Subscriber s;
+  s.id = st.integer(0);
+  s.msisdn = st.text(1);
+  s.imsi = st.text(2);
+  s.username = st.text(3);
+  s.serial = st.text(4);
+  s.password = st.text(5);
+  s.framed_ip = st.text(6);
+  s.hostname = st.text(7);
+  s.attrs = attrs_from_json(st.text(8));
+  return s;
+}
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::string& path) : write_(path), read_(path) {
+    write_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    read_.exec("PRAGMA synchronous=FULL;");
+    migrate();
+  }
+
+  int schema_version() override {
+    std::lock_guard lock(write_mu_);
+    return current_version();
+  }
+
+  std::vector<Subscriber> list_subscribers() override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, (std::string("SELECT ") + kSubscriberColumns + " FROM subscribers ORDER BY id").c_str());
+    std::vector<Subscriber> out;
+    while (st.step()) out.push_back(read_subscriber(st));
+    return out;
+  }
+
+  std::optional<Subscriber> find_subscriber(IdentityKind kind, std::string_view value) override {
+    const char* col = "id";
+    switch (kind) {
+      case IdentityKind::id: col = "id"; break;
+      case IdentityKind::msisdn: col = "msisdn"; break;
+      case IdentityKind::imsi: col = "imsi"; break;
+      case IdentityKind::username: col = "username"; break;
+      case IdentityKind::serial: col = "serial"; break;
+    }
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, (std::string("SELECT ") + kSubscriberColumns + " FROM subscribers WHERE " + col + " = ?1").c_str());
+    if (kind == IdentityKind::id) {
+      std::int64_t id = 0;
+      try {
+        id = std::stoll(std::string(value));
+      } catch (const std::exception&) {
+        return std::nullopt;
+      }
+      st.bind(1, id);
+    } else {
+      st.bind(1, value);
+    }
+    if (st.step()) return read_subscriber(st);
+    return std::nullopt;
+  }
+
+  Subscriber add_subscriber(Subscriber s) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_,
+            "INSERT INTO subscribers (msisdn, imsi, username, serial, password, framed_ip, hostname, attrs) "
+            "VALUES (?1,?2,?3,?4,?5,?6,?7,?8)");
+    bind_subscriber(st, s);
+    st.run();
+    s.id = sqlite3_last_insert_rowid(write_.get());
+    return s;
+  }
+
+  void update_subscriber(const Subscriber& s) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_,
+            "UPDATE subscribers SET msisdn=?1, imsi=?2, username=?3, serial=?4, password=?5, framed_ip=?6, "
+            "hostname=?7, attrs=?8 WHERE id=?9");
+    bind_subscriber(st, s);
+    st.bind(9, s.id);
+    st.run();
+    if (sqlite3_changes(write_.get()) == 0) throw StoreError("no subscriber with id " + std::to_string(s.id));
+  }
+
+  bool remove_subscriber(std::int64_t id) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_, "DELETE FROM subscribers WHERE id=?1");
+    st.bind(1, id);
+    st.run();
+    return sqlite3_changes(write_.get()) > 0;
+  }
+
+  std::size_t count_subscribers() override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, "SELECT count(*) FROM subscribers");
+    st.step();
+    return static_cast<std::size_t>(st.integer(0));
+  }
+
+  std::vector<SessionRecord> load_sessions() override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_,
+            "SELECT sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, nas, apn, acct_session_id, "
+            "subscriber_id, started, last_seen FROM sessions");
+    std::vector<SessionRecord> out;
+    while (st.step()) {
+      SessionRecord r;
+      r.sid = st.text(0);
+      r.context = st.text(1);
+      r.ipv4 = st.text(2);
+      r.ipv6_prefix = st.text(3);
+      r.msisdn = st.text(4);
+      r.imsi = st.text(5);
+      r.username = st.text(6);
+      r.nas = st.text(7);
+      r.apn = st.text(8);
+      r.acct_session_id = st.text(9);
+      r.subscriber_id = st.integer(10);
+      r.started = st.integer(11);
+      r.last_seen = st.integer(12);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
+  std::vector<Lease> load_leases() override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, "SELECT pool, ip, subscriber_id, bound, expires FROM leases");
+    std::vector<Lease> out;
+    while (st.step()) out.push_back(Lease{st.text(0), st.text(1), st.integer(2), st.integer(3) != 0, st.integer(4)});
+    return out;
+  }
+
+  void apply(const std::vector<Change>& batch) override {
+    if (batch.empty()) return;
+    std::lock_guard lock(write_mu_);
+    write_.exec("BEGIN IMMEDIATE");
+    try {
+      Stmt put_session(write_,
+                       "INSERT OR REPLACE INTO sessions (sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, "
+                       "nas, apn, acct_session_id, subscriber_id, started, last_seen) "
+                       "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+      Stmt end_session(write_, "DELETE FROM sessions WHERE sid=?1");
+      Stmt put_lease(write_,
+                     "INSERT OR REPLACE INTO leases (pool, ip, subscriber_id, bound, expires) VALUES (?1,?2,?3,?4,?5)");
+      Stmt free_lease(write_, "DELETE FROM leases WHERE pool=?1 AND ip=?2");
+      for (const auto& c : batch) {
+        switch (c.kind) {
+          case Change::Kind::put_session: {
+            const auto& r = c.session;
+            put_session.bind(1, r.sid).bind(2, r.context).bind(3, r.ipv4).bind(4, r.ipv6_prefix).bind(5, r.msisdn);
+            put_session.bind(6, r.imsi).bind(7, r.username).bind(8, r.nas).bind(9, r.apn).bind(10, r.acct_session_id);
+            put_session.bind(11, r.subscriber_id).bind(12, r.started).bind(13, r.last_seen);
+            put_session.run();
+            break;
+          }
+          case Change::Kind::end_session:
+            end_session.bind(1, c.session.sid).run();
+            break;
+          case Change::Kind::put_lease:
+            put_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).bind(3, c.lease.subscriber_id);
+            put_lease.bind(4, std::int64_t{c.lease.bound ? 1 : 0}).bind(5, c.lease.expires).run();
+            break;
+          case Change::Kind::free_lease:
+            free_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).run();
+            break;
+        }
+      }
+      write_.exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(write_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+ private:
+  static void bind_subscriber(Stmt& st, const Subscriber& s) {
+    st.bind_or_null(1, s.msisdn).bind_or_null(2, s.imsi).bind_or_null(3, s.username).bind_or_null(4, s.serial);
+    st.bind(5, s.password).bind(6, s.framed_ip).bind(7, s.hostname).bind(8, attrs_to_json(s.attrs));
+  }
+
+  int current_version() {
+    write_.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+    Stmt st(write_, "SELECT coalesce(max(version), 0) FROM schema_version");
+    st.step();
+    return static_cast<int>(st.integer(0));
+  }
+
+  void migrate() {
+    std::lock_guard lock(write_mu_);
+    int v = current_version();
+    if (v > kSchemaVersion)
+      throw StoreError("store schema version " + std::to_string(v) + " is newer than this mobix (" +
+                       std::to_string(kSchemaVersion) + "); upgrade mobix");
+    for (int next = v; next < kSchemaVersion; ++next) {
+      write_.exec("BEGIN IMMEDIATE");
+      try {
+        write_.exec(kMigrations[next]);
+        write_.exec(("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" + std::to_string(next + 1) +
+                     ")").c_str());
+        write_.exec("COMMIT");
+      } catch (...) {
+        sqlite3_exec(write_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+      }
+      spdlog::info("store migrated to schema version {}", next + 1);
+    }
+  }
+
+  std::mutex write_mu_;
+  Db write_;
+  std::mutex read_mu_;
+  Db read_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> Store::open_sqlite(const std::string& path) { return std::make_unique<SqliteStore>(path); }
+
+}  // namespace mobix

@@ -1,0 +1,56 @@
+#pragma once
+// Storage interfaces per domain (DESIGN.md "Storage"). The embedded backend is SQLite;
+// a PostgreSQL backend implements the same interfaces.
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/records.hpp"
+
+namespace mobix {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+/// A write would break a uniqueness rule (e.g. two subscribers with one MSISDN).
+class StoreConflict : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+enum class IdentityKind { id, msisdn, imsi, username, serial };
+
+class SubscriberRepository {
+ public:
+  virtual ~SubscriberRepository() = default;
+  virtual std::vector<Subscriber> list_subscribers() = 0;
+  virtual std::optional<Subscriber> find_subscriber(IdentityKind kind, std::string_view value) = 0;
+  /// Returns the stored subscriber with its new id; throws StoreConflict.
+  virtual Subscriber add_subscriber(Subscriber s) = 0;
+  /// Throws StoreConflict, or StoreError when the id does not exist.
+  virtual void update_subscriber(const Subscriber& s) = 0;
+  virtual bool remove_subscriber(std::int64_t id) = 0;
+  virtual std::size_t count_subscribers() = 0;
+};
+
+class SessionRepository {
+ public:
+  virtual ~SessionRepository() = default;
+  virtual std::vector<SessionRecord> load_sessions() = 0;
+  virtual std::vector<Lease> load_leases() = 0;
+  /// Applies the batch in one transaction, durable (fsync'd) when this returns.
+  virtual void apply(const std::vector<Change>& batch) = 0;
+};
+
+class Store : public SubscriberRepository, public SessionRepository {
+ public:
+  /// Opens (creating if needed) and migrates the embedded store; throws StoreError.
+  static std::unique_ptr<Store> open_sqlite(const std::string& path);
+  virtual int schema_version() = 0;
+};
+
+}  // namespace mobix

@@ -1,0 +1,48 @@
+#pragma once
+// Group commit: changes from many requests are written in one durable transaction by a
+// dedicated thread; each submitter's callback runs after its batch is on disk.
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "store/records.hpp"
+
+namespace mobix {
+
+class SessionRepository;
+
+class StoreWriter {
+ public:
+  /// `done(ok)` runs on the writer thread; post to your executor from it.
+  using Done = std::function<void(bool ok)>;
+
+  explicit StoreWriter(SessionRepository& repo);
+  ~StoreWriter();
+  StoreWriter(const StoreWriter&) = delete;
+  StoreWriter& operator=(const StoreWriter&) = delete;
+
+  void submit(std::vector<Change> changes, Done done);
+  /// Blocks until everything submitted so far is committed.
+  void flush();
+  std::size_t pending() const;
+
+ private:
+  void run();
+  struct Item {
+    std::vector<Change> changes;
+    Done done;
+  };
+  SessionRepository& repo_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::condition_variable idle_cv_;
+  std::deque<Item> queue_;
+  bool busy_ = false;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace mobix
