@@ -19,20 +19,26 @@ class Section {
  public:
   Section(const YAML::Node& node, std::string path, const std::string& file)
       : node_(node), path_(std::move(path)), file_(file) {
-    if (node_ && !node_.IsMap()) fail(path_, node_, "must be a mapping");
+    if (present(node_) && !node_.IsMap()) fail(path_, node_, "must be a mapping");
   }
 
   [[noreturn]] void fail(const std::string& key, const YAML::Node& at, const std::string& what) const {
-    int line = at ? at.Mark().line + 1 : node_.Mark().line + 1;
+    int line = present(at) ? at.Mark().line + 1 : (present(node_) ? node_.Mark().line + 1 : 1);
     throw ConfigError(file_, line < 1 ? 1 : line, key, what);
   }
 
   std::string key(const std::string& k) const { return path_.empty() ? k : path_ + "." + k; }
 
+  /// The value under `k`, or an undefined node when absent or null. Uses const access:
+  /// yaml-cpp's non-const operator[] would insert the key.
   YAML::Node get(const std::string& k) {
     seen_.insert(k);
-    return node_ ? node_[k] : YAML::Node();
+    if (!present(node_)) return YAML::Node(YAML::NodeType::Undefined);
+    const YAML::Node& n = node_;
+    YAML::Node v = n[k];
+    return present(v) ? v : YAML::Node(YAML::NodeType::Undefined);
   }
+  static bool present(const YAML::Node& n) { return n.IsDefined() && !n.IsNull(); }
 
   std::optional<std::string> str(const std::string& k) {
     auto n = get(k);
@@ -97,7 +103,7 @@ class Section {
   }
 
   void check_unknown() const {
-    if (!node_) return;
+    if (!present(node_)) return;
     for (const auto& kv : node_) {
       auto k = kv.first.Scalar();
       if (!seen_.count(k)) fail(key(k), kv.first, "unknown key");

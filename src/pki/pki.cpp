@@ -225,7 +225,8 @@ void CertificateAuthority::write_crl() {
   X509_gmtime_adj(next.get(), 7L * 86400);
   X509_CRL_set1_lastUpdate(crl.get(), now.get());
   X509_CRL_set1_nextUpdate(crl.get(), next.get());
-  for (auto& c : load_index(dir_)["certificates"]) {
+  auto index = load_index(dir_);
+  for (auto& c : index["certificates"]) {
     if (!c.value("revoked", false)) continue;
     BIGNUM* bn = nullptr;
     BN_hex2bn(&bn, c["serial"].get<std::string>().c_str());

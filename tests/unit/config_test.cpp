@@ -1,0 +1,77 @@
+#include <gtest/gtest.h>
+
+#include "core/config.hpp"
+
+using namespace mobix;
+
+namespace {
+const char* kGood = R"(node: edge-1
+admin:
+  listen: 127.0.0.1:9100
+access:
+  radius:
+    auth_listen: 0.0.0.0:1812
+    acct_listen: "[::1]:1813"
+    clients:
+      - name: ggsn1
+        address: 10.10.0.0/16
+        secret: testing123456
+  pools:
+    - name: internet
+      range: 10.64.0.0/24
+      apn: internet
+)";
+
+int error_line(const std::string& yaml, std::string* key = nullptr) {
+  try {
+    parse_config(yaml, "/tmp/x.yaml");
+  } catch (const ConfigError& e) {
+    if (key) *key = e.key();
+    return e.line();
+  }
+  return -1;
+}
+}  // namespace
+
+TEST(Config, ParsesAGoodFile) {
+  auto c = parse_config(kGood, "/tmp/x.yaml");
+  EXPECT_EQ(c.node_name, "edge-1");
+  ASSERT_TRUE(c.access);
+  EXPECT_EQ(c.access->acct_listen.host, "::1");
+  EXPECT_EQ(c.access->acct_listen.port, 1813);
+  EXPECT_EQ(c.access->clients[0].network.str(), "10.10.0.0/16");
+  EXPECT_EQ(c.access->pools[0].first, "10.64.0.1");
+  EXPECT_EQ(c.access->pools[0].last, "10.64.0.254");
+  EXPECT_TRUE(c.access->require_message_authenticator);
+  EXPECT_EQ(c.store.path, "/tmp/mobix.db");
+}
+
+TEST(Config, UnknownKeyNamesLineAndKey) {
+  std::string key;
+  std::string yaml = kGood;
+  yaml += "bogus: 1\n";
+  EXPECT_EQ(error_line(yaml, &key), 16);
+  EXPECT_EQ(key, "bogus");
+  yaml = std::string(kGood);
+  yaml.replace(yaml.find("        secret"), 0, "        colour: red\n");
+  EXPECT_EQ(error_line(yaml, &key), 11);
+  EXPECT_EQ(key, "access.radius.clients[0].colour");
+}
+
+TEST(Config, BadValuesAreErrors) {
+  std::string key;
+  std::string y = kGood;
+  y.replace(y.find("127.0.0.1:9100"), 14, "localhost:9100");
+  EXPECT_EQ(error_line(y, &key), 3);
+  EXPECT_EQ(key, "admin.listen");
+  y = kGood;
+  y.replace(y.find("10.10.0.0/16"), 12, "10.10.0.0/99");
+  EXPECT_GT(error_line(y, &key), 0);
+  EXPECT_EQ(key, "access.radius.clients[0].address");
+  y = kGood;
+  y.replace(y.find("testing123456"), 13, "short");
+  EXPECT_GT(error_line(y, &key), 0);
+  EXPECT_EQ(key, "access.radius.clients[0].secret");
+  EXPECT_GT(error_line("node: [unclosed\n", &key), 0);
+  EXPECT_EQ(error_line("", &key), 1);
+}

@@ -1,0 +1,144 @@
+#include <gtest/gtest.h>
+
+#include "access/session_table.hpp"
+
+using namespace mobix;
+
+namespace {
+SessionTable make_table() {
+  return SessionTable([n = 0]() mutable { return "s" + std::to_string(++n); });
+}
+AcctInput input(std::string ip, std::string msisdn, std::string acct_id, std::string nas = "ggsn1",
+                std::string apn = "internet") {
+  AcctInput in;
+  in.ipv4 = std::move(ip);
+  in.msisdn = std::move(msisdn);
+  in.acct_session_id = std::move(acct_id);
+  in.nas = std::move(nas);
+  in.apn = std::move(apn);
+  return in;
+}
+int count(const Outcome& o, Change::Kind k) {
+  int n = 0;
+  for (const auto& c : o.changes) n += c.kind == k;
+  return n;
+}
+}  // namespace
+
+TEST(SessionTable, StartThenLookupThenStop) {
+  auto t = make_table();
+  auto out = t.start(input("10.0.0.1", "316100", "A"), 100);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].kind, SessionEvent::Kind::attach);
+  EXPECT_EQ(count(out, Change::Kind::put_session), 1);
+  auto s = t.find_by_ip("10.0.0.1");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->msisdn, "316100");
+  EXPECT_EQ(s->started, 100);
+  out = t.stop(input("10.0.0.1", "316100", "A"), 200);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].reason, "stop");
+  EXPECT_FALSE(t.find_by_ip("10.0.0.1"));
+}
+
+TEST(SessionTable, StartForHeldIpTakesItOver) {
+  auto t = make_table();
+  t.start(input("10.0.0.1", "316100", "A"), 100);
+  auto out = t.start(input("10.0.0.1", "316200", "B"), 150);
+  ASSERT_EQ(out.events.size(), 2u);
+  EXPECT_EQ(out.events[0].kind, SessionEvent::Kind::detach);
+  EXPECT_EQ(out.events[0].reason, "takeover");
+  EXPECT_EQ(out.events[0].session.msisdn, "316100");
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "316200");
+  EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(SessionTable, StaleStopChangesNothing) {
+  auto t = make_table();
+  t.start(input("10.0.0.1", "316100", "A"), 100);
+  t.start(input("10.0.0.1", "316200", "B"), 150);
+  auto out = t.stop(input("10.0.0.1", "316100", "A"), 160);
+  EXPECT_TRUE(out.events.empty());
+  EXPECT_TRUE(out.changes.empty());
+  EXPECT_FALSE(out.note.empty());
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "316200");
+}
+
+TEST(SessionTable, RepeatedStartRefreshesWithoutEvents) {
+  auto t = make_table();
+  t.start(input("10.0.0.1", "316100", "A"), 100);
+  auto out = t.start(input("10.0.0.1", "316100", "A"), 130);
+  EXPECT_TRUE(out.events.empty());
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->last_seen, 130);
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->started, 100);
+}
+
+TEST(SessionTable, InterimUpdatesLastSeenOrStandsInForStart) {
+  auto t = make_table();
+  auto out = t.interim(input("10.0.0.2", "316300", "C"), 100);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].kind, SessionEvent::Kind::attach);
+  out = t.interim(input("10.0.0.2", "316300", "C"), 400);
+  EXPECT_TRUE(out.events.empty());
+  EXPECT_EQ(t.find_by_ip("10.0.0.2")->last_seen, 400);
+}
+
+TEST(SessionTable, AccountingOnEndsEverySessionOfThatNas) {
+  auto t = make_table();
+  t.start(input("10.0.0.1", "1001", "A", "ggsn1"), 100);
+  t.start(input("10.0.0.2", "1002", "B", "ggsn1"), 100);
+  t.start(input("10.0.0.3", "1003", "C", "ggsn2"), 100);
+  auto out = t.end_all_of_nas("ggsn1", "accounting-on");
+  EXPECT_EQ(out.events.size(), 2u);
+  EXPECT_EQ(count(out, Change::Kind::end_session), 2);
+  EXPECT_EQ(t.size(), 1u);
+  EXPECT_TRUE(t.find_by_ip("10.0.0.3"));
+}
+
+TEST(SessionTable, SilentSessionsExpire) {
+  auto t = make_table();
+  t.start(input("10.0.0.1", "1001", "A"), 100);
+  t.start(input("10.0.0.2", "1002", "B"), 500);
+  auto out = t.expire(300);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].reason, "expired");
+  EXPECT_EQ(out.events[0].session.ipv4, "10.0.0.1");
+  EXPECT_TRUE(t.find_by_ip("10.0.0.2"));
+}
+
+TEST(SessionTable, SameIpInTwoApnsAreTwoSessions) {
+  auto t = make_table();
+  t.start(input("10.0.0.1", "1001", "A", "ggsn1", "internet"), 100);
+  t.start(input("10.0.0.1", "1002", "B", "ggsn1", "corp"), 110);
+  EXPECT_EQ(t.size(), 2u);
+  EXPECT_EQ(t.find_by_ip("10.0.0.1", "apn:internet")->msisdn, "1001");
+  EXPECT_EQ(t.find_by_ip("10.0.0.1", "apn:corp")->msisdn, "1002");
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "1002");  // newest wins without a context
+}
+
+TEST(SessionTable, Ipv6AddressFoundInsideDelegatedPrefix) {
+  auto t = make_table();
+  auto in = input("", "1001", "A");
+  in.ipv6_prefix = "2001:db8:1::/64";
+  t.start(in, 100);
+  EXPECT_EQ(t.find_by_ip("2001:db8:1::1234")->msisdn, "1001");
+  EXPECT_FALSE(t.find_by_ip("2001:db8:2::1"));
+  EXPECT_FALSE(t.find_by_ip("not-an-ip"));
+}
+
+TEST(SessionTable, LoadRestoresIndexes) {
+  auto t = make_table();
+  t.start(input("10.0.0.9", "1009", "Z"), 100);
+  auto t2 = make_table();
+  t2.load(t.list());
+  EXPECT_EQ(t2.find_by_ip("10.0.0.9")->msisdn, "1009");
+}
+
+TEST(SessionTable, PublishesToSubscribers) {
+  auto t = make_table();
+  int attaches = 0;
+  t.subscribe([&](const SessionEvent& e) { attaches += e.kind == SessionEvent::Kind::attach; });
+  auto out = t.start(input("10.0.0.1", "1", "A"), 1);
+  t.publish(out.events);
+  EXPECT_EQ(attaches, 1);
+}
