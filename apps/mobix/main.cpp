@@ -11,6 +11,7 @@
 int main(int argc, char** argv) {
   CLI::App app{"mobix: operator-side zero-configuration services for mobile devices"};
   app.require_subcommand(1);
+  app.fallthrough();  // global options are accepted after the subcommand too
   app.set_version_flag("--version", "mobix " MOBIX_VERSION);
   std::string log_format = "text", log_level = "info";
   app.add_option("--log-format", log_format, "text or json")->check(CLI::IsMember({"text", "json"}));

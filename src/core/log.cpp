@@ -1,6 +1,7 @@
 #include "core/log.hpp"
 
 #include <cstdio>
+#include <ctime>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -38,9 +39,14 @@ class JsonStderrSink final : public spdlog::sinks::base_sink<std::mutex> {
   void sink_it_(const spdlog::details::log_msg& msg) override {
     std::string line;
     line.reserve(msg.payload.size() + 96);
-    auto secs = std::chrono::duration_cast<std::chrono::microseconds>(msg.time.time_since_epoch()).count();
-    line += "{\"ts\":";
-    line += std::to_string(secs / 1000000) + "." + fmt::format("{:06d}", secs % 1000000);
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(msg.time.time_since_epoch()).count();
+    std::time_t secs = static_cast<std::time_t>(us / 1000000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    char when[32];
+    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    line += "{\"ts\":\"";
+    line += when + fmt::format(".{:06d}Z\"", us % 1000000);
     line += ",\"level\":";
     auto lv = spdlog::level::to_string_view(msg.level);
     append_json_string(line, std::string_view(lv.data(), lv.size()));

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# CLI contract: --version, --help on every subcommand, bad config exits 2 naming file,
+# line and key before anything listens; `serve` with a real config; unknown NAS dropped.
+source "$(dirname "$0")/lib.sh"
+"$MOBIX" --version | grep -q '^mobix ' || fail "--version"
+for sub in serve check-config lab sim "sim attach" "sim detach" "sim interim" admin "admin subscriber" \
+  "admin subscriber add" "admin sessions" pki "pki init" "pki issue" "pki revoke" "pki show" "pki verify"; do
+  # shellcheck disable=SC2086
+  "$MOBIX" $sub --help >/dev/null || fail "$sub --help"
+done
+pass "--version and --help on every subcommand"
+
+ports=$(/usr/bin/python3 -c 'import socket
+ps=[]
+for k in (socket.SOCK_DGRAM, socket.SOCK_DGRAM, socket.SOCK_STREAM):
+    s=socket.socket(socket.AF_INET,k); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
+print(*ps)')
+read -r P_AUTH P_ACCT P_ADMIN <<<"$ports"
+cat >"$T/good.yaml" <<YAML
+node: edge-test
+store:
+  path: state.db
+admin:
+  listen: 127.0.0.1:$P_ADMIN
+access:
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients:
+      - name: only-127-0-0-2
+        address: 127.0.0.2/32
+        secret: a-long-test-secret
+  pools:
+    - name: internet
+      range: 10.64.0.0/24
+YAML
+"$MOBIX" check-config "$T/good.yaml" | grep -q OK || fail "good config refused"
+sed 's/    clients:/    colour: blue\n    clients:/' "$T/good.yaml" >"$T/bad.yaml"
+set +e
+msg=$("$MOBIX" check-config "$T/bad.yaml" 2>&1); rc=$?
+set -e
+[ $rc = 2 ] || fail "check-config exit $rc, want 2"
+echo "$msg" | grep -q "bad.yaml:10: access.radius.colour: unknown key" || fail "message: $msg"
+set +e
+msg=$("$MOBIX" serve --config "$T/bad.yaml" 2>&1); rc=$?
+set -e
+[ $rc = 2 ] || fail "serve with a bad config exit $rc"
+curl -s "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && fail "something listens after a config error"
+pass "bad config: exit 2 with file:line: key"
+
+"$MOBIX" serve --config "$T/good.yaml" --log-format json >"$T/serve.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" | grep -q ok || fail "serve not healthy"
+# The only client is 127.0.0.2: a request from 127.0.0.1 is an unknown client, dropped.
+if printf 'Acct-Status-Type = Start\nAcct-Session-Id = "x"\nFramed-IP-Address = 10.64.0.5\n' |
+  radclient -r 1 -t 1 "127.0.0.1:$P_ACCT" acct a-long-test-secret >/dev/null 2>&1; then fail "unknown client answered"; fi
+# From 127.0.0.2 (the configured NAS) it is served.
+/usr/bin/python3 - "$P_ACCT" <<'PY' || fail "known client not answered"
+import hashlib, socket, struct, sys
+body = bytes([40, 6, 0, 0, 0, 1]) + bytes([44, 3]) + b"k" + bytes([8, 6, 10, 64, 0, 5])
+hdr = bytes([4, 1]) + struct.pack(">H", 20 + len(body))
+pkt = hdr + hashlib.md5(hdr + b"\0" * 16 + body + b"a-long-test-secret").digest() + body
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.2", 0)); s.settimeout(2)
+s.sendto(pkt, ("127.0.0.1", int(sys.argv[1]))); assert s.recvfrom(4096)[0][0] == 5
+PY
+curl -fsS "http://127.0.0.1:$P_ADMIN/metrics" | grep -q 'mobix_radius_dropped_total{listener="acct",reason="unknown_client"} 1' || fail "unknown client not counted"
+grep -q '"level":"warning".*unknown_client' "$T/serve.log" || fail "no JSON log line for the drop"
+[ "$(curl -fsS "http://127.0.0.1:$P_ADMIN/api/v1/sessions" | jq -r '.[0].ip')" = 10.64.0.5 ] || fail "session from the known client"
+[ -f "$T/state.db" ] || fail "store path not relative to the config file"
+pass "serve: JSON logs, unknown NAS dropped and counted, known NAS served"

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The README's lab walk-through: lab.json, sim attach/interim/detach, admin CLI and API.
+source "$(dirname "$0")/lib.sh"
+start_lab "$T"
+for k in access.radius_auth access.radius_acct admin.http; do
+  jq -e --arg k "$k" '.endpoints[$k].port > 0' "$T/lab.json" >/dev/null || fail "lab.json lacks $k"
+done
+[ "$(jq '.subscribers | length' "$T/lab.json")" -ge 3 ] || fail "no demo subscribers"
+[ "$(stat -c %a "$T/lab.json")" = 600 ] || fail "lab.json holds secrets and must be 0600"
+pass "lab.json lists endpoints and demo subscribers"
+
+ip=$("$MOBIX" sim attach --lab "$T" --msisdn 31610000002 | tail -1)
+[[ "$ip" =~ ^127\.1\.[0-9]+\.[0-9]+$ ]] || fail "attach printed '$ip'"
+"$MOBIX" admin --lab "$T" sessions | grep -q "$ip .*31610000002" || fail "admin sessions does not show $ip"
+pass "sim attach -> $ip, listed by mobix admin sessions"
+
+"$MOBIX" sim interim --lab "$T" --msisdn 31610000002 >/dev/null || fail "interim"
+"$MOBIX" admin --lab "$T" subscriber show 31610000002 | jq -e '.username == "bob" and .password_set == true and (has("password") | not)' >/dev/null ||
+  fail "subscriber show (and never the password)"
+"$MOBIX" admin --lab "$T" subscriber add --msisdn +31610000042 --username eve --password eve-pw-1234 --attr mail.server=imap.example.net >/dev/null
+"$MOBIX" admin --lab "$T" subscriber set eve --hostname eve.home.mobix.test >/dev/null
+"$MOBIX" admin --lab "$T" subscriber show 31610000042 | jq -e '.hostname == "eve.home.mobix.test" and .attrs["mail.server"] == "imap.example.net"' >/dev/null || fail "add/set"
+"$MOBIX" admin --lab "$T" subscriber add --msisdn 31610000042 2>/dev/null && fail "duplicate msisdn accepted"
+"$MOBIX" admin --lab "$T" subscriber list | grep -q eve || fail "list"
+"$MOBIX" admin --lab "$T" subscriber remove eve >/dev/null
+"$MOBIX" admin --lab "$T" subscriber show eve 2>/dev/null && fail "remove"
+pass "admin subscriber add/show/set/list/remove (duplicate refused, password never shown)"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d '{"msisdn":"abc"}')
+[ "$code" = 400 ] || fail "bad msisdn gave HTTP $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d '{"nope":1}')
+[ "$code" = 400 ] || fail "unknown field gave HTTP $code"
+pass "API rejects bad input with 400"
+
+curl -fsS "http://$ADMIN/metrics" | grep -q '^mobix_access_sessions 1' || fail "sessions gauge"
+"$MOBIX" admin --lab "$T" purge "$ip" >/dev/null || fail "purge"
+[ "$(session_count)" = 0 ] || fail "purge left a session"
+"$MOBIX" sim attach --lab "$T" --msisdn 31610000002 >/dev/null
+"$MOBIX" sim detach --lab "$T" --msisdn 31610000002 >/dev/null
+[ "$(session_count)" = 0 ] || fail "detach left a session"
+pass "admin purge and sim detach end sessions; gauge in /metrics"

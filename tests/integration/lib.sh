@@ -1,0 +1,47 @@
+# Shared helpers for the integration tests. Source it; needs $MOBIX (the binary).
+set -euo pipefail
+: "${MOBIX:?set MOBIX to the mobix binary}"
+T=$(mktemp -d /tmp/mobix-it-XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; [ -f "$T/lab.log" ] && tail -20 "$T/lab.log" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+
+# start_lab DIR: runs `mobix lab` and waits for lab.json (written once listeners are up).
+start_lab() {
+  local dir=$1
+  rm -f "$dir/lab.json"
+  "$MOBIX" lab --dir "$dir" >>"$T/lab.log" 2>&1 &
+  LAB_PID=$!
+  PIDS+=("$LAB_PID")
+  for _ in $(seq 1 100); do
+    [ -f "$dir/lab.json" ] && break
+    kill -0 "$LAB_PID" 2>/dev/null || fail "lab exited early"
+    sleep 0.05
+  done
+  [ -f "$dir/lab.json" ] || fail "lab.json not written"
+  AUTH=$(jq -r '.endpoints["access.radius_auth"] | "\(.host):\(.port)"' "$dir/lab.json")
+  ACCT=$(jq -r '.endpoints["access.radius_acct"] | "\(.host):\(.port)"' "$dir/lab.json")
+  ADMIN=$(jq -r '.endpoints["admin.http"] | "\(.host):\(.port)"' "$dir/lab.json")
+  SECRET=$(jq -r '.radius_secret' "$dir/lab.json")
+}
+
+sub_field() { jq -r --arg m "$2" '.subscribers[] | select(.msisdn == $m) | .'"$3" "$1/lab.json"; }
+
+# metric NAME_WITH_LABELS: prints the current value (0 when absent).
+metric() {
+  local v
+  v=$(curl -fsS "http://$ADMIN/metrics" | awk -v k="$1" '$1 == k {print $2}')
+  echo "${v:-0}"
+}
+
+session_ip_of() { curl -fsS "http://$ADMIN/api/v1/sessions" | jq -r --arg m "$1" '[.[] | select(.msisdn == $m) | .ip] | join(",")'; }
+session_count() { curl -fsS "http://$ADMIN/api/v1/sessions" | jq 'length'; }
+
+# acct FILE_CONTENT: sends one Accounting-Request with radclient (independent implementation).
+acct() { printf '%s\n' "$1" | radclient -q -r 2 -t 2 "$ACCT" acct "$SECRET"; }
