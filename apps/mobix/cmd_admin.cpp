@@ -27,7 +27,8 @@ Endpoint server(const AdminOptions& o) {
   return *ep;
 }
 
-json call(const AdminOptions& o, const std::string& method, const std::string& target, const std::string& body = {}) {
+json call(const AdminOptions& o, const std::string& method, const std::string& target,
+          const std::string& body = {}) {
   auto res = http_call(server(o), method, target, body, o.token);
   if (res.status >= 300) {
     std::string msg = res.body;
@@ -54,15 +55,17 @@ json fields(const AdminOptions& o) {
   for (const auto& a : o.attrs) {
     auto eq = a.find('=');
     if (eq == std::string::npos) throw std::invalid_argument("--attr takes key=value (empty value removes)");
-    if (eq + 1 == a.size()) j["attrs"][a.substr(0, eq)] = nullptr;
-    else j["attrs"][a.substr(0, eq)] = a.substr(eq + 1);
+    if (eq + 1 == a.size())
+      j["attrs"][a.substr(0, eq)] = nullptr;
+    else
+      j["attrs"][a.substr(0, eq)] = a.substr(eq + 1);
   }
   return j;
 }
 
 void print_subscribers(const json& arr) {
-  std::cout << fmt::format("{:>4}  {:<15} {:<16} {:<12} {:<10} {:<15} {}\n", "id", "msisdn", "imsi", "username",
-                           "serial", "framed_ip", "hostname");
+  std::cout << fmt::format("{:>4}  {:<15} {:<16} {:<12} {:<10} {:<15} {}\n", "id", "msisdn", "imsi",
+                           "username", "serial", "framed_ip", "hostname");
   for (const auto& s : arr)
     std::cout << fmt::format("{:>4}  {:<15} {:<16} {:<12} {:<10} {:<15} {}\n", s["id"].get<std::int64_t>(),
                              s["msisdn"].get<std::string>(), s["imsi"].get<std::string>(),
@@ -88,7 +91,8 @@ void add_admin(CLI::App& app, int& exit_code) {
   auto o = std::make_shared<AdminOptions>();
   admin->add_option("--lab", o->lab_dir, "lab directory (reads lab.json)");
   admin->add_option("--url", o->url, "admin API host:port");
-  admin->add_option("--token", o->token, "bearer token, when the API requires one")->envname("MOBIX_ADMIN_TOKEN");
+  admin->add_option("--token", o->token, "bearer token, when the API requires one")
+      ->envname("MOBIX_ADMIN_TOKEN");
   admin->add_flag("--json", o->as_json, "print JSON instead of tables");
 
   auto wrap = [&exit_code](std::function<void()> f) {
@@ -116,20 +120,27 @@ void add_admin(CLI::App& app, int& exit_code) {
   sub->require_subcommand(1);
   auto* add = sub->add_subcommand("add", "Add a subscriber");
   subscriber_fields(add);
-  add->callback(wrap([o] { std::cout << call(*o, "POST", "/api/v1/subscribers", fields(*o).dump()).dump(2) << "\n"; }));
-  auto* show = sub->add_subcommand("show", "Show a subscriber by any identity (MSISDN, IMSI, user name, serial, id)");
+  add->callback(
+      wrap([o] { std::cout << call(*o, "POST", "/api/v1/subscribers", fields(*o).dump()).dump(2) << "\n"; }));
+  auto* show =
+      sub->add_subcommand("show", "Show a subscriber by any identity (MSISDN, IMSI, user name, serial, id)");
   show->add_option("identity", o->key)->required();
-  show->callback(wrap([o] { std::cout << call(*o, "GET", "/api/v1/subscribers/" + o->key).dump(2) << "\n"; }));
+  show->callback(
+      wrap([o] { std::cout << call(*o, "GET", "/api/v1/subscribers/" + o->key).dump(2) << "\n"; }));
   auto* list = sub->add_subcommand("list", "List subscribers");
   list->callback(wrap([o] {
     auto arr = call(*o, "GET", "/api/v1/subscribers");
-    if (o->as_json) std::cout << arr.dump(2) << "\n";
-    else print_subscribers(arr);
+    if (o->as_json)
+      std::cout << arr.dump(2) << "\n";
+    else
+      print_subscribers(arr);
   }));
   auto* set = sub->add_subcommand("set", "Change fields of a subscriber");
   set->add_option("identity", o->key)->required();
   subscriber_fields(set);
-  set->callback(wrap([o] { std::cout << call(*o, "PATCH", "/api/v1/subscribers/" + o->key, fields(*o).dump()).dump(2) << "\n"; }));
+  set->callback(wrap([o] {
+    std::cout << call(*o, "PATCH", "/api/v1/subscribers/" + o->key, fields(*o).dump()).dump(2) << "\n";
+  }));
   auto* rm = sub->add_subcommand("remove", "Remove a subscriber");
   rm->add_option("identity", o->key)->required();
   rm->callback(wrap([o] {
@@ -140,9 +151,12 @@ void add_admin(CLI::App& app, int& exit_code) {
   auto* sessions = admin->add_subcommand("sessions", "List live access sessions");
   sessions->add_option("--ip", o->ip, "only the session holding this IP");
   sessions->callback(wrap([o] {
-    auto res = o->ip.empty() ? call(*o, "GET", "/api/v1/sessions") : json::array({call(*o, "GET", "/api/v1/sessions/" + o->ip)});
-    if (o->as_json) std::cout << res.dump(2) << "\n";
-    else print_sessions(res);
+    auto res = o->ip.empty() ? call(*o, "GET", "/api/v1/sessions")
+                             : json::array({call(*o, "GET", "/api/v1/sessions/" + o->ip)});
+    if (o->as_json)
+      std::cout << res.dump(2) << "\n";
+    else
+      print_sessions(res);
   }));
   auto* purge = admin->add_subcommand("purge", "End the session holding an IP (frees the address)");
   purge->add_option("ip", o->ip)->required();

@@ -90,8 +90,8 @@ void add_pki(CLI::App& app, int& exit_code) {
   verify->add_option("--purpose", o->purpose, "server or client");
   verify->callback([o, &exit_code] {
     try {
-      auto r = pki::verify(pki::read_file(o->file), pki::read_file(o->ca), o->crl.empty() ? "" : pki::read_file(o->crl),
-                           o->purpose);
+      auto r = pki::verify(pki::read_file(o->file), pki::read_file(o->ca),
+                           o->crl.empty() ? "" : pki::read_file(o->crl), o->purpose);
       std::cout << o->file << ": " << (r.ok ? "OK" : "FAILED: " + r.error) << "\n";
       if (!r.ok) exit_code = kExitFailure;
     } catch (const std::exception& e) {

@@ -4,6 +4,7 @@
 
 #include "commands.hpp"
 #include "core/config.hpp"
+#include "core/log.hpp"
 #include "node/node.hpp"
 #include "store/store.hpp"
 
@@ -23,6 +24,7 @@ void add_serve(CLI::App& app, int& exit_code) {
       exit_code = kExitConfig;
       return;
     }
+    if (!g_log_set_on_cli) init_logging(parse_log_format(cfg.log.format), cfg.log.level);
     try {
       Node node(std::move(cfg));
       node.start();

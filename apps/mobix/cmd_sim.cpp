@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 struct SimOptions {
-  std::string lab_dir, auth, acct, secret, msisdn, password, username, imsi, apn, nas = "mobix-sim", ipv6_prefix,
-      state_dir;
+  std::string lab_dir, auth, acct, secret, msisdn, password, username, imsi, apn, nas = "mobix-sim",
+                                                                                  ipv6_prefix, state_dir;
   int timeout_ms = 1000;
 };
 
@@ -68,7 +68,9 @@ void add_identity(radius::Packet& p, const SimOptions& o, const Target& t) {
   if (!t.imsi.empty()) p.add_vendor_text(radius::kVendor3gpp, radius::k3gppImsi, t.imsi);
 }
 
-std::string state_file(const Target& t, const std::string& msisdn) { return t.state_dir + "/" + msisdn + ".json"; }
+std::string state_file(const Target& t, const std::string& msisdn) {
+  return t.state_dir + "/" + msisdn + ".json";
+}
 
 json load_state(const Target& t, const std::string& msisdn) {
   std::ifstream in(state_file(t, msisdn));
@@ -80,7 +82,8 @@ radius::Packet accounting(const SimOptions& o, const Target& t, const json& st, 
   radius::Packet p;
   p.add_integer(radius::attr::acct_status_type, static_cast<std::uint32_t>(status));
   p.add_text(radius::attr::acct_session_id, st["acct_session_id"].get<std::string>());
-  if (!st["ip"].get<std::string>().empty()) p.add_ipv4(radius::attr::framed_ip_address, st["ip"].get<std::string>());
+  if (!st["ip"].get<std::string>().empty())
+    p.add_ipv4(radius::attr::framed_ip_address, st["ip"].get<std::string>());
   add_identity(p, o, t);
   return p;
 }
@@ -99,7 +102,8 @@ int attach(const SimOptions& o) {
   auto reply = auth.access(req, t.password);
   if (!reply) throw std::runtime_error("no reply from " + t.auth.str());
   if (reply->code != radius::Code::access_accept) {
-    std::cerr << "Access-Reject: " << reply->text(radius::attr::reply_message).value_or("(no reason)") << "\n";
+    std::cerr << "Access-Reject: " << reply->text(radius::attr::reply_message).value_or("(no reason)")
+              << "\n";
     return kExitFailure;
   }
   auto ip = reply->ipv4(radius::attr::framed_ip_address).value_or("");
@@ -148,7 +152,8 @@ int detach(const SimOptions& o) {
 }  // namespace
 
 void add_sim(CLI::App& app, int& exit_code) {
-  auto* sim = app.add_subcommand("sim", "Act as the access network (GGSN/P-GW as RADIUS NAS) for one handset");
+  auto* sim =
+      app.add_subcommand("sim", "Act as the access network (GGSN/P-GW as RADIUS NAS) for one handset");
   sim->require_subcommand(1);
   auto opts = std::make_shared<SimOptions>();
   auto common = [opts](CLI::App* c, bool attach_opts) {
@@ -165,7 +170,8 @@ void add_sim(CLI::App& app, int& exit_code) {
     c->add_option("--timeout-ms", opts->timeout_ms, "per-attempt timeout");
     if (attach_opts) {
       c->add_option("--password", opts->password, "PAP password");
-      c->add_option("--ipv6-prefix", opts->ipv6_prefix, "also report a delegated IPv6 prefix, e.g. 2001:db8:1::/64");
+      c->add_option("--ipv6-prefix", opts->ipv6_prefix,
+                    "also report a delegated IPv6 prefix, e.g. 2001:db8:1::/64");
     }
   };
   auto run = [&exit_code](int (*f)(const SimOptions&), std::shared_ptr<SimOptions> o) {

@@ -8,6 +8,9 @@ namespace mobix::cli {
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitConfig = 2;
 
+/// True when --log-format/--log-level were given on the command line (they win over the config).
+extern bool g_log_set_on_cli;
+
 void add_serve(CLI::App& app, int& exit_code);
 void add_sim(CLI::App& app, int& exit_code);
 void add_admin(CLI::App& app, int& exit_code);

@@ -8,6 +8,8 @@
 #include "core/log.hpp"
 #include "lab/lab.hpp"
 
+bool mobix::cli::g_log_set_on_cli = false;
+
 int main(int argc, char** argv) {
   CLI::App app{"mobix: operator-side zero-configuration services for mobile devices"};
   app.require_subcommand(1);
@@ -19,13 +21,15 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}));
   int exit_code = 0;
 
-  auto* check = app.add_subcommand("check-config", "Validate a config file; exit 2 naming file, line and key");
+  auto* check =
+      app.add_subcommand("check-config", "Validate a config file; exit 2 naming file, line and key");
   std::string check_file;
   check->add_option("file", check_file, "YAML config file")->required();
   check->callback([&] {
     try {
       auto cfg = mobix::load_config(check_file);
-      std::cout << check_file << ": OK" << (cfg.access ? " (roles: access, admin)" : " (roles: admin)") << "\n";
+      std::cout << check_file << ": OK" << (cfg.access ? " (roles: access, admin)" : " (roles: admin)")
+                << "\n";
     } catch (const mobix::ConfigError& e) {
       std::cerr << "config error: " << e.what() << "\n";
       exit_code = mobix::cli::kExitConfig;
@@ -52,7 +56,10 @@ int main(int argc, char** argv) {
   mobix::cli::add_admin(app, exit_code);
   mobix::cli::add_pki(app, exit_code);
 
-  app.parse_complete_callback([&] { mobix::init_logging(mobix::parse_log_format(log_format), log_level); });
+  app.parse_complete_callback([&] {
+    mobix::cli::g_log_set_on_cli = app.count("--log-format") + app.count("--log-level") > 0;
+    mobix::init_logging(mobix::parse_log_format(log_format), log_level);
+  });
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

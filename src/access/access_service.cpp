@@ -88,7 +88,8 @@ void AccessService::release_leases(Outcome& out) {
     // Only free the address if no live session still holds it (takeover keeps it in use).
     if (table_.find_by_ip(e.session.ipv4)) continue;
     if (auto* p = pools_.owner_of(e.session.ipv4); p && p->release(e.session.ipv4))
-      out.changes.push_back(Change{Change::Kind::free_lease, {}, Lease{p->config().name, e.session.ipv4, 0, false, 0}});
+      out.changes.push_back(
+          Change{Change::Kind::free_lease, {}, Lease{p->config().name, e.session.ipv4, 0, false, 0}});
   }
 }
 
@@ -98,7 +99,8 @@ Outcome AccessService::account_start(AcctInput in, std::int64_t now) {
   release_leases(out);
   if (!in.ipv4.empty())
     if (auto* p = pools_.owner_of(in.ipv4))
-      if (auto l = p->bind(in.ipv4, in.subscriber_id)) out.changes.push_back(Change{Change::Kind::put_lease, {}, *l});
+      if (auto l = p->bind(in.ipv4, in.subscriber_id))
+        out.changes.push_back(Change{Change::Kind::put_lease, {}, *l});
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -11,7 +12,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include "access/dedup_cache.hpp"
 #include "codec/radius/radius.hpp"
@@ -63,13 +63,16 @@ struct AccessRole::Impl {
   DedupCache acct_cache;
   LogRateLimiter log_limit{5};
 
-  Counter& requests_auth = metrics().counter("mobix_radius_requests_total", "RADIUS requests received", "listener=\"auth\"");
-  Counter& requests_acct = metrics().counter("mobix_radius_requests_total", "RADIUS requests received", "listener=\"acct\"");
+  Counter& requests_auth =
+      metrics().counter("mobix_radius_requests_total", "RADIUS requests received", "listener=\"auth\"");
+  Counter& requests_acct =
+      metrics().counter("mobix_radius_requests_total", "RADIUS requests received", "listener=\"acct\"");
   Counter& accepts = metrics().counter("mobix_radius_access_accepts_total", "Access-Accepts sent");
-  Counter& duplicates = metrics().counter("mobix_radius_duplicates_total", "Retransmissions answered from the cache (RFC 5080)");
+  Counter& duplicates = metrics().counter("mobix_radius_duplicates_total",
+                                          "Retransmissions answered from the cache (RFC 5080)");
 
-  Impl(asio::io_context& io_, const AccessConfig& cfg_, Directory& dir_, SessionRepository& repo_, StoreWriter& w,
-       Clock c)
+  Impl(asio::io_context& io_, const AccessConfig& cfg_, Directory& dir_, SessionRepository& repo_,
+       StoreWriter& w, Clock c)
       : io(io_),
         cfg(cfg_),
         dir(dir_),
@@ -88,8 +91,10 @@ struct AccessRole::Impl {
   // A malformed packet, a wrong secret or an unknown client is dropped without a response,
   // counted per reason and logged at a limited rate.
   void drop(std::string_view listener, std::string_view reason, const udp::endpoint& from) {
-    metrics().counter("mobix_radius_dropped_total", "RADIUS packets dropped without a response, by reason",
-                      metric_labels(listener, reason)).inc();
+    metrics()
+        .counter("mobix_radius_dropped_total", "RADIUS packets dropped without a response, by reason",
+                 metric_labels(listener, reason))
+        .inc();
     auto suppressed = log_limit.allow(reason);
     if (suppressed >= 0)
       spdlog::warn("radius {}: dropped packet from {}: {}{}", listener, from.address().to_string(), reason,
@@ -115,23 +120,29 @@ struct AccessRole::Impl {
       return;
     }
     auto pass = std::make_shared<Gate::Pass>(gate.enter());
-    writer.submit(std::move(changes), [this, pass, then = std::move(then), on_failure = std::move(on_failure)](bool ok) {
-      asio::post(io, [pass, ok, then, on_failure] {
-        if (ok) then();
-        else if (on_failure) on_failure();
-      });
-    });
+    writer.submit(std::move(changes),
+                  [this, pass, then = std::move(then), on_failure = std::move(on_failure)](bool ok) {
+                    asio::post(io, [pass, ok, then, on_failure] {
+                      if (ok)
+                        then();
+                      else if (on_failure)
+                        on_failure();
+                    });
+                  });
   }
 
   void log_events(const Outcome& out) {
     for (const auto& e : out.events) {
-      metrics().counter("mobix_access_session_events_total", "Session attach/detach events",
-                        fmt::format("kind=\"{}\",reason=\"{}\"", e.kind == SessionEvent::Kind::attach ? "attach" : "detach",
-                                    e.reason)).inc();
+      metrics()
+          .counter("mobix_access_session_events_total", "Session attach/detach events",
+                   fmt::format("kind=\"{}\",reason=\"{}\"",
+                               e.kind == SessionEvent::Kind::attach ? "attach" : "detach", e.reason))
+          .inc();
       spdlog::info("session {} {}: msisdn={} ip={}{} apn={} nas={} acct-session-id={} ({})",
-                   e.kind == SessionEvent::Kind::attach ? "attach" : "detach", e.session.sid, e.session.msisdn,
-                   e.session.ipv4, e.session.ipv6_prefix.empty() ? "" : " ipv6=" + e.session.ipv6_prefix,
-                   e.session.apn, e.session.nas, e.session.acct_session_id, e.reason);
+                   e.kind == SessionEvent::Kind::attach ? "attach" : "detach", e.session.sid,
+                   e.session.msisdn, e.session.ipv4,
+                   e.session.ipv6_prefix.empty() ? "" : " ipv6=" + e.session.ipv6_prefix, e.session.apn,
+                   e.session.nas, e.session.acct_session_id, e.reason);
     }
   }
 
@@ -140,16 +151,20 @@ struct AccessRole::Impl {
     udp::endpoint from;
     const char* name = accounting ? "acct" : "auth";
     for (;;) {
-      auto [ec, n] = co_await sock.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
+      auto [ec, n] =
+          co_await sock.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
       if (!sock.is_open() || ec == asio::error::operation_aborted) co_return;
       if (ec) continue;  // e.g. ICMP port unreachable reported on a previous send
       try {
         std::span<const std::uint8_t> raw(buf.data(), n);
-        if (accounting) handle_acct(raw, from);
-        else handle_auth(raw, from);
+        if (accounting)
+          handle_acct(raw, from);
+        else
+          handle_auth(raw, from);
       } catch (const std::exception& e) {
         drop(name, "internal_error", from);
-        spdlog::error("radius {}: error handling packet from {}: {}", name, from.address().to_string(), e.what());
+        spdlog::error("radius {}: error handling packet from {}: {}", name, from.address().to_string(),
+                      e.what());
       }
     }
   }
@@ -159,21 +174,29 @@ struct AccessRole::Impl {
     const auto* client = client_for(from.address());
     if (!client) return drop("auth", "unknown_client", from);
     auto decoded = radius::decode(raw);
-    if (!decoded) return drop("auth", std::string("malformed_") + std::string(radius::to_string(decoded.error())), from);
+    if (!decoded)
+      return drop("auth", std::string("malformed_") + std::string(radius::to_string(decoded.error())), from);
     auto& req = *decoded;
     if (req.code != radius::Code::access_request) return drop("auth", "unexpected_code", from);
     // RFC 3579 3.2 / BlastRADIUS: check Message-Authenticator before anything else.
     auto ma = radius::check_request_message_authenticator(raw, client->secret);
-    if (ma == radius::MessageAuthenticatorCheck::invalid) return drop("auth", "bad_message_authenticator", from);
+    if (ma == radius::MessageAuthenticatorCheck::invalid)
+      return drop("auth", "bad_message_authenticator", from);
     if (ma == radius::MessageAuthenticatorCheck::absent && cfg.require_message_authenticator)
       return drop("auth", "missing_message_authenticator", from);
 
     auto key = dedup_key(from, req);
     DedupCache::Response cached;
     switch (auth_cache.check(key, cached)) {
-      case DedupCache::State::in_flight: duplicates.inc(); return;
-      case DedupCache::State::answered: duplicates.inc(); send(auth_sock, from, cached); return;
-      case DedupCache::State::miss: break;
+      case DedupCache::State::in_flight:
+        duplicates.inc();
+        return;
+      case DedupCache::State::answered:
+        duplicates.inc();
+        send(auth_sock, from, cached);
+        return;
+      case DedupCache::State::miss:
+        break;
     }
 
     AuthInput in;
@@ -211,12 +234,16 @@ struct AccessRole::Impl {
     } else {
       resp.code = radius::Code::access_reject;
       resp.add_text(radius::attr::reply_message, d.reason);
-      metrics().counter("mobix_radius_access_rejects_total", "Access-Rejects sent, by reason",
-                        fmt::format("reason=\"{}\"", d.metric_reason)).inc();
-      spdlog::info("radius auth: reject user={} msisdn={} apn={}: {}", in.username, in.msisdn, in.apn, d.reason);
+      metrics()
+          .counter("mobix_radius_access_rejects_total", "Access-Rejects sent, by reason",
+                   fmt::format("reason=\"{}\"", d.metric_reason))
+          .inc();
+      spdlog::info("radius auth: reject user={} msisdn={} apn={}: {}", in.username, in.msisdn, in.apn,
+                   d.reason);
     }
     resp.add_message_authenticator();
-    auto bytes = std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, client->secret));
+    auto bytes =
+        std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, client->secret));
     commit(
         std::move(d.changes),
         [this, key, bytes, from] {
@@ -231,10 +258,12 @@ struct AccessRole::Impl {
     const auto* client = client_for(from.address());
     if (!client) return drop("acct", "unknown_client", from);
     auto decoded = radius::decode(raw);
-    if (!decoded) return drop("acct", std::string("malformed_") + std::string(radius::to_string(decoded.error())), from);
+    if (!decoded)
+      return drop("acct", std::string("malformed_") + std::string(radius::to_string(decoded.error())), from);
     auto& req = *decoded;
     if (req.code != radius::Code::accounting_request) return drop("acct", "unexpected_code", from);
-    if (!radius::verify_accounting_request(raw.subspan(0, (std::size_t{raw[2]} << 8) | raw[3]), client->secret))
+    if (!radius::verify_accounting_request(raw.subspan(0, (std::size_t{raw[2]} << 8) | raw[3]),
+                                           client->secret))
       return drop("acct", "bad_authenticator", from);
     auto status = req.integer(radius::attr::acct_status_type);
     if (!status) return drop("acct", "no_acct_status_type", from);
@@ -242,9 +271,15 @@ struct AccessRole::Impl {
     auto key = dedup_key(from, req);
     DedupCache::Response cached;
     switch (acct_cache.check(key, cached)) {
-      case DedupCache::State::in_flight: duplicates.inc(); return;
-      case DedupCache::State::answered: duplicates.inc(); send(acct_sock, from, cached); return;
-      case DedupCache::State::miss: break;
+      case DedupCache::State::in_flight:
+        duplicates.inc();
+        return;
+      case DedupCache::State::answered:
+        duplicates.inc();
+        send(acct_sock, from, cached);
+        return;
+      case DedupCache::State::miss:
+        break;
     }
 
     AcctInput in;
@@ -261,23 +296,41 @@ struct AccessRole::Impl {
     auto now = clock();
     Outcome out;
     switch (static_cast<radius::AcctStatus>(*status)) {
-      case radius::AcctStatus::start: out = service.account_start(in, now); break;
-      case radius::AcctStatus::interim_update: out = service.account_interim(in, now); break;
-      case radius::AcctStatus::stop: out = service.account_stop(in, now); break;
-      case radius::AcctStatus::accounting_on: out = service.nas_restarted(in.nas, "accounting-on"); break;
-      case radius::AcctStatus::accounting_off: out = service.nas_restarted(in.nas, "accounting-off"); break;
-      default: out.note = "Acct-Status-Type " + std::to_string(*status) + " ignored"; break;
+      case radius::AcctStatus::start:
+        out = service.account_start(in, now);
+        break;
+      case radius::AcctStatus::interim_update:
+        out = service.account_interim(in, now);
+        break;
+      case radius::AcctStatus::stop:
+        out = service.account_stop(in, now);
+        break;
+      case radius::AcctStatus::accounting_on:
+        out = service.nas_restarted(in.nas, "accounting-on");
+        break;
+      case radius::AcctStatus::accounting_off:
+        out = service.nas_restarted(in.nas, "accounting-off");
+        break;
+      default:
+        out.note = "Acct-Status-Type " + std::to_string(*status) + " ignored";
+        break;
     }
-    metrics().counter("mobix_radius_accounting_total", "Accounting-Requests processed, by Acct-Status-Type",
-                      fmt::format("status=\"{}\"", *status)).inc();
+    metrics()
+        .counter("mobix_radius_accounting_total", "Accounting-Requests processed, by Acct-Status-Type",
+                 fmt::format("status=\"{}\"", *status))
+        .inc();
     if (!out.note.empty()) {
-      metrics().counter("mobix_access_accounting_noop_total", "Accounting-Requests that changed nothing").inc();
-      spdlog::info("radius acct from {}: {} (acct-session-id={} ip={})", in.nas, out.note, in.acct_session_id, in.ipv4);
+      metrics()
+          .counter("mobix_access_accounting_noop_total", "Accounting-Requests that changed nothing")
+          .inc();
+      spdlog::info("radius acct from {}: {} (acct-session-id={} ip={})", in.nas, out.note, in.acct_session_id,
+                   in.ipv4);
     }
     radius::Packet resp;
     resp.code = radius::Code::accounting_response;
     resp.identifier = req.identifier;
-    auto bytes = std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, client->secret));
+    auto bytes =
+        std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, client->secret));
     auto events = std::move(out.events);
     // Durable before the Accounting-Response (issue: "each change is durable before ...").
     commit(
@@ -299,12 +352,14 @@ struct AccessRole::Impl {
       if (ec) return;
       auto out = service.sweep(clock());
       auto events = out.events;
-      commit(std::move(out.changes), [this, events] {
-        Outcome o;
-        o.events = events;
-        log_events(o);
-        table.publish(events);
-      }, {});
+      commit(std::move(out.changes),
+             [this, events] {
+               Outcome o;
+               o.events = events;
+               log_events(o);
+               table.publish(events);
+             },
+             {});
       schedule_sweep();
     });
   }
@@ -345,7 +400,9 @@ void AccessRole::stop() {
   m.sweep_timer.cancel();
 }
 
-bool AccessRole::drained() const { return impl_->gate.active() == 0; }
+bool AccessRole::drained() const {
+  return impl_->gate.active() == 0;
+}
 
 Endpoint AccessRole::auth_endpoint() const {
   auto e = impl_->auth_sock.local_endpoint();
@@ -357,21 +414,28 @@ Endpoint AccessRole::acct_endpoint() const {
   return Endpoint{e.address().to_string(), e.port()};
 }
 
-SessionTable& AccessRole::sessions() { return impl_->table; }
-AccessService& AccessRole::service() { return impl_->service; }
+SessionTable& AccessRole::sessions() {
+  return impl_->table;
+}
+AccessService& AccessRole::service() {
+  return impl_->service;
+}
 
 void AccessRole::purge(const std::string& ip, std::function<void(bool)> done) {
   auto& m = *impl_;
   auto out = m.service.purge_ip(ip);
   bool found = !out.events.empty();
   auto events = out.events;
-  m.commit(std::move(out.changes), [&m, events, done, found] {
-    Outcome o;
-    o.events = events;
-    m.log_events(o);
-    m.table.publish(events);
-    done(found);
-  }, [done] { done(false); });
+  m.commit(
+      std::move(out.changes),
+      [&m, events, done, found] {
+        Outcome o;
+        o.events = events;
+        m.log_events(o);
+        m.table.publish(events);
+        done(found);
+      },
+      [done] { done(false); });
 }
 
 }  // namespace mobix

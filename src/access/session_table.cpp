@@ -10,7 +10,9 @@
 namespace mobix {
 namespace {
 
-std::string key(const std::string& context, const std::string& addr) { return context + "\n" + addr; }
+std::string key(const std::string& context, const std::string& addr) {
+  return context + "\n" + addr;
+}
 
 std::vector<std::string> addresses(const SessionRecord& r) {
   std::vector<std::string> out;
@@ -26,13 +28,17 @@ std::vector<std::string> addresses(const AcctInput& in) {
   return out;
 }
 
-Change put(const SessionRecord& r) { return Change{Change::Kind::put_session, r, {}}; }
+Change put(const SessionRecord& r) {
+  return Change{Change::Kind::put_session, r, {}};
+}
 
 }  // namespace
 
 SessionTable::SessionTable(SidGenerator gen) : gen_(std::move(gen)) {
   if (!gen_) {
-    gen_ = [rng = std::mt19937_64(std::random_device{}())]() mutable { return fmt::format("{:016x}", rng()); };
+    gen_ = [rng = std::mt19937_64(std::random_device{}())]() mutable {
+      return fmt::format("{:016x}", rng());
+    };
   }
 }
 
@@ -49,7 +55,8 @@ void SessionTable::insert_locked(const SessionRecord& r) {
   }
   if (!r.ipv6_prefix.empty()) {
     auto slash = r.ipv6_prefix.find('/');
-    if (slash != std::string::npos) v6_prefix_lengths_.insert(static_cast<unsigned>(std::stoul(r.ipv6_prefix.substr(slash + 1))));
+    if (slash != std::string::npos)
+      v6_prefix_lengths_.insert(static_cast<unsigned>(std::stoul(r.ipv6_prefix.substr(slash + 1))));
   }
 }
 
@@ -138,7 +145,8 @@ Outcome SessionTable::interim(const AcctInput& in, std::int64_t now) {
   if (addrs.empty()) return Outcome{{}, {}, "no Framed-IP-Address or Framed-IPv6-Prefix: nothing to track"};
   {
     std::unique_lock lock(mu_);
-    if (auto* cur = holder_locked(in.context(), addrs.front()); cur && cur->acct_session_id == in.acct_session_id) {
+    if (auto* cur = holder_locked(in.context(), addrs.front());
+        cur && cur->acct_session_id == in.acct_session_id) {
       SessionRecord r = *cur;
       r.last_seen = now;
       by_sid_[r.sid] = r;
@@ -209,7 +217,8 @@ Outcome SessionTable::purge_ip(std::string_view ip) {
   return out;
 }
 
-std::optional<SessionRecord> SessionTable::find_by_ip(std::string_view ip_text, std::string_view context) const {
+std::optional<SessionRecord> SessionTable::find_by_ip(std::string_view ip_text,
+                                                      std::string_view context) const {
   boost::system::error_code ec;
   auto addr = canonical(boost::asio::ip::make_address(std::string(ip_text), ec));
   if (ec) return std::nullopt;

@@ -83,7 +83,7 @@ class SessionTable {
 
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, SessionRecord> by_sid_;
-  std::unordered_map<std::string, std::string> by_key_;  // context \n address -> sid
+  std::unordered_map<std::string, std::string> by_key_;        // context \n address -> sid
   std::unordered_multimap<std::string, std::string> by_addr_;  // address -> sid
   std::set<unsigned> v6_prefix_lengths_;
   std::vector<Listener> listeners_;

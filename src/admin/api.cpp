@@ -2,8 +2,8 @@
 
 #include <ctime>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "access/radius_server.hpp"
 #include "codec/radius/radius.hpp"
@@ -53,8 +53,12 @@ json to_json(const SessionRecord& r) {
               {"last_seen", iso8601(r.last_seen)}};
 }
 
-HttpResponse error(int status, const std::string& msg) { return HttpResponse{status, "application/json", json{{"error", msg}}.dump() + "\n"}; }
-HttpResponse ok(const json& j, int status = 200) { return HttpResponse{status, "application/json", j.dump(2) + "\n"}; }
+HttpResponse error(int status, const std::string& msg) {
+  return HttpResponse{status, "application/json", json{{"error", msg}}.dump() + "\n"};
+}
+HttpResponse ok(const json& j, int status = 200) {
+  return HttpResponse{status, "application/json", j.dump(2) + "\n"};
+}
 
 // Applies the fields present in `j` to `s`; rejects unknown fields and wrong types.
 void merge(Subscriber& s, const json& j) {
@@ -64,19 +68,29 @@ void merge(Subscriber& s, const json& j) {
       if (!v.is_string()) throw std::invalid_argument(k + ": must be a string");
       field = v.get<std::string>();
     };
-    if (k == "msisdn") str(s.msisdn);
-    else if (k == "imsi") str(s.imsi);
-    else if (k == "username") str(s.username);
-    else if (k == "serial") str(s.serial);
-    else if (k == "password") str(s.password);
-    else if (k == "framed_ip") str(s.framed_ip);
-    else if (k == "hostname") str(s.hostname);
+    if (k == "msisdn")
+      str(s.msisdn);
+    else if (k == "imsi")
+      str(s.imsi);
+    else if (k == "username")
+      str(s.username);
+    else if (k == "serial")
+      str(s.serial);
+    else if (k == "password")
+      str(s.password);
+    else if (k == "framed_ip")
+      str(s.framed_ip);
+    else if (k == "hostname")
+      str(s.hostname);
     else if (k == "attrs") {
       if (!v.is_object()) throw std::invalid_argument("attrs: must be an object of strings");
       for (auto& [ak, av] : v.items()) {
-        if (av.is_null()) s.attrs.erase(ak);
-        else if (av.is_string()) s.attrs[ak] = av.get<std::string>();
-        else throw std::invalid_argument("attrs." + ak + ": must be a string or null");
+        if (av.is_null())
+          s.attrs.erase(ak);
+        else if (av.is_string())
+          s.attrs[ak] = av.get<std::string>();
+        else
+          throw std::invalid_argument("attrs." + ak + ": must be a string or null");
       }
     } else if (k == "id" || k == "password_set") {
       continue;  // read-only, tolerated so a GET result can be sent back
@@ -92,14 +106,16 @@ void AdminApi::handle(const HttpRequest& req, HttpReply reply) {
   static auto& requests = metrics().counter("mobix_admin_requests_total", "Admin HTTP requests");
   requests.inc();
   if (req.path == "/healthz") return reply(HttpResponse{200, "text/plain", "ok\n"});
-  if (req.path == "/metrics") return reply(HttpResponse{200, "text/plain; version=0.0.4", metrics().render()});
+  if (req.path == "/metrics")
+    return reply(HttpResponse{200, "text/plain; version=0.0.4", metrics().render()});
   const std::string prefix = "/api/v1/";
   if (req.path.rfind(prefix, 0) != 0) return reply(error(404, "no such endpoint: " + req.path));
   if (!token_.empty()) {
     std::string expect = "Bearer " + token_;
     if (!radius::constant_time_equal(
             std::span(reinterpret_cast<const std::uint8_t*>(expect.data()), expect.size()),
-            std::span(reinterpret_cast<const std::uint8_t*>(req.authorization.data()), req.authorization.size()))) {
+            std::span(reinterpret_cast<const std::uint8_t*>(req.authorization.data()),
+                      req.authorization.size()))) {
       metrics().counter("mobix_admin_unauthorized_total", "Admin API requests without a valid token").inc();
       return reply(error(401, "missing or wrong bearer token"));
     }
@@ -138,7 +154,8 @@ void AdminApi::subscribers(const HttpRequest& req, const std::string& key, HttpR
     return reply(error(405, "use GET or POST"));
   }
   auto found = dir_.find(key);
-  if (!found && key.find_first_not_of("0123456789") == std::string::npos) found = dir_.find(IdentityKind::id, key);
+  if (!found && key.find_first_not_of("0123456789") == std::string::npos)
+    found = dir_.find(IdentityKind::id, key);
   if (!found) return reply(error(404, "no subscriber with identity " + key));
   if (req.method == "GET") return reply(ok(to_json(*found)));
   if (req.method == "PATCH" || req.method == "PUT") {
@@ -177,8 +194,10 @@ void AdminApi::sessions(const HttpRequest& req, const std::string& key, HttpRepl
   }
   if (req.method == "DELETE") {
     access_->purge(key, [reply, key](bool found) {
-      if (found) reply(HttpResponse{204, "application/json", ""});
-      else reply(error(404, "no live session holds " + key));
+      if (found)
+        reply(HttpResponse{204, "application/json", ""});
+      else
+        reply(error(404, "no live session holds " + key));
     });
     return;
   }

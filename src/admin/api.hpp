@@ -12,7 +12,8 @@ class AccessRole;
 class AdminApi {
  public:
   /// `access` may be null when the node runs no access role.
-  AdminApi(Directory& dir, AccessRole* access, std::string token) : dir_(dir), access_(access), token_(std::move(token)) {}
+  AdminApi(Directory& dir, AccessRole* access, std::string token)
+      : dir_(dir), access_(access), token_(std::move(token)) {}
   void handle(const HttpRequest& req, HttpReply reply);
 
  private:

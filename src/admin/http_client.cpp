@@ -36,7 +36,8 @@ HttpResponse http_call(const Endpoint& server, const std::string& method, const 
   http::response<http::string_body> res;
   http::read(stream, buf, res, ec);
   if (ec) throw std::runtime_error("admin API response failed: " + ec.message());
-  return HttpResponse{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]), res.body()};
+  return HttpResponse{static_cast<int>(res.result_int()), std::string(res[http::field::content_type]),
+                      res.body()};
 }
 
 }  // namespace mobix

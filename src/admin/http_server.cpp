@@ -2,6 +2,7 @@
 
 #include <cctype>
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,7 +13,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
-#include <spdlog/spdlog.h>
 
 #include "core/metrics.hpp"
 #include "core/runtime.hpp"
@@ -33,12 +33,15 @@ std::string query_param(const std::string& query, const std::string& key) {
     if (part.substr(0, eq) == key) {
       std::string raw = eq == std::string::npos ? "" : part.substr(eq + 1), out;
       for (std::size_t i = 0; i < raw.size(); ++i) {
-        if (raw[i] == '+') out.push_back(' ');
-        else if (raw[i] == '%' && i + 2 < raw.size() && std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
-                   std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
+        if (raw[i] == '+')
+          out.push_back(' ');
+        else if (raw[i] == '%' && i + 2 < raw.size() &&
+                 std::isxdigit(static_cast<unsigned char>(raw[i + 1])) &&
+                 std::isxdigit(static_cast<unsigned char>(raw[i + 2]))) {
           out.push_back(static_cast<char>(std::stoi(raw.substr(i + 1, 2), nullptr, 16)));
           i += 2;
-        } else out.push_back(raw[i]);
+        } else
+          out.push_back(raw[i]);
       }
       return out;
     }
@@ -55,7 +58,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   tcp::acceptor acceptor;
   Gate gate;
 
-  Impl(asio::io_context& io_, Endpoint l, HttpHandler h) : io(io_), listen(std::move(l)), handler(std::move(h)), acceptor(io_) {}
+  Impl(asio::io_context& io_, Endpoint l, HttpHandler h)
+      : io(io_), listen(std::move(l)), handler(std::move(h)), acceptor(io_) {}
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
@@ -65,7 +69,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (ec) continue;
       auto pass = gate.enter();
       if (!pass) co_return;
-      asio::co_spawn(io, session(std::move(sock), std::make_shared<Gate::Pass>(std::move(pass))), asio::detached);
+      asio::co_spawn(io, session(std::move(sock), std::make_shared<Gate::Pass>(std::move(pass))),
+                     asio::detached);
     }
   }
 
@@ -143,7 +148,9 @@ void HttpServer::stop() {
   impl_->acceptor.close(ec);
 }
 
-bool HttpServer::drained() const { return impl_->gate.active() == 0; }
+bool HttpServer::drained() const {
+  return impl_->gate.active() == 0;
+}
 
 Endpoint HttpServer::local_endpoint() const {
   auto e = impl_->acceptor.local_endpoint();

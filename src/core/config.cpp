@@ -10,7 +10,9 @@
 namespace mobix {
 
 ConfigError::ConfigError(const std::string& file, int line, const std::string& key, const std::string& what)
-    : std::runtime_error(file + ":" + std::to_string(line) + ": " + key + ": " + what), key_(key), line_(line) {}
+    : std::runtime_error(file + ":" + std::to_string(line) + ": " + key + ": " + what),
+      key_(key),
+      line_(line) {}
 
 namespace {
 
@@ -58,7 +60,8 @@ class Section {
     if (!n) return def;
     try {
       auto v = n.as<long long>();
-      if (v < min || v > max) fail(key(k), n, "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      if (v < min || v > max)
+        fail(key(k), n, "must be between " + std::to_string(min) + " and " + std::to_string(max));
       return static_cast<std::uint32_t>(v);
     } catch (const YAML::Exception&) {
       fail(key(k), n, "must be an integer");
@@ -147,7 +150,8 @@ AccessConfig parse_access(Section& s, const std::string& file, const std::string
     rc.name = c.required("name");
     auto net = c.required("address");
     auto cidr = Cidr::parse(net);
-    if (!cidr) c.fail(c.key("address"), c.get("address"), "must be an IP address or CIDR, got \"" + net + "\"");
+    if (!cidr)
+      c.fail(c.key("address"), c.get("address"), "must be an IP address or CIDR, got \"" + net + "\"");
     rc.network = *cidr;
     rc.secret = c.secret("secret", base_dir);
     if (rc.secret.size() < 8) c.fail(c.key("secret"), c.node(), "must be at least 8 characters");
@@ -204,9 +208,11 @@ Config parse_config(std::string_view yaml, const std::string& source) {
   Section log(top.get("log"), "log", source);
   c.log.level = log.str("level", c.log.level);
   static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "critical", "off"};
-  if (!levels.count(c.log.level)) log.fail("log.level", log.get("level"), "must be one of trace, debug, info, warn, error, critical, off");
+  if (!levels.count(c.log.level))
+    log.fail("log.level", log.get("level"), "must be one of trace, debug, info, warn, error, critical, off");
   c.log.format = log.str("format", c.log.format);
-  if (c.log.format != "text" && c.log.format != "json") log.fail("log.format", log.get("format"), "must be text or json");
+  if (c.log.format != "text" && c.log.format != "json")
+    log.fail("log.format", log.get("format"), "must be text or json");
   log.check_unknown();
 
   Section store(top.get("store"), "store", source);

@@ -60,9 +60,9 @@ struct AccessConfig {
   bool require_message_authenticator = true;  ///< BlastRADIUS (CVE-2024-3596)
   std::vector<RadiusClientConfig> clients;
   std::vector<PoolConfig> pools;
-  std::uint32_t interim_interval = 300;  ///< seconds, sent as Acct-Interim-Interval
-  std::uint32_t missed_interims = 3;     ///< a session silent this many intervals expires
-  std::uint32_t offer_timeout = 60;      ///< an Accept's IP not used by a Start within this is freed
+  std::uint32_t interim_interval = 300;        ///< seconds, sent as Acct-Interim-Interval
+  std::uint32_t missed_interims = 3;           ///< a session silent this many intervals expires
+  std::uint32_t offer_timeout = 60;            ///< an Accept's IP not used by a Start within this is freed
   std::uint32_t duplicate_cache_seconds = 30;  ///< RFC 5080 section 2.2.2
 };
 

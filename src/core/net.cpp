@@ -78,6 +78,8 @@ bool Cidr::contains(const ip::address& a0) const {
   return mask_address(a, prefix) == network;
 }
 
-std::string Cidr::str() const { return network.to_string() + "/" + std::to_string(prefix); }
+std::string Cidr::str() const {
+  return network.to_string() + "/" + std::to_string(prefix);
+}
 
 }  // namespace mobix

@@ -11,10 +11,14 @@ std::string normalize_msisdn(std::string_view s) {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
     char c = s[i];
-    if (std::isdigit(static_cast<unsigned char>(c))) out.push_back(c);
-    else if (c == '+' && out.empty()) continue;
-    else if (c == ' ' || c == '-') continue;
-    else return {};
+    if (std::isdigit(static_cast<unsigned char>(c)))
+      out.push_back(c);
+    else if (c == '+' && out.empty())
+      continue;
+    else if (c == ' ' || c == '-')
+      continue;
+    else
+      return {};
   }
   if (out.size() < 3 || out.size() > 15) return {};  // E.164: at most 15 digits
   return out;
@@ -50,7 +54,8 @@ void validate_subscriber(Subscriber& s) {
     s.msisdn = n;
   }
   if (!s.imsi.empty()) {
-    if (s.imsi.size() < 6 || s.imsi.size() > 15 || s.imsi.find_first_not_of("0123456789") != std::string::npos)
+    if (s.imsi.size() < 6 || s.imsi.size() > 15 ||
+        s.imsi.find_first_not_of("0123456789") != std::string::npos)
       throw std::invalid_argument("imsi: must be 6 to 15 digits");
   }
   if (s.msisdn.empty() && s.imsi.empty() && s.username.empty() && s.serial.empty())

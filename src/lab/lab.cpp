@@ -8,8 +8,8 @@
 #include <fstream>
 #include <iostream>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "directory/directory.hpp"
 #include "node/node.hpp"
@@ -42,7 +42,8 @@ void write_private(const fs::path& p, const std::string& data) {
   fs::rename(tmp, p);
 }
 
-const char* kLabConfig = R"(# Written by `mobix lab` on its first run; `mobix serve --config` runs the same node.
+const char* kLabConfig =
+    R"(# Written by `mobix lab` on its first run; `mobix serve --config` runs the same node.
 node: lab
 log:
   level: info
@@ -137,7 +138,10 @@ int run_lab(std::string dir) {
   lab["apn"] = "internet";
   json subs = json::array();
   for (const auto& s : dirx.list())
-    subs.push_back(json{{"msisdn", s.msisdn}, {"imsi", s.imsi}, {"username", s.username}, {"password", s.password},
+    subs.push_back(json{{"msisdn", s.msisdn},
+                        {"imsi", s.imsi},
+                        {"username", s.username},
+                        {"password", s.password},
                         {"hostname", s.hostname}});
   lab["subscribers"] = subs;
   // Written last, atomically: its presence means every listener is up.
@@ -145,13 +149,14 @@ int run_lab(std::string dir) {
 
   auto admin = node.listeners().at("admin.http").endpoint;
   std::cout << "\nThe lab is up. Try:\n"
-            << "  mobix sim attach --lab " << dir << " --msisdn " << kDemo[0].msisdn << "   # prints the handset's IP\n"
+            << "  mobix sim attach --lab " << dir << " --msisdn " << kDemo[0].msisdn
+            << "   # prints the handset's IP\n"
             << "  mobix admin --lab " << dir << " sessions\n"
             << "  curl -s http://" << admin.str() << "/api/v1/sessions\n"
             << "  curl -s http://" << admin.str() << "/metrics | grep mobix_\n"
             << "  mobix sim detach --lab " << dir << " --msisdn " << kDemo[0].msisdn << "\n"
-            << "Everything is described in " << dir << "/lab.json. Ctrl-C stops the lab; run it again with --dir "
-            << dir << " to resume.\n"
+            << "Everything is described in " << dir
+            << "/lab.json. Ctrl-C stops the lab; run it again with --dir " << dir << " to resume.\n"
             << std::endl;
   node.run();
   return 0;

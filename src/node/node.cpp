@@ -1,7 +1,7 @@
 #include "node/node.hpp"
 
-#include <boost/asio/io_context.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
 
 #include "access/radius_server.hpp"
 #include "admin/api.hpp"
@@ -46,8 +46,9 @@ void Node::start() {
     m.runtime.add_drain_check([&m] { return m.access->drained(); });
   }
   m.api = std::make_unique<AdminApi>(*m.directory, m.access.get(), m.cfg.admin.token);
-  m.admin = std::make_unique<HttpServer>(m.io, m.cfg.admin.listen,
-                                         [&m](const HttpRequest& r, HttpReply reply) { m.api->handle(r, std::move(reply)); });
+  m.admin = std::make_unique<HttpServer>(
+      m.io, m.cfg.admin.listen,
+      [&m](const HttpRequest& r, HttpReply reply) { m.api->handle(r, std::move(reply)); });
   m.admin->start();
   m.runtime.on_stop([&m] { m.admin->stop(); });
   m.runtime.add_drain_check([&m] { return m.admin->drained(); });
@@ -60,7 +61,9 @@ void Node::run() {
   spdlog::info("stopped; store flushed");
 }
 
-void Node::request_stop() { impl_->runtime.request_stop(); }
+void Node::request_stop() {
+  impl_->runtime.request_stop();
+}
 
 std::map<std::string, ListenerInfo> Node::listeners() const {
   std::map<std::string, ListenerInfo> out;
@@ -72,7 +75,11 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
   return out;
 }
 
-Directory& Node::directory() { return *impl_->directory; }
-const Config& Node::config() const { return impl_->cfg; }
+Directory& Node::directory() {
+  return *impl_->directory;
+}
+const Config& Node::config() const {
+  return impl_->cfg;
+}
 
 }  // namespace mobix

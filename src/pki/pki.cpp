@@ -119,8 +119,10 @@ X509Ptr make_cert(const std::string& cn, EVP_PKEY* key, int days) {
   X509_gmtime_adj(X509_getm_notAfter(cert.get()), static_cast<long>(days) * 86400);
   X509_set_pubkey(cert.get(), key);
   X509_NAME* name = X509_get_subject_name(cert.get());
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("mobix"), -1, -1, 0);
-  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("mobix"), -1,
+                             -1, 0);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>(cn.c_str()),
+                             -1, -1, 0);
   return cert;
 }
 
@@ -209,7 +211,8 @@ void CertificateAuthority::revoke(const std::string& serial) {
       c["revoked_at"] = static_cast<std::int64_t>(std::time(nullptr));
       found = true;
     }
-  if (!found) throw std::invalid_argument("pki: no certificate with serial " + serial + " was issued by this CA");
+  if (!found)
+    throw std::invalid_argument("pki: no certificate with serial " + serial + " was issued by this CA");
   write_file(fs::path(dir_) / "index.json", index.dump(2), false);
   write_crl();
 }

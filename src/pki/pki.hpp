@@ -11,8 +11,8 @@ struct CertRequest {
   std::string common_name;
   std::vector<std::string> dns_names;
   std::vector<std::string> ip_addresses;
-  bool server = true;  ///< extendedKeyUsage serverAuth
-  bool client = false; ///< extendedKeyUsage clientAuth
+  bool server = true;   ///< extendedKeyUsage serverAuth
+  bool client = false;  ///< extendedKeyUsage clientAuth
   int days = 397;
 };
 

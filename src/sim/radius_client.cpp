@@ -27,10 +27,12 @@ RadiusClient::RadiusClient(Endpoint server, std::string secret, int timeout_ms, 
     auto* a = reinterpret_cast<sockaddr_in*>(&ss);
     a->sin_family = AF_INET;
     a->sin_port = htons(server_.port);
-    if (inet_pton(AF_INET, server_.host.c_str(), &a->sin_addr) != 1) throw std::runtime_error("bad server address");
+    if (inet_pton(AF_INET, server_.host.c_str(), &a->sin_addr) != 1)
+      throw std::runtime_error("bad server address");
     len = sizeof *a;
   }
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) throw std::runtime_error("connect() failed");
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0)
+    throw std::runtime_error("connect() failed");
   next_id_ = static_cast<std::uint8_t>(std::random_device{}());
 }
 
@@ -43,7 +45,8 @@ std::optional<radius::Packet> RadiusClient::access(radius::Packet request, const
   request.identifier = next_id_++;
   request.authenticator = radius::random_authenticator();
   if (!pap_password.empty())
-    request.add(radius::attr::user_password, radius::hide_password(pap_password, request.authenticator, secret_));
+    request.add(radius::attr::user_password,
+                radius::hide_password(pap_password, request.authenticator, secret_));
   if (!request.find(radius::attr::message_authenticator)) request.add_message_authenticator();
   auto raw = radius::encode_access_request(request, secret_);
   radius::Authenticator auth;

@@ -23,8 +23,8 @@ class RadiusClient {
   std::optional<radius::Packet> accounting(radius::Packet request);
 
  private:
-  std::optional<radius::Packet> exchange(const std::vector<std::uint8_t>& raw, const radius::Authenticator& auth,
-                                         std::uint8_t id);
+  std::optional<radius::Packet> exchange(const std::vector<std::uint8_t>& raw,
+                                         const radius::Authenticator& auth, std::uint8_t id);
   Endpoint server_;
   std::string secret_;
   int timeout_ms_;

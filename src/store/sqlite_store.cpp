@@ -4,8 +4,8 @@
 
 #include <mutex>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
 #include "store/store.hpp"
 
@@ -79,8 +79,10 @@ class Stmt {
     return *this;
   }
   Stmt& bind_or_null(int i, std::string_view v) {
-    if (v.empty()) sqlite3_bind_null(st_, i);
-    else bind(i, v);
+    if (v.empty())
+      sqlite3_bind_null(st_, i);
+    else
+      bind(i, v);
     return *this;
   }
   Stmt& bind(int i, std::int64_t v) {
@@ -102,7 +104,8 @@ class Stmt {
   }
   std::string text(int col) const {
     auto* p = sqlite3_column_text(st_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
+    return p ? std::string(reinterpret_cast<const char*>(p),
+                           static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
              : std::string();
   }
   std::int64_t integer(int col) const { return sqlite3_column_int64(st_, col); }
@@ -112,7 +115,9 @@ class Stmt {
   sqlite3_stmt* st_ = nullptr;
 };
 
-std::string attrs_to_json(const std::map<std::string, std::string>& attrs) { return nlohmann::json(attrs).dump(); }
+std::string attrs_to_json(const std::map<std::string, std::string>& attrs) {
+  return nlohmann::json(attrs).dump();
+}
 
 std::map<std::string, std::string> attrs_from_json(const std::string& s) {
   std::map<std::string, std::string> out;
@@ -124,7 +129,8 @@ std::map<std::string, std::string> attrs_from_json(const std::string& s) {
 }
 
 constexpr const char* kSubscriberColumns =
-    "id, coalesce(msisdn,''), coalesce(imsi,''), coalesce(username,''), coalesce(serial,''), password, framed_ip, "
+    "id, coalesce(msisdn,''), coalesce(imsi,''), coalesce(username,''), coalesce(serial,''), password, "
+    "framed_ip, "
     "hostname, attrs";
 
 Subscriber read_subscriber(const Stmt& st) {
@@ -165,14 +171,26 @@ class SqliteStore final : public Store {
   std::optional<Subscriber> find_subscriber(IdentityKind kind, std::string_view value) override {
     const char* col = "id";
     switch (kind) {
-      case IdentityKind::id: col = "id"; break;
-      case IdentityKind::msisdn: col = "msisdn"; break;
-      case IdentityKind::imsi: col = "imsi"; break;
-      case IdentityKind::username: col = "username"; break;
-      case IdentityKind::serial: col = "serial"; break;
+      case IdentityKind::id:
+        col = "id";
+        break;
+      case IdentityKind::msisdn:
+        col = "msisdn";
+        break;
+      case IdentityKind::imsi:
+        col = "imsi";
+        break;
+      case IdentityKind::username:
+        col = "username";
+        break;
+      case IdentityKind::serial:
+        col = "serial";
+        break;
     }
     std::lock_guard lock(read_mu_);
-    Stmt st(read_, (std::string("SELECT ") + kSubscriberColumns + " FROM subscribers WHERE " + col + " = ?1").c_str());
+    Stmt st(
+        read_,
+        (std::string("SELECT ") + kSubscriberColumns + " FROM subscribers WHERE " + col + " = ?1").c_str());
     if (kind == IdentityKind::id) {
       std::int64_t id = 0;
       try {
@@ -255,7 +273,8 @@ class SqliteStore final : public Store {
     std::lock_guard lock(read_mu_);
     Stmt st(read_, "SELECT pool, ip, subscriber_id, bound, expires FROM leases");
     std::vector<Lease> out;
-    while (st.step()) out.push_back(Lease{st.text(0), st.text(1), st.integer(2), st.integer(3) != 0, st.integer(4)});
+    while (st.step())
+      out.push_back(Lease{st.text(0), st.text(1), st.integer(2), st.integer(3) != 0, st.integer(4)});
     return out;
   }
 
@@ -264,20 +283,30 @@ class SqliteStore final : public Store {
     std::lock_guard lock(write_mu_);
     write_.exec("BEGIN IMMEDIATE");
     try {
-      Stmt put_session(write_,
-                       "INSERT OR REPLACE INTO sessions (sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, "
-                       "nas, apn, acct_session_id, subscriber_id, started, last_seen) "
-                       "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+      Stmt put_session(
+          write_,
+          "INSERT OR REPLACE INTO sessions (sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, "
+          "nas, apn, acct_session_id, subscriber_id, started, last_seen) "
+          "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
       Stmt end_session(write_, "DELETE FROM sessions WHERE sid=?1");
-      Stmt put_lease(write_,
-                     "INSERT OR REPLACE INTO leases (pool, ip, subscriber_id, bound, expires) VALUES (?1,?2,?3,?4,?5)");
+      Stmt put_lease(
+          write_,
+          "INSERT OR REPLACE INTO leases (pool, ip, subscriber_id, bound, expires) VALUES (?1,?2,?3,?4,?5)");
       Stmt free_lease(write_, "DELETE FROM leases WHERE pool=?1 AND ip=?2");
       for (const auto& c : batch) {
         switch (c.kind) {
           case Change::Kind::put_session: {
             const auto& r = c.session;
-            put_session.bind(1, r.sid).bind(2, r.context).bind(3, r.ipv4).bind(4, r.ipv6_prefix).bind(5, r.msisdn);
-            put_session.bind(6, r.imsi).bind(7, r.username).bind(8, r.nas).bind(9, r.apn).bind(10, r.acct_session_id);
+            put_session.bind(1, r.sid)
+                .bind(2, r.context)
+                .bind(3, r.ipv4)
+                .bind(4, r.ipv6_prefix)
+                .bind(5, r.msisdn);
+            put_session.bind(6, r.imsi)
+                .bind(7, r.username)
+                .bind(8, r.nas)
+                .bind(9, r.apn)
+                .bind(10, r.acct_session_id);
             put_session.bind(11, r.subscriber_id).bind(12, r.started).bind(13, r.last_seen);
             put_session.run();
             break;
@@ -303,7 +332,10 @@ class SqliteStore final : public Store {
 
  private:
   static void bind_subscriber(Stmt& st, const Subscriber& s) {
-    st.bind_or_null(1, s.msisdn).bind_or_null(2, s.imsi).bind_or_null(3, s.username).bind_or_null(4, s.serial);
+    st.bind_or_null(1, s.msisdn)
+        .bind_or_null(2, s.imsi)
+        .bind_or_null(3, s.username)
+        .bind_or_null(4, s.serial);
     st.bind(5, s.password).bind(6, s.framed_ip).bind(7, s.hostname).bind(8, attrs_to_json(s.attrs));
   }
 
@@ -324,8 +356,9 @@ class SqliteStore final : public Store {
       write_.exec("BEGIN IMMEDIATE");
       try {
         write_.exec(kMigrations[next]);
-        write_.exec(("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" + std::to_string(next + 1) +
-                     ")").c_str());
+        write_.exec(("DELETE FROM schema_version; INSERT INTO schema_version VALUES (" +
+                     std::to_string(next + 1) + ")")
+                        .c_str());
         write_.exec("COMMIT");
       } catch (...) {
         sqlite3_exec(write_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
@@ -343,6 +376,8 @@ class SqliteStore final : public Store {
 
 }  // namespace
 
-std::unique_ptr<Store> Store::open_sqlite(const std::string& path) { return std::make_unique<SqliteStore>(path); }
+std::unique_ptr<Store> Store::open_sqlite(const std::string& path) {
+  return std::make_unique<SqliteStore>(path);
+}
 
 }  // namespace mobix

@@ -37,9 +37,10 @@ std::size_t StoreWriter::pending() const {
 }
 
 void StoreWriter::run() {
-  static auto& commits = metrics().counter("mobix_store_commits_total", "Durable store transactions committed");
-  static auto& failures =
-      metrics().counter("mobix_store_commit_failures_total", "Store transactions that failed (changes not acknowledged)");
+  static auto& commits =
+      metrics().counter("mobix_store_commits_total", "Durable store transactions committed");
+  static auto& failures = metrics().counter("mobix_store_commit_failures_total",
+                                            "Store transactions that failed (changes not acknowledged)");
   for (;;) {
     std::deque<Item> batch;
     {
@@ -59,8 +60,8 @@ void StoreWriter::run() {
     } catch (const std::exception& e) {
       ok = false;
       failures.inc();
-      spdlog::error("store commit of {} changes failed: {}; requests stay unanswered so peers retry", all.size(),
-                    e.what());
+      spdlog::error("store commit of {} changes failed: {}; requests stay unanswered so peers retry",
+                    all.size(), e.what());
     }
     for (auto& item : batch)
       if (item.done) item.done(ok);

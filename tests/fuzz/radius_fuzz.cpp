@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)p->ipv4(attr::framed_ip_address);
   (void)p->ipv6_prefix();
   (void)p->vendor_text(kVendor3gpp, k3gppImsi);
-  if (const auto* pw = p->find(attr::user_password)) (void)unhide_password(pw->value, p->authenticator, "fuzz-secret");
+  if (const auto* pw = p->find(attr::user_password))
+    (void)unhide_password(pw->value, p->authenticator, "fuzz-secret");
   (void)verify_chap(*p, "password");
   // Re-encoding a decoded packet must give a packet that decodes the same way.
   auto again = decode(encode(*p));

@@ -53,7 +53,9 @@ TEST_F(Fixture, AcceptsGoodPasswordWithPoolAddress) {
   EXPECT_EQ(d.changes[0].kind, Change::Kind::put_lease);
 }
 
-TEST_F(Fixture, RealmSuffixFindsLocalUser) { EXPECT_TRUE(svc.authorize(auth("alice@home.test", "alice-pw"), 1).accept); }
+TEST_F(Fixture, RealmSuffixFindsLocalUser) {
+  EXPECT_TRUE(svc.authorize(auth("alice@home.test", "alice-pw"), 1).accept);
+}
 
 TEST_F(Fixture, RejectsBadPasswordUnknownAndMissingCredentials) {
   auto d = svc.authorize(auth("alice", "nope"), 1);

@@ -7,7 +7,9 @@
 using namespace mobix;
 
 namespace {
-PoolConfig pool(std::string first, std::string last) { return PoolConfig{"p", std::move(first), std::move(last), "", ""}; }
+PoolConfig pool(std::string first, std::string last) {
+  return PoolConfig{"p", std::move(first), std::move(last), "", ""};
+}
 }  // namespace
 
 TEST(IpPool, NeverHandsOutAnAddressTwice) {

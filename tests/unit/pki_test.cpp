@@ -11,7 +11,7 @@ TEST(Pki, IssueVerifyRevoke) {
   test::TempDir d;
   auto ca = pki::CertificateAuthority::create(d.file("ca"), "Test CA");
   EXPECT_THROW(pki::CertificateAuthority::create(d.file("ca"), "again"), std::runtime_error);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(stat(d.file("ca/ca.key").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "private keys are not world-readable";
 
@@ -31,7 +31,8 @@ TEST(Pki, IssueVerifyRevoke) {
   auto client_pem = pki::read_file(client.cert_path);
   EXPECT_TRUE(pki::verify(server_pem, ca_pem, crl, "server").ok);
   EXPECT_TRUE(pki::verify(client_pem, ca_pem, crl, "client").ok);
-  EXPECT_FALSE(pki::verify(client_pem, ca_pem, crl, "server").ok) << "a client-only certificate is not a server";
+  EXPECT_FALSE(pki::verify(client_pem, ca_pem, crl, "server").ok)
+      << "a client-only certificate is not a server";
   EXPECT_NE(pki::describe(server_pem).find("relay.example"), std::string::npos);
 
   auto other = pki::CertificateAuthority::create(d.file("other"), "Other CA");

@@ -8,11 +8,13 @@ using mobix::test::hex;
 
 namespace {
 // RFC 2865 section 7.1: "User Telnet to Specified Host", shared secret "xyzzy5461".
-const auto kRfcRequest = hex(
-    "01 00 00 38 0f 40 3f 94 73 97 80 57 bd 83 d5 cb 98 f4 22 7a 01 06 6e 65 6d 6f 02 12 0d be 70 8d 93 d4 13 ce"
-    " 31 96 e4 3f 78 2a 0a ee 04 06 c0 a8 01 10 05 06 00 00 00 03");
-const auto kRfcAccept = hex(
-    "02 00 00 26 86 fe 22 0e 76 24 ba 2a 10 05 f6 bf 9b 55 e0 b2 06 06 00 00 00 01 0f 06 00 00 00 00 0e 06 c0 a8 01 03");
+const auto kRfcRequest =
+    hex("01 00 00 38 0f 40 3f 94 73 97 80 57 bd 83 d5 cb 98 f4 22 7a 01 06 6e 65 6d 6f 02 12 0d be 70 8d 93 "
+        "d4 13 ce"
+        " 31 96 e4 3f 78 2a 0a ee 04 06 c0 a8 01 10 05 06 00 00 00 03");
+const auto kRfcAccept =
+    hex("02 00 00 26 86 fe 22 0e 76 24 ba 2a 10 05 f6 bf 9b 55 e0 b2 06 06 00 00 00 01 0f 06 00 00 00 00 0e "
+        "06 c0 a8 01 03");
 const std::string kSecret = "xyzzy5461";
 }  // namespace
 
@@ -31,7 +33,8 @@ TEST(RadiusCodec, UnhidesRfc2865Password) {
   auto pw = radius::unhide_password(p->find(radius::attr::user_password)->value, p->authenticator, kSecret);
   EXPECT_EQ(pw, "arctangent");
   // And hiding it again gives the RFC's bytes.
-  EXPECT_EQ(radius::hide_password("arctangent", p->authenticator, kSecret), p->find(radius::attr::user_password)->value);
+  EXPECT_EQ(radius::hide_password("arctangent", p->authenticator, kSecret),
+            p->find(radius::attr::user_password)->value);
 }
 
 TEST(RadiusCodec, ResponseAuthenticatorMatchesRfc2865) {
@@ -41,7 +44,7 @@ TEST(RadiusCodec, ResponseAuthenticatorMatchesRfc2865) {
   resp.code = radius::Code::access_accept;
   resp.identifier = 0;
   resp.add_integer(radius::attr::service_type, 1);
-  resp.add_integer(15, 0);  // Login-Service: Telnet
+  resp.add_integer(15, 0);           // Login-Service: Telnet
   resp.add_ipv4(14, "192.168.1.3");  // Login-IP-Host
   EXPECT_EQ(radius::encode_response(resp, req->authenticator, kSecret), kRfcAccept);
   EXPECT_TRUE(radius::verify_response(kRfcAccept, req->authenticator, kSecret));
@@ -107,7 +110,8 @@ TEST(RadiusCodec, MessageAuthenticator) {
             radius::MessageAuthenticatorCheck::absent);
   p.add_message_authenticator();
   auto with = radius::encode_access_request(p, "secret-1234");
-  EXPECT_EQ(radius::check_request_message_authenticator(with, "secret-1234"), radius::MessageAuthenticatorCheck::valid);
+  EXPECT_EQ(radius::check_request_message_authenticator(with, "secret-1234"),
+            radius::MessageAuthenticatorCheck::valid);
   EXPECT_EQ(radius::check_request_message_authenticator(with, "secret-9999"),
             radius::MessageAuthenticatorCheck::invalid);
   with[5] ^= 1;  // tamper with the Request Authenticator
@@ -137,7 +141,8 @@ TEST(RadiusCodec, Chap) {
   EXPECT_FALSE(radius::verify_chap(p, "not-the-password"));
   // Without CHAP-Challenge the Request Authenticator is the challenge (RFC 2865 5.3).
   radius::Packet q;
-  q.authenticator = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
+  q.authenticator = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                     0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff};
   q.add(radius::attr::chap_password, test::hex("01 057b955370d3b70ae83d7ee20d1e913b"));
   EXPECT_TRUE(radius::verify_chap(q, "pw"));
 }

@@ -25,7 +25,8 @@ inline std::vector<std::uint8_t> hex(const std::string& s) {
   std::string digits;
   for (char c : s)
     if (std::isxdigit(static_cast<unsigned char>(c))) digits.push_back(c);
-  for (std::size_t i = 0; i + 1 < digits.size(); i += 2) out.push_back(static_cast<std::uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
+  for (std::size_t i = 0; i + 1 < digits.size(); i += 2)
+    out.push_back(static_cast<std::uint8_t>(std::stoi(digits.substr(i, 2), nullptr, 16)));
   return out;
 }
 

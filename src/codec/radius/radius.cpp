@@ -11,11 +11,16 @@ namespace mobix::radius {
 
 std::string_view to_string(DecodeError e) {
   switch (e) {
-    case DecodeError::too_short: return "too_short";
-    case DecodeError::too_long: return "too_long";
-    case DecodeError::length_mismatch: return "length_mismatch";
-    case DecodeError::bad_attribute: return "bad_attribute";
-    case DecodeError::unknown_code: return "unknown_code";
+    case DecodeError::too_short:
+      return "too_short";
+    case DecodeError::too_long:
+      return "too_long";
+    case DecodeError::length_mismatch:
+      return "length_mismatch";
+    case DecodeError::bad_attribute:
+      return "bad_attribute";
+    case DecodeError::unknown_code:
+      return "unknown_code";
   }
   return "unknown";
 }
@@ -27,8 +32,17 @@ void throw_exception_from_error(DecodeError e, const boost::source_location&) {
 namespace {
 bool known_code(std::uint8_t c) {
   switch (c) {
-    case 1: case 2: case 3: case 4: case 5: case 11: case 12: case 13: return true;
-    default: return false;
+    case 1:
+    case 2:
+    case 3:
+    case 4:
+    case 5:
+    case 11:
+    case 12:
+    case 13:
+      return true;
+    default:
+      return false;
   }
 }
 }  // namespace
@@ -164,10 +178,14 @@ bool Packet::add_ipv4(std::uint8_t type, std::string_view dotted) {
 }
 
 void Packet::add_vendor_text(std::uint32_t vendor, std::uint8_t type, std::string_view value) {
-  std::vector<std::uint8_t> v{static_cast<std::uint8_t>(vendor >> 24), static_cast<std::uint8_t>(vendor >> 16),
-                              static_cast<std::uint8_t>(vendor >> 8), static_cast<std::uint8_t>(vendor), type,
+  std::vector<std::uint8_t> v{static_cast<std::uint8_t>(vendor >> 24),
+                              static_cast<std::uint8_t>(vendor >> 16),
+                              static_cast<std::uint8_t>(vendor >> 8),
+                              static_cast<std::uint8_t>(vendor),
+                              type,
                               static_cast<std::uint8_t>(std::min<std::size_t>(value.size(), 245) + 2)};
-  v.insert(v.end(), value.begin(), value.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(value.size(), 245)));
+  v.insert(v.end(), value.begin(),
+           value.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(value.size(), 245)));
   attributes.push_back(Attribute{attr::vendor_specific, std::move(v)});
 }
 

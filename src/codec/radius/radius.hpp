@@ -59,13 +59,19 @@ inline constexpr std::uint8_t framed_ipv6_prefix = 97;
 }  // namespace attr
 
 /// Acct-Status-Type values (RFC 2866 section 5.1).
-enum class AcctStatus : std::uint32_t { start = 1, stop = 2, interim_update = 3, accounting_on = 7, accounting_off = 8 };
+enum class AcctStatus : std::uint32_t {
+  start = 1,
+  stop = 2,
+  interim_update = 3,
+  accounting_on = 7,
+  accounting_off = 8
+};
 
 enum class DecodeError {
-  too_short,          ///< fewer than 20 octets
-  too_long,           ///< more than 4096 octets
-  length_mismatch,    ///< header length larger than the datagram or smaller than 20
-  bad_attribute,      ///< attribute length < 2 or running past the packet
+  too_short,        ///< fewer than 20 octets
+  too_long,         ///< more than 4096 octets
+  length_mismatch,  ///< header length larger than the datagram or smaller than 20
+  bad_attribute,    ///< attribute length < 2 or running past the packet
   unknown_code,
 };
 std::string_view to_string(DecodeError e);
@@ -115,16 +121,18 @@ enum class MessageAuthenticatorCheck { absent, valid, invalid };
 /// RFC 3579 section 3.2 on a request: HMAC-MD5 over the packet as received with the
 /// Message-Authenticator value zeroed.
 MessageAuthenticatorCheck check_request_message_authenticator(std::span<const std::uint8_t> raw,
-                                                               std::string_view secret);
+                                                              std::string_view secret);
 /// RFC 2866 section 3: MD5(Code+Identifier+Length+16 zero octets+Attributes+Secret).
 bool verify_accounting_request(std::span<const std::uint8_t> raw, std::string_view secret);
 /// Verifies a reply's Response Authenticator (and Message-Authenticator when present)
 /// against the request it answers.
-bool verify_response(std::span<const std::uint8_t> raw, const Authenticator& request_auth, std::string_view secret);
+bool verify_response(std::span<const std::uint8_t> raw, const Authenticator& request_auth,
+                     std::string_view secret);
 
 /// Server side: fills Message-Authenticator (if the packet has one) then the Response
 /// Authenticator, using the request's authenticator (RFC 2865 section 3, RFC 3579 3.2).
-std::vector<std::uint8_t> encode_response(Packet p, const Authenticator& request_auth, std::string_view secret);
+std::vector<std::uint8_t> encode_response(Packet p, const Authenticator& request_auth,
+                                          std::string_view secret);
 /// 16 random octets from OpenSSL's CSPRNG (RFC 2865 3: unpredictable and unique).
 Authenticator random_authenticator();
 /// Client side: Access-Request with its Request Authenticator (random if all zero) and,
@@ -136,8 +144,8 @@ std::vector<std::uint8_t> encode_accounting_request(Packet p, std::string_view s
 /// User-Password hiding (RFC 2865 section 5.2). Decrypt returns nullopt on bad length.
 std::vector<std::uint8_t> hide_password(std::string_view password, const Authenticator& request_auth,
                                         std::string_view secret);
-std::optional<std::string> unhide_password(std::span<const std::uint8_t> hidden, const Authenticator& request_auth,
-                                           std::string_view secret);
+std::optional<std::string> unhide_password(std::span<const std::uint8_t> hidden,
+                                           const Authenticator& request_auth, std::string_view secret);
 
 /// CHAP (RFC 2865 section 5.3, RFC 1994): response == MD5(ident + password + challenge).
 /// The challenge is CHAP-Challenge when present, else the Request Authenticator.

@@ -84,7 +84,7 @@ bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::u
 }
 
 MessageAuthenticatorCheck check_request_message_authenticator(std::span<const std::uint8_t> raw,
-                                                               std::string_view secret) {
+                                                              std::string_view secret) {
   auto off = message_authenticator_offset(raw);
   if (!off) {
     // Present but with a wrong length counts as invalid, not absent.
@@ -106,9 +106,11 @@ bool verify_accounting_request(std::span<const std::uint8_t> raw, std::string_vi
   return constant_time_equal(expect, raw.subspan(4, 16));
 }
 
-bool verify_response(std::span<const std::uint8_t> raw, const Authenticator& request_auth, std::string_view secret) {
+bool verify_response(std::span<const std::uint8_t> raw, const Authenticator& request_auth,
+                     std::string_view secret) {
   if (raw.size() < kHeaderSize) return false;
-  if (!constant_time_equal(response_authenticator(raw, request_auth, secret), raw.subspan(4, 16))) return false;
+  if (!constant_time_equal(response_authenticator(raw, request_auth, secret), raw.subspan(4, 16)))
+    return false;
   if (auto off = message_authenticator_offset(raw)) {
     auto mac = compute_message_authenticator(raw, off, request_auth, secret);
     if (!constant_time_equal(mac, raw.subspan(off, 16))) return false;
@@ -116,7 +118,8 @@ bool verify_response(std::span<const std::uint8_t> raw, const Authenticator& req
   return true;
 }
 
-std::vector<std::uint8_t> encode_response(Packet p, const Authenticator& request_auth, std::string_view secret) {
+std::vector<std::uint8_t> encode_response(Packet p, const Authenticator& request_auth,
+                                          std::string_view secret) {
   p.authenticator = request_auth;
   auto raw = encode(p);
   fill_message_authenticator(raw, request_auth, secret);
@@ -165,8 +168,8 @@ std::vector<std::uint8_t> hide_password(std::string_view password, const Authent
   return out;
 }
 
-std::optional<std::string> unhide_password(std::span<const std::uint8_t> hidden, const Authenticator& request_auth,
-                                           std::string_view secret) {
+std::optional<std::string> unhide_password(std::span<const std::uint8_t> hidden,
+                                           const Authenticator& request_auth, std::string_view secret) {
   if (hidden.empty() || hidden.size() % 16 != 0 || hidden.size() > 128) return std::nullopt;
   std::string out(hidden.size(), '\0');
   std::span<const std::uint8_t> prev = request_auth;
