@@ -59,6 +59,7 @@ struct AccessRole::Impl {
   udp::socket acct_sock;
   asio::steady_timer sweep_timer;
   Gate gate;
+  bool stopping = false;
   DedupCache auth_cache;
   DedupCache acct_cache;
   LogRateLimiter log_limit{5};
@@ -131,13 +132,28 @@ struct AccessRole::Impl {
                   });
   }
 
+  // Hot-path counters are looked up once, not formatted per request.
+  std::unordered_map<std::uint32_t, Counter*> status_counters;
+  std::unordered_map<std::string, Counter*> event_counters;
+  Counter& status_counter(std::uint32_t status) {
+    auto& c = status_counters[status];
+    if (!c)
+      c = &metrics().counter("mobix_radius_accounting_total", "Accounting-Requests processed, by Acct-Status-Type",
+                             fmt::format("status=\"{}\"", status));
+    return *c;
+  }
+  Counter& event_counter(const SessionEvent& e) {
+    const char* kind = e.kind == SessionEvent::Kind::attach ? "attach" : "detach";
+    auto& c = event_counters[std::string(kind) + "/" + e.reason];
+    if (!c)
+      c = &metrics().counter("mobix_access_session_events_total", "Session attach/detach events",
+                             fmt::format("kind=\"{}\",reason=\"{}\"", kind, e.reason));
+    return *c;
+  }
+
   void log_events(const Outcome& out) {
     for (const auto& e : out.events) {
-      metrics()
-          .counter("mobix_access_session_events_total", "Session attach/detach events",
-                   fmt::format("kind=\"{}\",reason=\"{}\"",
-                               e.kind == SessionEvent::Kind::attach ? "attach" : "detach", e.reason))
-          .inc();
+      event_counter(e).inc();
       spdlog::info("session {} {}: msisdn={} ip={}{} apn={} nas={} acct-session-id={} ({})",
                    e.kind == SessionEvent::Kind::attach ? "attach" : "detach", e.session.sid,
                    e.session.msisdn, e.session.ipv4,
@@ -153,7 +169,7 @@ struct AccessRole::Impl {
     for (;;) {
       auto [ec, n] =
           co_await sock.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
-      if (!sock.is_open() || ec == asio::error::operation_aborted) co_return;
+      if (stopping || !sock.is_open() || ec == asio::error::operation_aborted) co_return;
       if (ec) continue;  // e.g. ICMP port unreachable reported on a previous send
       try {
         std::span<const std::uint8_t> raw(buf.data(), n);
@@ -315,10 +331,7 @@ struct AccessRole::Impl {
         out.note = "Acct-Status-Type " + std::to_string(*status) + " ignored";
         break;
     }
-    metrics()
-        .counter("mobix_radius_accounting_total", "Accounting-Requests processed, by Acct-Status-Type",
-                 fmt::format("status=\"{}\"", *status))
-        .inc();
+    status_counter(*status).inc();
     if (!out.note.empty()) {
       metrics()
           .counter("mobix_access_accounting_noop_total", "Accounting-Requests that changed nothing")
@@ -393,10 +406,13 @@ void AccessRole::start() {
 
 void AccessRole::stop() {
   auto& m = *impl_;
+  // Stop receiving, but keep the sockets open: requests already being committed still
+  // get their responses while the runtime drains (the sockets close with the role).
+  m.stopping = true;
   m.gate.close();
   boost::system::error_code ec;
-  m.auth_sock.close(ec);
-  m.acct_sock.close(ec);
+  m.auth_sock.cancel(ec);
+  m.acct_sock.cancel(ec);
   m.sweep_timer.cancel();
 }
 

@@ -78,6 +78,9 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
 Directory& Node::directory() {
   return *impl_->directory;
 }
+SessionTable* Node::sessions() {
+  return impl_->access ? &impl_->access->sessions() : nullptr;
+}
 const Config& Node::config() const {
   return impl_->cfg;
 }

@@ -10,6 +10,7 @@
 namespace mobix {
 
 class Directory;
+class SessionTable;
 
 struct ListenerInfo {
   Endpoint endpoint;
@@ -29,6 +30,8 @@ class Node {
   /// "access.radius_auth" -> where it actually listens (port 0 resolved).
   std::map<std::string, ListenerInfo> listeners() const;
   Directory& directory();
+  /// The access role's session table, or null when the node runs no access role.
+  SessionTable* sessions();
   const Config& config() const;
 
  private:

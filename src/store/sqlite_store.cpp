@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include <mutex>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
@@ -47,10 +48,21 @@ class Db {
     }
     sqlite3_busy_timeout(db_, 5000);
   }
-  ~Db() { sqlite3_close(db_); }
+  ~Db() {
+    for (auto& [sql, st] : cache_) sqlite3_finalize(st);
+    sqlite3_close(db_);
+  }
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;
   sqlite3* get() const { return db_; }
+  /// A prepared statement kept for the connection's lifetime (preparing costs more than
+  /// running the hot-path lookups).
+  sqlite3_stmt* cached(const std::string& sql) {
+    auto& st = cache_[sql];
+    if (!st && sqlite3_prepare_v3(db_, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &st, nullptr) != SQLITE_OK)
+      throw StoreError(std::string("store: prepare failed: ") + sqlite3_errmsg(db_));
+    return st;
+  }
   void exec(const char* sql) {
     char* err = nullptr;
     if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
@@ -62,15 +74,17 @@ class Db {
 
  private:
   sqlite3* db_ = nullptr;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
 };
 
 class Stmt {
  public:
-  Stmt(const Db& db, const char* sql) : db_(db.get()) {
-    if (sqlite3_prepare_v2(db_, sql, -1, &st_, nullptr) != SQLITE_OK)
-      throw StoreError(std::string("store: prepare failed: ") + sqlite3_errmsg(db_));
+  /// Uses the connection's cached statement for `sql`; resets it when done.
+  Stmt(Db& db, const std::string& sql) : db_(db.get()), st_(db.cached(sql)) {}
+  ~Stmt() {
+    sqlite3_reset(st_);
+    sqlite3_clear_bindings(st_);
   }
-  ~Stmt() { sqlite3_finalize(st_); }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
