@@ -37,7 +37,8 @@ std::string ip_of(std::uint32_t i) {
   return buf;
 }
 
-std::vector<std::uint8_t> request(std::uint64_t j, std::uint32_t sessions, std::uint8_t id, const std::string& secret) {
+std::vector<std::uint8_t> request(std::uint64_t j, std::uint32_t sessions, std::uint8_t id,
+                                  const std::string& secret) {
   std::uint32_t s = static_cast<std::uint32_t>(j % sessions);
   auto phase = (j / sessions) % 3;  // all Start, then all Interim, then all Stop, repeat
   radius::Packet p;
@@ -46,7 +47,8 @@ std::vector<std::uint8_t> request(std::uint64_t j, std::uint32_t sessions, std::
   static const radius::AcctStatus kind[] = {radius::AcctStatus::start, radius::AcctStatus::interim_update,
                                             radius::AcctStatus::stop};
   p.add_integer(radius::attr::acct_status_type, static_cast<std::uint32_t>(kind[phase]));
-  p.add_text(radius::attr::acct_session_id, "b" + std::to_string(s) + "-" + std::to_string(j / (3ull * sessions)));
+  p.add_text(radius::attr::acct_session_id,
+             "b" + std::to_string(s) + "-" + std::to_string(j / (3ull * sessions)));
   p.add_ipv4(radius::attr::framed_ip_address, ip_of(s));
   p.add_text(radius::attr::calling_station_id, std::to_string(31600000000ull + s));
   p.add_text(radius::attr::called_station_id, "internet");
@@ -60,8 +62,8 @@ struct LoadResult {
 };
 
 // One UDP socket, `window` requests in flight keyed by Identifier (at most 256).
-LoadResult run_load(const Endpoint& target, const std::string& secret, std::uint32_t sessions, unsigned window,
-                    double seconds) {
+LoadResult run_load(const Endpoint& target, const std::string& secret, std::uint32_t sessions,
+                    unsigned window, double seconds) {
   int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
@@ -146,7 +148,8 @@ access:
   radius:
     auth_listen: 127.0.0.1:0
     acct_listen: 127.0.0.1:0
-    clients: [{name: bench, address: 127.0.0.0/8, secret: )") + secret + "}]\n",
+    clients: [{name: bench, address: 127.0.0.0/8, secret: )") +
+                                secret + "}]\n",
                             store_dir + "/mobix.yaml");
     node = std::make_unique<Node>(std::move(cfg));
     node->start();
@@ -201,8 +204,8 @@ access:
   if (!lookup_us.empty()) {
     std::sort(lookup_us.begin(), lookup_us.end());
     auto pct = [&](double q) { return lookup_us[static_cast<std::size_t>(q * (lookup_us.size() - 1))]; };
-    std::printf("lookup_samples %zu\nlookup_p50_us %.2f\nlookup_p99_us %.2f\nlookup_max_us %.2f\n", lookup_us.size(),
-                pct(0.5), pct(0.99), lookup_us.back());
+    std::printf("lookup_samples %zu\nlookup_p50_us %.2f\nlookup_p99_us %.2f\nlookup_max_us %.2f\n",
+                lookup_us.size(), pct(0.5), pct(0.99), lookup_us.back());
   }
   if (node) {
     node->request_stop();

@@ -138,7 +138,8 @@ struct AccessRole::Impl {
   Counter& status_counter(std::uint32_t status) {
     auto& c = status_counters[status];
     if (!c)
-      c = &metrics().counter("mobix_radius_accounting_total", "Accounting-Requests processed, by Acct-Status-Type",
+      c = &metrics().counter("mobix_radius_accounting_total",
+                             "Accounting-Requests processed, by Acct-Status-Type",
                              fmt::format("status=\"{}\"", status));
     return *c;
   }

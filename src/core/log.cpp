@@ -79,6 +79,7 @@ LogFormat parse_log_format(std::string_view s) {
 }
 
 void init_logging(LogFormat format, std::string_view level) {
+  spdlog::drop("mobix");  // init_logging may run twice (CLI flags, then the config's log section)
   std::shared_ptr<spdlog::logger> logger;
   if (format == LogFormat::json) {
     logger = std::make_shared<spdlog::logger>("mobix", std::make_shared<JsonStderrSink>());
