@@ -25,6 +25,8 @@ void add_serve(CLI::App& app, int& exit_code) {
       return;
     }
     if (!g_log_set_on_cli) init_logging(parse_log_format(cfg.log.format), cfg.log.level);
+    spdlog::debug("config {} loaded: node {}, store {}, roles: admin{}", cfg.source, cfg.node_name,
+                  cfg.store.path, cfg.access ? ", access" : "");
     try {
       Node node(std::move(cfg));
       node.start();

@@ -1,5 +1,6 @@
 #include "access/session_table.hpp"
 
+#include <algorithm>
 #include <mutex>
 #include <random>
 
@@ -47,16 +48,40 @@ void SessionTable::load(const std::vector<SessionRecord>& records) {
   for (const auto& r : records) insert_locked(r);
 }
 
+void SessionTable::index_put(const SessionRecord& r) {
+  for (const auto& a : addresses(r)) {
+    auto& sh = shard(a);
+    std::unique_lock lock(sh.mu);
+    auto& list = sh.by_addr[a];
+    auto it = std::find_if(list.begin(), list.end(), [&](const SessionRecord& x) { return x.sid == r.sid; });
+    if (it == list.end())
+      list.push_back(r);
+    else
+      *it = r;
+  }
+}
+
+void SessionTable::index_remove(const SessionRecord& r) {
+  for (const auto& a : addresses(r)) {
+    auto& sh = shard(a);
+    std::unique_lock lock(sh.mu);
+    auto it = sh.by_addr.find(a);
+    if (it == sh.by_addr.end()) continue;
+    std::erase_if(it->second, [&](const SessionRecord& x) { return x.sid == r.sid; });
+    if (it->second.empty()) sh.by_addr.erase(it);
+  }
+}
+
 void SessionTable::insert_locked(const SessionRecord& r) {
   by_sid_[r.sid] = r;
-  for (const auto& a : addresses(r)) {
-    by_key_[key(r.context, a)] = r.sid;
-    by_addr_.emplace(a, r.sid);
-  }
+  for (const auto& a : addresses(r)) by_key_[key(r.context, a)] = r.sid;
+  index_put(r);
   if (!r.ipv6_prefix.empty()) {
     auto slash = r.ipv6_prefix.find('/');
-    if (slash != std::string::npos)
-      v6_prefix_lengths_.insert(static_cast<unsigned>(std::stoul(r.ipv6_prefix.substr(slash + 1))));
+    if (slash != std::string::npos) {
+      auto len = std::stoul(r.ipv6_prefix.substr(slash + 1));
+      if (len <= 128) v6_prefix_lengths_[len].store(true);
+    }
   }
 }
 
@@ -66,13 +91,8 @@ void SessionTable::erase_locked(const std::string& sid) {
   for (const auto& a : addresses(it->second)) {
     auto k = key(it->second.context, a);
     if (auto kit = by_key_.find(k); kit != by_key_.end() && kit->second == sid) by_key_.erase(kit);
-    auto range = by_addr_.equal_range(a);
-    for (auto r = range.first; r != range.second; ++r)
-      if (r->second == sid) {
-        by_addr_.erase(r);
-        break;
-      }
   }
+  index_remove(it->second);
   by_sid_.erase(it);
 }
 
@@ -125,6 +145,7 @@ Outcome SessionTable::start(const AcctInput& in, std::int64_t now) {
     SessionRecord r = *cur;
     r.last_seen = now;
     by_sid_[r.sid] = r;
+    index_put(r);
     out.changes.push_back(put(r));
     out.note = "repeated Start for the current session";
     return out;
@@ -150,6 +171,7 @@ Outcome SessionTable::interim(const AcctInput& in, std::int64_t now) {
       SessionRecord r = *cur;
       r.last_seen = now;
       by_sid_[r.sid] = r;
+      index_put(r);
       return Outcome{{put(r)}, {}, {}};
     }
   }
@@ -210,8 +232,12 @@ Outcome SessionTable::purge_ip(std::string_view ip) {
   Outcome out;
   std::unique_lock lock(mu_);
   std::vector<std::string> victims;
-  auto range = by_addr_.equal_range(std::string(ip));
-  for (auto it = range.first; it != range.second; ++it) victims.push_back(it->second);
+  {
+    auto& sh = shard(std::string(ip));
+    std::shared_lock slock(sh.mu);
+    if (auto it = sh.by_addr.find(std::string(ip)); it != sh.by_addr.end())
+      for (const auto& r : it->second) victims.push_back(r.sid);
+  }
   for (const auto& sid : victims) end_locked(sid, "admin", out);
   if (victims.empty()) out.note = "no session holds " + std::string(ip);
   return out;
@@ -222,25 +248,23 @@ std::optional<SessionRecord> SessionTable::find_by_ip(std::string_view ip_text,
   boost::system::error_code ec;
   auto addr = canonical(boost::asio::ip::make_address(std::string(ip_text), ec));
   if (ec) return std::nullopt;
-  std::shared_lock lock(mu_);
-  auto best = [&](const std::string& a) -> const SessionRecord* {
+  auto best = [&](const std::string& a) -> std::optional<SessionRecord> {
+    auto& sh = shard(a);
+    std::shared_lock lock(sh.mu);
+    auto it = sh.by_addr.find(a);
+    if (it == sh.by_addr.end()) return std::nullopt;
     const SessionRecord* found = nullptr;
-    auto range = by_addr_.equal_range(a);
-    for (auto it = range.first; it != range.second; ++it) {
-      auto s = by_sid_.find(it->second);
-      if (s == by_sid_.end()) continue;
-      if (!context.empty() && s->second.context != context) continue;
-      if (!found || s->second.started > found->started) found = &s->second;
+    for (const auto& r : it->second) {
+      if (!context.empty() && r.context != context) continue;
+      if (!found || r.started > found->started) found = &r;
     }
-    return found;
+    if (!found) return std::nullopt;
+    return *found;
   };
-  if (addr.is_v4()) {
-    if (auto* r = best(addr.to_string())) return *r;
-    return std::nullopt;
-  }
-  for (auto len : v6_prefix_lengths_) {
-    auto net = mask_address(addr, len).to_string() + "/" + std::to_string(len);
-    if (auto* r = best(net)) return *r;
+  if (addr.is_v4()) return best(addr.to_string());
+  for (unsigned len = 0; len <= 128; ++len) {
+    if (!v6_prefix_lengths_[len].load(std::memory_order_relaxed)) continue;
+    if (auto r = best(mask_address(addr, len).to_string() + "/" + std::to_string(len))) return r;
   }
   return std::nullopt;
 }

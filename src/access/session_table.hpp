@@ -2,10 +2,11 @@
 // Who holds which IP right now: seed 000's "MSISDN/IP-address translation database",
 // fed by RADIUS accounting (RFC 2866). Mutations come from one thread (the access
 // role's); lookups are safe from any thread and answered from memory.
+#include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
-#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -81,11 +82,24 @@ class SessionTable {
   void end_locked(const std::string& sid, const std::string& reason, Outcome& out);
   SessionRecord make_record(const AcctInput& in, std::int64_t now);
 
+  // Mutations and listings take mu_; lookups by IP take only one shard of the lookup
+  // index, so the hot path (the mail proxies) rarely waits for the accounting thread.
+  struct LookupShard {
+    mutable std::shared_mutex mu;
+    std::unordered_map<std::string, std::vector<SessionRecord>> by_addr;
+  };
+  static constexpr std::size_t kShards = 32;
+  LookupShard& shard(const std::string& addr) const {
+    return shards_[std::hash<std::string>{}(addr) % kShards];
+  }
+  void index_put(const SessionRecord& r);
+  void index_remove(const SessionRecord& r);
+
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, SessionRecord> by_sid_;
-  std::unordered_map<std::string, std::string> by_key_;        // context \n address -> sid
-  std::unordered_multimap<std::string, std::string> by_addr_;  // address -> sid
-  std::set<unsigned> v6_prefix_lengths_;
+  std::unordered_map<std::string, std::string> by_key_;  // context \n address -> sid
+  mutable std::array<LookupShard, kShards> shards_;
+  std::array<std::atomic<bool>, 129> v6_prefix_lengths_{};
   std::vector<Listener> listeners_;
   SidGenerator gen_;
 };

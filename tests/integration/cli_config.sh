@@ -69,3 +69,22 @@ grep -q '"level":"warning".*unknown_client' "$T/serve.log" || fail "no JSON log 
 [ "$(curl -fsS "http://127.0.0.1:$P_ADMIN/api/v1/sessions" | jq -r '.[0].ip')" = 10.64.0.5 ] || fail "session from the known client"
 [ -f "$T/state.db" ] || fail "store path not relative to the config file"
 pass "serve: JSON logs, unknown NAS dropped and counted, known NAS served"
+
+# serve without log flags takes the config's log section; with admin.token the API needs it.
+kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
+echo "a-long-admin-token-1234" >"$T/admin.token"
+sed -e 's|^admin:|log:\n  level: debug\nadmin:\n  token_file: admin.token|' "$T/good.yaml" >"$T/token.yaml"
+"$MOBIX" serve --config "$T/token.yaml" >"$T/serve2.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" | grep -q ok || fail "serve with the config's log section: $(cat "$T/serve2.log")"
+grep -q "debug" "$T/serve2.log" || fail "log.level from the config not applied"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_ADMIN/api/v1/sessions")
+[ "$code" = 401 ] || fail "API without token gave $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer wrong' "http://127.0.0.1:$P_ADMIN/api/v1/sessions")
+[ "$code" = 401 ] || fail "API with a wrong token gave $code"
+curl -fsS -H 'Authorization: Bearer a-long-admin-token-1234' "http://127.0.0.1:$P_ADMIN/api/v1/sessions" | jq -e 'length == 1' >/dev/null ||
+  fail "API with the token (and the session persisted across restart)"
+MOBIX_ADMIN_TOKEN=a-long-admin-token-1234 "$MOBIX" admin --url "127.0.0.1:$P_ADMIN" sessions | grep -q 10.64.0.5 || fail "admin CLI with token"
+grep -q "a-long-admin-token-1234" "$T/serve2.log" && fail "the token was logged"
+pass "config log section applied; admin token enforced (401 without it); token never logged"
