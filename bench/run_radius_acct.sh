@@ -71,9 +71,9 @@ CONF
   freeradius -f -d $d/raddb -l $d/radius.log & local pid=$!; PIDS+=($pid)
   for _ in $(seq 50); do grep -q "Ready to process" $d/radius.log 2>/dev/null && break; sleep 0.1; done
   $B/bench/bench_radius_acct --target 127.0.0.1:$port --secret $SECRET --seconds "$SECS" | awk '{print $2}'
-  local rows; rows=$(sqlite3 $d/radacct.db 'select count(*) from radacct' 2>/dev/null || echo "?")
-  echo "freeradius run $1: radacct rows $rows" >&2
   kill $pid; wait $pid 2>/dev/null || true
+  local rows; rows=$(sqlite3 "$d/radacct.db" "select count(*) from radacct" 2>&1 || true)
+  echo "freeradius run $1: radacct rows written: $rows" >&2
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
