@@ -95,16 +95,7 @@ void add_admin(CLI::App& app, int& exit_code) {
       ->envname("MOBIX_ADMIN_TOKEN");
   admin->add_flag("--json", o->as_json, "print JSON instead of tables");
 
-  auto wrap = [&exit_code](std::function<void()> f) {
-    return [&exit_code, f] {
-      try {
-        f();
-      } catch (const std::exception& e) {
-        std::cerr << "admin: " << e.what() << "\n";
-        exit_code = kExitFailure;
-      }
-    };
-  };
+  auto wrap = [&exit_code](std::function<void()> f) { return guarded("admin", exit_code, std::move(f)); };
   auto subscriber_fields = [o](CLI::App* c) {
     c->add_option("--msisdn", o->msisdn);
     c->add_option("--imsi", o->imsi);

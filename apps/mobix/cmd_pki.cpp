@@ -33,16 +33,7 @@ void add_pki(CLI::App& app, int& exit_code) {
   auto* pki = app.add_subcommand("pki", "Certificate authority: init, issue, revoke, show, verify");
   pki->require_subcommand(1);
   auto o = std::make_shared<PkiOptions>();
-  auto wrap = [&exit_code](std::function<void()> f) {
-    return [&exit_code, f] {
-      try {
-        f();
-      } catch (const std::exception& e) {
-        std::cerr << "pki: " << e.what() << "\n";
-        exit_code = kExitFailure;
-      }
-    };
-  };
+  auto wrap = [&exit_code](std::function<void()> f) { return guarded("pki", exit_code, std::move(f)); };
   auto* init = pki->add_subcommand("init", "Create a CA");
   init->add_option("--dir", o->dir, "CA directory");
   init->add_option("--cn", o->cn, "CA common name")->required();

@@ -163,6 +163,17 @@ struct AccessRole::Impl {
     }
   }
 
+  /// RFC 5080 2.2.2: true when `key` was seen before (answered again from the cache, or
+  /// still in flight and dropped); otherwise records it as in flight.
+  bool is_duplicate(DedupCache& cache, udp::socket& sock, const std::string& key, const udp::endpoint& from) {
+    DedupCache::Response cached;
+    auto state = cache.check(key, cached);
+    if (state == DedupCache::State::miss) return false;
+    duplicates.inc();
+    if (state == DedupCache::State::answered) send(sock, from, cached);
+    return true;
+  }
+
   asio::awaitable<void> receive_loop(udp::socket& sock, bool accounting) {
     std::array<std::uint8_t, radius::kMaxPacketSize + 1> buf;
     udp::endpoint from;
@@ -203,18 +214,7 @@ struct AccessRole::Impl {
       return drop("auth", "missing_message_authenticator", from);
 
     auto key = dedup_key(from, req);
-    DedupCache::Response cached;
-    switch (auth_cache.check(key, cached)) {
-      case DedupCache::State::in_flight:
-        duplicates.inc();
-        return;
-      case DedupCache::State::answered:
-        duplicates.inc();
-        send(auth_sock, from, cached);
-        return;
-      case DedupCache::State::miss:
-        break;
-    }
+    if (is_duplicate(auth_cache, auth_sock, key, from)) return;
 
     AuthInput in;
     in.username = req.text(radius::attr::user_name).value_or("");
@@ -286,18 +286,7 @@ struct AccessRole::Impl {
     if (!status) return drop("acct", "no_acct_status_type", from);
 
     auto key = dedup_key(from, req);
-    DedupCache::Response cached;
-    switch (acct_cache.check(key, cached)) {
-      case DedupCache::State::in_flight:
-        duplicates.inc();
-        return;
-      case DedupCache::State::answered:
-        duplicates.inc();
-        send(acct_sock, from, cached);
-        return;
-      case DedupCache::State::miss:
-        break;
-    }
+    if (is_duplicate(acct_cache, acct_sock, key, from)) return;
 
     AcctInput in;
     in.nas = req.text(radius::attr::nas_identifier)
