@@ -11,6 +11,8 @@ PKGS=(
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   # test peers and clients (an independent RADIUS implementation, HTTP client, PKI checks)
   freeradius-utils curl openssl jq procps iproute2 python3
+  # the subscriber's real mail server in the mail tests (seed 000)
+  dovecot-pop3d dovecot-imapd
 )
 
 missing=()

@@ -189,6 +189,25 @@ AccessConfig parse_access(Section& s, const std::string& file, const std::string
   return a;
 }
 
+MailConfig parse_mail(Section& s) {
+  MailConfig m;
+  m.pop3_listen = s.endpoint("pop3_listen", m.pop3_listen);
+  m.upstream_timeout = s.u32("upstream_timeout", m.upstream_timeout, 1, 300);
+  m.idle_timeout = s.u32("idle_timeout", m.idle_timeout, 10, 86400);
+  m.max_failures_per_minute = s.u32("max_failures_per_minute", m.max_failures_per_minute, 1, 100000);
+  auto ranges = s.get("access_ranges");
+  if (!ranges || !ranges.IsSequence() || ranges.size() == 0)
+    s.fail(s.key("access_ranges"), ranges, "a list of the access network's address ranges is required");
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    auto c = ranges[i].IsScalar() ? Cidr::parse(ranges[i].Scalar()) : std::nullopt;
+    if (!c)
+      s.fail(s.key("access_ranges[" + std::to_string(i) + "]"), ranges[i], "must be an IP address or CIDR");
+    m.access_ranges.push_back(*c);
+  }
+  s.check_unknown();
+  return m;
+}
+
 }  // namespace
 
 Config parse_config(std::string_view yaml, const std::string& source) {
@@ -229,6 +248,12 @@ Config parse_config(std::string_view yaml, const std::string& source) {
   if (auto n = top.get("access")) {
     Section access(n, "access", source);
     c.access = parse_access(access, source, base_dir);
+  }
+  if (auto n = top.get("mail")) {
+    Section mail(n, "mail", source);
+    c.mail = parse_mail(mail);
+    if (!c.access)
+      top.fail("mail", n, "the mail role identifies handsets through the access role: configure access too");
   }
   top.check_unknown();
   return c;

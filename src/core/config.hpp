@@ -66,6 +66,16 @@ struct AccessConfig {
   std::uint32_t duplicate_cache_seconds = 30;  ///< RFC 5080 section 2.2.2
 };
 
+/// The `mail` role (seed 000): proxies that log in on the subscriber's behalf.
+struct MailConfig {
+  Endpoint pop3_listen{"127.0.0.1", 110};
+  /// Only connections from these ranges are identified by their source IP.
+  std::vector<Cidr> access_ranges;
+  std::uint32_t upstream_timeout = 10;         ///< seconds to connect and log in upstream
+  std::uint32_t idle_timeout = 600;            ///< seconds without traffic before a session is closed
+  std::uint32_t max_failures_per_minute = 10;  ///< per client IP, then refused for a minute
+};
+
 struct Config {
   std::string source;  ///< the file it came from
   std::string node_name = "mobix";
@@ -73,6 +83,7 @@ struct Config {
   StoreConfig store;
   AdminConfig admin;
   std::optional<AccessConfig> access;
+  std::optional<MailConfig> mail;
 };
 
 /// Reads and validates `path`; throws ConfigError.

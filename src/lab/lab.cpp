@@ -68,6 +68,9 @@ access:
       apn: internet
     - name: default
       range: 127.2.0.10-127.2.255.250
+mail:
+  pop3_listen: 127.0.0.1:0
+  access_ranges: [127.1.0.0/16, 127.2.0.0/16]
 )";
 
 struct Demo {

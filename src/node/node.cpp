@@ -8,6 +8,7 @@
 #include "admin/http_server.hpp"
 #include "core/runtime.hpp"
 #include "directory/directory.hpp"
+#include "mail/pop3_proxy.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
@@ -21,6 +22,7 @@ struct Node::Impl {
   std::unique_ptr<StoreDirectory> directory;
   std::unique_ptr<StoreWriter> writer;
   std::unique_ptr<AccessRole> access;
+  std::unique_ptr<Pop3Proxy> pop3;
   std::unique_ptr<AdminApi> api;
   std::unique_ptr<HttpServer> admin;
 
@@ -44,6 +46,13 @@ void Node::start() {
     m.access->start();
     m.runtime.on_stop([&m] { m.access->stop(); });
     m.runtime.add_drain_check([&m] { return m.access->drained(); });
+  }
+  if (m.cfg.mail) {
+    // Config validation guarantees the access role runs in this node.
+    m.pop3 = std::make_unique<Pop3Proxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
+    m.pop3->start();
+    m.runtime.on_stop([&m] { m.pop3->stop(); });
+    m.runtime.add_drain_check([&m] { return m.pop3->drained(); });
   }
   m.api = std::make_unique<AdminApi>(*m.directory, m.access.get(), m.cfg.admin.token);
   m.admin = std::make_unique<HttpServer>(
@@ -71,6 +80,7 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
     out["access.radius_auth"] = {impl_->access->auth_endpoint(), "radius/udp"};
     out["access.radius_acct"] = {impl_->access->acct_endpoint(), "radius-acct/udp"};
   }
+  if (impl_->pop3) out["mail.pop3"] = {impl_->pop3->local_endpoint(), "pop3"};
   if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
   return out;
 }

@@ -1,0 +1,27 @@
+#pragma once
+// The subscriber's real mail account (seed 000: server name, user name, password, e-mail
+// address, full name), kept in the directory's subscriber attributes:
+//   mail.pop3      "host:port" of the POP3 server
+//   mail.user      login name at that server
+//   mail.password  password at that server (never logged)
+//   mail.address   e-mail address;  mail.name  full name (for the SMTP proxy)
+#include <optional>
+#include <string>
+
+#include "core/net.hpp"
+#include "store/records.hpp"
+
+namespace mobix {
+
+struct MailProfile {
+  std::optional<Endpoint> pop3;
+  std::string user;
+  std::string password;
+  std::string address;
+  std::string full_name;
+};
+
+/// nullopt when the subscriber has no usable mail account for POP3.
+std::optional<MailProfile> pop3_profile(const Subscriber& s);
+
+}  // namespace mobix

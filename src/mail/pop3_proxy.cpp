@@ -1,0 +1,345 @@
+#include "mail/pop3_proxy.hpp"
+
+#include <chrono>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include "access/session_table.hpp"
+#include "codec/pop3/pop3.hpp"
+#include "core/metrics.hpp"
+#include "core/runtime.hpp"
+#include "directory/directory.hpp"
+#include "mail/mail_profile.hpp"
+
+namespace mobix {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+using Stream = beast::tcp_stream;
+
+namespace {
+
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+
+Counter& failure_counter(const std::string& reason) {
+  return metrics().counter("mobix_mail_pop3_failures_total",
+                           "POP3 proxy sessions that did not reach the mailbox", "reason=\"" + reason + "\"");
+}
+
+// Reads one CRLF-terminated line (without CRLF) of at most `max` octets.
+asio::awaitable<std::optional<std::string>> read_line(Stream& s, std::string& buf, std::size_t max,
+                                                      std::chrono::seconds timeout) {
+  s.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_read_until(s, asio::dynamic_buffer(buf, max), "\r\n", kUse);
+  if (ec) co_return std::nullopt;
+  std::string line = buf.substr(0, n - 2);
+  buf.erase(0, n);
+  co_return line;
+}
+
+asio::awaitable<bool> write_all(Stream& s, std::string data, std::chrono::seconds timeout) {
+  s.expires_after(timeout);
+  auto [ec, n] = co_await asio::async_write(s, asio::buffer(data), kUse);
+  co_return !ec;
+}
+
+// One direction of the relay: bytes pass unmodified (seed 000 step 106); EOF half-closes.
+asio::awaitable<void> pump(Stream& from, Stream& to, std::chrono::seconds idle, std::uint64_t& bytes) {
+  std::array<char, 16384> buf;
+  for (;;) {
+    from.expires_after(idle);
+    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kUse);
+    if (n > 0) {
+      to.expires_after(idle);
+      auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kUse);
+      bytes += wn;
+      if (wec) break;
+    }
+    if (ec) break;
+  }
+  boost::system::error_code ignore;
+  to.socket().shutdown(tcp::socket::shutdown_send, ignore);
+}
+
+}  // namespace
+
+struct Pop3Proxy::Impl : std::enable_shared_from_this<Pop3Proxy::Impl> {
+  asio::io_context& io;
+  const MailConfig& cfg;
+  SessionTable& sessions;
+  Directory& dir;
+  tcp::acceptor acceptor;
+  Gate gate;
+  std::uint64_t next_id = 1;
+  struct FailureWindow {
+    std::chrono::steady_clock::time_point start;
+    unsigned count = 0;
+  };
+  std::unordered_map<std::string, FailureWindow> failures;
+  Counter& accepted = metrics().counter("mobix_mail_pop3_sessions_total", "POP3 proxy connections accepted");
+  Counter& logged_in =
+      metrics().counter("mobix_mail_pop3_logins_total", "POP3 logins made on a subscriber's behalf");
+
+  Impl(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
+      : io(io_), cfg(c), sessions(s), dir(d), acceptor(io_) {}
+
+  bool in_access_range(const asio::ip::address& a) const {
+    for (const auto& r : cfg.access_ranges)
+      if (r.contains(a)) return true;
+    return false;
+  }
+
+  // Rate limit on failed logins per client IP (a stranger can reach this port).
+  bool blocked(const std::string& ip) {
+    auto it = failures.find(ip);
+    if (it == failures.end()) return false;
+    if (std::chrono::steady_clock::now() - it->second.start > std::chrono::minutes(1)) {
+      failures.erase(it);
+      return false;
+    }
+    return it->second.count >= cfg.max_failures_per_minute;
+  }
+  void record_failure(const std::string& ip) {
+    auto now = std::chrono::steady_clock::now();
+    auto& w = failures[ip];
+    if (w.count == 0 || now - w.start > std::chrono::minutes(1)) w = {now, 0};
+    ++w.count;
+  }
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(kUse);
+      if (!acceptor.is_open()) co_return;
+      if (ec) continue;
+      auto pass = gate.enter();
+      if (!pass) co_return;
+      accepted.inc();
+      asio::co_spawn(io, session(std::move(sock), next_id++, std::make_shared<Gate::Pass>(std::move(pass))),
+                     [](std::exception_ptr e) {
+                       if (!e) return;
+                       try {
+                         std::rethrow_exception(e);
+                       } catch (const std::exception& ex) {
+                         metrics()
+                             .counter("mobix_mail_pop3_errors_total",
+                                      "POP3 sessions ended by an internal error")
+                             .inc();
+                         spdlog::error("pop3: session error: {}", ex.what());
+                       }
+                     });
+    }
+  }
+
+  asio::awaitable<void> session(tcp::socket sock, std::uint64_t id, std::shared_ptr<Gate::Pass>) {
+    auto self = shared_from_this();
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) co_return;
+    auto client_ip = canonical(peer.address());
+    auto ip = client_ip.to_string();
+    sock.set_option(tcp::no_delay(true), ec);  // see ENVIRONMENT.md: Nagle stalls one-at-a-time RETR
+    Stream client(std::move(sock));
+    const auto cmd_timeout = std::chrono::seconds(60);
+    const auto idle = std::chrono::seconds(cfg.idle_timeout);
+
+    // Identity only from the session table, and only for the access network's ranges.
+    if (!in_access_range(client_ip)) {
+      failure_counter("outside_access_range").inc();
+      spdlog::info("pop3 #{}: {} is outside the access ranges: refused", id, ip);
+      co_await write_all(client, "-ERR [AUTH] this service is only for handsets on the mobile network\r\n",
+                         cmd_timeout);
+      co_return;
+    }
+    if (blocked(ip)) {
+      failure_counter("rate_limited").inc();
+      co_await write_all(client, "-ERR [AUTH] too many failed logins from this address; try again later\r\n",
+                         cmd_timeout);
+      co_return;
+    }
+    if (!co_await write_all(client, "+OK mobix POP3 proxy ready\r\n", cmd_timeout)) co_return;
+
+    std::string buf;
+    for (;;) {
+      auto line = co_await read_line(client, buf, 1024, cmd_timeout);
+      if (!line) {
+        if (buf.size() >= 1024) {
+          failure_counter("line_too_long").inc();
+          co_await write_all(client, "-ERR line too long\r\n", cmd_timeout);
+        }
+        co_return;
+      }
+      auto parsed = pop3::parse_command(*line);
+      if (!parsed.command) {
+        failure_counter("bad_command").inc();
+        if (!co_await write_all(client, "-ERR malformed command\r\n", cmd_timeout)) co_return;
+        continue;
+      }
+      const auto& cmd = *parsed.command;
+      switch (cmd.verb) {
+        case pop3::Verb::capa:
+          // RFC 2449: USER login, response codes. No SASL is offered, so clients use USER/PASS.
+          if (!co_await write_all(
+                  client, "+OK capability list follows\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n.\r\n",
+                  cmd_timeout))
+            co_return;
+          continue;
+        case pop3::Verb::user:
+          // The handset's default user name is ignored: the subscriber is known by IP (step 102).
+          if (!co_await write_all(client, "+OK\r\n", cmd_timeout)) co_return;
+          continue;
+        case pop3::Verb::noop:
+          if (!co_await write_all(client, "+OK\r\n", cmd_timeout)) co_return;
+          continue;
+        case pop3::Verb::quit:
+          co_await write_all(client, "+OK bye\r\n", cmd_timeout);
+          co_return;
+        case pop3::Verb::pass:
+          break;
+        default:
+          if (!co_await write_all(client, "-ERR use USER and PASS\r\n", cmd_timeout)) co_return;
+          continue;
+      }
+      break;  // PASS: log in on the subscriber's behalf
+    }
+
+    // Steps 102-103: IP -> session -> subscriber -> mail account.
+    auto session = sessions.find_by_ip(ip);
+    if (!session) {
+      record_failure(ip);
+      failure_counter("no_session").inc();
+      spdlog::info("pop3 #{}: no live access session for {}", id, ip);
+      co_await write_all(client, "-ERR [AUTH] no mobile session is known for this address\r\n", cmd_timeout);
+      co_return;
+    }
+    std::optional<Subscriber> sub;
+    if (session->subscriber_id) sub = dir.find(IdentityKind::id, std::to_string(session->subscriber_id));
+    if (!sub && !session->msisdn.empty()) sub = dir.find(IdentityKind::msisdn, session->msisdn);
+    auto profile = sub ? pop3_profile(*sub) : std::nullopt;
+    if (!profile) {
+      failure_counter("no_mail_account").inc();
+      spdlog::warn("pop3 #{}: msisdn {} ({}) has no POP3 account in the directory", id, session->msisdn, ip);
+      co_await write_all(client, "-ERR [AUTH] no mail account is provisioned for this subscriber\r\n",
+                         cmd_timeout);
+      co_return;
+    }
+
+    // Step 104: log in to the subscriber's real POP3 server.
+    const auto up_timeout = std::chrono::seconds(cfg.upstream_timeout);
+    Stream upstream(io);
+    upstream.expires_after(up_timeout);
+    boost::system::error_code addr_ec;
+    auto up_addr = asio::ip::make_address(profile->pop3->host, addr_ec);
+    auto [cec] = co_await upstream.async_connect(tcp::endpoint(up_addr, profile->pop3->port), kUse);
+    std::string ubuf;
+    std::optional<std::string> greeting;
+    if (!cec && !addr_ec) greeting = co_await read_line(upstream, ubuf, 4096, up_timeout);
+    if (!greeting || !pop3::is_ok(*greeting)) {
+      failure_counter("upstream_unreachable").inc();
+      spdlog::warn("pop3 #{}: mail server {} for msisdn {} unreachable: {}", id, profile->pop3->str(),
+                   session->msisdn, cec ? cec.message() : "no +OK greeting");
+      co_await write_all(client, "-ERR [SYS/TEMP] the mail server is not reachable; try again later\r\n",
+                         cmd_timeout);
+      co_return;
+    }
+    upstream.socket().set_option(tcp::no_delay(true), ec);
+    // No co_await inside ?: or && here: GCC 12 miscompiles those in coroutines.
+    std::optional<std::string> r2;
+    if (co_await write_all(upstream, "USER " + profile->user + "\r\n", up_timeout)) {
+      auto r1 = co_await read_line(upstream, ubuf, 4096, up_timeout);
+      if (r1 && pop3::is_ok(*r1)) {
+        if (co_await write_all(upstream, "PASS " + profile->password + "\r\n", up_timeout))
+          r2 = co_await read_line(upstream, ubuf, 4096, up_timeout);
+      } else if (r1) {
+        r2 = r1;  // USER refused: report it like a refused PASS
+      }
+    }
+    if (!r2) {
+      failure_counter("upstream_unreachable").inc();
+      co_await write_all(client, "-ERR [SYS/TEMP] the mail server did not answer; try again later\r\n",
+                         cmd_timeout);
+      co_return;
+    }
+    if (!pop3::is_ok(*r2)) {
+      failure_counter("upstream_rejected_credentials").inc();
+      spdlog::warn(
+          "pop3 #{}: mail server {} rejected the stored credentials of msisdn {} (user {}): the account "
+          "needs "
+          "attention",
+          id, profile->pop3->str(), session->msisdn, profile->user);
+      co_await write_all(
+          client,
+          "-ERR [SYS/PERM] the mail server rejected this subscriber's stored credentials; the account "
+          "needs attention from customer care\r\n",
+          cmd_timeout);
+      co_return;
+    }
+    logged_in.inc();
+    spdlog::info("pop3 #{}: {} is msisdn {}: logged in to {} as {}", id, ip, session->msisdn,
+                 profile->pop3->str(), profile->user);
+    if (!co_await write_all(client, "+OK logged in\r\n", cmd_timeout)) co_return;
+    // Anything either side already sent past the login is forwarded first.
+    if (!ubuf.empty()) {
+      if (!co_await write_all(client, ubuf, idle)) co_return;
+    }
+    if (!buf.empty()) {
+      if (!co_await write_all(upstream, buf, idle)) co_return;
+    }
+
+    // Steps 105-106: relay unmodified, both directions, until both sides are done.
+    std::uint64_t down = 0, up = 0;
+    co_await (pump(upstream, client, idle, down) && pump(client, upstream, idle, up));
+    metrics()
+        .counter("mobix_mail_pop3_bytes_total", "Bytes relayed by the POP3 proxy", "direction=\"down\"")
+        .inc(down);
+    metrics()
+        .counter("mobix_mail_pop3_bytes_total", "Bytes relayed by the POP3 proxy", "direction=\"up\"")
+        .inc(up);
+    spdlog::info("pop3 #{}: done ({} bytes down, {} up)", id, down, up);
+  }
+};
+
+Pop3Proxy::Pop3Proxy(asio::io_context& io, const MailConfig& cfg, SessionTable& sessions, Directory& dir)
+    : impl_(std::make_shared<Impl>(io, cfg, sessions, dir)) {}
+
+Pop3Proxy::~Pop3Proxy() = default;
+
+void Pop3Proxy::start() {
+  tcp::endpoint ep(asio::ip::make_address(impl_->cfg.pop3_listen.host), impl_->cfg.pop3_listen.port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen();
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  spdlog::info("mail: POP3 proxy on {}", local_endpoint().str());
+}
+
+void Pop3Proxy::stop() {
+  impl_->gate.close();
+  boost::system::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+bool Pop3Proxy::drained() const {
+  return impl_->gate.active() == 0;
+}
+
+Endpoint Pop3Proxy::local_endpoint() const {
+  auto e = impl_->acceptor.local_endpoint();
+  return Endpoint{e.address().to_string(), e.port()};
+}
+
+}  // namespace mobix

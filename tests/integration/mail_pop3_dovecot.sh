@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# Seed 000 steps 101-106 against a real Dovecot: two handsets with the same default settings
+# each see only their own mailbox; an IP handed to another subscriber serves the new one;
+# every error has its reply, counter and log line.
+source "$(dirname "$0")/lib.sh"
+command -v dovecot >/dev/null || fail "dovecot not installed (scripts/install-deps.sh)"
+free_ports() { /usr/bin/python3 -c 'import socket,sys
+ps=[]
+for k in sys.argv[1:]:
+    s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if k=="u" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
+print(*ps)' "$@"; }
+read -r P_DOVE P_AUTH P_ACCT P_ADMIN P_POP3 <<<"$(free_ports t u u t t)"
+
+# --- Dovecot: alice and bob, one message each (ENVIRONMENT.md recipe) ---
+D=$T/dovecot
+mkdir -p $D/run $D/state
+chmod 755 "$T" "$D"  # Dovecot's auth process runs as the dovecot user
+for u in alice bob; do
+  mkdir -p $D/mail/$u/Maildir/{cur,new,tmp}
+  printf 'From: sender@example.net\r\nTo: %s@mail.test\r\nSubject: for %s only\r\n\r\nHello %s, this is your mailbox.\r\n' $u $u $u \
+    >$D/mail/$u/Maildir/new/1.msg
+  echo "$u:{PLAIN}$u-mail-pw:65534:65534::$D/mail/$u::" >>$D/users
+done
+chown -R 65534:65534 $D/mail
+cat >$D/dovecot.conf <<CONF
+protocols = pop3
+listen = 127.0.0.1
+base_dir = $D/run
+state_dir = $D/state
+log_path = $D/dovecot.log
+ssl = no
+auth_failure_delay = 0
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $D/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $D/users
+}
+mail_location = maildir:~/Maildir
+pop3_uidl_format = %08Xu%08Xv
+service pop3-login {
+  inet_listener pop3 {
+    port = $P_DOVE
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+CONF
+dovecot -c $D/dovecot.conf
+stop_dovecot() { [ -f $D/run/master.pid ] && kill "$(cat $D/run/master.pid)" 2>/dev/null; for _ in $(seq 40); do [ -f $D/run/master.pid ] && kill -0 "$(cat $D/run/master.pid)" 2>/dev/null || return 0; sleep 0.05; done; }
+trap 'stop_dovecot; cleanup' EXIT
+curl -fsS pop3://127.0.0.1:$P_DOVE/1 -u alice:alice-mail-pw | grep -q "Hello alice" || fail "dovecot not serving"
+
+# --- mobix: access + mail ---
+cat >$T/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN"}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: ggsn, address: 127.0.0.1/32, secret: mail-test-secret}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+mail:
+  pop3_listen: 127.0.0.1:$P_POP3
+  access_ranges: [127.1.0.0/16]
+  upstream_timeout: 3
+  max_failures_per_minute: 50
+YAML
+"$MOBIX" serve --config $T/mobix.yaml >$T/mobix.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+ADMIN=127.0.0.1:$P_ADMIN
+api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+-d "$3"}; }
+api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.user":"alice","mail.password":"alice-mail-pw"}}' >/dev/null
+api POST subscribers '{"msisdn":"31610000002","username":"bob","password":"bob-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.user":"bob","mail.password":"bob-mail-pw"}}' >/dev/null
+sim() { "$MOBIX" sim "$1" --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret mail-test-secret \
+  --state-dir $T/sim --msisdn "$2" ${3:+--username "$3" --password "$4"} | tail -1; }
+IP_A=$(sim attach 31610000001 alice alice-radius-pw)
+IP_B=$(sim attach 31610000002 bob bob-radius-pw)
+[[ $IP_A == 127.1.* && $IP_B == 127.1.* && $IP_A != "$IP_B" ]] || fail "attach gave '$IP_A' '$IP_B'"
+
+# Every handset ships with the same defaults: user "mobile", password "mobile".
+handset() { curl -sS --max-time 10 --interface "$1" "pop3://127.0.0.1:$P_POP3/${2-1}" -u mobile:mobile; }
+handset "$IP_A" | grep -q "Hello alice" || fail "alice's handset did not get alice's mail"
+handset "$IP_B" | grep -q "Hello bob" || fail "bob's handset did not get bob's mail"
+handset "$IP_A" | grep -q "Hello bob" && fail "alice saw bob's mail"
+list=$(handset "$IP_A" "")
+[[ "$list" =~ ^1\ [0-9]+ ]] || fail "LIST through the proxy: $list"
+pass "two handsets with identical default settings each see only their own mailbox"
+cmp <(curl -sS pop3://127.0.0.1:$P_DOVE/1 -u alice:alice-mail-pw) <(handset "$IP_A") || fail "message not byte-identical"
+pass "RETR through the proxy is byte-identical to Dovecot's"
+
+# The IP moves to bob (Stop for alice, Start for bob on the same address): bob's mail, never alice's.
+"$MOBIX" sim detach --acct 127.0.0.1:$P_ACCT --secret mail-test-secret --state-dir $T/sim --msisdn 31610000001 >/dev/null
+printf 'Acct-Status-Type = Start\nAcct-Session-Id = "move1"\nFramed-IP-Address = %s\nCalling-Station-Id = "31610000002"\nUser-Name = "bob"\n' "$IP_A" |
+  radclient -q -r 2 -t 2 127.0.0.1:$P_ACCT acct mail-test-secret
+out=$(handset "$IP_A")
+echo "$out" | grep -q "Hello bob" || fail "reassigned IP did not serve the new subscriber"
+echo "$out" | grep -q "Hello alice" && fail "reassigned IP served the old subscriber's mail"
+pass "an IP reassigned after Stop/Start serves the new subscriber only"
+
+# Errors: each with its reply text and counter.
+metric() { curl -fsS "http://$ADMIN/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+err() { curl -sS -v --max-time 10 --interface "$1" "pop3://127.0.0.1:$P_POP3/1" -u mobile:mobile 2>&1 | grep -- "< -ERR" | head -1 || true; }
+e=$(err 127.1.0.99)   # in the access range, but no session
+echo "$e" | grep -q "\[AUTH\] no mobile session" || fail "no-session reply: $e"
+e=$(err 127.0.0.1)    # outside the access ranges
+echo "$e" | grep -q "\[AUTH\] this service is only for handsets" || fail "outside-range reply: $e"
+api PATCH subscribers/bob '{"attrs":{"mail.password":"wrong"}}' >/dev/null
+e=$(err "$IP_B")
+echo "$e" | grep -q "\[SYS/PERM\].*needs attention" || fail "rejected-credentials reply: $e"
+grep -q "rejected the stored credentials of msisdn 31610000002" $T/mobix.log || fail "no log line naming the subscriber"
+grep -q "wrong" $T/mobix.log && fail "a password reached the log"
+api PATCH subscribers/bob '{"attrs":{"mail.password":"bob-mail-pw","mail.pop3":"127.0.0.1:1"}}' >/dev/null
+e=$(err "$IP_B")
+echo "$e" | grep -q "\[SYS/TEMP\]" || fail "unreachable-upstream reply: $e"
+api PATCH subscribers/bob '{"attrs":{"mail.pop3":null}}' >/dev/null
+e=$(err "$IP_B")
+echo "$e" | grep -q "no mail account" || fail "no-account reply: $e"
+for r in no_session outside_access_range upstream_rejected_credentials upstream_unreachable no_mail_account; do
+  [ "$(metric "mobix_mail_pop3_failures_total{reason=\"$r\"}")" -ge 1 ] || fail "counter $r"
+done
+pass "no session, outside range, rejected credentials, dead upstream, no account: replies, counters, log lines"
+
+# Rate limit: an address with too many failures is refused.
+for _ in $(seq 50); do err 127.1.0.98 >/dev/null; done
+e=$(err 127.1.0.98)
+echo "$e" | grep -q "too many failed logins" || fail "rate limit: $e"
+pass "failed logins per IP are rate limited"
