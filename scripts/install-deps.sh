@@ -12,7 +12,7 @@ PKGS=(
   # test peers and clients (an independent RADIUS implementation, HTTP client, PKI checks)
   freeradius-utils curl openssl jq procps iproute2 python3
   # the subscriber's real mail server in the mail tests (seed 000)
-  dovecot-pop3d dovecot-imapd
+  dovecot-pop3d dovecot-imapd python3-aiosmtpd
 )
 
 missing=()

@@ -68,7 +68,9 @@ struct AccessConfig {
 
 /// The `mail` role (seed 000): proxies that log in on the subscriber's behalf.
 struct MailConfig {
-  Endpoint pop3_listen{"127.0.0.1", 110};
+  std::optional<Endpoint> pop3_listen;        ///< POP3 (seed 000 steps 101-106)
+  std::optional<Endpoint> smtp_listen;        ///< SMTP submission (seed 000 steps 201-207)
+  std::uint32_t max_message_size = 26214400;  ///< octets, advertised as SIZE (RFC 1870)
   /// Only connections from these ranges are identified by their source IP.
   std::vector<Cidr> access_ranges;
   std::uint32_t upstream_timeout = 10;         ///< seconds to connect and log in upstream

@@ -5,6 +5,7 @@
 //   mail.user      login name at that server
 //   mail.password  password at that server (never logged)
 //   mail.address   e-mail address;  mail.name  full name (for the SMTP proxy)
+//   mail.smtp      "host:port" of the submission server; mail.smtp_user / mail.smtp_password
 #include <optional>
 #include <string>
 
@@ -15,6 +16,9 @@ namespace mobix {
 
 struct MailProfile {
   std::optional<Endpoint> pop3;
+  std::optional<Endpoint> smtp;  ///< mail.smtp "host:port" of the submission server
+  std::string smtp_user;         ///< mail.smtp_user, else mail.user; empty: no AUTH upstream
+  std::string smtp_password;     ///< mail.smtp_password, else mail.password
   std::string user;
   std::string password;
   std::string address;
@@ -23,5 +27,7 @@ struct MailProfile {
 
 /// nullopt when the subscriber has no usable mail account for POP3.
 std::optional<MailProfile> pop3_profile(const Subscriber& s);
+/// nullopt when the subscriber has no submission server or no e-mail address.
+std::optional<MailProfile> smtp_profile(const Subscriber& s);
 
 }  // namespace mobix

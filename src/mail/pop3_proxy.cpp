@@ -18,9 +18,11 @@
 #include "access/session_table.hpp"
 #include "codec/pop3/pop3.hpp"
 #include "core/metrics.hpp"
-#include "core/runtime.hpp"
 #include "directory/directory.hpp"
+#include "mail/access_identity.hpp"
+#include "mail/line_io.hpp"
 #include "mail/mail_profile.hpp"
+#include "mail/tcp_service.hpp"
 
 namespace mobix {
 
@@ -32,28 +34,13 @@ using Stream = beast::tcp_stream;
 
 namespace {
 
-constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+using mail::kUse;
+using mail::read_line;
+using mail::write_all;
 
 Counter& failure_counter(const std::string& reason) {
   return metrics().counter("mobix_mail_pop3_failures_total",
                            "POP3 proxy sessions that did not reach the mailbox", "reason=\"" + reason + "\"");
-}
-
-// Reads one CRLF-terminated line (without CRLF) of at most `max` octets.
-asio::awaitable<std::optional<std::string>> read_line(Stream& s, std::string& buf, std::size_t max,
-                                                      std::chrono::seconds timeout) {
-  s.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_read_until(s, asio::dynamic_buffer(buf, max), "\r\n", kUse);
-  if (ec) co_return std::nullopt;
-  std::string line = buf.substr(0, n - 2);
-  buf.erase(0, n);
-  co_return line;
-}
-
-asio::awaitable<bool> write_all(Stream& s, std::string data, std::chrono::seconds timeout) {
-  s.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(s, asio::buffer(data), kUse);
-  co_return !ec;
 }
 
 // One direction of the relay: bytes pass unmodified (seed 000 step 106); EOF half-closes.
@@ -76,76 +63,24 @@ asio::awaitable<void> pump(Stream& from, Stream& to, std::chrono::seconds idle, 
 
 }  // namespace
 
-struct Pop3Proxy::Impl : std::enable_shared_from_this<Pop3Proxy::Impl> {
+struct Pop3Proxy::Impl {
   asio::io_context& io;
   const MailConfig& cfg;
   SessionTable& sessions;
   Directory& dir;
-  tcp::acceptor acceptor;
-  Gate gate;
-  std::uint64_t next_id = 1;
-  struct FailureWindow {
-    std::chrono::steady_clock::time_point start;
-    unsigned count = 0;
-  };
-  std::unordered_map<std::string, FailureWindow> failures;
-  Counter& accepted = metrics().counter("mobix_mail_pop3_sessions_total", "POP3 proxy connections accepted");
+  mail::FailureLimiter failures;
   Counter& logged_in =
       metrics().counter("mobix_mail_pop3_logins_total", "POP3 logins made on a subscriber's behalf");
+  std::unique_ptr<mail::TcpService> service;
 
   Impl(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
-      : io(io_), cfg(c), sessions(s), dir(d), acceptor(io_) {}
-
-  bool in_access_range(const asio::ip::address& a) const {
-    for (const auto& r : cfg.access_ranges)
-      if (r.contains(a)) return true;
-    return false;
+      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {
+    service = std::make_unique<mail::TcpService>(
+        io, "pop3", *c.pop3_listen,
+        [this](tcp::socket sock, std::uint64_t id) { return session(std::move(sock), id); });
   }
 
-  // Rate limit on failed logins per client IP (a stranger can reach this port).
-  bool blocked(const std::string& ip) {
-    auto it = failures.find(ip);
-    if (it == failures.end()) return false;
-    if (std::chrono::steady_clock::now() - it->second.start > std::chrono::minutes(1)) {
-      failures.erase(it);
-      return false;
-    }
-    return it->second.count >= cfg.max_failures_per_minute;
-  }
-  void record_failure(const std::string& ip) {
-    auto now = std::chrono::steady_clock::now();
-    auto& w = failures[ip];
-    if (w.count == 0 || now - w.start > std::chrono::minutes(1)) w = {now, 0};
-    ++w.count;
-  }
-
-  asio::awaitable<void> accept_loop() {
-    auto self = shared_from_this();
-    for (;;) {
-      auto [ec, sock] = co_await acceptor.async_accept(kUse);
-      if (!acceptor.is_open()) co_return;
-      if (ec) continue;
-      auto pass = gate.enter();
-      if (!pass) co_return;
-      accepted.inc();
-      asio::co_spawn(io, session(std::move(sock), next_id++, std::make_shared<Gate::Pass>(std::move(pass))),
-                     [](std::exception_ptr e) {
-                       if (!e) return;
-                       try {
-                         std::rethrow_exception(e);
-                       } catch (const std::exception& ex) {
-                         metrics()
-                             .counter("mobix_mail_pop3_errors_total",
-                                      "POP3 sessions ended by an internal error")
-                             .inc();
-                         spdlog::error("pop3: session error: {}", ex.what());
-                       }
-                     });
-    }
-  }
-
-  asio::awaitable<void> session(tcp::socket sock, std::uint64_t id, std::shared_ptr<Gate::Pass>) {
-    auto self = shared_from_this();
+  asio::awaitable<void> session(tcp::socket sock, std::uint64_t id) {
     boost::system::error_code ec;
     auto peer = sock.remote_endpoint(ec);
     if (ec) co_return;
@@ -157,14 +92,14 @@ struct Pop3Proxy::Impl : std::enable_shared_from_this<Pop3Proxy::Impl> {
     const auto idle = std::chrono::seconds(cfg.idle_timeout);
 
     // Identity only from the session table, and only for the access network's ranges.
-    if (!in_access_range(client_ip)) {
+    if (!mail::in_ranges(cfg.access_ranges, client_ip)) {
       failure_counter("outside_access_range").inc();
       spdlog::info("pop3 #{}: {} is outside the access ranges: refused", id, ip);
       co_await write_all(client, "-ERR [AUTH] this service is only for handsets on the mobile network\r\n",
                          cmd_timeout);
       co_return;
     }
-    if (blocked(ip)) {
+    if (failures.blocked(ip)) {
       failure_counter("rate_limited").inc();
       co_await write_all(client, "-ERR [AUTH] too many failed logins from this address; try again later\r\n",
                          cmd_timeout);
@@ -217,18 +152,16 @@ struct Pop3Proxy::Impl : std::enable_shared_from_this<Pop3Proxy::Impl> {
     }
 
     // Steps 102-103: IP -> session -> subscriber -> mail account.
-    auto session = sessions.find_by_ip(ip);
-    if (!session) {
-      record_failure(ip);
+    auto who = mail::identify(sessions, dir, ip);
+    if (!who) {
+      failures.record(ip);
       failure_counter("no_session").inc();
       spdlog::info("pop3 #{}: no live access session for {}", id, ip);
       co_await write_all(client, "-ERR [AUTH] no mobile session is known for this address\r\n", cmd_timeout);
       co_return;
     }
-    std::optional<Subscriber> sub;
-    if (session->subscriber_id) sub = dir.find(IdentityKind::id, std::to_string(session->subscriber_id));
-    if (!sub && !session->msisdn.empty()) sub = dir.find(IdentityKind::msisdn, session->msisdn);
-    auto profile = sub ? pop3_profile(*sub) : std::nullopt;
+    const auto* session = &who->session;
+    auto profile = who->subscriber ? pop3_profile(*who->subscriber) : std::nullopt;
     if (!profile) {
       failure_counter("no_mail_account").inc();
       spdlog::warn("pop3 #{}: msisdn {} ({}) has no POP3 account in the directory", id, session->msisdn, ip);
@@ -316,30 +249,17 @@ Pop3Proxy::Pop3Proxy(asio::io_context& io, const MailConfig& cfg, SessionTable& 
     : impl_(std::make_shared<Impl>(io, cfg, sessions, dir)) {}
 
 Pop3Proxy::~Pop3Proxy() = default;
-
 void Pop3Proxy::start() {
-  tcp::endpoint ep(asio::ip::make_address(impl_->cfg.pop3_listen.host), impl_->cfg.pop3_listen.port);
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
-  impl_->acceptor.bind(ep);
-  impl_->acceptor.listen();
-  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-  spdlog::info("mail: POP3 proxy on {}", local_endpoint().str());
+  impl_->service->start();
 }
-
 void Pop3Proxy::stop() {
-  impl_->gate.close();
-  boost::system::error_code ec;
-  impl_->acceptor.close(ec);
+  impl_->service->stop();
 }
-
 bool Pop3Proxy::drained() const {
-  return impl_->gate.active() == 0;
+  return impl_->service->drained();
 }
-
 Endpoint Pop3Proxy::local_endpoint() const {
-  auto e = impl_->acceptor.local_endpoint();
-  return Endpoint{e.address().to_string(), e.port()};
+  return impl_->service->local_endpoint();
 }
 
 }  // namespace mobix

@@ -9,6 +9,7 @@
 #include "core/runtime.hpp"
 #include "directory/directory.hpp"
 #include "mail/pop3_proxy.hpp"
+#include "mail/smtp_proxy.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
@@ -23,6 +24,7 @@ struct Node::Impl {
   std::unique_ptr<StoreWriter> writer;
   std::unique_ptr<AccessRole> access;
   std::unique_ptr<Pop3Proxy> pop3;
+  std::unique_ptr<SmtpProxy> smtp;
   std::unique_ptr<AdminApi> api;
   std::unique_ptr<HttpServer> admin;
 
@@ -49,10 +51,18 @@ void Node::start() {
   }
   if (m.cfg.mail) {
     // Config validation guarantees the access role runs in this node.
-    m.pop3 = std::make_unique<Pop3Proxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
-    m.pop3->start();
-    m.runtime.on_stop([&m] { m.pop3->stop(); });
-    m.runtime.add_drain_check([&m] { return m.pop3->drained(); });
+    if (m.cfg.mail->pop3_listen) {
+      m.pop3 = std::make_unique<Pop3Proxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
+      m.pop3->start();
+      m.runtime.on_stop([&m] { m.pop3->stop(); });
+      m.runtime.add_drain_check([&m] { return m.pop3->drained(); });
+    }
+    if (m.cfg.mail->smtp_listen) {
+      m.smtp = std::make_unique<SmtpProxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
+      m.smtp->start();
+      m.runtime.on_stop([&m] { m.smtp->stop(); });
+      m.runtime.add_drain_check([&m] { return m.smtp->drained(); });
+    }
   }
   m.api = std::make_unique<AdminApi>(*m.directory, m.access.get(), m.cfg.admin.token);
   m.admin = std::make_unique<HttpServer>(
@@ -81,6 +91,7 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
     out["access.radius_acct"] = {impl_->access->acct_endpoint(), "radius-acct/udp"};
   }
   if (impl_->pop3) out["mail.pop3"] = {impl_->pop3->local_endpoint(), "pop3"};
+  if (impl_->smtp) out["mail.smtp"] = {impl_->smtp->local_endpoint(), "smtp"};
   if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
   return out;
 }

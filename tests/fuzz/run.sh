@@ -10,6 +10,6 @@ for target in "$build"/tests/fuzz/fuzz_*; do
   work=$(mktemp -d)
   cp -r "$here/corpus/$name/." "$work/"
   echo "fuzz $name for ${secs}s ($(ls "$work" | wc -l) seeds)"
-  "$target" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 "$work" 2>&1 | tail -4
+  "$target" -max_total_time="$secs" -max_len=4096 -timeout=10 -print_final_stats=1 "$work" 2>&1 | tail -4
   rm -rf "$work"
 done

@@ -1,0 +1,52 @@
+#pragma once
+// SMTP pieces the submission proxy needs (RFC 5321, RFC 6409, RFC 2047). Pure: text in,
+// typed value or nullopt out; never throws on untrusted input.
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace mobix::smtp {
+
+/// RFC 5321 4.5.3.1.4: a command line is at most 512 octets including CRLF.
+inline constexpr std::size_t kMaxCommandLine = 512;
+/// RFC 5321 4.5.3.1.6: a text line is at most 1000 octets including CRLF.
+inline constexpr std::size_t kMaxTextLine = 1000;
+
+struct Command {
+  std::string verb;      ///< upper-cased: EHLO, MAIL, RCPT, DATA, ...
+  std::string argument;  ///< the rest of the line after the verb and one space
+};
+std::optional<Command> parse_command(std::string_view line);
+
+/// "MAIL FROM:<a@b> SIZE=10 BODY=8BITMIME" -> the address and the parameters after it.
+struct MailFrom {
+  std::string address;
+  std::string parameters;  ///< with its leading space, or empty
+};
+std::optional<MailFrom> parse_mail_from(std::string_view argument);
+
+/// A (possibly multi-line) reply: "250-a\r\n250 b" -> code 250.
+struct Reply {
+  int code = 0;
+  std::string text;  ///< every line, CRLF-terminated, as received
+  bool positive() const { return code >= 200 && code < 400; }
+};
+/// The code of one reply line and whether more lines follow ("250-"), or nullopt.
+struct ReplyLine {
+  int code;
+  bool more;
+};
+std::optional<ReplyLine> parse_reply_line(std::string_view line);
+
+/// RFC 2047 "B" encoded-word for a display name when it is not plain ASCII; otherwise the
+/// name quoted as an RFC 5322 quoted-string.
+std::string display_name(std::string_view utf8_name);
+
+/// Replaces the first From: header field (with its folded continuation lines) in the
+/// header section of `message` with "From: <display> <address>"; adds one at the top if
+/// there is none. Every other byte passes unchanged (seed 000 step 204).
+std::string rewrite_from(std::string_view message, std::string_view address, std::string_view full_name);
+
+std::string base64(std::string_view in);
+
+}  // namespace mobix::smtp

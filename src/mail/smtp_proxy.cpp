@@ -1,0 +1,349 @@
+#include "mail/smtp_proxy.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "codec/smtp/smtp.hpp"
+#include "core/metrics.hpp"
+#include "mail/access_identity.hpp"
+#include "mail/line_io.hpp"
+#include "mail/mail_profile.hpp"
+#include "mail/tcp_service.hpp"
+
+namespace mobix {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using mail::kUse;
+using mail::read_line;
+using mail::Stream;
+using mail::write_all;
+
+namespace {
+
+Counter& failure_counter(const std::string& reason) {
+  return metrics().counter("mobix_mail_smtp_failures_total",
+                           "SMTP proxy requests refused or failed, by reason", "reason=\"" + reason + "\"");
+}
+
+// Reads a whole (multi-line) reply from the upstream server.
+asio::awaitable<std::optional<smtp::Reply>> read_reply(Stream& s, std::string& buf,
+                                                       std::chrono::seconds timeout) {
+  smtp::Reply r;
+  for (int lines = 0; lines < 100; ++lines) {
+    auto line = co_await read_line(s, buf, smtp::kMaxTextLine, timeout);
+    if (!line) co_return std::nullopt;
+    auto rl = smtp::parse_reply_line(*line);
+    if (!rl) co_return std::nullopt;
+    r.code = rl->code;
+    r.text += *line + "\r\n";
+    if (!rl->more) co_return r;
+  }
+  co_return std::nullopt;
+}
+
+// The upstream leg: connected and authenticated once per client connection.
+struct Upstream {
+  Stream stream;
+  std::string buf;
+  explicit Upstream(asio::io_context& io) : stream(io) {}
+};
+
+}  // namespace
+
+struct SmtpProxy::Impl {
+  asio::io_context& io;
+  const MailConfig& cfg;
+  SessionTable& sessions;
+  Directory& dir;
+  mail::FailureLimiter failures;
+  Counter& messages =
+      metrics().counter("mobix_mail_smtp_messages_total", "Messages relayed with a rewritten sender");
+  std::unique_ptr<mail::TcpService> service;
+
+  Impl(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
+      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {
+    service = std::make_unique<mail::TcpService>(
+        io, "smtp", *c.smtp_listen,
+        [this](tcp::socket sock, std::uint64_t id) { return session(std::move(sock), id); });
+  }
+
+  // Connects, reads the greeting, EHLO, and AUTH PLAIN when the profile has credentials.
+  // On failure returns the reply for the handset.
+  asio::awaitable<std::string> open_upstream(Upstream& up, const MailProfile& p, const SessionRecord& s,
+                                             std::uint64_t id) {
+    const auto t = std::chrono::seconds(cfg.upstream_timeout);
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(p.smtp->host, ec);
+    up.stream.expires_after(t);
+    auto [cec] = co_await up.stream.async_connect(tcp::endpoint(addr, p.smtp->port), kUse);
+    std::optional<smtp::Reply> greet;
+    if (!cec && !ec) greet = co_await read_reply(up.stream, up.buf, t);
+    std::optional<smtp::Reply> ehlo;
+    if (greet && greet->code == 220) {
+      if (co_await write_all(up.stream, "EHLO mobix\r\n", t))
+        ehlo = co_await read_reply(up.stream, up.buf, t);
+    }
+    if (!ehlo || ehlo->code != 250) {
+      failure_counter("upstream_unreachable").inc();
+      spdlog::warn("smtp #{}: submission server {} for msisdn {} unreachable", id, p.smtp->str(), s.msisdn);
+      co_return "451 4.4.1 the mail server is not reachable; try again later\r\n";
+    }
+    up.stream.socket().set_option(tcp::no_delay(true), ec);
+    if (p.smtp_user.empty()) co_return "";
+    // RFC 4616 PLAIN: authzid NUL authcid NUL passwd.
+    std::string plain;
+    plain.push_back('\0');
+    plain += p.smtp_user;
+    plain.push_back('\0');
+    plain += p.smtp_password;
+    std::optional<smtp::Reply> auth;
+    if (co_await write_all(up.stream, "AUTH PLAIN " + smtp::base64(plain) + "\r\n", t))
+      auth = co_await read_reply(up.stream, up.buf, t);
+    if (!auth) {
+      failure_counter("upstream_unreachable").inc();
+      co_return "451 4.4.1 the mail server did not answer; try again later\r\n";
+    }
+    if (auth->code != 235) {
+      failure_counter("upstream_rejected_credentials").inc();
+      spdlog::warn(
+          "smtp #{}: {} rejected the stored credentials of msisdn {} (user {}): the account needs attention",
+          id, p.smtp->str(), s.msisdn, p.smtp_user);
+      co_return "554 5.7.8 the mail server rejected this subscriber's stored credentials; the account needs "
+                "attention from customer care\r\n";
+    }
+    co_return "";
+  }
+
+  asio::awaitable<void> session(tcp::socket sock, std::uint64_t id) {
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) co_return;
+    auto client_ip = canonical(peer.address());
+    auto ip = client_ip.to_string();
+    sock.set_option(tcp::no_delay(true), ec);
+    Stream client(std::move(sock));
+    const auto t = std::chrono::seconds(300);  // RFC 5321 4.5.3.2.7: server timeout 5 minutes
+    const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
+
+    if (!mail::in_ranges(cfg.access_ranges, client_ip)) {
+      failure_counter("outside_access_range").inc();
+      co_await write_all(client, "554 5.7.1 this service is only for handsets on the mobile network\r\n", t);
+      co_return;
+    }
+    if (failures.blocked(ip)) {
+      failure_counter("rate_limited").inc();
+      co_await write_all(client, "421 4.7.0 too many failed attempts from this address; try again later\r\n",
+                         t);
+      co_return;
+    }
+    if (!co_await write_all(client, "220 mobix ESMTP submission proxy ready\r\n", t)) co_return;
+
+    std::string buf;
+    std::unique_ptr<Upstream> up;
+    std::optional<MailProfile> profile;
+    std::string msisdn;
+    bool in_transaction = false;
+    for (;;) {
+      auto line = co_await read_line(client, buf, smtp::kMaxCommandLine, t);
+      if (!line) {
+        if (buf.size() >= smtp::kMaxCommandLine) {
+          failure_counter("line_too_long").inc();
+          co_await write_all(client, "500 5.5.2 line too long\r\n", t);
+        }
+        break;
+      }
+      auto cmd = smtp::parse_command(*line);
+      if (!cmd) {
+        failure_counter("bad_command").inc();
+        if (!co_await write_all(client, "500 5.5.2 syntax error\r\n", t)) break;
+        continue;
+      }
+      std::string reply;
+      if (cmd->verb == "EHLO") {
+        reply = fmt::format(
+            "250-mobix\r\n250-SIZE {}\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
+            "250 AUTH PLAIN LOGIN\r\n",
+            cfg.max_message_size);
+      } else if (cmd->verb == "HELO") {
+        reply = "250 mobix\r\n";
+      } else if (cmd->verb == "AUTH") {
+        // The handset's default credentials are accepted and ignored: the network already
+        // knows the subscriber (seed 000 step 202). LOGIN/PLAIN without initial response
+        // get their prompts first.
+        auto mech = cmd->argument.substr(0, cmd->argument.find(' '));
+        for (auto& ch : mech) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        bool initial_response = cmd->argument.find(' ') != std::string::npos;
+        std::vector<std::string> prompts;  // RFC 4954 4: "334" challenges before each client line
+        if (mech == "PLAIN" && !initial_response) prompts = {"334 \r\n"};
+        if (mech == "LOGIN") {
+          if (!initial_response) prompts.push_back("334 VXNlcm5hbWU6\r\n");  // "Username:"
+          prompts.push_back("334 UGFzc3dvcmQ6\r\n");                         // "Password:"
+        }
+        if (mech != "LOGIN" && mech != "PLAIN") {
+          reply = "504 5.5.4 unsupported mechanism\r\n";
+        } else {
+          bool ok = true;
+          for (const auto& prompt : prompts) {
+            if (!co_await write_all(client, prompt, t)) {
+              ok = false;
+              break;
+            }
+            auto answer = co_await read_line(client, buf, smtp::kMaxCommandLine, t);
+            if (!answer) {
+              ok = false;
+              break;
+            }
+          }
+          if (!ok) break;
+          reply = "235 2.7.0 accepted: the mobile network identifies you\r\n";
+        }
+      } else if (cmd->verb == "MAIL") {
+        auto mf = smtp::parse_mail_from(cmd->argument);
+        if (!mf) {
+          reply = "501 5.5.4 syntax: MAIL FROM:<address>\r\n";
+        } else if (in_transaction) {
+          reply = "503 5.5.1 nested MAIL command\r\n";
+        } else {
+          // Steps 202-203: IP -> session -> subscriber -> mail account. Never an open relay.
+          auto who = mail::identify(sessions, dir, ip);
+          if (!who) {
+            failures.record(ip);
+            failure_counter("no_session").inc();
+            spdlog::info("smtp #{}: no live access session for {}: refused", id, ip);
+            reply = "550 5.7.1 no mobile session is known for this address; relaying denied\r\n";
+          } else if (!(profile = who->subscriber ? smtp_profile(*who->subscriber) : std::nullopt)) {
+            failure_counter("no_mail_account").inc();
+            spdlog::warn("smtp #{}: msisdn {} ({}) has no submission account in the directory", id,
+                         who->session.msisdn, ip);
+            reply = "550 5.7.1 no mail account is provisioned for this subscriber\r\n";
+          } else {
+            msisdn = who->session.msisdn;
+            if (!up) {
+              up = std::make_unique<Upstream>(io);
+              auto err = co_await open_upstream(*up, *profile, who->session, id);
+              if (!err.empty()) {
+                up.reset();
+                reply = err;
+              }
+            }
+            if (up) {
+              // Step 204: the default sender is replaced by the subscriber's address.
+              std::optional<smtp::Reply> r;
+              if (co_await write_all(up->stream,
+                                     "MAIL FROM:<" + profile->address + ">" + mf->parameters + "\r\n", up_t))
+                r = co_await read_reply(up->stream, up->buf, up_t);
+              if (!r) {
+                up.reset();
+                reply = "451 4.4.1 the mail server did not answer; try again later\r\n";
+              } else {
+                reply = r->text;
+                in_transaction = r->positive();
+              }
+            }
+          }
+        }
+      } else if (cmd->verb == "RCPT") {
+        if (!in_transaction || !up) {
+          reply = "503 5.5.1 need MAIL first\r\n";
+        } else {
+          std::optional<smtp::Reply> r;
+          if (co_await write_all(up->stream, *line + "\r\n", up_t))
+            r = co_await read_reply(up->stream, up->buf, up_t);
+          reply = r ? r->text : "451 4.4.1 the mail server did not answer\r\n";
+        }
+      } else if (cmd->verb == "DATA") {
+        if (!in_transaction || !up) {
+          reply = "503 5.5.1 need MAIL and RCPT first\r\n";
+        } else {
+          std::optional<smtp::Reply> r;
+          if (co_await write_all(up->stream, "DATA\r\n", up_t))
+            r = co_await read_reply(up->stream, up->buf, up_t);
+          if (!r || r->code != 354) {
+            reply = r ? r->text : "451 4.4.1 the mail server did not answer\r\n";
+            if (!r) up.reset();
+          } else {
+            if (!co_await write_all(client, r->text, t)) break;
+            // Read the (dot-stuffed) message up to the lone ".", within the size limit.
+            std::string data;
+            bool too_big = false, eof = false;
+            for (;;) {
+              auto l = co_await read_line(client, buf, smtp::kMaxTextLine * 64, t);
+              if (!l) {
+                eof = true;
+                break;
+              }
+              if (*l == ".") break;
+              if (data.size() + l->size() + 2 > cfg.max_message_size) too_big = true;
+              if (!too_big) data += *l + "\r\n";
+            }
+            if (eof) break;
+            in_transaction = false;
+            if (too_big) {
+              failure_counter("message_too_big").inc();
+              co_await write_all(up->stream, "\r\n.\r\n", up_t);  // end upstream DATA, then discard it
+              co_await read_reply(up->stream, up->buf, up_t);
+              co_await write_all(up->stream, "RSET\r\n", up_t);
+              co_await read_reply(up->stream, up->buf, up_t);
+              reply = fmt::format("552 5.3.4 message exceeds the size limit of {} octets\r\n",
+                                  cfg.max_message_size);
+            } else {
+              // Step 204: From: carries the subscriber's name and address; every other byte is unchanged.
+              auto rewritten = smtp::rewrite_from(data, profile->address, profile->full_name);
+              std::optional<smtp::Reply> fin;
+              if (co_await write_all(up->stream, rewritten + ".\r\n", up_t))
+                fin = co_await read_reply(up->stream, up->buf, up_t);
+              reply = fin ? fin->text : "451 4.4.1 the mail server did not confirm the message\r\n";
+              if (fin && fin->positive()) {
+                messages.inc();
+                spdlog::info("smtp #{}: msisdn {} sent a message as {} via {}", id, msisdn, profile->address,
+                             profile->smtp->str());
+              }
+            }
+          }
+        }
+      } else if (cmd->verb == "RSET") {
+        in_transaction = false;
+        if (up) {
+          co_await write_all(up->stream, "RSET\r\n", up_t);
+          co_await read_reply(up->stream, up->buf, up_t);
+        }
+        reply = "250 2.0.0 OK\r\n";
+      } else if (cmd->verb == "NOOP") {
+        reply = "250 2.0.0 OK\r\n";
+      } else if (cmd->verb == "QUIT") {
+        if (up) {
+          co_await write_all(up->stream, "QUIT\r\n", up_t);
+          co_await read_reply(up->stream, up->buf, up_t);
+        }
+        co_await write_all(client, "221 2.0.0 bye\r\n", t);
+        break;
+      } else if (cmd->verb == "VRFY") {
+        reply = "252 2.5.2 cannot verify\r\n";
+      } else {
+        reply = "502 5.5.1 command not implemented\r\n";
+      }
+      if (!co_await write_all(client, reply, t)) break;
+    }
+  }
+};
+
+SmtpProxy::SmtpProxy(asio::io_context& io, const MailConfig& cfg, SessionTable& sessions, Directory& dir)
+    : impl_(std::make_shared<Impl>(io, cfg, sessions, dir)) {}
+SmtpProxy::~SmtpProxy() = default;
+void SmtpProxy::start() {
+  impl_->service->start();
+}
+void SmtpProxy::stop() {
+  impl_->service->stop();
+}
+bool SmtpProxy::drained() const {
+  return impl_->service->drained();
+}
+Endpoint SmtpProxy::local_endpoint() const {
+  return impl_->service->local_endpoint();
+}
+
+}  // namespace mobix

@@ -1,0 +1,87 @@
+#include "mail/tcp_service.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "core/metrics.hpp"
+#include "core/runtime.hpp"
+#include "mail/line_io.hpp"
+
+namespace mobix::mail {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
+  asio::io_context& io;
+  std::string name;
+  Endpoint listen;
+  Handler handler;
+  tcp::acceptor acceptor;
+  Gate gate;
+  std::uint64_t next_id = 1;
+
+  Impl(asio::io_context& io_, std::string n, Endpoint l, Handler h)
+      : io(io_), name(std::move(n)), listen(std::move(l)), handler(std::move(h)), acceptor(io_) {}
+
+  asio::awaitable<void> accept_loop() {
+    auto self = shared_from_this();
+    auto& accepted = metrics().counter("mobix_mail_connections_total", "Mail proxy connections accepted",
+                                       "proxy=\"" + name + "\"");
+    for (;;) {
+      auto [ec, sock] = co_await acceptor.async_accept(kUse);
+      if (!acceptor.is_open()) co_return;
+      if (ec) continue;
+      auto pass = std::make_shared<Gate::Pass>(gate.enter());
+      if (!*pass) co_return;
+      accepted.inc();
+      auto id = next_id++;
+      asio::co_spawn(io, handler(std::move(sock), id), [self, pass, id](std::exception_ptr e) {
+        if (!e) return;
+        try {
+          std::rethrow_exception(e);
+        } catch (const std::exception& ex) {
+          metrics()
+              .counter("mobix_mail_connection_errors_total",
+                       "Mail proxy connections ended by an internal error", "proxy=\"" + self->name + "\"")
+              .inc();
+          spdlog::error("{} #{}: connection error: {}", self->name, id, ex.what());
+        }
+      });
+    }
+  }
+};
+
+TcpService::TcpService(asio::io_context& io, std::string name, Endpoint listen, Handler handler)
+    : impl_(std::make_shared<Impl>(io, std::move(name), std::move(listen), std::move(handler))) {}
+
+TcpService::~TcpService() = default;
+
+void TcpService::start() {
+  tcp::endpoint ep(asio::ip::make_address(impl_->listen.host), impl_->listen.port);
+  impl_->acceptor.open(ep.protocol());
+  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
+  impl_->acceptor.bind(ep);
+  impl_->acceptor.listen();
+  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
+  spdlog::info("mail: {} proxy on {}", impl_->name, local_endpoint().str());
+}
+
+void TcpService::stop() {
+  impl_->gate.close();
+  boost::system::error_code ec;
+  impl_->acceptor.close(ec);
+}
+
+bool TcpService::drained() const {
+  return impl_->gate.active() == 0;
+}
+
+Endpoint TcpService::local_endpoint() const {
+  auto e = impl_->acceptor.local_endpoint();
+  return Endpoint{e.address().to_string(), e.port()};
+}
+
+}  // namespace mobix::mail

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Seed 000 steps 201-207 against a real SMTP server with AUTH (aiosmtpd): the handset sends
+# with default settings; the message arrives from the subscriber's authenticated account with
+# the rewritten envelope sender and From: (full name, non-ASCII too), body byte for byte.
+# Never an open relay.
+source "$(dirname "$0")/lib.sh"
+free_ports() { /usr/bin/python3 -c 'import socket,sys
+ps=[]
+for k in sys.argv[1:]:
+    s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if k=="u" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
+print(*ps)' "$@"; }
+read -r P_UP P_AUTH P_ACCT P_ADMIN P_SMTP <<<"$(free_ports t u u t t)"
+mkdir -p $T/maildir/{tmp,new,cur}
+/usr/bin/python3 "$(dirname "$0")/smtp_upstream.py" 127.0.0.1 $P_UP $T/maildir alice:alice-smtp-pw bob:bob-smtp-pw >$T/up.log 2>&1 &
+PIDS+=($!)
+cat >$T/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN"}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: ggsn, address: 127.0.0.1/32, secret: mail-test-secret}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+mail:
+  smtp_listen: 127.0.0.1:$P_SMTP
+  access_ranges: [127.1.0.0/16]
+  upstream_timeout: 3
+  max_message_size: 100000
+YAML
+"$MOBIX" serve --config $T/mobix.yaml >$T/mobix.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && grep -q listening $T/up.log && break; sleep 0.05; done
+ADMIN=127.0.0.1:$P_ADMIN
+api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+-d "$3"}; }
+api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.smtp":"127.0.0.1:'$P_UP'","mail.smtp_user":"alice","mail.smtp_password":"alice-smtp-pw","mail.address":"alice@mail.test","mail.name":"Alice Ångström"}}' >/dev/null
+api POST subscribers '{"msisdn":"31610000002","username":"bob","password":"bob-radius-pw","attrs":{"mail.smtp":"127.0.0.1:'$P_UP'","mail.smtp_user":"bob","mail.smtp_password":"bob-smtp-pw","mail.address":"bob@mail.test","mail.name":"Bob Example"}}' >/dev/null
+sim() { "$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret mail-test-secret \
+  --state-dir $T/sim --msisdn "$1" --username "$2" --password "$3" | tail -1; }
+IP_A=$(sim 31610000001 alice alice-radius-pw)
+IP_B=$(sim 31610000002 bob bob-radius-pw)
+
+# The handset's message, with the default sender every handset ships with.
+printf 'From: Mobile User <user@default.invalid>\r\nTo: bob@mail.test\r\nSubject: hello from the train\r\nX-Custom: keep me\r\n\r\nBody line 1\r\n..leading dot line\r\nBody line 3 with \xc3\xa9\r\n' >$T/msg.eml
+send() { curl -sS --max-time 10 --interface "$1" "smtp://127.0.0.1:$P_SMTP" --mail-from user@default.invalid \
+  --mail-rcpt "$2" --upload-file "$3" -u mobile:mobile "${@:4}"; }
+send "$IP_A" bob@mail.test $T/msg.eml || fail "send from alice's handset"
+sleep 0.3
+f=$(ls $T/maildir/new/* | head -1)
+[ -n "$f" ] || fail "nothing arrived upstream"
+grep -q "^X-Authenticated-User: alice" "$f" || fail "not sent from alice's account: $(head -5 "$f")"
+grep -q "^X-MailFrom: alice@mail.test" "$f" || fail "envelope sender not rewritten: $(grep X-MailFrom "$f")"
+grep -q "^X-RcptTo: bob@mail.test" "$f" || fail "recipient"
+grep -q '^From: =?UTF-8?B?QWxpY2Ugw4VuZ3N0csO2bQ==?= <alice@mail.test>' "$f" || fail "From: not rewritten: $(grep ^From: "$f")"
+grep -q "default.invalid" "$f" && fail "the default sender leaked"
+# Everything after the From: line is what the handset sent (aiosmtpd adds its X-Peer,
+# X-MailFrom and X-RcptTo headers, which are left out of the comparison).
+sed -n '/^Subject:/,$p' "$T/msg.eml" | sed 's/\r$//' >$T/expect
+sed -n '/^Subject:/,$p' "$f" | sed 's/\r$//' | grep -v -E '^X-(Peer|MailFrom|RcptTo):' >$T/got
+diff $T/expect $T/got || fail "other headers or body changed"
+pass "sent mail arrives from alice's account, envelope and From: rewritten (RFC 2047 name), rest unchanged"
+
+rm -f $T/maildir/new/*
+printf 'Subject: no from header\r\n\r\nhi\r\n' >$T/nofrom.eml
+send "$IP_B" alice@mail.test $T/nofrom.eml || fail "send from bob"
+sleep 0.3
+f=$(ls $T/maildir/new/* | head -1)
+grep -q '^From: "Bob Example" <bob@mail.test>' "$f" || fail "From: not added for bob"
+grep -q "^X-Authenticated-User: bob" "$f" || fail "bob's account"
+pass "a message without From: gets the subscriber's; each handset sends from its own account"
+
+# Never an open relay: no session -> 5.7.1 at MAIL FROM; outside the ranges -> 554.
+out=$(send 127.1.0.99 bob@mail.test $T/msg.eml -v 2>&1 || true)
+echo "$out" | grep -q "< 550 5.7.1 no mobile session" || fail "no-session: $out"
+out=$(curl -sS -v --max-time 5 smtp://127.0.0.1:$P_SMTP --mail-from a@b --mail-rcpt c@d --upload-file $T/msg.eml 2>&1 || true)
+echo "$out" | grep -q "554 5.7.1" || fail "outside-range: $out"
+pass "no session -> 550 5.7.1; outside the access ranges -> 554 5.7.1"
+
+# Upstream rejects the stored credentials; upstream down; message too big.
+api PATCH subscribers/alice '{"attrs":{"mail.smtp_password":"wrong"}}' >/dev/null
+out=$(send "$IP_A" bob@mail.test $T/msg.eml -v 2>&1 || true)
+echo "$out" | grep -q "< 554 5.7.8 .*needs attention" || fail "rejected credentials: $out"
+grep -q "rejected the stored credentials of msisdn 31610000001" $T/mobix.log || fail "log line"
+grep -q "wrong\|alice-smtp-pw" $T/mobix.log && fail "a password was logged"
+api PATCH subscribers/alice '{"attrs":{"mail.smtp_password":"alice-smtp-pw","mail.smtp":"127.0.0.1:1"}}' >/dev/null
+out=$(send "$IP_A" bob@mail.test $T/msg.eml -v 2>&1 || true)
+echo "$out" | grep -q "< 451 4.4.1" || fail "dead upstream: $out"
+api PATCH subscribers/alice '{"attrs":{"mail.smtp":"127.0.0.1:'$P_UP'"}}' >/dev/null
+head -c 200000 /dev/zero | tr '\0' 'x' | fold -w 900 | sed 's/$/\r/' >$T/big.eml
+out=$(send "$IP_A" bob@mail.test $T/big.eml -v 2>&1 || true)
+echo "$out" | grep -q "< 552 5.3.4" || fail "size limit: $out"
+send "$IP_A" bob@mail.test $T/msg.eml || fail "the proxy stopped working after the errors"
+pass "rejected credentials (5.7.8, logged without secrets), dead upstream (4.4.1), size limit (5.3.4)"

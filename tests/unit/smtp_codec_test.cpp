@@ -1,0 +1,70 @@
+#include <gtest/gtest.h>
+
+#include "codec/smtp/smtp.hpp"
+
+using namespace mobix::smtp;
+
+TEST(SmtpCodec, Commands) {
+  auto c = parse_command("mail FROM:<a@b> SIZE=10");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->verb, "MAIL");
+  EXPECT_EQ(c->argument, "FROM:<a@b> SIZE=10");
+  EXPECT_FALSE(parse_command(""));
+  EXPECT_FALSE(parse_command("M1L x"));
+  EXPECT_FALSE(parse_command("NOOP " + std::string(600, 'x')));
+}
+
+TEST(SmtpCodec, MailFrom) {
+  auto m = parse_mail_from("FROM:<user@default.invalid> SIZE=1234 BODY=8BITMIME");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->address, "user@default.invalid");
+  EXPECT_EQ(m->parameters, " SIZE=1234 BODY=8BITMIME");
+  EXPECT_EQ(parse_mail_from("from: <>")->address, "");
+  EXPECT_FALSE(parse_mail_from("TO:<a@b>"));
+  EXPECT_FALSE(parse_mail_from("FROM:a@b"));
+  EXPECT_FALSE(parse_mail_from("FROM:<a@b>SIZE=1"));
+}
+
+TEST(SmtpCodec, Replies) {
+  EXPECT_EQ(parse_reply_line("250-SIZE 100")->more, true);
+  EXPECT_EQ(parse_reply_line("250 OK")->code, 250);
+  EXPECT_FALSE(parse_reply_line("25"));
+  EXPECT_FALSE(parse_reply_line("abc def"));
+  EXPECT_FALSE(parse_reply_line("250xOK"));
+}
+
+TEST(SmtpCodec, DisplayName) {
+  EXPECT_EQ(display_name("Bob Example"), "\"Bob Example\"");
+  EXPECT_EQ(display_name("Say \"hi\""), "\"Say \\\"hi\\\"\"");
+  // RFC 2047 B encoding of UTF-8 "Alice Ångström".
+  EXPECT_EQ(display_name("Alice \xc3\x85ngstr\xc3\xb6m"), "=?UTF-8?B?QWxpY2Ugw4VuZ3N0csO2bQ==?=");
+  auto long_name = display_name(std::string(40, 'a') + "\xc3\xa9" + std::string(40, 'b'));
+  EXPECT_NE(long_name.find("?=\r\n =?UTF-8?B?"), std::string::npos) << "split into several encoded-words";
+  // Found by fuzzing: a run of UTF-8 continuation octets used to loop forever.
+  EXPECT_FALSE(display_name(std::string(100, '\x80')).empty());
+}
+
+TEST(SmtpCodec, RewriteFromReplacesOnlyTheFromField) {
+  std::string msg =
+      "Received: x\r\nFrom: Mobile User\r\n <user@default.invalid>\r\nSubject: From: not a header\r\n\r\n"
+      "From: in the body stays\r\n";
+  auto out = rewrite_from(msg, "alice@mail.test", "Alice");
+  EXPECT_EQ(out,
+            "Received: x\r\nFrom: \"Alice\" <alice@mail.test>\r\nSubject: From: not a header\r\n\r\n"
+            "From: in the body stays\r\n");
+}
+
+TEST(SmtpCodec, RewriteFromAddsMissingFromAndKeepsFromPrefixedFields) {
+  EXPECT_EQ(rewrite_from("Subject: x\r\n\r\nbody\r\n", "a@b", ""),
+            "From: <a@b>\r\nSubject: x\r\n\r\nbody\r\n");
+  auto out = rewrite_from("Fromage: cheese\r\nfrom : x@y\r\n\r\n", "a@b", "");
+  EXPECT_EQ(out, "Fromage: cheese\r\nFrom: <a@b>\r\n\r\n");
+}
+
+TEST(SmtpCodec, Base64) {
+  EXPECT_EQ(base64(""), "");
+  EXPECT_EQ(base64("f"), "Zg==");
+  EXPECT_EQ(base64("fo"), "Zm8=");
+  EXPECT_EQ(base64("foo"), "Zm9v");
+  EXPECT_EQ(base64(std::string("\0alice\0pw", 9)), "AGFsaWNlAHB3");
+}
