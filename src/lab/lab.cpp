@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "directory/directory.hpp"
+#include "lab/lab_mail.hpp"
 #include "node/node.hpp"
 #include "pki/pki.hpp"
 
@@ -70,6 +71,7 @@ access:
       range: 127.2.0.10-127.2.255.250
 mail:
   pop3_listen: 127.0.0.1:0
+  smtp_listen: 127.0.0.1:0
   access_ranges: [127.1.0.0/16, 127.2.0.0/16]
 )";
 
@@ -77,12 +79,20 @@ struct Demo {
   const char* name;
   const char* msisdn;
   const char* imsi;
+  const char* full_name;
 };
 const Demo kDemo[] = {
-    {"alice", "31610000001", "204080000000001"},
-    {"bob", "31610000002", "204080000000002"},
-    {"carol", "31610000003", "204080000000003"},
+    {"alice", "31610000001", "204080000000001", "Alice \xc3\x85ngstr\xc3\xb6m"},
+    {"bob", "31610000002", "204080000000002", "Bob Builder"},
+    {"carol", "31610000003", "204080000000003",
+     "Carol \xc3\x87"
+     "elik"},
 };
+
+// What every handset ships with (seed 000): the same settings for everyone.
+const char* kHandsetUser = "mobile";
+const char* kHandsetPassword = "mobile";
+const char* kHandsetSender = "user@handset.invalid";
 
 }  // namespace
 
@@ -121,10 +131,36 @@ int run_lab(std::string dir) {
       s.username = d.name;
       s.password = d.name + std::string("-") + random_token(10);
       s.hostname = std::string(d.name) + ".home.mobix.test";
+      s.attrs["mail.name"] = d.full_name;
+      s.attrs["mail.password"] = random_token(16);
       dirx.add(s);
     }
     spdlog::info("lab: seeded {} demo subscribers", std::size(kDemo));
   }
+  // The demo mail provider; the subscribers' mail accounts point at it (ports change per run).
+  std::vector<LabMailUser> mail_users;
+  auto subscribers = dirx.list();
+  for (auto& s : subscribers)
+    if (!s.username.empty() && s.attrs.count("mail.password"))
+      mail_users.push_back({s.username, s.attrs["mail.password"]});
+  auto lab_mail = start_lab_mail(dir, mail_users);
+  if (lab_mail) {
+    for (auto& s : subscribers) {
+      if (!s.attrs.count("mail.password") || s.username.empty()) continue;
+      s.attrs["mail.pop3"] = lab_mail->pop3.str();
+      s.attrs["mail.imap"] = lab_mail->imap.str();
+      s.attrs["mail.smtp"] = lab_mail->smtp.str();
+      s.attrs["mail.user"] = s.username;
+      s.attrs["mail.address"] = s.username + "@" + lab_mail->domain;
+      dirx.update(s);
+    }
+  }
+  struct StopMail {
+    std::optional<LabMail>& m;
+    ~StopMail() {
+      if (m) stop_lab_mail(*m);
+    }
+  } stop_mail{lab_mail};
   node.start();
 
   std::string secret;
@@ -145,8 +181,19 @@ int run_lab(std::string dir) {
                         {"imsi", s.imsi},
                         {"username", s.username},
                         {"password", s.password},
-                        {"hostname", s.hostname}});
+                        {"hostname", s.hostname},
+                        {"email", s.attrs.count("mail.address") ? s.attrs.at("mail.address") : ""}});
   lab["subscribers"] = subs;
+  lab["handset_defaults"] =
+      json{{"user", kHandsetUser}, {"password", kHandsetPassword}, {"sender", kHandsetSender}};
+  if (lab_mail) {
+    lab["endpoints"]["provider.pop3"] =
+        json{{"host", lab_mail->pop3.host}, {"port", lab_mail->pop3.port}, {"protocol", "pop3"}};
+    lab["endpoints"]["provider.imap"] =
+        json{{"host", lab_mail->imap.host}, {"port", lab_mail->imap.port}, {"protocol", "imap"}};
+    lab["endpoints"]["provider.smtp"] =
+        json{{"host", lab_mail->smtp.host}, {"port", lab_mail->smtp.port}, {"protocol", "smtp"}};
+  }
   // Written last, atomically: its presence means every listener is up.
   write_private(fs::path(dir) / "lab.json", lab.dump(2) + "\n");
 

@@ -6,6 +6,8 @@ PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  # A lab killed with -9 leaves its demo Dovecot behind.
+  [ -f "$T/mail/run/master.pid" ] && kill "$(cat "$T/mail/run/master.pid")" 2>/dev/null || true
   if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The README's mail walk-through in the lab: alice's handset sends to bob with the default
+# settings every handset ships with; bob's handset fetches it; the sender is alice by name.
+source "$(dirname "$0")/lib.sh"
+start_lab "$T"
+jq -e '.endpoints["mail.pop3"] and .endpoints["mail.smtp"] and .handset_defaults.user' "$T/lab.json" >/dev/null ||
+  fail "lab.json lacks the mail endpoints or handset defaults"
+jq -e '.subscribers[] | select(.msisdn == "31610000002") | .email == "bob@mail.mobix.test"' "$T/lab.json" >/dev/null || fail "email"
+POP3=$(jq -r '.endpoints["mail.pop3"] | "\(.host):\(.port)"' "$T/lab.json")
+SMTP=$(jq -r '.endpoints["mail.smtp"] | "\(.host):\(.port)"' "$T/lab.json")
+U=$(jq -r .handset_defaults.user "$T/lab.json"); P=$(jq -r .handset_defaults.password "$T/lab.json")
+S=$(jq -r .handset_defaults.sender "$T/lab.json")
+A=$("$MOBIX" sim attach --lab "$T" --msisdn 31610000001 | tail -1)
+B=$("$MOBIX" sim attach --lab "$T" --msisdn 31610000002 | tail -1)
+printf 'From: Me <%s>\r\nTo: bob@mail.mobix.test\r\nSubject: lab round trip\r\n\r\nHi Bob, greetings from the lab.\r\n' "$S" >$T/msg.eml
+curl -sS --interface "$A" "smtp://$SMTP" --mail-from "$S" --mail-rcpt bob@mail.mobix.test --upload-file $T/msg.eml -u "$U:$P" ||
+  fail "alice's handset could not send"
+for _ in $(seq 50); do
+  list=$(curl -sS --interface "$B" "pop3://$POP3/" -u "$U:$P" || true)
+  [ -n "$list" ] && break
+  sleep 0.1
+done
+msg=$(curl -sS --interface "$B" "pop3://$POP3/1" -u "$U:$P") || fail "bob's handset could not fetch"
+echo "$msg" | grep -q "Hi Bob, greetings from the lab." || fail "message not in bob's mailbox: $msg"
+echo "$msg" | grep -q "^From: =?UTF-8?B?QWxpY2Ugw4VuZ3N0csO2bQ==?= <alice@mail.mobix.test>" || fail "From: $msg"
+al=$(curl -sS --interface "$A" "pop3://$POP3/" -u "$U:$P")
+[ -z "$(echo "$al" | tr -d "[:space:]")" ] || fail "alice's mailbox should be empty: $al"
+pass "lab: alice's handset sends to bob with the default settings; bob's handset fetches it, From: Alice"
