@@ -58,8 +58,16 @@ bool wait_port(std::uint16_t port) {
 // Stops a Dovecot master and waits until it is gone (a restart before that fails).
 void stop_dovecot(pid_t pid) {
   if (pid <= 0 || ::kill(pid, SIGTERM) != 0) return;
-  for (int i = 0; i < 100 && ::kill(pid, 0) == 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  auto alive = [pid] {
+    if (::kill(pid, 0) != 0) return false;
+    // An exited master whose parent (a lab killed with -9) is gone stays a zombie until reaped.
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close = line.rfind(')');
+    return !(close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z');
+  };
+  for (int i = 0; i < 100 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(30));
 }
 
 pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
