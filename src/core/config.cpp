@@ -193,8 +193,9 @@ MailConfig parse_mail(Section& s) {
   MailConfig m;
   if (s.get("pop3_listen")) m.pop3_listen = s.endpoint("pop3_listen", Endpoint{});
   if (s.get("smtp_listen")) m.smtp_listen = s.endpoint("smtp_listen", Endpoint{});
-  if (!m.pop3_listen && !m.smtp_listen)
-    s.fail(s.key("pop3_listen"), s.node(), "give pop3_listen and/or smtp_listen");
+  if (s.get("imap_listen")) m.imap_listen = s.endpoint("imap_listen", Endpoint{});
+  if (!m.pop3_listen && !m.smtp_listen && !m.imap_listen)
+    s.fail(s.key("pop3_listen"), s.node(), "give at least one of pop3_listen, imap_listen, smtp_listen");
   m.max_message_size = s.u32("max_message_size", m.max_message_size, 1024, 1u << 30);
   m.upstream_timeout = s.u32("upstream_timeout", m.upstream_timeout, 1, 300);
   m.idle_timeout = s.u32("idle_timeout", m.idle_timeout, 10, 86400);

@@ -70,6 +70,7 @@ struct AccessConfig {
 struct MailConfig {
   std::optional<Endpoint> pop3_listen;        ///< POP3 (seed 000 steps 101-106)
   std::optional<Endpoint> smtp_listen;        ///< SMTP submission (seed 000 steps 201-207)
+  std::optional<Endpoint> imap_listen;        ///< IMAP (RFC 9051): the same logic for today's handsets
   std::uint32_t max_message_size = 26214400;  ///< octets, advertised as SIZE (RFC 1870)
   /// Only connections from these ranges are identified by their source IP.
   std::vector<Cidr> access_ranges;

@@ -72,6 +72,7 @@ access:
 mail:
   pop3_listen: 127.0.0.1:0
   smtp_listen: 127.0.0.1:0
+  imap_listen: 127.0.0.1:0
   access_ranges: [127.1.0.0/16, 127.2.0.0/16]
 )";
 

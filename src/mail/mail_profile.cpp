@@ -11,6 +11,7 @@ MailProfile read_profile(const Subscriber& s) {
   MailProfile p;
   p.pop3 = parse_endpoint(get("mail.pop3"));
   p.smtp = parse_endpoint(get("mail.smtp"));
+  p.imap = parse_endpoint(get("mail.imap"));
   p.user = get("mail.user");
   p.password = get("mail.password");
   p.smtp_user = get("mail.smtp_user");
@@ -28,6 +29,12 @@ MailProfile read_profile(const Subscriber& s) {
 std::optional<MailProfile> smtp_profile(const Subscriber& s) {
   auto p = read_profile(s);
   if (!p.smtp || p.address.empty() || p.address.find('@') == std::string::npos) return std::nullopt;
+  return p;
+}
+
+std::optional<MailProfile> imap_profile(const Subscriber& s) {
+  auto p = read_profile(s);
+  if (!p.imap || p.user.empty() || p.password.empty()) return std::nullopt;
   return p;
 }
 

@@ -16,6 +16,7 @@ namespace mobix {
 
 struct MailProfile {
   std::optional<Endpoint> pop3;
+  std::optional<Endpoint> imap;  ///< mail.imap "host:port" of the IMAP server
   std::optional<Endpoint> smtp;  ///< mail.smtp "host:port" of the submission server
   std::string smtp_user;         ///< mail.smtp_user, else mail.user; empty: no AUTH upstream
   std::string smtp_password;     ///< mail.smtp_password, else mail.password
@@ -27,6 +28,8 @@ struct MailProfile {
 
 /// nullopt when the subscriber has no usable mail account for POP3.
 std::optional<MailProfile> pop3_profile(const Subscriber& s);
+/// nullopt when the subscriber has no usable mail account for IMAP.
+std::optional<MailProfile> imap_profile(const Subscriber& s);
 /// nullopt when the subscriber has no submission server or no e-mail address.
 std::optional<MailProfile> smtp_profile(const Subscriber& s);
 

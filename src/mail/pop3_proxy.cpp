@@ -7,7 +7,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -22,6 +21,7 @@
 #include "mail/access_identity.hpp"
 #include "mail/line_io.hpp"
 #include "mail/mail_profile.hpp"
+#include "mail/relay.hpp"
 #include "mail/tcp_service.hpp"
 
 namespace mobix {
@@ -29,7 +29,6 @@ namespace mobix {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
-using namespace asio::experimental::awaitable_operators;
 using Stream = beast::tcp_stream;
 
 namespace {
@@ -41,24 +40,6 @@ using mail::write_all;
 Counter& failure_counter(const std::string& reason) {
   return metrics().counter("mobix_mail_pop3_failures_total",
                            "POP3 proxy sessions that did not reach the mailbox", "reason=\"" + reason + "\"");
-}
-
-// One direction of the relay: bytes pass unmodified (seed 000 step 106); EOF half-closes.
-asio::awaitable<void> pump(Stream& from, Stream& to, std::chrono::seconds idle, std::uint64_t& bytes) {
-  std::array<char, 16384> buf;
-  for (;;) {
-    from.expires_after(idle);
-    auto [ec, n] = co_await from.async_read_some(asio::buffer(buf), kUse);
-    if (n > 0) {
-      to.expires_after(idle);
-      auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buf.data(), n), kUse);
-      bytes += wn;
-      if (wec) break;
-    }
-    if (ec) break;
-  }
-  boost::system::error_code ignore;
-  to.socket().shutdown(tcp::socket::shutdown_send, ignore);
 }
 
 }  // namespace
@@ -233,8 +214,8 @@ struct Pop3Proxy::Impl {
     }
 
     // Steps 105-106: relay unmodified, both directions, until both sides are done.
-    std::uint64_t down = 0, up = 0;
-    co_await (pump(upstream, client, idle, down) && pump(client, upstream, idle, up));
+    auto bytes = co_await mail::relay(client, upstream, idle);
+    auto down = bytes.down, up = bytes.up;
     metrics()
         .counter("mobix_mail_pop3_bytes_total", "Bytes relayed by the POP3 proxy", "direction=\"down\"")
         .inc(down);

@@ -8,6 +8,7 @@
 #include "admin/http_server.hpp"
 #include "core/runtime.hpp"
 #include "directory/directory.hpp"
+#include "mail/imap_proxy.hpp"
 #include "mail/pop3_proxy.hpp"
 #include "mail/smtp_proxy.hpp"
 #include "store/store.hpp"
@@ -25,6 +26,7 @@ struct Node::Impl {
   std::unique_ptr<AccessRole> access;
   std::unique_ptr<Pop3Proxy> pop3;
   std::unique_ptr<SmtpProxy> smtp;
+  std::unique_ptr<ImapProxy> imap;
   std::unique_ptr<AdminApi> api;
   std::unique_ptr<HttpServer> admin;
 
@@ -56,6 +58,12 @@ void Node::start() {
       m.pop3->start();
       m.runtime.on_stop([&m] { m.pop3->stop(); });
       m.runtime.add_drain_check([&m] { return m.pop3->drained(); });
+    }
+    if (m.cfg.mail->imap_listen) {
+      m.imap = std::make_unique<ImapProxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
+      m.imap->start();
+      m.runtime.on_stop([&m] { m.imap->stop(); });
+      m.runtime.add_drain_check([&m] { return m.imap->drained(); });
     }
     if (m.cfg.mail->smtp_listen) {
       m.smtp = std::make_unique<SmtpProxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
@@ -91,6 +99,7 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
     out["access.radius_acct"] = {impl_->access->acct_endpoint(), "radius-acct/udp"};
   }
   if (impl_->pop3) out["mail.pop3"] = {impl_->pop3->local_endpoint(), "pop3"};
+  if (impl_->imap) out["mail.imap"] = {impl_->imap->local_endpoint(), "imap"};
   if (impl_->smtp) out["mail.smtp"] = {impl_->smtp->local_endpoint(), "smtp"};
   if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
   return out;

@@ -23,6 +23,9 @@ done
 msg=$(curl -sS --interface "$B" "pop3://$POP3/1" -u "$U:$P") || fail "bob's handset could not fetch"
 echo "$msg" | grep -q "Hi Bob, greetings from the lab." || fail "message not in bob's mailbox: $msg"
 echo "$msg" | grep -q "^From: =?UTF-8?B?QWxpY2Ugw4VuZ3N0csO2bQ==?= <alice@mail.mobix.test>" || fail "From: $msg"
+IMAP=$(jq -r '.endpoints["mail.imap"] | "\(.host):\(.port)"' "$T/lab.json")
+curl -sS --interface "$B" "imap://$IMAP/INBOX;UID=1" -u "$U:$P" | grep -q "Hi Bob, greetings from the lab." ||
+  fail "bob's handset could not read it over IMAP"
 al=$(curl -sS --interface "$A" "pop3://$POP3/" -u "$U:$P")
 [ -z "$(echo "$al" | tr -d "[:space:]")" ] || fail "alice's mailbox should be empty: $al"
 pass "lab: alice's handset sends to bob with the default settings; bob's handset fetches it, From: Alice"

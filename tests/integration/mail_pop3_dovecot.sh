@@ -9,7 +9,7 @@ ps=[]
 for k in sys.argv[1:]:
     s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if k=="u" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
 print(*ps)' "$@"; }
-read -r P_DOVE P_AUTH P_ACCT P_ADMIN P_POP3 <<<"$(free_ports t u u t t)"
+read -r P_DOVE P_AUTH P_ACCT P_ADMIN P_POP3 P_IMAPD P_IMAP <<<"$(free_ports t u u t t t t)"
 
 # --- Dovecot: alice and bob, one message each (ENVIRONMENT.md recipe) ---
 D=$T/dovecot
@@ -23,7 +23,7 @@ for u in alice bob; do
 done
 chown -R 65534:65534 $D/mail
 cat >$D/dovecot.conf <<CONF
-protocols = pop3
+protocols = pop3 imap
 listen = 127.0.0.1
 base_dir = $D/run
 state_dir = $D/state
@@ -51,6 +51,14 @@ service pop3-login {
     port = 0
   }
 }
+service imap-login {
+  inet_listener imap {
+    port = $P_IMAPD
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
 CONF
 dovecot -c $D/dovecot.conf
 stop_dovecot() { [ -f $D/run/master.pid ] && kill "$(cat $D/run/master.pid)" 2>/dev/null; for _ in $(seq 40); do [ -f $D/run/master.pid ] && kill -0 "$(cat $D/run/master.pid)" 2>/dev/null || return 0; sleep 0.05; done; }
@@ -69,6 +77,7 @@ access:
   pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
 mail:
   pop3_listen: 127.0.0.1:$P_POP3
+  imap_listen: 127.0.0.1:$P_IMAP
   access_ranges: [127.1.0.0/16]
   upstream_timeout: 3
   max_failures_per_minute: 50
@@ -78,8 +87,8 @@ PIDS+=($!)
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 ADMIN=127.0.0.1:$P_ADMIN
 api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+-d "$3"}; }
-api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.user":"alice","mail.password":"alice-mail-pw"}}' >/dev/null
-api POST subscribers '{"msisdn":"31610000002","username":"bob","password":"bob-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.user":"bob","mail.password":"bob-mail-pw"}}' >/dev/null
+api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.imap":"127.0.0.1:'$P_IMAPD'","mail.user":"alice","mail.password":"alice-mail-pw"}}' >/dev/null
+api POST subscribers '{"msisdn":"31610000002","username":"bob","password":"bob-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.imap":"127.0.0.1:'$P_IMAPD'","mail.user":"bob","mail.password":"bob-mail-pw"}}' >/dev/null
 sim() { "$MOBIX" sim "$1" --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret mail-test-secret \
   --state-dir $T/sim --msisdn "$2" ${3:+--username "$3" --password "$4"} | tail -1; }
 IP_A=$(sim attach 31610000001 alice alice-radius-pw)
@@ -96,6 +105,31 @@ list=$(handset "$IP_A" "")
 pass "two handsets with identical default settings each see only their own mailbox"
 cmp <(curl -sS pop3://127.0.0.1:$P_DOVE/1 -u alice:alice-mail-pw) <(handset "$IP_A") || fail "message not byte-identical"
 pass "RETR through the proxy is byte-identical to Dovecot's"
+
+# IMAP: the same logic for today's handsets (login by mobix, then pass-through).
+imap() { curl -sS --max-time 10 --interface "$1" "imap://127.0.0.1:$P_IMAP/$2" -u mobile:mobile "${@:3}"; }
+imap "$IP_A" 'INBOX;UID=1' | grep -q "Hello alice" || fail "IMAP: alice's message"
+imap "$IP_B" 'INBOX;UID=1' | grep -q "Hello bob" || fail "IMAP: bob's message"
+imap "$IP_A" INBOX -X 'UID SEARCH ALL' | grep -q "SEARCH 1" || fail "IMAP: a command after login"
+# The LOGIN command, with the user name sent as a synchronizing literal (RFC 9051 4.3).
+/usr/bin/python3 - "$IP_A" "$P_IMAP" <<'PY' || fail "IMAP LOGIN with a literal"
+import socket, sys
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.settimeout(5); s.connect(("127.0.0.1", int(sys.argv[2])))
+f = s.makefile("rb")
+assert f.readline().startswith(b"* OK")
+s.sendall(b"a1 LOGIN {6}\r\n"); assert f.readline().startswith(b"+")
+s.sendall(b"mobile mobile\r\n"); line = f.readline()
+assert line.startswith(b"a1 OK"), line
+s.sendall(b"a2 SELECT INBOX\r\n")
+while True:
+    line = f.readline()
+    if line.startswith(b"a2 "): break
+assert line.startswith(b"a2 OK"), line
+PY
+out=$(curl -sS -v --max-time 10 --interface 127.1.0.99 "imap://127.0.0.1:$P_IMAP/INBOX" -u mobile:mobile 2>&1 || true)
+echo "$out" | grep -q "NO \[AUTHENTICATIONFAILED\] no mobile session" || fail "IMAP no-session reply: $out"
+cmp <(curl -sS "imap://127.0.0.1:$P_IMAPD/INBOX;UID=1" -u alice:alice-mail-pw) <(imap "$IP_A" 'INBOX;UID=1') || fail "IMAP bytes differ"
+pass "IMAP: each handset reads its own mailbox through the proxy; no session -> NO [AUTHENTICATIONFAILED]"
 
 # The IP moves to bob (Stop for alice, Start for bob on the same address): bob's mail, never alice's.
 "$MOBIX" sim detach --acct 127.0.0.1:$P_ACCT --secret mail-test-secret --state-dir $T/sim --msisdn 31610000001 >/dev/null

@@ -1,0 +1,285 @@
+#include "mail/imap_proxy.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+
+#include "core/metrics.hpp"
+#include "mail/access_identity.hpp"
+#include "mail/line_io.hpp"
+#include "mail/mail_profile.hpp"
+#include "mail/relay.hpp"
+#include "mail/tcp_service.hpp"
+
+namespace mobix {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using mail::kUse;
+using mail::read_line;
+using mail::Stream;
+using mail::write_all;
+
+namespace {
+
+constexpr std::size_t kMaxLine = 8192;
+constexpr std::size_t kMaxLiteral = 1024;  // credentials only: nothing bigger before login
+
+Counter& failure_counter(const std::string& reason) {
+  return metrics().counter("mobix_mail_imap_failures_total",
+                           "IMAP proxy sessions that did not reach the mailbox", "reason=\"" + reason + "\"");
+}
+
+// RFC 9051 4.3 quoted string (credentials with CR, LF or NUL are refused by the caller).
+std::string quoted(const std::string& s) {
+  std::string q = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') q.push_back('\\');
+    q.push_back(c);
+  }
+  return q + "\"";
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// "{12}" or "{12+}" at the end of a line: the octet count of a literal that follows.
+std::optional<std::pair<std::size_t, bool>> literal_at_end(const std::string& line) {
+  if (line.size() < 3 || line.back() != '}') return std::nullopt;
+  auto open = line.rfind('{');
+  if (open == std::string::npos) return std::nullopt;
+  auto inner = line.substr(open + 1, line.size() - open - 2);
+  bool non_sync = !inner.empty() && inner.back() == '+';
+  if (non_sync) inner.pop_back();
+  if (inner.empty() || inner.size() > 7 || inner.find_first_not_of("0123456789") != std::string::npos)
+    return std::nullopt;
+  return std::make_pair(static_cast<std::size_t>(std::stoul(inner)), non_sync);
+}
+
+}  // namespace
+
+struct ImapProxy::Impl {
+  asio::io_context& io;
+  const MailConfig& cfg;
+  SessionTable& sessions;
+  Directory& dir;
+  mail::FailureLimiter failures;
+  Counter& logged_in =
+      metrics().counter("mobix_mail_imap_logins_total", "IMAP logins made on a subscriber's behalf");
+  std::unique_ptr<mail::TcpService> service;
+
+  Impl(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
+      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {
+    service = std::make_unique<mail::TcpService>(
+        io, "imap", *c.imap_listen,
+        [this](tcp::socket sock, std::uint64_t id) { return session(std::move(sock), id); });
+  }
+
+  // Reads a command line including any literals it carries ({n} / {n+}), which are dropped.
+  asio::awaitable<std::optional<std::string>> read_command(Stream& client, std::string& buf,
+                                                           std::chrono::seconds t) {
+    auto line = co_await read_line(client, buf, kMaxLine, t);
+    if (!line) co_return std::nullopt;
+    std::string full = *line;
+    for (int literals = 0; literals < 4; ++literals) {
+      auto lit = literal_at_end(*line);
+      if (!lit) co_return full;
+      if (lit->first > kMaxLiteral) co_return std::nullopt;
+      if (!lit->second) {
+        if (!co_await write_all(client, "+ go ahead\r\n", t)) co_return std::nullopt;
+      }
+      client.expires_after(t);
+      if (buf.size() < lit->first) {
+        auto [ec, n] = co_await asio::async_read(client, asio::dynamic_buffer(buf, kMaxLine),
+                                                 asio::transfer_exactly(lit->first - buf.size()), kUse);
+        if (ec) co_return std::nullopt;
+      }
+      buf.erase(0, lit->first);
+      line = co_await read_line(client, buf, kMaxLine, t);
+      if (!line) co_return std::nullopt;
+      full += " <literal>" + *line;
+    }
+    co_return std::nullopt;
+  }
+
+  asio::awaitable<void> session(tcp::socket sock, std::uint64_t id) {
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) co_return;
+    auto client_ip = canonical(peer.address());
+    auto ip = client_ip.to_string();
+    sock.set_option(tcp::no_delay(true), ec);
+    Stream client(std::move(sock));
+    const auto t = std::chrono::seconds(120);
+    const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
+    const auto idle = std::chrono::seconds(cfg.idle_timeout);
+
+    if (!mail::in_ranges(cfg.access_ranges, client_ip)) {
+      failure_counter("outside_access_range").inc();
+      co_await write_all(
+          client, "* BYE [UNAVAILABLE] this service is only for handsets on the mobile network\r\n", t);
+      co_return;
+    }
+    if (failures.blocked(ip)) {
+      failure_counter("rate_limited").inc();
+      co_await write_all(
+          client, "* BYE [UNAVAILABLE] too many failed logins from this address; try again later\r\n", t);
+      co_return;
+    }
+    if (!co_await write_all(client,
+                            "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] mobix IMAP proxy ready\r\n", t))
+      co_return;
+
+    std::string buf, tag;
+    for (;;) {
+      auto line = co_await read_command(client, buf, t);
+      if (!line) {
+        failure_counter("bad_command").inc();
+        co_await write_all(client, "* BYE line or literal too long, or timeout\r\n", t);
+        co_return;
+      }
+      auto sp1 = line->find(' ');
+      tag = line->substr(0, sp1);
+      if (sp1 == std::string::npos || tag.empty() || tag.find_first_of("(){%*\"\\]+") != std::string::npos) {
+        failure_counter("bad_command").inc();
+        if (!co_await write_all(client, "* BAD malformed command\r\n", t)) co_return;
+        continue;
+      }
+      auto rest = line->substr(sp1 + 1);
+      auto sp2 = rest.find(' ');
+      auto cmd = upper(rest.substr(0, sp2));
+      auto args = sp2 == std::string::npos ? std::string() : rest.substr(sp2 + 1);
+      if (cmd == "CAPABILITY") {
+        if (!co_await write_all(client,
+                                "* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\n" + tag + " OK done\r\n", t))
+          co_return;
+        continue;
+      }
+      if (cmd == "NOOP") {
+        if (!co_await write_all(client, tag + " OK done\r\n", t)) co_return;
+        continue;
+      }
+      if (cmd == "LOGOUT") {
+        co_await write_all(client, "* BYE logging out\r\n" + tag + " OK done\r\n", t);
+        co_return;
+      }
+      if (cmd == "LOGIN") break;  // the handset's default credentials are ignored (step 102)
+      if (cmd == "AUTHENTICATE") {
+        auto mech = upper(args.substr(0, args.find(' ')));
+        if (mech != "PLAIN") {
+          if (!co_await write_all(client, tag + " NO [CANNOT] only PLAIN is offered\r\n", t)) co_return;
+          continue;
+        }
+        if (args.find(' ') == std::string::npos) {  // no SASL-IR: ask for the response
+          if (!co_await write_all(client, "+ \r\n", t)) co_return;
+          if (!co_await read_line(client, buf, kMaxLine, t)) co_return;
+        }
+        break;
+      }
+      if (!co_await write_all(client, tag + " BAD command not valid before login\r\n", t)) co_return;
+    }
+
+    // Steps 102-103: IP -> session -> subscriber -> mail account.
+    auto who = mail::identify(sessions, dir, ip);
+    if (!who) {
+      failures.record(ip);
+      failure_counter("no_session").inc();
+      spdlog::info("imap #{}: no live access session for {}", id, ip);
+      co_await write_all(
+          client, tag + " NO [AUTHENTICATIONFAILED] no mobile session is known for this address\r\n", t);
+      co_return;
+    }
+    auto profile = who->subscriber ? imap_profile(*who->subscriber) : std::nullopt;
+    const auto& msisdn = who->session.msisdn;
+    if (!profile || profile->user.find_first_of("\r\n") != std::string::npos ||
+        profile->password.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+      failure_counter("no_mail_account").inc();
+      spdlog::warn("imap #{}: msisdn {} ({}) has no usable IMAP account in the directory", id, msisdn, ip);
+      co_await write_all(
+          client, tag + " NO [AUTHENTICATIONFAILED] no mail account is provisioned for this subscriber\r\n",
+          t);
+      co_return;
+    }
+
+    // Step 104: LOGIN at the subscriber's real IMAP server.
+    Stream upstream(io);
+    upstream.expires_after(up_t);
+    boost::system::error_code addr_ec;
+    auto addr = asio::ip::make_address(profile->imap->host, addr_ec);
+    auto [cec] = co_await upstream.async_connect(tcp::endpoint(addr, profile->imap->port), kUse);
+    std::string ubuf;
+    std::optional<std::string> greeting;
+    if (!cec && !addr_ec) greeting = co_await read_line(upstream, ubuf, kMaxLine, up_t);
+    std::optional<std::string> done;
+    if (greeting && greeting->rfind("* OK", 0) == 0) {
+      upstream.socket().set_option(tcp::no_delay(true), ec);
+      if (co_await write_all(upstream,
+                             "m1 LOGIN " + quoted(profile->user) + " " + quoted(profile->password) + "\r\n",
+                             up_t)) {
+        for (int i = 0; i < 50; ++i) {
+          auto l = co_await read_line(upstream, ubuf, kMaxLine, up_t);
+          if (!l) break;
+          if (l->rfind("m1 ", 0) == 0) {
+            done = l->substr(3);
+            break;
+          }
+        }
+      }
+    }
+    if (!done) {
+      failure_counter("upstream_unreachable").inc();
+      spdlog::warn("imap #{}: mail server {} for msisdn {} unreachable", id, profile->imap->str(), msisdn);
+      co_await write_all(client,
+                         tag + " NO [UNAVAILABLE] the mail server is not reachable; try again later\r\n", t);
+      co_return;
+    }
+    if (done->rfind("OK", 0) != 0) {
+      failure_counter("upstream_rejected_credentials").inc();
+      spdlog::warn(
+          "imap #{}: {} rejected the stored credentials of msisdn {} (user {}): the account needs attention",
+          id, profile->imap->str(), msisdn, profile->user);
+      co_await write_all(
+          client,
+          tag +
+              " NO [CONTACTADMIN] the mail server rejected this subscriber's stored credentials; the "
+              "account needs attention from customer care\r\n",
+          t);
+      co_return;
+    }
+    logged_in.inc();
+    spdlog::info("imap #{}: {} is msisdn {}: logged in to {} as {}", id, ip, msisdn, profile->imap->str(),
+                 profile->user);
+    // The upstream's tagged OK (with its CAPABILITY response code) answers the handset's command.
+    if (!co_await write_all(client, tag + " " + *done + "\r\n", t)) co_return;
+    if (!ubuf.empty()) {
+      if (!co_await write_all(client, ubuf, idle)) co_return;
+    }
+    if (!buf.empty()) {
+      if (!co_await write_all(upstream, buf, idle)) co_return;
+    }
+    // Steps 105-106.
+    auto bytes = co_await mail::relay(client, upstream, idle);
+    spdlog::info("imap #{}: done ({} bytes down, {} up)", id, bytes.down, bytes.up);
+  }
+};
+
+ImapProxy::ImapProxy(asio::io_context& io, const MailConfig& cfg, SessionTable& sessions, Directory& dir)
+    : impl_(std::make_shared<Impl>(io, cfg, sessions, dir)) {}
+ImapProxy::~ImapProxy() = default;
+void ImapProxy::start() {
+  impl_->service->start();
+}
+void ImapProxy::stop() {
+  impl_->service->stop();
+}
+bool ImapProxy::drained() const {
+  return impl_->service->drained();
+}
+Endpoint ImapProxy::local_endpoint() const {
+  return impl_->service->local_endpoint();
+}
+
+}  // namespace mobix

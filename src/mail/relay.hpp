@@ -1,0 +1,20 @@
+#pragma once
+// After the proxy has logged in on the subscriber's behalf, the stream is relayed unmodified
+// in both directions (seed 000 steps 105-106); EOF on one side half-closes the other.
+#include <chrono>
+#include <cstdint>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "mail/line_io.hpp"
+
+namespace mobix::mail {
+
+struct RelayBytes {
+  std::uint64_t down = 0;  ///< upstream -> client
+  std::uint64_t up = 0;    ///< client -> upstream
+};
+
+boost::asio::awaitable<RelayBytes> relay(Stream& client, Stream& upstream, std::chrono::seconds idle);
+
+}  // namespace mobix::mail
