@@ -4,11 +4,6 @@
 # every error has its reply, counter and log line.
 source "$(dirname "$0")/lib.sh"
 command -v dovecot >/dev/null || fail "dovecot not installed (scripts/install-deps.sh)"
-free_ports() { /usr/bin/python3 -c 'import socket,sys
-ps=[]
-for k in sys.argv[1:]:
-    s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if k=="u" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
-print(*ps)' "$@"; }
 read -r P_DOVE P_AUTH P_ACCT P_ADMIN P_POP3 P_IMAPD P_IMAP <<<"$(free_ports t u u t t t t)"
 
 # --- Dovecot: alice and bob, one message each (ENVIRONMENT.md recipe) ---

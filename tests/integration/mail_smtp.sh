@@ -4,11 +4,6 @@
 # the rewritten envelope sender and From: (full name, non-ASCII too), body byte for byte.
 # Never an open relay.
 source "$(dirname "$0")/lib.sh"
-free_ports() { /usr/bin/python3 -c 'import socket,sys
-ps=[]
-for k in sys.argv[1:]:
-    s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if k=="u" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
-print(*ps)' "$@"; }
 read -r P_UP P_AUTH P_ACCT P_ADMIN P_SMTP <<<"$(free_ports t u u t t)"
 mkdir -p $T/maildir/{tmp,new,cur}
 /usr/bin/python3 "$(dirname "$0")/smtp_upstream.py" 127.0.0.1 $P_UP $T/maildir alice:alice-smtp-pw bob:bob-smtp-pw >$T/up.log 2>&1 &
