@@ -5,6 +5,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 
+#include "codec/imap/imap.hpp"
 #include "core/metrics.hpp"
 #include "mail/access_identity.hpp"
 #include "mail/line_io.hpp"
@@ -31,32 +32,9 @@ Counter& failure_counter(const std::string& reason) {
                            "IMAP proxy sessions that did not reach the mailbox", "reason=\"" + reason + "\"");
 }
 
-// RFC 9051 4.3 quoted string (credentials with CR, LF or NUL are refused by the caller).
-std::string quoted(const std::string& s) {
-  std::string q = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') q.push_back('\\');
-    q.push_back(c);
-  }
-  return q + "\"";
-}
-
 std::string upper(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return s;
-}
-
-// "{12}" or "{12+}" at the end of a line: the octet count of a literal that follows.
-std::optional<std::pair<std::size_t, bool>> literal_at_end(const std::string& line) {
-  if (line.size() < 3 || line.back() != '}') return std::nullopt;
-  auto open = line.rfind('{');
-  if (open == std::string::npos) return std::nullopt;
-  auto inner = line.substr(open + 1, line.size() - open - 2);
-  bool non_sync = !inner.empty() && inner.back() == '+';
-  if (non_sync) inner.pop_back();
-  if (inner.empty() || inner.size() > 7 || inner.find_first_not_of("0123456789") != std::string::npos)
-    return std::nullopt;
-  return std::make_pair(static_cast<std::size_t>(std::stoul(inner)), non_sync);
 }
 
 }  // namespace
@@ -85,19 +63,19 @@ struct ImapProxy::Impl {
     if (!line) co_return std::nullopt;
     std::string full = *line;
     for (int literals = 0; literals < 4; ++literals) {
-      auto lit = literal_at_end(*line);
+      auto lit = imap::literal_at_end(*line);
       if (!lit) co_return full;
-      if (lit->first > kMaxLiteral) co_return std::nullopt;
-      if (!lit->second) {
+      if (lit->size > kMaxLiteral) co_return std::nullopt;
+      if (!lit->non_synchronizing) {
         if (!co_await write_all(client, "+ go ahead\r\n", t)) co_return std::nullopt;
       }
       client.expires_after(t);
-      if (buf.size() < lit->first) {
+      if (buf.size() < lit->size) {
         auto [ec, n] = co_await asio::async_read(client, asio::dynamic_buffer(buf, kMaxLine),
-                                                 asio::transfer_exactly(lit->first - buf.size()), kUse);
+                                                 asio::transfer_exactly(lit->size - buf.size()), kUse);
         if (ec) co_return std::nullopt;
       }
-      buf.erase(0, lit->first);
+      buf.erase(0, lit->size);
       line = co_await read_line(client, buf, kMaxLine, t);
       if (!line) co_return std::nullopt;
       full += " <literal>" + *line;
@@ -141,17 +119,15 @@ struct ImapProxy::Impl {
         co_await write_all(client, "* BYE line or literal too long, or timeout\r\n", t);
         co_return;
       }
-      auto sp1 = line->find(' ');
-      tag = line->substr(0, sp1);
-      if (sp1 == std::string::npos || tag.empty() || tag.find_first_of("(){%*\"\\]+") != std::string::npos) {
+      auto parsed = imap::parse_command(*line);
+      if (!parsed) {
         failure_counter("bad_command").inc();
         if (!co_await write_all(client, "* BAD malformed command\r\n", t)) co_return;
         continue;
       }
-      auto rest = line->substr(sp1 + 1);
-      auto sp2 = rest.find(' ');
-      auto cmd = upper(rest.substr(0, sp2));
-      auto args = sp2 == std::string::npos ? std::string() : rest.substr(sp2 + 1);
+      tag = parsed->tag;
+      const auto& cmd = parsed->name;
+      const auto& args = parsed->args;
       if (cmd == "CAPABILITY") {
         if (!co_await write_all(client,
                                 "* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\n" + tag + " OK done\r\n", t))
@@ -194,8 +170,9 @@ struct ImapProxy::Impl {
     }
     auto profile = who->subscriber ? imap_profile(*who->subscriber) : std::nullopt;
     const auto& msisdn = who->session.msisdn;
-    if (!profile || profile->user.find_first_of("\r\n") != std::string::npos ||
-        profile->password.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
+    auto q_user = profile ? imap::quoted(profile->user) : std::nullopt;
+    auto q_pass = profile ? imap::quoted(profile->password) : std::nullopt;
+    if (!profile || !q_user || !q_pass) {
       failure_counter("no_mail_account").inc();
       spdlog::warn("imap #{}: msisdn {} ({}) has no usable IMAP account in the directory", id, msisdn, ip);
       co_await write_all(
@@ -216,9 +193,7 @@ struct ImapProxy::Impl {
     std::optional<std::string> done;
     if (greeting && greeting->rfind("* OK", 0) == 0) {
       upstream.socket().set_option(tcp::no_delay(true), ec);
-      if (co_await write_all(upstream,
-                             "m1 LOGIN " + quoted(profile->user) + " " + quoted(profile->password) + "\r\n",
-                             up_t)) {
+      if (co_await write_all(upstream, "m1 LOGIN " + *q_user + " " + *q_pass + "\r\n", up_t)) {
         for (int i = 0; i < 50; ++i) {
           auto l = co_await read_line(upstream, ubuf, kMaxLine, up_t);
           if (!l) break;
