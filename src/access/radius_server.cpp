@@ -152,8 +152,8 @@ struct AccessRole::Impl {
     return *c;
   }
 
-  void log_events(const Outcome& out) {
-    for (const auto& e : out.events) {
+  void log_events(const std::vector<SessionEvent>& events) {
+    for (const auto& e : events) {
       event_counter(e).inc();
       spdlog::info("session {} {}: msisdn={} ip={}{} apn={} nas={} acct-session-id={} ({})",
                    e.kind == SessionEvent::Kind::attach ? "attach" : "detach", e.session.sid,
@@ -339,9 +339,7 @@ struct AccessRole::Impl {
     commit(
         std::move(out.changes),
         [this, key, bytes, from, events = std::move(events)] {
-          Outcome o;
-          o.events = events;
-          log_events(o);
+          log_events(events);
           table.publish(events);
           acct_cache.answered(key, bytes);
           send(acct_sock, from, bytes);
@@ -357,9 +355,7 @@ struct AccessRole::Impl {
       auto events = out.events;
       commit(std::move(out.changes),
              [this, events] {
-               Outcome o;
-               o.events = events;
-               log_events(o);
+               log_events(events);
                table.publish(events);
              },
              {});
@@ -435,9 +431,7 @@ void AccessRole::purge(const std::string& ip, std::function<void(bool)> done) {
   m.commit(
       std::move(out.changes),
       [&m, events, done, found] {
-        Outcome o;
-        o.events = events;
-        m.log_events(o);
+        m.log_events(events);
         m.table.publish(events);
         done(found);
       },

@@ -4,8 +4,6 @@
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -15,7 +13,7 @@
 #include <boost/beast/http.hpp>
 
 #include "core/metrics.hpp"
-#include "core/runtime.hpp"
+#include "core/tcp_service.hpp"
 
 namespace mobix {
 
@@ -51,31 +49,16 @@ std::string query_param(const std::string& query, const std::string& key) {
   return {};
 }
 
-struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
-  asio::io_context& io;
-  Endpoint listen;
+struct HttpServer::Impl {
   HttpHandler handler;
-  tcp::acceptor acceptor;
-  Gate gate;
+  std::unique_ptr<TcpService> service;
 
-  Impl(asio::io_context& io_, Endpoint l, HttpHandler h)
-      : io(io_), listen(std::move(l)), handler(std::move(h)), acceptor(io_) {}
-
-  asio::awaitable<void> accept_loop() {
-    auto self = shared_from_this();
-    for (;;) {
-      auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (!acceptor.is_open()) co_return;
-      if (ec) continue;
-      auto pass = gate.enter();
-      if (!pass) co_return;
-      asio::co_spawn(io, session(std::move(sock), std::make_shared<Gate::Pass>(std::move(pass))),
-                     asio::detached);
-    }
+  Impl(asio::io_context& io, const Endpoint& listen, HttpHandler h) : handler(std::move(h)) {
+    service = std::make_unique<TcpService>(
+        io, "admin", listen, [this](tcp::socket sock, std::uint64_t) { return session(std::move(sock)); });
   }
 
-  asio::awaitable<void> session(tcp::socket sock, std::shared_ptr<Gate::Pass>) {
-    auto self = shared_from_this();
+  asio::awaitable<void> session(tcp::socket sock) {
     beast::tcp_stream stream(std::move(sock));
     beast::flat_buffer buf;
     try {
@@ -97,7 +80,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         r.authorization = std::string(req[http::field::authorization]);
 
         std::optional<HttpResponse> result;
-        asio::steady_timer wait(io, asio::steady_timer::time_point::max());
+        asio::steady_timer wait(stream.get_executor(), asio::steady_timer::time_point::max());
         try {
           handler(r, [&result, &wait](HttpResponse resp) {
             result = std::move(resp);
@@ -117,7 +100,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         res.body() = std::move(result->body);
         res.prepare_payload();
         auto [wec, wn] = co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-        if (wec || !res.keep_alive() || gate.closed()) break;
+        if (wec || !res.keep_alive() || service->stopping()) break;
       }
     } catch (const std::exception& e) {
       spdlog::warn("admin: connection error: {}", e.what());
@@ -133,28 +116,16 @@ HttpServer::HttpServer(asio::io_context& io, const Endpoint& listen, HttpHandler
 HttpServer::~HttpServer() = default;
 
 void HttpServer::start() {
-  tcp::endpoint ep(asio::ip::make_address(impl_->listen.host), impl_->listen.port);
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
-  impl_->acceptor.bind(ep);
-  impl_->acceptor.listen();
-  asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-  spdlog::info("admin: HTTP on {}", local_endpoint().str());
+  impl_->service->start();
 }
-
 void HttpServer::stop() {
-  impl_->gate.close();
-  boost::system::error_code ec;
-  impl_->acceptor.close(ec);
+  impl_->service->stop();
 }
-
 bool HttpServer::drained() const {
-  return impl_->gate.active() == 0;
+  return impl_->service->drained();
 }
-
 Endpoint HttpServer::local_endpoint() const {
-  auto e = impl_->acceptor.local_endpoint();
-  return Endpoint{e.address().to_string(), e.port()};
+  return impl_->service->local_endpoint();
 }
 
 }  // namespace mobix

@@ -1,4 +1,4 @@
-#include "mail/imap_proxy.hpp"
+#include "mail/mail_proxies.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
@@ -10,8 +10,8 @@
 #include "mail/access_identity.hpp"
 #include "mail/line_io.hpp"
 #include "mail/mail_profile.hpp"
+#include "mail/proxy_factory.hpp"
 #include "mail/relay.hpp"
-#include "mail/tcp_service.hpp"
 
 namespace mobix {
 
@@ -37,9 +37,8 @@ std::string upper(std::string s) {
   return s;
 }
 
-}  // namespace
-
-struct ImapProxy::Impl {
+// One IMAP proxy: its sessions share the config, the session table and the directory.
+struct ImapProxy {
   asio::io_context& io;
   const MailConfig& cfg;
   SessionTable& sessions;
@@ -47,14 +46,9 @@ struct ImapProxy::Impl {
   mail::FailureLimiter failures;
   Counter& logged_in =
       metrics().counter("mobix_mail_imap_logins_total", "IMAP logins made on a subscriber's behalf");
-  std::unique_ptr<mail::TcpService> service;
 
-  Impl(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
-      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {
-    service = std::make_unique<mail::TcpService>(
-        io, "imap", *c.imap_listen,
-        [this](tcp::socket sock, std::uint64_t id) { return session(std::move(sock), id); });
-  }
+  ImapProxy(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
+      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {}
 
   // Reads a command line including any literals it carries ({n} / {n+}), which are dropped.
   asio::awaitable<std::optional<std::string>> read_command(Stream& client, std::string& buf,
@@ -241,20 +235,11 @@ struct ImapProxy::Impl {
   }
 };
 
-ImapProxy::ImapProxy(asio::io_context& io, const MailConfig& cfg, SessionTable& sessions, Directory& dir)
-    : impl_(std::make_shared<Impl>(io, cfg, sessions, dir)) {}
-ImapProxy::~ImapProxy() = default;
-void ImapProxy::start() {
-  impl_->service->start();
-}
-void ImapProxy::stop() {
-  impl_->service->stop();
-}
-bool ImapProxy::drained() const {
-  return impl_->service->drained();
-}
-Endpoint ImapProxy::local_endpoint() const {
-  return impl_->service->local_endpoint();
+}  // namespace
+
+std::unique_ptr<TcpService> make_imap_proxy(asio::io_context& io, const MailConfig& cfg,
+                                            SessionTable& sessions, Directory& dir) {
+  return mail::serve_proxy<ImapProxy>(io, "imap", *cfg.imap_listen, cfg, sessions, dir);
 }
 
 }  // namespace mobix

@@ -1,4 +1,4 @@
-#include "mail/pop3_proxy.hpp"
+#include "mail/mail_proxies.hpp"
 
 #include <chrono>
 #include <unordered_map>
@@ -21,8 +21,8 @@
 #include "mail/access_identity.hpp"
 #include "mail/line_io.hpp"
 #include "mail/mail_profile.hpp"
+#include "mail/proxy_factory.hpp"
 #include "mail/relay.hpp"
-#include "mail/tcp_service.hpp"
 
 namespace mobix {
 
@@ -42,9 +42,8 @@ Counter& failure_counter(const std::string& reason) {
                            "POP3 proxy sessions that did not reach the mailbox", "reason=\"" + reason + "\"");
 }
 
-}  // namespace
-
-struct Pop3Proxy::Impl {
+// One POP3 proxy: its sessions share the config, the session table and the directory.
+struct Pop3Proxy {
   asio::io_context& io;
   const MailConfig& cfg;
   SessionTable& sessions;
@@ -52,14 +51,9 @@ struct Pop3Proxy::Impl {
   mail::FailureLimiter failures;
   Counter& logged_in =
       metrics().counter("mobix_mail_pop3_logins_total", "POP3 logins made on a subscriber's behalf");
-  std::unique_ptr<mail::TcpService> service;
 
-  Impl(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
-      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {
-    service = std::make_unique<mail::TcpService>(
-        io, "pop3", *c.pop3_listen,
-        [this](tcp::socket sock, std::uint64_t id) { return session(std::move(sock), id); });
-  }
+  Pop3Proxy(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
+      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {}
 
   asio::awaitable<void> session(tcp::socket sock, std::uint64_t id) {
     boost::system::error_code ec;
@@ -226,21 +220,11 @@ struct Pop3Proxy::Impl {
   }
 };
 
-Pop3Proxy::Pop3Proxy(asio::io_context& io, const MailConfig& cfg, SessionTable& sessions, Directory& dir)
-    : impl_(std::make_shared<Impl>(io, cfg, sessions, dir)) {}
+}  // namespace
 
-Pop3Proxy::~Pop3Proxy() = default;
-void Pop3Proxy::start() {
-  impl_->service->start();
-}
-void Pop3Proxy::stop() {
-  impl_->service->stop();
-}
-bool Pop3Proxy::drained() const {
-  return impl_->service->drained();
-}
-Endpoint Pop3Proxy::local_endpoint() const {
-  return impl_->service->local_endpoint();
+std::unique_ptr<TcpService> make_pop3_proxy(asio::io_context& io, const MailConfig& cfg,
+                                            SessionTable& sessions, Directory& dir) {
+  return mail::serve_proxy<Pop3Proxy>(io, "pop3", *cfg.pop3_listen, cfg, sessions, dir);
 }
 
 }  // namespace mobix

@@ -1,4 +1,4 @@
-#include "mail/smtp_proxy.hpp"
+#include "mail/mail_proxies.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -10,7 +10,7 @@
 #include "mail/access_identity.hpp"
 #include "mail/line_io.hpp"
 #include "mail/mail_profile.hpp"
-#include "mail/tcp_service.hpp"
+#include "mail/proxy_factory.hpp"
 
 namespace mobix {
 
@@ -51,9 +51,8 @@ struct Upstream {
   explicit Upstream(asio::io_context& io) : stream(io) {}
 };
 
-}  // namespace
-
-struct SmtpProxy::Impl {
+// One SMTP proxy: its sessions share the config, the session table and the directory.
+struct SmtpProxy {
   asio::io_context& io;
   const MailConfig& cfg;
   SessionTable& sessions;
@@ -61,14 +60,9 @@ struct SmtpProxy::Impl {
   mail::FailureLimiter failures;
   Counter& messages =
       metrics().counter("mobix_mail_smtp_messages_total", "Messages relayed with a rewritten sender");
-  std::unique_ptr<mail::TcpService> service;
 
-  Impl(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
-      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {
-    service = std::make_unique<mail::TcpService>(
-        io, "smtp", *c.smtp_listen,
-        [this](tcp::socket sock, std::uint64_t id) { return session(std::move(sock), id); });
-  }
+  SmtpProxy(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
+      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {}
 
   // Connects, reads the greeting, EHLO, and AUTH PLAIN when the profile has credentials.
   // On failure returns the reply for the handset.
@@ -330,20 +324,11 @@ struct SmtpProxy::Impl {
   }
 };
 
-SmtpProxy::SmtpProxy(asio::io_context& io, const MailConfig& cfg, SessionTable& sessions, Directory& dir)
-    : impl_(std::make_shared<Impl>(io, cfg, sessions, dir)) {}
-SmtpProxy::~SmtpProxy() = default;
-void SmtpProxy::start() {
-  impl_->service->start();
-}
-void SmtpProxy::stop() {
-  impl_->service->stop();
-}
-bool SmtpProxy::drained() const {
-  return impl_->service->drained();
-}
-Endpoint SmtpProxy::local_endpoint() const {
-  return impl_->service->local_endpoint();
+}  // namespace
+
+std::unique_ptr<TcpService> make_smtp_proxy(asio::io_context& io, const MailConfig& cfg,
+                                            SessionTable& sessions, Directory& dir) {
+  return mail::serve_proxy<SmtpProxy>(io, "smtp", *cfg.smtp_listen, cfg, sessions, dir);
 }
 
 }  // namespace mobix

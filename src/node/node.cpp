@@ -8,9 +8,7 @@
 #include "admin/http_server.hpp"
 #include "core/runtime.hpp"
 #include "directory/directory.hpp"
-#include "mail/imap_proxy.hpp"
-#include "mail/pop3_proxy.hpp"
-#include "mail/smtp_proxy.hpp"
+#include "mail/mail_proxies.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
@@ -24,9 +22,8 @@ struct Node::Impl {
   std::unique_ptr<StoreDirectory> directory;
   std::unique_ptr<StoreWriter> writer;
   std::unique_ptr<AccessRole> access;
-  std::unique_ptr<Pop3Proxy> pop3;
-  std::unique_ptr<SmtpProxy> smtp;
-  std::unique_ptr<ImapProxy> imap;
+  /// The mail role's listeners, by lab.json name ("mail.pop3", ...).
+  std::vector<std::pair<std::string, std::unique_ptr<TcpService>>> mail;
   std::unique_ptr<AdminApi> api;
   std::unique_ptr<HttpServer> admin;
 
@@ -53,23 +50,15 @@ void Node::start() {
   }
   if (m.cfg.mail) {
     // Config validation guarantees the access role runs in this node.
-    if (m.cfg.mail->pop3_listen) {
-      m.pop3 = std::make_unique<Pop3Proxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
-      m.pop3->start();
-      m.runtime.on_stop([&m] { m.pop3->stop(); });
-      m.runtime.add_drain_check([&m] { return m.pop3->drained(); });
-    }
-    if (m.cfg.mail->imap_listen) {
-      m.imap = std::make_unique<ImapProxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
-      m.imap->start();
-      m.runtime.on_stop([&m] { m.imap->stop(); });
-      m.runtime.add_drain_check([&m] { return m.imap->drained(); });
-    }
-    if (m.cfg.mail->smtp_listen) {
-      m.smtp = std::make_unique<SmtpProxy>(m.io, *m.cfg.mail, m.access->sessions(), *m.directory);
-      m.smtp->start();
-      m.runtime.on_stop([&m] { m.smtp->stop(); });
-      m.runtime.add_drain_check([&m] { return m.smtp->drained(); });
+    const auto& mc = *m.cfg.mail;
+    auto& sessions = m.access->sessions();
+    if (mc.pop3_listen) m.mail.emplace_back("mail.pop3", make_pop3_proxy(m.io, mc, sessions, *m.directory));
+    if (mc.imap_listen) m.mail.emplace_back("mail.imap", make_imap_proxy(m.io, mc, sessions, *m.directory));
+    if (mc.smtp_listen) m.mail.emplace_back("mail.smtp", make_smtp_proxy(m.io, mc, sessions, *m.directory));
+    for (auto& [name, service] : m.mail) {
+      service->start();
+      m.runtime.on_stop([s = service.get()] { s->stop(); });
+      m.runtime.add_drain_check([s = service.get()] { return s->drained(); });
     }
   }
   m.api = std::make_unique<AdminApi>(*m.directory, m.access.get(), m.cfg.admin.token);
@@ -98,9 +87,7 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
     out["access.radius_auth"] = {impl_->access->auth_endpoint(), "radius/udp"};
     out["access.radius_acct"] = {impl_->access->acct_endpoint(), "radius-acct/udp"};
   }
-  if (impl_->pop3) out["mail.pop3"] = {impl_->pop3->local_endpoint(), "pop3"};
-  if (impl_->imap) out["mail.imap"] = {impl_->imap->local_endpoint(), "imap"};
-  if (impl_->smtp) out["mail.smtp"] = {impl_->smtp->local_endpoint(), "smtp"};
+  for (const auto& [name, service] : impl_->mail) out[name] = {service->local_endpoint(), name.substr(5)};
   if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
   return out;
 }

@@ -48,9 +48,7 @@ set -e
 curl -s "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && fail "something listens after a config error"
 pass "bad config: exit 2 with file:line: key"
 
-"$MOBIX" serve --config "$T/good.yaml" --log-format json >"$T/serve.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+start_serve "$T/good.yaml" "$P_ADMIN" "$T/serve.log" --log-format json || true
 curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" | grep -q ok || fail "serve not healthy"
 # The only client is 127.0.0.2: a request from 127.0.0.1 is an unknown client, dropped.
 if printf 'Acct-Status-Type = Start\nAcct-Session-Id = "x"\nFramed-IP-Address = 10.64.0.5\n' |
@@ -74,9 +72,7 @@ pass "serve: JSON logs, unknown NAS dropped and counted, known NAS served"
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 echo "a-long-admin-token-1234" >"$T/admin.token"
 sed -e 's|^admin:|log:\n  level: debug\nadmin:\n  token_file: admin.token|' "$T/good.yaml" >"$T/token.yaml"
-"$MOBIX" serve --config "$T/token.yaml" >"$T/serve2.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+start_serve "$T/token.yaml" "$P_ADMIN" "$T/serve2.log" || true
 curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" | grep -q ok || fail "serve with the config's log section: $(cat "$T/serve2.log")"
 grep -q "debug" "$T/serve2.log" || fail "log.level from the config not applied"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_ADMIN/api/v1/sessions")

@@ -57,3 +57,12 @@ for k in sys.argv[1:]:
     s.bind(("127.0.0.1", 0)); ps.append(s.getsockname()[1]); s.close()
 print(*ps)' "$@"
 }
+
+# start_serve CONFIG ADMIN_PORT LOG [extra args]: runs `mobix serve` and waits for /healthz.
+start_serve() {
+  local config=$1 port=$2 log=$3
+  "$MOBIX" serve --config "$config" "${@:4}" >"$log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}

@@ -77,9 +77,7 @@ mail:
   upstream_timeout: 3
   max_failures_per_minute: 50
 YAML
-"$MOBIX" serve --config $T/mobix.yaml >$T/mobix.log 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
 ADMIN=127.0.0.1:$P_ADMIN
 api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+-d "$3"}; }
 api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.imap":"127.0.0.1:'$P_IMAPD'","mail.user":"alice","mail.password":"alice-mail-pw"}}' >/dev/null

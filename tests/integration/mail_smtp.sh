@@ -23,9 +23,8 @@ mail:
   upstream_timeout: 3
   max_message_size: 100000
 YAML
-"$MOBIX" serve --config $T/mobix.yaml >$T/mobix.log 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && grep -q listening $T/up.log && break; sleep 0.05; done
+start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
+for _ in $(seq 100); do grep -q listening $T/up.log && break; sleep 0.05; done
 ADMIN=127.0.0.1:$P_ADMIN
 api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+-d "$3"}; }
 api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.smtp":"127.0.0.1:'$P_UP'","mail.smtp_user":"alice","mail.smtp_password":"alice-smtp-pw","mail.address":"alice@mail.test","mail.name":"Alice Ångström"}}' >/dev/null

@@ -15,17 +15,19 @@ namespace boost::asio {
 class io_context;
 }
 
-namespace mobix::mail {
+namespace mobix {
 
 class TcpService {
  public:
   using Handler = std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket, std::uint64_t id)>;
-  /// `name` labels the metrics and logs ("pop3", "smtp", "imap").
+  /// `name` labels the metrics and logs ("admin", "pop3", "smtp", "imap").
   TcpService(boost::asio::io_context& io, std::string name, Endpoint listen, Handler handler);
   ~TcpService();
   void start();
   void stop();
   bool drained() const;
+  /// True once stop() was called: keep-alive sessions should finish their current request.
+  bool stopping() const;
   Endpoint local_endpoint() const;
 
  private:
@@ -33,4 +35,4 @@ class TcpService {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace mobix::mail
+}  // namespace mobix

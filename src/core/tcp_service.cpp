@@ -1,15 +1,16 @@
-#include "mail/tcp_service.hpp"
+#include "core/tcp_service.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include "core/metrics.hpp"
 #include "core/runtime.hpp"
-#include "mail/line_io.hpp"
 
-namespace mobix::mail {
+namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
@@ -28,10 +29,10 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
-    auto& accepted = metrics().counter("mobix_mail_connections_total", "Mail proxy connections accepted",
-                                       "proxy=\"" + name + "\"");
+    auto& accepted = metrics().counter("mobix_tcp_connections_total", "TCP connections accepted, by service",
+                                       "service=\"" + name + "\"");
     for (;;) {
-      auto [ec, sock] = co_await acceptor.async_accept(kUse);
+      auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (!acceptor.is_open()) co_return;
       if (ec) continue;
       auto pass = std::make_shared<Gate::Pass>(gate.enter());
@@ -44,8 +45,9 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
           std::rethrow_exception(e);
         } catch (const std::exception& ex) {
           metrics()
-              .counter("mobix_mail_connection_errors_total",
-                       "Mail proxy connections ended by an internal error", "proxy=\"" + self->name + "\"")
+              .counter("mobix_tcp_connection_errors_total",
+                       "TCP connections ended by an internal error, by service",
+                       "service=\"" + self->name + "\"")
               .inc();
           spdlog::error("{} #{}: connection error: {}", self->name, id, ex.what());
         }
@@ -66,13 +68,17 @@ void TcpService::start() {
   impl_->acceptor.bind(ep);
   impl_->acceptor.listen();
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
-  spdlog::info("mail: {} proxy on {}", impl_->name, local_endpoint().str());
+  spdlog::info("{}: listening on {}", impl_->name, local_endpoint().str());
 }
 
 void TcpService::stop() {
   impl_->gate.close();
   boost::system::error_code ec;
   impl_->acceptor.close(ec);
+}
+
+bool TcpService::stopping() const {
+  return impl_->gate.closed();
 }
 
 bool TcpService::drained() const {
@@ -84,4 +90,4 @@ Endpoint TcpService::local_endpoint() const {
   return Endpoint{e.address().to_string(), e.port()};
 }
 
-}  // namespace mobix::mail
+}  // namespace mobix

@@ -1,0 +1,26 @@
+#pragma once
+// The mail role's listeners (seed 000). Each recognises the handset only by its source IP
+// through the access sessions, and only inside `access_ranges`; logs in to the subscriber's
+// real server with the credentials from the directory; then relays (POP3/IMAP) or relays with
+// the sender rewritten (SMTP). Each returns a TcpService to start, stop and drain.
+#include <memory>
+
+#include "core/config.hpp"
+#include "core/tcp_service.hpp"
+
+namespace mobix {
+
+class SessionTable;
+class Directory;
+
+/// POP3 (RFC 1939/2449), seed 000 steps 101-106.
+std::unique_ptr<TcpService> make_pop3_proxy(boost::asio::io_context& io, const MailConfig& cfg,
+                                            SessionTable& sessions, Directory& dir);
+/// IMAP (RFC 9051/3501): today's handsets; the seed's logic unchanged.
+std::unique_ptr<TcpService> make_imap_proxy(boost::asio::io_context& io, const MailConfig& cfg,
+                                            SessionTable& sessions, Directory& dir);
+/// SMTP submission (RFC 5321/6409), seed 000 steps 201-207.
+std::unique_ptr<TcpService> make_smtp_proxy(boost::asio::io_context& io, const MailConfig& cfg,
+                                            SessionTable& sessions, Directory& dir);
+
+}  // namespace mobix
