@@ -53,7 +53,12 @@ json to_json(const SessionRecord& r) {
               {"last_seen", iso8601(r.last_seen)}};
 }
 
+// Every refused API request is counted by status (400 bad input, 401, 404, 405, 409).
 HttpResponse error(int status, const std::string& msg) {
+  metrics()
+      .counter("mobix_admin_errors_total", "Admin API requests refused, by HTTP status",
+               "status=\"" + std::to_string(status) + "\"")
+      .inc();
   return HttpResponse{status, "application/json", json{{"error", msg}}.dump() + "\n"};
 }
 HttpResponse ok(const json& j, int status = 200) {

@@ -30,7 +30,8 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subs
 [ "$code" = 400 ] || fail "bad msisdn gave HTTP $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d '{"nope":1}')
 [ "$code" = 400 ] || fail "unknown field gave HTTP $code"
-pass "API rejects bad input with 400"
+[ "$(metric 'mobix_admin_errors_total{status="400"}')" -ge 2 ] || fail "400s not counted"
+pass "API rejects bad input with 400 (counted)"
 
 curl -fsS "http://$ADMIN/metrics" | grep -q '^mobix_access_sessions 1' || fail "sessions gauge"
 "$MOBIX" admin --lab "$T" purge "$ip" >/dev/null || fail "purge"

@@ -25,6 +25,7 @@ state_dir = $D/state
 log_path = $D/dovecot.log
 ssl = no
 auth_failure_delay = 0
+
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 first_valid_uid = 1
@@ -74,7 +75,7 @@ mail:
   pop3_listen: 127.0.0.1:$P_POP3
   imap_listen: 127.0.0.1:$P_IMAP
   access_ranges: [127.1.0.0/16]
-  upstream_timeout: 3
+  upstream_timeout: 10  # Dovecot delays repeated failed logins from one IP (auth penalty)
   max_failures_per_minute: 50
 YAML
 start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
@@ -136,25 +137,49 @@ pass "an IP reassigned after Stop/Start serves the new subscriber only"
 # Errors: each with its reply text and counter.
 metric() { curl -fsS "http://$ADMIN/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 err() { curl -sS -v --max-time 10 --interface "$1" "pop3://127.0.0.1:$P_POP3/1" -u mobile:mobile 2>&1 | grep -- "< -ERR" | head -1 || true; }
+ierr() { curl -sS -v --max-time 10 --interface "$1" "imap://127.0.0.1:$P_IMAP/INBOX" -u mobile:mobile 2>&1 | grep -E -- "< (\* BYE|[A-Z0-9]+ NO)" | head -1 || true; }
 e=$(err 127.1.0.99)   # in the access range, but no session
 echo "$e" | grep -q "\[AUTH\] no mobile session" || fail "no-session reply: $e"
 e=$(err 127.0.0.1)    # outside the access ranges
 echo "$e" | grep -q "\[AUTH\] this service is only for handsets" || fail "outside-range reply: $e"
+ierr 127.0.0.1 | grep -q "BYE \[UNAVAILABLE\] this service is only for handsets" || fail "IMAP outside-range reply"
 api PATCH subscribers/bob '{"attrs":{"mail.password":"wrong"}}' >/dev/null
+ierr "$IP_B" | grep -q "NO \[CONTACTADMIN\].*needs attention" || fail "IMAP rejected-credentials reply"
 e=$(err "$IP_B")
 echo "$e" | grep -q "\[SYS/PERM\].*needs attention" || fail "rejected-credentials reply: $e"
 grep -q "rejected the stored credentials of msisdn 31610000002" $T/mobix.log || fail "no log line naming the subscriber"
 grep -q "wrong" $T/mobix.log && fail "a password reached the log"
-api PATCH subscribers/bob '{"attrs":{"mail.password":"bob-mail-pw","mail.pop3":"127.0.0.1:1"}}' >/dev/null
+api PATCH subscribers/bob '{"attrs":{"mail.password":"bob-mail-pw","mail.pop3":"127.0.0.1:1","mail.imap":"127.0.0.1:1"}}' >/dev/null
+ierr "$IP_B" | grep -q "NO \[UNAVAILABLE\]" || fail "IMAP unreachable-upstream reply"
 e=$(err "$IP_B")
 echo "$e" | grep -q "\[SYS/TEMP\]" || fail "unreachable-upstream reply: $e"
 api PATCH subscribers/bob '{"attrs":{"mail.pop3":null}}' >/dev/null
 e=$(err "$IP_B")
 echo "$e" | grep -q "no mail account" || fail "no-account reply: $e"
+for r in outside_access_range upstream_rejected_credentials upstream_unreachable; do
+  [ "$(metric "mobix_mail_imap_failures_total{reason=\"$r\"}")" -ge 1 ] || fail "IMAP counter $r"
+done
+# Malformed and over-long command lines: a clear error, counted; the connection survives the first.
+/usr/bin/python3 - "$IP_A" "$P_POP3" "$P_IMAP" <<'PY' || fail "malformed/over-long commands"
+import socket, sys
+def conn(port):
+    s = socket.socket(); s.bind((sys.argv[1], 0)); s.settimeout(5); s.connect(("127.0.0.1", int(port)))
+    f = s.makefile("rb"); f.readline(); return s, f
+s, f = conn(sys.argv[2])
+s.sendall(b"US3R x\r\n"); assert f.readline().startswith(b"-ERR malformed"), "pop3 bad command"
+s.sendall(b"NOOP\r\n"); assert f.readline().startswith(b"+OK"), "pop3 survives a bad command"
+s.sendall(b"USER " + b"x" * 2000 + b"\r\n"); assert f.readline().startswith(b"-ERR line too long"), "pop3 long line"
+s, f = conn(sys.argv[3])
+s.sendall(b"bad+tag NOOP\r\n"); assert f.readline().startswith(b"* BAD"), "imap bad command"
+s.sendall(b"a LOGIN {999999}\r\n"); assert f.readline().startswith(b"* BYE"), "imap oversized literal"
+PY
+[ "$(metric 'mobix_mail_pop3_failures_total{reason="bad_command"}')" -ge 1 ] || fail "pop3 bad_command counter"
+[ "$(metric 'mobix_mail_pop3_failures_total{reason="line_too_long"}')" -ge 1 ] || fail "pop3 line_too_long counter"
+[ "$(metric 'mobix_mail_imap_failures_total{reason="bad_command"}')" -ge 2 ] || fail "imap bad_command counter"
 for r in no_session outside_access_range upstream_rejected_credentials upstream_unreachable no_mail_account; do
   [ "$(metric "mobix_mail_pop3_failures_total{reason=\"$r\"}")" -ge 1 ] || fail "counter $r"
 done
-pass "no session, outside range, rejected credentials, dead upstream, no account: replies, counters, log lines"
+pass "no session, outside range, rejected credentials, dead upstream, no account, malformed and long lines: replies, counters, log lines (POP3 and IMAP)"
 
 # Rate limit: an address with too many failures is refused.
 for _ in $(seq 50); do err 127.1.0.98 >/dev/null; done

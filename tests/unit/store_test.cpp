@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "core/metrics.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 #include "test_util.hpp"
@@ -85,4 +86,31 @@ TEST(Store, SessionBatchesSurviveReopen) {
   auto leases = s->load_leases();
   ASSERT_EQ(leases.size(), 1u);
   EXPECT_TRUE(leases[0].bound);
+}
+
+namespace {
+// A repository whose disk is "full": every commit fails.
+class FailingRepository final : public SessionRepository {
+ public:
+  std::vector<SessionRecord> load_sessions() override { return {}; }
+  std::vector<Lease> load_leases() override { return {}; }
+  void apply(const std::vector<Change>&) override { throw StoreError("disk full"); }
+};
+}  // namespace
+
+TEST(StoreWriter, FailedCommitIsReportedNotAcknowledged) {
+  auto& failures = metrics().counter("mobix_store_commit_failures_total", "");
+  auto before = failures.value();
+  FailingRepository repo;
+  StoreWriter w(repo);
+  int calls = 0;
+  bool ok = true;
+  w.submit({Change{Change::Kind::end_session, {}, {}}}, [&](bool o) {
+    ok = o;
+    ++calls;
+  });
+  w.flush();
+  EXPECT_EQ(calls, 1);
+  EXPECT_FALSE(ok) << "the caller must not answer the NAS";
+  EXPECT_EQ(failures.value(), before + 1);
 }
