@@ -13,6 +13,7 @@ PKGS=(
   freeradius-utils curl openssl jq procps iproute2 python3
   # the subscriber's real mail server in the mail tests (seed 000)
   dovecot-pop3d dovecot-imapd python3-aiosmtpd
+  libldap-dev slapd ldap-utils
 )
 
 missing=()

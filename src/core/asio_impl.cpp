@@ -3,3 +3,4 @@
 // other file's build short on a 2-core machine.
 #include <boost/asio/impl/src.hpp>
 #include <boost/beast/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>

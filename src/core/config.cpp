@@ -189,7 +189,49 @@ AccessConfig parse_access(Section& s, const std::string& file, const std::string
   return a;
 }
 
-MailConfig parse_mail(Section& s) {
+// A path relative to the config file's directory; it must name a readable file.
+std::string existing_file(Section& s, const std::string& k, const std::string& base_dir) {
+  auto v = s.str(k);
+  if (!v || v->empty()) return "";
+  std::filesystem::path p(*v);
+  if (p.is_relative()) p = std::filesystem::path(base_dir) / p;
+  if (!std::ifstream(p)) s.fail(s.key(k), s.get(k), "cannot read " + p.string());
+  return p.string();
+}
+
+LdapConfig parse_ldap(Section& s, const std::string& base_dir) {
+  LdapConfig l;
+  l.uri = s.str("uri", l.uri);
+  for (std::istringstream in(l.uri); in;) {
+    std::string u;
+    in >> u;
+    if (!u.empty() && u.rfind("ldap://", 0) != 0 && u.rfind("ldaps://", 0) != 0)
+      s.fail(s.key("uri"), s.get("uri"), "must be ldap:// or ldaps:// URIs, got \"" + u + "\"");
+  }
+  l.start_tls = s.boolean("start_tls", false);
+  l.ca_file = existing_file(s, "ca_file", base_dir);
+  l.bind_dn = s.str("bind_dn", "");
+  l.bind_password = s.secret("bind_password", base_dir);
+  l.base_dn = s.required("base_dn");
+  l.filter = s.str("filter", l.filter);
+  if (l.filter.size() < 2 || l.filter.front() != '(' || l.filter.back() != ')')
+    s.fail(s.key("filter"), s.get("filter"), "must be an LDAP filter in parentheses (RFC 4515)");
+  l.timeout = s.u32("timeout", l.timeout, 1, 120);
+  l.pool_size = s.u32("pool_size", l.pool_size, 1, 64);
+  l.cache_ttl = s.u32("cache_ttl", l.cache_ttl, 0, 3600);
+  if (auto a = s.get("attributes")) {
+    if (!a.IsMap()) s.fail(s.key("attributes"), a, "must map mobix fields to LDAP attribute names");
+    for (const auto& kv : a) {
+      if (!kv.second.IsScalar() || kv.second.Scalar().empty())
+        s.fail(s.key("attributes." + kv.first.Scalar()), kv.second, "must be an LDAP attribute name");
+      l.attributes.emplace_back(kv.first.Scalar(), kv.second.Scalar());
+    }
+  }
+  s.check_unknown();
+  return l;
+}
+
+MailConfig parse_mail(Section& s, const std::string& base_dir) {
   MailConfig m;
   if (s.get("pop3_listen")) m.pop3_listen = s.endpoint("pop3_listen", Endpoint{});
   if (s.get("smtp_listen")) m.smtp_listen = s.endpoint("smtp_listen", Endpoint{});
@@ -200,6 +242,7 @@ MailConfig parse_mail(Section& s) {
   m.upstream_timeout = s.u32("upstream_timeout", m.upstream_timeout, 1, 300);
   m.idle_timeout = s.u32("idle_timeout", m.idle_timeout, 10, 86400);
   m.max_failures_per_minute = s.u32("max_failures_per_minute", m.max_failures_per_minute, 1, 100000);
+  m.upstream_ca_file = existing_file(s, "upstream_ca_file", base_dir);
   auto ranges = s.get("access_ranges");
   if (!ranges || !ranges.IsSequence() || ranges.size() == 0)
     s.fail(s.key("access_ranges"), ranges, "a list of the access network's address ranges is required");
@@ -250,13 +293,25 @@ Config parse_config(std::string_view yaml, const std::string& source) {
   c.admin.token = admin.secret("token", base_dir);
   admin.check_unknown();
 
+  Section directory(top.get("directory"), "directory", source);
+  c.directory.backend = directory.str("backend", c.directory.backend);
+  if (c.directory.backend != "store" && c.directory.backend != "ldap")
+    directory.fail("directory.backend", directory.get("backend"), "must be store or ldap");
+  if (auto n = directory.get("ldap")) {
+    Section ldap(n, "directory.ldap", source);
+    c.directory.ldap = parse_ldap(ldap, base_dir);
+  }
+  if (c.directory.backend == "ldap" && !c.directory.ldap)
+    directory.fail("directory.ldap", directory.node(), "backend ldap needs an ldap: section");
+  directory.check_unknown();
+
   if (auto n = top.get("access")) {
     Section access(n, "access", source);
     c.access = parse_access(access, source, base_dir);
   }
   if (auto n = top.get("mail")) {
     Section mail(n, "mail", source);
-    c.mail = parse_mail(mail);
+    c.mail = parse_mail(mail, base_dir);
     if (!c.access)
       top.fail("mail", n, "the mail role identifies handsets through the access role: configure access too");
   }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/net.hpp"
@@ -77,6 +78,30 @@ struct MailConfig {
   std::uint32_t upstream_timeout = 10;         ///< seconds to connect and log in upstream
   std::uint32_t idle_timeout = 600;            ///< seconds without traffic before a session is closed
   std::uint32_t max_failures_per_minute = 10;  ///< per client IP, then refused for a minute
+  /// CA certificates (PEM) that subscribers' mail servers must chain to; empty: the system store.
+  std::string upstream_ca_file;
+};
+
+/// The operator's LDAP directory (seed 000 "operator LDAP (10)"), read through libldap.
+struct LdapConfig {
+  std::string uri = "ldap://127.0.0.1:389";  ///< ldap:// or ldaps://; several separated by spaces
+  bool start_tls = false;                    ///< StartTLS (RFC 4513) on ldap:// URIs
+  std::string ca_file;                       ///< CA the server's certificate must chain to
+  std::string bind_dn;                       ///< empty: anonymous
+  std::string bind_password;
+  std::string base_dn;
+  std::string filter = "(objectClass=inetOrgPerson)";  ///< ANDed with (<identity attribute>=<value>)
+  std::uint32_t timeout = 5;                           ///< seconds per connect, bind or search
+  std::uint32_t pool_size = 4;                         ///< connections kept open
+  std::uint32_t cache_ttl = 30;                        ///< seconds; entries are also dropped at session end
+  /// mobix field (msisdn, imsi, username, serial, password, framed_ip, hostname, or any
+  /// attribute such as mail.address) -> LDAP attribute. Overrides single defaults.
+  std::vector<std::pair<std::string, std::string>> attributes;
+};
+
+struct DirectoryConfig {
+  std::string backend = "store";  ///< "store" (embedded) or "ldap"
+  std::optional<LdapConfig> ldap;
 };
 
 struct Config {
@@ -85,6 +110,7 @@ struct Config {
   LogConfig log;
   StoreConfig store;
   AdminConfig admin;
+  DirectoryConfig directory;
   std::optional<AccessConfig> access;
   std::optional<MailConfig> mail;
 };

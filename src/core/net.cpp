@@ -1,5 +1,6 @@
 #include "core/net.hpp"
 
+#include <cctype>
 #include <charconv>
 
 namespace mobix {
@@ -11,7 +12,21 @@ std::string Endpoint::str() const {
   return host + ":" + std::to_string(port);
 }
 
+namespace {
+// RFC 1123 2.1 host name: letters, digits, '-' and '.', not empty, at most 253 octets.
+bool dns_name(std::string_view h) {
+  if (h.empty() || h.size() > 253 || h.front() == '.' || h.front() == '-') return false;
+  for (char c : h)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.') return false;
+  return true;
+}
+}  // namespace
+
 std::optional<Endpoint> parse_endpoint(std::string_view s) {
+  return parse_endpoint(s, false);
+}
+
+std::optional<Endpoint> parse_endpoint(std::string_view s, bool allow_names) {
   Endpoint ep;
   std::string_view host, port;
   if (!s.empty() && s.front() == '[') {
@@ -28,7 +43,7 @@ std::optional<Endpoint> parse_endpoint(std::string_view s) {
   if (!host.empty()) {
     boost::system::error_code ec;
     ip::make_address(std::string(host), ec);
-    if (ec) return std::nullopt;
+    if (ec && !(allow_names && dns_name(host))) return std::nullopt;
     ep.host = std::string(host);
   }
   unsigned p = 0;

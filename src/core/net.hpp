@@ -17,6 +17,8 @@ struct Endpoint {
 
 /// Parses "127.0.0.1:1812", "[::1]:1812" or ":1812" (host defaults to 127.0.0.1).
 std::optional<Endpoint> parse_endpoint(std::string_view s);
+/// Same, and with `allow_names` the host may also be a DNS name ("mail.example.net:993").
+std::optional<Endpoint> parse_endpoint(std::string_view s, bool allow_names);
 
 struct Cidr {
   boost::asio::ip::address network;

@@ -69,6 +69,13 @@ void validate_subscriber(Subscriber& s) {
   }
   if (!s.hostname.empty() && !valid_hostname(s.hostname))
     throw std::invalid_argument("hostname: not a valid DNS name: \"" + s.hostname + "\"");
+  // The mail profile's TLS modes (see src/mail/mail_profile.hpp).
+  for (const char* k : {"mail.pop3_tls", "mail.imap_tls", "mail.smtp_tls"}) {
+    auto it = s.attrs.find(k);
+    if (it != s.attrs.end() && it->second != "none" && it->second != "tls" && it->second != "starttls")
+      throw std::invalid_argument(std::string(k) + ": must be none, tls or starttls, not \"" + it->second +
+                                  "\"");
+  }
 }
 
 std::optional<Subscriber> StoreDirectory::find(std::string_view identity) {

@@ -3,12 +3,11 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
 
 #include "codec/imap/imap.hpp"
 #include "core/metrics.hpp"
 #include "mail/access_identity.hpp"
-#include "mail/line_io.hpp"
+#include "mail/conn.hpp"
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_factory.hpp"
 #include "mail/relay.hpp"
@@ -17,9 +16,7 @@ namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using mail::kUse;
 using mail::read_line;
-using mail::Stream;
 using mail::write_all;
 
 namespace {
@@ -44,14 +41,30 @@ struct ImapProxy {
   SessionTable& sessions;
   Directory& dir;
   mail::FailureLimiter failures;
+  std::shared_ptr<asio::ssl::context> tls = mail::make_client_tls_context(cfg.upstream_ca_file);
   Counter& logged_in =
       metrics().counter("mobix_mail_imap_logins_total", "IMAP logins made on a subscriber's behalf");
 
   ImapProxy(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
       : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {}
 
+  // Sends one command upstream and returns the text after its tag, skipping untagged lines.
+  static asio::awaitable<std::optional<std::string>> tagged(mail::Conn& up, std::string& ubuf,
+                                                            std::string command, std::string tag,
+                                                            std::chrono::seconds t) {
+    // Not std::move(command): GCC 12 double-frees a moved coroutine parameter here.
+    bool sent = co_await write_all(up, command, t);
+    if (!sent) co_return std::nullopt;
+    for (int i = 0; i < 50; ++i) {
+      auto l = co_await read_line(up, ubuf, kMaxLine, t);
+      if (!l) break;
+      if (l->rfind(tag, 0) == 0) co_return l->substr(tag.size());
+    }
+    co_return std::nullopt;
+  }
+
   // Reads a command line including any literals it carries ({n} / {n+}), which are dropped.
-  asio::awaitable<std::optional<std::string>> read_command(Stream& client, std::string& buf,
+  asio::awaitable<std::optional<std::string>> read_command(mail::Conn& client, std::string& buf,
                                                            std::chrono::seconds t) {
     auto line = co_await read_line(client, buf, kMaxLine, t);
     if (!line) co_return std::nullopt;
@@ -63,12 +76,7 @@ struct ImapProxy {
       if (!lit->non_synchronizing) {
         if (!co_await write_all(client, "+ go ahead\r\n", t)) co_return std::nullopt;
       }
-      client.expires_after(t);
-      if (buf.size() < lit->size) {
-        auto [ec, n] = co_await asio::async_read(client, asio::dynamic_buffer(buf, kMaxLine),
-                                                 asio::transfer_exactly(lit->size - buf.size()), kUse);
-        if (ec) co_return std::nullopt;
-      }
+      if (!co_await mail::read_at_least(client, buf, lit->size, t)) co_return std::nullopt;
       buf.erase(0, lit->size);
       line = co_await read_line(client, buf, kMaxLine, t);
       if (!line) co_return std::nullopt;
@@ -84,7 +92,7 @@ struct ImapProxy {
     auto client_ip = canonical(peer.address());
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);
-    Stream client(std::move(sock));
+    mail::Conn client(std::move(sock));
     const auto t = std::chrono::seconds(120);
     const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
     const auto idle = std::chrono::seconds(cfg.idle_timeout);
@@ -175,32 +183,38 @@ struct ImapProxy {
       co_return;
     }
 
-    // Step 104: LOGIN at the subscriber's real IMAP server.
-    Stream upstream(io);
-    upstream.expires_after(up_t);
-    boost::system::error_code addr_ec;
-    auto addr = asio::ip::make_address(profile->imap->host, addr_ec);
-    auto [cec] = co_await upstream.async_connect(tcp::endpoint(addr, profile->imap->port), kUse);
-    std::string ubuf;
+    // Step 104: LOGIN at the subscriber's real IMAP server (TLS per the profile).
+    mail::Conn upstream(io.get_executor());
+    std::string ubuf, why;
+    auto opened = co_await mail::open_upstream(upstream, *profile->imap, profile->imap_tls, *tls, up_t, why);
     std::optional<std::string> greeting;
-    if (!cec && !addr_ec) greeting = co_await read_line(upstream, ubuf, kMaxLine, up_t);
-    std::optional<std::string> done;
-    if (greeting && greeting->rfind("* OK", 0) == 0) {
-      upstream.socket().set_option(tcp::no_delay(true), ec);
-      if (co_await write_all(upstream, "m1 LOGIN " + *q_user + " " + *q_pass + "\r\n", up_t)) {
-        for (int i = 0; i < 50; ++i) {
-          auto l = co_await read_line(upstream, ubuf, kMaxLine, up_t);
-          if (!l) break;
-          if (l->rfind("m1 ", 0) == 0) {
-            done = l->substr(3);
-            break;
-          }
-        }
+    if (opened == mail::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, kMaxLine, up_t);
+    bool greeted = greeting && greeting->rfind("* OK", 0) == 0;
+    if (greeted && profile->imap_tls == mail::TlsMode::starttls) {
+      // RFC 9051 6.2.1: STARTTLS; nothing the server sent before the handshake may be kept.
+      auto r = co_await tagged(upstream, ubuf, "m0 STARTTLS\r\n", "m0 ", up_t);
+      if (!r || r->rfind("OK", 0) != 0 || !ubuf.empty()) {
+        opened = mail::UpstreamOpen::tls_failed;
+        why = "the server refused STARTTLS";
+      } else if (co_await upstream.start_tls(*tls, profile->imap->host, up_t, why)) {
+        opened = mail::UpstreamOpen::tls_failed;
       }
     }
+    if (opened == mail::UpstreamOpen::tls_failed) {
+      failure_counter("upstream_tls_failed").inc();
+      spdlog::warn("imap #{}: TLS to mail server {} for msisdn {} failed: {}", id, profile->imap->str(),
+                   msisdn, why);
+      co_await write_all(
+          client, tag + " NO [UNAVAILABLE] no secure connection to the mail server; try again later\r\n", t);
+      co_return;
+    }
+    std::optional<std::string> done;
+    if (greeted)
+      done = co_await tagged(upstream, ubuf, "m1 LOGIN " + *q_user + " " + *q_pass + "\r\n", "m1 ", up_t);
     if (!done) {
       failure_counter("upstream_unreachable").inc();
-      spdlog::warn("imap #{}: mail server {} for msisdn {} unreachable", id, profile->imap->str(), msisdn);
+      spdlog::warn("imap #{}: mail server {} for msisdn {} unreachable: {}", id, profile->imap->str(), msisdn,
+                   why.empty() ? "no * OK greeting" : why);
       co_await write_all(client,
                          tag + " NO [UNAVAILABLE] the mail server is not reachable; try again later\r\n", t);
       co_return;

@@ -3,15 +3,35 @@
 namespace mobix {
 
 namespace {
+// An explicit mode wins; otherwise the well-known port decides (RFC 8314 3.3, RFC 6409).
+// A value validate_subscriber would refuse falls back to implicit TLS: never to plain text.
+mail::TlsMode tls_mode(const std::string& explicit_mode, const std::optional<Endpoint>& ep) {
+  if (!explicit_mode.empty()) return mail::parse_tls_mode(explicit_mode).value_or(mail::TlsMode::implicit);
+  if (!ep) return mail::TlsMode::none;
+  switch (ep->port) {
+    case 993:
+    case 995:
+    case 465:
+      return mail::TlsMode::implicit;
+    case 587:
+      return mail::TlsMode::starttls;
+    default:
+      return mail::TlsMode::none;
+  }
+}
+
 MailProfile read_profile(const Subscriber& s) {
   auto get = [&](const char* k) -> std::string {
     auto it = s.attrs.find(k);
     return it == s.attrs.end() ? std::string() : it->second;
   };
   MailProfile p;
-  p.pop3 = parse_endpoint(get("mail.pop3"));
-  p.smtp = parse_endpoint(get("mail.smtp"));
-  p.imap = parse_endpoint(get("mail.imap"));
+  p.pop3 = parse_endpoint(get("mail.pop3"), true);
+  p.smtp = parse_endpoint(get("mail.smtp"), true);
+  p.imap = parse_endpoint(get("mail.imap"), true);
+  p.pop3_tls = tls_mode(get("mail.pop3_tls"), p.pop3);
+  p.imap_tls = tls_mode(get("mail.imap_tls"), p.imap);
+  p.smtp_tls = tls_mode(get("mail.smtp_tls"), p.smtp);
   p.user = get("mail.user");
   p.password = get("mail.password");
   p.smtp_user = get("mail.smtp_user");

@@ -6,10 +6,13 @@
 //   mail.password  password at that server (never logged)
 //   mail.address   e-mail address;  mail.name  full name (for the SMTP proxy)
 //   mail.smtp      "host:port" of the submission server; mail.smtp_user / mail.smtp_password
+//   mail.pop3_tls / mail.imap_tls / mail.smtp_tls  "none" | "tls" (implicit) | "starttls";
+//                  when absent: implicit TLS on 995/993/465 (RFC 8314), STARTTLS on 587, else none
 #include <optional>
 #include <string>
 
 #include "core/net.hpp"
+#include "mail/conn.hpp"
 #include "store/records.hpp"
 
 namespace mobix {
@@ -18,8 +21,11 @@ struct MailProfile {
   std::optional<Endpoint> pop3;
   std::optional<Endpoint> imap;  ///< mail.imap "host:port" of the IMAP server
   std::optional<Endpoint> smtp;  ///< mail.smtp "host:port" of the submission server
-  std::string smtp_user;         ///< mail.smtp_user, else mail.user; empty: no AUTH upstream
-  std::string smtp_password;     ///< mail.smtp_password, else mail.password
+  mail::TlsMode pop3_tls = mail::TlsMode::none;
+  mail::TlsMode imap_tls = mail::TlsMode::none;
+  mail::TlsMode smtp_tls = mail::TlsMode::none;
+  std::string smtp_user;      ///< mail.smtp_user, else mail.user; empty: no AUTH upstream
+  std::string smtp_password;  ///< mail.smtp_password, else mail.password
   std::string user;
   std::string password;
   std::string address;

@@ -4,22 +4,15 @@
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 
 #include "access/session_table.hpp"
 #include "codec/pop3/pop3.hpp"
 #include "core/metrics.hpp"
 #include "directory/directory.hpp"
 #include "mail/access_identity.hpp"
-#include "mail/line_io.hpp"
+#include "mail/conn.hpp"
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_factory.hpp"
 #include "mail/relay.hpp"
@@ -27,13 +20,10 @@
 namespace mobix {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
 using asio::ip::tcp;
-using Stream = beast::tcp_stream;
 
 namespace {
 
-using mail::kUse;
 using mail::read_line;
 using mail::write_all;
 
@@ -49,6 +39,7 @@ struct Pop3Proxy {
   SessionTable& sessions;
   Directory& dir;
   mail::FailureLimiter failures;
+  std::shared_ptr<asio::ssl::context> tls = mail::make_client_tls_context(cfg.upstream_ca_file);
   Counter& logged_in =
       metrics().counter("mobix_mail_pop3_logins_total", "POP3 logins made on a subscriber's behalf");
 
@@ -62,7 +53,7 @@ struct Pop3Proxy {
     auto client_ip = canonical(peer.address());
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);  // see ENVIRONMENT.md: Nagle stalls one-at-a-time RETR
-    Stream client(std::move(sock));
+    mail::Conn client(std::move(sock));
     const auto cmd_timeout = std::chrono::seconds(60);
     const auto idle = std::chrono::seconds(cfg.idle_timeout);
 
@@ -145,25 +136,43 @@ struct Pop3Proxy {
       co_return;
     }
 
-    // Step 104: log in to the subscriber's real POP3 server.
+    // Step 104: log in to the subscriber's real POP3 server (TLS per the profile).
     const auto up_timeout = std::chrono::seconds(cfg.upstream_timeout);
-    Stream upstream(io);
-    upstream.expires_after(up_timeout);
-    boost::system::error_code addr_ec;
-    auto up_addr = asio::ip::make_address(profile->pop3->host, addr_ec);
-    auto [cec] = co_await upstream.async_connect(tcp::endpoint(up_addr, profile->pop3->port), kUse);
-    std::string ubuf;
+    mail::Conn upstream(io.get_executor());
+    std::string ubuf, why;
+    auto opened =
+        co_await mail::open_upstream(upstream, *profile->pop3, profile->pop3_tls, *tls, up_timeout, why);
     std::optional<std::string> greeting;
-    if (!cec && !addr_ec) greeting = co_await read_line(upstream, ubuf, 4096, up_timeout);
+    if (opened == mail::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, 4096, up_timeout);
+    if (greeting && pop3::is_ok(*greeting) && profile->pop3_tls == mail::TlsMode::starttls) {
+      // RFC 2595 4: STLS; nothing the server sent before the handshake may be kept.
+      std::optional<std::string> stls;
+      if (co_await write_all(upstream, "STLS\r\n", up_timeout))
+        stls = co_await read_line(upstream, ubuf, 4096, up_timeout);
+      if (!stls || !pop3::is_ok(*stls) || !ubuf.empty()) {
+        opened = mail::UpstreamOpen::tls_failed;
+        why = "the server refused STLS";
+      } else if (co_await upstream.start_tls(*tls, profile->pop3->host, up_timeout, why)) {
+        opened = mail::UpstreamOpen::tls_failed;
+      }
+    }
+    if (opened == mail::UpstreamOpen::tls_failed) {
+      failure_counter("upstream_tls_failed").inc();
+      spdlog::warn("pop3 #{}: TLS to mail server {} for msisdn {} failed: {}", id, profile->pop3->str(),
+                   session->msisdn, why);
+      co_await write_all(client,
+                         "-ERR [SYS/TEMP] no secure connection to the mail server; try again later\r\n",
+                         cmd_timeout);
+      co_return;
+    }
     if (!greeting || !pop3::is_ok(*greeting)) {
       failure_counter("upstream_unreachable").inc();
       spdlog::warn("pop3 #{}: mail server {} for msisdn {} unreachable: {}", id, profile->pop3->str(),
-                   session->msisdn, cec ? cec.message() : "no +OK greeting");
+                   session->msisdn, why.empty() ? "no +OK greeting" : why);
       co_await write_all(client, "-ERR [SYS/TEMP] the mail server is not reachable; try again later\r\n",
                          cmd_timeout);
       co_return;
     }
-    upstream.socket().set_option(tcp::no_delay(true), ec);
     // No co_await inside ?: or && here: GCC 12 miscompiles those in coroutines.
     std::optional<std::string> r2;
     if (co_await write_all(upstream, "USER " + profile->user + "\r\n", up_timeout)) {

@@ -6,7 +6,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "mail/line_io.hpp"
+#include "mail/conn.hpp"
 
 namespace mobix::mail {
 
@@ -15,6 +15,6 @@ struct RelayBytes {
   std::uint64_t up = 0;    ///< client -> upstream
 };
 
-boost::asio::awaitable<RelayBytes> relay(Stream& client, Stream& upstream, std::chrono::seconds idle);
+boost::asio::awaitable<RelayBytes> relay(Conn& client, Conn& upstream, std::chrono::seconds idle);
 
 }  // namespace mobix::mail

@@ -8,7 +8,7 @@
 #include "codec/smtp/smtp.hpp"
 #include "core/metrics.hpp"
 #include "mail/access_identity.hpp"
-#include "mail/line_io.hpp"
+#include "mail/conn.hpp"
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_factory.hpp"
 
@@ -16,9 +16,7 @@ namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using mail::kUse;
 using mail::read_line;
-using mail::Stream;
 using mail::write_all;
 
 namespace {
@@ -29,7 +27,7 @@ Counter& failure_counter(const std::string& reason) {
 }
 
 // Reads a whole (multi-line) reply from the upstream server.
-asio::awaitable<std::optional<smtp::Reply>> read_reply(Stream& s, std::string& buf,
+asio::awaitable<std::optional<smtp::Reply>> read_reply(mail::Conn& s, std::string& buf,
                                                        std::chrono::seconds timeout) {
   smtp::Reply r;
   for (int lines = 0; lines < 100; ++lines) {
@@ -44,11 +42,33 @@ asio::awaitable<std::optional<smtp::Reply>> read_reply(Stream& s, std::string& b
   co_return std::nullopt;
 }
 
+// The EHLO keyword's parameters ("AUTH PLAIN LOGIN" -> "PLAIN LOGIN"), or nullopt when the
+// server does not advertise it (RFC 5321 4.1.1.1).
+std::optional<std::string> ehlo_keyword(const smtp::Reply& ehlo, const std::string& keyword) {
+  std::size_t pos = 0;
+  for (int line = 0; pos < ehlo.text.size(); ++line) {
+    auto end = ehlo.text.find("\r\n", pos);
+    if (end == std::string::npos) end = ehlo.text.size();
+    if (line > 0 && end - pos >= 4) {  // the first line is the greeting, not a keyword
+      std::string kw = ehlo.text.substr(pos + 4, end - pos - 4);
+      for (auto& c : kw) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (kw == keyword) return "";
+      if (kw.rfind(keyword + " ", 0) == 0) return kw.substr(keyword.size() + 1);
+    }
+    pos = end + 2;
+  }
+  return std::nullopt;
+}
+
+bool has_word(const std::string& words, const std::string& w) {
+  return (" " + words + " ").find(" " + w + " ") != std::string::npos;
+}
+
 // The upstream leg: connected and authenticated once per client connection.
 struct Upstream {
-  Stream stream;
+  mail::Conn conn;
   std::string buf;
-  explicit Upstream(asio::io_context& io) : stream(io) {}
+  explicit Upstream(asio::io_context& io) : conn(io.get_executor()) {}
 };
 
 // One SMTP proxy: its sessions share the config, the session table and the directory.
@@ -58,44 +78,76 @@ struct SmtpProxy {
   SessionTable& sessions;
   Directory& dir;
   mail::FailureLimiter failures;
+  std::shared_ptr<asio::ssl::context> tls = mail::make_client_tls_context(cfg.upstream_ca_file);
   Counter& messages =
       metrics().counter("mobix_mail_smtp_messages_total", "Messages relayed with a rewritten sender");
 
   SmtpProxy(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
       : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {}
 
-  // Connects, reads the greeting, EHLO, and AUTH PLAIN when the profile has credentials.
+  asio::awaitable<std::optional<smtp::Reply>> command(Upstream& up, std::string line,
+                                                      std::chrono::seconds t) {
+    // Not std::move(line): GCC 12 double-frees a moved coroutine parameter here.
+    bool sent = co_await write_all(up.conn, line, t);
+    if (!sent) co_return std::nullopt;
+    auto reply = co_await read_reply(up.conn, up.buf, t);
+    co_return reply;
+  }
+
+  // Connects (TLS per the profile), reads the greeting, EHLO, STARTTLS when asked for (RFC 3207),
+  // and AUTH PLAIN or LOGIN (RFC 4954) when the profile has credentials.
   // On failure returns the reply for the handset.
   asio::awaitable<std::string> open_upstream(Upstream& up, const MailProfile& p, const SessionRecord& s,
                                              std::uint64_t id) {
     const auto t = std::chrono::seconds(cfg.upstream_timeout);
-    boost::system::error_code ec;
-    auto addr = asio::ip::make_address(p.smtp->host, ec);
-    up.stream.expires_after(t);
-    auto [cec] = co_await up.stream.async_connect(tcp::endpoint(addr, p.smtp->port), kUse);
+    std::string why;
+    auto opened = co_await mail::open_upstream(up.conn, *p.smtp, p.smtp_tls, *tls, t, why);
     std::optional<smtp::Reply> greet;
-    if (!cec && !ec) greet = co_await read_reply(up.stream, up.buf, t);
+    if (opened == mail::UpstreamOpen::ok) greet = co_await read_reply(up.conn, up.buf, t);
     std::optional<smtp::Reply> ehlo;
-    if (greet && greet->code == 220) {
-      if (co_await write_all(up.stream, "EHLO mobix\r\n", t))
-        ehlo = co_await read_reply(up.stream, up.buf, t);
+    if (greet && greet->code == 220) ehlo = co_await command(up, "EHLO mobix\r\n", t);
+    if (ehlo && ehlo->code == 250 && p.smtp_tls == mail::TlsMode::starttls) {
+      std::optional<smtp::Reply> r;
+      if (ehlo_keyword(*ehlo, "STARTTLS")) r = co_await command(up, "STARTTLS\r\n", t);
+      // Nothing the server sent before the handshake may be kept (the STARTTLS injection flaw).
+      if (!r || r->code != 220 || !up.buf.empty()) {
+        opened = mail::UpstreamOpen::tls_failed;
+        why = "the server did not offer or accept STARTTLS";
+      } else if (co_await up.conn.start_tls(*tls, p.smtp->host, t, why)) {
+        opened = mail::UpstreamOpen::tls_failed;
+      } else {
+        ehlo = co_await command(up, "EHLO mobix\r\n", t);  // RFC 3207 4.2: forget what was learnt before
+      }
+    }
+    if (opened == mail::UpstreamOpen::tls_failed) {
+      failure_counter("upstream_tls_failed").inc();
+      spdlog::warn("smtp #{}: TLS to submission server {} for msisdn {} failed: {}", id, p.smtp->str(),
+                   s.msisdn, why);
+      co_return "454 4.7.0 no secure connection to the mail server; try again later\r\n";
     }
     if (!ehlo || ehlo->code != 250) {
       failure_counter("upstream_unreachable").inc();
-      spdlog::warn("smtp #{}: submission server {} for msisdn {} unreachable", id, p.smtp->str(), s.msisdn);
+      spdlog::warn("smtp #{}: submission server {} for msisdn {} unreachable: {}", id, p.smtp->str(),
+                   s.msisdn, why.empty() ? "no 220/250 reply" : why);
       co_return "451 4.4.1 the mail server is not reachable; try again later\r\n";
     }
-    up.stream.socket().set_option(tcp::no_delay(true), ec);
     if (p.smtp_user.empty()) co_return "";
-    // RFC 4616 PLAIN: authzid NUL authcid NUL passwd.
-    std::string plain;
-    plain.push_back('\0');
-    plain += p.smtp_user;
-    plain.push_back('\0');
-    plain += p.smtp_password;
+    // PLAIN when offered (one round trip), else LOGIN; a server that lists neither gets PLAIN.
+    auto mechs = ehlo_keyword(*ehlo, "AUTH").value_or("");
     std::optional<smtp::Reply> auth;
-    if (co_await write_all(up.stream, "AUTH PLAIN " + smtp::base64(plain) + "\r\n", t))
-      auth = co_await read_reply(up.stream, up.buf, t);
+    if (has_word(mechs, "PLAIN") || !has_word(mechs, "LOGIN")) {
+      // RFC 4616: authzid NUL authcid NUL passwd.
+      std::string plain;
+      plain.push_back('\0');
+      plain += p.smtp_user;
+      plain.push_back('\0');
+      plain += p.smtp_password;
+      auth = co_await command(up, "AUTH PLAIN " + smtp::base64(plain) + "\r\n", t);
+    } else {
+      // draft-murchison-sasl-login: the user name and the password, each after a 334 prompt.
+      auth = co_await command(up, "AUTH LOGIN " + smtp::base64(p.smtp_user) + "\r\n", t);
+      if (auth && auth->code == 334) auth = co_await command(up, smtp::base64(p.smtp_password) + "\r\n", t);
+    }
     if (!auth) {
       failure_counter("upstream_unreachable").inc();
       co_return "451 4.4.1 the mail server did not answer; try again later\r\n";
@@ -118,7 +170,7 @@ struct SmtpProxy {
     auto client_ip = canonical(peer.address());
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);
-    Stream client(std::move(sock));
+    mail::Conn client(std::move(sock));
     const auto t = std::chrono::seconds(300);  // RFC 5321 4.5.3.2.7: server timeout 5 minutes
     const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
 
@@ -226,9 +278,9 @@ struct SmtpProxy {
             if (up) {
               // Step 204: the default sender is replaced by the subscriber's address.
               std::optional<smtp::Reply> r;
-              if (co_await write_all(up->stream,
+              if (co_await write_all(up->conn,
                                      "MAIL FROM:<" + profile->address + ">" + mf->parameters + "\r\n", up_t))
-                r = co_await read_reply(up->stream, up->buf, up_t);
+                r = co_await read_reply(up->conn, up->buf, up_t);
               if (!r) {
                 up.reset();
                 reply = "451 4.4.1 the mail server did not answer; try again later\r\n";
@@ -244,8 +296,8 @@ struct SmtpProxy {
           reply = "503 5.5.1 need MAIL first\r\n";
         } else {
           std::optional<smtp::Reply> r;
-          if (co_await write_all(up->stream, *line + "\r\n", up_t))
-            r = co_await read_reply(up->stream, up->buf, up_t);
+          if (co_await write_all(up->conn, *line + "\r\n", up_t))
+            r = co_await read_reply(up->conn, up->buf, up_t);
           reply = r ? r->text : "451 4.4.1 the mail server did not answer\r\n";
         }
       } else if (cmd->verb == "DATA") {
@@ -253,8 +305,8 @@ struct SmtpProxy {
           reply = "503 5.5.1 need MAIL and RCPT first\r\n";
         } else {
           std::optional<smtp::Reply> r;
-          if (co_await write_all(up->stream, "DATA\r\n", up_t))
-            r = co_await read_reply(up->stream, up->buf, up_t);
+          if (co_await write_all(up->conn, "DATA\r\n", up_t))
+            r = co_await read_reply(up->conn, up->buf, up_t);
           if (!r || r->code != 354) {
             reply = r ? r->text : "451 4.4.1 the mail server did not answer\r\n";
             if (!r) up.reset();
@@ -277,18 +329,18 @@ struct SmtpProxy {
             in_transaction = false;
             if (too_big) {
               failure_counter("message_too_big").inc();
-              co_await write_all(up->stream, "\r\n.\r\n", up_t);  // end upstream DATA, then discard it
-              co_await read_reply(up->stream, up->buf, up_t);
-              co_await write_all(up->stream, "RSET\r\n", up_t);
-              co_await read_reply(up->stream, up->buf, up_t);
+              co_await write_all(up->conn, "\r\n.\r\n", up_t);  // end upstream DATA, then discard it
+              co_await read_reply(up->conn, up->buf, up_t);
+              co_await write_all(up->conn, "RSET\r\n", up_t);
+              co_await read_reply(up->conn, up->buf, up_t);
               reply = fmt::format("552 5.3.4 message exceeds the size limit of {} octets\r\n",
                                   cfg.max_message_size);
             } else {
               // Step 204: From: carries the subscriber's name and address; every other byte is unchanged.
               auto rewritten = smtp::rewrite_from(data, profile->address, profile->full_name);
               std::optional<smtp::Reply> fin;
-              if (co_await write_all(up->stream, rewritten + ".\r\n", up_t))
-                fin = co_await read_reply(up->stream, up->buf, up_t);
+              if (co_await write_all(up->conn, rewritten + ".\r\n", up_t))
+                fin = co_await read_reply(up->conn, up->buf, up_t);
               reply = fin ? fin->text : "451 4.4.1 the mail server did not confirm the message\r\n";
               if (fin && fin->positive()) {
                 messages.inc();
@@ -301,16 +353,16 @@ struct SmtpProxy {
       } else if (cmd->verb == "RSET") {
         in_transaction = false;
         if (up) {
-          co_await write_all(up->stream, "RSET\r\n", up_t);
-          co_await read_reply(up->stream, up->buf, up_t);
+          co_await write_all(up->conn, "RSET\r\n", up_t);
+          co_await read_reply(up->conn, up->buf, up_t);
         }
         reply = "250 2.0.0 OK\r\n";
       } else if (cmd->verb == "NOOP") {
         reply = "250 2.0.0 OK\r\n";
       } else if (cmd->verb == "QUIT") {
         if (up) {
-          co_await write_all(up->stream, "QUIT\r\n", up_t);
-          co_await read_reply(up->stream, up->buf, up_t);
+          co_await write_all(up->conn, "QUIT\r\n", up_t);
+          co_await read_reply(up->conn, up->buf, up_t);
         }
         co_await write_all(client, "221 2.0.0 bye\r\n", t);
         break;

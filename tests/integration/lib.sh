@@ -8,6 +8,7 @@ cleanup() {
   wait 2>/dev/null || true
   # A lab killed with -9 leaves its demo Dovecot behind.
   [ -f "$T/mail/run/master.pid" ] && kill "$(cat "$T/mail/run/master.pid")" 2>/dev/null || true
+  [ -n "${DOVECOT_PIDFILE:-}" ] && [ -f "$DOVECOT_PIDFILE" ] && kill "$(cat "$DOVECOT_PIDFILE")" 2>/dev/null || true
   if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
@@ -64,5 +65,69 @@ start_serve() {
   "$MOBIX" serve --config "$config" "${@:4}" >"$log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  return 1
+}
+
+# start_dovecot DIR POP3 IMAP [POP3S IMAPS CERT KEY] USER...: a real Dovecot (ENVIRONMENT.md recipe)
+# on loopback with one message per user ("Hello USER, ...") and password USER-mail-pw.
+# With CERT and KEY it offers STLS/STARTTLS on POP3/IMAP and implicit TLS on POP3S/IMAPS.
+# Stopped by cleanup. Pass "" "" "" "" for no TLS.
+start_dovecot() {
+  local d=$1 pop3=$2 imap=$3 pop3s=$4 imaps=$5 cert=$6 key=$7
+  shift 7
+  mkdir -p "$d/run" "$d/state"
+  chmod 755 "$T" "$d" # Dovecot's auth process runs as the dovecot user
+  for u in "$@"; do
+    mkdir -p "$d/mail/$u/Maildir/"{cur,new,tmp}
+    printf 'From: sender@example.net\r\nTo: %s@mail.test\r\nSubject: for %s only\r\n\r\nHello %s, this is your mailbox.\r\n' \
+      "$u" "$u" "$u" >"$d/mail/$u/Maildir/new/1.msg"
+    echo "$u:{PLAIN}$u-mail-pw:65534:65534::$d/mail/$u::" >>"$d/users"
+  done
+  chown -R 65534:65534 "$d/mail"
+  local ssl="ssl = no"
+  [ -n "$cert" ] && ssl="ssl = yes
+ssl_cert = <$cert
+ssl_key = <$key"
+  cat >"$d/dovecot.conf" <<CONF
+protocols = pop3 imap
+listen = 127.0.0.1
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+$ssl
+auth_failure_delay = 0
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u $d/users
+}
+userdb {
+  driver = passwd-file
+  args = username_format=%u $d/users
+}
+mail_location = maildir:~/Maildir
+pop3_uidl_format = %08Xu%08Xv
+service pop3-login {
+  inet_listener pop3 {
+    port = $pop3
+  }
+  inet_listener pop3s {
+    port = ${pop3s:-0}
+  }
+}
+service imap-login {
+  inet_listener imap {
+    port = $imap
+  }
+  inet_listener imaps {
+    port = ${imaps:-0}
+  }
+}
+CONF
+  dovecot -c "$d/dovecot.conf"
+  DOVECOT_PIDFILE=$d/run/master.pid
+  for _ in $(seq 40); do curl -fsS "pop3://127.0.0.1:$pop3/" -u "$1:$1-mail-pw" >/dev/null 2>&1 && return 0; sleep 0.05; done
   return 1
 }

@@ -6,59 +6,9 @@ source "$(dirname "$0")/lib.sh"
 command -v dovecot >/dev/null || fail "dovecot not installed (scripts/install-deps.sh)"
 read -r P_DOVE P_AUTH P_ACCT P_ADMIN P_POP3 P_IMAPD P_IMAP <<<"$(free_ports t u u t t t t)"
 
-# --- Dovecot: alice and bob, one message each (ENVIRONMENT.md recipe) ---
+# --- Dovecot: alice and bob, one message each ---
 D=$T/dovecot
-mkdir -p $D/run $D/state
-chmod 755 "$T" "$D"  # Dovecot's auth process runs as the dovecot user
-for u in alice bob; do
-  mkdir -p $D/mail/$u/Maildir/{cur,new,tmp}
-  printf 'From: sender@example.net\r\nTo: %s@mail.test\r\nSubject: for %s only\r\n\r\nHello %s, this is your mailbox.\r\n' $u $u $u \
-    >$D/mail/$u/Maildir/new/1.msg
-  echo "$u:{PLAIN}$u-mail-pw:65534:65534::$D/mail/$u::" >>$D/users
-done
-chown -R 65534:65534 $D/mail
-cat >$D/dovecot.conf <<CONF
-protocols = pop3 imap
-listen = 127.0.0.1
-base_dir = $D/run
-state_dir = $D/state
-log_path = $D/dovecot.log
-ssl = no
-auth_failure_delay = 0
-
-disable_plaintext_auth = no
-auth_mechanisms = plain login
-first_valid_uid = 1
-passdb {
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u $D/users
-}
-userdb {
-  driver = passwd-file
-  args = username_format=%u $D/users
-}
-mail_location = maildir:~/Maildir
-pop3_uidl_format = %08Xu%08Xv
-service pop3-login {
-  inet_listener pop3 {
-    port = $P_DOVE
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-service imap-login {
-  inet_listener imap {
-    port = $P_IMAPD
-  }
-  inet_listener imaps {
-    port = 0
-  }
-}
-CONF
-dovecot -c $D/dovecot.conf
-stop_dovecot() { [ -f $D/run/master.pid ] && kill "$(cat $D/run/master.pid)" 2>/dev/null; for _ in $(seq 40); do [ -f $D/run/master.pid ] && kill -0 "$(cat $D/run/master.pid)" 2>/dev/null || return 0; sleep 0.05; done; }
-trap 'stop_dovecot; cleanup' EXIT
+start_dovecot $D $P_DOVE $P_IMAPD "" "" "" "" alice bob || fail "dovecot not serving"
 curl -fsS pop3://127.0.0.1:$P_DOVE/1 -u alice:alice-mail-pw | grep -q "Hello alice" || fail "dovecot not serving"
 
 # --- mobix: access + mail ---

@@ -1,0 +1,61 @@
+#include <gtest/gtest.h>
+
+#include "directory/directory.hpp"
+#include "mail/mail_profile.hpp"
+
+using namespace mobix;
+using mail::TlsMode;
+
+namespace {
+Subscriber with(std::map<std::string, std::string> attrs) {
+  Subscriber s;
+  s.msisdn = "31610000001";
+  s.attrs = std::move(attrs);
+  return s;
+}
+}  // namespace
+
+TEST(MailProfile, TlsModeFromWellKnownPortsRfc8314) {
+  auto p =
+      pop3_profile(with({{"mail.pop3", "mail.example.net:995"}, {"mail.user", "u"}, {"mail.password", "p"}}));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->pop3->host, "mail.example.net") << "server names are allowed, not only addresses";
+  EXPECT_EQ(p->pop3_tls, TlsMode::implicit);
+  auto i = imap_profile(with({{"mail.imap", "10.0.0.1:143"}, {"mail.user", "u"}, {"mail.password", "p"}}));
+  ASSERT_TRUE(i);
+  EXPECT_EQ(i->imap_tls, TlsMode::none);
+  auto s = smtp_profile(with({{"mail.smtp", "smtp.example.net:587"}, {"mail.address", "a@example.net"}}));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->smtp_tls, TlsMode::starttls);
+  EXPECT_TRUE(s->smtp_user.empty()) << "no credentials: no AUTH upstream";
+}
+
+TEST(MailProfile, ExplicitTlsModeWins) {
+  auto p = pop3_profile(with({{"mail.pop3", "10.0.0.1:995"},
+                              {"mail.pop3_tls", "starttls"},
+                              {"mail.user", "u"},
+                              {"mail.password", "p"}}));
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->pop3_tls, TlsMode::starttls);
+}
+
+TEST(MailProfile, UnusableProfiles) {
+  EXPECT_FALSE(pop3_profile(with({{"mail.pop3", "10.0.0.1:110"}}))) << "no credentials";
+  EXPECT_FALSE(
+      pop3_profile(with({{"mail.pop3", "not an endpoint"}, {"mail.user", "u"}, {"mail.password", "p"}})));
+  EXPECT_FALSE(smtp_profile(with({{"mail.smtp", "10.0.0.1:25"}, {"mail.address", "no-at-sign"}})));
+}
+
+TEST(MailProfile, BadTlsModeIsRefusedWhenProvisioned) {
+  auto s = with({{"mail.smtp_tls", "maybe"}});
+  EXPECT_THROW(validate_subscriber(s), std::invalid_argument);
+  s.attrs["mail.smtp_tls"] = "tls";
+  EXPECT_NO_THROW(validate_subscriber(s));
+}
+
+TEST(MailProfile, ParsesTlsModes) {
+  EXPECT_EQ(mail::parse_tls_mode("none"), TlsMode::none);
+  EXPECT_EQ(mail::parse_tls_mode("tls"), TlsMode::implicit);
+  EXPECT_EQ(mail::parse_tls_mode("starttls"), TlsMode::starttls);
+  EXPECT_FALSE(mail::parse_tls_mode("TLS"));
+}
