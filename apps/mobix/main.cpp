@@ -1,4 +1,5 @@
 // mobix: one binary, one subcommand per job (DESIGN.md "Process model").
+#include <csignal>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
@@ -11,6 +12,9 @@
 bool mobix::cli::g_log_set_on_cli = false;
 
 int main(int argc, char** argv) {
+  // A peer that closed its socket must be an error return, not a dead process: Asio uses
+  // MSG_NOSIGNAL, but libldap (GnuTLS) and other libraries write with plain write(2).
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{"mobix: operator-side zero-configuration services for mobile devices"};
   app.require_subcommand(1);
   app.fallthrough();  // global options are accepted after the subcommand too

@@ -1,7 +1,8 @@
 #pragma once
 // The subscriber directory: who a subscriber is and what they are entitled to.
-// Backends: the embedded store (here) and, later, the operator's LDAP.
+// Backends: the embedded store (here) and the operator's LDAP (ldap_directory.hpp).
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,13 @@
 #include "store/store.hpp"
 
 namespace mobix {
+
+/// The directory could not be asked (server down, timeout): a temporary failure, unlike
+/// "no such subscriber".
+class DirectoryUnavailable : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class Directory {
  public:
@@ -22,6 +30,10 @@ class Directory {
   virtual Subscriber add(Subscriber s) = 0;
   virtual void update(const Subscriber& s) = 0;
   virtual bool remove(std::int64_t id) = 0;
+  /// The subscriber's session ended: drop anything cached about them.
+  virtual void forget(std::string_view /*msisdn*/) {}
+  /// True when lookups may wait on the network: callers on an event loop run them elsewhere.
+  virtual bool blocking() const { return false; }
 };
 
 /// "+31 6-1234 5678" -> "31612345678". Returns empty when it is not a phone number.

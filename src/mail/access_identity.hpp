@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <boost/asio/awaitable.hpp>
+
 #include "core/net.hpp"
 #include "store/records.hpp"
 
@@ -23,9 +25,12 @@ bool in_ranges(const std::vector<Cidr>& ranges, const boost::asio::ip::address& 
 struct Identity {
   SessionRecord session;
   std::optional<Subscriber> subscriber;  ///< missing when the session's subscriber is not in the directory
+  bool directory_unavailable = false;    ///< the directory could not be asked: a temporary failure
 };
-/// nullopt when no live session holds `ip`.
-std::optional<Identity> identify(SessionTable& sessions, Directory& dir, const std::string& ip);
+/// nullopt when no live session holds `ip`. A directory whose lookups block (LDAP) is asked on
+/// a small thread pool, so the proxies' event loop never waits on it.
+boost::asio::awaitable<std::optional<Identity>> identify(SessionTable& sessions, Directory& dir,
+                                                         const std::string& ip);
 
 /// Counts failures per client IP in a one-minute window.
 class FailureLimiter {

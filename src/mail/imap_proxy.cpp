@@ -161,13 +161,20 @@ struct ImapProxy {
     }
 
     // Steps 102-103: IP -> session -> subscriber -> mail account.
-    auto who = mail::identify(sessions, dir, ip);
+    auto who = co_await mail::identify(sessions, dir, ip);
     if (!who) {
       failures.record(ip);
       failure_counter("no_session").inc();
       spdlog::info("imap #{}: no live access session for {}", id, ip);
       co_await write_all(
           client, tag + " NO [AUTHENTICATIONFAILED] no mobile session is known for this address\r\n", t);
+      co_return;
+    }
+    if (who->directory_unavailable) {
+      failure_counter("directory_unavailable").inc();
+      co_await write_all(
+          client, tag + " NO [UNAVAILABLE] the subscriber directory is not reachable; try again later\r\n",
+          t);
       co_return;
     }
     auto profile = who->subscriber ? imap_profile(*who->subscriber) : std::nullopt;

@@ -36,10 +36,9 @@ MailProfile read_profile(const Subscriber& s) {
   p.password = get("mail.password");
   p.smtp_user = get("mail.smtp_user");
   p.smtp_password = get("mail.smtp_password");
-  if (p.smtp_user.empty()) {
-    p.smtp_user = p.user;
-    p.smtp_password = p.password;
-  }
+  // Each falls back on its own: a provider may share the login name but not the password.
+  if (p.smtp_user.empty()) p.smtp_user = p.user;
+  if (p.smtp_password.empty()) p.smtp_password = p.password;
   p.address = get("mail.address");
   p.full_name = get("mail.name");
   return p;

@@ -118,7 +118,7 @@ struct Pop3Proxy {
     }
 
     // Steps 102-103: IP -> session -> subscriber -> mail account.
-    auto who = mail::identify(sessions, dir, ip);
+    auto who = co_await mail::identify(sessions, dir, ip);
     if (!who) {
       failures.record(ip);
       failure_counter("no_session").inc();
@@ -127,6 +127,13 @@ struct Pop3Proxy {
       co_return;
     }
     const auto* session = &who->session;
+    if (who->directory_unavailable) {
+      failure_counter("directory_unavailable").inc();
+      co_await write_all(client,
+                         "-ERR [SYS/TEMP] the subscriber directory is not reachable; try again later\r\n",
+                         cmd_timeout);
+      co_return;
+    }
     auto profile = who->subscriber ? pop3_profile(*who->subscriber) : std::nullopt;
     if (!profile) {
       failure_counter("no_mail_account").inc();

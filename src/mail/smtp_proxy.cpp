@@ -254,12 +254,15 @@ struct SmtpProxy {
           reply = "503 5.5.1 nested MAIL command\r\n";
         } else {
           // Steps 202-203: IP -> session -> subscriber -> mail account. Never an open relay.
-          auto who = mail::identify(sessions, dir, ip);
+          auto who = co_await mail::identify(sessions, dir, ip);
           if (!who) {
             failures.record(ip);
             failure_counter("no_session").inc();
             spdlog::info("smtp #{}: no live access session for {}: refused", id, ip);
             reply = "550 5.7.1 no mobile session is known for this address; relaying denied\r\n";
+          } else if (who->directory_unavailable) {
+            failure_counter("directory_unavailable").inc();
+            reply = "451 4.4.3 the subscriber directory is not reachable; try again later\r\n";
           } else if (!(profile = who->subscriber ? smtp_profile(*who->subscriber) : std::nullopt)) {
             failure_counter("no_mail_account").inc();
             spdlog::warn("smtp #{}: msisdn {} ({}) has no submission account in the directory", id,

@@ -8,6 +8,7 @@
 #include "admin/http_server.hpp"
 #include "core/runtime.hpp"
 #include "directory/directory.hpp"
+#include "directory/ldap_directory.hpp"
 #include "mail/mail_proxies.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
@@ -19,7 +20,7 @@ struct Node::Impl {
   boost::asio::io_context io{1};
   Runtime runtime{io};
   std::unique_ptr<Store> store;
-  std::unique_ptr<StoreDirectory> directory;
+  std::unique_ptr<Directory> directory;  ///< the embedded store or the operator's LDAP (one line of config)
   std::unique_ptr<StoreWriter> writer;
   std::unique_ptr<AccessRole> access;
   /// The mail role's listeners, by lab.json name ("mail.pop3", ...).
@@ -29,7 +30,10 @@ struct Node::Impl {
 
   explicit Impl(Config c) : cfg(std::move(c)) {
     store = Store::open_sqlite(cfg.store.path);
-    directory = std::make_unique<StoreDirectory>(*store);
+    if (cfg.directory.backend == "ldap")
+      directory = std::make_unique<LdapDirectory>(*cfg.directory.ldap);
+    else
+      directory = std::make_unique<StoreDirectory>(*store);
     writer = std::make_unique<StoreWriter>(*store);
   }
 };
@@ -44,6 +48,11 @@ void Node::start() {
   auto& m = *impl_;
   if (m.cfg.access) {
     m.access = std::make_unique<AccessRole>(m.io, *m.cfg.access, *m.directory, *m.store, *m.writer);
+    // Whatever the directory cached about a subscriber goes when their session ends.
+    m.access->sessions().subscribe([&m](const SessionEvent& e) {
+      if (e.kind == SessionEvent::Kind::detach && !e.session.msisdn.empty())
+        m.directory->forget(e.session.msisdn);
+    });
     m.access->start();
     m.runtime.on_stop([&m] { m.access->stop(); });
     m.runtime.add_drain_check([&m] { return m.access->drained(); });

@@ -75,3 +75,35 @@ TEST(Config, BadValuesAreErrors) {
   EXPECT_GT(error_line("node: [unclosed\n", &key), 0);
   EXPECT_EQ(error_line("", &key), 1);
 }
+
+TEST(Config, DirectoryBackendIsOneLine) {
+  std::string key;
+  auto c = parse_config(std::string(kGood) + R"(directory:
+  backend: ldap
+  ldap:
+    uri: ldaps://ldap.operator.test:636
+    base_dn: ou=subscribers,dc=operator,dc=test
+    bind_dn: cn=mobix,dc=operator,dc=test
+    bind_password: secret
+    attributes: {msisdn: telephoneNumber, mail.user: uid}
+)",
+                        "/tmp/x.yaml");
+  EXPECT_EQ(c.directory.backend, "ldap");
+  ASSERT_TRUE(c.directory.ldap);
+  EXPECT_EQ(c.directory.ldap->uri, "ldaps://ldap.operator.test:636");
+  EXPECT_EQ(c.directory.ldap->filter, "(objectClass=inetOrgPerson)");
+  ASSERT_EQ(c.directory.ldap->attributes.size(), 2u);
+  EXPECT_EQ(c.directory.ldap->attributes[0].second, "telephoneNumber");
+  EXPECT_EQ(parse_config(kGood, "/tmp/x.yaml").directory.backend, "store") << "the embedded store by default";
+
+  EXPECT_GT(error_line(std::string(kGood) + "directory: {backend: ldap}\n", &key), 0);
+  EXPECT_EQ(key, "directory.ldap");
+  EXPECT_GT(error_line(std::string(kGood) + "directory: {backend: nis}\n", &key), 0);
+  EXPECT_EQ(key, "directory.backend");
+  EXPECT_GT(error_line(std::string(kGood) + "directory: {ldap: {uri: http://x, base_dn: dc=x}}\n", &key), 0);
+  EXPECT_EQ(key, "directory.ldap.uri");
+  EXPECT_GT(
+      error_line(std::string(kGood) + "directory: {ldap: {base_dn: dc=x, filter: objectClass=x}}\n", &key),
+      0);
+  EXPECT_EQ(key, "directory.ldap.filter");
+}

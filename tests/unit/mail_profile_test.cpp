@@ -59,3 +59,14 @@ TEST(MailProfile, ParsesTlsModes) {
   EXPECT_EQ(mail::parse_tls_mode("starttls"), TlsMode::starttls);
   EXPECT_FALSE(mail::parse_tls_mode("TLS"));
 }
+
+TEST(MailProfile, SubmissionCredentialsFallBackOneByOne) {
+  auto s = smtp_profile(with({{"mail.smtp", "10.0.0.1:587"},
+                              {"mail.address", "a@example.net"},
+                              {"mail.user", "alice"},
+                              {"mail.password", "imap-pw"},
+                              {"mail.smtp_password", "smtp-pw"}}));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->smtp_user, "alice");
+  EXPECT_EQ(s->smtp_password, "smtp-pw");
+}

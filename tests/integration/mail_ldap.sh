@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The operator LDAP backend (issue 3 item 4) against a real OpenLDAP slapd over ldaps:// (and
+# StartTLS), holding examples/ldap/subscribers.ldif with examples/ldap/mobix.schema: RADIUS
+# authentication and the mail proxies read subscribers from LDAP; the cache is dropped when the
+# session ends; LDAP down is a temporary failure; provisioning through mobix is refused.
+source "$(dirname "$0")/lib.sh"
+command -v slapd >/dev/null || fail "slapd not installed (scripts/install-deps.sh)"
+EX=$(cd "$(dirname "$0")/../../examples/ldap" && pwd)
+read -r P_LDAP P_LDAPS P_POP3D P_IMAPD P_POP3S P_IMAPS P_SUB P_AUTH P_ACCT P_ADMIN P_POP3 P_IMAP P_SMTP \
+  <<<"$(free_ports t t t t t t t u u t t t t)"
+
+"$MOBIX" pki init --dir $T/ca --cn "Test CA" >/dev/null
+"$MOBIX" pki issue --dir $T/ca --cn server --dns localhost --ip 127.0.0.1 --out $T/server >/dev/null
+chmod 644 $T/server.key
+
+# --- slapd (ENVIRONMENT.md recipe): only cn=mobix may read the stored credentials ---
+L=$T/ldap
+mkdir -p $L/db
+cat >$L/slapd.conf <<CONF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/inetorgperson.schema
+include $EX/mobix.schema
+TLSCACertificateFile $T/ca/ca.crt
+TLSCertificateFile $T/server.crt
+TLSCertificateKeyFile $T/server.key
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $L/slapd.pid
+argsfile $L/slapd.args
+database mdb
+maxsize 104857600
+suffix "dc=operator,dc=test"
+rootdn "cn=admin,dc=operator,dc=test"
+rootpw adminpw
+directory $L/db
+index objectClass eq
+index uid,mobile eq
+access to attrs=userPassword,mobixAccessPassword,mobixMailPassword,mobixMailSmtpPassword
+  by dn.exact="cn=mobix,dc=operator,dc=test" read
+  by anonymous auth
+  by * none
+access to * by * read
+CONF
+slaptest -f $L/slapd.conf -u >/dev/null 2>&1 || fail "slaptest: $(slaptest -f $L/slapd.conf -u 2>&1 | tail -3)"
+start_slapd() { slapd -h "ldap://127.0.0.1:$P_LDAP/ ldaps://127.0.0.1:$P_LDAPS/" -f $L/slapd.conf; }
+start_slapd || fail "slapd did not start"
+SLAPD_PID() { cat $L/slapd.pid 2>/dev/null; }
+trap 'kill $(SLAPD_PID) 2>/dev/null || true; cleanup' EXIT
+for _ in $(seq 40); do ldapsearch -x -H ldap://127.0.0.1:$P_LDAP -b "" -s base >/dev/null 2>&1 && break; sleep 0.05; done
+
+# The mail provider: Dovecot with implicit TLS, submission with STARTTLS (the example's ports).
+start_dovecot $T/dovecot $P_POP3D $P_IMAPD $P_POP3S $P_IMAPS $T/server.crt $T/server.key alice bob carol \
+  || fail "dovecot did not start"
+mkdir -p $T/md/{tmp,new,cur}
+/usr/bin/python3 "$(dirname "$0")/smtp_upstream.py" --starttls $T/server.crt $T/server.key 127.0.0.1 $P_SUB $T/md \
+  alice:alice-smtp-pw bob:bob-smtp-pw >$T/sub.log 2>&1 &
+PIDS+=($!)
+
+# The example LDIF, with the provider's names pointed at this test's ports (by name: localhost).
+sed -e "s/pop3.mail.test:995/localhost:$P_POP3S/; s/imap.mail.test:993/localhost:$P_IMAPS/; s/smtp.mail.test:587/localhost:$P_SUB/" \
+  $EX/subscribers.ldif >$T/subscribers.ldif
+ldapadd -x -H ldap://127.0.0.1:$P_LDAP -D cn=admin,dc=operator,dc=test -w adminpw -f $T/subscribers.ldif >/dev/null \
+  || fail "ldapadd"
+# Independent check with ldapsearch: anonymous readers do not see the stored passwords.
+ldapsearch -x -LLL -H ldap://127.0.0.1:$P_LDAP -b dc=operator,dc=test '(mobile=31610000001)' uid | grep -q "uid: alice" \
+  || fail "ldapsearch: alice"
+ldapsearch -x -LLL -H ldap://127.0.0.1:$P_LDAP -b dc=operator,dc=test '(uid=alice)' mobixMailPassword | grep -q mobixMailPassword \
+  && fail "the ACL lets anyone read the mail password"
+
+echo mobix-bind-pw >$T/bind.pw
+write_config() {
+  cat >$T/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN"}
+directory:
+  backend: ldap
+  ldap:
+    uri: $1
+    start_tls: $2
+    ca_file: ca/ca.crt
+    bind_dn: cn=mobix,dc=operator,dc=test
+    bind_password_file: bind.pw
+    base_dn: ou=subscribers,dc=operator,dc=test
+    filter: (objectClass=inetOrgPerson)
+    timeout: 2
+    cache_ttl: ${3:-300}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: ggsn, address: 127.0.0.1/32, secret: mail-test-secret}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+mail:
+  pop3_listen: 127.0.0.1:$P_POP3
+  imap_listen: 127.0.0.1:$P_IMAP
+  smtp_listen: 127.0.0.1:$P_SMTP
+  access_ranges: [127.1.0.0/16]
+  upstream_timeout: 5
+  upstream_ca_file: ca/ca.crt
+YAML
+}
+write_config "ldaps://127.0.0.1:$P_LDAPS" false
+"$MOBIX" check-config $T/mobix.yaml >/dev/null || fail "check-config"
+start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
+SERVE_PID=${PIDS[-1]}
+ADMIN=127.0.0.1:$P_ADMIN
+
+sim() { "$MOBIX" sim "$1" --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret mail-test-secret \
+  --state-dir $T/sim --msisdn "$2" ${3:+--username "$3" --password "$4"} | tail -1; }
+pop3() { curl -sS --max-time 10 --interface "$1" "pop3://127.0.0.1:$P_POP3/1" -u mobile:mobile; }
+imap() { curl -sS --max-time 10 --interface "$1" "imap://127.0.0.1:$P_IMAP/INBOX;UID=1" -u mobile:mobile; }
+
+# RADIUS authenticates against the LDAP entries (mobixAccessPassword); a wrong password is rejected.
+IP_A=$(sim attach 31610000001 alice alice-radius-pw)
+IP_B=$(sim attach 31610000002 bob bob-radius-pw)
+[[ $IP_A == 127.1.* && $IP_B == 127.1.* ]] || fail "attach through LDAP gave '$IP_A' '$IP_B'"
+sim attach 31610000003 carol wrong-pw >/dev/null 2>&1 && fail "a wrong access password was accepted"
+pass "RADIUS authentication reads subscribers from slapd over ldaps://"
+
+pop3 "$IP_A" | grep -q "Hello alice" || fail "POP3 for alice via LDAP"
+imap "$IP_B" | grep -q "Hello bob" || fail "IMAP for bob via LDAP"
+pop3 "$IP_B" | grep -q "Hello alice" && fail "bob saw alice's mail"
+printf 'From: Mobile User <user@default.invalid>\r\nSubject: ldap\r\n\r\nhi\r\n' >$T/msg.eml
+curl -sS --max-time 10 --interface "$IP_A" "smtp://127.0.0.1:$P_SMTP" --mail-from user@default.invalid \
+  --mail-rcpt bob@mail.test --upload-file $T/msg.eml -u mobile:mobile || fail "send via LDAP profile"
+sleep 0.3
+grep -q '^From: =?UTF-8?B?QWxpY2Ugw4VuZ3N0csO2bQ==?= <alice@mail.test>' $T/md/new/* \
+  || fail "From: not rewritten from LDAP's displayName and mail"
+pass "POP3, IMAP and SMTP use the mail profile from LDAP (server by name, TLS by port, displayName, mail)"
+
+[ "$(metric 'mobix_directory_ldap_cache_hits_total')" -ge 1 ] || fail "no cache hits"
+# While alice's session lives her entry is cached: a change in LDAP is not seen yet...
+ldapmodify -x -H ldap://127.0.0.1:$P_LDAP -D cn=admin,dc=operator,dc=test -w adminpw >/dev/null <<'LDIF' || fail "ldapmodify"
+dn: uid=alice,ou=subscribers,dc=operator,dc=test
+changetype: modify
+replace: mobixMailPassword
+mobixMailPassword: changed-elsewhere
+LDIF
+pop3 "$IP_A" | grep -q "Hello alice" || fail "cached entry not used during the session"
+# ...and when the session ends the cache entry goes: the next session reads LDAP again.
+sim detach 31610000001 >/dev/null
+IP_A=$(sim attach 31610000001 alice alice-radius-pw)
+out=$(pop3 "$IP_A" 2>&1 || true)
+[ "$(metric 'mobix_mail_pop3_failures_total{reason="upstream_rejected_credentials"}')" = 1 ] \
+  || fail "the new session did not read the changed entry: $out"
+pass "entries are cached during the session and dropped when it ends"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d '{"msisdn":"31610000009"}')
+[ "$code" = 400 ] || fail "provisioning through mobix with LDAP backend: $code"
+[ "$(curl -fsS "http://$ADMIN/api/v1/subscribers" | jq length)" = 3 ] || fail "admin list from LDAP"
+[ "$(curl -fsS "http://$ADMIN/api/v1/subscribers/31610000003" | jq -r .username)" = carol ] || fail "admin show"
+pass "the admin API lists LDAP subscribers and refuses to provision them"
+
+# LDAP down: carol has a session but no cached entry (cache_ttl 1 s) -> temporary failure.
+kill $SERVE_PID; wait $SERVE_PID 2>/dev/null || true
+write_config "ldap://127.0.0.1:$P_LDAP" true 1
+start_serve $T/mobix.yaml $P_ADMIN $T/mobix2.log || fail "mobix serve (StartTLS) did not start"
+SERVE_PID=${PIDS[-1]}
+IP_C=$(sim attach 31610000003 carol carol-radius-pw)
+pop3 "$IP_C" | grep -q "Hello carol" || fail "POP3 for carol over StartTLS to LDAP"
+pass "ldap:// with StartTLS works too"
+sleep 1.2
+kill $(SLAPD_PID)
+for _ in $(seq 40); do kill -0 $(SLAPD_PID) 2>/dev/null || break; sleep 0.05; done
+out=$(curl -sS --max-time 10 --interface "$IP_C" "pop3://127.0.0.1:$P_POP3/1" -u mobile:mobile 2>&1 || true)
+[ "$(metric 'mobix_mail_pop3_failures_total{reason="directory_unavailable"}')" = 1 ] \
+  || fail "LDAP down was not a temporary failure: $out"
+grep -q "directory unavailable for msisdn 31610000003" $T/mobix2.log || fail "no log line for LDAP down"
+# It comes back: the pool reconnects.
+start_slapd || fail "slapd restart"
+sleep 0.3
+pop3 "$IP_C" | grep -q "Hello carol" || fail "no recovery after LDAP came back"
+pass "LDAP down is a temporary failure (counter, log line); service resumes when it returns"
+grep -q "mobix-bind-pw\|mail-pw" $T/mobix.log $T/mobix2.log && fail "a password in the log"
+pass "no password in the log"
