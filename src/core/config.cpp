@@ -241,6 +241,7 @@ MailConfig parse_mail(Section& s, const std::string& base_dir) {
   m.max_message_size = s.u32("max_message_size", m.max_message_size, 1024, 1u << 30);
   m.upstream_timeout = s.u32("upstream_timeout", m.upstream_timeout, 1, 300);
   m.idle_timeout = s.u32("idle_timeout", m.idle_timeout, 10, 86400);
+  m.session_timeout = s.u32("session_timeout", m.session_timeout, 1, 7 * 86400);
   m.max_failures_per_minute = s.u32("max_failures_per_minute", m.max_failures_per_minute, 1, 100000);
   m.upstream_ca_file = existing_file(s, "upstream_ca_file", base_dir);
   auto ranges = s.get("access_ranges");

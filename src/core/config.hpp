@@ -77,6 +77,7 @@ struct MailConfig {
   std::vector<Cidr> access_ranges;
   std::uint32_t upstream_timeout = 10;         ///< seconds to connect and log in upstream
   std::uint32_t idle_timeout = 600;            ///< seconds without traffic before a session is closed
+  std::uint32_t session_timeout = 14400;       ///< seconds a relayed session may last in total
   std::uint32_t max_failures_per_minute = 10;  ///< per client IP, then refused for a minute
   /// CA certificates (PEM) that subscribers' mail servers must chain to; empty: the system store.
   std::string upstream_ca_file;

@@ -142,6 +142,11 @@ asio::awaitable<UpstreamOpen> open_upstream(Conn& c, const Endpoint& to, TlsMode
   co_return UpstreamOpen::ok;
 }
 
+void Conn::close() {
+  error_code ignore;
+  impl_->tcp.socket().close(ignore);
+}
+
 asio::awaitable<bool> read_at_least(Conn& c, std::string& buf, std::size_t n, std::chrono::seconds timeout) {
   char chunk[4096];
   while (buf.size() < n) {

@@ -56,6 +56,8 @@ class Conn {
   /// Signals end of data. Plain TCP: half-close (FIN). TLS: the whole connection is closed,
   /// because a TLS half-close would wait for the peer's close_notify.
   void shutdown_send();
+  /// Closes the socket: pending operations end with an error.
+  void close();
   bool secure() const;
   boost::asio::ip::tcp::socket& socket();
 

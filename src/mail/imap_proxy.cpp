@@ -251,7 +251,12 @@ struct ImapProxy {
       if (!co_await write_all(upstream, buf, idle)) co_return;
     }
     // Steps 105-106.
-    auto bytes = co_await mail::relay(client, upstream, idle);
+    auto bytes = co_await mail::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
+    if (bytes.timed_out) {
+      failure_counter("session_timeout").inc();
+      spdlog::info("imap #{}: msisdn {} reached the session time limit of {} s", id, msisdn,
+                   cfg.session_timeout);
+    }
     spdlog::info("imap #{}: done ({} bytes down, {} up)", id, bytes.down, bytes.up);
   }
 };

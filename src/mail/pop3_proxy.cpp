@@ -224,7 +224,12 @@ struct Pop3Proxy {
     }
 
     // Steps 105-106: relay unmodified, both directions, until both sides are done.
-    auto bytes = co_await mail::relay(client, upstream, idle);
+    auto bytes = co_await mail::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
+    if (bytes.timed_out) {
+      failure_counter("session_timeout").inc();
+      spdlog::info("pop3 #{}: msisdn {} reached the session time limit of {} s", id, session->msisdn,
+                   cfg.session_timeout);
+    }
     auto down = bytes.down, up = bytes.up;
     metrics()
         .counter("mobix_mail_pop3_bytes_total", "Bytes relayed by the POP3 proxy", "direction=\"down\"")

@@ -50,6 +50,7 @@ mail:
   upstream_timeout: 5
   max_failures_per_minute: 100
   upstream_ca_file: ca/ca.crt
+  session_timeout: 2  # total time a relayed session may last (tested at the end)
 YAML
 start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
 ADMIN=127.0.0.1:$P_ADMIN
@@ -124,3 +125,26 @@ grep -q "TLS to submission server 127.0.0.1:$P_ROGUE for msisdn 31610000003 fail
 pass "SMTP: a certificate from an unknown CA is refused and reported"
 grep -q "mail-pw\|smtp-pw" $T/mobix.log && fail "a password appeared in the log"
 pass "no password in the log"
+
+# The total session time limit ends a relayed session even while it is busy.
+/usr/bin/python3 - "$IP_A" "$P_POP3" <<'PY' || fail "session time limit"
+import socket, sys, time
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.settimeout(10); s.connect(("127.0.0.1", int(sys.argv[2])))
+f = s.makefile("rb"); f.readline()
+s.sendall(b"USER mobile\r\n"); f.readline()
+s.sendall(b"PASS mobile\r\n"); assert f.readline().startswith(b"+OK"), "login"
+start = time.time()
+while True:  # keep it busy: NOOP every 0.3 s until mobix closes it
+    try:
+        s.sendall(b"NOOP\r\n")
+        line = f.readline()
+    except OSError:
+        break
+    if not line:
+        break
+    assert time.time() - start < 8, "still open after 8 s"
+    time.sleep(0.3)
+PY
+[ "$(metric 'mobix_mail_pop3_failures_total{reason="session_timeout"}')" -ge 1 ] || fail "session_timeout counter"
+grep -q "reached the session time limit of 2 s" $T/mobix.log || fail "no log line for the session time limit"
+pass "a relayed session is closed at the total session time limit (counter, log line)"
