@@ -14,6 +14,8 @@ PKGS=(
   # the subscriber's real mail server in the mail tests (seed 000)
   dovecot-pop3d dovecot-imapd python3-aiosmtpd
   libldap-dev slapd ldap-utils
+  # an independent SMPP implementation for the SMS signal channel tests (seed 001)
+  libnet-smpp-perl
 )
 
 missing=()

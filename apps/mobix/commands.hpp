@@ -30,5 +30,7 @@ void add_serve(CLI::App& app, int& exit_code);
 void add_sim(CLI::App& app, int& exit_code);
 void add_admin(CLI::App& app, int& exit_code);
 void add_pki(CLI::App& app, int& exit_code);
+void add_smpp(CLI::App& app, int& exit_code);
+void add_signal(CLI::App& app, int& exit_code);
 
 }  // namespace mobix::cli

@@ -59,6 +59,8 @@ int main(int argc, char** argv) {
   mobix::cli::add_sim(app, exit_code);
   mobix::cli::add_admin(app, exit_code);
   mobix::cli::add_pki(app, exit_code);
+  mobix::cli::add_smpp(app, exit_code);
+  mobix::cli::add_signal(app, exit_code);
 
   app.parse_complete_callback([&] {
     mobix::cli::g_log_set_on_cli = app.count("--log-format") + app.count("--log-level") > 0;

@@ -1,0 +1,147 @@
+#include "smpp/esme.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/metrics.hpp"
+#include "smpp/pdu_io.hpp"
+
+namespace mobix::smpp {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+struct Esme::Impl {
+  EsmeConfig cfg;
+  tcp::socket sock;
+  std::uint32_t next_sequence = 1;
+  DeliverHandler on_deliver;
+  std::size_t delivered = 0;
+
+  Impl(asio::any_io_executor ex, EsmeConfig c) : cfg(std::move(c)), sock(ex) {}
+
+  std::uint32_t sequence() {
+    auto s = next_sequence++;
+    if (next_sequence > 0x7FFFFFFF) next_sequence = 1;  // section 3.2: 0x00000001..0x7FFFFFFF
+    return s;
+  }
+
+  // Handles a PDU the SMSC sent on its own; false when the connection must end.
+  // Every PDU is a named local before co_await: GCC 12 mishandles temporaries in co_await operands.
+  asio::awaitable<bool> handle_unsolicited(const Pdu& p) {
+    if (p.command_id == cmd::deliver_sm) {
+      Pdu resp = response_to(p, status::ok);
+      bool sent = co_await write_pdu(sock, resp);
+      if (!sent) co_return false;
+      ++delivered;
+      if (on_deliver) on_deliver(std::get<ShortMessage>(p.body));
+      co_return true;
+    }
+    if (p.command_id == cmd::enquire_link || p.command_id == cmd::unbind) {
+      Pdu resp = response_to(p, status::ok);
+      bool sent = co_await write_pdu(sock, resp);
+      co_return sent&& p.command_id != cmd::unbind;
+    }
+    if (!(p.command_id & cmd::response_bit)) {
+      Pdu nack{cmd::generic_nack, status::invalid_command_id, p.sequence_number, {}};
+      bool sent = co_await write_pdu(sock, nack);
+      co_return sent;
+    }
+    co_return true;  // a late response: ignore
+  }
+
+  // Sends `req` and waits for its response, serving anything else that arrives meanwhile.
+  asio::awaitable<Pdu> request(Pdu req) {
+    req.sequence_number = sequence();
+    if (!co_await write_pdu(sock, req)) throw SmppError("smpp: cannot write to the SMSC", 0);
+    for (;;) {
+      auto r = co_await read_pdu(sock, cfg.timeout);
+      if (r.closed) throw SmppError("smpp: the SMSC closed the connection or did not answer", 0);
+      if (!r.pdu) continue;  // undecodable PDU from the SMSC: skip it
+      const auto& p = *r.pdu;
+      if (p.sequence_number == req.sequence_number &&
+          (p.command_id == (req.command_id | cmd::response_bit) || p.command_id == cmd::generic_nack))
+        co_return p;
+      if (!co_await handle_unsolicited(p)) throw SmppError("smpp: the SMSC ended the session", 0);
+    }
+  }
+};
+
+Esme::Esme(asio::any_io_executor ex, EsmeConfig cfg) : impl_(std::make_unique<Impl>(ex, std::move(cfg))) {}
+Esme::~Esme() = default;
+
+asio::awaitable<void> Esme::bind() {
+  auto& m = *impl_;
+  tcp::resolver resolver(m.sock.get_executor());
+  auto [rec, results] = co_await resolver.async_resolve(m.cfg.smsc.host, std::to_string(m.cfg.smsc.port),
+                                                        asio::as_tuple(asio::use_awaitable));
+  if (rec) throw SmppError("smpp: cannot resolve " + m.cfg.smsc.str() + ": " + rec.message(), 0);
+  auto [cec, ep] = co_await asio::async_connect(m.sock, results, asio::as_tuple(asio::use_awaitable));
+  if (cec) throw SmppError("smpp: cannot connect to " + m.cfg.smsc.str() + ": " + cec.message(), 0);
+  Pdu req;
+  req.command_id = m.cfg.mode == BindMode::transmitter ? cmd::bind_transmitter
+                   : m.cfg.mode == BindMode::receiver  ? cmd::bind_receiver
+                                                       : cmd::bind_transceiver;
+  Bind b;
+  b.system_id = m.cfg.system_id;
+  b.password = m.cfg.password;
+  b.system_type = m.cfg.system_type;
+  b.address_range = m.cfg.address_range;
+  req.body = b;
+  auto resp = co_await m.request(req);
+  if (resp.command_status != status::ok)
+    throw SmppError(fmt::format("smpp: bind as {} refused by {} (status 0x{:08X})", m.cfg.system_id,
+                                m.cfg.smsc.str(), resp.command_status),
+                    resp.command_status);
+  spdlog::info("smpp: bound to {} as {}", m.cfg.smsc.str(), m.cfg.system_id);
+}
+
+asio::awaitable<std::string> Esme::submit(ShortMessage msg) {
+  // Copies, not std::move(msg): GCC 12 double-frees a moved coroutine parameter.
+  Pdu req{cmd::submit_sm, status::ok, 0, msg};
+  auto resp = co_await impl_->request(req);
+  if (resp.command_status != status::ok)
+    throw SmppError(fmt::format("smpp: submit_sm refused (status 0x{:08X})", resp.command_status),
+                    resp.command_status);
+  metrics().counter("mobix_smpp_submitted_total", "Short messages accepted by the SMSC").inc();
+  auto* id = std::get_if<IdResponse>(&resp.body);
+  co_return id ? id->id : std::string();
+}
+
+asio::awaitable<std::size_t> Esme::receive(DeliverHandler on_deliver, std::size_t count) {
+  auto& m = *impl_;
+  m.on_deliver = on_deliver;  // not std::move: see submit()
+  m.delivered = 0;
+  while (count == 0 || m.delivered < count) {
+    auto r = co_await read_pdu(m.sock, std::chrono::hours(24));
+    if (r.closed) break;
+    if (!r.pdu) {
+      Pdu nack{cmd::generic_nack, status::invalid_command_length, r.sequence, {}};
+      co_await write_pdu(m.sock, nack);
+      continue;
+    }
+    if (!co_await m.handle_unsolicited(*r.pdu)) break;
+  }
+  co_return m.delivered;
+}
+
+asio::awaitable<void> Esme::enquire_link() {
+  Pdu req{cmd::enquire_link, status::ok, 0, {}};
+  auto resp = co_await impl_->request(req);
+  if (resp.command_status != status::ok) throw SmppError("smpp: enquire_link refused", resp.command_status);
+}
+
+asio::awaitable<void> Esme::unbind() {
+  Pdu req{cmd::unbind, status::ok, 0, {}};
+  auto resp = co_await impl_->request(req);
+  boost::system::error_code ignore;
+  impl_->sock.shutdown(tcp::socket::shutdown_both, ignore);
+  impl_->sock.close(ignore);
+  (void)resp;
+}
+
+}  // namespace mobix::smpp
