@@ -231,6 +231,69 @@ LdapConfig parse_ldap(Section& s, const std::string& base_dir) {
   return l;
 }
 
+SignalKeyConfig parse_signal_key(Section& s, const std::string& base_dir) {
+  SignalKeyConfig k;
+  k.id = static_cast<std::uint8_t>(s.u32("id", 1, 0, 255));
+  k.key_hex = s.secret("key", base_dir);
+  if (k.key_hex.size() != 64 || k.key_hex.find_first_not_of("0123456789abcdefABCDEF") != std::string::npos)
+    s.fail(s.key("key"), s.node(), "must be 64 hex digits (32 octets): openssl rand -hex 32");
+  s.check_unknown();
+  return k;
+}
+
+SmppClientConfig parse_smpp_client(Section& s, const std::string& base_dir) {
+  SmppClientConfig c;
+  c.smsc = s.endpoint("smsc", c.smsc);
+  c.system_id = s.required("system_id");
+  if (c.system_id.size() > 15)
+    s.fail(s.key("system_id"), s.get("system_id"), "at most 15 characters (SMPP 3.4)");
+  c.password = s.secret("password", base_dir);
+  if (c.password.size() > 8) s.fail(s.key("password"), s.node(), "at most 8 characters (SMPP 3.4)");
+  s.check_unknown();
+  return c;
+}
+
+RelayConfig parse_relay(Section& s, const std::string& file, const std::string& base_dir) {
+  RelayConfig r;
+  r.public_listen = s.endpoint("public_listen", r.public_listen);
+  r.callback_listen = s.endpoint("callback_listen", r.callback_listen);
+  r.callback_address = s.str("callback_address", r.callback_listen.host);
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(r.callback_address, ec);
+  if (ec || r.callback_address == "0.0.0.0" || r.callback_address == "::")
+    s.fail(s.key("callback_address"), s.get("callback_address"), "must be the relay's reachable IP address");
+  r.tls_cert_file = existing_file(s, "tls_cert_file", base_dir);
+  r.tls_key_file = existing_file(s, "tls_key_file", base_dir);
+  if (r.tls_cert_file.empty() || r.tls_key_file.empty())
+    s.fail(s.key("tls_cert_file"), s.node(), "the callback port needs tls_cert_file and tls_key_file");
+  Section key(s.get("signal_key"), s.key("signal_key"), file);
+  r.signal_key = parse_signal_key(key, base_dir);
+  Section smpp(s.get("smpp"), s.key("smpp"), file);
+  r.smpp = parse_smpp_client(smpp, base_dir);
+  r.hold_timeout = s.u32("hold_timeout", r.hold_timeout, 1, 120);
+  r.max_pending_per_client_ip = s.u32("max_pending_per_client_ip", r.max_pending_per_client_ip, 1, 10000);
+  r.gateway_msisdn = s.required("gateway_msisdn");
+  s.check_unknown();
+  return r;
+}
+
+GatewayConfig parse_gateway(Section& s, const std::string& file, const std::string& base_dir) {
+  GatewayConfig g;
+  Section smpp(s.get("smpp"), s.key("smpp"), file);
+  g.smpp = parse_smpp_client(smpp, base_dir);
+  g.address_range = s.required("address_range");
+  for_each_item(s, "signal_keys", file,
+                [&](Section& k) { g.signal_keys.push_back(parse_signal_key(k, base_dir)); });
+  if (g.signal_keys.empty()) s.fail(s.key("signal_keys"), s.node(), "at least one signal key is required");
+  g.relay_ca_file = existing_file(s, "relay_ca_file", base_dir);
+  if (g.relay_ca_file.empty())
+    s.fail(s.key("relay_ca_file"), s.node(), "the relay's CA is required (TLS is verified)");
+  g.connect_timeout = s.u32("connect_timeout", g.connect_timeout, 1, 60);
+  g.max_signal_lifetime = s.u32("max_signal_lifetime", g.max_signal_lifetime, 10, 3600);
+  s.check_unknown();
+  return g;
+}
+
 MailConfig parse_mail(Section& s, const std::string& base_dir) {
   MailConfig m;
   if (s.get("pop3_listen")) m.pop3_listen = s.endpoint("pop3_listen", Endpoint{});
@@ -309,6 +372,16 @@ Config parse_config(std::string_view yaml, const std::string& source) {
   if (auto n = top.get("access")) {
     Section access(n, "access", source);
     c.access = parse_access(access, source, base_dir);
+  }
+  if (auto n = top.get("relay")) {
+    Section relay(n, "relay", source);
+    c.relay = parse_relay(relay, source, base_dir);
+  }
+  if (auto n = top.get("gateway")) {
+    Section gateway(n, "gateway", source);
+    c.gateway = parse_gateway(gateway, source, base_dir);
+    if (!c.access)
+      top.fail("gateway", n, "the gateway finds terminals through the access role: configure access too");
   }
   if (auto n = top.get("mail")) {
     Section mail(n, "mail", source);

@@ -105,6 +105,42 @@ struct DirectoryConfig {
   std::optional<LdapConfig> ldap;
 };
 
+/// The seed 001 signal key shared by relay and gateway (ChaCha20-Poly1305, 32 octets in hex).
+struct SignalKeyConfig {
+  std::uint8_t id = 1;
+  std::string key_hex;  ///< from key_file; never logged
+};
+
+/// How the relay reaches a gateway's SMPP receiver through the SMSC (seed 001 step D).
+struct SmppClientConfig {
+  Endpoint smsc{"127.0.0.1", 2775};
+  std::string system_id;
+  std::string password;
+};
+
+/// The public relay (seed 001 "first public proxy server"), on the Internet.
+struct RelayConfig {
+  Endpoint public_listen{"0.0.0.0", 8080};    ///< clients: HTTP Host or TLS SNI picks the mobile server
+  Endpoint callback_listen{"0.0.0.0", 7443};  ///< gateways dial back here over TLS (step G)
+  std::string callback_address;               ///< announced in the signal; default: callback_listen's
+  std::string tls_cert_file, tls_key_file;    ///< the callback port's certificate
+  SignalKeyConfig signal_key;
+  SmppClientConfig smpp;
+  std::string gateway_msisdn;                   ///< the number the gateway receives signals on
+  std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
+  std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
+};
+
+/// The private gateway (seed 001 "second private proxy server"), inside the operator network.
+struct GatewayConfig {
+  SmppClientConfig smpp;
+  std::string address_range;  ///< destination prefix the SMSC routes to this gateway
+  std::vector<SignalKeyConfig> signal_keys;
+  std::string relay_ca_file;  ///< the relay's callback certificate must chain to this
+  std::uint32_t connect_timeout = 5;
+  std::uint32_t max_signal_lifetime = 300;  ///< seconds; later expiries are refused
+};
+
 struct Config {
   std::string source;  ///< the file it came from
   std::string node_name = "mobix";
@@ -114,6 +150,8 @@ struct Config {
   DirectoryConfig directory;
   std::optional<AccessConfig> access;
   std::optional<MailConfig> mail;
+  std::optional<RelayConfig> relay;
+  std::optional<GatewayConfig> gateway;
 };
 
 /// Reads and validates `path`; throws ConfigError.

@@ -67,6 +67,7 @@ void validate_subscriber(Subscriber& s) {
     if (inet_pton(AF_INET, s.framed_ip.c_str(), buf) != 1)
       throw std::invalid_argument("framed_ip: not an IPv4 address: \"" + s.framed_ip + "\"");
   }
+  for (auto& c : s.hostname) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!s.hostname.empty() && !valid_hostname(s.hostname))
     throw std::invalid_argument("hostname: not a valid DNS name: \"" + s.hostname + "\"");
   // The mail profile's TLS modes (see src/mail/mail_profile.hpp).

@@ -58,6 +58,8 @@ const char* kind_field(IdentityKind k) {
       return "username";
     case IdentityKind::serial:
       return "serial";
+    case IdentityKind::hostname:
+      return "hostname";
     case IdentityKind::id:
       break;
   }

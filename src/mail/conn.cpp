@@ -52,6 +52,16 @@ std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file
   return ctx;
 }
 
+std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_file, const std::string& key_file) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain_file(cert_file, ec);
+  if (!ec) ctx->use_private_key_file(key_file, ssl::context::pem, ec);
+  if (ec) throw std::runtime_error("cannot load the TLS certificate " + cert_file + " or key: " + ec.message());
+  return ctx;
+}
+
 struct Conn::Impl {
   boost::beast::tcp_stream tcp;
   std::unique_ptr<ssl::stream<boost::beast::tcp_stream&>> tls;
@@ -101,6 +111,13 @@ asio::awaitable<Conn::error_code> Conn::start_tls(ssl::context& ctx, const std::
               ? std::string("certificate not trusted: ") + X509_verify_cert_error_string(verify)
               : ec.message();
   }
+  co_return ec;
+}
+
+asio::awaitable<Conn::error_code> Conn::accept_tls(ssl::context& ctx, seconds timeout) {
+  impl_->tls = std::make_unique<ssl::stream<boost::beast::tcp_stream&>>(impl_->tcp, ctx);
+  impl_->tcp.expires_after(timeout);
+  auto [ec] = co_await impl_->tls->async_handshake(ssl::stream_base::server, kUse);
   co_return ec;
 }
 

@@ -28,6 +28,10 @@ enum class TlsMode { none, implicit, starttls };
 std::optional<TlsMode> parse_tls_mode(const std::string& s);
 const char* to_string(TlsMode m);
 
+/// A TLS server context with the certificate chain and key from PEM files. Throws.
+std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::string& cert_file,
+                                                                   const std::string& key_file);
+
 /// A TLS client context that verifies the server's chain against `ca_file` (or the system
 /// trust store when empty) and requires TLS 1.2 or later. Throws std::runtime_error.
 std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& ca_file);
@@ -50,6 +54,8 @@ class Conn {
   /// On failure `why` says what went wrong (e.g. the verification error).
   boost::asio::awaitable<error_code> start_tls(boost::asio::ssl::context& ctx, const std::string& host,
                                                seconds timeout, std::string& why);
+  /// TLS server handshake on an accepted connection (the relay's callback port).
+  boost::asio::awaitable<error_code> accept_tls(boost::asio::ssl::context& ctx, seconds timeout);
   boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(boost::asio::mutable_buffer b,
                                                                        seconds timeout);
   boost::asio::awaitable<error_code> write(boost::asio::const_buffer b, seconds timeout);

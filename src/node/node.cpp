@@ -9,6 +9,7 @@
 #include "core/runtime.hpp"
 #include "directory/directory.hpp"
 #include "directory/ldap_directory.hpp"
+#include "relay/tunnel_roles.hpp"
 #include "mail/mail_proxies.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
@@ -25,6 +26,8 @@ struct Node::Impl {
   std::unique_ptr<AccessRole> access;
   /// The mail role's listeners, by lab.json name ("mail.pop3", ...).
   std::vector<std::pair<std::string, std::unique_ptr<TcpService>>> mail;
+  std::unique_ptr<RelayRole> relay;      ///< seed 001 public relay
+  std::unique_ptr<GatewayRole> gateway;  ///< seed 001 private gateway
   std::unique_ptr<AdminApi> api;
   std::unique_ptr<HttpServer> admin;
 
@@ -70,6 +73,18 @@ void Node::start() {
       m.runtime.add_drain_check([s = service.get()] { return s->drained(); });
     }
   }
+  if (m.cfg.relay) {
+    m.relay = std::make_unique<RelayRole>(m.io, *m.cfg.relay, *m.directory);
+    m.relay->start();
+    m.runtime.on_stop([&m] { m.relay->stop(); });
+    m.runtime.add_drain_check([&m] { return m.relay->drained(); });
+  }
+  if (m.cfg.gateway) {
+    // Config validation guarantees the access role runs in this node.
+    m.gateway = std::make_unique<GatewayRole>(m.io, *m.cfg.gateway, m.access->sessions());
+    m.gateway->start();
+    m.runtime.on_stop([&m] { m.gateway->stop(); });
+  }
   m.api = std::make_unique<AdminApi>(*m.directory, m.access.get(), m.cfg.admin.token);
   m.admin = std::make_unique<HttpServer>(
       m.io, m.cfg.admin.listen,
@@ -97,6 +112,10 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
     out["access.radius_acct"] = {impl_->access->acct_endpoint(), "radius-acct/udp"};
   }
   for (const auto& [name, service] : impl_->mail) out[name] = {service->local_endpoint(), name.substr(5)};
+  if (impl_->relay) {
+    out["relay.public"] = {impl_->relay->public_endpoint(), "http/tls-sni"};
+    out["relay.callback"] = {impl_->relay->callback_endpoint(), "tls"};
+  }
   if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
   return out;
 }

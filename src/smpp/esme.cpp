@@ -145,3 +145,11 @@ asio::awaitable<void> Esme::unbind() {
 }
 
 }  // namespace mobix::smpp
+
+namespace mobix::smpp {
+void Esme::close() {
+  boost::system::error_code ignore;
+  impl_->sock.shutdown(boost::asio::ip::tcp::socket::shutdown_both, ignore);
+  impl_->sock.close(ignore);
+}
+}  // namespace mobix::smpp

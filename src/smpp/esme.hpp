@@ -56,6 +56,8 @@ class Esme {
   /// enquire_link round trip; throws SmppError.
   boost::asio::awaitable<void> enquire_link();
   boost::asio::awaitable<void> unbind();
+  /// Closes the connection at once (pending operations end); for shutdown.
+  void close();
 
  private:
   struct Impl;

@@ -34,6 +34,10 @@ CREATE TABLE leases (
   pool TEXT NOT NULL, ip TEXT NOT NULL, subscriber_id INTEGER NOT NULL, bound INTEGER NOT NULL, expires INTEGER NOT NULL,
   PRIMARY KEY (pool, ip));
 )sql",
+    // 2: the relay finds mobile servers by host name (seed 001 step C)
+    R"sql(
+CREATE INDEX subscribers_hostname ON subscribers(hostname) WHERE hostname <> '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -199,6 +203,9 @@ class SqliteStore final : public Store {
         break;
       case IdentityKind::serial:
         col = "serial";
+        break;
+      case IdentityKind::hostname:
+        col = "hostname";
         break;
     }
     std::lock_guard lock(read_mu_);

@@ -22,7 +22,7 @@ class StoreConflict : public StoreError {
   using StoreError::StoreError;
 };
 
-enum class IdentityKind { id, msisdn, imsi, username, serial };
+enum class IdentityKind { id, msisdn, imsi, username, serial, hostname };
 
 class SubscriberRepository {
  public:

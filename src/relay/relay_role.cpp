@@ -1,0 +1,294 @@
+#include <array>
+#include <ctime>
+#include <unordered_map>
+
+#include <fmt/format.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <boost/algorithm/hex.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "codec/peek/peek.hpp"
+#include "codec/signal/signal.hpp"
+#include "core/metrics.hpp"
+#include "core/tcp_service.hpp"
+#include "directory/directory.hpp"
+#include "mail/conn.hpp"
+#include "mail/relay.hpp"
+#include "relay/tunnel_roles.hpp"
+#include "smpp/esme.hpp"
+
+namespace mobix {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using mail::Conn;
+
+namespace {
+
+Counter& refused(const char* reason) {
+  return metrics().counter("mobix_relay_clients_refused_total", "Relay clients not tunnelled, by reason",
+                           std::string("reason=\"") + reason + "\"");
+}
+Counter& callbacks(const char* result) {
+  return metrics().counter("mobix_relay_callbacks_total", "Gateway callbacks at the relay, by result",
+                           std::string("result=\"") + result + "\"");
+}
+
+signal::Key key_from_hex(const std::string& hex) {
+  std::string raw;
+  boost::algorithm::unhex(hex, std::back_inserter(raw));
+  signal::Key k;
+  std::copy(raw.begin(), raw.end(), k.begin());
+  return k;
+}
+
+// A client waiting for its tunnel: the callback handler hands over the gateway's connection.
+struct Pending {
+  std::array<std::uint8_t, signal::kOneTimeKeySize> key{};
+  asio::steady_timer ready;
+  std::shared_ptr<Conn> callback;
+  std::string server_early;  ///< what the server sent right behind the key line (e.g. an SSH banner)
+  explicit Pending(const asio::any_io_executor& ex) : ready(ex) {}
+};
+
+}  // namespace
+
+struct RelayRole::Impl {
+  asio::io_context& io;
+  const RelayConfig& cfg;
+  Directory& dir;
+  signal::Key key;
+  std::shared_ptr<asio::ssl::context> tls;
+  std::unique_ptr<TcpService> pub, cb;
+  std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
+  std::unordered_map<std::string, unsigned> pending_per_ip;
+  Counter& tunnels = metrics().counter("mobix_relay_tunnels_total", "Tunnels spliced by the relay");
+
+  Impl(asio::io_context& i, const RelayConfig& c, Directory& d)
+      : io(i),
+        cfg(c),
+        dir(d),
+        key(key_from_hex(c.signal_key.key_hex)),
+        tls(mail::make_server_tls_context(c.tls_cert_file, c.tls_key_file)) {}
+
+  static asio::awaitable<void> answer_http(Conn& c, int code, const char* reason, std::string text) {
+    std::string body = text + "\n";
+    std::string head = fmt::format(
+        "HTTP/1.1 {} {}\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+        "Content-Length: {}\r\n\r\n",
+        code, reason, body.size());
+    std::string all = head + body;
+    co_await mail::write_all(c, all, std::chrono::seconds(5));
+  }
+
+  // Step D: the signal goes to the gateway as a binary short message through the SMSC.
+  asio::awaitable<bool> send_signal(std::vector<std::uint8_t> sealed, std::uint64_t id) {
+    smpp::EsmeConfig ec{
+        cfg.smpp.smsc, cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::transmitter, ""};
+    smpp::Esme esme(io.get_executor(), ec);
+    smpp::ShortMessage m;
+    m.source_addr = "mobixrelay";
+    m.dest_addr_ton = 1;
+    m.dest_addr_npi = 1;
+    m.destination_addr = cfg.gateway_msisdn;
+    m.data_coding = 0x04;
+    m.short_message = sealed;
+    try {
+      co_await esme.bind();
+      auto mid = co_await esme.submit(m);
+      co_await esme.unbind();
+      spdlog::info("relay #{}: signal sent by SMS to {} ({} octets, message {})", id, cfg.gateway_msisdn,
+                   sealed.size(), mid);
+      co_return true;
+    } catch (const std::exception& e) {
+      spdlog::warn("relay #{}: cannot send the signal through {}: {}", id, cfg.smpp.smsc.str(), e.what());
+      co_return false;
+    }
+  }
+
+  // Steps C, D and I for one client.
+  asio::awaitable<void> client(tcp::socket sock, std::uint64_t id) {
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) co_return;
+    auto ip = canonical(peer.address()).to_string();
+    Conn c(std::move(sock));
+    const auto peek_timeout = std::chrono::seconds(5);
+
+    // Step C: which mobile server? Peek without terminating TLS.
+    std::string buf;
+    std::optional<std::string> name;
+    bool is_tls = false;
+    std::array<char, 4096> chunk;
+    for (;;) {
+      auto [rec, n] = co_await c.read_some(asio::buffer(chunk), peek_timeout);
+      buf.append(chunk.data(), n);
+      if (!buf.empty()) {
+        is_tls = static_cast<unsigned char>(buf[0]) == 0x16;
+        std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size());
+        auto r = is_tls ? peek::tls_sni(bytes) : peek::http_host(bytes);
+        if (auto* s = std::get_if<std::string>(&r)) {
+          name = *s;
+          break;
+        }
+        if (std::get<peek::Outcome>(r) != peek::Outcome::need_more || buf.size() >= peek::kMaxPeek) {
+          refused("no_name").inc();
+          if (!is_tls)
+            co_await answer_http(c, 400, "Bad Request", "name the mobile server in the Host header");
+          co_return;
+        }
+      }
+      if (rec) {
+        refused("no_name").inc();
+        co_return;
+      }
+    }
+    auto sub = dir.find(IdentityKind::hostname, *name);
+    auto port_attr =
+        sub ? sub->attrs.find(is_tls ? "relay.tls_port" : "relay.http_port") : decltype(sub->attrs.end()){};
+    if (!sub || port_attr == sub->attrs.end() || sub->msisdn.empty()) {
+      refused("unknown_server").inc();
+      spdlog::info("relay #{}: {} asked for {}: no such mobile server", id, ip, *name);
+      if (!is_tls) co_await answer_http(c, 404, "Not Found", "no mobile server is published as " + *name);
+      co_return;
+    }
+    int target_port = std::atoi(port_attr->second.c_str());
+    if (target_port <= 0 || target_port > 65535) {
+      refused("unknown_server").inc();
+      co_return;
+    }
+    if (pending_per_ip[ip] >= cfg.max_pending_per_client_ip) {
+      refused("rate_limited").inc();
+      if (!is_tls)
+        co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting from this address");
+      co_return;
+    }
+
+    // Step D: hold the client and signal the gateway.
+    signal::AccessRequest req;
+    RAND_bytes(reinterpret_cast<unsigned char*>(&req.tunnel_id), sizeof req.tunnel_id);
+    RAND_bytes(req.one_time_key.data(), static_cast<int>(req.one_time_key.size()));
+    req.expires = static_cast<std::uint32_t>(std::time(nullptr) + cfg.hold_timeout);
+    req.relay_ip = cfg.callback_address;
+    req.callback_port = cb->local_endpoint().port;
+    req.target_port = static_cast<std::uint16_t>(target_port);
+    req.protocol = is_tls ? signal::Protocol::tls : signal::Protocol::http;
+    req.msisdn = sub->msisdn;
+    auto sealed = signal::seal(req, cfg.signal_key.id, key);
+    if (std::holds_alternative<signal::Error>(sealed)) {
+      refused("bad_signal_fields").inc();
+      co_return;
+    }
+    auto p = std::make_shared<Pending>(io.get_executor());
+    p->key = req.one_time_key;
+    pending[req.tunnel_id] = p;
+    ++pending_per_ip[ip];
+    spdlog::info("relay #{}: {} wants {} (msisdn {}, port {}): tunnel {:016x}", id, ip, *name, sub->msisdn,
+                 target_port, req.tunnel_id);
+    bool sent = co_await send_signal(std::get<std::vector<std::uint8_t>>(sealed), id);
+    if (sent && !p->callback) {
+      p->ready.expires_after(std::chrono::seconds(cfg.hold_timeout));
+      co_await p->ready.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    pending.erase(req.tunnel_id);
+    if (--pending_per_ip[ip] == 0) pending_per_ip.erase(ip);
+    if (!p->callback) {
+      refused(sent ? "gateway_timeout" : "signal_not_sent").inc();
+      spdlog::info("relay #{}: tunnel {:016x} to {} not established: {}", id, req.tunnel_id, *name,
+                   sent ? "no callback in time" : "the signal could not be sent");
+      if (!is_tls)
+        co_await answer_http(c, 503, "Service Unavailable",
+                             "the mobile server " + *name + " is not reachable now");
+      co_return;
+    }
+    // Step I: bytes the client sent early go first, then both directions are spliced.
+    tunnels.inc();
+    if (!p->server_early.empty()) {
+      if (!co_await mail::write_all(c, p->server_early, std::chrono::seconds(30))) co_return;
+    }
+    if (!buf.empty()) {
+      if (!co_await mail::write_all(*p->callback, buf, std::chrono::seconds(30))) co_return;
+    }
+    auto bytes = co_await mail::relay(c, *p->callback, std::chrono::seconds(300), std::chrono::hours(24));
+    spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server)", id,
+                 req.tunnel_id, bytes.down, bytes.up);
+  }
+
+  // Step H: the gateway's callback presents the tunnel id and the one-time key.
+  asio::awaitable<void> callback(tcp::socket sock, std::uint64_t id) {
+    auto c = std::make_shared<Conn>(std::move(sock));
+    if (co_await c->accept_tls(*tls, std::chrono::seconds(10))) {
+      callbacks("tls_failed").inc();
+      co_return;
+    }
+    std::string buf;
+    auto line = co_await mail::read_line(*c, buf, 128, std::chrono::seconds(10));
+    std::uint64_t tunnel = 0;
+    std::string key_hex;
+    if (line && line->rfind("MOBIX-TUNNEL ", 0) == 0 && line->size() == 13 + 16 + 1 + 32) {
+      tunnel = std::strtoull(line->substr(13, 16).c_str(), nullptr, 16);
+      key_hex = line->substr(30);
+    }
+    auto it = pending.find(tunnel);
+    if (it == pending.end()) {
+      callbacks("unknown_tunnel").inc();  // expired, already used, or made up
+      spdlog::info("relay callback #{}: unknown or used tunnel", id);
+      co_return;
+    }
+    std::string presented;
+    try {
+      boost::algorithm::unhex(key_hex, std::back_inserter(presented));
+    } catch (const std::exception&) {
+    }
+    auto& p = *it->second;
+    if (presented.size() != p.key.size() ||
+        CRYPTO_memcmp(presented.data(), p.key.data(), p.key.size()) != 0) {
+      callbacks("bad_key").inc();
+      spdlog::warn("relay callback #{}: wrong one-time key for tunnel {:016x}", id, tunnel);
+      co_return;
+    }
+    callbacks("ok").inc();
+    auto pending_entry = it->second;
+    pending.erase(it);                  // single use
+    pending_entry->server_early = buf;  // a server that speaks first: never dropped
+    pending_entry->callback = c;
+    pending_entry->ready.cancel();
+  }
+};
+
+RelayRole::RelayRole(asio::io_context& io, const RelayConfig& cfg, Directory& dir)
+    : impl_(std::make_shared<Impl>(io, cfg, dir)) {
+  impl_->pub = std::make_unique<TcpService>(
+      io, "relay-public", cfg.public_listen,
+      [impl = impl_](tcp::socket s, std::uint64_t id) { return impl->client(std::move(s), id); });
+  impl_->cb = std::make_unique<TcpService>(
+      io, "relay-callback", cfg.callback_listen,
+      [impl = impl_](tcp::socket s, std::uint64_t id) { return impl->callback(std::move(s), id); });
+}
+RelayRole::~RelayRole() = default;
+void RelayRole::start() {
+  impl_->cb->start();
+  impl_->pub->start();
+}
+void RelayRole::stop() {
+  impl_->pub->stop();
+  impl_->cb->stop();
+  for (auto& [id, p] : impl_->pending) p->ready.cancel();
+}
+bool RelayRole::drained() const {
+  return impl_->pub->drained() && impl_->cb->drained();
+}
+Endpoint RelayRole::public_endpoint() const {
+  return impl_->pub->local_endpoint();
+}
+Endpoint RelayRole::callback_endpoint() const {
+  return impl_->cb->local_endpoint();
+}
+
+}  // namespace mobix

@@ -1,0 +1,50 @@
+#pragma once
+// Seed 001: reaching a mobile server behind the operator's NAT and firewall.
+//   RelayRole   — the public relay: accepts clients (step C), tells the mobile server from the
+//                 HTTP Host or TLS SNI, holds the client, sends the gateway a sealed access request
+//                 signal by SMS (step D), accepts the gateway's TLS callback carrying the one-time
+//                 key (step H) and splices client and callback (step I).
+//   GatewayRole — the private gateway: receives signals as an SMPP receiver, verifies them (step E:
+//                 key, expiry, replay), finds the terminal's IP in the access sessions, connects to
+//                 its service port (step F), dials the relay over verified TLS (step G).
+#include <memory>
+
+#include <boost/asio/io_context.hpp>
+
+#include "core/config.hpp"
+#include "core/net.hpp"
+
+namespace mobix {
+
+class Directory;
+class SessionTable;
+
+class RelayRole {
+ public:
+  RelayRole(boost::asio::io_context& io, const RelayConfig& cfg, Directory& dir);
+  ~RelayRole();
+  void start();
+  void stop();
+  bool drained() const;
+  Endpoint public_endpoint() const;
+  Endpoint callback_endpoint() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+class GatewayRole {
+ public:
+  GatewayRole(boost::asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions);
+  ~GatewayRole();
+  void start();
+  void stop();
+  bool drained() const;
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace mobix

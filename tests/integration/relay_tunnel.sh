@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Seed 001 steps A-I on loopback: a client reaches a mobile server (an HTTP server bound to a
+# handset's IP) through the public relay; the relay wakes the private gateway with a sealed
+# signal sent as a binary SMS through the lab SMSC; the gateway finds the terminal in the access
+# sessions, connects to it and dials the relay over verified TLS; the relay splices.
+# (The network-namespace version with NAT and a firewall is not written yet.)
+source "$(dirname "$0")/lib.sh"
+read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_RELAY P_PUBLIC P_CALLBACK P_WEB <<<"$(free_ports u u t t t t t)"
+
+"$MOBIX" pki init --dir $T/ca --cn "Relay CA" >/dev/null
+"$MOBIX" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
+openssl rand -hex 32 >$T/signal.key
+
+"$MOBIX" smpp smsc --listen 127.0.0.1:0 --port-file $T/smsc.port --account relay:relay-pw --account gateway:gw-pw \
+  >$T/smsc.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s $T/smsc.port ] && break; sleep 0.05; done
+SMSC=127.0.0.1:$(cat $T/smsc.port)
+
+# The operator network: access sessions and the gateway.
+mkdir -p $T/op $T/relaynode
+cat >$T/op/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_OP"}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: ggsn, address: 127.0.0.1/32, secret: relay-test-secret}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+gateway:
+  smpp: {smsc: "$SMSC", system_id: gateway, password: gw-pw}
+  address_range: "3169900"
+  signal_keys: [{id: 1, key_file: ../signal.key}]
+  relay_ca_file: ../ca/ca.crt
+  connect_timeout: 3
+YAML
+# The public relay, with its own store listing the published mobile servers.
+cat >$T/relaynode/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_RELAY"}
+relay:
+  public_listen: 127.0.0.1:$P_PUBLIC
+  callback_listen: 127.0.0.1:$P_CALLBACK
+  tls_cert_file: ../relay.crt
+  tls_key_file: ../relay.key
+  signal_key: {id: 1, key_file: ../signal.key}
+  smpp: {smsc: "$SMSC", system_id: relay, password: relay-pw}
+  gateway_msisdn: "31699000000"
+  hold_timeout: 3
+YAML
+start_serve $T/op/mobix.yaml $P_ADMIN_OP $T/op.log || fail "operator node did not start: $(tail -3 $T/op.log)"
+start_serve $T/relaynode/mobix.yaml $P_ADMIN_RELAY $T/relay.log || fail "relay did not start: $(tail -3 $T/relay.log)"
+for _ in $(seq 100); do grep -q "lab smsc #.*gateway bound (receiver)" $T/smsc.log && break; sleep 0.05; done
+
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers \
+  -d '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
+  -d '{"msisdn":"31610000001","hostname":"Cam.Mobile.Test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
+IP=$("$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret relay-test-secret \
+  --state-dir $T/sim --msisdn 31610000001 --username cam --password cam-radius-pw | tail -1)
+[[ $IP == 127.1.* ]] || fail "attach: $IP"
+
+# The mobile server: a real HTTP server bound to the handset's address.
+mkdir -p $T/www && echo "hello from the phone" >$T/www/hello.txt
+(cd $T/www && exec /usr/bin/python3 -m http.server --bind "$IP" "$P_WEB") >$T/web.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fsS "http://$IP:$P_WEB/hello.txt" >/dev/null 2>&1 && break; sleep 0.05; done
+
+out=$(curl -sS --max-time 10 -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUBLIC/hello.txt") \
+  || fail "through the relay: $(tail -5 $T/relay.log)"
+[ "$out" = "hello from the phone" ] || fail "got '$out'"
+curl -sS --max-time 10 "http://127.0.0.1:$P_PUBLIC/hello.txt" -H "Host: cam.mobile.test:80" -d 'early body bytes' \
+  -o /dev/null -w "%{http_code}" | grep -q 501 || fail "a POST (python http.server answers 501) did not reach the server"
+pass "curl reaches the mobile server through the relay (Host routing, SMS signal, TLS callback, splice)"
+
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Host: nobody.mobile.test" "http://127.0.0.1:$P_PUBLIC/")
+[ "$code" = 404 ] || fail "unknown host name: $code"
+"$MOBIX" sim detach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret relay-test-secret \
+  --state-dir $T/sim --msisdn 31610000001 >/dev/null
+start=$(date +%s)
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUBLIC/")
+[ "$code" = 503 ] || fail "terminal not attached: $code"
+[ $(($(date +%s) - start)) -le 5 ] || fail "the 503 took longer than the hold timeout"
+grep -q 'result="not_attached"' <(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics) || fail "gateway not_attached counter"
+pass "unknown name -> 404; a terminal that is not attached -> 503 within the hold timeout"
+
+m=$(curl -fsS http://127.0.0.1:$P_ADMIN_RELAY/metrics)
+grep -q '^mobix_relay_tunnels_total 2' <<<"$m" || fail "tunnel counter: $(grep tunnels <<<"$m")"
+grep -q "$(cat $T/signal.key)" $T/op.log $T/relay.log && fail "the signal key was logged"
+pass "counters; no key in the logs"
+
+# Signals the relay did not make: a replayed one and one sealed with another key are refused.
+SIG=$("$MOBIX" signal seal --key-file $T/signal.key --relay-ip 127.0.0.1 --callback-port $P_CALLBACK \
+  --msisdn 31610000001 --target-port $P_WEB --tunnel-id 4242 --ttl 30)
+openssl rand -hex 32 >$T/forger.key
+FORGED=$("$MOBIX" signal seal --key-file $T/forger.key --relay-ip 127.0.0.1 --callback-port $P_CALLBACK \
+  --msisdn 31610000001 --target-port $P_WEB --ttl 30)
+for s in "$SIG" "$SIG" "$FORGED"; do
+  "$MOBIX" smpp submit --smsc $SMSC --system-id relay --password relay-pw --to 31699000000 --hex "$s" >/dev/null \
+    || fail "submit"
+done
+for _ in $(seq 50); do
+  m=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics)
+  grep -q 'result="replayed"} 1' <<<"$m" && grep -q 'result="refused"} 1' <<<"$m" && break
+  sleep 0.1
+done
+grep -q 'mobix_gateway_signals_total{result="replayed"} 1' <<<"$m" || fail "replay not refused: $(grep gateway_signals <<<"$m")"
+grep -q 'mobix_gateway_signals_total{result="refused"} 1' <<<"$m" || fail "forged signal not refused"
+grep -q "signal refused: authentication failed" $T/op.log || fail "no log line for the forged signal"
+pass "the gateway refuses a replayed signal and a forged one (counters, log lines)"
