@@ -5,10 +5,11 @@
 # sessions, connects to it and dials the relay over verified TLS; the relay splices.
 # (The network-namespace version with NAT and a firewall is not written yet.)
 source "$(dirname "$0")/lib.sh"
-read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_RELAY P_PUBLIC P_CALLBACK P_WEB <<<"$(free_ports u u t t t t t)"
+read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_RELAY P_PUBLIC P_CALLBACK P_WEB P_TLS <<<"$(free_ports u u t t t t t t)"
 
 "$MOBIX" pki init --dir $T/ca --cn "Relay CA" >/dev/null
 "$MOBIX" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
+"$MOBIX" pki issue --dir $T/ca --cn cam.mobile.test --dns cam.mobile.test --out $T/phone >/dev/null
 openssl rand -hex 32 >$T/signal.key
 
 "$MOBIX" smpp smsc --listen 127.0.0.1:0 --port-file $T/smsc.port --account relay:relay-pw --account gateway:gw-pw \
@@ -56,7 +57,7 @@ for _ in $(seq 100); do grep -q "lab smsc #.*gateway bound (receiver)" $T/smsc.l
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers \
   -d '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
-  -d '{"msisdn":"31610000001","hostname":"Cam.Mobile.Test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
+  -d '{"msisdn":"31610000001","hostname":"Cam.Mobile.Test","attrs":{"relay.http_port":"'$P_WEB'","relay.tls_port":"'$P_TLS'"}}' >/dev/null
 IP=$("$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret relay-test-secret \
   --state-dir $T/sim --msisdn 31610000001 --username cam --password cam-radius-pw | tail -1)
 [[ $IP == 127.1.* ]] || fail "attach: $IP"
@@ -74,6 +75,15 @@ curl -sS --max-time 10 "http://127.0.0.1:$P_PUBLIC/hello.txt" -H "Host: cam.mobi
   -o /dev/null -w "%{http_code}" | grep -q 501 || fail "a POST (python http.server answers 501) did not reach the server"
 pass "curl reaches the mobile server through the relay (Host routing, SMS signal, TLS callback, splice)"
 
+# TLS is not terminated at the relay: the phone's own certificate reaches the client (SNI routing).
+openssl s_server -accept "$IP:$P_TLS" -cert $T/phone.crt -key $T/phone.key -www -quiet >$T/s_server.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/$IP/$P_TLS) 2>/dev/null && break; sleep 0.05; done
+out=$(curl -sS --max-time 10 --cacert $T/ca/ca.crt --resolve "cam.mobile.test:$P_PUBLIC:127.0.0.1" \
+  "https://cam.mobile.test:$P_PUBLIC/") || fail "TLS through the relay: $(tail -3 $T/relay.log)"
+grep -q "s_server" <<<"$out" || fail "TLS answer: $out"
+pass "TLS to the mobile server through the relay, routed by SNI, verified end to end (the relay holds no key)"
+
 code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Host: nobody.mobile.test" "http://127.0.0.1:$P_PUBLIC/")
 [ "$code" = 404 ] || fail "unknown host name: $code"
 "$MOBIX" sim detach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret relay-test-secret \
@@ -86,7 +96,7 @@ grep -q 'result="not_attached"' <(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics
 pass "unknown name -> 404; a terminal that is not attached -> 503 within the hold timeout"
 
 m=$(curl -fsS http://127.0.0.1:$P_ADMIN_RELAY/metrics)
-grep -q '^mobix_relay_tunnels_total 2' <<<"$m" || fail "tunnel counter: $(grep tunnels <<<"$m")"
+grep -q '^mobix_relay_tunnels_total 3' <<<"$m" || fail "tunnel counter: $(grep tunnels <<<"$m")"
 grep -q "$(cat $T/signal.key)" $T/op.log $T/relay.log && fail "the signal key was logged"
 pass "counters; no key in the logs"
 

@@ -45,3 +45,17 @@ TEST(Directory, FindsByAnyIdentity) {
   EXPECT_FALSE(dir.find("nobody"));
   EXPECT_FALSE(dir.find(""));
 }
+
+TEST(Directory, FindsMobileServersByHostNameCaseInsensitively) {
+  test::TempDir d;
+  auto store = Store::open_sqlite(d.file("a.db"));
+  StoreDirectory dir(*store);
+  Subscriber s;
+  s.msisdn = "31610000001";
+  s.hostname = "Cam.Mobile.Example";
+  dir.add(s);
+  auto found = dir.find(IdentityKind::hostname, "cam.mobile.example");
+  ASSERT_TRUE(found) << "host names are stored lower-case (the relay's peekers lower-case what they read)";
+  EXPECT_EQ(found->msisdn, "31610000001");
+  EXPECT_FALSE(dir.find(IdentityKind::hostname, "other.mobile.example"));
+}
