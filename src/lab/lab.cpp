@@ -7,12 +7,17 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "directory/directory.hpp"
 #include "lab/lab_mail.hpp"
+#include "lab/lab_relay.hpp"
 #include "node/node.hpp"
 #include "pki/pki.hpp"
 
@@ -74,7 +79,30 @@ mail:
   smtp_listen: 127.0.0.1:0
   imap_listen: 127.0.0.1:0
   access_ranges: [127.1.0.0/16, 127.2.0.0/16]
+# Seed 001: the public relay and the private gateway, woken by SMS through the lab's SMSC.
+relay:
+  public_listen: 127.0.0.1:0
+  callback_listen: 127.0.0.1:0
+  callback_address: 127.0.0.1
+  tls_cert_file: pki/lab-server.crt
+  tls_key_file: pki/lab-server.key
+  signal_key: {id: 1, key_file: signal.key}
+  smpp: {smsc: "127.0.0.1:SMSC_PORT", system_id: relay, password_file: smpp_relay_password}
+  gateway_msisdn: "31699000000"
+  hold_timeout: 10
+gateway:
+  smpp: {smsc: "127.0.0.1:SMSC_PORT", system_id: gateway, password_file: smpp_gateway_password}
+  address_range: "31699000000"
+  signal_keys: [{id: 1, key_file: signal.key}]
+  relay_ca_file: pki/ca.crt
 )";
+
+// A loopback port free right now (the lab's SMSC keeps it in the config across runs).
+int free_tcp_port() {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  return a.local_endpoint().port();
+}
 
 struct Demo {
   const char* name;
@@ -110,7 +138,20 @@ int run_lab(std::string dir) {
   auto secret_path = fs::path(dir) / "radius_secret";
   if (!fs::exists(secret_path)) write_private(secret_path, random_token(24) + "\n");
   auto config_path = fs::path(dir) / "mobix.yaml";
-  if (!fs::exists(config_path)) write_private(config_path, kLabConfig);
+  if (!fs::exists(config_path)) {
+    std::string text = kLabConfig;
+    auto port = std::to_string(free_tcp_port());
+    for (auto at = text.find("SMSC_PORT"); at != std::string::npos; at = text.find("SMSC_PORT"))
+      text.replace(at, 9, port);
+    write_private(config_path, text);
+    write_private(fs::path(dir) / "smpp_relay_password", random_token(8) + "\n");
+    write_private(fs::path(dir) / "smpp_gateway_password", random_token(8) + "\n");
+    std::string key(64, '0');
+    unsigned char raw[32];
+    RAND_bytes(raw, sizeof raw);
+    for (int i = 0; i < 32; ++i) std::snprintf(&key[2 * i], 3, "%02x", raw[i]);
+    write_private(fs::path(dir) / "signal.key", key + "\n");
+  }
 
   auto pki_dir = (fs::path(dir) / "pki").string();
   if (!pki::CertificateAuthority::exists(pki_dir)) {
@@ -124,6 +165,7 @@ int run_lab(std::string dir) {
 
   Node node(load_config(config_path.string()));
   auto& dirx = node.directory();
+  std::optional<LabRelay> lab_relay;
   if (dirx.list().empty()) {
     for (const auto& d : kDemo) {
       Subscriber s;
@@ -162,6 +204,7 @@ int run_lab(std::string dir) {
       if (m) stop_lab_mail(*m);
     }
   } stop_mail{lab_mail};
+  if (node.config().relay) lab_relay = start_lab_relay(node.config(), dirx);
   node.start();
 
   std::string secret;
@@ -185,6 +228,16 @@ int run_lab(std::string dir) {
                         {"hostname", s.hostname},
                         {"email", s.attrs.count("mail.address") ? s.attrs.at("mail.address") : ""}});
   lab["subscribers"] = subs;
+  if (lab_relay) {
+    lab["endpoints"]["lab.smsc"] =
+        json{{"host", lab_relay->smsc.host}, {"port", lab_relay->smsc.port}, {"protocol", "smpp"}};
+    auto pub = node.listeners().at("relay.public").endpoint;
+    lab["mobile_servers"] = json::array({json{{"hostname", lab_relay->hostname},
+                                              {"port", pub.port},
+                                              {"relay", pub.str()},
+                                              {"msisdn", lab_relay->msisdn},
+                                              {"device", lab_relay->mobile_server.str()}}});
+  }
   lab["handset_defaults"] =
       json{{"user", kHandsetUser}, {"password", kHandsetPassword}, {"sender", kHandsetSender}};
   if (lab_mail) {
@@ -205,8 +258,15 @@ int run_lab(std::string dir) {
             << "  mobix admin --lab " << dir << " sessions\n"
             << "  curl -s http://" << admin.str() << "/api/v1/sessions\n"
             << "  curl -s http://" << admin.str() << "/metrics | grep mobix_\n"
-            << "  mobix sim detach --lab " << dir << " --msisdn " << kDemo[0].msisdn << "\n"
-            << "Everything is described in " << dir
+            << "  mobix sim detach --lab " << dir << " --msisdn " << kDemo[0].msisdn << "\n";
+  if (lab_relay) {
+    auto pub = node.listeners().at("relay.public").endpoint;
+    std::cout << "  mobix sim attach --lab " << dir << " --msisdn " << kLabCamMsisdn
+              << "   # the demo mobile server comes online\n"
+              << "  curl -H 'Host: " << kLabCamHostname << "' http://" << pub.str()
+              << "/   # through the relay\n";
+  }
+  std::cout << "Everything is described in " << dir
             << "/lab.json. Ctrl-C stops the lab; run it again with --dir " << dir << " to resume.\n"
             << std::endl;
   node.run();

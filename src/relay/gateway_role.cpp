@@ -146,7 +146,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{} connected to relay {}:{}", r.tunnel_id,
                  r.msisdn, ip, r.target_port, r.relay_ip, r.callback_port);
     auto bytes = co_await mail::relay(relay, terminal, std::chrono::seconds(300), std::chrono::hours(24));
-    spdlog::info("gateway: tunnel {:016x} closed ({} bytes to the terminal, {} from it)", r.tunnel_id,
+    spdlog::info("gateway: tunnel {:016x} closed ({} bytes from the terminal, {} to it)", r.tunnel_id,
                  bytes.down, bytes.up);
   }
 };

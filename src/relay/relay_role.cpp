@@ -217,7 +217,7 @@ struct RelayRole::Impl {
     }
     auto bytes = co_await mail::relay(c, *p->callback, std::chrono::seconds(300), std::chrono::hours(24));
     spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server)", id,
-                 req.tunnel_id, bytes.down, bytes.up);
+                 req.tunnel_id, bytes.down + p->server_early.size(), bytes.up + buf.size());
   }
 
   // Step H: the gateway's callback presents the tunnel id and the one-time key.

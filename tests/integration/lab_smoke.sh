@@ -40,3 +40,13 @@ curl -fsS "http://$ADMIN/metrics" | grep -q '^mobix_access_sessions 1' || fail "
 "$MOBIX" sim detach --lab "$T" --msisdn 31610000002 >/dev/null
 [ "$(session_count)" = 0 ] || fail "detach left a session"
 pass "admin purge and sim detach end sessions; gauge in /metrics"
+
+# Seed 001 in the lab: the demo mobile server, reached through the relay once it is attached.
+relay=$(jq -r '.mobile_servers[0].relay' "$T/lab.json")
+host=$(jq -r '.mobile_servers[0].hostname' "$T/lab.json")
+cam=$(jq -r '.mobile_servers[0].msisdn' "$T/lab.json")
+[ "$(jq -r '.endpoints["relay.public"].port' "$T/lab.json")" = "${relay#*:}" ] || fail "relay.public in lab.json"
+"$MOBIX" sim attach --lab "$T" --msisdn "$cam" >/dev/null || fail "attach the demo mobile server"
+out=$(curl -sS --max-time 15 -H "Host: $host" "http://$relay/status") || fail "curl through the relay"
+[[ "$out" == "hello from the mobile server $host (you asked for /status)" ]] || fail "relay answer: $out"
+pass "the lab's demo mobile server answers through the relay (README command)"
