@@ -16,6 +16,8 @@ PKGS=(
   libldap-dev slapd ldap-utils
   # an independent SMPP implementation for the SMS signal channel tests (seed 001)
   libnet-smpp-perl
+  # network namespaces with NAT and a firewall for the relay tests (seed 001)
+  nftables
 )
 
 missing=()
