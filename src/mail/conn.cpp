@@ -52,13 +52,15 @@ std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file
   return ctx;
 }
 
-std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_file, const std::string& key_file) {
+std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_file,
+                                                      const std::string& key_file) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   boost::system::error_code ec;
   ctx->use_certificate_chain_file(cert_file, ec);
   if (!ec) ctx->use_private_key_file(key_file, ssl::context::pem, ec);
-  if (ec) throw std::runtime_error("cannot load the TLS certificate " + cert_file + " or key: " + ec.message());
+  if (ec)
+    throw std::runtime_error("cannot load the TLS certificate " + cert_file + " or key: " + ec.message());
   return ctx;
 }
 

@@ -9,8 +9,8 @@
 #include "core/runtime.hpp"
 #include "directory/directory.hpp"
 #include "directory/ldap_directory.hpp"
-#include "relay/tunnel_roles.hpp"
 #include "mail/mail_proxies.hpp"
+#include "relay/tunnel_roles.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
