@@ -18,6 +18,8 @@ PKGS=(
   libnet-smpp-perl
   # network namespaces with NAT and a firewall for the relay tests (seed 001)
   nftables
+  # a real PROXY protocol v2 receiver for the relay tests
+  haproxy
 )
 
 missing=()

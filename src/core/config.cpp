@@ -272,6 +272,7 @@ RelayConfig parse_relay(Section& s, const std::string& file, const std::string& 
   r.smpp = parse_smpp_client(smpp, base_dir);
   r.hold_timeout = s.u32("hold_timeout", r.hold_timeout, 1, 120);
   r.max_pending_per_client_ip = s.u32("max_pending_per_client_ip", r.max_pending_per_client_ip, 1, 10000);
+  r.max_pending_per_target = s.u32("max_pending_per_target", r.max_pending_per_target, 1, 10000);
   r.gateway_msisdn = s.required("gateway_msisdn");
   s.check_unknown();
   return r;

@@ -129,6 +129,7 @@ struct RelayConfig {
   std::string gateway_msisdn;                   ///< the number the gateway receives signals on
   std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
   std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
+  std::uint32_t max_pending_per_target = 32;    ///< tunnels waiting for one mobile server at once
 };
 
 /// The private gateway (seed 001 "second private proxy server"), inside the operator network.

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
 #include <boost/algorithm/hex.hpp>
@@ -14,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "codec/peek/peek.hpp"
+#include "codec/proxyproto/proxy_v2.hpp"
 #include "codec/signal/signal.hpp"
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
@@ -57,6 +59,68 @@ struct Pending {
   explicit Pending(const asio::any_io_executor& ex) : ready(ex) {}
 };
 
+std::string sha256_hex(std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  EVP_Digest(data.data(), data.size(), md, &n, EVP_sha256(), nullptr);
+  std::string hex;
+  boost::algorithm::hex_lower(md, md + n, std::back_inserter(hex));
+  return hex;
+}
+
+// The owner's policy for a published service (attributes at the relay). HTTP authentication is
+// stored as a SHA-256, never the secret: "bearer-sha256:<hex of the token>" or
+// "basic-sha256:<hex of user:password>". Returns the refusal reason, empty when allowed.
+struct Refusal {
+  const char* reason = nullptr;
+  int status = 0;
+  const char* text = nullptr;
+};
+Refusal check_policy(const Subscriber& sub, const boost::asio::ip::address& client, bool is_tls,
+                     std::span<const std::uint8_t> head) {
+  auto attr = [&](const char* k) {
+    auto it = sub.attrs.find(k);
+    return it == sub.attrs.end() ? std::string() : it->second;
+  };
+  if (attr("relay.enabled") == "false")
+    return {"switched_off", 403, "this mobile server is switched off by its owner"};
+  if (auto allow = attr("relay.allow_from"); !allow.empty()) {
+    bool ok = false;
+    std::size_t pos = 0;
+    while (pos <= allow.size() && !ok) {
+      auto comma = allow.find(',', pos);
+      auto item = allow.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+      if (auto c = Cidr::parse(item); c && c->contains(client)) ok = true;
+      if (comma == std::string::npos) break;
+      pos = comma + 1;
+    }
+    if (!ok) return {"not_allowed", 403, "your address may not reach this mobile server"};
+  }
+  auto auth = attr("relay.http_auth");
+  if (auth.empty() || is_tls) return {};
+  auto colon = auth.find(':');
+  std::string kind = auth.substr(0, colon), want = colon == std::string::npos ? "" : auth.substr(colon + 1);
+  auto header = peek::http_header(head, "Authorization").value_or("");
+  std::string secret;
+  if (kind == "bearer-sha256" && header.rfind("Bearer ", 0) == 0) {
+    secret = header.substr(7);
+  } else if (kind == "basic-sha256" && header.rfind("Basic ", 0) == 0) {
+    auto b64 = header.substr(6);
+    std::string out(b64.size(), '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(b64.data()), static_cast<int>(b64.size()));
+    if (n > 0) {
+      out.resize(static_cast<std::size_t>(n));
+      while (!out.empty() && out.back() == '\0') out.pop_back();  // EVP_DecodeBlock pads with zeros
+      secret = out;
+    }
+  }
+  auto got = sha256_hex(secret);
+  if (secret.empty() || got.size() != want.size() || CRYPTO_memcmp(got.data(), want.data(), got.size()) != 0)
+    return {"unauthorized", 401, "credentials required for this mobile server"};
+  return {};
+}
+
 }  // namespace
 
 struct RelayRole::Impl {
@@ -68,6 +132,7 @@ struct RelayRole::Impl {
   std::unique_ptr<TcpService> pub, cb;
   std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::unordered_map<std::string, unsigned> pending_per_ip;
+  std::unordered_map<std::string, unsigned> pending_per_target;
   Counter& tunnels = metrics().counter("mobix_relay_tunnels_total", "Tunnels spliced by the relay");
 
   Impl(asio::io_context& i, const RelayConfig& c, Directory& d)
@@ -163,6 +228,20 @@ struct RelayRole::Impl {
       refused("unknown_server").inc();
       co_return;
     }
+    std::span<const std::uint8_t> head(reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size());
+    if (auto no = check_policy(*sub, canonical(peer.address()), is_tls, head); no.reason) {
+      refused(no.reason).inc();
+      spdlog::info("relay #{}: {} refused for {}: {}", id, ip, *name, no.reason);
+      if (!is_tls)
+        co_await answer_http(c, no.status, no.status == 401 ? "Unauthorized" : "Forbidden", no.text);
+      co_return;
+    }
+    if (pending_per_target[sub->msisdn] >= cfg.max_pending_per_target) {
+      refused("target_rate_limited").inc();
+      if (!is_tls)
+        co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting for this server");
+      co_return;
+    }
     if (pending_per_ip[ip] >= cfg.max_pending_per_client_ip) {
       refused("rate_limited").inc();
       if (!is_tls)
@@ -189,6 +268,7 @@ struct RelayRole::Impl {
     p->key = req.one_time_key;
     pending[req.tunnel_id] = p;
     ++pending_per_ip[ip];
+    ++pending_per_target[sub->msisdn];
     spdlog::info("relay #{}: {} wants {} (msisdn {}, port {}): tunnel {:016x}", id, ip, *name, sub->msisdn,
                  target_port, req.tunnel_id);
     bool sent = co_await send_signal(std::get<std::vector<std::uint8_t>>(sealed), id);
@@ -198,6 +278,7 @@ struct RelayRole::Impl {
     }
     pending.erase(req.tunnel_id);
     if (--pending_per_ip[ip] == 0) pending_per_ip.erase(ip);
+    if (--pending_per_target[sub->msisdn] == 0) pending_per_target.erase(sub->msisdn);
     if (!p->callback) {
       refused(sent ? "gateway_timeout" : "signal_not_sent").inc();
       spdlog::info("relay #{}: tunnel {:016x} to {} not established: {}", id, req.tunnel_id, *name,
@@ -209,6 +290,17 @@ struct RelayRole::Impl {
     }
     // Step I: bytes the client sent early go first, then both directions are spliced.
     tunnels.inc();
+    // Optionally, per service, the real client address first (PROXY protocol v2).
+    if (auto pp = sub->attrs.find("relay.proxy_protocol"); pp != sub->attrs.end() && pp->second == "v2") {
+      boost::system::error_code lec;
+      auto local = c.socket().local_endpoint(lec);
+      auto header = proxyproto::encode_v2(canonical(peer.address()).to_string(), peer.port(),
+                                          canonical(local.address()).to_string(), local.port());
+      if (header) {
+        std::string h(header->begin(), header->end());
+        if (!co_await mail::write_all(*p->callback, h, std::chrono::seconds(30))) co_return;
+      }
+    }
     if (!p->server_early.empty()) {
       if (!co_await mail::write_all(c, p->server_early, std::chrono::seconds(30))) co_return;
     }

@@ -82,3 +82,11 @@ TEST(Peek, HttpHost) {
   EXPECT_EQ(std::get<Outcome>(http_host(as_bytes("GET / HTTP/1.1\r\nHost: a:99999x\r\n\r\n"))),
             Outcome::malformed);
 }
+
+TEST(Peek, HttpHeader) {
+  auto head = as_bytes("GET / HTTP/1.1\r\nHost: a\r\nauthorization:  Bearer abc \r\n\r\n");
+  EXPECT_EQ(http_header(head, "Authorization"), "Bearer abc");
+  EXPECT_FALSE(http_header(head, "Cookie"));
+  EXPECT_FALSE(http_header(as_bytes("GET / HTTP/1.1\r\nAuthorization: x\r\n"), "Authorization"))
+      << "incomplete";
+}

@@ -173,3 +173,30 @@ Result http_host(std::span<const std::uint8_t> prefix) {
 }
 
 }  // namespace mobix::peek
+
+namespace mobix::peek {
+std::optional<std::string> http_header(std::span<const std::uint8_t> prefix, std::string_view name) {
+  std::string_view s(reinterpret_cast<const char*>(prefix.data()), prefix.size());
+  auto head_end = s.find("\r\n\r\n");
+  if (head_end == std::string_view::npos) return std::nullopt;
+  std::size_t pos = s.find("\r\n") + 2;
+  while (pos < head_end + 2) {
+    auto eol = s.find("\r\n", pos);
+    auto line = s.substr(pos, eol - pos);
+    pos = eol + 2;
+    auto colon = line.find(':');
+    if (colon == std::string_view::npos || colon != name.size()) continue;
+    bool same = true;
+    for (std::size_t i = 0; i < colon; ++i)
+      if (std::tolower(static_cast<unsigned char>(line[i])) !=
+          std::tolower(static_cast<unsigned char>(name[i])))
+        same = false;
+    if (!same) continue;
+    auto v = line.substr(colon + 1);
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return std::string(v);
+  }
+  return std::nullopt;
+}
+}  // namespace mobix::peek

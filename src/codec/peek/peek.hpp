@@ -4,8 +4,10 @@
 // or the Host header of an HTTP/1.x request (RFC 9112 3.2). Pure parsers over a prefix of the
 // stream; `need_more` asks the caller to read more (up to a limit) and try again.
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 
 namespace mobix::peek {
@@ -25,6 +27,10 @@ using Result = std::variant<std::string, Outcome>;
 Result tls_sni(std::span<const std::uint8_t> prefix);
 /// Host header (port removed) of an HTTP/1.x request; the request head must end within `prefix`.
 Result http_host(std::span<const std::uint8_t> prefix);
+
+/// The value of the first `name` header (case-insensitive) in a complete HTTP/1.x request head,
+/// trimmed; nullopt when absent or when the head is not complete.
+std::optional<std::string> http_header(std::span<const std::uint8_t> prefix, std::string_view name);
 
 /// Max octets a relay should buffer while peeking (a ClientHello with post-quantum key shares
 /// is ~1.8 kB; an HTTP head rarely exceeds 8 kB).
