@@ -268,21 +268,43 @@ RelayConfig parse_relay(Section& s, const std::string& file, const std::string& 
     s.fail(s.key("tls_cert_file"), s.node(), "the callback port needs tls_cert_file and tls_key_file");
   Section key(s.get("signal_key"), s.key("signal_key"), file);
   r.signal_key = parse_signal_key(key, base_dir);
-  Section smpp(s.get("smpp"), s.key("smpp"), file);
-  r.smpp = parse_smpp_client(smpp, base_dir);
+  r.channel = s.str("channel", r.channel);
+  if (r.channel == "smpp") {
+    Section smpp(s.get("smpp"), s.key("smpp"), file);
+    r.smpp = parse_smpp_client(smpp, base_dir);
+    r.gateway_msisdn = s.required("gateway_msisdn");
+  } else if (r.channel == "webhook") {
+    r.webhook_url = s.required("webhook_url");
+    if (r.webhook_url.rfind("https://", 0) != 0)
+      s.fail(s.key("webhook_url"), s.get("webhook_url"), "must be an https:// URL (the webhook is TLS-only)");
+    r.webhook_ca_file = existing_file(s, "webhook_ca_file", base_dir);
+  } else {
+    s.fail(s.key("channel"), s.get("channel"), "must be smpp or webhook");
+  }
   r.hold_timeout = s.u32("hold_timeout", r.hold_timeout, 1, 120);
   r.max_pending_per_client_ip = s.u32("max_pending_per_client_ip", r.max_pending_per_client_ip, 1, 10000);
   r.max_pending_per_target = s.u32("max_pending_per_target", r.max_pending_per_target, 1, 10000);
-  r.gateway_msisdn = s.required("gateway_msisdn");
   s.check_unknown();
   return r;
 }
 
 GatewayConfig parse_gateway(Section& s, const std::string& file, const std::string& base_dir) {
   GatewayConfig g;
-  Section smpp(s.get("smpp"), s.key("smpp"), file);
-  g.smpp = parse_smpp_client(smpp, base_dir);
-  g.address_range = s.required("address_range");
+  if (auto n = s.get("smpp")) {
+    Section smpp(n, s.key("smpp"), file);
+    g.smpp = parse_smpp_client(smpp, base_dir);
+    g.address_range = s.required("address_range");
+  }
+  if (s.get("webhook_listen")) {
+    g.webhook_listen = s.endpoint("webhook_listen", Endpoint{});
+    g.webhook_cert_file = existing_file(s, "webhook_cert_file", base_dir);
+    g.webhook_key_file = existing_file(s, "webhook_key_file", base_dir);
+    if (g.webhook_cert_file.empty() || g.webhook_key_file.empty())
+      s.fail(s.key("webhook_listen"), s.node(),
+             "the webhook is HTTPS: give webhook_cert_file and webhook_key_file");
+  }
+  if (!g.smpp && !g.webhook_listen)
+    s.fail(s.key("smpp"), s.node(), "give smpp (SMS) or webhook_listen (HTTPS), or both");
   for_each_item(s, "signal_keys", file,
                 [&](Section& k) { g.signal_keys.push_back(parse_signal_key(k, base_dir)); });
   if (g.signal_keys.empty()) s.fail(s.key("signal_keys"), s.node(), "at least one signal key is required");

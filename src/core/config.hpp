@@ -125,8 +125,11 @@ struct RelayConfig {
   std::string callback_address;               ///< announced in the signal; default: callback_listen's
   std::string tls_cert_file, tls_key_file;    ///< the callback port's certificate
   SignalKeyConfig signal_key;
-  SmppClientConfig smpp;
-  std::string gateway_msisdn;                   ///< the number the gateway receives signals on
+  std::string channel = "smpp";                 ///< how the signal travels: "smpp" (SMS) or "webhook" (HTTPS)
+  SmppClientConfig smpp;                        ///< channel smpp
+  std::string gateway_msisdn;                   ///< channel smpp: the number the gateway receives signals on
+  std::string webhook_url;                      ///< channel webhook: https://host:port/v1/signal
+  std::string webhook_ca_file;                  ///< channel webhook: the gateway's certificate chains to this
   std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
   std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
   std::uint32_t max_pending_per_target = 32;    ///< tunnels waiting for one mobile server at once
@@ -134,8 +137,10 @@ struct RelayConfig {
 
 /// The private gateway (seed 001 "second private proxy server"), inside the operator network.
 struct GatewayConfig {
-  SmppClientConfig smpp;
-  std::string address_range;  ///< destination prefix the SMSC routes to this gateway
+  std::optional<SmppClientConfig> smpp;    ///< receive signals as SMS
+  std::string address_range;               ///< destination prefix the SMSC routes to this gateway
+  std::optional<Endpoint> webhook_listen;  ///< receive signals by HTTPS POST /v1/signal
+  std::string webhook_cert_file, webhook_key_file;
   std::vector<SignalKeyConfig> signal_keys;
   std::string relay_ca_file;  ///< the relay's callback certificate must chain to this
   std::uint32_t connect_timeout = 5;

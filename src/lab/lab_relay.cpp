@@ -32,7 +32,8 @@ LabRelay start_lab_relay(const Config& cfg, Directory& dir) {
   smpp::SmscConfig sc;
   sc.listen = cfg.relay->smpp.smsc;
   sc.accounts[cfg.relay->smpp.system_id] = cfg.relay->smpp.password;
-  if (cfg.gateway) sc.accounts[cfg.gateway->smpp.system_id] = cfg.gateway->smpp.password;
+  if (cfg.gateway && cfg.gateway->smpp)
+    sc.accounts[cfg.gateway->smpp->system_id] = cfg.gateway->smpp->password;
   r.smsc = std::make_unique<smpp::LabSmsc>(r.io, sc);
   r.smsc->start();
   lab.smsc = r.smsc->local_endpoint();

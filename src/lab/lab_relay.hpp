@@ -22,7 +22,7 @@ struct LabRelay {
 };
 
 /// The demo mobile server's subscriber (created when missing).
-inline constexpr const char* kLabCamMsisdn = "31610000009";
+inline constexpr const char* kLabCamMsisdn = "31610000100";
 inline constexpr const char* kLabCamHostname = "cam.lab.mobix.test";
 inline constexpr const char* kLabCamIp = "127.3.0.9";
 

@@ -116,6 +116,8 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
     out["relay.public"] = {impl_->relay->public_endpoint(), "http/tls-sni"};
     out["relay.callback"] = {impl_->relay->callback_endpoint(), "tls"};
   }
+  if (impl_->gateway && impl_->gateway->webhook_endpoint())
+    out["gateway.webhook"] = {*impl_->gateway->webhook_endpoint(), "https"};
   if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
   return out;
 }

@@ -1,3 +1,4 @@
+#include <strings.h>
 #include <atomic>
 #include <ctime>
 
@@ -13,6 +14,8 @@
 #include "access/session_table.hpp"
 #include "codec/signal/signal.hpp"
 #include "core/metrics.hpp"
+#include "core/tcp_service.hpp"
+#include "mail/access_identity.hpp"
 #include "mail/conn.hpp"
 #include "mail/relay.hpp"
 #include "relay/tunnel_roles.hpp"
@@ -40,6 +43,11 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   std::shared_ptr<smpp::Esme> esme;
   bool stopping = false;
   std::atomic<int> active{0};
+  std::shared_ptr<asio::ssl::context> webhook_tls;
+  std::unique_ptr<TcpService> webhook_service;
+  mail::FailureLimiter webhook_failures{20};  // refused POSTs per address per minute
+
+  asio::awaitable<void> webhook(asio::ip::tcp::socket sock, std::uint64_t id);
 
   Impl(asio::io_context& i, const GatewayConfig& c, SessionTable& s)
       : io(i),
@@ -61,9 +69,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     auto self = shared_from_this();
     int backoff = 1;
     while (!stopping) {
-      smpp::EsmeConfig ec{
-          cfg.smpp.smsc,    cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::receiver,
-          cfg.address_range};
+      smpp::EsmeConfig ec{cfg.smpp->smsc,           cfg.smpp->system_id, cfg.smpp->password, "",
+                          smpp::BindMode::receiver, cfg.address_range};
       esme = std::make_shared<smpp::Esme>(io.get_executor(), ec);
       auto keep = esme;
       try {
@@ -73,7 +80,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
         smpp::Esme::DeliverHandler handler = [self](const smpp::ShortMessage& m) {
           auto payload = m.payload();
           std::vector<std::uint8_t> bytes(payload.begin(), payload.end());
-          asio::co_spawn(self->io, self->tunnel(bytes), asio::detached);
+          if (auto r = self->admit(bytes, "sms")) asio::co_spawn(self->io, self->tunnel(*r), asio::detached);
         };
         co_await keep->receive(handler, 0);
       } catch (const std::exception& e) {
@@ -89,27 +96,33 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     }
   }
 
-  // Steps E-G for one signal.
-  asio::awaitable<void> tunnel(std::vector<std::uint8_t> sealed) {
+  // Step E: the signal must open with one of our keys, not be expired and not be seen before.
+  std::optional<signal::AccessRequest> admit(const std::vector<std::uint8_t>& sealed, const char* channel) {
+    auto opened = signal::open(sealed, keys);
+    if (auto* e = std::get_if<signal::Error>(&opened)) {
+      signals("refused").inc();
+      spdlog::warn("gateway: signal refused ({}): {}", channel, signal::to_string(*e));
+      return std::nullopt;
+    }
+    const auto r = std::get<signal::AccessRequest>(opened);
+    auto verdict = replay.check(r, static_cast<std::uint32_t>(std::time(nullptr)));
+    if (verdict != signal::ReplayGuard::Verdict::accept) {
+      signals(verdict == signal::ReplayGuard::Verdict::replayed ? "replayed" : "expired").inc();
+      spdlog::warn("gateway: signal for tunnel {:016x} refused ({}): {}", r.tunnel_id, channel,
+                   signal::to_string(verdict));
+      return std::nullopt;
+    }
+    return r;
+  }
+
+  // Steps F-G for one admitted signal.
+  asio::awaitable<void> tunnel(signal::AccessRequest r) {
     auto self = shared_from_this();
     ++active;
     struct Done {
       std::atomic<int>& a;
       ~Done() { --a; }
     } done{active};
-    auto opened = signal::open(sealed, keys);
-    if (auto* e = std::get_if<signal::Error>(&opened)) {
-      signals("refused").inc();
-      spdlog::warn("gateway: signal refused: {}", signal::to_string(*e));
-      co_return;
-    }
-    const auto r = std::get<signal::AccessRequest>(opened);
-    auto verdict = replay.check(r, static_cast<std::uint32_t>(std::time(nullptr)));
-    if (verdict != signal::ReplayGuard::Verdict::accept) {
-      signals(verdict == signal::ReplayGuard::Verdict::replayed ? "replayed" : "expired").inc();
-      spdlog::warn("gateway: signal for tunnel {:016x} refused: {}", r.tunnel_id, signal::to_string(verdict));
-      co_return;
-    }
     // Where is the terminal now? Only the access sessions know.
     std::string ip;
     for (const auto& s : sessions.list())
@@ -151,18 +164,77 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   }
 };
 
+// Step D over HTTPS: POST /v1/signal with the sealed signal as the body. 202 when admitted, 403
+// otherwise (no detail for strangers); repeated refusals from one address are rate limited.
+asio::awaitable<void> GatewayRole::Impl::webhook(asio::ip::tcp::socket sock, std::uint64_t id) {
+  auto self = shared_from_this();
+  boost::system::error_code ec;
+  auto peer = sock.remote_endpoint(ec);
+  if (ec) co_return;
+  auto ip = canonical(peer.address()).to_string();
+  Conn c(std::move(sock));
+  const auto t = std::chrono::seconds(10);
+  auto answer = [&](int code, const char* text) {
+    return fmt::format("HTTP/1.1 {} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", code, text);
+  };
+  if (webhook_failures.blocked(ip)) {
+    signals("rate_limited").inc();
+    co_return;
+  }
+  if (co_await c.accept_tls(*webhook_tls, t)) co_return;
+  std::string buf;
+  auto request_line = co_await mail::read_line(c, buf, 1024, t);
+  std::size_t length = 0;
+  for (int i = 0; request_line && i < 50; ++i) {
+    auto h = co_await mail::read_line(c, buf, 4096, t);
+    if (!h) co_return;
+    if (h->empty()) break;
+    if (h->size() > 15 && strncasecmp(h->c_str(), "content-length:", 15) == 0)
+      length = std::strtoul(h->c_str() + 15, nullptr, 10);
+  }
+  if (!request_line || request_line->rfind("POST /v1/signal ", 0) != 0 || length == 0 ||
+      length > signal::kMaxSealedSize) {
+    std::string reply = answer(404, "Not Found");
+    co_await mail::write_all(c, reply, t);
+    co_return;
+  }
+  if (!co_await mail::read_at_least(c, buf, length, t)) co_return;
+  std::vector<std::uint8_t> sealed(buf.begin(), buf.begin() + static_cast<long>(length));
+  auto r = admit(sealed, "webhook");
+  if (!r) webhook_failures.record(ip);
+  std::string reply = r ? answer(202, "Accepted") : answer(403, "Forbidden");
+  co_await mail::write_all(c, reply, t);
+  spdlog::debug("gateway webhook #{} from {}: {}", id, ip, r ? "accepted" : "refused");
+  if (r) co_await tunnel(*r);
+}
+
 GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions)
-    : impl_(std::make_shared<Impl>(io, cfg, sessions)) {}
+    : impl_(std::make_shared<Impl>(io, cfg, sessions)) {
+  if (cfg.webhook_listen) {
+    impl_->webhook_tls = mail::make_server_tls_context(cfg.webhook_cert_file, cfg.webhook_key_file);
+    impl_->webhook_service =
+        std::make_unique<TcpService>(io, "gateway-webhook", *cfg.webhook_listen,
+                                     [impl = impl_](asio::ip::tcp::socket s, std::uint64_t id) {
+                                       return impl->webhook(std::move(s), id);
+                                     });
+  }
+}
 GatewayRole::~GatewayRole() = default;
 void GatewayRole::start() {
-  asio::co_spawn(impl_->io, impl_->receive_loop(), asio::detached);
+  if (impl_->cfg.smpp) asio::co_spawn(impl_->io, impl_->receive_loop(), asio::detached);
+  if (impl_->webhook_service) impl_->webhook_service->start();
 }
 void GatewayRole::stop() {
   impl_->stopping = true;
   if (impl_->esme) impl_->esme->close();
+  if (impl_->webhook_service) impl_->webhook_service->stop();
 }
 bool GatewayRole::drained() const {
-  return impl_->active.load() == 0;
+  return impl_->active.load() == 0 && (!impl_->webhook_service || impl_->webhook_service->drained());
+}
+std::optional<Endpoint> GatewayRole::webhook_endpoint() const {
+  if (!impl_->webhook_service) return std::nullopt;
+  return impl_->webhook_service->local_endpoint();
 }
 
 }  // namespace mobix

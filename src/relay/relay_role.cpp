@@ -129,6 +129,7 @@ struct RelayRole::Impl {
   Directory& dir;
   signal::Key key;
   std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<asio::ssl::context> webhook_tls;
   std::unique_ptr<TcpService> pub, cb;
   std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::unordered_map<std::string, unsigned> pending_per_ip;
@@ -140,7 +141,8 @@ struct RelayRole::Impl {
         cfg(c),
         dir(d),
         key(key_from_hex(c.signal_key.key_hex)),
-        tls(mail::make_server_tls_context(c.tls_cert_file, c.tls_key_file)) {}
+        tls(mail::make_server_tls_context(c.tls_cert_file, c.tls_key_file)),
+        webhook_tls(mail::make_client_tls_context(c.webhook_ca_file)) {}
 
   static asio::awaitable<void> answer_http(Conn& c, int code, const char* reason, std::string text) {
     std::string body = text + "\n";
@@ -152,8 +154,49 @@ struct RelayRole::Impl {
     co_await mail::write_all(c, all, std::chrono::seconds(5));
   }
 
+  // Step D over HTTPS: POST /v1/signal to the gateway's webhook (certificate verified).
+  asio::awaitable<bool> send_webhook(std::vector<std::uint8_t> sealed, std::uint64_t id) {
+    // https://host:port/path
+    auto rest = cfg.webhook_url.substr(8);
+    auto slash = rest.find('/');
+    auto hostport = rest.substr(0, slash);
+    std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+    auto ep = parse_endpoint(hostport, true);
+    if (!ep) {
+      spdlog::error("relay: webhook_url {} has no host:port", cfg.webhook_url);
+      co_return false;
+    }
+    const auto t = std::chrono::seconds(5);
+    Conn conn(io.get_executor());
+    std::string why;
+    auto opened = co_await mail::open_upstream(conn, *ep, mail::TlsMode::implicit, *webhook_tls, t, why);
+    if (opened != mail::UpstreamOpen::ok) {
+      spdlog::warn("relay #{}: webhook {}: {}", id, cfg.webhook_url, why);
+      co_return false;
+    }
+    std::string request = fmt::format(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n"
+        "Connection: close\r\n\r\n",
+        path, hostport, sealed.size());
+    request.append(sealed.begin(), sealed.end());
+    std::string buf;
+    std::optional<std::string> status;
+    if (co_await mail::write_all(conn, request, t)) status = co_await mail::read_line(conn, buf, 1024, t);
+    if (!status || status->size() < 12 || status->substr(9, 3) != "202") {
+      spdlog::warn("relay #{}: webhook {} refused the signal: {}", id, cfg.webhook_url,
+                   status.value_or("no answer"));
+      co_return false;
+    }
+    spdlog::info("relay #{}: signal posted to the gateway's webhook ({} octets)", id, sealed.size());
+    co_return true;
+  }
+
   // Step D: the signal goes to the gateway as a binary short message through the SMSC.
   asio::awaitable<bool> send_signal(std::vector<std::uint8_t> sealed, std::uint64_t id) {
+    if (cfg.channel == "webhook") {
+      bool ok = co_await send_webhook(sealed, id);
+      co_return ok;
+    }
     smpp::EsmeConfig ec{
         cfg.smpp.smsc, cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::transmitter, ""};
     smpp::Esme esme(io.get_executor(), ec);

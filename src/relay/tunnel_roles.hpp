@@ -8,6 +8,7 @@
 //                 key, expiry, replay), finds the terminal's IP in the access sessions, connects to
 //                 its service port (step F), dials the relay over verified TLS (step G).
 #include <memory>
+#include <optional>
 
 #include <boost/asio/io_context.hpp>
 
@@ -41,6 +42,7 @@ class GatewayRole {
   void start();
   void stop();
   bool drained() const;
+  std::optional<Endpoint> webhook_endpoint() const;
 
  private:
   struct Impl;

@@ -161,5 +161,5 @@ for _ in $(seq 50); do
 done
 grep -q 'mobix_gateway_signals_total{result="replayed"} 1' <<<"$m" || fail "replay not refused: $(grep gateway_signals <<<"$m")"
 grep -q 'mobix_gateway_signals_total{result="refused"} 1' <<<"$m" || fail "forged signal not refused"
-grep -q "signal refused: authentication failed" $T/op.log || fail "no log line for the forged signal"
+grep -q "signal refused (sms): authentication failed" $T/op.log || fail "no log line for the forged signal"
 pass "the gateway refuses a replayed signal and a forged one (counters, log lines)"

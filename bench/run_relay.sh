@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Seed 001 relay, side by side in one run on loopback: one long stream and tunnel set-up time
+# through mobix (relay + gateway, SMS signal via the lab SMSC, TLS callback leg) against the tools
+# an operator would otherwise put in the path: HAProxy 2.6 (mode tcp, with and without splice),
+# nginx stream and socat, plus the direct connection. Prints markdown rows for docs/BENCHMARKS.md.
+# Usage: bench/run_relay.sh [STREAM_MiB] [SETUPS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MIB=${1:-2048}
+SETUPS=${2:-200}
+M=$PWD/build/release/apps/mobix/mobix
+[ -x "$M" ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
+for p in socat haproxy nginx-light libnginx-mod-stream; do
+  dpkg -s $p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $p >/dev/null
+done
+T=$(mktemp -d /tmp/mobix-bench-relay-XXXXXX)
+PIDS=()
+trap 'for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+ports() { /usr/bin/python3 -c 'import socket,sys
+ps=[]
+for _ in range(int(sys.argv[1])):
+    s=socket.socket(); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
+print(*ps)' "$1"; }
+read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_R P_PUB P_CB P_SRC P_HA P_HAS P_NGX P_SOCAT P_SMSC <<<"$(ports 12)"
+
+"$M" pki init --dir $T/ca --cn "Bench CA" >/dev/null
+"$M" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
+openssl rand -hex 32 >$T/signal.key
+"$M" --log-level warn smpp smsc --listen 127.0.0.1:$P_SMSC --account relay:rpw --account gateway:gpw >$T/smsc.log 2>&1 &
+PIDS+=($!)
+mkdir -p $T/op $T/rl
+cat >$T/op/mobix.yaml <<YAML
+log: {level: warn}
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_OP"}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: bench, address: 127.0.0.1/32, secret: bench-secret-1}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+gateway:
+  smpp: {smsc: "127.0.0.1:$P_SMSC", system_id: gateway, password: gpw}
+  address_range: "31699000000"
+  signal_keys: [{id: 1, key_file: ../signal.key}]
+  relay_ca_file: ../ca/ca.crt
+YAML
+cat >$T/rl/mobix.yaml <<YAML
+log: {level: warn}
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_R"}
+relay:
+  public_listen: 127.0.0.1:$P_PUB
+  callback_listen: 127.0.0.1:$P_CB
+  tls_cert_file: ../relay.crt
+  tls_key_file: ../relay.key
+  signal_key: {id: 1, key_file: ../signal.key}
+  smpp: {smsc: "127.0.0.1:$P_SMSC", system_id: relay, password: rpw}
+  gateway_msisdn: "31699000000"
+  max_pending_per_client_ip: 1000
+  max_pending_per_target: 1000
+YAML
+"$M" serve --config $T/op/mobix.yaml >$T/op.log 2>&1 &
+PIDS+=($!)
+"$M" serve --config $T/rl/mobix.yaml >$T/rl.log 2>&1 &
+RELAY_PID=$!
+PIDS+=($RELAY_PID)
+sleep 0.5
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers -d '{"msisdn":"31610000001","username":"cam","password":"cam-pw-123"}' >/dev/null
+IP=$("$M" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret bench-secret-1 --state-dir $T/sim \
+  --msisdn 31610000001 --username cam --password cam-pw-123 | tail -1)
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_R/api/v1/subscribers \
+  -d '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'"}}' >/dev/null
+
+# The mobile server: streams MIB MiB to whoever connects (the request is ignored), or, for the
+# set-up runs, answers a tiny HTTP response.
+BYTES=$((MIB * 1048576))
+socat TCP-LISTEN:$P_SRC,bind=$IP,reuseaddr,fork SYSTEM:"head -c $BYTES /dev/zero" 2>/dev/null &
+PIDS+=($!)
+cat >$T/haproxy.cfg <<CFG
+global
+  maxconn 4000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+frontend plain
+  bind 127.0.0.1:$P_HA
+  default_backend phone
+frontend spliced
+  bind 127.0.0.1:$P_HAS
+  option splice-auto
+  default_backend phone
+backend phone
+  server phone $IP:$P_SRC
+CFG
+haproxy -db -f $T/haproxy.cfg >/dev/null 2>&1 &
+HA_PID=$!
+PIDS+=($HA_PID)
+cat >$T/nginx.conf <<CFG
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+worker_processes 1;
+daemon off;
+pid $T/nginx.pid;
+error_log $T/nginx.err;
+events { worker_connections 4096; }
+stream { server { listen 127.0.0.1:$P_NGX; proxy_pass $IP:$P_SRC; } }
+CFG
+nginx -c $T/nginx.conf -p $T >/dev/null 2>&1 &
+NGX_PID=$!
+PIDS+=($NGX_PID)
+socat TCP-LISTEN:$P_SOCAT,bind=127.0.0.1,reuseaddr,fork TCP:$IP:$P_SRC 2>/dev/null &
+SOCAT_PID=$!
+PIDS+=($SOCAT_PID)
+sleep 0.5
+
+cpu() { awk '{print $14 + $15}' /proc/$1/stat; }  # utime + stime, clock ticks
+tck=$(getconf CLK_TCK)
+stream() { # name port pid(or -)
+  local before=0 after=0
+  [ "$3" != - ] && before=$(cpu $3)
+  local r; r=$(curl -sS --http0.9 -H "Host: cam.bench.test" -o /dev/null -w '%{size_download} %{time_total}' "http://127.0.0.1:$2/")
+  [ "$3" != - ] && after=$(cpu $3)
+  local size=${r% *} secs=${r#* }
+  [ "$size" = "$BYTES" ] || { echo "| $1 | incomplete: $size of $BYTES bytes | | |"; return; }
+  awk -v n="$1" -v b="$size" -v s="$secs" -v c="$((after - before))" -v t="$tck" -v pid="$3" 'BEGIN {
+    gbit = b * 8 / s / 1e9; cpu = (pid == "-") ? "—" : sprintf("%.2f", c / t / (b / 1073741824));
+    printf "| %s | %.1f Gbit/s | %s CPU-s/GiB |\n", n, gbit, cpu }'
+}
+echo "Stream of $MIB MiB through each path (one connection):"
+echo "| path | throughput | proxy CPU per GiB |"
+echo "|---|---|---|"
+r=$(curl -sS --http0.9 -o /dev/null -w '%{size_download} %{time_total}' "http://$IP:$P_SRC/")
+awk -v b="${r% *}" -v s="${r#* }" 'BEGIN { printf "| direct | %.1f Gbit/s | — |\n", b * 8 / s / 1e9 }'
+stream "mobix relay (TLS callback leg)" $P_PUB $RELAY_PID
+stream "HAProxy 2.6 mode tcp" $P_HA $HA_PID
+stream "HAProxy 2.6 mode tcp + splice" $P_HAS $HA_PID
+stream "nginx 1.22 stream" $P_NGX $(cat $T/nginx.pid 2>/dev/null || echo -)
+stream "socat" $P_SOCAT -
+
+# Set-up time: client connect to first byte back, each a new tunnel (SMS signal, gateway, callback).
+pkill -f "TCP-LISTEN:$P_SRC" || true
+sleep 0.2
+socat TCP-LISTEN:$P_SRC,bind=$IP,reuseaddr,fork SYSTEM:"printf 'HTTP/1.0 200 OK\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n'" 2>/dev/null &
+PIDS+=($!)
+sleep 0.3
+setup() { # port
+  for _ in $(seq $SETUPS); do
+    curl -sS -H "Host: cam.bench.test" -o /dev/null -w '%{time_starttransfer}\n' "http://127.0.0.1:$1/"
+  done | sort -n | awk '{ a[NR] = $1 * 1000 } END { printf "%.2f ms | %.2f ms", a[int(NR * 0.5)], a[int(NR * 0.99)] }'
+}
+echo
+echo "Set-up time, client connect to first byte back, $SETUPS sequential connections:"
+echo "| path | p50 | p99 |"
+echo "|---|---|---|"
+echo "| mobix relay, new tunnel each (SMS signal via the lab SMSC) | $(setup $P_PUB) |"
+echo "| HAProxy 2.6 mode tcp (no tunnel to set up) | $(setup $P_HA) |"

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Seed 001 step D over the HTTPS webhook channel: the relay POSTs the sealed signal to the
+# gateway's webhook (certificate verified); no SMSC involved. Strangers posting to the webhook
+# get 403 and are rate limited.
+source "$(dirname "$0")/lib.sh"
+read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_RELAY P_PUBLIC P_CALLBACK P_WEB P_HOOK <<<"$(free_ports u u t t t t t t)"
+"$MOBIX" pki init --dir $T/ca --cn "Test CA" >/dev/null
+"$MOBIX" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
+"$MOBIX" pki issue --dir $T/ca --cn gateway --ip 127.0.0.1 --out $T/gateway >/dev/null
+openssl rand -hex 32 >$T/signal.key
+mkdir -p $T/op $T/relaynode
+cat >$T/op/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_OP"}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: ggsn, address: 127.0.0.1/32, secret: hook-test-secret}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+gateway:
+  webhook_listen: 127.0.0.1:$P_HOOK
+  webhook_cert_file: ../gateway.crt
+  webhook_key_file: ../gateway.key
+  signal_keys: [{id: 7, key_file: ../signal.key}]
+  relay_ca_file: ../ca/ca.crt
+YAML
+cat >$T/relaynode/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_RELAY"}
+relay:
+  public_listen: 127.0.0.1:$P_PUBLIC
+  callback_listen: 127.0.0.1:$P_CALLBACK
+  tls_cert_file: ../relay.crt
+  tls_key_file: ../relay.key
+  signal_key: {id: 7, key_file: ../signal.key}
+  channel: webhook
+  webhook_url: https://127.0.0.1:$P_HOOK/v1/signal
+  webhook_ca_file: ../ca/ca.crt
+  hold_timeout: 3
+YAML
+start_serve $T/op/mobix.yaml $P_ADMIN_OP $T/op.log || fail "operator node: $(tail -3 $T/op.log)"
+start_serve $T/relaynode/mobix.yaml $P_ADMIN_RELAY $T/relay.log || fail "relay: $(tail -3 $T/relay.log)"
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers \
+  -d '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
+  -d '{"msisdn":"31610000001","hostname":"cam.mobile.test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
+IP=$("$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret hook-test-secret \
+  --state-dir $T/sim --msisdn 31610000001 --username cam --password cam-radius-pw | tail -1)
+/usr/bin/python3 "$(dirname "$0")/relay_echo_server.py" "$IP" $P_WEB >$T/web.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fsS "http://$IP:$P_WEB/" >/dev/null 2>&1 && break; sleep 0.05; done
+
+out=$(curl -sS --max-time 10 -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUBLIC/")
+[ "$out" = "hello from the mobile server" ] || fail "through the relay over the webhook: '$out' $(tail -3 $T/relay.log)"
+grep -q "signal posted to the gateway's webhook" $T/relay.log || fail "the webhook was not used"
+pass "the relay wakes the gateway over the HTTPS webhook (its certificate verified; the signal itself is sealed)"
+
+# A stranger posting to the webhook: 403, counted, and rate limited after repeated refusals.
+head -c 90 /dev/urandom >$T/junk
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert $T/ca/ca.crt --data-binary @$T/junk \
+  -H 'Content-Type: application/octet-stream' "https://127.0.0.1:$P_HOOK/v1/signal")
+[ "$code" = 403 ] || fail "a forged signal got $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert $T/ca/ca.crt "https://127.0.0.1:$P_HOOK/")
+[ "$code" = 404 ] || fail "GET / got $code"
+for _ in $(seq 25); do
+  curl -s -o /dev/null --cacert $T/ca/ca.crt --data-binary @$T/junk "https://127.0.0.1:$P_HOOK/v1/signal" || true
+done
+curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics | grep -q 'mobix_gateway_signals_total{result="rate_limited"}' \
+  || fail "repeated forged posts not rate limited"
+pass "forged webhook posts get 403 and are rate limited (counters)"
