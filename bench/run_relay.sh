@@ -72,10 +72,22 @@ IP=$("$M" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret 
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_R/api/v1/subscribers \
   -d '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'"}}' >/dev/null
 
-# The mobile server: streams MIB MiB to whoever connects (the request is ignored), or, for the
-# set-up runs, answers a tiny HTTP response.
+# The mobile server: an HTTP server with a MIB MiB file and a 3-byte one.
 BYTES=$((MIB * 1048576))
-socat TCP-LISTEN:$P_SRC,bind=$IP,reuseaddr,fork SYSTEM:"head -c $BYTES /dev/zero" 2>/dev/null &
+# nginx serves a sparse file with sendfile(2): a source fast enough not to be the bottleneck.
+chmod 755 $T  # the nginx worker runs as www-data
+truncate -s $BYTES $T/big
+echo ok >$T/small
+chmod 644 $T/big $T/small
+cat >$T/source.conf <<CFG
+worker_processes 1;
+daemon off;
+pid $T/source.pid;
+error_log $T/source.err;
+events { worker_connections 4096; }
+http { access_log off; sendfile on; server { listen $IP:$P_SRC; root $T; } }
+CFG
+nginx -c $T/source.conf -p $T >/dev/null 2>&1 &
 PIDS+=($!)
 cat >$T/haproxy.cfg <<CFG
 global
@@ -120,7 +132,7 @@ tck=$(getconf CLK_TCK)
 stream() { # name port pid(or -)
   local before=0 after=0
   [ "$3" != - ] && before=$(cpu $3)
-  local r; r=$(curl -sS --http0.9 -H "Host: cam.bench.test" -o /dev/null -w '%{size_download} %{time_total}' "http://127.0.0.1:$2/")
+  local r; r=$(curl -sS -H "Host: cam.bench.test" -o /dev/null -w '%{size_download} %{time_total}' "http://127.0.0.1:$2/big")
   [ "$3" != - ] && after=$(cpu $3)
   local size=${r% *} secs=${r#* }
   [ "$size" = "$BYTES" ] || { echo "| $1 | incomplete: $size of $BYTES bytes | | |"; return; }
@@ -131,23 +143,18 @@ stream() { # name port pid(or -)
 echo "Stream of $MIB MiB through each path (one connection):"
 echo "| path | throughput | proxy CPU per GiB |"
 echo "|---|---|---|"
-r=$(curl -sS --http0.9 -o /dev/null -w '%{size_download} %{time_total}' "http://$IP:$P_SRC/")
+r=$(curl -sS -o /dev/null -w '%{size_download} %{time_total}' "http://$IP:$P_SRC/big")
 awk -v b="${r% *}" -v s="${r#* }" 'BEGIN { printf "| direct | %.1f Gbit/s | — |\n", b * 8 / s / 1e9 }'
 stream "mobix relay (TLS callback leg)" $P_PUB $RELAY_PID
 stream "HAProxy 2.6 mode tcp" $P_HA $HA_PID
 stream "HAProxy 2.6 mode tcp + splice" $P_HAS $HA_PID
-stream "nginx 1.22 stream" $P_NGX $(cat $T/nginx.pid 2>/dev/null || echo -)
+stream "nginx 1.22 stream" $P_NGX $(pgrep -P "$(cat $T/nginx.pid)" | head -1)
 stream "socat" $P_SOCAT -
 
 # Set-up time: client connect to first byte back, each a new tunnel (SMS signal, gateway, callback).
-pkill -f "TCP-LISTEN:$P_SRC" || true
-sleep 0.2
-socat TCP-LISTEN:$P_SRC,bind=$IP,reuseaddr,fork SYSTEM:"printf 'HTTP/1.0 200 OK\\r\\nContent-Length: 3\\r\\n\\r\\nok\\n'" 2>/dev/null &
-PIDS+=($!)
-sleep 0.3
 setup() { # port
   for _ in $(seq $SETUPS); do
-    curl -sS -H "Host: cam.bench.test" -o /dev/null -w '%{time_starttransfer}\n' "http://127.0.0.1:$1/"
+    curl -fsS -H "Host: cam.bench.test" -o /dev/null -w '%{time_starttransfer}\n' "http://127.0.0.1:$1/small"
   done | sort -n | awk '{ a[NR] = $1 * 1000 } END { printf "%.2f ms | %.2f ms", a[int(NR * 0.5)], a[int(NR * 0.99)] }'
 }
 echo
