@@ -1,5 +1,6 @@
 #include <array>
 #include <ctime>
+#include <deque>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -49,6 +50,15 @@ signal::Key key_from_hex(const std::string& hex) {
   std::copy(raw.begin(), raw.end(), k.begin());
   return k;
 }
+
+// A signal waiting for the relay's SMPP session.
+struct OutgoingSms {
+  std::vector<std::uint8_t> sealed;
+  std::uint64_t id = 0;
+  bool ok = false;
+  asio::steady_timer done;  ///< cancelled when sent (or given up)
+  explicit OutgoingSms(const asio::any_io_executor& ex) : done(ex, asio::steady_timer::time_point::max()) {}
+};
 
 // A client waiting for its tunnel: the callback handler hands over the gateway's connection.
 struct Pending {
@@ -134,6 +144,9 @@ struct RelayRole::Impl {
   std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::unordered_map<std::string, unsigned> pending_per_ip;
   std::unordered_map<std::string, unsigned> pending_per_target;
+  std::deque<std::shared_ptr<OutgoingSms>> sms_queue;
+  asio::steady_timer sms_wake{io, asio::steady_timer::time_point::max()};
+  bool stopping = false;
   Counter& tunnels = metrics().counter("mobix_relay_tunnels_total", "Tunnels spliced by the relay");
 
   Impl(asio::io_context& i, const RelayConfig& c, Directory& d)
@@ -197,27 +210,55 @@ struct RelayRole::Impl {
       bool ok = co_await send_webhook(sealed, id);
       co_return ok;
     }
-    smpp::EsmeConfig ec{
-        cfg.smpp.smsc, cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::transmitter, ""};
-    smpp::Esme esme(io.get_executor(), ec);
-    smpp::ShortMessage m;
-    m.source_addr = "mobixrelay";
-    m.dest_addr_ton = 1;
-    m.dest_addr_npi = 1;
-    m.destination_addr = cfg.gateway_msisdn;
-    m.data_coding = 0x04;
-    m.short_message = sealed;
-    try {
-      co_await esme.bind();
-      auto mid = co_await esme.submit(m);
-      co_await esme.unbind();
-      spdlog::info("relay #{}: signal sent by SMS to {} ({} octets, message {})", id, cfg.gateway_msisdn,
-                   sealed.size(), mid);
-      co_return true;
-    } catch (const std::exception& e) {
-      spdlog::warn("relay #{}: cannot send the signal through {}: {}", id, cfg.smpp.smsc.str(), e.what());
-      co_return false;
+    // Queued for the one SMPP session the relay keeps bound (SMSCs limit binds; one per signal
+    // would also cost a round trip per tunnel).
+    auto item = std::make_shared<OutgoingSms>(io.get_executor());
+    item->sealed = sealed;
+    item->id = id;
+    sms_queue.push_back(item);
+    sms_wake.cancel_one();
+    co_await item->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_return item->ok;
+  }
+
+  // Sends queued signals in order over one bound transmitter session; re-binds once on failure.
+  asio::awaitable<void> sms_sender() {
+    std::unique_ptr<smpp::Esme> esme;
+    while (!stopping) {
+      if (sms_queue.empty()) {
+        co_await sms_wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      auto item = sms_queue.front();
+      sms_queue.pop_front();
+      smpp::ShortMessage m;
+      m.source_addr = "mobixrelay";
+      m.dest_addr_ton = 1;
+      m.dest_addr_npi = 1;
+      m.destination_addr = cfg.gateway_msisdn;
+      m.data_coding = 0x04;
+      m.short_message = item->sealed;
+      for (int attempt = 0; attempt < 2 && !item->ok; ++attempt) {
+        try {
+          if (!esme) {
+            smpp::EsmeConfig ec{
+                cfg.smpp.smsc, cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::transmitter, ""};
+            esme = std::make_unique<smpp::Esme>(io.get_executor(), ec);
+            co_await esme->bind();
+          }
+          auto mid = co_await esme->submit(m);
+          item->ok = true;
+          spdlog::info("relay #{}: signal sent by SMS to {} ({} octets, message {})", item->id,
+                       cfg.gateway_msisdn, item->sealed.size(), mid);
+        } catch (const std::exception& e) {
+          esme.reset();  // the session is gone or refused: bind again
+          spdlog::warn("relay #{}: cannot send the signal through {}: {}", item->id, cfg.smpp.smsc.str(),
+                       e.what());
+        }
+      }
+      item->done.cancel();
     }
+    if (esme) esme->close();
   }
 
   // Steps C, D and I for one client.
@@ -410,8 +451,12 @@ RelayRole::~RelayRole() = default;
 void RelayRole::start() {
   impl_->cb->start();
   impl_->pub->start();
+  if (impl_->cfg.channel == "smpp") asio::co_spawn(impl_->io, impl_->sms_sender(), asio::detached);
 }
 void RelayRole::stop() {
+  impl_->stopping = true;
+  impl_->sms_wake.cancel();
+  for (auto& item : impl_->sms_queue) item->done.cancel();
   impl_->pub->stop();
   impl_->cb->stop();
   for (auto& [id, p] : impl_->pending) p->ready.cancel();
