@@ -71,7 +71,11 @@ struct Conn::Impl {
   explicit Impl(const asio::any_io_executor& ex) : tcp(ex) {}
 };
 
-Conn::Conn(tcp::socket accepted) : impl_(std::make_unique<Impl>(std::move(accepted))) {}
+Conn::Conn(tcp::socket accepted) : impl_(std::make_unique<Impl>(std::move(accepted))) {
+  // Request/response protocols: Nagle plus delayed ACKs would stall small writes by ~40 ms.
+  error_code ignore;
+  impl_->tcp.socket().set_option(tcp::no_delay(true), ignore);
+}
 Conn::Conn(const asio::any_io_executor& ex) : impl_(std::make_unique<Impl>(ex)) {}
 Conn::~Conn() = default;
 

@@ -82,6 +82,8 @@ asio::awaitable<void> Esme::bind() {
   if (rec) throw SmppError("smpp: cannot resolve " + m.cfg.smsc.str() + ": " + rec.message(), 0);
   auto [cec, ep] = co_await asio::async_connect(m.sock, results, asio::as_tuple(asio::use_awaitable));
   if (cec) throw SmppError("smpp: cannot connect to " + m.cfg.smsc.str() + ": " + cec.message(), 0);
+  boost::system::error_code ignore;
+  m.sock.set_option(tcp::no_delay(true), ignore);  // one small PDU at a time: no Nagle delay
   Pdu req;
   req.command_id = m.cfg.mode == BindMode::transmitter ? cmd::bind_transmitter
                    : m.cfg.mode == BindMode::receiver  ? cmd::bind_receiver

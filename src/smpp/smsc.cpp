@@ -44,6 +44,8 @@ struct Peer {
   bool open = true;
   std::uint32_t next_sequence = 1;
   explicit Peer(tcp::socket s) : sock(std::move(s)), wake(sock.get_executor()) {
+    boost::system::error_code ignore;
+    sock.set_option(tcp::no_delay(true), ignore);
     wake.expires_at(asio::steady_timer::time_point::max());
   }
   void send(const Pdu& p) {
