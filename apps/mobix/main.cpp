@@ -32,8 +32,14 @@ int main(int argc, char** argv) {
   check->callback([&] {
     try {
       auto cfg = mobix::load_config(check_file);
-      std::cout << check_file << ": OK" << (cfg.access ? " (roles: access, admin)" : " (roles: admin)")
-                << "\n";
+      std::string roles;
+      for (auto [on, name] : {std::pair{cfg.access.has_value(), "access"},
+                              {cfg.mail.has_value(), "mail"},
+                              {cfg.relay.has_value(), "relay"},
+                              {cfg.gateway.has_value(), "gateway"}})
+        if (on) roles += std::string(name) + ", ";
+      std::cout << check_file << ": OK (roles: " << roles << "admin; directory: " << cfg.directory.backend
+                << ")\n";
     } catch (const mobix::ConfigError& e) {
       std::cerr << "config error: " << e.what() << "\n";
       exit_code = mobix::cli::kExitConfig;

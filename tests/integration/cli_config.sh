@@ -84,3 +84,19 @@ curl -fsS -H 'Authorization: Bearer a-long-admin-token-1234' "http://127.0.0.1:$
 MOBIX_ADMIN_TOKEN=a-long-admin-token-1234 "$MOBIX" admin --url "127.0.0.1:$P_ADMIN" sessions | grep -q 10.64.0.5 || fail "admin CLI with token"
 grep -q "a-long-admin-token-1234" "$T/serve2.log" && fail "the token was logged"
 pass "config log section applied; admin token enforced (401 without it); token never logged"
+
+# The shipped examples validate (their key and certificate files are created here, as an operator would).
+EXAMPLES=$(cd "$(dirname "$0")/../../examples" && pwd)
+cp -r "$EXAMPLES" $T/examples
+mkdir -p $T/examples/pki
+"$MOBIX" pki init --dir $T/examples/pki --cn "Example CA" >/dev/null
+for n in relay gateway; do "$MOBIX" pki issue --dir $T/examples/pki --cn $n --ip 127.0.0.1 --out $T/examples/pki/$n >/dev/null; done
+openssl rand -hex 32 >$T/examples/pki/signal.key
+echo relaypw >$T/examples/pki/smpp-relay.pw
+echo gwpw >$T/examples/pki/smpp-gateway.pw
+for f in mobix relay gateway; do
+  out=$("$MOBIX" check-config $T/examples/$f.yaml) || fail "examples/$f.yaml: $out"
+done
+"$MOBIX" check-config $T/examples/relay.yaml | grep -q "roles: relay, admin" || fail "relay roles"
+"$MOBIX" check-config $T/examples/gateway.yaml | grep -q "roles: access, gateway, admin" || fail "gateway roles"
+pass "examples/mobix.yaml, relay.yaml and gateway.yaml validate"
