@@ -25,16 +25,9 @@ signal::Key read_key(const std::string& path) {
   std::ifstream in(path);
   std::string hex;
   if (!in || !(in >> hex)) throw std::runtime_error("cannot read the key file " + path);
-  if (hex.size() != 64) throw std::runtime_error(path + ": want 64 hex digits (32 octets)");
-  std::string raw;
-  try {
-    boost::algorithm::unhex(hex, std::back_inserter(raw));
-  } catch (const std::exception&) {
-    throw std::runtime_error(path + ": not hex");
-  }
-  signal::Key k;
-  std::copy(raw.begin(), raw.end(), k.begin());
-  return k;
+  auto key = signal::key_from_hex(hex);
+  if (!key) throw std::runtime_error(path + ": want 64 hex digits (32 octets)");
+  return *key;
 }
 }  // namespace
 

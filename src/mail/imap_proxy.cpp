@@ -35,18 +35,10 @@ std::string upper(std::string s) {
 }
 
 // One IMAP proxy: its sessions share the config, the session table and the directory.
-struct ImapProxy {
-  asio::io_context& io;
-  const MailConfig& cfg;
-  SessionTable& sessions;
-  Directory& dir;
-  mail::FailureLimiter failures;
-  std::shared_ptr<asio::ssl::context> tls = mail::make_client_tls_context(cfg.upstream_ca_file);
+struct ImapProxy : mail::ProxyBase {
+  using ProxyBase::ProxyBase;
   Counter& logged_in =
       metrics().counter("mobix_mail_imap_logins_total", "IMAP logins made on a subscriber's behalf");
-
-  ImapProxy(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
-      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {}
 
   // Sends one command upstream and returns the text after its tag, skipping untagged lines.
   static asio::awaitable<std::optional<std::string>> tagged(mail::Conn& up, std::string& ubuf,

@@ -33,18 +33,10 @@ Counter& failure_counter(const std::string& reason) {
 }
 
 // One POP3 proxy: its sessions share the config, the session table and the directory.
-struct Pop3Proxy {
-  asio::io_context& io;
-  const MailConfig& cfg;
-  SessionTable& sessions;
-  Directory& dir;
-  mail::FailureLimiter failures;
-  std::shared_ptr<asio::ssl::context> tls = mail::make_client_tls_context(cfg.upstream_ca_file);
+struct Pop3Proxy : mail::ProxyBase {
+  using ProxyBase::ProxyBase;
   Counter& logged_in =
       metrics().counter("mobix_mail_pop3_logins_total", "POP3 logins made on a subscriber's behalf");
-
-  Pop3Proxy(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
-      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {}
 
   asio::awaitable<void> session(tcp::socket sock, std::uint64_t id) {
     boost::system::error_code ec;

@@ -72,18 +72,10 @@ struct Upstream {
 };
 
 // One SMTP proxy: its sessions share the config, the session table and the directory.
-struct SmtpProxy {
-  asio::io_context& io;
-  const MailConfig& cfg;
-  SessionTable& sessions;
-  Directory& dir;
-  mail::FailureLimiter failures;
-  std::shared_ptr<asio::ssl::context> tls = mail::make_client_tls_context(cfg.upstream_ca_file);
+struct SmtpProxy : mail::ProxyBase {
+  using ProxyBase::ProxyBase;
   Counter& messages =
       metrics().counter("mobix_mail_smtp_messages_total", "Messages relayed with a rewritten sender");
-
-  SmtpProxy(asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
-      : io(io_), cfg(c), sessions(s), dir(d), failures(c.max_failures_per_minute) {}
 
   asio::awaitable<std::optional<smtp::Reply>> command(Upstream& up, std::string line,
                                                       std::chrono::seconds t) {

@@ -55,13 +55,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
         sessions(s),
         replay(c.max_signal_lifetime),
         tls(mail::make_client_tls_context(c.relay_ca_file)) {
-    for (const auto& k : c.signal_keys) {
-      std::string raw;
-      boost::algorithm::unhex(k.key_hex, std::back_inserter(raw));
-      signal::Key key;
-      std::copy(raw.begin(), raw.end(), key.begin());
-      keys[k.id] = key;
-    }
+    for (const auto& k : c.signal_keys)
+      keys[k.id] = signal::key_from_hex(k.key_hex).value();  // config checked it
   }
 
   // Bound as an SMPP receiver; reconnects with backoff while running.

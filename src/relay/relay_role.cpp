@@ -43,14 +43,6 @@ Counter& callbacks(const char* result) {
                            std::string("result=\"") + result + "\"");
 }
 
-signal::Key key_from_hex(const std::string& hex) {
-  std::string raw;
-  boost::algorithm::unhex(hex, std::back_inserter(raw));
-  signal::Key k;
-  std::copy(raw.begin(), raw.end(), k.begin());
-  return k;
-}
-
 // A signal waiting for the relay's SMPP session.
 struct OutgoingSms {
   std::vector<std::uint8_t> sealed;
@@ -140,6 +132,18 @@ struct RelayRole::Impl {
   signal::Key key;
   std::shared_ptr<asio::ssl::context> tls;
   std::shared_ptr<asio::ssl::context> webhook_tls;
+  struct WebhookTarget {  // cfg.webhook_url, split once: https://host:port/path
+    std::string hostport, path = "/";
+    std::optional<Endpoint> endpoint;
+    explicit WebhookTarget(const std::string& url) {
+      if (url.size() <= 8) return;
+      auto rest = url.substr(8);
+      auto slash = rest.find('/');
+      hostport = rest.substr(0, slash);
+      if (slash != std::string::npos) path = rest.substr(slash);
+      endpoint = parse_endpoint(hostport, true);
+    }
+  } webhook;
   std::unique_ptr<TcpService> pub, cb;
   std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::unordered_map<std::string, unsigned> pending_per_ip;
@@ -153,9 +157,10 @@ struct RelayRole::Impl {
       : io(i),
         cfg(c),
         dir(d),
-        key(key_from_hex(c.signal_key.key_hex)),
+        key(signal::key_from_hex(c.signal_key.key_hex).value()),  // config checked the format
         tls(mail::make_server_tls_context(c.tls_cert_file, c.tls_key_file)),
-        webhook_tls(mail::make_client_tls_context(c.webhook_ca_file)) {}
+        webhook_tls(mail::make_client_tls_context(c.webhook_ca_file)),
+        webhook(c.webhook_url) {}
 
   static asio::awaitable<void> answer_http(Conn& c, int code, const char* reason, std::string text) {
     std::string body = text + "\n";
@@ -169,20 +174,15 @@ struct RelayRole::Impl {
 
   // Step D over HTTPS: POST /v1/signal to the gateway's webhook (certificate verified).
   asio::awaitable<bool> send_webhook(std::vector<std::uint8_t> sealed, std::uint64_t id) {
-    // https://host:port/path
-    auto rest = cfg.webhook_url.substr(8);
-    auto slash = rest.find('/');
-    auto hostport = rest.substr(0, slash);
-    std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
-    auto ep = parse_endpoint(hostport, true);
-    if (!ep) {
+    if (!webhook.endpoint) {
       spdlog::error("relay: webhook_url {} has no host:port", cfg.webhook_url);
       co_return false;
     }
     const auto t = std::chrono::seconds(5);
     Conn conn(io.get_executor());
     std::string why;
-    auto opened = co_await mail::open_upstream(conn, *ep, mail::TlsMode::implicit, *webhook_tls, t, why);
+    auto opened =
+        co_await mail::open_upstream(conn, *webhook.endpoint, mail::TlsMode::implicit, *webhook_tls, t, why);
     if (opened != mail::UpstreamOpen::ok) {
       spdlog::warn("relay #{}: webhook {}: {}", id, cfg.webhook_url, why);
       co_return false;
@@ -190,7 +190,7 @@ struct RelayRole::Impl {
     std::string request = fmt::format(
         "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n"
         "Connection: close\r\n\r\n",
-        path, hostport, sealed.size());
+        webhook.path, webhook.hostport, sealed.size());
     request.append(sealed.begin(), sealed.end());
     std::string buf;
     std::optional<std::string> status;

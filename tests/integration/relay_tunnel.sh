@@ -139,7 +139,14 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Host: cam.mobile
 grep -q 'result="not_attached"' <(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics) || fail "gateway not_attached counter"
 pass "unknown name -> 404; a terminal that is not attached -> 503 within the hold timeout"
 
+# Strangers at the callback port: no TLS, or TLS with a made-up tunnel id, are dropped and counted.
+echo "GET / HTTP/1.0" | timeout 5 bash -c "cat >/dev/tcp/127.0.0.1/$P_CALLBACK" || true
+printf 'MOBIX-TUNNEL 00000000000000ff %032x\r\n' 0 |
+  timeout 5 openssl s_client -quiet -connect 127.0.0.1:$P_CALLBACK -CAfile $T/ca/ca.crt >/dev/null 2>&1 || true
+sleep 0.3
 m=$(curl -fsS http://127.0.0.1:$P_ADMIN_RELAY/metrics)
+grep -q 'mobix_relay_callbacks_total{result="unknown_tunnel"} 1' <<<"$m" || fail "made-up tunnel not counted: $(grep callbacks <<<"$m")"
+grep -q 'mobix_relay_callbacks_total{result="tls_failed"}' <<<"$m" || fail "plain-text callback not counted"
 [ "$(awk '$1 == "mobix_relay_tunnels_total" {print $2}' <<<"$m")" -ge 8 ] || fail "tunnel counter: $(grep tunnels <<<"$m")"
 grep -q "$(cat $T/signal.key)" $T/op.log $T/relay.log && fail "the signal key was logged"
 pass "counters; no key in the logs"

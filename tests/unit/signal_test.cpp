@@ -123,3 +123,11 @@ TEST(ReplayGuard, OnceBeforeExpiryNotTooFarAhead) {
   EXPECT_EQ(g.check(other, r.expires + 50), ReplayGuard::Verdict::accept);
   EXPECT_EQ(g.remembered(), 1u);
 }
+
+TEST(Signal, KeyFromHex) {
+  auto k = key_from_hex(std::string(62, '0') + "aF");
+  ASSERT_TRUE(k);
+  EXPECT_EQ((*k)[31], 0xAF);
+  EXPECT_FALSE(key_from_hex(std::string(63, '0'))) << "odd length";
+  EXPECT_FALSE(key_from_hex(std::string(62, '0') + "zz")) << "not hex";
+}

@@ -84,6 +84,23 @@ std::optional<AccessRequest> decode_body(std::span<const std::uint8_t> body) {
   return a;
 }
 
+std::optional<Key> key_from_hex(std::string_view hex) {
+  if (hex.size() != 2 * kKeySize) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  Key k;
+  for (std::size_t i = 0; i < kKeySize; ++i) {
+    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    k[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return k;
+}
+
 const char* to_string(Error e) {
   switch (e) {
     case Error::too_short:

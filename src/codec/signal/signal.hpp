@@ -21,6 +21,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -44,6 +45,8 @@ struct AccessRequest {
 };
 
 using Key = std::array<std::uint8_t, kKeySize>;
+/// 64 hex digits (what `openssl rand -hex 32` prints) -> a key; nullopt for anything else.
+std::optional<Key> key_from_hex(std::string_view hex);
 
 enum class Error {
   too_short,
