@@ -20,6 +20,9 @@ PKGS=(
   nftables
   # a real PROXY protocol v2 receiver for the relay tests
   haproxy
+  # roaming DNS (seed 002): ldns for DNS wire format; BIND and Knot receive RFC 2136 updates;
+  # dig/nsupdate/dnsperf drive them; radsecproxy is an independent RadSec (RFC 6614) peer
+  libldns-dev bind9 bind9-dnsutils bind9-utils knot knot-dnsutils dnsperf radsecproxy
 )
 
 missing=()

@@ -80,6 +80,7 @@ void AccessService::resolve_subscriber(AcctInput& in) {
   // The directory fills identities the NAS did not send.
   if (in.msisdn.empty()) in.msisdn = sub->msisdn;
   if (in.imsi.empty()) in.imsi = sub->imsi;
+  if (in.hostname.empty()) in.hostname = sub->hostname;
 }
 
 void AccessService::release_leases(Outcome& out) {

@@ -124,6 +124,7 @@ SessionRecord SessionTable::make_record(const AcctInput& in, std::int64_t now) {
   r.nas = in.nas;
   r.apn = in.apn;
   r.acct_session_id = in.acct_session_id;
+  r.hostname = in.hostname;
   r.subscriber_id = in.subscriber_id;
   r.started = now;
   r.last_seen = now;

@@ -34,6 +34,7 @@ struct AcctInput {
   std::string imsi;
   std::string username;
   std::string acct_session_id;
+  std::string hostname;  ///< seed 002: the name its DNS records carry
   std::int64_t subscriber_id = 0;
   /// Sessions are keyed by (APN, IP), or (NAS, IP) when there is no APN.
   std::string context() const { return apn.empty() ? "nas:" + nas : "apn:" + apn; }

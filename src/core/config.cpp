@@ -317,6 +317,55 @@ GatewayConfig parse_gateway(Section& s, const std::string& file, const std::stri
   return g;
 }
 
+DnsConfig parse_dns(Section& s, const std::string& file, const std::string& base_dir) {
+  DnsConfig d;
+  if (s.get("listen")) d.listen = s.endpoint("listen", Endpoint{});
+  d.threads = s.u32("threads", d.threads, 1, 64);
+  d.ttl = s.u32("ttl", d.ttl, 0, 86400);
+  for_each_item(s, "zones", file, [&](Section& z) {
+    DnsZoneConfig zc;
+    zc.name = z.required("name");
+    while (!zc.name.empty() && zc.name.back() == '.') zc.name.pop_back();
+    zc.primary_ns = z.str("primary_ns", "");
+    zc.hostmaster = z.str("hostmaster", "");
+    auto recs = z.get("records");
+    if (recs && !recs.IsSequence()) z.fail(z.key("records"), recs, "must be a list of \"name TYPE value\"");
+    for (std::size_t i = 0; recs && i < recs.size(); ++i) {
+      std::istringstream in(recs[i].IsScalar() ? recs[i].Scalar() : "");
+      DnsZoneConfig::StaticRecord r;
+      in >> r.name >> r.type >> r.value;
+      static const std::set<std::string> types{"A", "AAAA", "NS", "PTR"};
+      if (r.value.empty() || !types.count(r.type))
+        z.fail(z.key("records[" + std::to_string(i) + "]"), recs[i],
+               "must be \"name TYPE value\" with TYPE one of A, AAAA, NS, PTR");
+      r.name = r.name == "@" ? zc.name : (r.name.back() == '.' ? r.name : r.name + "." + zc.name);
+      zc.records.push_back(r);
+    }
+    if (auto n = z.get("update")) {
+      Section u(n, z.key("update"), file);
+      DnsUpdateConfig uc;
+      uc.server = u.endpoint("server", Endpoint{});
+      if (uc.server.port == 0) u.fail(u.key("server"), u.node(), "is required (host:port of the DNS server)");
+      uc.key_name = u.required("key_name");
+      uc.key_secret = u.secret("key_secret", base_dir);
+      if (uc.key_secret.empty())
+        u.fail(u.key("key_secret"), u.node(), "a TSIG key is required: updates are always signed (RFC 8945)");
+      uc.algorithm = u.str("algorithm", uc.algorithm);
+      static const std::set<std::string> algs{"hmac-sha256", "hmac-sha384", "hmac-sha512"};
+      if (!algs.count(uc.algorithm))
+        u.fail(u.key("algorithm"), u.get("algorithm"), "must be hmac-sha256, hmac-sha384 or hmac-sha512");
+      uc.batch = u.u32("batch", uc.batch, 1, 1000);
+      uc.timeout_ms = u.u32("timeout_ms", uc.timeout_ms, 100, 60000);
+      u.check_unknown();
+      zc.update = uc;
+    }
+    d.zones.push_back(zc);
+  });
+  if (d.zones.empty()) s.fail(s.key("zones"), s.node(), "at least one zone is required");
+  s.check_unknown();
+  return d;
+}
+
 MailConfig parse_mail(Section& s, const std::string& base_dir) {
   MailConfig m;
   if (s.get("pop3_listen")) m.pop3_listen = s.endpoint("pop3_listen", Endpoint{});
@@ -405,6 +454,11 @@ Config parse_config(std::string_view yaml, const std::string& source) {
     c.gateway = parse_gateway(gateway, source, base_dir);
     if (!c.access)
       top.fail("gateway", n, "the gateway finds terminals through the access role: configure access too");
+  }
+  if (auto n = top.get("dns")) {
+    Section dns(n, "dns", source);
+    c.dns = parse_dns(dns, source, base_dir);
+    if (!c.access) top.fail("dns", n, "the zones follow the access sessions: configure access too");
   }
   if (auto n = top.get("mail")) {
     Section mail(n, "mail", source);

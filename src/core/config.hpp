@@ -147,6 +147,36 @@ struct GatewayConfig {
   std::uint32_t max_signal_lifetime = 300;  ///< seconds; later expiries are refused
 };
 
+/// RFC 2136 + TSIG target for a zone the operator's own DNS server holds (seed 002, alternative).
+struct DnsUpdateConfig {
+  Endpoint server;
+  std::string key_name;
+  std::string key_secret;  ///< base64 (tsig-keygen); from key_secret_file; never logged
+  std::string algorithm = "hmac-sha256";
+  std::uint32_t batch = 100;
+  std::uint32_t timeout_ms = 2000;
+};
+
+struct DnsZoneConfig {
+  std::string name;
+  std::string primary_ns, hostmaster;  ///< default ns1.<zone>, hostmaster.<zone>
+  struct StaticRecord {
+    std::string name;  ///< absolute
+    std::string type;  ///< A, AAAA, NS, PTR
+    std::string value;
+  };
+  std::vector<StaticRecord> records;
+  std::optional<DnsUpdateConfig> update;  ///< set: the zone lives in that server, not the embedded one
+};
+
+/// The `dns` role (seed 002 "home/visited DNS server"): zones whose records follow the sessions.
+struct DnsConfig {
+  std::optional<Endpoint> listen;  ///< the embedded authoritative server (UDP+TCP); absent: none
+  std::uint32_t threads = 1;
+  std::uint32_t ttl = 60;  ///< seconds, for session records and the SOA minimum
+  std::vector<DnsZoneConfig> zones;
+};
+
 struct Config {
   std::string source;  ///< the file it came from
   std::string node_name = "mobix";
@@ -158,6 +188,7 @@ struct Config {
   std::optional<MailConfig> mail;
   std::optional<RelayConfig> relay;
   std::optional<GatewayConfig> gateway;
+  std::optional<DnsConfig> dns;
 };
 
 /// Reads and validates `path`; throws ConfigError.

@@ -9,6 +9,8 @@
 #include "core/runtime.hpp"
 #include "directory/directory.hpp"
 #include "directory/ldap_directory.hpp"
+#include "dns/dns_server.hpp"
+#include "dns/publisher.hpp"
 #include "mail/mail_proxies.hpp"
 #include "relay/tunnel_roles.hpp"
 #include "store/store.hpp"
@@ -26,8 +28,11 @@ struct Node::Impl {
   std::unique_ptr<AccessRole> access;
   /// The mail role's listeners, by lab.json name ("mail.pop3", ...).
   std::vector<std::pair<std::string, std::unique_ptr<TcpService>>> mail;
-  std::unique_ptr<RelayRole> relay;      ///< seed 001 public relay
-  std::unique_ptr<GatewayRole> gateway;  ///< seed 001 private gateway
+  std::unique_ptr<RelayRole> relay;               ///< seed 001 public relay
+  std::unique_ptr<GatewayRole> gateway;           ///< seed 001 private gateway
+  std::unique_ptr<dns::ZoneSet> zones;            ///< seed 002: the embedded zones
+  std::unique_ptr<dns::ZonePublisher> publisher;  ///< sessions -> zones
+  std::unique_ptr<dns::DnsServer> dns_server;
   std::unique_ptr<AdminApi> api;
   std::unique_ptr<HttpServer> admin;
 
@@ -60,6 +65,7 @@ void Node::start() {
     m.runtime.on_stop([&m] { m.access->stop(); });
     m.runtime.add_drain_check([&m] { return m.access->drained(); });
   }
+  if (m.cfg.dns) start_dns();
   if (m.cfg.mail) {
     // Config validation guarantees the access role runs in this node.
     const auto& mc = *m.cfg.mail;
@@ -95,6 +101,40 @@ void Node::start() {
   m.runtime.add_drain_check([&m] { return m.writer->pending() == 0; });
 }
 
+void Node::start_dns() {
+  auto& m = *impl_;
+  const auto& dc = *m.cfg.dns;
+  m.zones = std::make_unique<dns::ZoneSet>(static_cast<std::uint32_t>(std::time(nullptr)));
+  m.publisher = std::make_unique<dns::ZonePublisher>(*m.zones, m.access->sessions(), dc.ttl);
+  static const std::map<std::string, std::uint16_t> types{
+      {"A", dns::kA}, {"AAAA", dns::kAAAA}, {"NS", dns::kNS}, {"PTR", dns::kPTR}};
+  for (const auto& z : dc.zones) {
+    if (z.update) {
+      const auto& u = *z.update;
+      m.publisher->add_external_zone(
+          *dns::normalize_name(z.name),
+          dns::UpdateServerConfig{u.server, u.key_name, u.key_secret, u.algorithm, u.batch, u.timeout_ms});
+      continue;
+    }
+    dns::ZoneSettings zs{z.name, z.primary_ns, z.hostmaster, dc.ttl, {}};
+    for (const auto& r : z.records) zs.static_records.push_back({r.name, types.at(r.type), dc.ttl, r.value});
+    try {
+      m.zones->add_zone(std::move(zs));
+    } catch (const std::invalid_argument& e) {
+      throw ConfigError(m.cfg.source, 1, "dns.zones", e.what());
+    }
+  }
+  // Durable sessions were loaded by the access role: the zones start from exactly those.
+  m.publisher->reconcile(m.access->sessions().list());
+  m.access->sessions().subscribe([&m](const SessionEvent& e) { m.publisher->on_event(e); });
+  if (dc.listen) {
+    m.dns_server = std::make_unique<dns::DnsServer>(*dc.listen, dc.threads, *m.zones);
+    m.dns_server->start();
+    m.runtime.on_stop([&m] { m.dns_server->stop(); });
+  }
+  m.runtime.on_stop([&m] { m.publisher->flush(2000); });
+}
+
 void Node::run() {
   impl_->runtime.run();
   impl_->writer->flush();
@@ -118,6 +158,7 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
   }
   if (impl_->gateway && impl_->gateway->webhook_endpoint())
     out["gateway.webhook"] = {*impl_->gateway->webhook_endpoint(), "https"};
+  if (impl_->dns_server) out["dns"] = {impl_->dns_server->local_endpoint(), "dns/udp+tcp"};
   if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
   return out;
 }

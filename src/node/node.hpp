@@ -35,6 +35,7 @@ class Node {
   const Config& config() const;
 
  private:
+  void start_dns();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

@@ -32,6 +32,7 @@ struct SessionRecord {
   std::string nas;
   std::string apn;
   std::string acct_session_id;
+  std::string hostname;  ///< the terminal's host name (seed 002): from the directory or its home network
   std::int64_t subscriber_id = 0;
   std::int64_t started = 0;    ///< unix seconds
   std::int64_t last_seen = 0;  ///< unix seconds

@@ -38,6 +38,11 @@ CREATE TABLE leases (
     R"sql(
 CREATE INDEX subscribers_hostname ON subscribers(hostname) WHERE hostname <> '';
 )sql",
+    // 3: a session remembers the host name its DNS records use (seed 002 [0029]); for a roaming
+    // terminal it comes from the home network, so it cannot be looked up again after a restart
+    R"sql(
+ALTER TABLE sessions ADD COLUMN hostname TEXT NOT NULL DEFAULT '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -268,7 +273,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(read_mu_);
     Stmt st(read_,
             "SELECT sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, nas, apn, acct_session_id, "
-            "subscriber_id, started, last_seen FROM sessions");
+            "subscriber_id, started, last_seen, hostname FROM sessions");
     std::vector<SessionRecord> out;
     while (st.step()) {
       SessionRecord r;
@@ -285,6 +290,7 @@ class SqliteStore final : public Store {
       r.subscriber_id = st.integer(10);
       r.started = st.integer(11);
       r.last_seen = st.integer(12);
+      r.hostname = st.text(13);
       out.push_back(std::move(r));
     }
     return out;
@@ -307,8 +313,8 @@ class SqliteStore final : public Store {
       Stmt put_session(
           write_,
           "INSERT OR REPLACE INTO sessions (sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, "
-          "nas, apn, acct_session_id, subscriber_id, started, last_seen) "
-          "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+          "nas, apn, acct_session_id, subscriber_id, started, last_seen, hostname) "
+          "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
       Stmt end_session(write_, "DELETE FROM sessions WHERE sid=?1");
       Stmt put_lease(
           write_,
@@ -328,7 +334,7 @@ class SqliteStore final : public Store {
                 .bind(8, r.nas)
                 .bind(9, r.apn)
                 .bind(10, r.acct_session_id);
-            put_session.bind(11, r.subscriber_id).bind(12, r.started).bind(13, r.last_seen);
+            put_session.bind(11, r.subscriber_id).bind(12, r.started).bind(13, r.last_seen).bind(14, r.hostname);
             put_session.run();
             break;
           }

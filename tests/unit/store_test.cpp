@@ -12,9 +12,9 @@ using namespace mobix;
 TEST(Store, MigratesAndReportsVersion) {
   test::TempDir d;
   auto s = Store::open_sqlite(d.file("a.db"));
-  EXPECT_EQ(s->schema_version(), 2);
+  EXPECT_EQ(s->schema_version(), 3);
   s.reset();
-  EXPECT_EQ(Store::open_sqlite(d.file("a.db"))->schema_version(), 2) << "reopen must not re-run migrations";
+  EXPECT_EQ(Store::open_sqlite(d.file("a.db"))->schema_version(), 3) << "reopen must not re-run migrations";
 }
 
 TEST(Store, RefusesANewerSchema) {

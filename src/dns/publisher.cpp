@@ -1,0 +1,85 @@
+#include "dns/publisher.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "core/metrics.hpp"
+
+namespace mobix::dns {
+
+ZonePublisher::ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, std::uint32_t ttl)
+    : embedded_(embedded), sessions_(sessions), ttl_(ttl) {
+  metrics().gauge("mobix_dns_session_records", "Records in the embedded zones that follow sessions",
+                  [this] { return double(embedded_.dynamic_count()); });
+}
+
+void ZonePublisher::add_external_zone(const std::string& origin, UpdateServerConfig cfg) {
+  external_.emplace_back(origin, std::make_unique<UpdateClient>(origin, std::move(cfg)));
+}
+
+std::optional<ZonePublisher::Target> ZonePublisher::route(const std::string& name) const {
+  std::optional<Target> best;
+  for (const auto& [origin, client] : external_)
+    if (in_zone(name, origin) && (!best || origin.size() > best->origin.size()))
+      best = Target{origin, client.get()};
+  if (auto local = embedded_.zone_of(name); local && (!best || local->size() > best->origin.size()))
+    best = Target{*local, nullptr};
+  return best;
+}
+
+std::vector<RecordChange> ZonePublisher::records_of(const SessionRecord& s, RecordChange::Op op) const {
+  std::vector<RecordChange> out;
+  auto host = normalize_name(s.hostname);
+  if (!host || host->empty() || s.ipv4.empty()) return out;
+  out.push_back(RecordChange{op, *host, kA, ttl_, s.ipv4});
+  if (auto rev = reverse_name(s.ipv4)) out.push_back(RecordChange{op, *rev, kPTR, ttl_, *host + "."});
+  return out;
+}
+
+void ZonePublisher::apply(RecordChange c) {
+  auto target = route(c.name);
+  if (!target) return;  // neither a zone of ours nor one we update: the other network's business
+  static Counter& puts = metrics().counter("mobix_dns_record_changes_total",
+                                           "Session-driven record changes, by operation", "op=\"put\"");
+  static Counter& drops = metrics().counter("mobix_dns_record_changes_total",
+                                            "Session-driven record changes, by operation", "op=\"drop\"");
+  (c.op == RecordChange::Op::put ? puts : drops).inc();
+  if (target->external) {
+    target->external->submit(std::move(c));
+  } else if (c.op == RecordChange::Op::put) {
+    embedded_.set(c.name, c.type, c.rdata);
+  } else {
+    embedded_.remove(c.name, c.type, c.rdata);
+  }
+}
+
+void ZonePublisher::on_event(const SessionEvent& e) {
+  if (e.kind == SessionEvent::Kind::attach) {
+    for (auto& c : records_of(e.session, RecordChange::Op::put)) apply(std::move(c));
+    return;
+  }
+  // A takeover may publish the new session before the old one's detach arrives: keep what a
+  // live session still says.
+  auto holder = sessions_.find_by_ip(e.session.ipv4);
+  bool same = holder && holder->hostname == e.session.hostname;
+  if (same) return;
+  for (auto& c : records_of(e.session, RecordChange::Op::drop)) apply(std::move(c));
+}
+
+void ZonePublisher::reconcile(const std::vector<SessionRecord>& live) {
+  embedded_.clear_dynamic();
+  std::size_t n = 0;
+  for (const auto& s : live)
+    for (auto& c : records_of(s, RecordChange::Op::put)) {
+      apply(std::move(c));
+      ++n;
+    }
+  spdlog::info("dns: zones reconciled with {} live sessions ({} records)", live.size(), n);
+}
+
+bool ZonePublisher::flush(int ms) {
+  bool ok = true;
+  for (auto& [origin, client] : external_) ok = client->flush(ms) && ok;
+  return ok;
+}
+
+}  // namespace mobix::dns
