@@ -19,7 +19,7 @@
 
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
-#include "dns/responder.hpp"
+#include "codec/dns/responder.hpp"
 
 namespace mobix::dns {
 

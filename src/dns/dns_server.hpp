@@ -5,7 +5,7 @@
 #include <memory>
 
 #include "core/net.hpp"
-#include "dns/zone.hpp"
+#include "codec/dns/zone.hpp"
 
 namespace mobix::dns {
 

@@ -9,7 +9,7 @@
 
 #include "access/session_table.hpp"
 #include "dns/update_client.hpp"
-#include "dns/zone.hpp"
+#include "codec/dns/zone.hpp"
 
 namespace mobix::dns {
 

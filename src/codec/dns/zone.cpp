@@ -1,4 +1,4 @@
-#include "dns/zone.hpp"
+#include "codec/dns/zone.hpp"
 
 #include <mutex>
 #include <stdexcept>

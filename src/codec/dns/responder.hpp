@@ -8,7 +8,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "dns/zone.hpp"
+#include "codec/dns/zone.hpp"
 
 namespace mobix::dns {
 

@@ -5,7 +5,7 @@
 #include <ldns/ldns.h>
 // clang-format on
 
-#include "dns/responder.hpp"
+#include "codec/dns/responder.hpp"
 
 #include <cstring>
 #include <memory>
