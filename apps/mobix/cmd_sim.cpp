@@ -84,6 +84,8 @@ radius::Packet accounting(const SimOptions& o, const Target& t, const json& st, 
   p.add_text(radius::attr::acct_session_id, st["acct_session_id"].get<std::string>());
   if (!st["ip"].get<std::string>().empty())
     p.add_ipv4(radius::attr::framed_ip_address, st["ip"].get<std::string>());
+  // RFC 2865 5.25: a NAS sends the Access-Accept's Class back unchanged in its accounting.
+  if (st.contains("class")) p.add_text(radius::attr::class_, st["class"].get<std::string>());
   add_identity(p, o, t);
   return p;
 }
@@ -112,6 +114,7 @@ int attach(const SimOptions& o) {
   std::string acct_id;
   for (auto b : rnd) acct_id += fmt::format("{:02X}", b);
   json st{{"ip", ip}, {"acct_session_id", acct_id}, {"apn", t.apn}};
+  if (auto cls = reply->text(radius::attr::class_)) st["class"] = *cls;
   auto p = accounting(o, t, st, radius::AcctStatus::start);
   if (!o.ipv6_prefix.empty()) {
     auto slash = o.ipv6_prefix.find('/');

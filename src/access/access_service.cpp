@@ -1,9 +1,69 @@
 #include "access/access_service.hpp"
 
+#include <cctype>
+
 namespace mobix {
 
-AccessService::AccessService(const AccessConfig& cfg, Directory& dir, SessionTable& table)
-    : cfg_(cfg), dir_(dir), table_(table), pools_(cfg.pools) {}
+AccessService::AccessService(const AccessConfig& cfg, Directory& dir, SessionTable& table,
+                             const RoamingConfig* roaming)
+    : cfg_(cfg), dir_(dir), table_(table), roaming_(roaming), pools_(cfg.pools) {}
+
+std::int64_t AccessService::roamer_id(std::string_view nai) {
+  std::uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across restarts and builds
+  for (char c : nai) {
+    h ^= static_cast<unsigned char>(std::tolower(static_cast<unsigned char>(c)));
+    h *= 1099511628211ull;
+  }
+  return -static_cast<std::int64_t>(h & 0x3fffffffffffffffull) - 1;
+}
+
+std::string AccessService::realm_of(std::string_view username) {
+  auto at = username.rfind('@');
+  if (at == std::string_view::npos) return {};
+  std::string r(username.substr(at + 1));
+  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return r;
+}
+
+const RoamingPartnerConfig* AccessService::partner_for(std::string_view username) const {
+  if (!roaming_) return nullptr;
+  auto realm = realm_of(username);
+  if (realm.empty()) return nullptr;
+  for (const auto& p : roaming_->partners)
+    if (p.realm == realm) return &p;
+  return nullptr;
+}
+
+bool AccessService::is_own_realm(std::string_view username) const {
+  auto realm = realm_of(username);
+  if (realm.empty() || !roaming_) return true;
+  for (const auto& r : roaming_->realms)
+    if (r == realm) return true;
+  return false;
+}
+
+AuthDecision AccessService::offer_roamer(const std::string& nai, const std::string& apn, std::int64_t now) {
+  AuthDecision d;
+  auto* pool = pools_.select(apn, realm_of(nai));
+  if (!pool) {
+    d.reason = "no address pool for APN \"" + apn + "\"";
+    d.metric_reason = "no_pool";
+    return d;
+  }
+  auto id = roamer_id(nai);
+  auto lease = pool->offer(id, now + cfg_.offer_timeout);
+  if (!lease) {
+    d.reason = "address pool " + pool->config().name + " exhausted";
+    d.metric_reason = "pool_exhausted";
+    return d;
+  }
+  d.accept = true;
+  d.subscriber_id = id;
+  d.framed_ip = lease->ip;
+  d.reason = "roaming, pool " + pool->config().name;
+  d.changes.push_back(Change{Change::Kind::put_lease, {}, *lease});
+  return d;
+}
 
 void AccessService::load_leases(const std::vector<Lease>& leases) {
   for (const auto& l : leases)
@@ -43,6 +103,19 @@ AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now) {
     d.metric_reason = "bad_password";
     return d;
   }
+  d.hostname = sub->hostname;
+  if (in.from_roaming_partner) {
+    // Seed 002 [0027]: the right to roam is part of the subscription.
+    if (auto it = sub->attrs.find("roaming");
+        it != sub->attrs.end() && (it->second == "false" || it->second == "no")) {
+      d.reason = "roaming is not part of this subscription";
+      d.metric_reason = "roaming_not_allowed";
+      return d;
+    }
+    d.accept = true;  // the visited network assigns the address ([0029])
+    d.reason = "roaming";
+    return d;
+  }
   if (!sub->framed_ip.empty()) {
     d.accept = true;
     d.framed_ip = sub->framed_ip;
@@ -71,9 +144,16 @@ AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now) {
 }
 
 void AccessService::resolve_subscriber(AcctInput& in) {
+  if (partner_for(in.username)) {
+    // A visiting terminal: our directory does not know it; its pool key follows its NAI.
+    in.subscriber_id = roamer_id(in.username);
+    return;
+  }
   std::optional<Subscriber> sub;
   if (!in.msisdn.empty()) sub = dir_.find(IdentityKind::msisdn, in.msisdn);
   if (!sub && !in.username.empty()) sub = dir_.find(IdentityKind::username, in.username);
+  if (auto at = in.username.find('@'); !sub && at != std::string::npos && is_own_realm(in.username))
+    sub = dir_.find(IdentityKind::username, in.username.substr(0, at));
   if (!sub && !in.imsi.empty()) sub = dir_.find(IdentityKind::imsi, in.imsi);
   if (!sub) return;
   in.subscriber_id = sub->id;

@@ -22,6 +22,9 @@ struct AuthInput {
   /// Checks the request's credentials (PAP or CHAP) against a stored password.
   std::function<bool(const std::string& password)> check_password;
   bool has_credentials = false;
+  /// Asked by a roaming partner's visited network (seed 002 [0028]): authenticate and answer
+  /// with the host name, but the visited network assigns the address.
+  bool from_roaming_partner = false;
 };
 
 struct AuthDecision {
@@ -29,13 +32,27 @@ struct AuthDecision {
   std::string reason;  ///< for Reply-Message and the log; never contains a secret
   std::string metric_reason;
   std::string framed_ip;
+  std::string hostname;  ///< the subscriber's host name (sent to a roaming partner)
   std::int64_t subscriber_id = 0;
   std::vector<Change> changes;  ///< the lease offer, to be durable before the Accept
 };
 
 class AccessService {
  public:
-  AccessService(const AccessConfig& cfg, Directory& dir, SessionTable& table);
+  AccessService(const AccessConfig& cfg, Directory& dir, SessionTable& table,
+                const RoamingConfig* roaming = nullptr);
+
+  /// A stable pool key for a roaming terminal the directory does not know (negative, so it
+  /// never collides with a subscriber id): the same NAI gets its previous address back.
+  static std::int64_t roamer_id(std::string_view nai);
+  /// "alice@Home.Test" -> "home.test"; "" without a realm.
+  static std::string realm_of(std::string_view username);
+  /// The partner whose realm `username` carries, when roaming is configured.
+  const RoamingPartnerConfig* partner_for(std::string_view username) const;
+  /// True for a username in one of our realms, or without a realm.
+  bool is_own_realm(std::string_view username) const;
+  /// Address for a terminal its home partner authenticated (seed 002 [0029]).
+  AuthDecision offer_roamer(const std::string& nai, const std::string& apn, std::int64_t now);
 
   /// Restores leases saved in the store.
   void load_leases(const std::vector<Lease>& leases);
@@ -63,6 +80,7 @@ class AccessService {
   const AccessConfig& cfg_;
   Directory& dir_;
   SessionTable& table_;
+  const RoamingConfig* roaming_;
   PoolSet pools_;
 };
 

@@ -1,7 +1,11 @@
 #include "access/radius_server.hpp"
 
 #include <array>
+#include <cctype>
 #include <chrono>
+#include <deque>
+#include <map>
+#include <set>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -15,9 +19,11 @@
 
 #include "access/dedup_cache.hpp"
 #include "codec/radius/radius.hpp"
+#include "codec/radius/radsec.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/runtime.hpp"
+#include "roaming/radsec.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
@@ -33,20 +39,10 @@ std::string metric_labels(std::string_view listener, std::string_view reason) {
   return fmt::format("listener=\"{}\",reason=\"{}\"", listener, reason);
 }
 
-std::string dedup_key(const udp::endpoint& from, const radius::Packet& p) {
-  std::string k = from.address().to_string();
-  k += ':';
-  k += std::to_string(from.port());
-  k += ':';
-  k += static_cast<char>(static_cast<std::uint8_t>(p.code));
-  k += static_cast<char>(p.identifier);
-  k.append(reinterpret_cast<const char*>(p.authenticator.data()), p.authenticator.size());
-  return k;
-}
-
 }  // namespace
 
 struct AccessRole::Impl {
+  const RoamingConfig* roaming;  ///< null: no roaming partners
   asio::io_context& io;
   const AccessConfig& cfg;
   Directory& dir;
@@ -72,15 +68,27 @@ struct AccessRole::Impl {
   Counter& duplicates = metrics().counter("mobix_radius_duplicates_total",
                                           "Retransmissions answered from the cache (RFC 5080)");
 
+  /// Visited side: one RadSec client per partner we send roamers' requests to (seed 002 [0028]).
+  struct Partner {
+    std::unique_ptr<roaming::RadsecClient> client;
+    std::deque<radius::Packet> acct_queue;  ///< accounting for the home network, in order
+    bool forwarding = false;
+  };
+  std::map<std::string, Partner> partners_out;
+  std::unique_ptr<roaming::RadsecServer> radsec_server;  ///< home side
+  /// Home side: (partner, NAI) pairs we authenticated; only those may start sessions here.
+  std::set<std::string> roaming_authenticated;
+
   Impl(asio::io_context& io_, const AccessConfig& cfg_, Directory& dir_, SessionRepository& repo_,
-       StoreWriter& w, Clock c)
-      : io(io_),
+       StoreWriter& w, Clock c, const RoamingConfig* roaming_cfg)
+      : roaming(roaming_cfg),
+        io(io_),
         cfg(cfg_),
         dir(dir_),
         repo(repo_),
         writer(w),
         clock(c ? std::move(c) : Clock([] { return static_cast<std::int64_t>(std::time(nullptr)); })),
-        service(cfg_, dir_, table),
+        service(cfg_, dir_, table, roaming_cfg),
         auth_sock(io_),
         acct_sock(io_),
         sweep_timer(io_),
@@ -92,13 +100,16 @@ struct AccessRole::Impl {
   // A malformed packet, a wrong secret or an unknown client is dropped without a response,
   // counted per reason and logged at a limited rate.
   void drop(std::string_view listener, std::string_view reason, const udp::endpoint& from) {
+    drop(listener, reason, from.address().to_string());
+  }
+  void drop(std::string_view listener, std::string_view reason, const std::string& from) {
     metrics()
         .counter("mobix_radius_dropped_total", "RADIUS packets dropped without a response, by reason",
                  metric_labels(listener, reason))
         .inc();
     auto suppressed = log_limit.allow(reason);
     if (suppressed >= 0)
-      spdlog::warn("radius {}: dropped packet from {}: {}{}", listener, from.address().to_string(), reason,
+      spdlog::warn("radius {}: dropped packet from {}: {}{}", listener, from, reason,
                    suppressed ? fmt::format(" ({} similar suppressed)", suppressed) : std::string());
   }
 
@@ -163,17 +174,6 @@ struct AccessRole::Impl {
     }
   }
 
-  /// RFC 5080 2.2.2: true when `key` was seen before (answered again from the cache, or
-  /// still in flight and dropped); otherwise records it as in flight.
-  bool is_duplicate(DedupCache& cache, udp::socket& sock, const std::string& key, const udp::endpoint& from) {
-    DedupCache::Response cached;
-    auto state = cache.check(key, cached);
-    if (state == DedupCache::State::miss) return false;
-    duplicates.inc();
-    if (state == DedupCache::State::answered) send(sock, from, cached);
-    return true;
-  }
-
   asio::awaitable<void> receive_loop(udp::socket& sock, bool accounting) {
     std::array<std::uint8_t, radius::kMaxPacketSize + 1> buf;
     udp::endpoint from;
@@ -197,36 +197,142 @@ struct AccessRole::Impl {
     }
   }
 
+  /// Where a request came from and where its answer goes: a NAS over UDP, or a roaming
+  /// partner's visited network over RadSec (then `partner` is set and the secret is "radsec").
+  struct Source {
+    std::string key;     ///< dedup key prefix
+    std::string secret;  ///< never logged
+    std::string peer;    ///< for logs
+    const RoamingPartnerConfig* partner = nullptr;
+    std::function<void(DedupCache::Response)> reply;
+  };
+
+  Source udp_source(const RadiusClientConfig& client, const udp::endpoint& from, bool accounting) {
+    Source src;
+    src.key = from.address().to_string() + ":" + std::to_string(from.port());
+    src.secret = client.secret;
+    src.peer = from.address().to_string();
+    auto& sock = accounting ? acct_sock : auth_sock;
+    src.reply = [this, &sock, from](DedupCache::Response bytes) { send(sock, from, std::move(bytes)); };
+    return src;
+  }
+
+  static std::string dedup_key(const std::string& prefix, const radius::Packet& p) {
+    std::string k = prefix;
+    k += ':';
+    k += static_cast<char>(static_cast<std::uint8_t>(p.code));
+    k += static_cast<char>(p.identifier);
+    k.append(reinterpret_cast<const char*>(p.authenticator.data()), p.authenticator.size());
+    return k;
+  }
+
+  /// RFC 5080 2.2.2: true when `key` was seen before (answered again from the cache, or
+  /// still in flight and dropped); otherwise records it as in flight.
+  bool is_duplicate(DedupCache& cache, const Source& src, const std::string& key) {
+    DedupCache::Response cached;
+    auto state = cache.check(key, cached);
+    if (state == DedupCache::State::miss) return false;
+    duplicates.inc();
+    if (state == DedupCache::State::answered) src.reply(cached);
+    return true;
+  }
+
   void handle_auth(std::span<const std::uint8_t> raw, const udp::endpoint& from) {
     requests_auth.inc();
     const auto* client = client_for(from.address());
     if (!client) return drop("auth", "unknown_client", from);
+    process_auth(raw, udp_source(*client, from, false));
+  }
+
+  void handle_acct(std::span<const std::uint8_t> raw, const udp::endpoint& from) {
+    requests_acct.inc();
+    const auto* client = client_for(from.address());
+    if (!client) return drop("acct", "unknown_client", from);
+    process_acct(raw, udp_source(*client, from, true));
+  }
+
+  /// Home side: a request from a partner's visited network over RadSec.
+  void handle_radsec(const RoamingPartnerConfig& partner, const roaming::Bytes& raw,
+                     std::function<void(roaming::Bytes)> reply) {
+    Source src;
+    src.key = "radsec:" + partner.name;
+    src.secret = std::string(radius::kRadsecSecret);
+    src.peer = "partner " + partner.name;
+    src.partner = &partner;
+    src.reply = [reply = std::move(reply)](DedupCache::Response bytes) { reply(*bytes); };
+    try {
+      if (raw.size() >= 1 && raw[0] == static_cast<std::uint8_t>(radius::Code::accounting_request)) {
+        requests_acct.inc();
+        process_acct(raw, src);
+      } else {
+        requests_auth.inc();
+        process_auth(raw, src);
+      }
+    } catch (const std::exception& e) {
+      drop("radsec", "internal_error", src.peer);
+      spdlog::error("radsec: error handling a request from {}: {}", partner.name, e.what());
+    }
+  }
+
+  std::string roaming_key(const RoamingPartnerConfig& p, std::string username) {
+    for (auto& c : username) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return p.name + "\n" + username;
+  }
+
+  void reject_count(const std::string& reason) {
+    metrics()
+        .counter("mobix_radius_access_rejects_total", "Access-Rejects sent, by reason",
+                 fmt::format("reason=\"{}\"", reason))
+        .inc();
+  }
+
+  /// Encodes the answer, makes `changes` durable, then sends it (and caches it for retransmissions).
+  void answer_auth(const radius::Packet& req, const Source& src, const std::string& key, radius::Packet resp,
+                   std::vector<Change> changes, std::function<void()> after = {}) {
+    resp.identifier = req.identifier;
+    resp.add_message_authenticator();
+    auto bytes = std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, src.secret));
+    commit(
+        std::move(changes),
+        [this, key, bytes, reply = src.reply, after = std::move(after)] {
+          if (after) after();
+          auth_cache.answered(key, bytes);
+          reply(bytes);
+        },
+        [this, key] { auth_cache.forget(key); });
+  }
+
+  void process_auth(std::span<const std::uint8_t> raw, const Source& src) {
     auto decoded = radius::decode(raw);
     if (!decoded)
-      return drop("auth", std::string("malformed_") + std::string(radius::to_string(decoded.error())), from);
+      return drop("auth", std::string("malformed_") + std::string(radius::to_string(decoded.error())),
+                  src.peer);
     auto& req = *decoded;
-    if (req.code != radius::Code::access_request) return drop("auth", "unexpected_code", from);
-    // RFC 3579 3.2 / BlastRADIUS: check Message-Authenticator before anything else.
-    auto ma = radius::check_request_message_authenticator(raw, client->secret);
+    if (req.code != radius::Code::access_request) return drop("auth", "unexpected_code", src.peer);
+    // RFC 3579 3.2 / BlastRADIUS: check Message-Authenticator before anything else. Over
+    // RadSec the TLS connection protects the packet (RFC 6614 2.3), so it may be absent.
+    auto ma = radius::check_request_message_authenticator(raw, src.secret);
     if (ma == radius::MessageAuthenticatorCheck::invalid)
-      return drop("auth", "bad_message_authenticator", from);
-    if (ma == radius::MessageAuthenticatorCheck::absent && cfg.require_message_authenticator)
-      return drop("auth", "missing_message_authenticator", from);
+      return drop("auth", "bad_message_authenticator", src.peer);
+    if (ma == radius::MessageAuthenticatorCheck::absent && cfg.require_message_authenticator && !src.partner)
+      return drop("auth", "missing_message_authenticator", src.peer);
 
-    auto key = dedup_key(from, req);
-    if (is_duplicate(auth_cache, auth_sock, key, from)) return;
+    auto key = dedup_key(src.key, req);
+    if (is_duplicate(auth_cache, src, key)) return;
 
     AuthInput in;
     in.username = req.text(radius::attr::user_name).value_or("");
     in.msisdn = normalize_msisdn(req.text(radius::attr::calling_station_id).value_or(""));
     in.imsi = req.vendor_text(radius::kVendor3gpp, radius::k3gppImsi).value_or("");
     in.apn = req.text(radius::attr::called_station_id).value_or("");
+    std::string plain_password;
     if (const auto* pw = req.find(radius::attr::user_password)) {
-      auto plain = radius::unhide_password(pw->value, req.authenticator, client->secret);
+      auto plain = radius::unhide_password(pw->value, req.authenticator, src.secret);
       if (!plain) {
         auth_cache.forget(key);
-        return drop("auth", "malformed_user_password", from);
+        return drop("auth", "malformed_user_password", src.peer);
       }
+      plain_password = *plain;
       in.has_credentials = true;
       in.check_password = [p = *plain](const std::string& stored) {
         return radius::constant_time_equal(
@@ -238,59 +344,136 @@ struct AccessRole::Impl {
       in.check_password = [&req](const std::string& stored) { return radius::verify_chap(req, stored); };
     }
 
-    auto d = service.authorize(in, clock());
     radius::Packet resp;
-    resp.identifier = req.identifier;
+    if (roaming && !src.partner && !service.is_own_realm(in.username)) {
+      // Visited side (seed 002 [0028]): a terminal from another network. Its home network
+      // authenticates it, over RadSec, if we have a roaming agreement with its realm.
+      const auto* partner = service.partner_for(in.username);
+      auto it = partner ? partners_out.find(partner->name) : partners_out.end();
+      if (it == partners_out.end()) {
+        auto realm = AccessService::realm_of(in.username);
+        resp.code = radius::Code::access_reject;
+        resp.add_text(radius::attr::reply_message, "no roaming agreement with realm " + realm);
+        reject_count("no_roaming_agreement");
+        spdlog::info("radius auth: reject user={} msisdn={}: no roaming agreement with realm {}", in.username,
+                     in.msisdn, realm);
+        return answer_auth(req, src, key, std::move(resp), {});
+      }
+      asio::co_spawn(io, proxy_auth(req, plain_password, src, key, it->second.client.get()), asio::detached);
+      return;
+    }
+    if (src.partner) {
+      // Home side: only our own realms, and the answer carries the host name (seed 002 [0029]).
+      if (AccessService::realm_of(in.username).empty() || !service.is_own_realm(in.username)) {
+        resp.code = radius::Code::access_reject;
+        resp.add_text(radius::attr::reply_message, "realm not served by this home network");
+        reject_count("foreign_realm");
+        return answer_auth(req, src, key, std::move(resp), {});
+      }
+      in.from_roaming_partner = true;
+    }
+
+    auto d = service.authorize(in, clock());
+    std::function<void()> after;
     if (d.accept) {
       resp.code = radius::Code::access_accept;
-      resp.add_ipv4(radius::attr::framed_ip_address, d.framed_ip);
+      if (!d.framed_ip.empty()) resp.add_ipv4(radius::attr::framed_ip_address, d.framed_ip);
       resp.add_integer(radius::attr::acct_interim_interval, cfg.interim_interval);
+      if (src.partner) {
+        if (!d.hostname.empty())
+          resp.add_vendor_text(radius::kVendorMobix, radius::kMobixHostname, d.hostname);
+        after = [this, k = roaming_key(*src.partner, in.username)] { roaming_authenticated.insert(k); };
+      }
       accepts.inc();
-      spdlog::info("radius auth: accept user={} msisdn={} apn={} ip={} ({})", in.username, in.msisdn, in.apn,
-                   d.framed_ip, d.reason);
+      spdlog::info("radius auth: accept user={} msisdn={} apn={} ip={} ({}){}", in.username, in.msisdn,
+                   in.apn, d.framed_ip, d.reason,
+                   src.partner ? " for roaming partner " + src.partner->name : "");
     } else {
       resp.code = radius::Code::access_reject;
       resp.add_text(radius::attr::reply_message, d.reason);
-      metrics()
-          .counter("mobix_radius_access_rejects_total", "Access-Rejects sent, by reason",
-                   fmt::format("reason=\"{}\"", d.metric_reason))
-          .inc();
-      spdlog::info("radius auth: reject user={} msisdn={} apn={}: {}", in.username, in.msisdn, in.apn,
-                   d.reason);
+      reject_count(d.metric_reason);
+      spdlog::info("radius auth: reject user={} msisdn={} apn={}: {}{}", in.username, in.msisdn, in.apn,
+                   d.reason, src.partner ? " (asked by roaming partner " + src.partner->name + ")" : "");
     }
-    resp.add_message_authenticator();
-    auto bytes =
-        std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, client->secret));
-    commit(
-        std::move(d.changes),
-        [this, key, bytes, from] {
-          auth_cache.answered(key, bytes);
-          send(auth_sock, from, bytes);
-        },
-        [this, key] { auth_cache.forget(key); });
+    answer_auth(req, src, key, std::move(resp), std::move(d.changes), std::move(after));
   }
 
-  void handle_acct(std::span<const std::uint8_t> raw, const udp::endpoint& from) {
-    requests_acct.inc();
-    const auto* client = client_for(from.address());
-    if (!client) return drop("acct", "unknown_client", from);
+  /// Visited side: asks the home network, then assigns the address from our pool.
+  asio::awaitable<void> proxy_auth(radius::Packet req, std::string password, Source src, std::string key,
+                                   roaming::RadsecClient* client) {
+    auto pass = gate.enter();
+    if (!pass) co_return;
+    radius::Packet fwd;
+    fwd.code = radius::Code::access_request;
+    for (const auto& a : req.attributes)
+      if (a.type != radius::attr::user_password && a.type != radius::attr::message_authenticator)
+        fwd.attributes.push_back(a);
+    // CHAP without CHAP-Challenge uses the Request Authenticator, which changes hop by hop.
+    if (req.find(radius::attr::chap_password) && !req.find(radius::attr::chap_challenge))
+      fwd.add(radius::attr::chap_challenge, req.authenticator);
+    const auto& partner = client->partner();
+    auto answer = co_await client->exchange(fwd, password);
+    auto username = req.text(radius::attr::user_name).value_or("");
+    auto apn = req.text(radius::attr::called_station_id).value_or("");
+    radius::Packet resp;
+    std::vector<Change> changes;
+    if (!answer) {
+      resp.code = radius::Code::access_reject;
+      resp.add_text(radius::attr::reply_message, "home network " + partner.name + " did not answer");
+      reject_count("home_unreachable");
+      spdlog::warn("radius auth: reject user={}: home network {} did not answer", username, partner.name);
+    } else if (answer->code != radius::Code::access_accept) {
+      resp.code = radius::Code::access_reject;
+      resp.add_text(radius::attr::reply_message,
+                    answer->text(radius::attr::reply_message).value_or("rejected by the home network"));
+      reject_count("home_reject");
+      spdlog::info("radius auth: reject user={}: home network {} said no", username, partner.name);
+    } else {
+      auto hostname = answer->vendor_text(radius::kVendorMobix, radius::kMobixHostname).value_or("");
+      auto d = service.offer_roamer(username, apn, clock());
+      if (!d.accept) {
+        resp.code = radius::Code::access_reject;
+        resp.add_text(radius::attr::reply_message, d.reason);
+        reject_count(d.metric_reason);
+      } else {
+        resp.code = radius::Code::access_accept;
+        resp.add_ipv4(radius::attr::framed_ip_address, d.framed_ip);
+        resp.add_integer(radius::attr::acct_interim_interval, cfg.interim_interval);
+        // RFC 2865 5.25: the NAS echoes Class in its accounting, so the session learns the
+        // host name the home network vouched for without any state kept here.
+        if (!hostname.empty()) {
+          resp.add_text(radius::attr::class_, kHostClassPrefix + hostname);
+          resp.add_vendor_text(radius::kVendorMobix, radius::kMobixHostname, hostname);
+        }
+        changes = std::move(d.changes);
+        accepts.inc();
+        spdlog::info("radius auth: accept roaming user={} ip={} host={} (home network {})", username,
+                     d.framed_ip, hostname, partner.name);
+      }
+    }
+    answer_auth(req, src, key, std::move(resp), std::move(changes));
+  }
+
+  static constexpr const char* kHostClassPrefix = "mobix-host:";
+
+  void process_acct(std::span<const std::uint8_t> raw, const Source& src) {
     auto decoded = radius::decode(raw);
     if (!decoded)
-      return drop("acct", std::string("malformed_") + std::string(radius::to_string(decoded.error())), from);
+      return drop("acct", std::string("malformed_") + std::string(radius::to_string(decoded.error())),
+                  src.peer);
     auto& req = *decoded;
-    if (req.code != radius::Code::accounting_request) return drop("acct", "unexpected_code", from);
-    if (!radius::verify_accounting_request(raw.subspan(0, (std::size_t{raw[2]} << 8) | raw[3]),
-                                           client->secret))
-      return drop("acct", "bad_authenticator", from);
+    if (req.code != radius::Code::accounting_request) return drop("acct", "unexpected_code", src.peer);
+    if (!radius::verify_accounting_request(raw.subspan(0, (std::size_t{raw[2]} << 8) | raw[3]), src.secret))
+      return drop("acct", "bad_authenticator", src.peer);
     auto status = req.integer(radius::attr::acct_status_type);
-    if (!status) return drop("acct", "no_acct_status_type", from);
+    if (!status) return drop("acct", "no_acct_status_type", src.peer);
 
-    auto key = dedup_key(from, req);
-    if (is_duplicate(acct_cache, acct_sock, key, from)) return;
+    auto key = dedup_key(src.key, req);
+    if (is_duplicate(acct_cache, src, key)) return;
 
     AcctInput in;
     in.nas = req.text(radius::attr::nas_identifier)
-                 .value_or(req.ipv4(radius::attr::nas_ip_address).value_or(client->name));
+                 .value_or(req.ipv4(radius::attr::nas_ip_address).value_or(src.peer));
     in.apn = req.text(radius::attr::called_station_id).value_or("");
     in.ipv4 = req.ipv4(radius::attr::framed_ip_address).value_or("");
     in.ipv6_prefix = req.ipv6_prefix().value_or("");
@@ -298,10 +481,36 @@ struct AccessRole::Impl {
     in.imsi = req.vendor_text(radius::kVendor3gpp, radius::k3gppImsi).value_or("");
     in.username = req.text(radius::attr::user_name).value_or("");
     in.acct_session_id = req.text(radius::attr::acct_session_id).value_or("");
+    bool roamer = roaming && !src.partner && service.partner_for(in.username);
+    if (auto cls = req.text(radius::attr::class_); roamer && cls && cls->starts_with(kHostClassPrefix))
+      in.hostname = cls->substr(std::string_view(kHostClassPrefix).size());
+
+    auto st = static_cast<radius::AcctStatus>(*status);
+    bool refused = false;
+    if (src.partner) {
+      // Home side: the session lives in the partner's network; it is ours to publish only if
+      // we authenticated the terminal (seed 002: nothing is written for anyone else).
+      in.nas = "roaming:" + src.partner->name;
+      in.apn.clear();
+      bool known = roaming_authenticated.count(roaming_key(*src.partner, in.username)) ||
+                   (!in.ipv4.empty() && table.find_by_ip(in.ipv4, in.context()));
+      bool creates = st == radius::AcctStatus::start || st == radius::AcctStatus::interim_update;
+      refused = (creates && !known) || AccessService::realm_of(in.username).empty() ||
+                !service.is_own_realm(in.username) || st == radius::AcctStatus::accounting_on ||
+                st == radius::AcctStatus::accounting_off;
+      if (refused) {
+        metrics()
+            .counter("mobix_roaming_accounting_refused_total",
+                     "Accounting from roaming partners for terminals we did not authenticate")
+            .inc();
+        spdlog::warn("radsec acct from partner {}: user {} was not authenticated here; nothing recorded",
+                     src.partner->name, in.username);
+      }
+    }
 
     auto now = clock();
     Outcome out;
-    switch (static_cast<radius::AcctStatus>(*status)) {
+    switch (refused ? radius::AcctStatus{0} : st) {
       case radius::AcctStatus::start:
         out = service.account_start(in, now);
         break;
@@ -318,7 +527,7 @@ struct AccessRole::Impl {
         out = service.nas_restarted(in.nas, "accounting-off");
         break;
       default:
-        out.note = "Acct-Status-Type " + std::to_string(*status) + " ignored";
+        out.note = "Acct-Status-Type " + std::to_string(*status) + (refused ? " refused" : " ignored");
         break;
     }
     status_counter(*status).inc();
@@ -329,22 +538,87 @@ struct AccessRole::Impl {
       spdlog::info("radius acct from {}: {} (acct-session-id={} ip={})", in.nas, out.note, in.acct_session_id,
                    in.ipv4);
     }
+    // The home network follows its roamers' interims too, or it would expire them.
+    if (roamer && st == radius::AcctStatus::interim_update && out.note.empty())
+      if (auto s = table.find_by_ip(in.ipv4, in.context()))
+        forward_accounting(*s, radius::AcctStatus::interim_update);
     radius::Packet resp;
     resp.code = radius::Code::accounting_response;
     resp.identifier = req.identifier;
-    auto bytes =
-        std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, client->secret));
+    auto bytes = std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, src.secret));
     auto events = std::move(out.events);
     // Durable before the Accounting-Response (issue: "each change is durable before ...").
     commit(
         std::move(out.changes),
-        [this, key, bytes, from, events = std::move(events)] {
-          log_events(events);
-          table.publish(events);
+        [this, key, bytes, reply = src.reply, events = std::move(events)] {
+          publish(events);
           acct_cache.answered(key, bytes);
-          send(acct_sock, from, bytes);
+          reply(bytes);
         },
         [this, key] { acct_cache.forget(key); });
+  }
+
+  /// Logs and publishes session events; a visiting terminal's attach and detach also go to
+  /// its home network (seed 002 [0029], [0033]), whatever ended the session.
+  void publish(const std::vector<SessionEvent>& events) {
+    log_events(events);
+    table.publish(events);
+    if (!roaming) return;
+    for (const auto& e : events)
+      if (service.partner_for(e.session.username))
+        forward_accounting(e.session, e.kind == SessionEvent::Kind::attach ? radius::AcctStatus::start
+                                                                           : radius::AcctStatus::stop);
+  }
+
+  void forward_accounting(const SessionRecord& s, radius::AcctStatus status) {
+    const auto* partner = service.partner_for(s.username);
+    if (!partner) return;
+    auto it = partners_out.find(partner->name);
+    if (it == partners_out.end()) return;
+    radius::Packet p;
+    p.code = radius::Code::accounting_request;
+    p.add_integer(radius::attr::acct_status_type, static_cast<std::uint32_t>(status));
+    p.add_text(radius::attr::acct_session_id, s.acct_session_id);
+    p.add_text(radius::attr::user_name, s.username);
+    if (!s.ipv4.empty()) p.add_ipv4(radius::attr::framed_ip_address, s.ipv4);
+    if (!s.msisdn.empty()) p.add_text(radius::attr::calling_station_id, s.msisdn);
+    p.add_integer(radius::attr::event_timestamp, static_cast<std::uint32_t>(clock()));
+    auto& out = it->second;
+    out.acct_queue.push_back(std::move(p));
+    if (!out.forwarding) {
+      out.forwarding = true;
+      asio::co_spawn(io, forward_loop(out), asio::detached);
+    }
+  }
+
+  /// Sends a partner's accounting in order; a failure is retried with backoff, never skipped.
+  asio::awaitable<void> forward_loop(Partner& out) {
+    auto backoff = std::chrono::milliseconds(200);
+    const auto& name = out.client->partner().name;
+    auto& sent = metrics().counter("mobix_roaming_accounting_forwarded_total",
+                                   "Accounting-Requests delivered to home networks",
+                                   fmt::format("partner=\"{}\"", name));
+    auto& failed = metrics().counter("mobix_roaming_accounting_retries_total",
+                                     "Accounting-Requests to home networks that must be retried",
+                                     fmt::format("partner=\"{}\"", name));
+    while (!out.acct_queue.empty() && !stopping) {
+      auto packet = out.acct_queue.front();
+      std::string no_password;
+      auto answer = co_await out.client->exchange(packet, no_password);
+      if (answer && answer->code == radius::Code::accounting_response) {
+        out.acct_queue.pop_front();
+        sent.inc();
+        backoff = std::chrono::milliseconds(200);
+        continue;
+      }
+      failed.inc();
+      spdlog::warn("roaming: accounting for home network {} not delivered; {} waiting, retry in {} ms", name,
+                   out.acct_queue.size(), backoff.count());
+      asio::steady_timer t(io, backoff);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(30000));
+    }
+    out.forwarding = false;
   }
 
   void schedule_sweep() {
@@ -353,12 +627,7 @@ struct AccessRole::Impl {
       if (ec) return;
       auto out = service.sweep(clock());
       auto events = out.events;
-      commit(std::move(out.changes),
-             [this, events] {
-               log_events(events);
-               table.publish(events);
-             },
-             {});
+      commit(std::move(out.changes), [this, events] { publish(events); }, {});
       schedule_sweep();
     });
   }
@@ -372,8 +641,8 @@ struct AccessRole::Impl {
 };
 
 AccessRole::AccessRole(asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,
-                       StoreWriter& writer, Clock clock)
-    : impl_(std::make_unique<Impl>(io, cfg, dir, repo, writer, std::move(clock))) {}
+                       StoreWriter& writer, Clock clock, const RoamingConfig* roaming)
+    : impl_(std::make_unique<Impl>(io, cfg, dir, repo, writer, std::move(clock), roaming)) {}
 
 AccessRole::~AccessRole() = default;
 
@@ -388,6 +657,19 @@ void AccessRole::start() {
   asio::co_spawn(m.io, m.receive_loop(m.acct_sock, true), asio::detached);
   m.schedule_sweep();
   spdlog::info("access: RADIUS auth on {}, accounting on {}", auth_endpoint().str(), acct_endpoint().str());
+  if (m.roaming) {
+    for (const auto& p : m.roaming->partners)
+      if (p.server)
+        m.partners_out[p.name].client = std::make_unique<roaming::RadsecClient>(m.io, *m.roaming, p);
+    if (m.roaming->radsec_listen) {
+      m.radsec_server = std::make_unique<roaming::RadsecServer>(
+          m.io, *m.roaming,
+          [&m](const RoamingPartnerConfig& p, roaming::Bytes raw, roaming::RadsecServer::Reply r) {
+            m.handle_radsec(p, raw, std::move(r));
+          });
+      m.radsec_server->start();
+    }
+  }
 }
 
 void AccessRole::stop() {
@@ -400,6 +682,7 @@ void AccessRole::stop() {
   m.auth_sock.cancel(ec);
   m.acct_sock.cancel(ec);
   m.sweep_timer.cancel();
+  if (m.radsec_server) m.radsec_server->stop();
 }
 
 bool AccessRole::drained() const {
@@ -409,6 +692,11 @@ bool AccessRole::drained() const {
 Endpoint AccessRole::auth_endpoint() const {
   auto e = impl_->auth_sock.local_endpoint();
   return Endpoint{e.address().to_string(), e.port()};
+}
+
+std::optional<Endpoint> AccessRole::radsec_endpoint() const {
+  if (!impl_->radsec_server) return std::nullopt;
+  return impl_->radsec_server->local_endpoint();
 }
 
 Endpoint AccessRole::acct_endpoint() const {
@@ -431,8 +719,7 @@ void AccessRole::purge(const std::string& ip, std::function<void(bool)> done) {
   m.commit(
       std::move(out.changes),
       [&m, events, done, found] {
-        m.log_events(events);
-        m.table.publish(events);
+        m.publish(events);
         done(found);
       },
       [done] { done(false); });

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "access/access_service.hpp"
 #include "access/session_table.hpp"
@@ -22,8 +23,10 @@ class SessionRepository;
 class AccessRole {
  public:
   using Clock = std::function<std::int64_t()>;  ///< unix seconds
+  /// With `roaming`, also the visited side (roamers' requests to their home networks over
+  /// RadSec) and, with radsec_listen, the home side for partners (seed 002).
   AccessRole(boost::asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,
-             StoreWriter& writer, Clock clock = {});
+             StoreWriter& writer, Clock clock = {}, const RoamingConfig* roaming = nullptr);
   ~AccessRole();
 
   /// Loads sessions and leases from the store, binds both UDP sockets (throws on failure)
@@ -35,6 +38,7 @@ class AccessRole {
 
   Endpoint auth_endpoint() const;
   Endpoint acct_endpoint() const;
+  std::optional<Endpoint> radsec_endpoint() const;
   SessionTable& sessions();
   AccessService& service();
 

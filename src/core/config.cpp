@@ -190,6 +190,11 @@ AccessConfig parse_access(Section& s, const std::string& file, const std::string
 }
 
 // A path relative to the config file's directory; it must name a readable file.
+std::string lower(std::string v) {
+  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return v;
+}
+
 std::string existing_file(Section& s, const std::string& k, const std::string& base_dir) {
   auto v = s.str(k);
   if (!v || v->empty()) return "";
@@ -315,6 +320,41 @@ GatewayConfig parse_gateway(Section& s, const std::string& file, const std::stri
   g.max_signal_lifetime = s.u32("max_signal_lifetime", g.max_signal_lifetime, 10, 3600);
   s.check_unknown();
   return g;
+}
+
+RoamingConfig parse_roaming(Section& s, const std::string& file, const std::string& base_dir) {
+  RoamingConfig r;
+  auto realms = s.get("realms");
+  if (!realms || !realms.IsSequence() || realms.size() == 0)
+    s.fail(s.key("realms"), realms, "a list of our own subscribers' realms is required");
+  for (std::size_t i = 0; i < realms.size(); ++i) r.realms.push_back(lower(realms[i].as<std::string>()));
+  if (s.get("radsec_listen")) r.radsec_listen = s.endpoint("radsec_listen", Endpoint{});
+  r.tls_cert_file = existing_file(s, "tls_cert_file", base_dir);
+  r.tls_key_file = existing_file(s, "tls_key_file", base_dir);
+  r.ca_file = existing_file(s, "ca_file", base_dir);
+  if (r.tls_cert_file.empty() || r.tls_key_file.empty() || r.ca_file.empty())
+    s.fail(s.key("tls_cert_file"), s.node(),
+           "RadSec is mutually authenticated: give tls_cert_file, tls_key_file and ca_file");
+  r.timeout = s.u32("timeout", r.timeout, 1, 60);
+  for_each_item(s, "partners", file, [&](Section& p) {
+    RoamingPartnerConfig pc;
+    pc.name = p.required("name");
+    pc.realm = lower(p.required("realm"));
+    pc.certificate_name = lower(p.str("certificate_name", ""));
+    pc.certificate_sha256 = lower(p.str("certificate_sha256", ""));
+    std::erase(pc.certificate_sha256, ':');
+    if (pc.certificate_name.empty() && pc.certificate_sha256.empty())
+      p.fail(p.key("certificate_name"), p.node(),
+             "pin the partner: give certificate_name or certificate_sha256");
+    if (!pc.certificate_sha256.empty() && pc.certificate_sha256.size() != 64)
+      p.fail(p.key("certificate_sha256"), p.get("certificate_sha256"), "must be 64 hex digits");
+    if (p.get("server")) pc.server = p.endpoint("server", Endpoint{});
+    for (const auto& o : r.realms)
+      if (o == pc.realm) p.fail(p.key("realm"), p.get("realm"), "is one of our own realms");
+    r.partners.push_back(pc);
+  });
+  s.check_unknown();
+  return r;
 }
 
 DnsConfig parse_dns(Section& s, const std::string& file, const std::string& base_dir) {
@@ -454,6 +494,11 @@ Config parse_config(std::string_view yaml, const std::string& source) {
     c.gateway = parse_gateway(gateway, source, base_dir);
     if (!c.access)
       top.fail("gateway", n, "the gateway finds terminals through the access role: configure access too");
+  }
+  if (auto n = top.get("roaming")) {
+    Section roaming(n, "roaming", source);
+    c.roaming = parse_roaming(roaming, source, base_dir);
+    if (!c.access) top.fail("roaming", n, "roaming is part of the access role: configure access too");
   }
   if (auto n = top.get("dns")) {
     Section dns(n, "dns", source);

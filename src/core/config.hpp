@@ -147,6 +147,24 @@ struct GatewayConfig {
   std::uint32_t max_signal_lifetime = 300;  ///< seconds; later expiries are refused
 };
 
+/// A network we have a roaming agreement with (seed 002: the HLR/VLR "private network" is
+/// RADIUS over TLS, RFC 6614, routed by realm, RFC 7542).
+struct RoamingPartnerConfig {
+  std::string name;
+  std::string realm;               ///< their subscribers' realm (User-Name "alice@<realm>")
+  std::string certificate_name;    ///< pinned: a DNS SAN (or the CN) their certificate must carry
+  std::string certificate_sha256;  ///< optional pin of their certificate's SHA-256 (hex)
+  std::optional<Endpoint> server;  ///< their RadSec server: their roamers' requests go there
+};
+
+struct RoamingConfig {
+  std::vector<std::string> realms;        ///< our own subscribers' realms
+  std::optional<Endpoint> radsec_listen;  ///< partners' visited networks reach us (home role) here
+  std::string tls_cert_file, tls_key_file, ca_file;
+  std::vector<RoamingPartnerConfig> partners;
+  std::uint32_t timeout = 5;  ///< seconds for a partner's answer
+};
+
 /// RFC 2136 + TSIG target for a zone the operator's own DNS server holds (seed 002, alternative).
 struct DnsUpdateConfig {
   Endpoint server;
@@ -189,6 +207,7 @@ struct Config {
   std::optional<RelayConfig> relay;
   std::optional<GatewayConfig> gateway;
   std::optional<DnsConfig> dns;
+  std::optional<RoamingConfig> roaming;
 };
 
 /// Reads and validates `path`; throws ConfigError.

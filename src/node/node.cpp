@@ -55,7 +55,8 @@ Node::~Node() {
 void Node::start() {
   auto& m = *impl_;
   if (m.cfg.access) {
-    m.access = std::make_unique<AccessRole>(m.io, *m.cfg.access, *m.directory, *m.store, *m.writer);
+    m.access = std::make_unique<AccessRole>(m.io, *m.cfg.access, *m.directory, *m.store, *m.writer,
+                                            AccessRole::Clock{}, m.cfg.roaming ? &*m.cfg.roaming : nullptr);
     // Whatever the directory cached about a subscriber goes when their session ends.
     m.access->sessions().subscribe([&m](const SessionEvent& e) {
       if (e.kind == SessionEvent::Kind::detach && !e.session.msisdn.empty())
@@ -150,6 +151,7 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
   if (impl_->access) {
     out["access.radius_auth"] = {impl_->access->auth_endpoint(), "radius/udp"};
     out["access.radius_acct"] = {impl_->access->acct_endpoint(), "radius-acct/udp"};
+    if (auto rs = impl_->access->radsec_endpoint()) out["roaming.radsec"] = {*rs, "radsec/tls"};
   }
   for (const auto& [name, service] : impl_->mail) out[name] = {service->local_endpoint(), name.substr(5)};
   if (impl_->relay) {

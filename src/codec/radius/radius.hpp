@@ -17,6 +17,11 @@ inline constexpr std::size_t kHeaderSize = 20;
 inline constexpr std::size_t kMaxPacketSize = 4096;  // RFC 2865 section 3
 inline constexpr std::uint32_t kVendor3gpp = 10415;  // 3GPP TS 29.061 section 16.4.7
 inline constexpr std::uint8_t k3gppImsi = 1;
+/// mobix's vendor-specific attributes (examples/radius/dictionary.mobix). 32473 is the
+/// Private Enterprise Number IANA reserves for documentation (RFC 5612); an operator
+/// deploying across networks should register its own and set it here.
+inline constexpr std::uint32_t kVendorMobix = 32473;
+inline constexpr std::uint8_t kMobixHostname = 1;  ///< the terminal's host name (seed 002)
 
 enum class Code : std::uint8_t {
   access_request = 1,
