@@ -20,8 +20,8 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 struct SimOptions {
-  std::string lab_dir, auth, acct, secret, msisdn, password, username, imsi, apn, nas = "mobix-sim",
-                                                                                  ipv6_prefix, state_dir;
+  std::string lab_dir, auth, acct, secret, msisdn, password, username, imsi, apn,
+      nas = "mobix-sim", ipv6_prefix, state_dir, network = "home";
   int timeout_ms = 1000;
 };
 
@@ -34,8 +34,13 @@ Target resolve(const SimOptions& o) {
   Target t;
   if (!o.lab_dir.empty()) {
     auto lab = read_lab(o.lab_dir);
-    t.auth = lab_endpoint(lab, "access.radius_auth");
-    t.acct = lab_endpoint(lab, "access.radius_acct");
+    // Seed 002: the lab runs a home and a visited network; a terminal attaching at the visited
+    // one is a roamer, known there only by its NAI (user@home-realm, RFC 7542).
+    bool visited = o.network == "visited";
+    if (!visited && o.network != "home") throw std::runtime_error("--network is home or visited");
+    if (visited && !lab.contains("networks")) throw std::runtime_error("this lab runs no visited network");
+    t.auth = lab_endpoint(lab, visited ? "visited.radius_auth" : "access.radius_auth");
+    t.acct = lab_endpoint(lab, visited ? "visited.radius_acct" : "access.radius_acct");
     t.secret = lab["radius_secret"].get<std::string>();
     t.apn = lab.value("apn", "");
     for (const auto& s : lab["subscribers"])
@@ -43,8 +48,10 @@ Target resolve(const SimOptions& o) {
         t.password = s.value("password", "");
         t.username = s.value("username", "");
         t.imsi = s.value("imsi", "");
+        if (visited && !t.username.empty())
+          t.username += "@" + lab["networks"]["home"]["realm"].get<std::string>();
       }
-    t.state_dir = o.lab_dir + "/sim";
+    t.state_dir = o.lab_dir + (visited ? "/sim-visited" : "/sim");
   }
   if (!o.auth.empty()) t.auth = parse_endpoint(o.auth).value();
   if (!o.acct.empty()) t.acct = parse_endpoint(o.acct).value();
@@ -171,6 +178,8 @@ void add_sim(CLI::App& app, int& exit_code) {
     c->add_option("--imsi", opts->imsi, "IMSI (3GPP-IMSI)");
     c->add_option("--state-dir", opts->state_dir, "where attached sessions are remembered");
     c->add_option("--timeout-ms", opts->timeout_ms, "per-attempt timeout");
+    c->add_option("--network", opts->network,
+                  "with --lab: attach at the home network (default) or roam into the visited network");
     if (attach_opts) {
       c->add_option("--password", opts->password, "PAP password");
       c->add_option("--ipv6-prefix", opts->ipv6_prefix,

@@ -18,6 +18,7 @@
 #include "directory/directory.hpp"
 #include "lab/lab_mail.hpp"
 #include "lab/lab_relay.hpp"
+#include "lab/lab_visited.hpp"
 #include "node/node.hpp"
 #include "pki/pki.hpp"
 
@@ -95,6 +96,23 @@ gateway:
   address_range: "31699000000"
   signal_keys: [{id: 1, key_file: signal.key}]
   relay_ca_file: pki/ca.crt
+# Seed 002: the demo subscribers' home network. The lab's visited network (visited/mobix.yaml,
+# its own process) reaches it over RadSec; both networks' DNS follow the sessions.
+roaming:
+  realms: [home.mobix.test]
+  radsec_listen: 127.0.0.1:RADSEC_PORT
+  tls_cert_file: pki/home-radsec.crt
+  tls_key_file: pki/home-radsec.key
+  ca_file: pki/ca.crt
+  partners:
+    - {name: visited, realm: visited.mobix.test, certificate_name: radsec.visited.mobix.test}
+dns:
+  listen: 127.0.0.1:0
+  zones:
+    - {name: home.mobix.test, records: ["ns1 A 127.0.0.1"]}
+    - {name: 1.127.in-addr.arpa}
+    - {name: 2.127.in-addr.arpa}
+    - {name: 3.127.in-addr.arpa}
 )";
 
 // A loopback port free right now (the lab's SMSC keeps it in the config across runs).
@@ -143,6 +161,8 @@ int run_lab(std::string dir) {
     auto port = std::to_string(free_tcp_port());
     for (auto at = text.find("SMSC_PORT"); at != std::string::npos; at = text.find("SMSC_PORT"))
       text.replace(at, 9, port);
+    auto radsec = std::to_string(free_tcp_port());
+    text.replace(text.find("RADSEC_PORT"), 11, radsec);
     write_private(config_path, text);
     write_private(fs::path(dir) / "smpp_relay_password", random_token(8) + "\n");
     write_private(fs::path(dir) / "smpp_gateway_password", random_token(8) + "\n");
@@ -162,6 +182,7 @@ int run_lab(std::string dir) {
     req.ip_addresses = {"127.0.0.1"};
     ca.issue(req, pki_dir + "/lab-server");
   }
+  bool two_networks = prepare_lab_visited(dir);
 
   Node node(load_config(config_path.string()));
   auto& dirx = node.directory();
@@ -206,6 +227,14 @@ int run_lab(std::string dir) {
   } stop_mail{lab_mail};
   if (node.config().relay) lab_relay = start_lab_relay(node.config(), dirx);
   node.start();
+  std::optional<LabVisited> visited;
+  if (two_networks) visited = start_lab_visited(dir);
+  struct StopVisited {
+    std::optional<LabVisited>& v;
+    ~StopVisited() {
+      if (v) stop_lab_visited(*v);
+    }
+  } stop_visited{visited};
 
   std::string secret;
   std::ifstream(secret_path) >> secret;
@@ -219,6 +248,20 @@ int run_lab(std::string dir) {
     eps[name] = json{{"host", info.endpoint.host}, {"port", info.endpoint.port}, {"protocol", info.protocol}};
   lab["endpoints"] = eps;
   lab["apn"] = "internet";
+  auto endpoint_json = [](const Endpoint& e, const char* protocol) {
+    return json{{"host", e.host}, {"port", e.port}, {"protocol", protocol}};
+  };
+  if (node.listeners().count("dns"))
+    lab["endpoints"]["dns.home"] = endpoint_json(node.listeners().at("dns").endpoint, "dns");
+  if (visited) {
+    // Seed 002: the visited network, where a terminal roams (`mobix sim attach --network visited`).
+    lab["endpoints"]["dns.visited"] = endpoint_json(visited->dns, "dns");
+    lab["endpoints"]["visited.radius_auth"] = endpoint_json(visited->auth, "radius/udp");
+    lab["endpoints"]["visited.radius_acct"] = endpoint_json(visited->acct, "radius-acct/udp");
+    lab["endpoints"]["visited.admin.http"] = endpoint_json(visited->admin, "http");
+    lab["networks"] = json{{"home", json{{"realm", kLabHomeRealm}, {"dns", "dns.home"}}},
+                           {"visited", json{{"realm", kLabVisitedRealm}, {"dns", "dns.visited"}}}};
+  }
   json subs = json::array();
   for (const auto& s : dirx.list())
     subs.push_back(json{{"msisdn", s.msisdn},
@@ -259,6 +302,12 @@ int run_lab(std::string dir) {
             << "  curl -s http://" << admin.str() << "/api/v1/sessions\n"
             << "  curl -s http://" << admin.str() << "/metrics | grep mobix_\n"
             << "  mobix sim detach --lab " << dir << " --msisdn " << kDemo[0].msisdn << "\n";
+  if (visited)
+    std::cout << "  mobix sim attach --lab " << dir << " --network visited --msisdn " << kDemo[1].msisdn
+              << "   # bob roams into the visited network\n"
+              << "  dig @127.0.0.1 -p " << node.listeners().at("dns").endpoint.port << " bob."
+              << kLabHomeRealm << "   # home DNS: bob's visited IP; dig -x IP -p " << visited->dns.port
+              << " at the visited DNS\n";
   if (lab_relay) {
     auto pub = node.listeners().at("relay.public").endpoint;
     std::cout << "  mobix sim attach --lab " << dir << " --msisdn " << kLabCamMsisdn
