@@ -36,7 +36,9 @@ int main(int argc, char** argv) {
       for (auto [on, name] : {std::pair{cfg.access.has_value(), "access"},
                               {cfg.mail.has_value(), "mail"},
                               {cfg.relay.has_value(), "relay"},
-                              {cfg.gateway.has_value(), "gateway"}})
+                              {cfg.gateway.has_value(), "gateway"},
+                              {cfg.roaming.has_value(), "roaming"},
+                              {cfg.dns.has_value(), "dns"}})
         if (on) roles += std::string(name) + ", ";
       std::cout << check_file << ": OK (roles: " << roles << "admin; directory: " << cfg.directory.backend
                 << ")\n";

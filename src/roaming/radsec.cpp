@@ -214,13 +214,13 @@ struct RadsecServer::Impl : std::enable_shared_from_this<RadsecServer::Impl> {
     spdlog::info("radsec: partner {} connected from {}", partner->name, peer);
     self->links.push_back(link);
     std::weak_ptr<Link> weak = link;
-    co_await link->read_loop(
-        [self, partner, weak](Bytes req) {
-          self->handler(*partner, std::move(req), [weak](Bytes resp) {
-            if (auto l = weak.lock()) l->send(std::move(resp));
-          });
-        },
-        partner->name);
+    // A named handler: GCC 12 mishandles temporaries inside a co_await operand (double free).
+    std::function<void(Bytes)> on_packet = [self, partner, weak](Bytes req) {
+      self->handler(*partner, std::move(req), [weak](Bytes resp) {
+        if (auto l = weak.lock()) l->send(std::move(resp));
+      });
+    };
+    co_await link->read_loop(on_packet, partner->name);
     spdlog::info("radsec: partner {} disconnected", partner->name);
   }
 };
@@ -314,6 +314,14 @@ struct RadsecClient::Impl : std::enable_shared_from_this<RadsecClient::Impl> {
     pending.clear();
   }
 
+  // A static coroutine with by-value parameters, not a capturing lambda: a lambda's captures
+  // live in the lambda object, which is gone once co_spawn returns.
+  static asio::awaitable<void> reader(std::shared_ptr<Impl> self, std::shared_ptr<Link> l) {
+    std::function<void(Bytes)> on_packet = [self](Bytes raw) { self->on_packet(std::move(raw)); };
+    co_await l->read_loop(on_packet, self->partner.name);
+    if (self->link == l) self->fail_all();
+  }
+
   asio::awaitable<bool> ensure_link(std::shared_ptr<Impl> self) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(cfg.timeout);
     while (connecting) {  // another request is opening the connection
@@ -363,13 +371,7 @@ struct RadsecClient::Impl : std::enable_shared_from_this<RadsecClient::Impl> {
     }
     link = l;
     spdlog::info("radsec {}: connected to {}", partner.name, partner.server->str());
-    asio::co_spawn(
-        io,
-        [self, l]() -> asio::awaitable<void> {
-          co_await l->read_loop([self](Bytes raw) { self->on_packet(std::move(raw)); }, self->partner.name);
-          if (self->link == l) self->fail_all();
-        },
-        asio::detached);
+    asio::co_spawn(io, reader(self, l), asio::detached);
     co_return true;
   }
 };

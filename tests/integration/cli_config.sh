@@ -90,13 +90,15 @@ EXAMPLES=$(cd "$(dirname "$0")/../../examples" && pwd)
 cp -r "$EXAMPLES" $T/examples
 mkdir -p $T/examples/pki
 "$MOBIX" pki init --dir $T/examples/pki --cn "Example CA" >/dev/null
-for n in relay gateway; do "$MOBIX" pki issue --dir $T/examples/pki --cn $n --ip 127.0.0.1 --out $T/examples/pki/$n >/dev/null; done
+for n in relay gateway home visited; do "$MOBIX" pki issue --dir $T/examples/pki --cn $n --ip 127.0.0.1 --out $T/examples/pki/$n >/dev/null; done
 openssl rand -hex 32 >$T/examples/pki/signal.key
 echo relaypw >$T/examples/pki/smpp-relay.pw
 echo gwpw >$T/examples/pki/smpp-gateway.pw
-for f in mobix relay gateway; do
+for f in mobix relay gateway home visited; do
   out=$("$MOBIX" check-config $T/examples/$f.yaml) || fail "examples/$f.yaml: $out"
 done
 "$MOBIX" check-config $T/examples/relay.yaml | grep -q "roles: relay, admin" || fail "relay roles"
 "$MOBIX" check-config $T/examples/gateway.yaml | grep -q "roles: access, gateway, admin" || fail "gateway roles"
-pass "examples/mobix.yaml, relay.yaml and gateway.yaml validate"
+"$MOBIX" check-config $T/examples/visited.yaml | grep -q "roles: access, roaming, dns, admin" || fail "visited roles"
+"$MOBIX" check-config $T/examples/home.yaml | grep -q "roles: access, roaming, dns, admin" || fail "home roles"
+pass "examples/mobix.yaml, relay.yaml, gateway.yaml, home.yaml and visited.yaml validate"
