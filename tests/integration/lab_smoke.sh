@@ -50,3 +50,19 @@ cam=$(jq -r '.mobile_servers[0].msisdn' "$T/lab.json")
 out=$(curl -sS --max-time 15 -H "Host: $host" "http://$relay/status") || fail "curl through the relay"
 [[ "$out" == "hello from the mobile server $host (you asked for /status)" ]] || fail "relay answer: $out"
 pass "the lab's demo mobile server answers through the relay (README command)"
+
+# Seed 002 in the lab: bob roams into the visited network (its own process); the home DNS answers
+# his name with the visited address, the visited DNS the reverse; both gone after detach.
+hd=$(jq -r '.endpoints["dns.home"].port' "$T/lab.json")
+vd=$(jq -r '.endpoints["dns.visited"].port' "$T/lab.json")
+[ "$(jq -r '.networks.home.realm' "$T/lab.json")" = home.mobix.test ] || fail "networks in lab.json"
+bob_host=$(sub_field "$T" 31610000002 hostname)
+v=$("$MOBIX" sim attach --lab "$T" --network visited --msisdn 31610000002 | tail -1)
+[[ "$v" == 127.5.* ]] || fail "roaming attach printed '$v'"
+for _ in $(seq 1 50); do [ "$(dig +short @127.0.0.1 -p "$hd" "$bob_host")" = "$v" ] && break; sleep 0.05; done
+[ "$(dig +short @127.0.0.1 -p "$hd" "$bob_host")" = "$v" ] || fail "home DNS for $bob_host"
+[ "$(dig +short @127.0.0.1 -p "$vd" -x "$v")" = "$bob_host." ] || fail "visited reverse DNS for $v"
+"$MOBIX" sim detach --lab "$T" --network visited --msisdn 31610000002 >/dev/null
+for _ in $(seq 1 50); do dig @127.0.0.1 -p "$hd" "$bob_host" | grep -q NXDOMAIN && break; sleep 0.05; done
+dig @127.0.0.1 -p "$hd" "$bob_host" | grep -q NXDOMAIN || fail "home DNS kept $bob_host after detach"
+pass "the lab's two networks: roaming attach publishes A at home and PTR at visited; detach removes both"

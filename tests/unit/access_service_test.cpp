@@ -109,3 +109,78 @@ TEST_F(Fixture, PoolExhaustionIsAReject) {
   EXPECT_FALSE(d.accept);
   EXPECT_EQ(d.metric_reason, "pool_exhausted");
 }
+
+namespace {
+struct RoamingFixture : Fixture {
+  RoamingConfig roaming = [] {
+    RoamingConfig r;
+    r.realms = {"home.test"};
+    r.partners = {
+        RoamingPartnerConfig{"visited", "visited.test", "radsec.visited.test", "", std::nullopt},
+        RoamingPartnerConfig{"other", "other.test", "radsec.other.test", "", Endpoint{"127.0.0.1", 2083}}};
+    return r;
+  }();
+  AccessService roam{cfg, directory, table, &roaming};
+};
+}  // namespace
+
+TEST_F(RoamingFixture, RealmsAndPartners) {
+  EXPECT_EQ(AccessService::realm_of("alice@Home.Test"), "home.test");
+  EXPECT_EQ(AccessService::realm_of("alice"), "");
+  EXPECT_TRUE(roam.is_own_realm("alice"));
+  EXPECT_TRUE(roam.is_own_realm("alice@HOME.test"));
+  EXPECT_FALSE(roam.is_own_realm("zed@visited.test"));
+  ASSERT_NE(roam.partner_for("zed@Other.Test"), nullptr);
+  EXPECT_EQ(roam.partner_for("zed@other.test")->name, "other");
+  EXPECT_EQ(roam.partner_for("alice@home.test"), nullptr);
+  EXPECT_EQ(roam.partner_for("zed@nowhere.test"), nullptr);
+  // Stable, negative (never a subscriber id), case-insensitive, distinct per NAI.
+  EXPECT_LT(AccessService::roamer_id("zed@other.test"), 0);
+  EXPECT_EQ(AccessService::roamer_id("zed@other.test"), AccessService::roamer_id("ZED@Other.test"));
+  EXPECT_NE(AccessService::roamer_id("zed@other.test"), AccessService::roamer_id("zoe@other.test"));
+}
+
+TEST_F(RoamingFixture, HomeAnswersPartnersWithTheHostNameAndNoAddress) {
+  auto alice = *directory.find(IdentityKind::username, "alice");
+  alice.hostname = "alice.home.test";
+  directory.update(alice);
+  auto in = auth("alice@home.test", "alice-pw");
+  in.from_roaming_partner = true;
+  auto d = roam.authorize(in, 1);
+  EXPECT_TRUE(d.accept);
+  EXPECT_EQ(d.hostname, "alice.home.test");
+  EXPECT_TRUE(d.framed_ip.empty()) << "the visited network assigns the address (seed 002 [0029])";
+  EXPECT_TRUE(d.changes.empty());
+  auto bad = auth("alice@home.test", "wrong");
+  bad.from_roaming_partner = true;
+  EXPECT_FALSE(roam.authorize(bad, 1).accept);
+  alice.attrs["roaming"] = "false";
+  directory.update(alice);
+  auto barred = roam.authorize(in, 1);
+  EXPECT_FALSE(barred.accept);
+  EXPECT_EQ(barred.metric_reason, "roaming_not_allowed");
+}
+
+TEST_F(RoamingFixture, VisitedOffersRoamersTheirOwnAddress) {
+  auto a = roam.offer_roamer("zed@other.test", "internet", 1);
+  ASSERT_TRUE(a.accept);
+  auto again = roam.offer_roamer("zed@other.test", "internet", 2);
+  EXPECT_EQ(again.framed_ip, a.framed_ip) << "a re-attach gets the same address";
+  auto b = roam.offer_roamer("zoe@other.test", "internet", 2);
+  ASSERT_TRUE(b.accept);
+  EXPECT_NE(b.framed_ip, a.framed_ip);
+  EXPECT_FALSE(roam.offer_roamer("zip@other.test", "internet", 2).accept)
+      << "a two-address pool is exhausted";
+  // The roamer's session is keyed to its NAI, so the lease binds to the same pool key.
+  AcctInput start;
+  start.nas = "n";
+  start.apn = "internet";
+  start.ipv4 = a.framed_ip;
+  start.username = "zed@other.test";
+  start.hostname = "zed.other.test";
+  start.acct_session_id = "1";
+  auto out = roam.account_start(start, 3);
+  ASSERT_EQ(out.events.size(), 1u);
+  EXPECT_EQ(out.events[0].session.subscriber_id, AccessService::roamer_id("zed@other.test"));
+  EXPECT_EQ(out.events[0].session.hostname, "zed.other.test");
+}

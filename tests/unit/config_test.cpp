@@ -107,3 +107,61 @@ TEST(Config, DirectoryBackendIsOneLine) {
       0);
   EXPECT_EQ(key, "directory.ldap.filter");
 }
+
+TEST(Config, DnsZonesAndUpdates) {
+  auto c = parse_config(std::string(kGood) + R"(dns:
+  listen: 127.0.0.1:5353
+  zones:
+    - name: home.test.
+      records: ["www A 192.0.2.80", "@ NS ns2.elsewhere.", "host.other. A 192.0.2.1"]
+    - name: phones.test
+      update: {server: "127.0.0.1:53", key_name: mobix, key_secret: c2VjcmV0c2VjcmV0c2VjcmV0}
+)",
+                        "/tmp/x.yaml");
+  ASSERT_TRUE(c.dns);
+  ASSERT_EQ(c.dns->zones.size(), 2u);
+  EXPECT_EQ(c.dns->zones[0].name, "home.test");
+  EXPECT_EQ(c.dns->zones[0].records[0].name, "www.home.test");
+  EXPECT_EQ(c.dns->zones[0].records[1].name, "home.test");
+  EXPECT_EQ(c.dns->zones[0].records[2].name, "host.other.") << "absolute names are kept";
+  ASSERT_TRUE(c.dns->zones[1].update);
+  EXPECT_EQ(c.dns->zones[1].update->algorithm, "hmac-sha256");
+  std::string key;
+  EXPECT_GT(
+      error_line(std::string(kGood) + "dns:\n  zones: [{name: a.test, records: [\"www MX 10 mail\"]}]\n",
+                 &key),
+      0);
+  EXPECT_EQ(key, "dns.zones[0].records[0]");
+  EXPECT_GT(
+      error_line(std::string(kGood) +
+                     "dns:\n  zones: [{name: a.test, update: {server: \"127.0.0.1:53\", key_name: k}}]\n",
+                 &key),
+      0);
+  EXPECT_EQ(key, "dns.zones[0].update.key_secret") << "updates are always signed";
+  EXPECT_GT(error_line("dns:\n  zones: [{name: a.test}]\n", &key), 0);
+  EXPECT_EQ(key, "dns") << "the zones follow the access sessions";
+}
+
+TEST(Config, RoamingPartnersArePinned) {
+  const std::string base = std::string(kGood) + R"(roaming:
+  realms: [Home.Test]
+  tls_cert_file: /etc/hostname
+  tls_key_file: /etc/hostname
+  ca_file: /etc/hostname
+)";
+  auto c = parse_config(base +
+                            "  partners: [{name: v, realm: Visited.Test, certificate_name: radsec.v.test, "
+                            "server: \"127.0.0.1:2083\"}]\n",
+                        "/tmp/x.yaml");
+  ASSERT_TRUE(c.roaming);
+  EXPECT_EQ(c.roaming->realms[0], "home.test");
+  EXPECT_EQ(c.roaming->partners[0].realm, "visited.test");
+  ASSERT_TRUE(c.roaming->partners[0].server);
+  std::string key;
+  EXPECT_GT(error_line(base + "  partners: [{name: v, realm: v.test}]\n", &key), 0);
+  EXPECT_EQ(key, "roaming.partners[0].certificate_name") << "an unpinned partner is refused";
+  EXPECT_GT(error_line(base + "  partners: [{name: v, realm: home.test, certificate_name: x}]\n", &key), 0);
+  EXPECT_EQ(key, "roaming.partners[0].realm");
+  EXPECT_GT(error_line(base + "  partners: [{name: v, realm: v.test, certificate_sha256: abcd}]\n", &key), 0);
+  EXPECT_EQ(key, "roaming.partners[0].certificate_sha256");
+}

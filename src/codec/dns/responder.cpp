@@ -54,6 +54,24 @@ std::vector<std::uint8_t> header_only(std::span<const std::uint8_t> q, int rcode
   return to_wire(p.get());
 }
 
+// Cache key: everything an answer depends on except the ID and the spelling of the name.
+std::string cache_key(const ldns_rdf* owner, std::uint16_t qtype, std::uint16_t qclass, std::size_t limit,
+                      bool rd, bool cd, int edns) {
+  std::string key(reinterpret_cast<const char*>(ldns_rdf_data(owner)), ldns_rdf_size(owner));
+  for (auto& c : key)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  char extra[9] = {
+      static_cast<char>(qtype >> 8), static_cast<char>(qtype),      static_cast<char>(qclass >> 8),
+      static_cast<char>(qclass),     static_cast<char>(limit >> 8), static_cast<char>(limit),
+      static_cast<char>(rd),         static_cast<char>(cd),         static_cast<char>(edns)};
+  key.append(extra, sizeof extra);
+  return key;
+}
+
+struct RdfFree {
+  void operator()(ldns_rdf* r) const { ldns_rdf_deep_free(r); }
+};
+
 }  // namespace
 
 Responder::Responder(const ZoneSet& zones, std::size_t max_cached) : zones_(zones), max_cached_(max_cached) {}
@@ -61,6 +79,33 @@ Responder::Responder(const ZoneSet& zones, std::size_t max_cached) : zones_(zone
 std::vector<std::uint8_t> Responder::respond(std::span<const std::uint8_t> query, bool tcp, int& rcode) {
   rcode = -1;
   if (query.size() < 12 || (query[2] & 0x80)) return {};  // no header, or a response: never answer
+  if (auto g = zones_.generation(); g != generation_) {
+    cache_.clear();
+    generation_ = g;
+  }
+  const std::uint8_t* w = query.data();
+  // Fast path for the common query (one question, no EDNS, nothing else): ldns reads the name
+  // and the cache answers, without building a full ldns_pkt.
+  if (LDNS_QDCOUNT(w) == 1 && LDNS_ANCOUNT(w) == 0 && LDNS_NSCOUNT(w) == 0 && LDNS_ARCOUNT(w) == 0 &&
+      LDNS_OPCODE_WIRE(w) == LDNS_PACKET_QUERY) {
+    ldns_rdf* raw_name = nullptr;
+    std::size_t pos = LDNS_HEADER_SIZE;
+    if (ldns_wire2dname(&raw_name, w, query.size(), &pos) == LDNS_STATUS_OK) {
+      std::unique_ptr<ldns_rdf, RdfFree> name(raw_name);
+      if (pos + 4 == query.size()) {
+        auto key = cache_key(name.get(), ldns_read_uint16(w + pos), ldns_read_uint16(w + pos + 2),
+                             tcp ? 65535 : 512, LDNS_RD_WIRE(w) != 0, LDNS_CD_WIRE(w) != 0, 0);
+        if (auto hit = cache_.find(key); hit != cache_.end()) {
+          rcode = hit->second.rcode;
+          auto wire = hit->second.wire;
+          wire[0] = query[0];
+          wire[1] = query[1];
+          std::memcpy(wire.data() + 12, ldns_rdf_data(name.get()), ldns_rdf_size(name.get()));
+          return wire;
+        }
+      }
+    }
+  }
   ldns_pkt* raw = nullptr;
   if (ldns_wire2pkt(&raw, query.data(), query.size()) != LDNS_STATUS_OK) {
     rcode = kFormErr;
@@ -86,24 +131,8 @@ std::vector<std::uint8_t> Responder::respond(std::span<const std::uint8_t> query
       : edns ? std::max<std::size_t>(512, std::min<std::size_t>(ldns_pkt_edns_udp_size(q.get()), kEdnsSize))
              : 512;
 
-  // Cache key: everything the answer depends on except the ID and the case of the name.
-  std::string key(reinterpret_cast<const char*>(ldns_rdf_data(owner)), ldns_rdf_size(owner));
-  for (auto& c : key)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  char extra[9] = {static_cast<char>(qtype >> 8),
-                   static_cast<char>(qtype),
-                   static_cast<char>(qclass >> 8),
-                   static_cast<char>(qclass),
-                   static_cast<char>(limit >> 8),
-                   static_cast<char>(limit),
-                   static_cast<char>(ldns_pkt_rd(q.get())),
-                   static_cast<char>(ldns_pkt_cd(q.get())),
-                   static_cast<char>(edns ? 1 + ldns_pkt_edns_do(q.get()) : 0)};
-  key.append(extra, sizeof extra);
-  if (auto g = zones_.generation(); g != generation_) {
-    cache_.clear();
-    generation_ = g;
-  }
+  auto key = cache_key(owner, qtype, qclass, limit, ldns_pkt_rd(q.get()), ldns_pkt_cd(q.get()),
+                       edns ? 1 + ldns_pkt_edns_do(q.get()) : 0);
   auto patch = [&](std::vector<std::uint8_t> wire) {
     wire[0] = query[0];
     wire[1] = query[1];
