@@ -78,6 +78,17 @@ struct AccessRole::Impl {
   std::unique_ptr<roaming::RadsecServer> radsec_server;  ///< home side
   /// Home side: (partner, NAI) pairs we authenticated; only those may start sessions here.
   std::set<std::string> roaming_authenticated;
+  /// Says whether an ended session's DNS records live in an external server (see set_dns_journal).
+  std::function<bool(const SessionRecord&)> dns_journal;
+
+  /// Ended sessions whose records an external DNS server must still drop are written in the same
+  /// transaction as their end, so a crash before the server answers cannot leave them behind.
+  void journal(Outcome& out) {
+    if (!dns_journal) return;
+    for (const auto& e : out.events)
+      if (e.kind == SessionEvent::Kind::detach && dns_journal(e.session))
+        out.changes.push_back(Change{Change::Kind::put_dns_removal, e.session, {}});
+  }
 
   Impl(asio::io_context& io_, const AccessConfig& cfg_, Directory& dir_, SessionRepository& repo_,
        StoreWriter& w, Clock c, const RoamingConfig* roaming_cfg)
@@ -546,6 +557,7 @@ struct AccessRole::Impl {
     resp.code = radius::Code::accounting_response;
     resp.identifier = req.identifier;
     auto bytes = std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, src.secret));
+    journal(out);
     auto events = std::move(out.events);
     // Durable before the Accounting-Response (issue: "each change is durable before ...").
     commit(
@@ -626,6 +638,7 @@ struct AccessRole::Impl {
     sweep_timer.async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       auto out = service.sweep(clock());
+      journal(out);
       auto events = out.events;
       commit(std::move(out.changes), [this, events] { publish(events); }, {});
       schedule_sweep();
@@ -694,6 +707,10 @@ Endpoint AccessRole::auth_endpoint() const {
   return Endpoint{e.address().to_string(), e.port()};
 }
 
+void AccessRole::set_dns_journal(std::function<bool(const SessionRecord&)> needed) {
+  impl_->dns_journal = std::move(needed);
+}
+
 std::optional<Endpoint> AccessRole::radsec_endpoint() const {
   if (!impl_->radsec_server) return std::nullopt;
   return impl_->radsec_server->local_endpoint();
@@ -714,6 +731,7 @@ AccessService& AccessRole::service() {
 void AccessRole::purge(const std::string& ip, std::function<void(bool)> done) {
   auto& m = *impl_;
   auto out = m.service.purge_ip(ip);
+  m.journal(out);
   bool found = !out.events.empty();
   auto events = out.events;
   m.commit(

@@ -39,6 +39,9 @@ class AccessRole {
   Endpoint auth_endpoint() const;
   Endpoint acct_endpoint() const;
   std::optional<Endpoint> radsec_endpoint() const;
+  /// `needed(session)` says whether an ended session's DNS records live in an external server;
+  /// then its removal is recorded durably with the session's end (Change::put_dns_removal).
+  void set_dns_journal(std::function<bool(const SessionRecord&)> needed);
   SessionTable& sessions();
   AccessService& service();
 

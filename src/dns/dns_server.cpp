@@ -17,9 +17,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include "codec/dns/responder.hpp"
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
-#include "codec/dns/responder.hpp"
 
 namespace mobix::dns {
 

@@ -4,8 +4,8 @@
 // ZoneSet on its own threads so query load never delays RADIUS.
 #include <memory>
 
-#include "core/net.hpp"
 #include "codec/dns/zone.hpp"
+#include "core/net.hpp"
 
 namespace mobix::dns {
 

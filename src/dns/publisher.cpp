@@ -6,14 +6,16 @@
 
 namespace mobix::dns {
 
-ZonePublisher::ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, std::uint32_t ttl)
-    : embedded_(embedded), sessions_(sessions), ttl_(ttl) {
+ZonePublisher::ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, std::uint32_t ttl,
+                             StoreWriter* writer)
+    : embedded_(embedded), sessions_(sessions), ttl_(ttl), writer_(writer) {
   metrics().gauge("mobix_dns_session_records", "Records in the embedded zones that follow sessions",
                   [this] { return double(embedded_.dynamic_count()); });
 }
 
 void ZonePublisher::add_external_zone(const std::string& origin, UpdateServerConfig cfg) {
-  external_.emplace_back(origin, std::make_unique<UpdateClient>(origin, std::move(cfg)));
+  external_.emplace_back(origin, std::make_unique<UpdateClient>(
+                                     origin, std::move(cfg), [this](const auto& batch) { applied(batch); }));
 }
 
 std::optional<ZonePublisher::Target> ZonePublisher::route(const std::string& name) const {
@@ -30,8 +32,8 @@ std::vector<RecordChange> ZonePublisher::records_of(const SessionRecord& s, Reco
   std::vector<RecordChange> out;
   auto host = normalize_name(s.hostname);
   if (!host || host->empty() || s.ipv4.empty()) return out;
-  out.push_back(RecordChange{op, *host, kA, ttl_, s.ipv4});
-  if (auto rev = reverse_name(s.ipv4)) out.push_back(RecordChange{op, *rev, kPTR, ttl_, *host + "."});
+  out.push_back(RecordChange{op, *host, kA, ttl_, s.ipv4, {}});
+  if (auto rev = reverse_name(s.ipv4)) out.push_back(RecordChange{op, *rev, kPTR, ttl_, *host + ".", {}});
   return out;
 }
 
@@ -52,6 +54,64 @@ void ZonePublisher::apply(RecordChange c) {
   }
 }
 
+bool ZonePublisher::needs_journal(const SessionRecord& s) const {
+  if (!writer_) return false;
+  for (const auto& c : records_of(s, RecordChange::Op::drop))
+    if (auto t = route(c.name); t && t->external) return true;
+  return false;
+}
+
+void ZonePublisher::drop_journaled(const SessionRecord& s, bool embedded_too) {
+  auto changes = records_of(s, RecordChange::Op::drop);
+  std::vector<std::pair<UpdateClient*, RecordChange>> external;
+  for (auto& c : changes) {
+    auto t = route(c.name);
+    if (!t) continue;
+    if (!t->external) {
+      if (embedded_too) apply(std::move(c));
+      continue;
+    }
+    c.sid = s.sid;
+    external.emplace_back(t->external, std::move(c));
+  }
+  if (external.empty()) return free_journal(s.sid);
+  {
+    // Counted before the first is sent: a fast answer must not free the journal early.
+    std::lock_guard lock(mu_);
+    outstanding_[s.sid] += static_cast<int>(external.size());
+  }
+  for (auto& [client, c] : external) {
+    static Counter& drops = metrics().counter("mobix_dns_record_changes_total",
+                                              "Session-driven record changes, by operation", "op=\"drop\"");
+    drops.inc();
+    client->submit(std::move(c));
+  }
+}
+
+void ZonePublisher::applied(const std::deque<RecordChange>& batch) {
+  std::vector<std::string> done;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& c : batch) {
+      if (c.sid.empty()) continue;
+      auto it = outstanding_.find(c.sid);
+      if (it != outstanding_.end() && --it->second <= 0) {
+        done.push_back(c.sid);
+        outstanding_.erase(it);
+      }
+    }
+  }
+  for (const auto& sid : done) free_journal(sid);
+}
+
+void ZonePublisher::free_journal(const std::string& sid) {
+  if (!writer_) return;
+  SessionRecord r;
+  r.sid = sid;
+  // Lost if the process dies first: the removal is then simply sent again after the restart.
+  writer_->submit({Change{Change::Kind::free_dns_removal, r, {}}}, [](bool) {});
+}
+
 void ZonePublisher::on_event(const SessionEvent& e) {
   if (e.kind == SessionEvent::Kind::attach) {
     for (auto& c : records_of(e.session, RecordChange::Op::put)) apply(std::move(c));
@@ -61,12 +121,24 @@ void ZonePublisher::on_event(const SessionEvent& e) {
   // live session still says.
   auto holder = sessions_.find_by_ip(e.session.ipv4);
   bool same = holder && holder->hostname == e.session.hostname;
-  if (same) return;
+  bool journaled = needs_journal(e.session);
+  if (same) {
+    if (journaled) free_journal(e.session.sid);
+    return;
+  }
+  if (journaled) return drop_journaled(e.session, true);
   for (auto& c : records_of(e.session, RecordChange::Op::drop)) apply(std::move(c));
 }
 
-void ZonePublisher::reconcile(const std::vector<SessionRecord>& live) {
+void ZonePublisher::reconcile(const std::vector<SessionRecord>& live,
+                              const std::vector<SessionRecord>& pending_removals) {
   embedded_.clear_dynamic();
+  // Removals the external servers had not confirmed when the process stopped, before the live
+  // records (the queue is ordered), so a live session's value always ends up in place.
+  for (const auto& r : pending_removals) drop_journaled(r, false);
+  if (!pending_removals.empty())
+    spdlog::info("dns: {} ended sessions' removals resent to the external DNS servers",
+                 pending_removals.size());
   std::size_t n = 0;
   for (const auto& s : live)
     for (auto& c : records_of(s, RecordChange::Op::put)) {

@@ -4,26 +4,35 @@
 // reverse zone that holds it); on detach both go. Each zone is served either by the embedded
 // server (a ZoneSet) or by the operator's DNS server through RFC 2136 (an UpdateClient).
 #include <memory>
+#include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "access/session_table.hpp"
-#include "dns/update_client.hpp"
 #include "codec/dns/zone.hpp"
+#include "dns/update_client.hpp"
+#include "store/writer.hpp"
 
 namespace mobix::dns {
 
 class ZonePublisher {
  public:
   /// `sessions` is asked whether a record is still in use before it is removed.
-  ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, std::uint32_t ttl);
+  ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, std::uint32_t ttl,
+                StoreWriter* writer = nullptr);
   /// Routes `origin` (normalized) to an RFC 2136 server instead of the embedded server.
   void add_external_zone(const std::string& origin, UpdateServerConfig cfg);
 
   void on_event(const SessionEvent& e);
-  /// After a start: the zones say exactly what the live sessions say (embedded zones are
-  /// rebuilt; external zones get every live record again).
-  void reconcile(const std::vector<SessionRecord>& live);
+  /// After a start: the zones say exactly what the live sessions say. Embedded zones are rebuilt;
+  /// external zones first get the removals journaled before a crash (`pending_removals`), then
+  /// every live record again.
+  void reconcile(const std::vector<SessionRecord>& live,
+                 const std::vector<SessionRecord>& pending_removals = {});
+  /// True when some of the session's records live in an external server: its end must then be
+  /// journaled (AccessRole::set_dns_journal) until that server confirms the removal.
+  bool needs_journal(const SessionRecord& s) const;
   /// Waits for the external servers to accept everything queued (tests, shutdown).
   bool flush(int ms);
 
@@ -35,10 +44,17 @@ class ZonePublisher {
   std::optional<Target> route(const std::string& name) const;
   void apply(RecordChange c);
   std::vector<RecordChange> records_of(const SessionRecord& s, RecordChange::Op op) const;
+  /// Sends a journaled session's removals to the external servers (the embedded ones are applied).
+  void drop_journaled(const SessionRecord& s, bool embedded_too);
+  void applied(const std::deque<RecordChange>& batch);
+  void free_journal(const std::string& sid);
 
   ZoneSet& embedded_;
   const SessionTable& sessions_;
   std::uint32_t ttl_;
+  StoreWriter* writer_;
+  std::mutex mu_;
+  std::unordered_map<std::string, int> outstanding_;  ///< sid -> removals not yet confirmed
   std::vector<std::pair<std::string, std::unique_ptr<UpdateClient>>> external_;
 };
 

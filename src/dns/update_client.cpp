@@ -43,9 +43,10 @@ ldns_rr* make_rr(const std::string& name, std::uint16_t type, std::uint32_t ttl,
 
 }  // namespace
 
-UpdateClient::UpdateClient(std::string zone, UpdateServerConfig cfg)
+UpdateClient::UpdateClient(std::string zone, UpdateServerConfig cfg, Applied applied)
     : zone_(std::move(zone)),
       cfg_(std::move(cfg)),
+      applied_(std::move(applied)),
       sent_(metrics().counter("mobix_dns_updates_total", "RFC 2136 UPDATE messages accepted, by zone",
                               fmt::format("zone=\"{}\"", zone_))),
       failed_(metrics().counter("mobix_dns_update_failures_total",
@@ -158,6 +159,11 @@ void UpdateClient::run() {
     lock.lock();
     if (res.rcode == 0) {
       sent_.inc();
+      if (applied_) {
+        lock.unlock();
+        applied_(batch);
+        lock.lock();
+      }
       queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
       backoff = std::chrono::milliseconds(100);
     } else {

@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -34,11 +35,14 @@ struct RecordChange {
   std::uint16_t type;
   std::uint32_t ttl;
   std::string rdata;
+  std::string sid;  ///< drop: the ended session, when its removal is journaled in the store
 };
 
 class UpdateClient {
  public:
-  UpdateClient(std::string zone, UpdateServerConfig cfg);
+  using Applied = std::function<void(const std::deque<RecordChange>& batch)>;
+  /// `applied` runs on the client's thread after the server accepted a batch.
+  UpdateClient(std::string zone, UpdateServerConfig cfg, Applied applied = {});
   ~UpdateClient();
   void submit(RecordChange c);
   /// Waits until everything submitted was accepted by the server, or `ms` passed.
@@ -58,6 +62,7 @@ class UpdateClient {
   void run();
   std::string zone_;
   UpdateServerConfig cfg_;
+  Applied applied_;
   mutable std::mutex mu_;
   std::condition_variable cv_, idle_cv_;
   std::deque<RecordChange> queue_;

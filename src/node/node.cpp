@@ -106,7 +106,7 @@ void Node::start_dns() {
   auto& m = *impl_;
   const auto& dc = *m.cfg.dns;
   m.zones = std::make_unique<dns::ZoneSet>(static_cast<std::uint32_t>(std::time(nullptr)));
-  m.publisher = std::make_unique<dns::ZonePublisher>(*m.zones, m.access->sessions(), dc.ttl);
+  m.publisher = std::make_unique<dns::ZonePublisher>(*m.zones, m.access->sessions(), dc.ttl, m.writer.get());
   static const std::map<std::string, std::uint16_t> types{
       {"A", dns::kA}, {"AAAA", dns::kAAAA}, {"NS", dns::kNS}, {"PTR", dns::kPTR}};
   for (const auto& z : dc.zones) {
@@ -126,8 +126,9 @@ void Node::start_dns() {
     }
   }
   // Durable sessions were loaded by the access role: the zones start from exactly those.
-  m.publisher->reconcile(m.access->sessions().list());
+  m.publisher->reconcile(m.access->sessions().list(), m.store->load_dns_removals());
   m.access->sessions().subscribe([&m](const SessionEvent& e) { m.publisher->on_event(e); });
+  m.access->set_dns_journal([&m](const SessionRecord& s) { return m.publisher->needs_journal(s); });
   if (dc.listen) {
     m.dns_server = std::make_unique<dns::DnsServer>(*dc.listen, dc.threads, *m.zones);
     m.dns_server->start();

@@ -50,10 +50,12 @@ struct Lease {
 
 /// One durable change to sessions or leases; a batch of them commits atomically.
 struct Change {
-  enum class Kind { put_session, end_session, put_lease, free_lease };
+  enum class Kind { put_session, end_session, put_lease, free_lease, put_dns_removal, free_dns_removal };
   Kind kind;
-  SessionRecord session;  ///< put_session: the record; end_session: its sid
-  Lease lease;            ///< put_lease: the lease; free_lease: pool + ip
+  /// put_session: the record; end_session: its sid; put_dns_removal: the ended session whose
+  /// records the operator's DNS server must still drop (sid, hostname, ipv4); free_dns_removal: sid
+  SessionRecord session;
+  Lease lease;  ///< put_lease: the lease; free_lease: pool + ip
 };
 
 }  // namespace mobix

@@ -43,6 +43,11 @@ CREATE INDEX subscribers_hostname ON subscribers(hostname) WHERE hostname <> '';
     R"sql(
 ALTER TABLE sessions ADD COLUMN hostname TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4: removals an RFC 2136 server still owes us, written with the session's end (seed 002: no
+    // stale record survives a crash between the Stop and the server's answer)
+    R"sql(
+CREATE TABLE dns_removals (sid TEXT PRIMARY KEY, hostname TEXT NOT NULL, ipv4 TEXT NOT NULL);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -296,6 +301,20 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  std::vector<SessionRecord> load_dns_removals() override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, "SELECT sid, hostname, ipv4 FROM dns_removals");
+    std::vector<SessionRecord> out;
+    while (st.step()) {
+      SessionRecord r;
+      r.sid = st.text(0);
+      r.hostname = st.text(1);
+      r.ipv4 = st.text(2);
+      out.push_back(std::move(r));
+    }
+    return out;
+  }
+
   std::vector<Lease> load_leases() override {
     std::lock_guard lock(read_mu_);
     Stmt st(read_, "SELECT pool, ip, subscriber_id, bound, expires FROM leases");
@@ -320,6 +339,8 @@ class SqliteStore final : public Store {
           write_,
           "INSERT OR REPLACE INTO leases (pool, ip, subscriber_id, bound, expires) VALUES (?1,?2,?3,?4,?5)");
       Stmt free_lease(write_, "DELETE FROM leases WHERE pool=?1 AND ip=?2");
+      Stmt put_removal(write_, "INSERT OR REPLACE INTO dns_removals (sid, hostname, ipv4) VALUES (?1,?2,?3)");
+      Stmt free_removal(write_, "DELETE FROM dns_removals WHERE sid=?1");
       for (const auto& c : batch) {
         switch (c.kind) {
           case Change::Kind::put_session: {
@@ -334,7 +355,10 @@ class SqliteStore final : public Store {
                 .bind(8, r.nas)
                 .bind(9, r.apn)
                 .bind(10, r.acct_session_id);
-            put_session.bind(11, r.subscriber_id).bind(12, r.started).bind(13, r.last_seen).bind(14, r.hostname);
+            put_session.bind(11, r.subscriber_id)
+                .bind(12, r.started)
+                .bind(13, r.last_seen)
+                .bind(14, r.hostname);
             put_session.run();
             break;
           }
@@ -347,6 +371,12 @@ class SqliteStore final : public Store {
             break;
           case Change::Kind::free_lease:
             free_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).run();
+            break;
+          case Change::Kind::put_dns_removal:
+            put_removal.bind(1, c.session.sid).bind(2, c.session.hostname).bind(3, c.session.ipv4).run();
+            break;
+          case Change::Kind::free_dns_removal:
+            free_removal.bind(1, c.session.sid).run();
             break;
         }
       }

@@ -42,6 +42,8 @@ class SessionRepository {
   virtual ~SessionRepository() = default;
   virtual std::vector<SessionRecord> load_sessions() = 0;
   virtual std::vector<Lease> load_leases() = 0;
+  /// Ended sessions whose DNS records an external server has not confirmed removing yet.
+  virtual std::vector<SessionRecord> load_dns_removals() = 0;
   /// Applies the batch in one transaction, durable (fsync'd) when this returns.
   virtual void apply(const std::vector<Change>& batch) = 0;
 };

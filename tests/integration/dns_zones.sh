@@ -121,7 +121,8 @@ grep -q 'status: NXDOMAIN' <<<"$(q alice.home.test A)" || fail "A still there af
 grep -q 'status: NXDOMAIN' <<<"$(q -x "$ip")" || fail "PTR still there after Stop"
 pass "Stop: forward and reverse gone (NXDOMAIN)"
 
-# BIND down: the change waits and is retried; BIND back: it lands.
+# BIND down: the removal waits and is retried. mobix is then killed with -9 before BIND is back:
+# the removal was journaled with the session's end, so the restarted mobix still sends it.
 kill "$BIND_PID"; wait "$BIND_PID" 2>/dev/null || true
 detach 31600000002
 for _ in $(seq 1 50); do
@@ -129,10 +130,18 @@ for _ in $(seq 1 50); do
 done
 [ "$(metric 'mobix_dns_update_failures_total{zone="bind.test"}')" -ge 1 ] || fail "no failure counted with BIND down"
 [ "$(metric mobix_dns_update_queue)" -ge 1 ] || fail "the change should be queued"
+[ "$(sqlite3 "$T/mobix.db" 'SELECT count(*) FROM dns_removals')" = 1 ] || fail "the removal is not journaled"
+kill -9 "$MOBIX_PID"; wait "$MOBIX_PID" 2>/dev/null || true
 start_bind
+[ "$(qb +short bob.bind.test A)" = "$ipb" ] || fail "BIND should still hold the stale record here"
+start_serve "$T/mobix.yaml" "$ADMIN_PORT" "$T/mobix3.log" || fail "restart: $(tail "$T/mobix3.log")"
+MOBIX_PID=${PIDS[-1]}
 for _ in $(seq 1 100); do [ -z "$(qb +short bob.bind.test A)" ] && break; sleep 0.1; done
-[ -z "$(qb +short bob.bind.test A)" ] || fail "bob.bind.test not removed after BIND came back"
-pass "BIND down: the removal is queued and retried (counter, queue gauge), applied when BIND is back"
+[ -z "$(qb +short bob.bind.test A)" ] || fail "bob.bind.test not removed after the restart"
+[ -z "$(qb +short -x "$ipb")" ] || fail "unexpected PTR in BIND"
+for _ in $(seq 1 50); do [ "$(sqlite3 "$T/mobix.db" 'SELECT count(*) FROM dns_removals')" = 0 ] && break; sleep 0.1; done
+[ "$(sqlite3 "$T/mobix.db" 'SELECT count(*) FROM dns_removals')" = 0 ] || fail "journal not cleared after BIND confirmed"
+pass "BIND down, Stop, kill -9: the journaled removal is resent after the restart; BIND drops the stale record"
 
 # Malformed and non-query messages get a clean answer or none, and the server keeps serving.
 python3 - "$DNS_PORT" <<'P'

@@ -12,9 +12,9 @@ using namespace mobix;
 TEST(Store, MigratesAndReportsVersion) {
   test::TempDir d;
   auto s = Store::open_sqlite(d.file("a.db"));
-  EXPECT_EQ(s->schema_version(), 3);
+  EXPECT_EQ(s->schema_version(), 4);
   s.reset();
-  EXPECT_EQ(Store::open_sqlite(d.file("a.db"))->schema_version(), 3) << "reopen must not re-run migrations";
+  EXPECT_EQ(Store::open_sqlite(d.file("a.db"))->schema_version(), 4) << "reopen must not re-run migrations";
 }
 
 TEST(Store, RefusesANewerSchema) {
@@ -94,6 +94,7 @@ class FailingRepository final : public SessionRepository {
  public:
   std::vector<SessionRecord> load_sessions() override { return {}; }
   std::vector<Lease> load_leases() override { return {}; }
+  std::vector<SessionRecord> load_dns_removals() override { return {}; }
   void apply(const std::vector<Change>&) override { throw StoreError("disk full"); }
 };
 }  // namespace
