@@ -75,6 +75,7 @@ void SessionTable::index_remove(const SessionRecord& r) {
 void SessionTable::insert_locked(const SessionRecord& r) {
   by_sid_[r.sid] = r;
   for (const auto& a : addresses(r)) by_key_[key(r.context, a)] = r.sid;
+  if (!r.msisdn.empty()) by_msisdn_.emplace(r.msisdn, r.sid);
   index_put(r);
   if (!r.ipv6_prefix.empty()) {
     auto slash = r.ipv6_prefix.find('/');
@@ -93,6 +94,12 @@ void SessionTable::erase_locked(const std::string& sid) {
     if (auto kit = by_key_.find(k); kit != by_key_.end() && kit->second == sid) by_key_.erase(kit);
   }
   index_remove(it->second);
+  auto [first, last] = by_msisdn_.equal_range(it->second.msisdn);
+  for (auto m = first; m != last; ++m)
+    if (m->second == sid) {
+      by_msisdn_.erase(m);
+      break;
+    }
   by_sid_.erase(it);
 }
 
@@ -268,6 +275,19 @@ std::optional<SessionRecord> SessionTable::find_by_ip(std::string_view ip_text,
     if (auto r = best(mask_address(addr, len).to_string() + "/" + std::to_string(len))) return r;
   }
   return std::nullopt;
+}
+
+std::optional<SessionRecord> SessionTable::find_by_msisdn(std::string_view msisdn) const {
+  std::shared_lock lock(mu_);
+  const SessionRecord* best = nullptr;
+  auto [first, last] = by_msisdn_.equal_range(std::string(msisdn));
+  for (auto m = first; m != last; ++m) {
+    auto it = by_sid_.find(m->second);
+    if (it == by_sid_.end() || it->second.ipv4.empty()) continue;
+    if (!best || it->second.started > best->started) best = &it->second;
+  }
+  if (!best) return std::nullopt;
+  return *best;
 }
 
 std::vector<SessionRecord> SessionTable::list() const {

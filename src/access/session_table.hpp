@@ -68,6 +68,9 @@ class SessionTable {
   /// The session holding `ip` (IPv4 address, or an IPv6 address inside a delegated prefix).
   /// With `context` empty, any context matches (the newest session wins).
   std::optional<SessionRecord> find_by_ip(std::string_view ip, std::string_view context = {}) const;
+  /// The newest session of the subscriber with this MSISDN that has an IPv4 address (seed 001:
+  /// the gateway finds the terminal a signal names).
+  std::optional<SessionRecord> find_by_msisdn(std::string_view msisdn) const;
   std::vector<SessionRecord> list() const;
   std::size_t size() const;
 
@@ -98,7 +101,8 @@ class SessionTable {
 
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, SessionRecord> by_sid_;
-  std::unordered_map<std::string, std::string> by_key_;  // context \n address -> sid
+  std::unordered_map<std::string, std::string> by_key_;          // context \n address -> sid
+  std::unordered_multimap<std::string, std::string> by_msisdn_;  // msisdn -> sid
   mutable std::array<LookupShard, kShards> shards_;
   std::array<std::atomic<bool>, 129> v6_prefix_lengths_{};
   std::vector<Listener> listeners_;

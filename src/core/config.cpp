@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -402,6 +403,12 @@ DnsConfig parse_dns(Section& s, const std::string& file, const std::string& base
     d.zones.push_back(zc);
   });
   if (d.zones.empty()) s.fail(s.key("zones"), s.node(), "at least one zone is required");
+  d.roamers_zone = lower(s.str("roamers_zone", ""));
+  while (!d.roamers_zone.empty() && d.roamers_zone.back() == '.') d.roamers_zone.pop_back();
+  if (!d.roamers_zone.empty() && std::none_of(d.zones.begin(), d.zones.end(), [&](const DnsZoneConfig& z) {
+        return lower(z.name) == d.roamers_zone;
+      }))
+    s.fail(s.key("roamers_zone"), s.get("roamers_zone"), "must be one of the zones listed here");
   s.check_unknown();
   return d;
 }

@@ -193,6 +193,10 @@ struct DnsConfig {
   std::uint32_t threads = 1;
   std::uint32_t ttl = 60;  ///< seconds, for session records and the SOA minimum
   std::vector<DnsZoneConfig> zones;
+  /// Visited side (seed 002 [0029]: the visited DNS also maps the name to the address): a
+  /// visiting terminal's name, which lives in another network's zone, is also published here
+  /// as "<host name>.<roamers_zone>". One of `zones`; empty: not published.
+  std::string roamers_zone;
 };
 
 struct Config {

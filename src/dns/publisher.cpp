@@ -33,6 +33,11 @@ std::vector<RecordChange> ZonePublisher::records_of(const SessionRecord& s, Reco
   auto host = normalize_name(s.hostname);
   if (!host || host->empty() || s.ipv4.empty()) return out;
   out.push_back(RecordChange{op, *host, kA, ttl_, s.ipv4, {}});
+  // Seed 002 [0029]: the visited network's DNS maps a visitor's name to its address too; the
+  // name belongs to the home network's zone, so it is published below one of ours.
+  if (!roamers_zone_.empty() && !route(*host))
+    if (auto alias = normalize_name(*host + "." + roamers_zone_))
+      out.push_back(RecordChange{op, *alias, kA, ttl_, s.ipv4, {}});
   if (auto rev = reverse_name(s.ipv4)) out.push_back(RecordChange{op, *rev, kPTR, ttl_, *host + ".", {}});
   return out;
 }

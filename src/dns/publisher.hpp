@@ -21,6 +21,8 @@ class ZonePublisher {
   /// `sessions` is asked whether a record is still in use before it is removed.
   ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, std::uint32_t ttl,
                 StoreWriter* writer = nullptr);
+  /// Also publishes names no zone of ours holds (visiting terminals') as "<name>.<origin>".
+  void set_roamers_zone(const std::string& origin) { roamers_zone_ = origin; }
   /// Routes `origin` (normalized) to an RFC 2136 server instead of the embedded server.
   void add_external_zone(const std::string& origin, UpdateServerConfig cfg);
 
@@ -52,6 +54,7 @@ class ZonePublisher {
   ZoneSet& embedded_;
   const SessionTable& sessions_;
   std::uint32_t ttl_;
+  std::string roamers_zone_;
   StoreWriter* writer_;
   std::mutex mu_;
   std::unordered_map<std::string, int> outstanding_;  ///< sid -> removals not yet confirmed

@@ -58,6 +58,7 @@ dns:
   zones:
     - {name: visited.mobix.test, records: ["ns1 A 127.0.0.1"]}
     - {name: 5.127.in-addr.arpa}
+  roamers_zone: visited.mobix.test   # bob.home.mobix.test.visited.mobix.test while bob visits
 )";
 
 void replace_all(std::string& s, const std::string& what, const std::string& with) {

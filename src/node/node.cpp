@@ -125,6 +125,7 @@ void Node::start_dns() {
       throw ConfigError(m.cfg.source, 1, "dns.zones", e.what());
     }
   }
+  if (!dc.roamers_zone.empty()) m.publisher->set_roamers_zone(dc.roamers_zone);
   // Durable sessions were loaded by the access role: the zones start from exactly those.
   m.publisher->reconcile(m.access->sessions().list(), m.store->load_dns_removals());
   m.access->sessions().subscribe([&m](const SessionEvent& e) { m.publisher->on_event(e); });

@@ -119,9 +119,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
       ~Done() { --a; }
     } done{active};
     // Where is the terminal now? Only the access sessions know.
-    std::string ip;
-    for (const auto& s : sessions.list())
-      if (s.msisdn == r.msisdn && !s.ipv4.empty()) ip = s.ipv4;
+    auto session = sessions.find_by_msisdn(r.msisdn);
+    std::string ip = session ? session->ipv4 : std::string();
     if (ip.empty()) {
       signals("not_attached").inc();
       spdlog::info("gateway: tunnel {:016x}: msisdn {} is not attached", r.tunnel_id, r.msisdn);

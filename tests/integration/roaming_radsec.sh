@@ -61,6 +61,7 @@ roaming:
 dns:
   listen: 127.0.0.1:$V_DNS
   zones: [{name: visited.test}, {name: 9.127.in-addr.arpa}]
+  roamers_zone: visited.test
 Y
 start_serve "$T/h/mobix.yaml" "$H_ADMIN" "$T/home.log" || fail "home did not start: $(tail "$T/home.log")"
 start_serve "$T/v/mobix.yaml" "$V_ADMIN" "$T/visited.log" || fail "visited did not start: $(tail "$T/visited.log")"
@@ -83,7 +84,9 @@ for _ in $(seq 1 50); do [ "$(qh +short alice.home.test A)" = "$ip" ] && break; 
 home_nas=$(api "$H_ADMIN" sessions | jq -r '.[] | select(.ip == "'"$ip"'") | .nas')
 [ "$home_nas" = "roaming:visited" ] || fail "home's session for the roamer: '$home_nas'"
 grep -q 'status: REFUSED' <<<"$(qh -x "$ip")" || fail "home must not claim the visited network's reverse zone"
-pass "roaming attach: visited IP $ip; alice.home.test A at home, PTR at visited; home learned the session over RadSec"
+[ "$(qv +short alice.home.test.visited.test A)" = "$ip" ] || fail "visited's forward name for the roamer"
+grep -q 'status: REFUSED' <<<"$(qv alice.home.test A)" || fail "visited must not claim the home zone"
+pass "roaming attach: visited IP $ip; alice.home.test A at home, PTR (and alice.home.test.visited.test A) at visited; home learned the session over RadSec"
 
 out=$(vsim attach --msisdn 31600000001 --username alice@home.test --password wrong 2>&1) && fail "wrong secret accepted"
 grep -q 'authentication failed' <<<"$out" || fail "wrong secret: $out"
@@ -113,6 +116,7 @@ vsim detach --msisdn 31600000001 >/dev/null
 for _ in $(seq 1 50); do grep -q NXDOMAIN <<<"$(qh alice.home.test A)" && break; sleep 0.05; done
 grep -q 'status: NXDOMAIN' <<<"$(qh alice.home.test A)" || fail "home still has alice after Stop"
 grep -q 'status: NXDOMAIN' <<<"$(qv -x "$ip")" || fail "visited still has the PTR after Stop"
+grep -q 'status: NXDOMAIN' <<<"$(qv alice.home.test.visited.test A)" || fail "visited kept the roamer's forward name"
 [ "$(api "$H_ADMIN" sessions | jq 'length')" = 0 ] || fail "home still holds a session"
 pass "visited killed -9 mid-session and restarted: records kept; Stop removes both, forwarded to home"
 

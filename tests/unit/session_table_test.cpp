@@ -142,3 +142,26 @@ TEST(SessionTable, PublishesToSubscribers) {
   t.publish(out.events);
   EXPECT_EQ(attaches, 1);
 }
+
+TEST(SessionTableMsisdn, FindsTheNewestAttachedSessionAndForgetsEndedOnes) {
+  SessionTable t([n = 0]() mutable { return "m" + std::to_string(++n); });
+  AcctInput a;
+  a.nas = "n";
+  a.apn = "internet";
+  a.msisdn = "31610000100";
+  a.ipv4 = "10.0.0.1";
+  a.acct_session_id = "1";
+  t.start(a, 100);
+  AcctInput b = a;
+  b.apn = "other";
+  b.ipv4 = "10.0.0.2";
+  b.acct_session_id = "2";
+  t.start(b, 200);
+  ASSERT_TRUE(t.find_by_msisdn("31610000100"));
+  EXPECT_EQ(t.find_by_msisdn("31610000100")->ipv4, "10.0.0.2") << "the newest session wins";
+  t.stop(b, 300);
+  EXPECT_EQ(t.find_by_msisdn("31610000100")->ipv4, "10.0.0.1");
+  t.stop(a, 300);
+  EXPECT_FALSE(t.find_by_msisdn("31610000100"));
+  EXPECT_FALSE(t.find_by_msisdn("unknown"));
+}
