@@ -88,7 +88,8 @@ void Node::start() {
   }
   if (m.cfg.gateway) {
     // Config validation guarantees the access role runs in this node.
-    m.gateway = std::make_unique<GatewayRole>(m.io, *m.cfg.gateway, m.access->sessions());
+    m.gateway =
+        std::make_unique<GatewayRole>(m.io, *m.cfg.gateway, m.access->sessions(), *m.store, *m.writer);
     m.gateway->start();
     m.runtime.on_stop([&m] { m.gateway->stop(); });
   }

@@ -8,6 +8,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -20,6 +21,8 @@
 #include "mail/relay.hpp"
 #include "relay/tunnel_roles.hpp"
 #include "smpp/esme.hpp"
+#include "store/store.hpp"
+#include "store/writer.hpp"
 
 namespace mobix {
 
@@ -37,6 +40,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   asio::io_context& io;
   const GatewayConfig& cfg;
   SessionTable& sessions;
+  SessionRepository& repo;
+  StoreWriter& writer;
   signal::Keyring keys;
   signal::ReplayGuard replay;
   std::shared_ptr<asio::ssl::context> tls;
@@ -49,10 +54,12 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
 
   asio::awaitable<void> webhook(asio::ip::tcp::socket sock, std::uint64_t id);
 
-  Impl(asio::io_context& i, const GatewayConfig& c, SessionTable& s)
+  Impl(asio::io_context& i, const GatewayConfig& c, SessionTable& s, SessionRepository& r, StoreWriter& w)
       : io(i),
         cfg(c),
         sessions(s),
+        repo(r),
+        writer(w),
         replay(c.max_signal_lifetime),
         tls(mail::make_client_tls_context(c.relay_ca_file)) {
     for (const auto& k : c.signal_keys)
@@ -110,6 +117,30 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     return r;
   }
 
+  // Step E, durably: the signal is remembered on disk before anything acts on it, so a
+  // replay after a restart (kill -9 included) is still refused.
+  asio::awaitable<bool> remember(const signal::AccessRequest& r) {
+    auto self = shared_from_this();
+    // Shared, not on this frame: the writer's callback may come after a timeout ended the wait.
+    auto committed = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(30));
+    auto ok = std::make_shared<bool>(false);
+    Change c{Change::Kind::put_seen_signal, {}, {}};
+    c.signal = SeenSignal{r.tunnel_id, r.expires};
+    writer.submit({c}, [self, ok, committed](bool k) {
+      asio::post(self->io, [ok, k, committed] {
+        *ok = k;
+        committed->cancel();
+      });
+    });
+    co_await committed->async_wait(asio::as_tuple(asio::use_awaitable));
+    if (!*ok) {
+      signals("store_failed").inc();
+      spdlog::error("gateway: tunnel {:016x}: the replay memory could not be written; signal dropped",
+                    r.tunnel_id);
+    }
+    co_return *ok;
+  }
+
   // Steps F-G for one admitted signal.
   asio::awaitable<void> tunnel(signal::AccessRequest r) {
     auto self = shared_from_this();
@@ -118,6 +149,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
       std::atomic<int>& a;
       ~Done() { --a; }
     } done{active};
+    if (!co_await remember(r)) co_return;
     // Where is the terminal now? Only the access sessions know.
     auto session = sessions.find_by_msisdn(r.msisdn);
     std::string ip = session ? session->ipv4 : std::string();
@@ -202,8 +234,13 @@ asio::awaitable<void> GatewayRole::Impl::webhook(asio::ip::tcp::socket sock, std
   if (r) co_await tunnel(*r);
 }
 
-GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions)
-    : impl_(std::make_shared<Impl>(io, cfg, sessions)) {
+GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions,
+                         SessionRepository& repo, StoreWriter& writer)
+    : impl_(std::make_shared<Impl>(io, cfg, sessions, repo, writer)) {
+  auto seen = repo.load_seen_signals(static_cast<std::uint32_t>(std::time(nullptr)));
+  for (const auto& s : seen) impl_->replay.remember(s.tunnel_id, s.expires);
+  if (!seen.empty())
+    spdlog::info("gateway: {} unexpired signals remembered from before the restart", seen.size());
   if (cfg.webhook_listen) {
     impl_->webhook_tls = mail::make_server_tls_context(cfg.webhook_cert_file, cfg.webhook_key_file);
     impl_->webhook_service =

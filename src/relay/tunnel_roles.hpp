@@ -17,6 +17,9 @@
 
 namespace mobix {
 
+class SessionRepository;
+class StoreWriter;
+
 class Directory;
 class SessionTable;
 
@@ -37,7 +40,9 @@ class RelayRole {
 
 class GatewayRole {
  public:
-  GatewayRole(boost::asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions);
+  /// The replay memory is kept in `repo` through `writer`, so a restart does not forget it.
+  GatewayRole(boost::asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions,
+              SessionRepository& repo, StoreWriter& writer);
   ~GatewayRole();
   void start();
   void stop();

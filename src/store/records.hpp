@@ -49,13 +49,28 @@ struct Lease {
 };
 
 /// One durable change to sessions or leases; a batch of them commits atomically.
+/// An access request signal the gateway has acted on (seed 001 step E): never again before it expires.
+struct SeenSignal {
+  std::uint64_t tunnel_id = 0;
+  std::uint32_t expires = 0;  ///< unix seconds
+};
+
 struct Change {
-  enum class Kind { put_session, end_session, put_lease, free_lease, put_dns_removal, free_dns_removal };
+  enum class Kind {
+    put_session,
+    end_session,
+    put_lease,
+    free_lease,
+    put_dns_removal,
+    free_dns_removal,
+    put_seen_signal
+  };
   Kind kind;
   /// put_session: the record; end_session: its sid; put_dns_removal: the ended session whose
   /// records the operator's DNS server must still drop (sid, hostname, ipv4); free_dns_removal: sid
   SessionRecord session;
-  Lease lease;  ///< put_lease: the lease; free_lease: pool + ip
+  Lease lease;             ///< put_lease: the lease; free_lease: pool + ip
+  SeenSignal signal = {};  ///< put_seen_signal (expired ones are pruned in the same transaction)
 };
 
 }  // namespace mobix

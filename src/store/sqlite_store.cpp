@@ -2,6 +2,7 @@
 // transaction survives a crash (kill -9, power loss) before we acknowledge it.
 #include <sqlite3.h>
 
+#include <ctime>
 #include <mutex>
 #include <unordered_map>
 
@@ -47,6 +48,10 @@ ALTER TABLE sessions ADD COLUMN hostname TEXT NOT NULL DEFAULT '';
     // stale record survives a crash between the Stop and the server's answer)
     R"sql(
 CREATE TABLE dns_removals (sid TEXT PRIMARY KEY, hostname TEXT NOT NULL, ipv4 TEXT NOT NULL);
+)sql",
+    // 5: the gateway's replay memory survives a restart (seed 001 step E)
+    R"sql(
+CREATE TABLE seen_signals (tunnel_id INTEGER PRIMARY KEY, expires INTEGER NOT NULL);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -315,6 +320,17 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  std::vector<SeenSignal> load_seen_signals(std::uint32_t now) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, "SELECT tunnel_id, expires FROM seen_signals WHERE expires >= ?1");
+    st.bind(1, std::int64_t{now});
+    std::vector<SeenSignal> out;
+    while (st.step())
+      out.push_back(
+          SeenSignal{static_cast<std::uint64_t>(st.integer(0)), static_cast<std::uint32_t>(st.integer(1))});
+    return out;
+  }
+
   std::vector<Lease> load_leases() override {
     std::lock_guard lock(read_mu_);
     Stmt st(read_, "SELECT pool, ip, subscriber_id, bound, expires FROM leases");
@@ -341,6 +357,8 @@ class SqliteStore final : public Store {
       Stmt free_lease(write_, "DELETE FROM leases WHERE pool=?1 AND ip=?2");
       Stmt put_removal(write_, "INSERT OR REPLACE INTO dns_removals (sid, hostname, ipv4) VALUES (?1,?2,?3)");
       Stmt free_removal(write_, "DELETE FROM dns_removals WHERE sid=?1");
+      Stmt put_seen(write_, "INSERT OR REPLACE INTO seen_signals (tunnel_id, expires) VALUES (?1,?2)");
+      Stmt prune_seen(write_, "DELETE FROM seen_signals WHERE expires < ?1");
       for (const auto& c : batch) {
         switch (c.kind) {
           case Change::Kind::put_session: {
@@ -377,6 +395,13 @@ class SqliteStore final : public Store {
             break;
           case Change::Kind::free_dns_removal:
             free_removal.bind(1, c.session.sid).run();
+            break;
+          case Change::Kind::put_seen_signal:
+            // The id is 64 random bits; SQLite integers are signed 64-bit, the cast round-trips.
+            put_seen.bind(1, static_cast<std::int64_t>(c.signal.tunnel_id))
+                .bind(2, std::int64_t{c.signal.expires})
+                .run();
+            prune_seen.bind(1, static_cast<std::int64_t>(std::time(nullptr))).run();
             break;
         }
       }

@@ -44,6 +44,8 @@ class SessionRepository {
   virtual std::vector<Lease> load_leases() = 0;
   /// Ended sessions whose DNS records an external server has not confirmed removing yet.
   virtual std::vector<SessionRecord> load_dns_removals() = 0;
+  /// Signals the gateway acted on that have not expired at `now`.
+  virtual std::vector<SeenSignal> load_seen_signals(std::uint32_t now) = 0;
   /// Applies the batch in one transaction, durable (fsync'd) when this returns.
   virtual void apply(const std::vector<Change>& batch) = 0;
 };

@@ -170,3 +170,17 @@ grep -q 'mobix_gateway_signals_total{result="replayed"} 1' <<<"$m" || fail "repl
 grep -q 'mobix_gateway_signals_total{result="refused"} 1' <<<"$m" || fail "forged signal not refused"
 grep -q "signal refused (sms): authentication failed" $T/op.log || fail "no log line for the forged signal"
 pass "the gateway refuses a replayed signal and a forged one (counters, log lines)"
+
+# The replay memory is durable: after kill -9 and a restart the same signal is still refused.
+OP_PID=$(pgrep -f "serve --config $T/op/mobix.yaml" | head -1)
+kill -9 "$OP_PID"; wait "$OP_PID" 2>/dev/null || true
+start_serve $T/op/mobix.yaml $P_ADMIN_OP $T/op2.log || fail "operator node restart: $(tail -3 $T/op2.log)"
+grep -q "unexpired signals remembered" $T/op2.log || fail "replay memory not restored: $(grep gateway $T/op2.log)"
+"$MOBIX" smpp submit --smsc $SMSC --system-id relay --password relay-pw --to 31699000000 --hex "$SIG" >/dev/null || fail "submit"
+for _ in $(seq 50); do
+  m=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics)
+  grep -q 'result="replayed"} 1' <<<"$m" && break
+  sleep 0.1
+done
+grep -q 'mobix_gateway_signals_total{result="replayed"} 1' <<<"$m" || fail "replay after restart not refused: $(grep gateway_signals <<<"$m")"
+pass "the replay memory survives kill -9: the same signal is refused by the restarted gateway"

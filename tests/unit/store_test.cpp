@@ -12,9 +12,9 @@ using namespace mobix;
 TEST(Store, MigratesAndReportsVersion) {
   test::TempDir d;
   auto s = Store::open_sqlite(d.file("a.db"));
-  EXPECT_EQ(s->schema_version(), 4);
+  EXPECT_EQ(s->schema_version(), 5);
   s.reset();
-  EXPECT_EQ(Store::open_sqlite(d.file("a.db"))->schema_version(), 4) << "reopen must not re-run migrations";
+  EXPECT_EQ(Store::open_sqlite(d.file("a.db"))->schema_version(), 5) << "reopen must not re-run migrations";
 }
 
 TEST(Store, RefusesANewerSchema) {
@@ -95,6 +95,7 @@ class FailingRepository final : public SessionRepository {
   std::vector<SessionRecord> load_sessions() override { return {}; }
   std::vector<Lease> load_leases() override { return {}; }
   std::vector<SessionRecord> load_dns_removals() override { return {}; }
+  std::vector<SeenSignal> load_seen_signals(std::uint32_t) override { return {}; }
   void apply(const std::vector<Change>&) override { throw StoreError("disk full"); }
 };
 }  // namespace

@@ -81,6 +81,8 @@ class ReplayGuard {
   explicit ReplayGuard(std::uint32_t max_lifetime_seconds = 300) : max_lifetime_(max_lifetime_seconds) {}
   enum class Verdict { accept, expired, too_far_ahead, replayed };
   Verdict check(const AccessRequest& r, std::uint32_t now);
+  /// Restores a tunnel id seen before a restart.
+  void remember(std::uint64_t tunnel_id, std::uint32_t expires) { seen_[tunnel_id] = expires; }
   std::size_t remembered() const { return seen_.size(); }
 
  private:
