@@ -3,7 +3,7 @@
 # through mobix (relay + gateway, SMS signal via the lab SMSC, TLS callback leg) against the tools
 # an operator would otherwise put in the path: HAProxy 2.6 (mode tcp, with and without splice),
 # nginx stream and socat, plus the direct connection. Prints markdown rows for docs/BENCHMARKS.md.
-# Usage: bench/run_relay.sh [STREAM_MiB] [SETUPS]
+# Usage: bench/run_relay.sh [STREAM_MiB] [SETUPS]     (SKIP_STREAM=1: only the set-up times)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-2048}
@@ -21,10 +21,12 @@ ps=[]
 for _ in range(int(sys.argv[1])):
     s=socket.socket(); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
 print(*ps)' "$1"; }
-read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_R P_PUB P_CB P_SRC P_HA P_HAS P_NGX P_SOCAT P_SMSC <<<"$(ports 12)"
+read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_R P_PUB P_CB P_SRC P_HA P_HAS P_NGX P_SOCAT P_SMSC P_WH P_ADMIN_W P_PUB_W P_CB_W \
+  <<<"$(ports 16)"
 
 "$M" pki init --dir $T/ca --cn "Bench CA" >/dev/null
 "$M" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
+"$M" pki issue --dir $T/ca --cn gateway --ip 127.0.0.1 --out $T/gateway >/dev/null
 openssl rand -hex 32 >$T/signal.key
 "$M" --log-level warn smpp smsc --listen 127.0.0.1:$P_SMSC --account relay:rpw --account gateway:gpw >$T/smsc.log 2>&1 &
 PIDS+=($!)
@@ -44,6 +46,9 @@ gateway:
   address_range: "31699000000"
   signal_keys: [{id: 1, key_file: ../signal.key}]
   relay_ca_file: ../ca/ca.crt
+  webhook_listen: 127.0.0.1:$P_WH
+  webhook_cert_file: ../gateway.crt
+  webhook_key_file: ../gateway.key
 YAML
 cat >$T/rl/mobix.yaml <<YAML
 log: {level: warn}
@@ -60,6 +65,26 @@ relay:
   max_pending_per_client_ip: 1000
   max_pending_per_target: 1000
 YAML
+# A second relay that wakes the same gateway over the HTTPS webhook instead of SMS.
+mkdir -p $T/rw
+cat >$T/rw/mobix.yaml <<YAML
+log: {level: warn}
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_W"}
+relay:
+  public_listen: 127.0.0.1:$P_PUB_W
+  callback_listen: 127.0.0.1:$P_CB_W
+  tls_cert_file: ../relay.crt
+  tls_key_file: ../relay.key
+  signal_key: {id: 1, key_file: ../signal.key}
+  channel: webhook
+  webhook_url: https://127.0.0.1:$P_WH/v1/signal
+  webhook_ca_file: ../ca/ca.crt
+  max_pending_per_client_ip: 1000
+  max_pending_per_target: 1000
+YAML
+"$M" serve --config $T/rw/mobix.yaml >$T/rw.log 2>&1 &
+PIDS+=($!)
 "$M" serve --config $T/op/mobix.yaml >$T/op.log 2>&1 &
 PIDS+=($!)
 "$M" serve --config $T/rl/mobix.yaml >$T/rl.log 2>&1 &
@@ -69,8 +94,10 @@ sleep 0.5
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers -d '{"msisdn":"31610000001","username":"cam","password":"cam-pw-123"}' >/dev/null
 IP=$("$M" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret bench-secret-1 --state-dir $T/sim \
   --msisdn 31610000001 --username cam --password cam-pw-123 | tail -1)
-curl -fsS -X POST http://127.0.0.1:$P_ADMIN_R/api/v1/subscribers \
-  -d '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'"}}' >/dev/null
+for a in $P_ADMIN_R $P_ADMIN_W; do
+  curl -fsS -X POST http://127.0.0.1:$a/api/v1/subscribers \
+    -d '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'"}}' >/dev/null
+done
 
 # The mobile server: an HTTP server with a MIB MiB file and a 3-byte one.
 BYTES=$((MIB * 1048576))
@@ -140,6 +167,7 @@ stream() { # name port pid(or -)
     gbit = b * 8 / s / 1e9; cpu = (pid == "-") ? "—" : sprintf("%.2f", c / t / (b / 1073741824));
     printf "| %s | %.1f Gbit/s | %s CPU-s/GiB |\n", n, gbit, cpu }'
 }
+if [ "${SKIP_STREAM:-0}" != 1 ]; then
 echo "Stream of $MIB MiB through each path (one connection):"
 echo "| path | throughput | proxy CPU per GiB |"
 echo "|---|---|---|"
@@ -150,6 +178,7 @@ stream "HAProxy 2.6 mode tcp" $P_HA $HA_PID
 stream "HAProxy 2.6 mode tcp + splice" $P_HAS $HA_PID
 stream "nginx 1.22 stream" $P_NGX $(pgrep -P "$(cat $T/nginx.pid)" | head -1)
 stream "socat" $P_SOCAT -
+fi
 
 # Set-up time: client connect to first byte back, each a new tunnel (SMS signal, gateway, callback).
 setup() { # port
@@ -162,4 +191,5 @@ echo "Set-up time, client connect to first byte back, $SETUPS sequential connect
 echo "| path | p50 | p99 |"
 echo "|---|---|---|"
 echo "| mobix relay, new tunnel each (SMS signal via the lab SMSC) | $(setup $P_PUB) |"
+echo "| mobix relay, new tunnel each (HTTPS webhook signal) | $(setup $P_PUB_W) |"
 echo "| HAProxy 2.6 mode tcp (no tunnel to set up) | $(setup $P_HA) |"
