@@ -65,7 +65,7 @@ MOBIX_PID=${PIDS[-1]}
 api() { curl -fsS "http://$ADMIN/api/v1/$1" "${@:2}"; }
 api subscribers -X POST -d '{"msisdn":"31600000001","username":"alice","password":"alice-pw","hostname":"alice.home.test"}' >/dev/null
 api subscribers -X POST -d '{"msisdn":"31600000002","username":"bob","password":"bob-pw","hostname":"bob.bind.test"}' >/dev/null
-attach() { "$MOBIX" sim attach --auth 127.0.0.1:$RAUTH --acct 127.0.0.1:$RACCT --secret $SECRET --msisdn "$1" --username "$2" --password "$2-pw" --state-dir "$T/sim" | tail -1; }
+attach() { "$MOBIX" sim attach --auth 127.0.0.1:$RAUTH --acct 127.0.0.1:$RACCT --secret $SECRET --msisdn "$1" --username "$2" --password "$2-pw" --state-dir "$T/sim" "${@:3}" | tail -1; }
 detach() { "$MOBIX" sim detach --auth 127.0.0.1:$RAUTH --acct 127.0.0.1:$RACCT --secret $SECRET --msisdn "$1" --state-dir "$T/sim" >/dev/null; }
 q() { dig +norec +time=2 +tries=1 @127.0.0.1 -p "$DNS_PORT" "$@"; }
 qb() { dig +norec +time=2 +tries=1 @127.0.0.1 -p "$BIND_PORT" "$@"; }
@@ -120,6 +120,21 @@ detach 31600000001
 grep -q 'status: NXDOMAIN' <<<"$(q alice.home.test A)" || fail "A still there after Stop"
 grep -q 'status: NXDOMAIN' <<<"$(q -x "$ip")" || fail "PTR still there after Stop"
 pass "Stop: forward and reverse gone (NXDOMAIN)"
+
+# Every other way a session ends removes its records too: an admin purge, and Accounting-Off
+# from the NAS (RFC 2866 5.1: every session it held is gone).
+ip=$(attach 31600000001 alice)
+[ "$(q +short alice.home.test A)" = "$ip" ] || fail "re-attach"
+curl -fsS -X DELETE "http://$ADMIN/api/v1/sessions/$ip" >/dev/null || fail "purge"
+grep -q 'status: NXDOMAIN' <<<"$(q alice.home.test A)" || fail "A still there after an admin purge"
+rm -f "$T/sim/31600000001.json"
+# Through another NAS, so its Accounting-Off does not end bob's session (used below).
+ip=$(attach 31600000001 alice --nas nas-b)
+[ "$(q +short -x "$ip")" = "alice.home.test." ] || fail "re-attach (PTR)"
+printf 'Acct-Status-Type = Accounting-Off\nNAS-Identifier = "nas-b"\n' | radclient -q -r 2 -t 2 127.0.0.1:$RACCT acct $SECRET || fail "Accounting-Off"
+grep -q 'status: NXDOMAIN' <<<"$(q alice.home.test A)" || fail "A still there after Accounting-Off"
+grep -q 'status: NXDOMAIN' <<<"$(q -x "$ip")" || fail "PTR still there after Accounting-Off"
+pass "admin purge and Accounting-Off remove the records as Stop does"
 
 # BIND down: the removal waits and is retried. mobix is then killed with -9 before BIND is back:
 # the removal was journaled with the session's end, so the restarted mobix still sends it.
