@@ -200,38 +200,50 @@ asio::awaitable<void> GatewayRole::Impl::webhook(asio::ip::tcp::socket sock, std
   auto ip = canonical(peer.address()).to_string();
   Conn c(std::move(sock));
   const auto t = std::chrono::seconds(10);
-  auto answer = [&](int code, const char* text) {
-    return fmt::format("HTTP/1.1 {} {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", code, text);
+  auto answer = [&](int code, const char* text, bool close) {
+    return fmt::format("HTTP/1.1 {} {}\r\nContent-Length: 0\r\n{}\r\n", code, text,
+                       close ? "Connection: close\r\n" : "");
   };
   if (webhook_failures.blocked(ip)) {
     signals("rate_limited").inc();
     co_return;
   }
   if (co_await c.accept_tls(*webhook_tls, t)) co_return;
+  // HTTP/1.1 keep-alive: the relay reuses the connection for its next signal, saving a TCP and a
+  // TLS handshake per tunnel. Each admitted signal's tunnel runs on its own.
   std::string buf;
-  auto request_line = co_await mail::read_line(c, buf, 1024, t);
-  std::size_t length = 0;
-  for (int i = 0; request_line && i < 50; ++i) {
-    auto h = co_await mail::read_line(c, buf, 4096, t);
-    if (!h) co_return;
-    if (h->empty()) break;
-    if (h->size() > 15 && strncasecmp(h->c_str(), "content-length:", 15) == 0)
-      length = std::strtoul(h->c_str() + 15, nullptr, 10);
+  const auto idle = std::chrono::seconds(60);
+  for (;;) {
+    auto request_line = co_await mail::read_line(c, buf, 1024, idle);
+    if (!request_line) co_return;
+    std::size_t length = 0;
+    bool close = false;
+    for (int i = 0; i < 50; ++i) {
+      auto h = co_await mail::read_line(c, buf, 4096, t);
+      if (!h) co_return;
+      if (h->empty()) break;
+      if (h->size() > 15 && strncasecmp(h->c_str(), "content-length:", 15) == 0)
+        length = std::strtoul(h->c_str() + 15, nullptr, 10);
+      if (strncasecmp(h->c_str(), "connection:", 11) == 0 && h->find("close") != std::string::npos)
+        close = true;
+    }
+    if (request_line->rfind("POST /v1/signal ", 0) != 0 || length == 0 || length > signal::kMaxSealedSize) {
+      std::string reply = answer(404, "Not Found", true);
+      co_await mail::write_all(c, reply, t);
+      co_return;
+    }
+    if (!co_await mail::read_at_least(c, buf, length, t)) co_return;
+    std::vector<std::uint8_t> sealed(buf.begin(), buf.begin() + static_cast<long>(length));
+    buf.erase(0, length);
+    auto r = admit(sealed, "webhook");
+    if (!r) webhook_failures.record(ip);
+    close = close || !r || webhook_failures.blocked(ip);
+    std::string reply = r ? answer(202, "Accepted", close) : answer(403, "Forbidden", close);
+    if (!co_await mail::write_all(c, reply, t)) co_return;
+    spdlog::debug("gateway webhook #{} from {}: {}", id, ip, r ? "accepted" : "refused");
+    if (r) asio::co_spawn(io, tunnel(*r), asio::detached);
+    if (close) co_return;
   }
-  if (!request_line || request_line->rfind("POST /v1/signal ", 0) != 0 || length == 0 ||
-      length > signal::kMaxSealedSize) {
-    std::string reply = answer(404, "Not Found");
-    co_await mail::write_all(c, reply, t);
-    co_return;
-  }
-  if (!co_await mail::read_at_least(c, buf, length, t)) co_return;
-  std::vector<std::uint8_t> sealed(buf.begin(), buf.begin() + static_cast<long>(length));
-  auto r = admit(sealed, "webhook");
-  if (!r) webhook_failures.record(ip);
-  std::string reply = r ? answer(202, "Accepted") : answer(403, "Forbidden");
-  co_await mail::write_all(c, reply, t);
-  spdlog::debug("gateway webhook #{} from {}: {}", id, ip, r ? "accepted" : "refused");
-  if (r) co_await tunnel(*r);
 }
 
 GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions,

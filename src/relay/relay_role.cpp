@@ -1,3 +1,4 @@
+#include <strings.h>
 #include <array>
 #include <ctime>
 #include <deque>
@@ -144,6 +145,8 @@ struct RelayRole::Impl {
       endpoint = parse_endpoint(hostport, true);
     }
   } webhook;
+  /// Idle keep-alive connections to the gateway's webhook (step D over HTTPS).
+  std::vector<std::unique_ptr<Conn>> webhook_idle;
   std::unique_ptr<TcpService> pub, cb;
   std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::unordered_map<std::string, unsigned> pending_per_ip;
@@ -172,32 +175,70 @@ struct RelayRole::Impl {
     co_await mail::write_all(c, all, std::chrono::seconds(5));
   }
 
-  // Step D over HTTPS: POST /v1/signal to the gateway's webhook (certificate verified).
+  // One POST on `conn`: true when the gateway answered 202; `reusable` when it keeps the connection.
+  static asio::awaitable<bool> post_signal(Conn& conn, const std::string& request, bool& reusable,
+                                           std::string& status_line) {
+    const auto t = std::chrono::seconds(5);
+    reusable = false;
+    std::string buf;
+    if (!co_await mail::write_all(conn, request, t)) co_return false;
+    auto status = co_await mail::read_line(conn, buf, 1024, t);
+    if (!status) co_return false;
+    status_line = *status;
+    bool close = false;
+    for (int i = 0; i < 50; ++i) {  // headers; the answer has no body (Content-Length: 0)
+      auto h = co_await mail::read_line(conn, buf, 4096, t);
+      if (!h) co_return false;
+      if (h->empty()) break;
+      if (strncasecmp(h->c_str(), "connection:", 11) == 0 && h->find("close") != std::string::npos)
+        close = true;
+    }
+    reusable = !close && buf.empty();
+    co_return status->size() >= 12 && status->substr(9, 3) == "202";
+  }
+
+  // Step D over HTTPS: POST /v1/signal to the gateway's webhook (certificate verified), on a
+  // kept-alive connection when one is idle (saves a TCP and a TLS handshake per tunnel).
   asio::awaitable<bool> send_webhook(std::vector<std::uint8_t> sealed, std::uint64_t id) {
     if (!webhook.endpoint) {
       spdlog::error("relay: webhook_url {} has no host:port", cfg.webhook_url);
       co_return false;
     }
+    std::string request = fmt::format(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: "
+        "{}\r\n\r\n",
+        webhook.path, webhook.hostport, sealed.size());
+    request.append(sealed.begin(), sealed.end());
+    std::string status;
+    bool reusable = false;
+    // A kept connection the gateway may have closed meanwhile: on failure, once more on a new one.
+    while (!webhook_idle.empty()) {
+      auto conn = std::move(webhook_idle.back());
+      webhook_idle.pop_back();
+      bool ok = co_await post_signal(*conn, request, reusable, status);
+      if (!status.empty()) {
+        if (reusable && webhook_idle.size() < 8) webhook_idle.push_back(std::move(conn));
+        if (ok)
+          spdlog::info("relay #{}: signal posted to the gateway's webhook ({} octets)", id, sealed.size());
+        else
+          spdlog::warn("relay #{}: webhook {} refused the signal: {}", id, cfg.webhook_url, status);
+        co_return ok;
+      }
+    }
     const auto t = std::chrono::seconds(5);
-    Conn conn(io.get_executor());
+    auto conn = std::make_unique<Conn>(io.get_executor());
     std::string why;
     auto opened =
-        co_await mail::open_upstream(conn, *webhook.endpoint, mail::TlsMode::implicit, *webhook_tls, t, why);
+        co_await mail::open_upstream(*conn, *webhook.endpoint, mail::TlsMode::implicit, *webhook_tls, t, why);
     if (opened != mail::UpstreamOpen::ok) {
       spdlog::warn("relay #{}: webhook {}: {}", id, cfg.webhook_url, why);
       co_return false;
     }
-    std::string request = fmt::format(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: {}\r\n"
-        "Connection: close\r\n\r\n",
-        webhook.path, webhook.hostport, sealed.size());
-    request.append(sealed.begin(), sealed.end());
-    std::string buf;
-    std::optional<std::string> status;
-    if (co_await mail::write_all(conn, request, t)) status = co_await mail::read_line(conn, buf, 1024, t);
-    if (!status || status->size() < 12 || status->substr(9, 3) != "202") {
+    bool ok = co_await post_signal(*conn, request, reusable, status);
+    if (reusable && webhook_idle.size() < 8) webhook_idle.push_back(std::move(conn));
+    if (!ok) {
       spdlog::warn("relay #{}: webhook {} refused the signal: {}", id, cfg.webhook_url,
-                   status.value_or("no answer"));
+                   status.empty() ? "no answer" : status);
       co_return false;
     }
     spdlog::info("relay #{}: signal posted to the gateway's webhook ({} octets)", id, sealed.size());

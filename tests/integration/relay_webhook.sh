@@ -56,6 +56,16 @@ out=$(curl -sS --max-time 10 -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUB
 grep -q "signal posted to the gateway's webhook" $T/relay.log || fail "the webhook was not used"
 pass "the relay wakes the gateway over the HTTPS webhook (its certificate verified; the signal itself is sealed)"
 
+# Keep-alive: five more tunnels, one after the other, reuse the relay's webhook connection.
+for i in 1 2 3 4 5; do
+  out=$(curl -sS --max-time 10 -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUBLIC/")
+  [ "$out" = "hello from the mobile server" ] || fail "tunnel $i over a kept-alive webhook: '$out'"
+done
+[ "$(grep -c "signal posted to the gateway's webhook" $T/relay.log)" -ge 6 ] || fail "six signals expected"
+accepted=$(curl -fsS "http://127.0.0.1:$P_ADMIN_OP/metrics" | awk '$1 == "mobix_tcp_connections_total{service=\"gateway-webhook\"}" {print $2}')
+[ "${accepted:-0}" = 1 ] || fail "the webhook connection was not reused: $accepted connections for 6 signals"
+pass "six signals over one kept-alive HTTPS connection to the gateway"
+
 # A stranger posting to the webhook: 403, counted, and rate limited after repeated refusals.
 head -c 90 /dev/urandom >$T/junk
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert $T/ca/ca.crt --data-binary @$T/junk \
