@@ -3,14 +3,16 @@
 # through mobix (relay + gateway, SMS signal via the lab SMSC, TLS callback leg) against the tools
 # an operator would otherwise put in the path: HAProxy 2.6 (mode tcp, with and without splice),
 # nginx stream and socat, plus the direct connection. Prints markdown rows for docs/BENCHMARKS.md.
-# Usage: bench/run_relay.sh [STREAM_MiB] [SETUPS]     (SKIP_STREAM=1: only the set-up times)
+# Then HTTP keep-alive requests through established tunnels (wrk), and the memory an idle tunnel
+# costs at IDLE (default 3,000) tunnels, each against HAProxy on the same path.
+# Usage: bench/run_relay.sh [STREAM_MiB] [SETUPS]     (SKIP_STREAM=1: skip the one-stream rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-2048}
 SETUPS=${2:-200}
 M=$PWD/build/release/apps/mobix/mobix
 [ -x "$M" ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
-for p in socat haproxy nginx-light libnginx-mod-stream; do
+for p in socat haproxy nginx-light libnginx-mod-stream wrk; do
   dpkg -s $p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $p >/dev/null
 done
 T=$(mktemp -d /tmp/mobix-bench-relay-XXXXXX)
@@ -111,8 +113,8 @@ worker_processes 1;
 daemon off;
 pid $T/source.pid;
 error_log $T/source.err;
-events { worker_connections 4096; }
-http { access_log off; sendfile on; server { listen $IP:$P_SRC; root $T; } }
+events { worker_connections 8192; }
+http { access_log off; keepalive_requests 1000000; sendfile on; server { listen $IP:$P_SRC; root $T; } }
 CFG
 nginx -c $T/source.conf -p $T >/dev/null 2>&1 &
 PIDS+=($!)
@@ -193,3 +195,60 @@ echo "|---|---|---|"
 echo "| mobix relay, new tunnel each (SMS signal via the lab SMSC) | $(setup $P_PUB) |"
 echo "| mobix relay, new tunnel each (HTTPS webhook signal) | $(setup $P_PUB_W) |"
 echo "| HAProxy 2.6 mode tcp (no tunnel to set up) | $(setup $P_HA) |"
+
+# HTTP keep-alive through established tunnels: wrk opens 10 connections (10 tunnels), then reuses them.
+wrk_row() { # name port
+  wrk -t1 -c10 -d"${WRK_SECS:-10}"s --latency -H "Host: cam.bench.test" "http://127.0.0.1:$2/small" 2>/dev/null |
+    awk -v n="$1" '/Requests\/sec/ {r=$2} /^ +99%/ {p=$2} END {printf "| %s | %.0f req/s | p99 %s |\n", n, r, p}'
+}
+echo
+echo "HTTP keep-alive through established tunnels, wrk -t1 -c10 (3-byte body):"
+echo "| path | requests/s | latency p99 |"
+echo "|---|---|---|"
+wrk_row "mobix relay (10 tunnels, SMS-woken)" $P_PUB
+wrk_row "HAProxy 2.6 mode tcp" $P_HA
+
+# Memory per idle tunnel: IDLE clients each make one keep-alive request and then stay connected.
+IDLE=${IDLE:-3000}
+rss() { awk '/^VmRSS/ {print $2}' /proc/$1/status; }  # KiB
+GW_PID=$(pgrep -f "serve --config $T/op/mobix.yaml" | head -1)
+cat >$T/idle.py <<'PY'
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /small HTTP/1.1\r\nHost: cam.bench.test\r\n\r\n")
+    got = b""
+    while b"\r\n\r\nok\n" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("connection %d closed early" % i)
+        got += chunk
+    socks.append(s)
+print("ready", flush=True)
+sys.stdin.read()
+PY
+idle_row() { # name port pid...
+  local name=$1 port=$2; shift 2
+  local before=0 after=0 p
+  for p in "$@"; do before=$((before + $(rss $p))); done
+  exec 3< <(sleep 100000)
+  python3 $T/idle.py $port $IDLE <&3 >$T/idle.out 2>&1 &
+  local drv=$!
+  for _ in $(seq 1200); do grep -q ready $T/idle.out 2>/dev/null && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
+  if ! grep -q ready $T/idle.out; then echo "| $name | failed: $(tail -1 $T/idle.out) | |"; kill $drv 2>/dev/null; return; fi
+  sleep 1
+  for p in "$@"; do after=$((after + $(rss $p))); done
+  kill $drv 2>/dev/null; wait $drv 2>/dev/null || true
+  exec 3<&-
+  awk -v n="$name" -v b="$before" -v a="$after" -v c="$IDLE" 'BEGIN {
+    printf "| %s | %.1f KiB per idle tunnel (RSS %d -> %d KiB) |\n", n, (a - b) / c, b, a }'
+}
+echo
+echo "User-space memory per idle proxied connection at $IDLE connections (RSS growth / connections):"
+echo "| path | memory |"
+echo "|---|---|"
+idle_row "mobix relay + gateway (two processes, TLS leg between them)" $P_PUB $RELAY_PID $GW_PID
+sleep 2
+idle_row "HAProxy 2.6 mode tcp" $P_HA $HA_PID
