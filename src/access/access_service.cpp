@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "core/text.hpp"
+
 namespace mobix {
 
 AccessService::AccessService(const AccessConfig& cfg, Directory& dir, SessionTable& table,
@@ -20,9 +22,7 @@ std::int64_t AccessService::roamer_id(std::string_view nai) {
 std::string AccessService::realm_of(std::string_view username) {
   auto at = username.rfind('@');
   if (at == std::string_view::npos) return {};
-  std::string r(username.substr(at + 1));
-  for (auto& c : r) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return r;
+  return ascii_lower(std::string(username.substr(at + 1)));
 }
 
 const RoamingPartnerConfig* AccessService::partner_for(std::string_view username) const {

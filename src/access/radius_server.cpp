@@ -23,6 +23,7 @@
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/runtime.hpp"
+#include "core/text.hpp"
 #include "roaming/radsec.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
@@ -285,9 +286,8 @@ struct AccessRole::Impl {
     }
   }
 
-  std::string roaming_key(const RoamingPartnerConfig& p, std::string username) {
-    for (auto& c : username) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return p.name + "\n" + username;
+  std::string roaming_key(const RoamingPartnerConfig& p, const std::string& username) {
+    return p.name + "\n" + ascii_lower(username);
   }
 
   void reject_count(const std::string& reason) {

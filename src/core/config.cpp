@@ -1,5 +1,7 @@
 #include "core/config.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
@@ -192,8 +194,7 @@ AccessConfig parse_access(Section& s, const std::string& file, const std::string
 
 // A path relative to the config file's directory; it must name a readable file.
 std::string lower(std::string v) {
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return v;
+  return ascii_lower(std::move(v));
 }
 
 std::string existing_file(Section& s, const std::string& k, const std::string& base_dir) {

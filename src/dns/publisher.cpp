@@ -11,6 +11,12 @@ ZonePublisher::ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, st
     : embedded_(embedded), sessions_(sessions), ttl_(ttl), writer_(writer) {
   metrics().gauge("mobix_dns_session_records", "Records in the embedded zones that follow sessions",
                   [this] { return double(embedded_.dynamic_count()); });
+  // One gauge for every external zone: a gauge has one reader, so a per-client one kept only the last.
+  metrics().gauge("mobix_dns_update_queue", "Record changes waiting for the operators' DNS servers", [this] {
+    std::size_t n = 0;
+    for (const auto& [origin, client] : external_) n += client->pending();
+    return double(n);
+  });
 }
 
 void ZonePublisher::add_external_zone(const std::string& origin, UpdateServerConfig cfg) {
@@ -45,11 +51,7 @@ std::vector<RecordChange> ZonePublisher::records_of(const SessionRecord& s, Reco
 void ZonePublisher::apply(RecordChange c) {
   auto target = route(c.name);
   if (!target) return;  // neither a zone of ours nor one we update: the other network's business
-  static Counter& puts = metrics().counter("mobix_dns_record_changes_total",
-                                           "Session-driven record changes, by operation", "op=\"put\"");
-  static Counter& drops = metrics().counter("mobix_dns_record_changes_total",
-                                            "Session-driven record changes, by operation", "op=\"drop\"");
-  (c.op == RecordChange::Op::put ? puts : drops).inc();
+  (c.op == RecordChange::Op::put ? puts_ : drops_).inc();
   if (target->external) {
     target->external->submit(std::move(c));
   } else if (c.op == RecordChange::Op::put) {
@@ -86,9 +88,7 @@ void ZonePublisher::drop_journaled(const SessionRecord& s, bool embedded_too) {
     outstanding_[s.sid] += static_cast<int>(external.size());
   }
   for (auto& [client, c] : external) {
-    static Counter& drops = metrics().counter("mobix_dns_record_changes_total",
-                                              "Session-driven record changes, by operation", "op=\"drop\"");
-    drops.inc();
+    drops_.inc();
     client->submit(std::move(c));
   }
 }

@@ -11,6 +11,7 @@
 
 #include "access/session_table.hpp"
 #include "codec/dns/zone.hpp"
+#include "core/metrics.hpp"
 #include "dns/update_client.hpp"
 #include "store/writer.hpp"
 
@@ -55,6 +56,10 @@ class ZonePublisher {
   const SessionTable& sessions_;
   std::uint32_t ttl_;
   std::string roamers_zone_;
+  Counter& puts_ = metrics().counter("mobix_dns_record_changes_total",
+                                     "Session-driven record changes, by operation", "op=\"put\"");
+  Counter& drops_ = metrics().counter("mobix_dns_record_changes_total",
+                                      "Session-driven record changes, by operation", "op=\"drop\"");
   StoreWriter* writer_;
   std::mutex mu_;
   std::unordered_map<std::string, int> outstanding_;  ///< sid -> removals not yet confirmed

@@ -6,6 +6,8 @@
 
 #include "dns/update_client.hpp"
 
+#include "codec/dns/responder.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <memory>
@@ -17,11 +19,6 @@
 namespace mobix::dns {
 
 namespace {
-
-std::string type_name(std::uint16_t type) {
-  const auto* d = ldns_rr_descript(type);
-  return d && d->_name ? d->_name : "TYPE" + std::to_string(type);
-}
 
 // RFC 2136 2.5: class IN adds an RR; class ANY with no RDATA deletes the RRset; class NONE
 // with RDATA deletes exactly that RR. TTL 0 for the deletions.
@@ -52,8 +49,6 @@ UpdateClient::UpdateClient(std::string zone, UpdateServerConfig cfg, Applied app
       failed_(metrics().counter("mobix_dns_update_failures_total",
                                 "RFC 2136 UPDATE messages refused or unanswered (retried), by zone",
                                 fmt::format("zone=\"{}\"", zone_))) {
-  metrics().gauge("mobix_dns_update_queue", "Record changes waiting for the zone's DNS server",
-                  [this] { return double(pending()); });
   worker_ = std::thread([this] { run(); });
 }
 

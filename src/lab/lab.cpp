@@ -18,6 +18,7 @@
 #include "directory/directory.hpp"
 #include "lab/lab_mail.hpp"
 #include "lab/lab_relay.hpp"
+#include "lab/lab_util.hpp"
 #include "lab/lab_visited.hpp"
 #include "node/node.hpp"
 #include "pki/pki.hpp"
@@ -115,13 +116,6 @@ dns:
     - {name: 3.127.in-addr.arpa}
 )";
 
-// A loopback port free right now (the lab's SMSC keeps it in the config across runs).
-int free_tcp_port() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
 struct Demo {
   const char* name;
   const char* msisdn;
@@ -158,11 +152,8 @@ int run_lab(std::string dir) {
   auto config_path = fs::path(dir) / "mobix.yaml";
   if (!fs::exists(config_path)) {
     std::string text = kLabConfig;
-    auto port = std::to_string(free_tcp_port());
-    for (auto at = text.find("SMSC_PORT"); at != std::string::npos; at = text.find("SMSC_PORT"))
-      text.replace(at, 9, port);
-    auto radsec = std::to_string(free_tcp_port());
-    text.replace(text.find("RADSEC_PORT"), 11, radsec);
+    lab::replace_all(text, "SMSC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
+    lab::replace_all(text, "RADSEC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     write_private(config_path, text);
     write_private(fs::path(dir) / "smpp_relay_password", random_token(8) + "\n");
     write_private(fs::path(dir) / "smpp_gateway_password", random_token(8) + "\n");

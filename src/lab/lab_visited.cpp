@@ -17,20 +17,16 @@
 #include <boost/asio/ip/udp.hpp>
 
 #include "core/config.hpp"
+#include "lab/lab_util.hpp"
 #include "pki/pki.hpp"
 
 namespace mobix {
 
 namespace fs = std::filesystem;
+using lab::free_port;
+using lab::replace_all;
 
 namespace {
-
-template <typename Protocol>
-std::uint16_t free_port() {
-  boost::asio::io_context io;
-  typename Protocol::socket s(io, typename Protocol::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
-  return s.local_endpoint().port();
-}
 
 // The visited network: its own subscribers' realm, a pool in 127.5/16 and the reverse zone
 // for it, and the lab's home network as roaming partner over RadSec.
@@ -60,11 +56,6 @@ dns:
     - {name: 5.127.in-addr.arpa}
   roamers_zone: visited.mobix.test   # bob.home.mobix.test.visited.mobix.test while bob visits
 )";
-
-void replace_all(std::string& s, const std::string& what, const std::string& with) {
-  for (auto at = s.find(what); at != std::string::npos; at = s.find(what, at + with.size()))
-    s.replace(at, what.size(), with);
-}
 
 }  // namespace
 

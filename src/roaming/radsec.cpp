@@ -212,6 +212,7 @@ struct RadsecServer::Impl : std::enable_shared_from_this<RadsecServer::Impl> {
       co_return;
     }
     spdlog::info("radsec: partner {} connected from {}", partner->name, peer);
+    std::erase_if(self->links, [](const std::weak_ptr<Link>& w) { return w.expired(); });
     self->links.push_back(link);
     std::weak_ptr<Link> weak = link;
     // A named handler: GCC 12 mishandles temporaries inside a co_await operand (double free).

@@ -21,11 +21,6 @@ using Pkt = std::unique_ptr<ldns_pkt, PktFree>;
 
 constexpr std::uint16_t kEdnsSize = 1232;  // DNS flag day 2020: no IP fragmentation
 
-std::string type_name(std::uint16_t type) {
-  const auto* d = ldns_rr_descript(type);
-  return d && d->_name ? d->_name : "TYPE" + std::to_string(type);
-}
-
 // Records in presentation form -> ldns RRs (only on a cache miss).
 bool push(ldns_pkt* p, ldns_pkt_section section, const Record& r) {
   ldns_rr* rr = nullptr;
@@ -73,6 +68,11 @@ struct RdfFree {
 };
 
 }  // namespace
+
+std::string type_name(std::uint16_t type) {
+  const auto* d = ldns_rr_descript(type);
+  return d && d->_name ? d->_name : "TYPE" + std::to_string(type);
+}
 
 Responder::Responder(const ZoneSet& zones, std::size_t max_cached) : zones_(zones), max_cached_(max_cached) {}
 

@@ -15,6 +15,9 @@ namespace mobix::dns {
 // RCODEs (RFC 1035 4.1.1, RFC 6895).
 inline constexpr int kNoError = 0, kFormErr = 1, kServFail = 2, kNxDomain = 3, kNotImp = 4, kRefused = 5;
 
+/// "A", "PTR", ... (ldns's table), "TYPE<n>" for unknown types.
+std::string type_name(std::uint16_t type);
+
 class Responder {
  public:
   explicit Responder(const ZoneSet& zones, std::size_t max_cached = 100000);
