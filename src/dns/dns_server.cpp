@@ -119,22 +119,31 @@ DnsServer::~DnsServer() {
 
 void DnsServer::start() {
   auto& m = *impl_;
-  udp::endpoint ep(asio::ip::make_address(m.listen.host), m.listen.port);
-  for (unsigned i = 0; i < m.threads; ++i) {
-    auto s = std::make_unique<udp::socket>(m.io);
-    s->open(ep.protocol());
-    int one = 1;
-    ::setsockopt(s->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    s->set_option(asio::socket_base::receive_buffer_size(4 << 20));
-    s->bind(ep);
-    ep.port(s->local_endpoint().port());  // port 0: the others share the first one's port
-    m.udp_sockets.push_back(std::move(s));
+  // With port 0 the UDP port is chosen first; its TCP twin may be taken, so try another (a few times).
+  for (int attempt = 0;; ++attempt) {
+    udp::endpoint ep(asio::ip::make_address(m.listen.host), m.listen.port);
+    m.udp_sockets.clear();
+    for (unsigned i = 0; i < m.threads; ++i) {
+      auto s = std::make_unique<udp::socket>(m.io);
+      s->open(ep.protocol());
+      int one = 1;
+      ::setsockopt(s->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+      s->set_option(asio::socket_base::receive_buffer_size(4 << 20));
+      s->bind(ep);
+      ep.port(s->local_endpoint().port());  // port 0: the others share the first one's port
+      m.udp_sockets.push_back(std::move(s));
+    }
+    m.bound = Endpoint{ep.address().to_string(), ep.port()};
+    m.tcp_service = std::make_unique<TcpService>(m.io, "dns", m.bound, [&m](tcp::socket s, std::uint64_t id) {
+      return m.tcp_session(std::move(s), id);
+    });
+    try {
+      m.tcp_service->start();
+      break;
+    } catch (const std::exception&) {
+      if (m.listen.port != 0 || attempt >= 10) throw;
+    }
   }
-  m.bound = Endpoint{ep.address().to_string(), ep.port()};
-  m.tcp_service = std::make_unique<TcpService>(m.io, "dns", m.bound, [&m](tcp::socket s, std::uint64_t id) {
-    return m.tcp_session(std::move(s), id);
-  });
-  m.tcp_service->start();
   for (auto& s : m.udp_sockets) asio::co_spawn(m.io, m.udp_loop(*s), asio::detached);
   for (unsigned i = 0; i < m.threads; ++i) m.workers.emplace_back([&m] { m.io.run(); });
   spdlog::info("dns: authoritative server on {} (udp x{}, tcp)", m.bound.str(), m.threads);

@@ -5,6 +5,8 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/udp.hpp>
 
 namespace mobix::lab {
 
@@ -14,6 +16,19 @@ std::uint16_t free_port() {
   boost::asio::io_context io;
   typename Protocol::socket s(io, typename Protocol::endpoint(boost::asio::ip::make_address("127.0.0.1"), 0));
   return s.local_endpoint().port();
+}
+
+/// A loopback port free for both TCP and UDP right now (a DNS server listens on both).
+inline std::uint16_t free_dns_port() {
+  namespace ip = boost::asio::ip;
+  for (;;) {
+    boost::asio::io_context io;
+    ip::tcp::socket t(io, ip::tcp::endpoint(ip::make_address("127.0.0.1"), 0));
+    ip::udp::socket u(io, ip::udp::v4());
+    boost::system::error_code ec;
+    u.bind(ip::udp::endpoint(ip::make_address("127.0.0.1"), t.local_endpoint().port()), ec);
+    if (!ec) return t.local_endpoint().port();
+  }
 }
 
 inline void replace_all(std::string& s, const std::string& what, const std::string& with) {

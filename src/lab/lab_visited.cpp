@@ -81,7 +81,7 @@ bool prepare_lab_visited(const std::string& dir) {
   replace_all(text, "ADMIN_PORT", std::to_string(free_port<boost::asio::ip::tcp>()));
   replace_all(text, "AUTH_PORT", std::to_string(free_port<boost::asio::ip::udp>()));
   replace_all(text, "ACCT_PORT", std::to_string(free_port<boost::asio::ip::udp>()));
-  replace_all(text, "DNS_PORT", std::to_string(free_port<boost::asio::ip::udp>()));
+  replace_all(text, "DNS_PORT", std::to_string(lab::free_dns_port()));
   replace_all(text, "RADSEC_PORT", std::to_string(home.roaming->radsec_listen->port));
   std::ofstream(config) << text;
   return true;

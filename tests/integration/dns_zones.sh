@@ -5,7 +5,7 @@
 # updates refused by BIND). kill -9 mid-session, then restart: the zones match the sessions.
 source "$(dirname "$0")/lib.sh"
 command -v named >/dev/null || fail "named (bind9) is not installed"
-read -r RAUTH RACCT ADMIN_PORT DNS_PORT BIND_PORT < <(free_ports u u t u u)
+read -r RAUTH RACCT ADMIN_PORT DNS_PORT BIND_PORT < <(free_ports u u t d d)
 ADMIN=127.0.0.1:$ADMIN_PORT
 SECRET=dns-test-secret
 

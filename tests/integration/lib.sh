@@ -49,13 +49,20 @@ session_count() { curl -fsS "http://$ADMIN/api/v1/sessions" | jq 'length'; }
 # acct FILE_CONTENT: sends one Accounting-Request with radclient (independent implementation).
 acct() { printf '%s\n' "$1" | radclient -q -r 2 -t 2 "$ACCT" acct "$SECRET"; }
 
-# free_ports t|u ...: prints one free loopback port per argument (t: TCP, u: UDP).
+# free_ports t|u|d ...: prints one free loopback port per argument (t: TCP, u: UDP, d: both, for DNS).
 free_ports() {
   /usr/bin/python3 -c 'import socket, sys
 ps = []
 for k in sys.argv[1:]:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if k == "u" else socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0)); ps.append(s.getsockname()[1]); s.close()
+    while True:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if k == "u" else socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]
+        if k == "d":  # the same number must be free for UDP too
+            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            try: u.bind(("127.0.0.1", p))
+            except OSError: s.close(); continue
+            u.close()
+        s.close(); ps.append(p); break
 print(*ps)' "$@"
 }
 

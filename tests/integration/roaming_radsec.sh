@@ -9,7 +9,7 @@
 # restarted: records consistent. And radsecproxy (an independent RadSec implementation) as the
 # visited network's proxy in front of mobix home.
 source "$(dirname "$0")/lib.sh"
-read -r H_AUTH H_ACCT H_ADMIN H_DNS H_RS V_AUTH V_ACCT V_ADMIN V_DNS P_UDP < <(free_ports u u t u t u u t u u)
+read -r H_AUTH H_ACCT H_ADMIN H_DNS H_RS V_AUTH V_ACCT V_ADMIN V_DNS P_UDP < <(free_ports u u t d t u u t d u)
 SECRET=nas-secret
 
 "$MOBIX" pki init --dir "$T/pki" --cn "roaming CA" >/dev/null
