@@ -285,9 +285,42 @@ RelayConfig parse_relay(Section& s, const std::string& file, const std::string& 
     if (r.webhook_url.rfind("https://", 0) != 0)
       s.fail(s.key("webhook_url"), s.get("webhook_url"), "must be an https:// URL (the webhook is TLS-only)");
     r.webhook_ca_file = existing_file(s, "webhook_ca_file", base_dir);
+  } else if (r.channel == "email") {
+    Section m(s.get("email"), s.key("email"), file);
+    if (!Section::present(s.get("email")))
+      s.fail(s.key("email"), s.node(), "channel email needs an email section");
+    r.email.smtp = m.endpoint("smtp", r.email.smtp);
+    r.email.tls = m.str("tls", r.email.tls);
+    if (r.email.tls != "starttls" && r.email.tls != "tls" && r.email.tls != "none")
+      m.fail(m.key("tls"), m.get("tls"), "must be starttls, tls or none");
+    r.email.ca_file = existing_file(m, "ca_file", base_dir);
+    r.email.from = m.required("from");
+    r.email.to = m.required("to");
+    for (const auto* a : {&r.email.from, &r.email.to})
+      if (a->find('@') == std::string::npos || a->find_first_of("<> \r\n") != std::string::npos)
+        m.fail(m.key(a == &r.email.from ? "from" : "to"), m.node(),
+               "must be a plain address like name@domain");
+    r.email.username = m.str("username", "");
+    if (!r.email.username.empty()) {
+      r.email.password = m.secret("password", base_dir);
+      if (r.email.tls == "none")
+        m.fail(m.key("username"), m.get("username"), "AUTH only over TLS: set tls to starttls or tls");
+    }
+    m.check_unknown();
   } else {
-    s.fail(s.key("channel"), s.get("channel"), "must be smpp or webhook");
+    s.fail(s.key("channel"), s.get("channel"), "must be smpp, webhook or email");
   }
+  for_each_item(s, "port_map", file, [&](Section& m) {
+    RelayPortMap pm;
+    pm.listen = m.endpoint("listen", pm.listen);
+    if (!m.get("listen") || pm.listen.port == 0)
+      m.fail(m.key("listen"), m.get("listen"), "needs a fixed port");
+    pm.hostname = m.required("hostname");
+    pm.target_port = static_cast<std::uint16_t>(m.u32("target_port", 0, 1, 65535));
+    if (pm.target_port == 0)
+      m.fail(m.key("target_port"), m.node(), "is required (the service's port on the terminal)");
+    r.port_map.push_back(pm);
+  });
   r.hold_timeout = s.u32("hold_timeout", r.hold_timeout, 1, 120);
   r.max_pending_per_client_ip = s.u32("max_pending_per_client_ip", r.max_pending_per_client_ip, 1, 10000);
   r.max_pending_per_target = s.u32("max_pending_per_target", r.max_pending_per_target, 1, 10000);
@@ -310,8 +343,23 @@ GatewayConfig parse_gateway(Section& s, const std::string& file, const std::stri
       s.fail(s.key("webhook_listen"), s.node(),
              "the webhook is HTTPS: give webhook_cert_file and webhook_key_file");
   }
-  if (!g.smpp && !g.webhook_listen)
-    s.fail(s.key("smpp"), s.node(), "give smpp (SMS) or webhook_listen (HTTPS), or both");
+  if (auto n = s.get("email")) {
+    Section m(n, s.key("email"), file);
+    GatewayEmailConfig e;
+    if (!m.get("listen")) m.fail(m.key("listen"), m.node(), "is required (host:port of the SMTP receiver)");
+    e.listen = m.endpoint("listen", Endpoint{});
+    e.address = m.required("address");
+    if (e.address.find('@') == std::string::npos || e.address.find_first_of("<> \r\n") != std::string::npos)
+      m.fail(m.key("address"), m.get("address"), "must be a plain address like name@domain");
+    e.tls_cert_file = existing_file(m, "tls_cert_file", base_dir);
+    e.tls_key_file = existing_file(m, "tls_key_file", base_dir);
+    if (e.tls_cert_file.empty() != e.tls_key_file.empty())
+      m.fail(m.key("tls_cert_file"), m.node(), "STARTTLS needs both tls_cert_file and tls_key_file");
+    m.check_unknown();
+    g.email = e;
+  }
+  if (!g.smpp && !g.webhook_listen && !g.email)
+    s.fail(s.key("smpp"), s.node(), "give smpp (SMS), webhook_listen (HTTPS) or email (SMTP)");
   for_each_item(s, "signal_keys", file,
                 [&](Section& k) { g.signal_keys.push_back(parse_signal_key(k, base_dir)); });
   if (g.signal_keys.empty()) s.fail(s.key("signal_keys"), s.node(), "at least one signal key is required");

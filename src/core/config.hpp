@@ -119,18 +119,45 @@ struct SmppClientConfig {
 };
 
 /// The public relay (seed 001 "first public proxy server"), on the Internet.
+/// Port mapping (issue 5 item 2): a relay port dedicated to one service of one mobile server, for
+/// raw TCP services that carry neither an HTTP Host header nor a TLS SNI (SSH, MQTT, ...).
+struct RelayPortMap {
+  Endpoint listen;
+  std::string hostname;           ///< the mobile server (a subscriber's host name)
+  std::uint16_t target_port = 0;  ///< its service port
+};
+
+/// Step D by e-mail at the relay: one kept SMTP session to the operator's MTA (or straight to the
+/// gateway's SMTP receiver), one message per signal.
+struct RelayEmailConfig {
+  Endpoint smtp{"127.0.0.1", 25};
+  std::string tls = "starttls";    ///< "starttls" (required), "tls" (implicit) or "none"
+  std::string ca_file;             ///< the server's certificate chains to this (system store if empty)
+  std::string from, to;            ///< envelope and header addresses; `to` is the gateway's mailbox
+  std::string username, password;  ///< optional AUTH PLAIN, only over TLS
+};
+
+/// Step D by e-mail at the gateway: an SMTP receiver (RFC 5321) for one address.
+struct GatewayEmailConfig {
+  Endpoint listen;
+  std::string address;                      ///< the only recipient accepted
+  std::string tls_cert_file, tls_key_file;  ///< STARTTLS offered when given
+};
+
 struct RelayConfig {
   Endpoint public_listen{"0.0.0.0", 8080};    ///< clients: HTTP Host or TLS SNI picks the mobile server
+  std::vector<RelayPortMap> port_map;         ///< raw TCP services, one relay port each
   Endpoint callback_listen{"0.0.0.0", 7443};  ///< gateways dial back here over TLS (step G)
   std::string callback_address;               ///< announced in the signal; default: callback_listen's
   std::string tls_cert_file, tls_key_file;    ///< the callback port's certificate
   SignalKeyConfig signal_key;
-  std::string channel = "smpp";                 ///< how the signal travels: "smpp" (SMS) or "webhook" (HTTPS)
-  SmppClientConfig smpp;                        ///< channel smpp
-  std::string gateway_msisdn;                   ///< channel smpp: the number the gateway receives signals on
-  std::string webhook_url;                      ///< channel webhook: https://host:port/v1/signal
-  std::string webhook_ca_file;                  ///< channel webhook: the gateway's certificate chains to this
-  std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
+  std::string channel = "smpp";     ///< how the signal travels: "smpp" (SMS), "webhook" (HTTPS) or "email"
+  RelayEmailConfig email;           ///< channel email
+  SmppClientConfig smpp;            ///< channel smpp
+  std::string gateway_msisdn;       ///< channel smpp: the number the gateway receives signals on
+  std::string webhook_url;          ///< channel webhook: https://host:port/v1/signal
+  std::string webhook_ca_file;      ///< channel webhook: the gateway's certificate chains to this
+  std::uint32_t hold_timeout = 10;  ///< seconds a client waits for its tunnel
   std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
   std::uint32_t max_pending_per_target = 32;    ///< tunnels waiting for one mobile server at once
 };
@@ -141,6 +168,7 @@ struct GatewayConfig {
   std::string address_range;               ///< destination prefix the SMSC routes to this gateway
   std::optional<Endpoint> webhook_listen;  ///< receive signals by HTTPS POST /v1/signal
   std::string webhook_cert_file, webhook_key_file;
+  std::optional<GatewayEmailConfig> email;  ///< receive signals by e-mail (SMTP)
   std::vector<SignalKeyConfig> signal_keys;
   std::string relay_ca_file;  ///< the relay's callback certificate must chain to this
   std::uint32_t connect_timeout = 5;

@@ -11,12 +11,15 @@
 #include "mail/conn.hpp"
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_factory.hpp"
+#include "mail/smtp_client.hpp"
 
 namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+using mail::ehlo_keyword;
 using mail::read_line;
+using mail::read_reply;
 using mail::write_all;
 
 namespace {
@@ -24,40 +27,6 @@ namespace {
 Counter& failure_counter(const std::string& reason) {
   return metrics().counter("mobix_mail_smtp_failures_total",
                            "SMTP proxy requests refused or failed, by reason", "reason=\"" + reason + "\"");
-}
-
-// Reads a whole (multi-line) reply from the upstream server.
-asio::awaitable<std::optional<smtp::Reply>> read_reply(mail::Conn& s, std::string& buf,
-                                                       std::chrono::seconds timeout) {
-  smtp::Reply r;
-  for (int lines = 0; lines < 100; ++lines) {
-    auto line = co_await read_line(s, buf, smtp::kMaxTextLine, timeout);
-    if (!line) co_return std::nullopt;
-    auto rl = smtp::parse_reply_line(*line);
-    if (!rl) co_return std::nullopt;
-    r.code = rl->code;
-    r.text += *line + "\r\n";
-    if (!rl->more) co_return r;
-  }
-  co_return std::nullopt;
-}
-
-// The EHLO keyword's parameters ("AUTH PLAIN LOGIN" -> "PLAIN LOGIN"), or nullopt when the
-// server does not advertise it (RFC 5321 4.1.1.1).
-std::optional<std::string> ehlo_keyword(const smtp::Reply& ehlo, const std::string& keyword) {
-  std::size_t pos = 0;
-  for (int line = 0; pos < ehlo.text.size(); ++line) {
-    auto end = ehlo.text.find("\r\n", pos);
-    if (end == std::string::npos) end = ehlo.text.size();
-    if (line > 0 && end - pos >= 4) {  // the first line is the greeting, not a keyword
-      std::string kw = ehlo.text.substr(pos + 4, end - pos - 4);
-      for (auto& c : kw) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-      if (kw == keyword) return "";
-      if (kw.rfind(keyword + " ", 0) == 0) return kw.substr(keyword.size() + 1);
-    }
-    pos = end + 2;
-  }
-  return std::nullopt;
 }
 
 bool has_word(const std::string& words, const std::string& w) {

@@ -163,6 +163,8 @@ std::map<std::string, ListenerInfo> Node::listeners() const {
   }
   if (impl_->gateway && impl_->gateway->webhook_endpoint())
     out["gateway.webhook"] = {*impl_->gateway->webhook_endpoint(), "https"};
+  if (impl_->gateway && impl_->gateway->email_endpoint())
+    out["gateway.email"] = {*impl_->gateway->email_endpoint(), "smtp"};
   if (impl_->dns_server) out["dns"] = {impl_->dns_server->local_endpoint(), "dns/udp+tcp"};
   if (impl_->admin) out["admin.http"] = {impl_->admin->local_endpoint(), "http"};
   return out;

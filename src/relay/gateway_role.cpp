@@ -9,6 +9,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -19,6 +20,8 @@
 #include "mail/access_identity.hpp"
 #include "mail/conn.hpp"
 #include "mail/relay.hpp"
+#include "relay/mail_signal.hpp"
+#include "relay/tunnel_leg.hpp"
 #include "relay/tunnel_roles.hpp"
 #include "smpp/esme.hpp"
 #include "store/store.hpp"
@@ -50,6 +53,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   std::atomic<int> active{0};
   std::shared_ptr<asio::ssl::context> webhook_tls;
   std::unique_ptr<TcpService> webhook_service;
+  std::unique_ptr<MailSignalReceiver> mail_receiver;
   mail::FailureLimiter webhook_failures{20};  // refused POSTs per address per minute
 
   asio::awaitable<void> webhook(asio::ip::tcp::socket sock, std::uint64_t id);
@@ -159,20 +163,26 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
       co_return;
     }
     const auto t = std::chrono::seconds(cfg.connect_timeout);
-    Conn terminal(io.get_executor());
     // Named locals, not temporaries, in co_await operands (GCC 12 destroys such temporaries twice).
     const Endpoint terminal_ep{ip, r.target_port};
     const Endpoint relay_ep{r.relay_ip, r.callback_port};
-    if (auto ec = co_await terminal.connect(terminal_ep, t)) {
+    std::string why;
+    auto terminal_socket = co_await dial(io.get_executor(), terminal_ep, t, why);
+    if (!terminal_socket) {
       signals("terminal_unreachable").inc();
       spdlog::info("gateway: tunnel {:016x}: {}:{} (msisdn {}) refused: {}", r.tunnel_id, ip, r.target_port,
-                   r.msisdn, ec.message());
+                   r.msisdn, why);
       co_return;
     }
-    Conn relay(io.get_executor());
-    std::string why;
-    auto up = co_await mail::open_upstream(relay, relay_ep, mail::TlsMode::implicit, *tls, t, why);
-    if (up != mail::UpstreamOpen::ok) {
+    tunnel::Leg terminal(std::move(*terminal_socket));
+    auto relay_socket = co_await dial(io.get_executor(), relay_ep, t, why);
+    if (!relay_socket) {
+      signals("relay_unreachable").inc();
+      spdlog::warn("gateway: tunnel {:016x}: relay {}:{}: {}", r.tunnel_id, r.relay_ip, r.callback_port, why);
+      co_return;
+    }
+    tunnel::Leg relay(std::move(*relay_socket));
+    if (!co_await relay.connect_tls(tls->native_handle(), r.relay_ip, t, why)) {
       signals("relay_unreachable").inc();
       spdlog::warn("gateway: tunnel {:016x}: relay {}:{}: {}", r.tunnel_id, r.relay_ip, r.callback_port, why);
       co_return;
@@ -180,13 +190,26 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     std::string key_hex;
     boost::algorithm::hex_lower(r.one_time_key.begin(), r.one_time_key.end(), std::back_inserter(key_hex));
     std::string hello = fmt::format("MOBIX-TUNNEL {:016x} {}\r\n", r.tunnel_id, key_hex);
-    if (!co_await mail::write_all(relay, hello, t)) co_return;
+    if (!co_await relay.write_all(hello, t)) co_return;
     signals("tunnelled").inc();
     spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{} connected to relay {}:{}", r.tunnel_id,
                  r.msisdn, ip, r.target_port, r.relay_ip, r.callback_port);
-    auto bytes = co_await mail::relay(relay, terminal, std::chrono::seconds(300), std::chrono::hours(24));
-    spdlog::info("gateway: tunnel {:016x} closed ({} bytes from the terminal, {} to it)", r.tunnel_id,
-                 bytes.down, bytes.up);
+    auto bytes = co_await tunnel::splice(relay, terminal, std::chrono::seconds(300), std::chrono::hours(24));
+    spdlog::info("gateway: tunnel {:016x} closed ({} bytes from the terminal, {} to it{})", r.tunnel_id,
+                 bytes.b_to_a, bytes.a_to_b, bytes.timed_out ? ", timed out" : "");
+  }
+
+  // A connected socket (name resolved, `timeout` bounded), or nullopt with `why`. Its own frame:
+  // the Conn's Beast state is not kept for the tunnel's lifetime.
+  static asio::awaitable<std::optional<asio::ip::tcp::socket>> dial(asio::any_io_executor ex, Endpoint to,
+                                                                    std::chrono::seconds timeout,
+                                                                    std::string& why) {
+    Conn c(ex);
+    if (auto ec = co_await c.connect(to, timeout)) {
+      why = ec.message();
+      co_return std::nullopt;
+    }
+    co_return std::move(c.socket());
   }
 };
 
@@ -261,19 +284,37 @@ GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, Session
                                        return impl->webhook(std::move(s), id);
                                      });
   }
+  if (cfg.email) {
+    std::weak_ptr<Impl> weak = impl_;
+    impl_->mail_receiver = std::make_unique<MailSignalReceiver>(
+        io, *cfg.email, [weak](const std::vector<std::uint8_t>& sealed, const std::string&) {
+          auto impl = weak.lock();
+          if (!impl) return false;
+          auto r = impl->admit(sealed, "email");
+          if (r) asio::co_spawn(impl->io, impl->tunnel(*r), asio::detached);
+          return r.has_value();
+        });
+  }
 }
 GatewayRole::~GatewayRole() = default;
 void GatewayRole::start() {
   if (impl_->cfg.smpp) asio::co_spawn(impl_->io, impl_->receive_loop(), asio::detached);
   if (impl_->webhook_service) impl_->webhook_service->start();
+  if (impl_->mail_receiver) impl_->mail_receiver->start();
 }
 void GatewayRole::stop() {
   impl_->stopping = true;
   if (impl_->esme) impl_->esme->close();
   if (impl_->webhook_service) impl_->webhook_service->stop();
+  if (impl_->mail_receiver) impl_->mail_receiver->stop();
 }
 bool GatewayRole::drained() const {
-  return impl_->active.load() == 0 && (!impl_->webhook_service || impl_->webhook_service->drained());
+  return impl_->active.load() == 0 && (!impl_->webhook_service || impl_->webhook_service->drained()) &&
+         (!impl_->mail_receiver || impl_->mail_receiver->drained());
+}
+std::optional<Endpoint> GatewayRole::email_endpoint() const {
+  if (!impl_->mail_receiver) return std::nullopt;
+  return impl_->mail_receiver->local_endpoint();
 }
 std::optional<Endpoint> GatewayRole::webhook_endpoint() const {
   if (!impl_->webhook_service) return std::nullopt;

@@ -13,6 +13,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -24,6 +25,8 @@
 #include "directory/directory.hpp"
 #include "mail/conn.hpp"
 #include "mail/relay.hpp"
+#include "relay/mail_signal.hpp"
+#include "relay/tunnel_leg.hpp"
 #include "relay/tunnel_roles.hpp"
 #include "smpp/esme.hpp"
 
@@ -44,20 +47,21 @@ Counter& callbacks(const char* result) {
                            std::string("result=\"") + result + "\"");
 }
 
-// A signal waiting for the relay's SMPP session.
-struct OutgoingSms {
+// A signal waiting for the relay's SMPP or SMTP session.
+struct OutgoingSignal {
   std::vector<std::uint8_t> sealed;
   std::uint64_t id = 0;
   bool ok = false;
   asio::steady_timer done;  ///< cancelled when sent (or given up)
-  explicit OutgoingSms(const asio::any_io_executor& ex) : done(ex, asio::steady_timer::time_point::max()) {}
+  explicit OutgoingSignal(const asio::any_io_executor& ex)
+      : done(ex, asio::steady_timer::time_point::max()) {}
 };
 
 // A client waiting for its tunnel: the callback handler hands over the gateway's connection.
 struct Pending {
   std::array<std::uint8_t, signal::kOneTimeKeySize> key{};
   asio::steady_timer ready;
-  std::shared_ptr<Conn> callback;
+  std::shared_ptr<tunnel::Leg> callback;
   std::string server_early;  ///< what the server sent right behind the key line (e.g. an SSH banner)
   explicit Pending(const asio::any_io_executor& ex) : ready(ex) {}
 };
@@ -79,7 +83,7 @@ struct Refusal {
   int status = 0;
   const char* text = nullptr;
 };
-Refusal check_policy(const Subscriber& sub, const boost::asio::ip::address& client, bool is_tls,
+Refusal check_policy(const Subscriber& sub, const boost::asio::ip::address& client, bool not_http,
                      std::span<const std::uint8_t> head) {
   auto attr = [&](const char* k) {
     auto it = sub.attrs.find(k);
@@ -100,7 +104,10 @@ Refusal check_policy(const Subscriber& sub, const boost::asio::ip::address& clie
     if (!ok) return {"not_allowed", 403, "your address may not reach this mobile server"};
   }
   auto auth = attr("relay.http_auth");
-  if (auth.empty() || is_tls) return {};
+  if (auth.empty()) return {};
+  // HTTP authentication cannot be asked of TLS or raw TCP clients: such a service is refused
+  // rather than left open.
+  if (not_http) return {"unauthorized", 0, nullptr};
   auto colon = auth.find(':');
   std::string kind = auth.substr(0, colon), want = colon == std::string::npos ? "" : auth.substr(colon + 1);
   auto header = peek::http_header(head, "Authorization").value_or("");
@@ -148,10 +155,11 @@ struct RelayRole::Impl {
   /// Idle keep-alive connections to the gateway's webhook (step D over HTTPS).
   std::vector<std::unique_ptr<Conn>> webhook_idle;
   std::unique_ptr<TcpService> pub, cb;
+  std::vector<std::unique_ptr<TcpService>> mapped_ports;  ///< one per cfg.port_map entry
   std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::unordered_map<std::string, unsigned> pending_per_ip;
   std::unordered_map<std::string, unsigned> pending_per_target;
-  std::deque<std::shared_ptr<OutgoingSms>> sms_queue;
+  std::deque<std::shared_ptr<OutgoingSignal>> sms_queue;
   asio::steady_timer sms_wake{io, asio::steady_timer::time_point::max()};
   bool stopping = false;
   Counter& tunnels = metrics().counter("mobix_relay_tunnels_total", "Tunnels spliced by the relay");
@@ -245,15 +253,16 @@ struct RelayRole::Impl {
     co_return true;
   }
 
-  // Step D: the signal goes to the gateway as a binary short message through the SMSC.
+  // Step D: the signal goes to the gateway as a binary short message through the SMSC, as an
+  // e-mail, or as an HTTPS POST.
   asio::awaitable<bool> send_signal(std::vector<std::uint8_t> sealed, std::uint64_t id) {
     if (cfg.channel == "webhook") {
       bool ok = co_await send_webhook(sealed, id);
       co_return ok;
     }
-    // Queued for the one SMPP session the relay keeps bound (SMSCs limit binds; one per signal
-    // would also cost a round trip per tunnel).
-    auto item = std::make_shared<OutgoingSms>(io.get_executor());
+    // Queued for the one SMPP (or SMTP) session the relay keeps open (SMSCs limit binds; one per
+    // signal would also cost round trips per tunnel).
+    auto item = std::make_shared<OutgoingSignal>(io.get_executor());
     item->sealed = sealed;
     item->id = id;
     sms_queue.push_back(item);
@@ -302,74 +311,109 @@ struct RelayRole::Impl {
     if (esme) esme->close();
   }
 
-  // Steps C, D and I for one client.
-  asio::awaitable<void> client(tcp::socket sock, std::uint64_t id) {
-    boost::system::error_code ec;
-    auto peer = sock.remote_endpoint(ec);
-    if (ec) co_return;
-    auto ip = canonical(peer.address()).to_string();
-    Conn c(std::move(sock));
-    const auto peek_timeout = std::chrono::seconds(5);
+  // Sends queued signals in order as e-mails over one kept SMTP session; reconnects once on failure.
+  asio::awaitable<void> mail_sender() {
+    MailSignalSender sender(io.get_executor(), cfg.email);
+    while (!stopping) {
+      if (sms_queue.empty()) {
+        co_await sms_wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        continue;
+      }
+      auto item = sms_queue.front();
+      sms_queue.pop_front();
+      for (int attempt = 0; attempt < 2 && !item->ok; ++attempt) {
+        try {
+          co_await sender.send(item->sealed);
+          item->ok = true;
+          spdlog::info("relay #{}: signal sent by e-mail to {} through {} ({} octets)", item->id,
+                       cfg.email.to, cfg.email.smtp.str(), item->sealed.size());
+        } catch (const std::exception& e) {
+          spdlog::warn("relay #{}: cannot send the signal by e-mail through {}: {}", item->id,
+                       cfg.email.smtp.str(), e.what());
+        }
+      }
+      item->done.cancel();
+    }
+    sender.close();
+  }
 
-    // Step C: which mobile server? Peek without terminating TLS.
-    std::string buf;
-    std::optional<std::string> name;
-    bool is_tls = false;
+  // Step C without terminating TLS: the HTTP Host header or the TLS SNI, from what the client sent
+  // first (kept in `buf`: it goes through the tunnel ahead of the rest). nullopt when neither came:
+  // refused here. Its own frame, so the read buffer is not kept for the tunnel's lifetime.
+  static asio::awaitable<std::optional<std::string>> peek_name(Conn& c, std::string& buf, bool& is_tls) {
     std::array<char, 4096> chunk;
     for (;;) {
-      auto [rec, n] = co_await c.read_some(asio::buffer(chunk), peek_timeout);
+      auto [rec, n] = co_await c.read_some(asio::buffer(chunk), std::chrono::seconds(5));
       buf.append(chunk.data(), n);
       if (!buf.empty()) {
         is_tls = static_cast<unsigned char>(buf[0]) == 0x16;
         std::span<const std::uint8_t> bytes(reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size());
         auto r = is_tls ? peek::tls_sni(bytes) : peek::http_host(bytes);
-        if (auto* s = std::get_if<std::string>(&r)) {
-          name = *s;
-          break;
-        }
+        if (auto* s = std::get_if<std::string>(&r)) co_return *s;
         if (std::get<peek::Outcome>(r) != peek::Outcome::need_more || buf.size() >= peek::kMaxPeek) {
           refused("no_name").inc();
           if (!is_tls)
             co_await answer_http(c, 400, "Bad Request", "name the mobile server in the Host header");
-          co_return;
+          co_return std::nullopt;
         }
       }
       if (rec) {
         refused("no_name").inc();
-        co_return;
+        co_return std::nullopt;
       }
     }
+  }
+
+  // Steps C, D and I for one client. `mapped`: the client came to a port-mapped port (raw TCP).
+  asio::awaitable<void> client(tcp::socket sock, std::uint64_t id, const RelayPortMap* mapped) {
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) co_return;
+    auto ip = canonical(peer.address()).to_string();
+    Conn c(std::move(sock));
+
+    // Step C: which mobile server? The port tells, or a peek that does not terminate TLS.
+    std::string buf;
+    std::optional<std::string> name;
+    bool is_tls = false;
+    if (mapped)
+      name = mapped->hostname;
+    else
+      name = co_await peek_name(c, buf, is_tls);
+    if (!name) co_return;
+    // Only HTTP clients get an HTTP status; TLS and raw TCP clients get a clean close.
+    const bool http = !mapped && !is_tls;
     auto sub = dir.find(IdentityKind::hostname, *name);
-    auto port_attr =
-        sub ? sub->attrs.find(is_tls ? "relay.tls_port" : "relay.http_port") : decltype(sub->attrs.end()){};
-    if (!sub || port_attr == sub->attrs.end() || sub->msisdn.empty()) {
+    int target_port = mapped ? mapped->target_port : 0;
+    if (sub && !mapped) {
+      auto port_attr = sub->attrs.find(is_tls ? "relay.tls_port" : "relay.http_port");
+      if (port_attr != sub->attrs.end()) target_port = std::atoi(port_attr->second.c_str());
+    }
+    if (!sub || target_port == 0 || sub->msisdn.empty()) {
       refused("unknown_server").inc();
       spdlog::info("relay #{}: {} asked for {}: no such mobile server", id, ip, *name);
-      if (!is_tls) co_await answer_http(c, 404, "Not Found", "no mobile server is published as " + *name);
+      if (http) co_await answer_http(c, 404, "Not Found", "no mobile server is published as " + *name);
       co_return;
     }
-    int target_port = std::atoi(port_attr->second.c_str());
     if (target_port <= 0 || target_port > 65535) {
       refused("unknown_server").inc();
       co_return;
     }
     std::span<const std::uint8_t> head(reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size());
-    if (auto no = check_policy(*sub, canonical(peer.address()), is_tls, head); no.reason) {
+    if (auto no = check_policy(*sub, canonical(peer.address()), !http, head); no.reason) {
       refused(no.reason).inc();
       spdlog::info("relay #{}: {} refused for {}: {}", id, ip, *name, no.reason);
-      if (!is_tls)
-        co_await answer_http(c, no.status, no.status == 401 ? "Unauthorized" : "Forbidden", no.text);
+      if (http) co_await answer_http(c, no.status, no.status == 401 ? "Unauthorized" : "Forbidden", no.text);
       co_return;
     }
     if (pending_per_target[sub->msisdn] >= cfg.max_pending_per_target) {
       refused("target_rate_limited").inc();
-      if (!is_tls)
-        co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting for this server");
+      if (http) co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting for this server");
       co_return;
     }
     if (pending_per_ip[ip] >= cfg.max_pending_per_client_ip) {
       refused("rate_limited").inc();
-      if (!is_tls)
+      if (http)
         co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting from this address");
       co_return;
     }
@@ -382,7 +426,7 @@ struct RelayRole::Impl {
     req.relay_ip = cfg.callback_address;
     req.callback_port = cb->local_endpoint().port;
     req.target_port = static_cast<std::uint16_t>(target_port);
-    req.protocol = is_tls ? signal::Protocol::tls : signal::Protocol::http;
+    req.protocol = mapped ? signal::Protocol::tcp : is_tls ? signal::Protocol::tls : signal::Protocol::http;
     req.msisdn = sub->msisdn;
     auto sealed = signal::seal(req, cfg.signal_key.id, key);
     if (std::holds_alternative<signal::Error>(sealed)) {
@@ -408,44 +452,55 @@ struct RelayRole::Impl {
       refused(sent ? "gateway_timeout" : "signal_not_sent").inc();
       spdlog::info("relay #{}: tunnel {:016x} to {} not established: {}", id, req.tunnel_id, *name,
                    sent ? "no callback in time" : "the signal could not be sent");
-      if (!is_tls)
+      if (http)
         co_await answer_http(c, 503, "Service Unavailable",
                              "the mobile server " + *name + " is not reachable now");
       co_return;
     }
     // Step I: bytes the client sent early go first, then both directions are spliced.
     tunnels.inc();
+    // The client's connection leaves the Conn for a tunnel leg (no Asio TLS or Beast state kept).
+    boost::system::error_code lec;
+    auto local = c.socket().local_endpoint(lec);
+    tunnel::Leg client_leg(std::move(c.socket()));
+    auto& callback = *p->callback;
+    const auto t = std::chrono::seconds(30);
     // Optionally, per service, the real client address first (PROXY protocol v2).
     if (auto pp = sub->attrs.find("relay.proxy_protocol"); pp != sub->attrs.end() && pp->second == "v2") {
-      boost::system::error_code lec;
-      auto local = c.socket().local_endpoint(lec);
       auto header = proxyproto::encode_v2(canonical(peer.address()).to_string(), peer.port(),
                                           canonical(local.address()).to_string(), local.port());
       if (header) {
         std::string h(header->begin(), header->end());
-        if (!co_await mail::write_all(*p->callback, h, std::chrono::seconds(30))) co_return;
+        if (!co_await callback.write_all(h, t)) co_return;
       }
     }
     if (!p->server_early.empty()) {
-      if (!co_await mail::write_all(c, p->server_early, std::chrono::seconds(30))) co_return;
+      if (!co_await client_leg.write_all(p->server_early, t)) co_return;
     }
     if (!buf.empty()) {
-      if (!co_await mail::write_all(*p->callback, buf, std::chrono::seconds(30))) co_return;
+      if (!co_await callback.write_all(buf, t)) co_return;
     }
-    auto bytes = co_await mail::relay(c, *p->callback, std::chrono::seconds(300), std::chrono::hours(24));
-    spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server)", id,
-                 req.tunnel_id, bytes.down + p->server_early.size(), bytes.up + buf.size());
+    const std::uint64_t early_up = buf.size(), early_down = p->server_early.size();
+    std::string().swap(buf);
+    std::string().swap(p->server_early);
+    auto bytes =
+        co_await tunnel::splice(client_leg, callback, std::chrono::seconds(300), std::chrono::hours(24));
+    spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server{})", id,
+                 req.tunnel_id, bytes.b_to_a + early_down, bytes.a_to_b + early_up,
+                 bytes.timed_out ? ", timed out" : "");
   }
 
   // Step H: the gateway's callback presents the tunnel id and the one-time key.
   asio::awaitable<void> callback(tcp::socket sock, std::uint64_t id) {
-    auto c = std::make_shared<Conn>(std::move(sock));
-    if (co_await c->accept_tls(*tls, std::chrono::seconds(10))) {
+    auto c = std::make_shared<tunnel::Leg>(std::move(sock));
+    std::string why;
+    if (!co_await c->accept_tls(tls->native_handle(), std::chrono::seconds(10), why)) {
       callbacks("tls_failed").inc();
+      spdlog::info("relay callback #{}: TLS: {}", id, why);
       co_return;
     }
     std::string buf;
-    auto line = co_await mail::read_line(*c, buf, 128, std::chrono::seconds(10));
+    auto line = co_await c->read_line(buf, 128, std::chrono::seconds(10));
     std::uint64_t tunnel = 0;
     std::string key_hex;
     if (line && line->rfind("MOBIX-TUNNEL ", 0) == 0 && line->size() == 13 + 16 + 1 + 32) {
@@ -483,7 +538,15 @@ RelayRole::RelayRole(asio::io_context& io, const RelayConfig& cfg, Directory& di
     : impl_(std::make_shared<Impl>(io, cfg, dir)) {
   impl_->pub = std::make_unique<TcpService>(
       io, "relay-public", cfg.public_listen,
-      [impl = impl_](tcp::socket s, std::uint64_t id) { return impl->client(std::move(s), id); });
+      [impl = impl_](tcp::socket s, std::uint64_t id) { return impl->client(std::move(s), id, nullptr); });
+  for (const auto& m : cfg.port_map) {
+    const RelayPortMap* entry = &m;  // cfg outlives the role
+    impl_->mapped_ports.push_back(
+        std::make_unique<TcpService>(io, "relay-port-" + std::to_string(m.listen.port), m.listen,
+                                     [impl = impl_, entry](tcp::socket s, std::uint64_t id) {
+                                       return impl->client(std::move(s), id, entry);
+                                     }));
+  }
   impl_->cb = std::make_unique<TcpService>(
       io, "relay-callback", cfg.callback_listen,
       [impl = impl_](tcp::socket s, std::uint64_t id) { return impl->callback(std::move(s), id); });
@@ -492,7 +555,9 @@ RelayRole::~RelayRole() = default;
 void RelayRole::start() {
   impl_->cb->start();
   impl_->pub->start();
+  for (auto& m : impl_->mapped_ports) m->start();
   if (impl_->cfg.channel == "smpp") asio::co_spawn(impl_->io, impl_->sms_sender(), asio::detached);
+  if (impl_->cfg.channel == "email") asio::co_spawn(impl_->io, impl_->mail_sender(), asio::detached);
 }
 void RelayRole::stop() {
   impl_->stopping = true;
@@ -500,9 +565,12 @@ void RelayRole::stop() {
   for (auto& item : impl_->sms_queue) item->done.cancel();
   impl_->pub->stop();
   impl_->cb->stop();
+  for (auto& m : impl_->mapped_ports) m->stop();
   for (auto& [id, p] : impl_->pending) p->ready.cancel();
 }
 bool RelayRole::drained() const {
+  for (const auto& m : impl_->mapped_ports)
+    if (!m->drained()) return false;
   return impl_->pub->drained() && impl_->cb->drained();
 }
 Endpoint RelayRole::public_endpoint() const {

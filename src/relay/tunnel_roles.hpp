@@ -1,10 +1,12 @@
 #pragma once
 // Seed 001: reaching a mobile server behind the operator's NAT and firewall.
 //   RelayRole   — the public relay: accepts clients (step C), tells the mobile server from the
-//                 HTTP Host or TLS SNI, holds the client, sends the gateway a sealed access request
-//                 signal by SMS (step D), accepts the gateway's TLS callback carrying the one-time
-//                 key (step H) and splices client and callback (step I).
-//   GatewayRole — the private gateway: receives signals as an SMPP receiver, verifies them (step E:
+//                 HTTP Host, the TLS SNI or the port (port mapping), holds the client, sends the
+//                 gateway a sealed access request signal by SMS, e-mail or webhook (step D), accepts the
+//                 gateway's TLS callback carrying the one-time key (step H) and splices client and callback
+//                 (step I).
+//   GatewayRole — the private gateway: receives signals as an SMPP receiver, by HTTPS webhook or
+//                 by e-mail (its own SMTP receiver), verifies them (step E:
 //                 key, expiry, replay), finds the terminal's IP in the access sessions, connects to
 //                 its service port (step F), dials the relay over verified TLS (step G).
 #include <memory>
@@ -48,6 +50,7 @@ class GatewayRole {
   void stop();
   bool drained() const;
   std::optional<Endpoint> webhook_endpoint() const;
+  std::optional<Endpoint> email_endpoint() const;
 
  private:
   struct Impl;

@@ -165,3 +165,49 @@ TEST(Config, RoamingPartnersArePinned) {
   EXPECT_GT(error_line(base + "  partners: [{name: v, realm: v.test, certificate_sha256: abcd}]\n", &key), 0);
   EXPECT_EQ(key, "roaming.partners[0].certificate_sha256");
 }
+
+namespace {
+// A relay section with every required field (the certificate paths only need to be readable).
+std::string relay_yaml(const std::string& extra) {
+  return "relay:\n  callback_address: 192.0.2.7\n  tls_cert_file: /etc/passwd\n  tls_key_file: /etc/passwd\n"
+         "  signal_key: {id: 1, key: " +
+         std::string(64, 'a') + "}\n" + extra;
+}
+}  // namespace
+
+TEST(Config, RelayEmailChannelAndPortMap) {
+  auto c =
+      parse_config(relay_yaml("  channel: email\n"
+                              "  email: {smtp: \"192.0.2.25:25\", from: relay@r.test, to: signals@gw.test}\n"
+                              "  port_map:\n"
+                              "    - {listen: \"0.0.0.0:2222\", hostname: cam.test, target_port: 22}\n"),
+                   "/tmp/x.yaml");
+  ASSERT_TRUE(c.relay);
+  EXPECT_EQ(c.relay->channel, "email");
+  EXPECT_EQ(c.relay->email.tls, "starttls");  // TLS by default
+  EXPECT_EQ(c.relay->email.to, "signals@gw.test");
+  ASSERT_EQ(c.relay->port_map.size(), 1u);
+  EXPECT_EQ(c.relay->port_map[0].listen.port, 2222);
+  EXPECT_EQ(c.relay->port_map[0].target_port, 22);
+}
+
+TEST(Config, RelayEmailAndPortMapMistakes) {
+  std::string key;
+  EXPECT_GT(error_line(relay_yaml("  channel: email\n"), &key), 0);
+  EXPECT_EQ(key, "relay.email");
+  EXPECT_GT(
+      error_line(relay_yaml("  channel: email\n  email: {from: relay@r.test, to: \"x <y@z>\"}\n"), &key), 0);
+  EXPECT_EQ(key, "relay.email.to");
+  EXPECT_GT(error_line(relay_yaml("  channel: email\n  email: {from: a@b, to: c@d, tls: none, username: u, "
+                                  "password: p}\n"),
+                       &key),
+            0);
+  EXPECT_EQ(key, "relay.email.username");  // no AUTH in clear text
+  EXPECT_GT(error_line(relay_yaml("  channel: webhook\n  webhook_url: https://192.0.2.1:9443/v1/signal\n"
+                                  "  port_map: [{listen: \"0.0.0.0:2222\", hostname: cam.test}]\n"),
+                       &key),
+            0);
+  EXPECT_EQ(key, "relay.port_map[0].target_port");
+  EXPECT_GT(error_line(relay_yaml("  channel: pigeon\n"), &key), 0);
+  EXPECT_EQ(key, "relay.channel");
+}

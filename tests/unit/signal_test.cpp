@@ -131,3 +131,53 @@ TEST(Signal, KeyFromHex) {
   EXPECT_FALSE(key_from_hex(std::string(63, '0'))) << "odd length";
   EXPECT_FALSE(key_from_hex(std::string(62, '0') + "zz")) << "not hex";
 }
+
+#include "codec/signal/signal_mail.hpp"
+
+TEST(SignalMail, RoundTripThroughAnEmail) {
+  auto sealed = std::get<std::vector<std::uint8_t>>(seal(sample(), 1, key_of(7)));
+  auto mail = compose_mail("relay@relay.test", "signals@gw.test", sealed, "Tue, 24 Nov 2026 23:00:00 +0000",
+                           "abc@relay.test");
+  EXPECT_NE(mail.find("Content-Type: application/vnd.mobix.signal\r\n"), std::string::npos);
+  auto back = extract_from_mail(mail, kMaxSealedSize);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, sealed);
+  EXPECT_EQ(opened(open(*back, Keyring{{1, key_of(7)}})).msisdn, sample().msisdn);
+}
+
+TEST(SignalMail, SurvivesWhatAnMtaDoes) {
+  // Received: headers on top, folded Content-Type with a parameter, LF line ends, the base64
+  // split differently: still the same signal.
+  std::vector<std::uint8_t> sealed(81);
+  for (std::size_t i = 0; i < sealed.size(); ++i) sealed[i] = static_cast<std::uint8_t>(i * 3 + 1);
+  auto mail = compose_mail("a@b", "c@d", sealed, "x", "y@z");
+  auto body = mail.substr(mail.find("\r\n\r\n") + 4);
+  std::string b64;
+  for (char c : body)
+    if (c != '\r' && c != '\n') b64 += c;
+  std::string relayed =
+      "Received: from relay by mx; Tue, 24 Nov 2026\n\tfolded\nCONTENT-type:\n application/VND.mobix.signal;"
+      " charset=binary\ncontent-transfer-encoding: BASE64\n\n" +
+      b64.substr(0, 10) + "\n" + b64.substr(10) + "\n";
+  auto back = extract_from_mail(relayed, kMaxSealedSize);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(*back, sealed);
+}
+
+TEST(SignalMail, RefusesOtherMail) {
+  EXPECT_FALSE(extract_from_mail("Subject: hi\r\n\r\nhello\r\n", kMaxSealedSize));  // no type
+  EXPECT_FALSE(extract_from_mail(
+      "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n", kMaxSealedSize));
+  EXPECT_FALSE(extract_from_mail("Content-Type: application/vnd.mobix.signal\r\n\r\nAAAA\r\n",
+                                 kMaxSealedSize));  // not base64-encoded
+  const std::string head =
+      "Content-Type: application/vnd.mobix.signal\r\nContent-Transfer-Encoding: base64\r\n";
+  EXPECT_FALSE(extract_from_mail(head + "\r\nAA*A\r\n", kMaxSealedSize));                  // not base64
+  EXPECT_FALSE(extract_from_mail(head + "\r\nAAA\r\n", kMaxSealedSize));                   // truncated
+  EXPECT_FALSE(extract_from_mail(head + "\r\n\r\n", kMaxSealedSize));                      // empty
+  EXPECT_FALSE(extract_from_mail(head, kMaxSealedSize));                                   // no body
+  EXPECT_FALSE(extract_from_mail(head + "\r\n" + std::string(400, 'A'), kMaxSealedSize));  // too big
+  auto ok = extract_from_mail(head + "\r\nAAAA\r\n", kMaxSealedSize);
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->size(), 3u);
+}

@@ -1,0 +1,335 @@
+#include "relay/mail_signal.hpp"
+
+#include <ctime>
+#include <stdexcept>
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <boost/algorithm/hex.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "codec/signal/signal.hpp"
+#include "codec/signal/signal_mail.hpp"
+#include "codec/smtp/smtp.hpp"
+#include "core/metrics.hpp"
+#include "core/tcp_service.hpp"
+#include "core/text.hpp"
+#include "mail/access_identity.hpp"
+#include "mail/conn.hpp"
+#include "mail/smtp_client.hpp"
+
+namespace mobix {
+
+namespace asio = boost::asio;
+using mail::Conn;
+
+namespace {
+
+const auto kTimeout = std::chrono::seconds(10);
+
+std::string domain_of(const std::string& address) {
+  auto at = address.rfind('@');
+  return at == std::string::npos ? address : address.substr(at + 1);
+}
+
+// RFC 5321 4.5.2: a line of the message that starts with "." gets another one.
+std::string dot_stuffed(const std::string& message) {
+  std::string out;
+  out.reserve(message.size() + 8);
+  std::size_t pos = 0;
+  while (pos < message.size()) {
+    auto end = message.find("\r\n", pos);
+    auto line = message.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    if (!line.empty() && line[0] == '.') out += '.';
+    out += line + "\r\n";
+    if (end == std::string::npos) break;
+    pos = end + 2;
+  }
+  return out + ".\r\n";
+}
+
+}  // namespace
+
+// ---- relay side ---------------------------------------------------------------------------
+
+struct MailSignalSender::Impl {
+  asio::any_io_executor ex;
+  const RelayEmailConfig& cfg;
+  std::shared_ptr<asio::ssl::context> tls;
+  std::unique_ptr<Conn> conn;
+  std::string buf;
+
+  Impl(const asio::any_io_executor& e, const RelayEmailConfig& c)
+      : ex(e), cfg(c), tls(c.tls == "none" ? nullptr : mail::make_client_tls_context(c.ca_file)) {}
+
+  // One command, one reply whose code must be in [want, want + 99]; throws otherwise.
+  asio::awaitable<smtp::Reply> command(const std::string& line, int want, const char* step) {
+    if (!line.empty()) {
+      bool written = co_await mail::write_all(*conn, line, kTimeout);
+      if (!written) throw std::runtime_error(fmt::format("{}: the connection broke", step));
+    }
+    auto reply = co_await mail::read_reply(*conn, buf, kTimeout);
+    if (!reply) throw std::runtime_error(fmt::format("{}: no answer", step));
+    if (reply->code < want || reply->code > want + 99) {
+      auto text = reply->text.substr(0, reply->text.find("\r\n"));
+      throw std::runtime_error(fmt::format("{}: {}", step, text));
+    }
+    co_return *reply;
+  }
+
+  asio::awaitable<void> open() {
+    conn = std::make_unique<Conn>(ex);
+    buf.clear();
+    if (auto ec = co_await conn->connect(cfg.smtp, kTimeout))
+      throw std::runtime_error(fmt::format("connect {}: {}", cfg.smtp.str(), ec.message()));
+    std::string why;
+    if (cfg.tls == "tls") {
+      auto tls_failed = co_await conn->start_tls(*tls, cfg.smtp.host, kTimeout, why);
+      if (tls_failed) throw std::runtime_error("TLS: " + why);
+    }
+    const std::string none;
+    co_await command(none, 220, "greeting");
+    const std::string ehlo = "EHLO " + domain_of(cfg.from) + "\r\n";
+    auto caps = co_await command(ehlo, 250, "EHLO");
+    if (cfg.tls == "starttls") {
+      // Required, not opportunistic: a server that does not offer it is refused (RFC 3207 4.1).
+      if (!mail::ehlo_keyword(caps, "STARTTLS")) throw std::runtime_error("the server offers no STARTTLS");
+      const std::string starttls = "STARTTLS\r\n";
+      co_await command(starttls, 220, "STARTTLS");
+      if (!buf.empty()) throw std::runtime_error("STARTTLS: data after the reply (RFC 3207 5)");
+      auto tls_failed = co_await conn->start_tls(*tls, cfg.smtp.host, kTimeout, why);
+      if (tls_failed) throw std::runtime_error("TLS: " + why);
+      caps = co_await command(ehlo, 250, "EHLO after STARTTLS");
+    }
+    if (!cfg.username.empty()) {
+      std::string plain = std::string(1, '\0') + cfg.username + std::string(1, '\0') + cfg.password;
+      const std::string auth = "AUTH PLAIN " + smtp::base64(plain) + "\r\n";
+      co_await command(auth, 235, "AUTH");
+    }
+  }
+
+  asio::awaitable<void> send(const std::vector<std::uint8_t>& sealed) {
+    if (!conn) co_await open();
+    std::array<std::uint8_t, 8> rnd{};
+    RAND_bytes(rnd.data(), static_cast<int>(rnd.size()));
+    std::string id;
+    boost::algorithm::hex_lower(rnd.begin(), rnd.end(), std::back_inserter(id));
+    std::time_t now = std::time(nullptr);
+    std::tm tm{};
+    gmtime_r(&now, &tm);
+    char date[64];
+    std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+    auto message = signal::compose_mail(cfg.from, cfg.to, sealed, date, id + "@" + domain_of(cfg.from));
+    const std::string mail_from = "MAIL FROM:<" + cfg.from + ">\r\n";
+    const std::string rcpt_to = "RCPT TO:<" + cfg.to + ">\r\n";
+    const std::string data = "DATA\r\n";
+    const std::string body = dot_stuffed(message);
+    co_await command(mail_from, 250, "MAIL FROM");
+    co_await command(rcpt_to, 250, "RCPT TO");
+    co_await command(data, 354, "DATA");
+    co_await command(body, 250, "end of data");
+  }
+};
+
+MailSignalSender::MailSignalSender(const asio::any_io_executor& ex, const RelayEmailConfig& cfg)
+    : impl_(std::make_unique<Impl>(ex, cfg)) {}
+MailSignalSender::~MailSignalSender() = default;
+
+asio::awaitable<void> MailSignalSender::send(std::vector<std::uint8_t> sealed) {
+  try {
+    co_await impl_->send(sealed);
+  } catch (...) {
+    impl_->conn.reset();  // a session in an unknown state is not reused
+    throw;
+  }
+}
+
+void MailSignalSender::close() {
+  if (impl_->conn) impl_->conn->close();
+  impl_->conn.reset();
+}
+
+// ---- gateway side -------------------------------------------------------------------------
+
+namespace {
+Counter& mail_counter(const char* result) {
+  return metrics().counter("mobix_gateway_signal_mails_total",
+                           "Messages at the gateway's SMTP receiver, by result",
+                           std::string("result=\"") + result + "\"");
+}
+constexpr std::size_t kMaxMessage = 64 * 1024;  // a signal mail is about 600 octets
+}  // namespace
+
+struct MailSignalReceiver::Impl : std::enable_shared_from_this<MailSignalReceiver::Impl> {
+  asio::io_context& io;
+  const GatewayEmailConfig& cfg;
+  Admit admit;
+  std::shared_ptr<asio::ssl::context> tls;
+  std::unique_ptr<TcpService> service;
+  // Refused messages per client address per minute. The client is usually the operator's MTA:
+  // generous enough not to starve the relay's signals behind a stranger's junk.
+  mail::FailureLimiter failures{60};
+
+  Impl(asio::io_context& i, const GatewayEmailConfig& c, Admit a) : io(i), cfg(c), admit(std::move(a)) {
+    if (!c.tls_cert_file.empty()) tls = mail::make_server_tls_context(c.tls_cert_file, c.tls_key_file);
+  }
+
+  // One reply line; `text` is a named string (no temporaries in co_await operands: GCC 12).
+  static asio::awaitable<bool> say(Conn& c, const std::string& text) {
+    std::string line = text + "\r\n";
+    co_return co_await mail::write_all(c, line, kTimeout);
+  }
+
+  // Reads the message after DATA up to the lone ".", undoing dot-stuffing (RFC 5321 4.5.2).
+  // nullopt when the connection broke; `too_big` when it passed kMaxMessage (read to the end anyway).
+  static asio::awaitable<std::optional<std::string>> read_data(Conn& c, std::string& buf, bool& too_big) {
+    std::string message;
+    too_big = false;
+    for (;;) {
+      auto line = co_await mail::read_line(c, buf, smtp::kMaxTextLine, kTimeout);
+      if (!line) co_return std::nullopt;
+      if (*line == ".") co_return message;
+      std::string_view l = *line;
+      if (!l.empty() && l[0] == '.') l.remove_prefix(1);
+      if (message.size() + l.size() + 2 > kMaxMessage) {
+        too_big = true;
+        continue;
+      }
+      message.append(l).append("\r\n");
+    }
+  }
+
+  asio::awaitable<void> session(asio::ip::tcp::socket sock, std::uint64_t id) {
+    auto self = shared_from_this();
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) co_return;
+    auto ip = canonical(peer.address()).to_string();
+    Conn c(std::move(sock));
+    std::string reply;
+    if (failures.blocked(ip)) {
+      mail_counter("rate_limited").inc();
+      reply = "421 4.7.0 too many refused messages, try later";
+      co_await say(c, reply);
+      co_return;
+    }
+    const std::string host = domain_of(cfg.address);
+    reply = "220 " + host + " mobix gateway ESMTP";
+    if (!co_await say(c, reply)) co_return;
+    std::string buf;
+    bool greeted = false, has_sender = false, has_recipient = false;
+    for (int commands = 0; commands < 10000; ++commands) {
+      auto line = co_await mail::read_line(c, buf, smtp::kMaxCommandLine, std::chrono::seconds(300));
+      if (!line) co_return;
+      auto cmd = smtp::parse_command(*line);
+      if (!cmd) {
+        reply = "500 5.5.2 syntax error";
+      } else if (cmd->verb == "EHLO" || cmd->verb == "HELO") {
+        greeted = true;
+        has_sender = has_recipient = false;
+        reply = cmd->verb == "HELO"
+                    ? "250 " + host
+                    : "250-" + host + "\r\n250-8BITMIME\r\n250-SIZE " + std::to_string(kMaxMessage) +
+                          (tls && !c.secure() ? "\r\n250-STARTTLS" : "") + "\r\n250 ENHANCEDSTATUSCODES";
+      } else if (cmd->verb == "STARTTLS") {
+        if (!tls || c.secure()) {
+          reply = "502 5.5.1 STARTTLS not available";
+        } else {
+          reply = "220 2.0.0 ready to start TLS";
+          if (!co_await say(c, reply)) co_return;
+          if (!buf.empty()) co_return;  // commands sent ahead of the handshake: injection (RFC 3207 5)
+          if (co_await c.accept_tls(*tls, kTimeout)) co_return;
+          greeted = has_sender = has_recipient = false;
+          continue;
+        }
+      } else if (cmd->verb == "MAIL") {
+        if (!greeted) {
+          reply = "503 5.5.1 EHLO first";
+        } else if (!smtp::parse_mail_from(cmd->argument)) {
+          reply = "501 5.5.4 MAIL FROM:<address>";
+        } else {
+          has_sender = true;
+          has_recipient = false;
+          reply = "250 2.1.0 ok";
+        }
+      } else if (cmd->verb == "RCPT") {
+        auto lt = cmd->argument.find('<'), gt = cmd->argument.find('>');
+        auto to = lt != std::string::npos && gt != std::string::npos && gt > lt
+                      ? ascii_lower(cmd->argument.substr(lt + 1, gt - lt - 1))
+                      : std::string();
+        if (!has_sender) {
+          reply = "503 5.5.1 MAIL first";
+        } else if (to != ascii_lower(cfg.address)) {
+          reply = "550 5.1.1 no such mailbox here";
+        } else {
+          has_recipient = true;
+          reply = "250 2.1.5 ok";
+        }
+      } else if (cmd->verb == "DATA") {
+        if (!has_recipient) {
+          reply = "554 5.5.1 no valid recipient";
+        } else {
+          reply = "354 end data with <CR><LF>.<CR><LF>";
+          if (!co_await say(c, reply)) co_return;
+          bool too_big = false;
+          auto message = co_await read_data(c, buf, too_big);
+          if (!message) co_return;
+          has_sender = has_recipient = false;
+          auto sealed = too_big ? std::nullopt : signal::extract_from_mail(*message, signal::kMaxSealedSize);
+          if (too_big) {
+            mail_counter("too_big").inc();
+            reply = "552 5.3.4 message too big for a signal";
+          } else if (!sealed) {
+            mail_counter("not_a_signal").inc();
+            failures.record(ip);
+            reply = "550 5.6.0 not an access request signal";
+          } else if (!admit(*sealed, ip)) {
+            mail_counter("refused").inc();
+            failures.record(ip);
+            reply = "550 5.7.1 signal refused";
+          } else {
+            mail_counter("accepted").inc();
+            reply = "250 2.0.0 signal accepted";
+          }
+          spdlog::debug("gateway mail #{} from {}: {}", id, ip, reply);
+        }
+      } else if (cmd->verb == "RSET") {
+        has_sender = has_recipient = false;
+        reply = "250 2.0.0 ok";
+      } else if (cmd->verb == "NOOP") {
+        reply = "250 2.0.0 ok";
+      } else if (cmd->verb == "QUIT") {
+        reply = "221 2.0.0 bye";
+        co_await say(c, reply);
+        co_return;
+      } else {
+        reply = "502 5.5.1 command not implemented";
+      }
+      if (!co_await say(c, reply)) co_return;
+    }
+  }
+};
+
+MailSignalReceiver::MailSignalReceiver(asio::io_context& io, const GatewayEmailConfig& cfg, Admit admit)
+    : impl_(std::make_shared<Impl>(io, cfg, std::move(admit))) {
+  impl_->service = std::make_unique<TcpService>(
+      io, "gateway-email", cfg.listen,
+      [impl = impl_](asio::ip::tcp::socket s, std::uint64_t id) { return impl->session(std::move(s), id); });
+}
+MailSignalReceiver::~MailSignalReceiver() = default;
+void MailSignalReceiver::start() {
+  impl_->service->start();
+}
+void MailSignalReceiver::stop() {
+  impl_->service->stop();
+}
+bool MailSignalReceiver::drained() const {
+  return impl_->service->drained();
+}
+Endpoint MailSignalReceiver::local_endpoint() const {
+  return impl_->service->local_endpoint();
+}
+
+}  // namespace mobix

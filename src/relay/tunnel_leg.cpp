@@ -1,0 +1,335 @@
+#include "relay/tunnel_leg.hpp"
+
+#include <sys/socket.h>
+#include <cerrno>
+#include <climits>
+#include <memory>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace mobix::tunnel {
+
+namespace asio = boost::asio;
+using namespace asio::experimental::awaitable_operators;
+using asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+
+std::string openssl_error() {
+  char text[256] = "TLS failure";
+  if (auto e = ERR_peek_last_error()) ERR_error_string_n(e, text, sizeof text);
+  return text;
+}
+}  // namespace
+
+Leg::Leg(tcp::socket s) : sock_(std::move(s)) {
+  boost::system::error_code ignore;
+  sock_.set_option(tcp::no_delay(true), ignore);
+  sock_.native_non_blocking(true, ignore);
+}
+
+Leg::~Leg() {
+  if (ssl_) SSL_free(ssl_);
+}
+
+bool Leg::is_open() const {
+  return sock_.is_open();
+}
+
+asio::awaitable<bool> Leg::wait(Io want, Clock::time_point deadline) {
+  asio::steady_timer timer(sock_.get_executor(), deadline);
+  auto type = want == Io::want_write ? tcp::socket::wait_write : tcp::socket::wait_read;
+  auto r = co_await (sock_.async_wait(type, kUse) || timer.async_wait(kUse));
+  if (r.index() != 0) co_return false;  // the deadline passed
+  auto [ec] = std::get<0>(r);
+  co_return !ec;
+}
+
+asio::awaitable<bool> Leg::handshake(seconds timeout, std::string& why) {
+  // Partial writes and a moving buffer: splice() retries a write from a copy of what was left.
+  SSL_set_mode(
+      ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  SSL_set_options(ssl_, SSL_OP_NO_RENEGOTIATION);
+  if (SSL_set_fd(ssl_, sock_.native_handle()) != 1) {
+    why = openssl_error();
+    co_return false;
+  }
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(ssl_);
+    if (r == 1) co_return true;
+    int e = SSL_get_error(ssl_, r);
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+      if (!co_await wait(e == SSL_ERROR_WANT_READ ? Io::want_read : Io::want_write, deadline)) {
+        why = "TLS handshake timed out";
+        co_return false;
+      }
+      continue;
+    }
+    long verify = SSL_get_verify_result(ssl_);
+    why = verify != X509_V_OK
+              ? std::string("certificate not trusted: ") + X509_verify_cert_error_string(verify)
+              : openssl_error();
+    co_return false;
+  }
+}
+
+asio::awaitable<bool> Leg::accept_tls(ssl_ctx_st* ctx, seconds timeout, std::string& why) {
+  ssl_ = SSL_new(ctx);
+  if (!ssl_) co_return false;
+  SSL_set_accept_state(ssl_);
+  SSL_set_num_tickets(ssl_, 0);  // a gateway never resumes: tickets would only cost bytes
+  co_return co_await handshake(timeout, why);
+}
+
+asio::awaitable<bool> Leg::connect_tls(ssl_ctx_st* ctx, const std::string& host, seconds timeout,
+                                       std::string& why) {
+  ssl_ = SSL_new(ctx);
+  if (!ssl_) co_return false;
+  boost::system::error_code ec;
+  asio::ip::make_address(host, ec);
+  if (ec) {
+    SSL_set_tlsext_host_name(ssl_, host.c_str());  // SNI is for names only (RFC 6066 3)
+    SSL_set1_host(ssl_, host.c_str());
+  } else {
+    X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host.c_str());
+  }
+  SSL_set_verify(ssl_, SSL_VERIFY_PEER, nullptr);
+  SSL_set_connect_state(ssl_);
+  co_return co_await handshake(timeout, why);
+}
+
+Leg::Io Leg::read(char* p, std::size_t cap, std::size_t& n) {
+  n = 0;
+  if (!ssl_) {
+    for (;;) {
+      auto r = ::recv(sock_.native_handle(), p, cap, 0);
+      if (r > 0) {
+        n = static_cast<std::size_t>(r);
+        return Io::done;
+      }
+      if (r == 0) return Io::eof;
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? Io::want_read : Io::failed;
+    }
+  }
+  ERR_clear_error();
+  int r = SSL_read(ssl_, p, static_cast<int>(std::min<std::size_t>(cap, INT_MAX)));
+  if (r > 0) {
+    n = static_cast<std::size_t>(r);
+    return Io::done;
+  }
+  switch (SSL_get_error(ssl_, r)) {
+    case SSL_ERROR_WANT_READ:
+      return Io::want_read;
+    case SSL_ERROR_WANT_WRITE:
+      return Io::want_write;
+    case SSL_ERROR_ZERO_RETURN:
+      return Io::eof;  // close_notify: the other side's half-close
+    default:
+      return Io::failed;  // a reset, or the TCP connection ended without close_notify (truncation)
+  }
+}
+
+Leg::Io Leg::write(const char* p, std::size_t len, std::size_t& n) {
+  n = 0;
+  if (!ssl_) {
+    for (;;) {
+      auto r = ::send(sock_.native_handle(), p, len, MSG_NOSIGNAL);
+      if (r >= 0) {
+        n = static_cast<std::size_t>(r);
+        return Io::done;
+      }
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? Io::want_write : Io::failed;
+    }
+  }
+  ERR_clear_error();
+  int r = SSL_write(ssl_, p, static_cast<int>(std::min<std::size_t>(len, INT_MAX)));
+  if (r > 0) {
+    n = static_cast<std::size_t>(r);
+    return Io::done;
+  }
+  switch (SSL_get_error(ssl_, r)) {
+    case SSL_ERROR_WANT_WRITE:
+      return Io::want_write;
+    case SSL_ERROR_WANT_READ:
+      return Io::want_read;
+    default:
+      return Io::failed;
+  }
+}
+
+void Leg::shutdown_send() {
+  if (!sock_.is_open()) return;
+  if (ssl_) {
+    ERR_clear_error();
+    SSL_shutdown(ssl_);  // sends our close_notify only; the peer's arrives later as EOF (RFC 8446 6.1)
+  }
+  boost::system::error_code ignore;
+  sock_.shutdown(tcp::socket::shutdown_send, ignore);
+}
+
+void Leg::reset() {
+  if (!sock_.is_open()) return;
+  boost::system::error_code ignore;
+  sock_.set_option(asio::socket_base::linger(true, 0), ignore);  // close() sends RST
+  sock_.close(ignore);
+}
+
+void Leg::close() {
+  boost::system::error_code ignore;
+  sock_.close(ignore);
+}
+
+asio::awaitable<std::optional<std::string>> Leg::read_line(std::string& buf, std::size_t max,
+                                                           seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  char chunk[512];
+  for (;;) {
+    if (auto nl = buf.find("\r\n"); nl != std::string::npos) {
+      auto line = buf.substr(0, nl);
+      buf.erase(0, nl + 2);
+      co_return line;
+    }
+    if (buf.size() >= max) co_return std::nullopt;
+    std::size_t n = 0;
+    auto r = read(chunk, sizeof chunk, n);
+    if (r == Io::done) {
+      buf.append(chunk, n);
+    } else if (r == Io::want_read || r == Io::want_write) {
+      if (!co_await wait(r, deadline)) co_return std::nullopt;
+    } else {
+      co_return std::nullopt;
+    }
+  }
+}
+
+asio::awaitable<bool> Leg::write_all(const std::string& data, seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  std::size_t done = 0;
+  while (done < data.size()) {
+    std::size_t n = 0;
+    auto r = write(data.data() + done, data.size() - done, n);
+    if (r == Io::done) {
+      done += n;
+    } else if (r == Io::want_read || r == Io::want_write) {
+      if (!co_await wait(r, deadline)) co_return false;
+    } else {
+      co_return false;
+    }
+  }
+  co_return true;
+}
+
+// ---- splice ------------------------------------------------------------------------------
+
+namespace {
+
+// One buffer per thread for every tunnel: an idle tunnel holds none (a pump only keeps a copy
+// of what the far side could not take yet).
+thread_local std::array<char, 64 * 1024> t_buffer;
+
+// Ends the tunnel after `idle` without traffic either way or after `total`; one timer per
+// tunnel, re-armed only when it fires (no timer work per read or write).
+struct Watch {
+  asio::steady_timer timer;
+  Clock::time_point last, end;
+  Clock::duration idle;
+  Leg* a;
+  Leg* b;
+  bool live = true;
+  bool timed_out = false;
+  Watch(const asio::any_io_executor& ex, Clock::duration i, Clock::duration total, Leg& x, Leg& y)
+      : timer(ex), last(Clock::now()), end(last + total), idle(i), a(&x), b(&y) {}
+};
+
+void arm(const std::shared_ptr<Watch>& w) {
+  w->timer.expires_at(std::min(w->last + w->idle, w->end));
+  w->timer.async_wait([w](boost::system::error_code ec) {
+    if (ec || !w->live) return;
+    auto now = Clock::now();
+    if (now >= w->end || now - w->last >= w->idle) {
+      w->timed_out = true;
+      w->a->close();
+      w->b->close();
+      return;
+    }
+    arm(w);
+  });
+}
+
+asio::awaitable<void> pump(Leg& from, Leg& to, Watch& w, std::uint64_t& bytes) {
+  std::string rest;  // what `to` could not take yet (t_buffer is shared by every tunnel)
+  for (;;) {
+    std::size_t n = 0;
+    auto r = from.read(t_buffer.data(), t_buffer.size(), n);
+    if (r == Leg::Io::want_read || r == Leg::Io::want_write) {
+      auto type = r == Leg::Io::want_read ? tcp::socket::wait_read : tcp::socket::wait_write;
+      auto [ec] = co_await from.socket().async_wait(type, kUse);
+      if (ec || !from.is_open()) co_return;  // closed by the watch or by the other direction
+      continue;
+    }
+    if (r == Leg::Io::eof) {
+      to.shutdown_send();  // half-close crosses the tunnel
+      co_return;
+    }
+    if (r == Leg::Io::failed) {
+      from.reset();
+      to.reset();  // a reset crosses the tunnel too
+      co_return;
+    }
+    w.last = Clock::now();
+    const char* p = t_buffer.data();
+    std::size_t left = n;
+    bool own = false;
+    while (left > 0) {
+      std::size_t k = 0;
+      auto wr = to.write(p, left, k);
+      if (wr == Leg::Io::done) {
+        p += k;
+        left -= k;
+        bytes += k;
+        continue;
+      }
+      if (wr == Leg::Io::failed) {
+        from.reset();
+        to.reset();
+        co_return;
+      }
+      if (!own) {  // keep the rest before anything else may use t_buffer
+        rest.assign(p, left);
+        p = rest.data();
+        own = true;
+      }
+      auto type = wr == Leg::Io::want_read ? tcp::socket::wait_read : tcp::socket::wait_write;
+      auto [ec] = co_await to.socket().async_wait(type, kUse);
+      if (ec || !to.is_open()) co_return;
+    }
+    if (own) std::string().swap(rest);  // an idle tunnel keeps no buffer
+  }
+}
+
+}  // namespace
+
+asio::awaitable<SpliceBytes> splice(Leg& a, Leg& b, std::chrono::seconds idle, std::chrono::seconds total) {
+  auto w = std::make_shared<Watch>(a.socket().get_executor(), idle, total, a, b);
+  arm(w);
+  SpliceBytes s;
+  co_await (pump(a, b, *w, s.a_to_b) && pump(b, a, *w, s.b_to_a));
+  w->live = false;
+  w->timer.cancel();
+  s.timed_out = w->timed_out;
+  co_return s;
+}
+
+}  // namespace mobix::tunnel
