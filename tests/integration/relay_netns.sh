@@ -137,6 +137,11 @@ ini /usr/bin/python3 "$(dirname "$0")/relay_tcp_client.py" $INET $P_RAWPUB $T/ra
 { printf 'RAW-ECHO ready\r\n'; cat $T/raw.in; } | cmp -s - $T/raw.out \
   || fail "raw TCP through the relay: $(stat -c %s $T/raw.out) octets back, not the greeting + 262144"
 pass "a raw TCP service through its port-mapped relay port: greeting, data and half-close intact"
+printf 'RESET' >$T/reset.in
+out=$(ini /usr/bin/python3 "$(dirname "$0")/relay_tcp_client.py" $INET $P_RAWPUB $T/reset.in 15 2>&1) \
+  && fail "the raw service's reset did not reach the client: '$out'"
+grep -q "reset by peer" <<<"$out" || fail "the client did not see a reset: '$out'"
+pass "a reset by the mobile server crosses the tunnel (terminal -> gateway -> TLS leg -> relay -> client)"
 
 # 100 tunnels at once, each with its own 64 KiB of data, echoed back intact.
 mkdir -p $T/par
