@@ -91,9 +91,10 @@ void add_signal(CLI::App& app, int& exit_code) {
                      {"relay_ip", r.relay_ip},
                      {"callback_port", r.callback_port},
                      {"target_port", r.target_port},
-                     {"protocol", r.protocol == signal::Protocol::http  ? "http"
-                                  : r.protocol == signal::Protocol::tls ? "tls"
-                                                                        : "tcp"},
+                     {"protocol", r.protocol == signal::Protocol::http              ? "http"
+                                  : r.protocol == signal::Protocol::tls             ? "tls"
+                                  : r.protocol == signal::Protocol::tls_passthrough ? "tls-passthrough"
+                                                                                    : "tcp"},
                      {"msisdn", r.msisdn},
                      {"time", signal::to_string(verdict)}};
     std::cout << j.dump() << "\n";

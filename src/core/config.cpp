@@ -321,6 +321,9 @@ RelayConfig parse_relay(Section& s, const std::string& file, const std::string& 
       m.fail(m.key("target_port"), m.node(), "is required (the service's port on the terminal)");
     r.port_map.push_back(pm);
   });
+  r.callback_encryption = s.str("callback_encryption", r.callback_encryption);
+  if (r.callback_encryption != "auto" && r.callback_encryption != "always")
+    s.fail(s.key("callback_encryption"), s.get("callback_encryption"), "must be auto or always");
   r.hold_timeout = s.u32("hold_timeout", r.hold_timeout, 1, 120);
   r.max_pending_per_client_ip = s.u32("max_pending_per_client_ip", r.max_pending_per_client_ip, 1, 10000);
   r.max_pending_per_target = s.u32("max_pending_per_target", r.max_pending_per_target, 1, 10000);

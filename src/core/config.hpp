@@ -151,13 +151,16 @@ struct RelayConfig {
   std::string callback_address;               ///< announced in the signal; default: callback_listen's
   std::string tls_cert_file, tls_key_file;    ///< the callback port's certificate
   SignalKeyConfig signal_key;
-  std::string channel = "smpp";     ///< how the signal travels: "smpp" (SMS), "webhook" (HTTPS) or "email"
-  RelayEmailConfig email;           ///< channel email
-  SmppClientConfig smpp;            ///< channel smpp
-  std::string gateway_msisdn;       ///< channel smpp: the number the gateway receives signals on
-  std::string webhook_url;          ///< channel webhook: https://host:port/v1/signal
-  std::string webhook_ca_file;      ///< channel webhook: the gateway's certificate chains to this
-  std::uint32_t hold_timeout = 10;  ///< seconds a client waits for its tunnel
+  std::string channel = "smpp";  ///< how the signal travels: "smpp" (SMS), "webhook" (HTTPS) or "email"
+  RelayEmailConfig email;        ///< channel email
+  SmppClientConfig smpp;         ///< channel smpp
+  std::string gateway_msisdn;    ///< channel smpp: the number the gateway receives signals on
+  std::string webhook_url;       ///< channel webhook: https://host:port/v1/signal
+  std::string webhook_ca_file;   ///< channel webhook: the gateway's certificate chains to this
+  /// "auto": the callback leg of an end-to-end TLS service (SNI-routed) leaves TLS after the key
+  /// and the client's first flight, so both proxies splice(2); "always": TLS for every tunnel.
+  std::string callback_encryption = "auto";
+  std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
   std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
   std::uint32_t max_pending_per_target = 32;    ///< tunnels waiting for one mobile server at once
 };

@@ -191,12 +191,26 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     boost::algorithm::hex_lower(r.one_time_key.begin(), r.one_time_key.end(), std::back_inserter(key_hex));
     std::string hello = fmt::format("MOBIX-TUNNEL {:016x} {}\r\n", r.tunnel_id, key_hex);
     if (!co_await relay.write_all(hello, t)) co_return;
+    if (r.protocol == signal::Protocol::tls_passthrough) {
+      // The relay sends the PROXY header and the client's ClientHello under TLS, then both ends
+      // leave TLS: what follows is TLS end to end, spliced by both proxies.
+      std::string first;
+      if (!co_await relay.leave_tls(first, 64 * 1024, t)) {
+        signals("relay_unreachable").inc();
+        spdlog::warn("gateway: tunnel {:016x}: the relay did not end the leg's TLS cleanly", r.tunnel_id);
+        co_return;
+      }
+      if (!first.empty()) {
+        if (!co_await terminal.write_all(first, t)) co_return;
+      }
+    }
     signals("tunnelled").inc();
     spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{} connected to relay {}:{}", r.tunnel_id,
                  r.msisdn, ip, r.target_port, r.relay_ip, r.callback_port);
     auto bytes = co_await tunnel::splice(relay, terminal, std::chrono::seconds(300), std::chrono::hours(24));
-    spdlog::info("gateway: tunnel {:016x} closed ({} bytes from the terminal, {} to it{})", r.tunnel_id,
-                 bytes.b_to_a, bytes.a_to_b, bytes.timed_out ? ", timed out" : "");
+    spdlog::info("gateway: tunnel {:016x} closed ({} bytes from the terminal, {} to it{}{})", r.tunnel_id,
+                 bytes.b_to_a, bytes.a_to_b, bytes.zero_copy ? ", zero-copy" : "",
+                 bytes.timed_out ? ", timed out" : "");
   }
 
   // A connected socket (name resolved, `timeout` bounded), or nullopt with `why`. Its own frame:

@@ -426,7 +426,10 @@ struct RelayRole::Impl {
     req.relay_ip = cfg.callback_address;
     req.callback_port = cb->local_endpoint().port;
     req.target_port = static_cast<std::uint16_t>(target_port);
-    req.protocol = mapped ? signal::Protocol::tcp : is_tls ? signal::Protocol::tls : signal::Protocol::http;
+    req.protocol = mapped                                ? signal::Protocol::tcp
+                   : !is_tls                             ? signal::Protocol::http
+                   : cfg.callback_encryption == "always" ? signal::Protocol::tls
+                                                         : signal::Protocol::tls_passthrough;
     req.msisdn = sub->msisdn;
     auto sealed = signal::seal(req, cfg.signal_key.id, key);
     if (std::holds_alternative<signal::Error>(sealed)) {
@@ -480,14 +483,24 @@ struct RelayRole::Impl {
     if (!buf.empty()) {
       if (!co_await callback.write_all(buf, t)) co_return;
     }
+    // End-to-end TLS: the PROXY header and the ClientHello crossed under the leg's TLS; the rest is
+    // protected by the client's own TLS, so the leg drops its TLS and both proxies splice(2).
+    if (req.protocol == signal::Protocol::tls_passthrough) {
+      std::string unexpected;
+      if (!co_await callback.leave_tls(unexpected, 0, t)) {
+        spdlog::warn("relay #{}: tunnel {:016x}: the gateway did not end the leg's TLS cleanly", id,
+                     req.tunnel_id);
+        co_return;
+      }
+    }
     const std::uint64_t early_up = buf.size(), early_down = p->server_early.size();
     std::string().swap(buf);
     std::string().swap(p->server_early);
     auto bytes =
         co_await tunnel::splice(client_leg, callback, std::chrono::seconds(300), std::chrono::hours(24));
-    spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server{})", id,
+    spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server{}{})", id,
                  req.tunnel_id, bytes.b_to_a + early_down, bytes.a_to_b + early_up,
-                 bytes.timed_out ? ", timed out" : "");
+                 bytes.zero_copy ? ", zero-copy" : "", bytes.timed_out ? ", timed out" : "");
   }
 
   // Step H: the gateway's callback presents the tunnel id and the one-time key.

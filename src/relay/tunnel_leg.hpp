@@ -4,8 +4,9 @@
 // (OpenSSL's socket BIO, not asio::ssl::stream): no copy through a BIO pair, OpenSSL's record
 // buffers released while the tunnel is idle (SSL_MODE_RELEASE_BUFFERS), and a one-way
 // close_notify, so a half-close crosses the TLS leg like a FIN crosses a TCP leg.
-// `splice` then moves bytes both ways without per-tunnel buffers: it waits until a leg is
-// readable and copies through one buffer per thread.
+// `splice` then moves bytes both ways without per-tunnel buffers: when both legs are plain TCP
+// with splice(2) through pipes borrowed per thread while data flows (zero-copy), otherwise it
+// waits until a leg is readable and copies through one buffer per thread.
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -37,6 +38,11 @@ class Leg {
   boost::asio::awaitable<std::optional<std::string>> read_line(std::string& buf, std::size_t max,
                                                                seconds timeout);
   boost::asio::awaitable<bool> write_all(const std::string& data, seconds timeout);
+  /// Leaves TLS but keeps the TCP connection: sends our close_notify, reads what the peer still
+  /// sends up to its close_notify (into `before`, at most `max` octets), then the leg is plain TCP.
+  /// Both ends call it (tls_passthrough tunnels: what follows is TLS end to end already).
+  boost::asio::awaitable<bool> leave_tls(std::string& before, std::size_t max, seconds timeout);
+  bool tls() const { return ssl_ != nullptr; }
 
   /// Non-blocking primitives for `splice`.
   enum class Io { done, want_read, want_write, eof, failed };
@@ -60,6 +66,7 @@ class Leg {
 struct SpliceBytes {
   std::uint64_t a_to_b = 0, b_to_a = 0;
   bool timed_out = false;  ///< ended by `idle` without traffic or by `total`
+  bool zero_copy = false;  ///< both legs plain TCP: splice(2)
 };
 /// Copies both ways until both directions ended (EOF is passed on as a half-close, a reset or
 /// an error resets both legs), after `idle` without traffic, or after `total`.

@@ -189,6 +189,7 @@ TEST(Config, RelayEmailChannelAndPortMap) {
   ASSERT_EQ(c.relay->port_map.size(), 1u);
   EXPECT_EQ(c.relay->port_map[0].listen.port, 2222);
   EXPECT_EQ(c.relay->port_map[0].target_port, 22);
+  EXPECT_EQ(c.relay->callback_encryption, "auto");  // end-to-end TLS services are spliced
 }
 
 TEST(Config, RelayEmailAndPortMapMistakes) {
@@ -208,6 +209,11 @@ TEST(Config, RelayEmailAndPortMapMistakes) {
                        &key),
             0);
   EXPECT_EQ(key, "relay.port_map[0].target_port");
+  EXPECT_GT(error_line(relay_yaml("  channel: webhook\n  webhook_url: https://192.0.2.1:9443/v1/signal\n"
+                                  "  callback_encryption: never\n"),
+                       &key),
+            0);
+  EXPECT_EQ(key, "relay.callback_encryption");
   EXPECT_GT(error_line(relay_yaml("  channel: pigeon\n"), &key), 0);
   EXPECT_EQ(key, "relay.channel");
 }

@@ -69,7 +69,7 @@ std::optional<AccessRequest> decode_body(std::span<const std::uint8_t> body) {
   a.callback_port = static_cast<std::uint16_t>(r.get(2));
   a.target_port = static_cast<std::uint16_t>(r.get(2));
   auto proto = r.get(1);
-  if (proto > 2) return std::nullopt;
+  if (proto > 3) return std::nullopt;
   a.protocol = static_cast<Protocol>(proto);
   std::copy_n(body.data() + r.at, kOneTimeKeySize, a.one_time_key.begin());
   r.at += kOneTimeKeySize;

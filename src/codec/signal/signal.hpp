@@ -31,7 +31,10 @@ inline constexpr std::size_t kKeySize = 32;
 inline constexpr std::size_t kOneTimeKeySize = 16;
 inline constexpr std::size_t kMaxSealedSize = 140;  ///< one binary SMS (3GPP TS 23.040)
 
-enum class Protocol : std::uint8_t { tcp = 0, http = 1, tls = 2 };
+/// What the client speaks. tls_passthrough: TLS end to end (routed by SNI) and the callback leg
+/// leaves its own TLS once the key and the client's first flight crossed, so both proxies can
+/// splice(2) the rest (docs/relay.md "The tunnel's legs").
+enum class Protocol : std::uint8_t { tcp = 0, http = 1, tls = 2, tls_passthrough = 3 };
 
 struct AccessRequest {
   std::uint64_t tunnel_id = 0;
