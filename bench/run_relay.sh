@@ -5,7 +5,9 @@
 # nginx stream and socat, plus the direct connection. Prints markdown rows for docs/BENCHMARKS.md.
 # Then HTTP keep-alive requests through established tunnels (wrk), and the memory an idle tunnel
 # costs at IDLE (default 3,000) tunnels, each against HAProxy on the same path.
-# Usage: bench/run_relay.sh [STREAM_MiB] [SETUPS]     (SKIP_STREAM=1: skip the one-stream rows)
+# Usage: bench/run_relay.sh [STREAM_MiB] [SETUPS]     (SKIP_STREAM=1: skip the one-stream rows;
+#        ONLY_IDLE=1 with SKIP_STREAM=1: only the idle-memory rows; IDLE_TLS=1: idle tunnels
+#        carry TLS end to end instead of plain HTTP)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MIB=${1:-2048}
@@ -24,11 +26,12 @@ for _ in range(int(sys.argv[1])):
     s=socket.socket(); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
 print(*ps)' "$1"; }
 read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_R P_PUB P_CB P_SRC P_HA P_HAS P_NGX P_SOCAT P_SMSC P_WH P_ADMIN_W P_PUB_W P_CB_W \
-  <<<"$(ports 16)"
+  P_SRCS P_HAT P_HATS <<<"$(ports 19)"
 
 "$M" pki init --dir $T/ca --cn "Bench CA" >/dev/null
 "$M" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
 "$M" pki issue --dir $T/ca --cn gateway --ip 127.0.0.1 --out $T/gateway >/dev/null
+"$M" pki issue --dir $T/ca --cn cam.bench.test --dns cam.bench.test --out $T/phone >/dev/null
 openssl rand -hex 32 >$T/signal.key
 "$M" --log-level warn smpp smsc --listen 127.0.0.1:$P_SMSC --account relay:rpw --account gateway:gpw >$T/smsc.log 2>&1 &
 PIDS+=($!)
@@ -89,16 +92,18 @@ YAML
 PIDS+=($!)
 "$M" serve --config $T/op/mobix.yaml >$T/op.log 2>&1 &
 PIDS+=($!)
-"$M" serve --config $T/rl/mobix.yaml >$T/rl.log 2>&1 &
+${RELAY_WRAP:-} "$M" serve --config $T/rl/mobix.yaml >$T/rl.log 2>&1 &
 RELAY_PID=$!
 PIDS+=($RELAY_PID)
-sleep 0.5
+for a in $P_ADMIN_OP $P_ADMIN_R $P_ADMIN_W; do
+  for _ in $(seq 200); do curl -fsS http://127.0.0.1:$a/healthz >/dev/null 2>&1 && break; sleep 0.05; done
+done
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers -d '{"msisdn":"31610000001","username":"cam","password":"cam-pw-123"}' >/dev/null
 IP=$("$M" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret bench-secret-1 --state-dir $T/sim \
   --msisdn 31610000001 --username cam --password cam-pw-123 | tail -1)
 for a in $P_ADMIN_R $P_ADMIN_W; do
   curl -fsS -X POST http://127.0.0.1:$a/api/v1/subscribers \
-    -d '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'"}}' >/dev/null
+    -d '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'","relay.tls_port":"'$P_SRCS'"}}' >/dev/null
 done
 
 # The mobile server: an HTTP server with a MIB MiB file and a 3-byte one.
@@ -114,7 +119,8 @@ daemon off;
 pid $T/source.pid;
 error_log $T/source.err;
 events { worker_connections 8192; }
-http { access_log off; keepalive_requests 1000000; sendfile on; server { listen $IP:$P_SRC; root $T; } }
+http { access_log off; keepalive_requests 1000000; sendfile on; server { listen $IP:$P_SRC; root $T; }
+  server { listen $IP:$P_SRCS ssl; root $T; ssl_certificate $T/phone.crt; ssl_certificate_key $T/phone.key; } }
 CFG
 nginx -c $T/source.conf -p $T >/dev/null 2>&1 &
 PIDS+=($!)
@@ -135,6 +141,15 @@ frontend spliced
   default_backend phone
 backend phone
   server phone $IP:$P_SRC
+frontend tls_plain
+  bind 127.0.0.1:$P_HAT
+  default_backend phone_tls
+frontend tls_spliced
+  bind 127.0.0.1:$P_HATS
+  option splice-auto
+  default_backend phone_tls
+backend phone_tls
+  server phone $IP:$P_SRCS
 CFG
 haproxy -db -f $T/haproxy.cfg >/dev/null 2>&1 &
 HA_PID=$!
@@ -180,6 +195,29 @@ stream "HAProxy 2.6 mode tcp" $P_HA $HA_PID
 stream "HAProxy 2.6 mode tcp + splice" $P_HAS $HA_PID
 stream "nginx 1.22 stream" $P_NGX $(pgrep -P "$(cat $T/nginx.pid)" | head -1)
 stream "socat" $P_SOCAT -
+
+# The same over TLS end to end (the mobile server's own certificate, routed by SNI at the relay):
+# mobix's callback leg leaves its TLS after the key and the ClientHello, so both proxies splice(2).
+stream_tls() { # name port connect-address pid(or -)
+  local before=0 after=0
+  [ "$4" != - ] && before=$(cpu $4)
+  local r; r=$(curl -sS --cacert $T/ca/ca.crt --resolve "cam.bench.test:$2:$3" -o /dev/null \
+    -w '%{size_download} %{time_total}' "https://cam.bench.test:$2/big")
+  [ "$4" != - ] && after=$(cpu $4)
+  local size=${r% *} secs=${r#* }
+  [ "$size" = "$BYTES" ] || { echo "| $1 | incomplete: $size of $BYTES bytes | | |"; return; }
+  awk -v n="$1" -v b="$size" -v s="$secs" -v c="$((after - before))" -v t="$tck" -v pid="$4" 'BEGIN {
+    gbit = b * 8 / s / 1e9; cpu = (pid == "-") ? "—" : sprintf("%.2f", c / t / (b / 1073741824));
+    printf "| %s | %.1f Gbit/s | %s CPU-s/GiB |\n", n, gbit, cpu }'
+}
+echo
+echo "Stream of $MIB MiB over TLS end to end (nginx with the phone's certificate; curl verifies it):"
+echo "| path | throughput | proxy CPU per GiB |"
+echo "|---|---|---|"
+stream_tls "direct" $P_SRCS $IP -
+stream_tls "mobix relay (SNI, leg leaves TLS, splice)" $P_PUB 127.0.0.1 $RELAY_PID
+stream_tls "HAProxy 2.6 mode tcp" $P_HAT 127.0.0.1 $HA_PID
+stream_tls "HAProxy 2.6 mode tcp + splice" $P_HATS 127.0.0.1 $HA_PID
 fi
 
 # Set-up time: client connect to first byte back, each a new tunnel (SMS signal, gateway, callback).
@@ -188,6 +226,7 @@ setup() { # port
     curl -fsS -H "Host: cam.bench.test" -o /dev/null -w '%{time_starttransfer}\n' "http://127.0.0.1:$1/small"
   done | sort -n | awk '{ a[NR] = $1 * 1000 } END { printf "%.2f ms | %.2f ms", a[int(NR * 0.5)], a[int(NR * 0.99)] }'
 }
+if [ "${ONLY_IDLE:-0}" != 1 ]; then
 echo
 echo "Set-up time, client connect to first byte back, $SETUPS sequential connections:"
 echo "| path | p50 | p99 |"
@@ -207,17 +246,21 @@ echo "| path | requests/s | latency p99 |"
 echo "|---|---|---|"
 wrk_row "mobix relay (10 tunnels, SMS-woken)" $P_PUB
 wrk_row "HAProxy 2.6 mode tcp" $P_HA
+fi
 
 # Memory per idle tunnel: IDLE clients each make one keep-alive request and then stay connected.
 IDLE=${IDLE:-3000}
 rss() { awk '/^VmRSS/ {print $2}' /proc/$1/status; }  # KiB
 GW_PID=$(pgrep -f "serve --config $T/op/mobix.yaml" | head -1)
 cat >$T/idle.py <<'PY'
-import socket, sys, time
+import socket, ssl, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
+tls = ssl.create_default_context(cafile=sys.argv[3]) if len(sys.argv) > 3 else None  # end to end
 socks = []
 for i in range(n):
     s = socket.create_connection(("127.0.0.1", port))
+    if tls:
+        s = tls.wrap_socket(s, server_hostname="cam.bench.test")
     s.sendall(b"GET /small HTTP/1.1\r\nHost: cam.bench.test\r\n\r\n")
     got = b""
     while b"\r\n\r\nok\n" not in got:
@@ -231,24 +274,38 @@ sys.stdin.read()
 PY
 idle_row() { # name port pid...
   local name=$1 port=$2; shift 2
-  local before=0 after=0 p
-  for p in "$@"; do before=$((before + $(rss $p))); done
+  local before=0 after=0 p parts=""
+  declare -A start
+  for p in "$@"; do start[$p]=$(rss $p); before=$((before + start[$p])); done
   exec 3< <(sleep 100000)
-  python3 $T/idle.py $port $IDLE <&3 >$T/idle.out 2>&1 &
+  python3 $T/idle.py $port $IDLE ${IDLE_CA:-} <&3 >$T/idle.out 2>&1 &
   local drv=$!
   for _ in $(seq 1200); do grep -q ready $T/idle.out 2>/dev/null && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
   if ! grep -q ready $T/idle.out; then echo "| $name | failed: $(tail -1 $T/idle.out) | |"; kill $drv 2>/dev/null; return; fi
   sleep 1
-  for p in "$@"; do after=$((after + $(rss $p))); done
+  for p in "$@"; do
+    local a; a=$(rss $p)
+    after=$((after + a))
+    parts="$parts $(awk -v x="$a" -v y="${start[$p]}" -v c="$IDLE" 'BEGIN { printf "%.1f", (x - y) / c }')"
+  done
   kill $drv 2>/dev/null; wait $drv 2>/dev/null || true
   exec 3<&-
-  awk -v n="$name" -v b="$before" -v a="$after" -v c="$IDLE" 'BEGIN {
-    printf "| %s | %.1f KiB per idle tunnel (RSS %d -> %d KiB) |\n", n, (a - b) / c, b, a }'
+  awk -v n="$name" -v b="$before" -v a="$after" -v c="$IDLE" -v parts="$parts" 'BEGIN {
+    split(parts, x, " "); detail = length(x) > 1 ? sprintf(" = %s + %s", x[1], x[2]) : "";
+    printf "| %s | %.1f KiB per idle tunnel%s (RSS %d -> %d KiB) |\n", n, (a - b) / c, detail, b, a }'
 }
 echo
 echo "User-space memory per idle proxied connection at $IDLE connections (RSS growth / connections):"
 echo "| path | memory |"
 echo "|---|---|"
-idle_row "mobix relay + gateway (two processes, TLS leg between them)" $P_PUB $RELAY_PID $GW_PID
-sleep 2
-idle_row "HAProxy 2.6 mode tcp" $P_HA $HA_PID
+# Fresh processes matter (a second round would reuse the first round's freed memory), so one
+# kind per run: plain HTTP (the callback leg keeps its TLS), or IDLE_TLS=1 for TLS end to end.
+if [ "${IDLE_TLS:-0}" != 1 ]; then
+  idle_row "mobix relay + gateway (two processes, TLS leg between them)" $P_PUB $RELAY_PID $GW_PID
+  sleep 2
+  idle_row "HAProxy 2.6 mode tcp" $P_HA $HA_PID
+else
+  IDLE_CA=$T/ca/ca.crt idle_row "mobix relay + gateway, TLS end to end (SNI; the leg left its TLS)" $P_PUB $RELAY_PID $GW_PID
+  sleep 2
+  IDLE_CA=$T/ca/ca.crt idle_row "HAProxy 2.6 mode tcp, TLS end to end" $P_HAT $HA_PID
+fi
