@@ -26,7 +26,7 @@ for _ in range(int(sys.argv[1])):
     s=socket.socket(); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
 print(*ps)' "$1"; }
 read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_R P_PUB P_CB P_SRC P_HA P_HAS P_NGX P_SOCAT P_SMSC P_WH P_ADMIN_W P_PUB_W P_CB_W \
-  P_SRCS P_HAT P_HATS <<<"$(ports 19)"
+  P_SRCS P_HAT P_HATS P_GWMAIL P_ADMIN_E P_PUB_E P_CB_E <<<"$(ports 23)"
 
 "$M" pki init --dir $T/ca --cn "Bench CA" >/dev/null
 "$M" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
@@ -54,6 +54,7 @@ gateway:
   webhook_listen: 127.0.0.1:$P_WH
   webhook_cert_file: ../gateway.crt
   webhook_key_file: ../gateway.key
+  email: {listen: "127.0.0.1:$P_GWMAIL", address: signals@gw.bench.test, tls_cert_file: ../gateway.crt, tls_key_file: ../gateway.key}
 YAML
 cat >$T/rl/mobix.yaml <<YAML
 log: {level: warn}
@@ -88,20 +89,31 @@ relay:
   max_pending_per_client_ip: 1000
   max_pending_per_target: 1000
 YAML
+# A third relay that wakes it by e-mail: a kept SMTP session with STARTTLS straight to the
+# gateway's SMTP receiver (an operator would usually put its MTA in between).
+mkdir -p $T/re
+sed -e "s/$P_ADMIN_W/$P_ADMIN_E/; s/$P_PUB_W/$P_PUB_E/; s/$P_CB_W/$P_CB_E/" -e '/channel: webhook/,/webhook_ca_file/d' \
+  $T/rw/mobix.yaml >$T/re/mobix.yaml
+cat >>$T/re/mobix.yaml <<YAML
+  channel: email
+  email: {smtp: "127.0.0.1:$P_GWMAIL", tls: starttls, ca_file: ../ca/ca.crt, from: relay@relay.bench.test, to: signals@gw.bench.test}
+YAML
 "$M" serve --config $T/rw/mobix.yaml >$T/rw.log 2>&1 &
+PIDS+=($!)
+"$M" serve --config $T/re/mobix.yaml >$T/re.log 2>&1 &
 PIDS+=($!)
 "$M" serve --config $T/op/mobix.yaml >$T/op.log 2>&1 &
 PIDS+=($!)
 ${RELAY_WRAP:-} "$M" serve --config $T/rl/mobix.yaml >$T/rl.log 2>&1 &
 RELAY_PID=$!
 PIDS+=($RELAY_PID)
-for a in $P_ADMIN_OP $P_ADMIN_R $P_ADMIN_W; do
+for a in $P_ADMIN_OP $P_ADMIN_R $P_ADMIN_W $P_ADMIN_E; do
   for _ in $(seq 200); do curl -fsS http://127.0.0.1:$a/healthz >/dev/null 2>&1 && break; sleep 0.05; done
 done
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers -d '{"msisdn":"31610000001","username":"cam","password":"cam-pw-123"}' >/dev/null
 IP=$("$M" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret bench-secret-1 --state-dir $T/sim \
   --msisdn 31610000001 --username cam --password cam-pw-123 | tail -1)
-for a in $P_ADMIN_R $P_ADMIN_W; do
+for a in $P_ADMIN_R $P_ADMIN_W $P_ADMIN_E; do
   curl -fsS -X POST http://127.0.0.1:$a/api/v1/subscribers \
     -d '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'","relay.tls_port":"'$P_SRCS'"}}' >/dev/null
 done
@@ -233,6 +245,7 @@ echo "| path | p50 | p99 |"
 echo "|---|---|---|"
 echo "| mobix relay, new tunnel each (SMS signal via the lab SMSC) | $(setup $P_PUB) |"
 echo "| mobix relay, new tunnel each (HTTPS webhook signal) | $(setup $P_PUB_W) |"
+echo "| mobix relay, new tunnel each (e-mail signal, SMTP with STARTTLS) | $(setup $P_PUB_E) |"
 echo "| HAProxy 2.6 mode tcp (no tunnel to set up) | $(setup $P_HA) |"
 
 # HTTP keep-alive through established tunnels: wrk opens 10 connections (10 tunnels), then reuses them.
