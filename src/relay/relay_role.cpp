@@ -159,8 +159,8 @@ struct RelayRole::Impl {
   std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::unordered_map<std::string, unsigned> pending_per_ip;
   std::unordered_map<std::string, unsigned> pending_per_target;
-  std::deque<std::shared_ptr<OutgoingSignal>> sms_queue;
-  asio::steady_timer sms_wake{io, asio::steady_timer::time_point::max()};
+  std::deque<std::shared_ptr<OutgoingSignal>> signal_queue;
+  asio::steady_timer signal_wake{io, asio::steady_timer::time_point::max()};
   bool stopping = false;
   Counter& tunnels = metrics().counter("mobix_relay_tunnels_total", "Tunnels spliced by the relay");
 
@@ -265,8 +265,8 @@ struct RelayRole::Impl {
     auto item = std::make_shared<OutgoingSignal>(io.get_executor());
     item->sealed = sealed;
     item->id = id;
-    sms_queue.push_back(item);
-    sms_wake.cancel_one();
+    signal_queue.push_back(item);
+    signal_wake.cancel_one();
     co_await item->done.async_wait(asio::as_tuple(asio::use_awaitable));
     co_return item->ok;
   }
@@ -275,12 +275,12 @@ struct RelayRole::Impl {
   asio::awaitable<void> sms_sender() {
     std::unique_ptr<smpp::Esme> esme;
     while (!stopping) {
-      if (sms_queue.empty()) {
-        co_await sms_wake.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (signal_queue.empty()) {
+        co_await signal_wake.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      auto item = sms_queue.front();
-      sms_queue.pop_front();
+      auto item = signal_queue.front();
+      signal_queue.pop_front();
       smpp::ShortMessage m;
       m.source_addr = "mobixrelay";
       m.dest_addr_ton = 1;
@@ -315,12 +315,12 @@ struct RelayRole::Impl {
   asio::awaitable<void> mail_sender() {
     MailSignalSender sender(io.get_executor(), cfg.email);
     while (!stopping) {
-      if (sms_queue.empty()) {
-        co_await sms_wake.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (signal_queue.empty()) {
+        co_await signal_wake.async_wait(asio::as_tuple(asio::use_awaitable));
         continue;
       }
-      auto item = sms_queue.front();
-      sms_queue.pop_front();
+      auto item = signal_queue.front();
+      signal_queue.pop_front();
       for (int attempt = 0; attempt < 2 && !item->ok; ++attempt) {
         try {
           co_await sender.send(item->sealed);
@@ -574,8 +574,8 @@ void RelayRole::start() {
 }
 void RelayRole::stop() {
   impl_->stopping = true;
-  impl_->sms_wake.cancel();
-  for (auto& item : impl_->sms_queue) item->done.cancel();
+  impl_->signal_wake.cancel();
+  for (auto& item : impl_->signal_queue) item->done.cancel();
   impl_->pub->stop();
   impl_->cb->stop();
   for (auto& m : impl_->mapped_ports) m->stop();
