@@ -44,8 +44,8 @@ void add_signal(CLI::App& app, int& exit_code) {
   seal->add_option("--callback-port", o->callback_port, "the relay's callback port")->required();
   seal->add_option("--msisdn", o->msisdn, "the mobile server terminal")->required();
   seal->add_option("--target-port", o->target_port, "the service port on the terminal")->required();
-  seal->add_option("--protocol", o->protocol, "tcp, http or tls")
-      ->check(CLI::IsMember({"tcp", "http", "tls"}));
+  seal->add_option("--protocol", o->protocol, "tcp, http, tls or tls-passthrough")
+      ->check(CLI::IsMember({"tcp", "http", "tls", "tls-passthrough"}));
   seal->add_option("--ttl", o->ttl, "seconds until it expires")->check(CLI::Range(1, 3600));
   seal->add_option("--tunnel-id", o->tunnel_id, "default: random");
   seal->callback(wrap([o] {
@@ -56,9 +56,10 @@ void add_signal(CLI::App& app, int& exit_code) {
     r.relay_ip = o->relay_ip;
     r.callback_port = static_cast<std::uint16_t>(o->callback_port);
     r.target_port = static_cast<std::uint16_t>(o->target_port);
-    r.protocol = o->protocol == "http"  ? signal::Protocol::http
-                 : o->protocol == "tls" ? signal::Protocol::tls
-                                        : signal::Protocol::tcp;
+    r.protocol = o->protocol == "http"              ? signal::Protocol::http
+                 : o->protocol == "tls"             ? signal::Protocol::tls
+                 : o->protocol == "tls-passthrough" ? signal::Protocol::tls_passthrough
+                                                    : signal::Protocol::tcp;
     RAND_bytes(r.one_time_key.data(), static_cast<int>(r.one_time_key.size()));
     r.msisdn = o->msisdn;
     auto sealed = signal::seal(r, static_cast<std::uint8_t>(o->key_id), read_key(o->key_file));

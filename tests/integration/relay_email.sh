@@ -113,7 +113,19 @@ swaks --server 127.0.0.1:$P_GWMAIL --from x@y.test --to signals@gw.mobile.test -
 grep -q '550 5.6.0' $T/swaks3.log || fail "a junk mail was not refused: $(tail -5 $T/swaks3.log)"
 swaks --server 127.0.0.1:$P_GWMAIL --from x@y.test --to root@gw.mobile.test --body hello >$T/swaks4.log 2>&1 || true
 grep -q '550 5.1.1' $T/swaks4.log || fail "a stranger's recipient was accepted: $(tail -5 $T/swaks4.log)"
+# A signal that expired on the way (sealed with a one-second lifetime, delivered two seconds later).
+"$MOBIX" signal seal --key-file $T/signal.key --key-id 3 --relay-ip 127.0.0.1 --callback-port $P_CALLBACK \
+  --msisdn 31610000001 --target-port $P_WEB --protocol http --ttl 1 >$T/expired.hex
+/usr/bin/python3 -c '
+import base64, sys
+b64 = base64.b64encode(bytes.fromhex(open(sys.argv[1]).read().strip())).decode()
+print("Subject: late\r\nContent-Type: application/vnd.mobix.signal\r\nContent-Transfer-Encoding: base64\r\n\r\n" + b64, end="")' \
+  $T/expired.hex >$T/expired.eml
+sleep 2
+swaks --server 127.0.0.1:$P_GWMAIL --from x@y.test --to signals@gw.mobile.test --data $T/expired.eml >$T/swaks5.log 2>&1 || true
+grep -q '550 5.7.1 signal refused' $T/swaks5.log || fail "an expired signal mail was not refused: $(tail -5 $T/swaks5.log)"
 metrics=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics)
+grep -q '^mobix_gateway_signals_total{result="expired"} 1' <<<"$metrics" || fail "expiry not counted"
 grep -q '^mobix_gateway_signals_total{result="replayed"} 1' <<<"$metrics" || fail "replay not counted"
 grep -q '^mobix_gateway_signal_mails_total{result="not_a_signal"} 1' <<<"$metrics" || fail "junk not counted"
-pass "a replayed signal mail (550 5.7.1), junk (550 5.6.0) and other recipients (550 5.1.1) are refused"
+pass "a replayed or expired signal mail (550 5.7.1), junk (550 5.6.0) and other recipients (550 5.1.1) are refused"
