@@ -260,6 +260,14 @@ SmppClientConfig parse_smpp_client(Section& s, const std::string& base_dir) {
   return c;
 }
 
+// A bare mailbox for SMTP envelopes: it goes into MAIL FROM / RCPT TO as is.
+std::string mail_address(Section& s, const std::string& k) {
+  auto a = s.required(k);
+  if (a.find('@') == std::string::npos || a.find_first_of("<> \r\n") != std::string::npos)
+    s.fail(s.key(k), s.get(k), "must be a plain address like name@domain");
+  return a;
+}
+
 RelayConfig parse_relay(Section& s, const std::string& file, const std::string& base_dir) {
   RelayConfig r;
   r.public_listen = s.endpoint("public_listen", r.public_listen);
@@ -294,12 +302,8 @@ RelayConfig parse_relay(Section& s, const std::string& file, const std::string& 
     if (r.email.tls != "starttls" && r.email.tls != "tls" && r.email.tls != "none")
       m.fail(m.key("tls"), m.get("tls"), "must be starttls, tls or none");
     r.email.ca_file = existing_file(m, "ca_file", base_dir);
-    r.email.from = m.required("from");
-    r.email.to = m.required("to");
-    for (const auto* a : {&r.email.from, &r.email.to})
-      if (a->find('@') == std::string::npos || a->find_first_of("<> \r\n") != std::string::npos)
-        m.fail(m.key(a == &r.email.from ? "from" : "to"), m.node(),
-               "must be a plain address like name@domain");
+    r.email.from = mail_address(m, "from");
+    r.email.to = mail_address(m, "to");
     r.email.username = m.str("username", "");
     if (!r.email.username.empty()) {
       r.email.password = m.secret("password", base_dir);
@@ -351,9 +355,7 @@ GatewayConfig parse_gateway(Section& s, const std::string& file, const std::stri
     GatewayEmailConfig e;
     if (!m.get("listen")) m.fail(m.key("listen"), m.node(), "is required (host:port of the SMTP receiver)");
     e.listen = m.endpoint("listen", Endpoint{});
-    e.address = m.required("address");
-    if (e.address.find('@') == std::string::npos || e.address.find_first_of("<> \r\n") != std::string::npos)
-      m.fail(m.key("address"), m.get("address"), "must be a plain address like name@domain");
+    e.address = mail_address(m, "address");
     e.tls_cert_file = existing_file(m, "tls_cert_file", base_dir);
     e.tls_key_file = existing_file(m, "tls_key_file", base_dir);
     if (e.tls_cert_file.empty() != e.tls_key_file.empty())

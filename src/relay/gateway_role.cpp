@@ -19,7 +19,6 @@
 #include "core/tcp_service.hpp"
 #include "mail/access_identity.hpp"
 #include "mail/conn.hpp"
-#include "mail/relay.hpp"
 #include "relay/mail_signal.hpp"
 #include "relay/tunnel_leg.hpp"
 #include "relay/tunnel_roles.hpp"
@@ -176,13 +175,10 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     }
     tunnel::Leg terminal(std::move(*terminal_socket));
     auto relay_socket = co_await dial(io.get_executor(), relay_ep, t, why);
-    if (!relay_socket) {
-      signals("relay_unreachable").inc();
-      spdlog::warn("gateway: tunnel {:016x}: relay {}:{}: {}", r.tunnel_id, r.relay_ip, r.callback_port, why);
-      co_return;
-    }
-    tunnel::Leg relay(std::move(*relay_socket));
-    if (!co_await relay.connect_tls(tls->native_handle(), r.relay_ip, t, why)) {
+    bool relay_up = relay_socket.has_value();
+    tunnel::Leg relay(relay_up ? std::move(*relay_socket) : asio::ip::tcp::socket(io));
+    if (relay_up) relay_up = co_await relay.connect_tls(tls->native_handle(), r.relay_ip, t, why);
+    if (!relay_up) {
       signals("relay_unreachable").inc();
       spdlog::warn("gateway: tunnel {:016x}: relay {}:{}: {}", r.tunnel_id, r.relay_ip, r.callback_port, why);
       co_return;

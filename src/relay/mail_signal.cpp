@@ -166,6 +166,7 @@ struct MailSignalReceiver::Impl : std::enable_shared_from_this<MailSignalReceive
   asio::io_context& io;
   const GatewayEmailConfig& cfg;
   Admit admit;
+  const std::string recipient = ascii_lower(cfg.address);  // RCPT TO compares case-insensitively
   std::shared_ptr<asio::ssl::context> tls;
   std::unique_ptr<TcpService> service;
   // Refused messages per client address per minute. The client is usually the operator's MTA:
@@ -261,7 +262,7 @@ struct MailSignalReceiver::Impl : std::enable_shared_from_this<MailSignalReceive
                       : std::string();
         if (!has_sender) {
           reply = "503 5.5.1 MAIL first";
-        } else if (to != ascii_lower(cfg.address)) {
+        } else if (to != recipient) {
           reply = "550 5.1.1 no such mailbox here";
         } else {
           has_recipient = true;

@@ -24,7 +24,6 @@
 #include "core/tcp_service.hpp"
 #include "directory/directory.hpp"
 #include "mail/conn.hpp"
-#include "mail/relay.hpp"
 #include "relay/mail_signal.hpp"
 #include "relay/tunnel_leg.hpp"
 #include "relay/tunnel_roles.hpp"
@@ -271,9 +270,33 @@ struct RelayRole::Impl {
     co_return item->ok;
   }
 
-  // Sends queued signals in order over one bound transmitter session; re-binds once on failure.
-  asio::awaitable<void> sms_sender() {
+  // One signal as a binary short message on the bound transmitter session (bound first if needed).
+  asio::awaitable<void> send_sms(const OutgoingSignal& item, std::unique_ptr<smpp::Esme>& esme) {
+    smpp::ShortMessage m;
+    m.source_addr = "mobixrelay";
+    m.dest_addr_ton = 1;
+    m.dest_addr_npi = 1;
+    m.destination_addr = cfg.gateway_msisdn;
+    m.data_coding = 0x04;
+    m.short_message = item.sealed;
+    if (!esme) {
+      smpp::EsmeConfig ec{
+          cfg.smpp.smsc, cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::transmitter, ""};
+      esme = std::make_unique<smpp::Esme>(io.get_executor(), ec);
+      co_await esme->bind();
+    }
+    auto mid = co_await esme->submit(m);
+    spdlog::info("relay #{}: signal sent by SMS to {} ({} octets, message {})", item.id, cfg.gateway_msisdn,
+                 item.sealed.size(), mid);
+  }
+
+  // Sends queued signals in order over the one session the channel keeps (an SMPP transmitter
+  // bind or an SMTP session); a failed session is dropped and re-opened once per signal.
+  asio::awaitable<void> signal_sender() {
     std::unique_ptr<smpp::Esme> esme;
+    std::optional<MailSignalSender> mail;
+    if (cfg.channel == "email") mail.emplace(io.get_executor(), cfg.email);
+    const std::string via = mail ? cfg.email.smtp.str() : cfg.smpp.smsc.str();
     while (!stopping) {
       if (signal_queue.empty()) {
         co_await signal_wake.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -281,60 +304,25 @@ struct RelayRole::Impl {
       }
       auto item = signal_queue.front();
       signal_queue.pop_front();
-      smpp::ShortMessage m;
-      m.source_addr = "mobixrelay";
-      m.dest_addr_ton = 1;
-      m.dest_addr_npi = 1;
-      m.destination_addr = cfg.gateway_msisdn;
-      m.data_coding = 0x04;
-      m.short_message = item->sealed;
       for (int attempt = 0; attempt < 2 && !item->ok; ++attempt) {
         try {
-          if (!esme) {
-            smpp::EsmeConfig ec{
-                cfg.smpp.smsc, cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::transmitter, ""};
-            esme = std::make_unique<smpp::Esme>(io.get_executor(), ec);
-            co_await esme->bind();
+          if (mail) {
+            co_await mail->send(item->sealed);
+            spdlog::info("relay #{}: signal sent by e-mail to {} through {} ({} octets)", item->id,
+                         cfg.email.to, via, item->sealed.size());
+          } else {
+            co_await send_sms(*item, esme);
           }
-          auto mid = co_await esme->submit(m);
           item->ok = true;
-          spdlog::info("relay #{}: signal sent by SMS to {} ({} octets, message {})", item->id,
-                       cfg.gateway_msisdn, item->sealed.size(), mid);
         } catch (const std::exception& e) {
-          esme.reset();  // the session is gone or refused: bind again
-          spdlog::warn("relay #{}: cannot send the signal through {}: {}", item->id, cfg.smpp.smsc.str(),
-                       e.what());
+          esme.reset();  // the SMPP session is gone or refused: bind again (the SMTP one drops itself)
+          spdlog::warn("relay #{}: cannot send the signal through {}: {}", item->id, via, e.what());
         }
       }
       item->done.cancel();
     }
     if (esme) esme->close();
-  }
-
-  // Sends queued signals in order as e-mails over one kept SMTP session; reconnects once on failure.
-  asio::awaitable<void> mail_sender() {
-    MailSignalSender sender(io.get_executor(), cfg.email);
-    while (!stopping) {
-      if (signal_queue.empty()) {
-        co_await signal_wake.async_wait(asio::as_tuple(asio::use_awaitable));
-        continue;
-      }
-      auto item = signal_queue.front();
-      signal_queue.pop_front();
-      for (int attempt = 0; attempt < 2 && !item->ok; ++attempt) {
-        try {
-          co_await sender.send(item->sealed);
-          item->ok = true;
-          spdlog::info("relay #{}: signal sent by e-mail to {} through {} ({} octets)", item->id,
-                       cfg.email.to, cfg.email.smtp.str(), item->sealed.size());
-        } catch (const std::exception& e) {
-          spdlog::warn("relay #{}: cannot send the signal by e-mail through {}: {}", item->id,
-                       cfg.email.smtp.str(), e.what());
-        }
-      }
-      item->done.cancel();
-    }
-    sender.close();
+    if (mail) mail->close();
   }
 
   // Step C without terminating TLS: the HTTP Host header or the TLS SNI, from what the client sent
@@ -569,8 +557,7 @@ void RelayRole::start() {
   impl_->cb->start();
   impl_->pub->start();
   for (auto& m : impl_->mapped_ports) m->start();
-  if (impl_->cfg.channel == "smpp") asio::co_spawn(impl_->io, impl_->sms_sender(), asio::detached);
-  if (impl_->cfg.channel == "email") asio::co_spawn(impl_->io, impl_->mail_sender(), asio::detached);
+  if (impl_->cfg.channel != "webhook") asio::co_spawn(impl_->io, impl_->signal_sender(), asio::detached);
 }
 void RelayRole::stop() {
   impl_->stopping = true;

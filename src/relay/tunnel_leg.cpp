@@ -125,14 +125,6 @@ Leg::Io Leg::read(char* p, std::size_t cap, std::size_t& n) {
       return errno == EAGAIN || errno == EWOULDBLOCK ? Io::want_read : Io::failed;
     }
   }
-  // Nothing buffered in OpenSSL and nothing on the socket: say so without calling SSL_read, which
-  // would allocate its 16 KiB record buffer and keep it for as long as the tunnel stays idle.
-  if (!SSL_has_pending(ssl_)) {
-    char probe;
-    if (::recv(sock_.native_handle(), &probe, 1, MSG_PEEK | MSG_DONTWAIT) < 0 &&
-        (errno == EAGAIN || errno == EWOULDBLOCK))
-      return Io::want_read;
-  }
   ERR_clear_error();
   int r = SSL_read(ssl_, p, static_cast<int>(std::min<std::size_t>(cap, INT_MAX)));
   if (r > 0) {
