@@ -129,3 +129,18 @@ grep -q '^mobix_gateway_signals_total{result="expired"} 1' <<<"$metrics" || fail
 grep -q '^mobix_gateway_signals_total{result="replayed"} 1' <<<"$metrics" || fail "replay not counted"
 grep -q '^mobix_gateway_signal_mails_total{result="not_a_signal"} 1' <<<"$metrics" || fail "junk not counted"
 pass "a replayed or expired signal mail (550 5.7.1), junk (550 5.6.0) and other recipients (550 5.1.1) are refused"
+
+# A message far bigger than any signal: 552, counted. Then a stranger's junk, repeatedly: after 60
+# refusals a minute the address gets 421 at the greeting, counted.
+head -c 100000 /dev/zero | tr '\0' 'a' | fold -w 76 >$T/big.txt
+swaks --server 127.0.0.1:$P_GWMAIL --from x@y.test --to signals@gw.mobile.test --body $T/big.txt >$T/swaks6.log 2>&1 || true
+grep -q '552 5.3.4' $T/swaks6.log || fail "a 100 kB message was not refused as too big: $(tail -5 $T/swaks6.log)"
+for _ in $(seq 60); do
+  swaks --server 127.0.0.1:$P_GWMAIL --from x@y.test --to signals@gw.mobile.test --body junk >/dev/null 2>&1 || true
+done
+swaks --server 127.0.0.1:$P_GWMAIL --from x@y.test --to signals@gw.mobile.test --body junk >$T/swaks7.log 2>&1 || true
+grep -q '421 4.7.0' $T/swaks7.log || fail "repeated junk was not rate limited: $(tail -5 $T/swaks7.log)"
+metrics=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics)
+grep -q '^mobix_gateway_signal_mails_total{result="too_big"} 1' <<<"$metrics" || fail "too big not counted"
+grep -q '^mobix_gateway_signal_mails_total{result="rate_limited"}' <<<"$metrics" || fail "rate limit not counted"
+pass "an oversized message (552) and a stranger's repeated junk (421 after 60 refusals a minute) are refused and counted"
