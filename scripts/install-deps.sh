@@ -13,8 +13,9 @@ PKGS=(
   freeradius-utils curl openssl jq procps iproute2 python3
   # the subscriber's real mail server in the mail tests (seed 000)
   dovecot-pop3d dovecot-imapd python3-aiosmtpd
-  # an independent SMTP client for the e-mail signal channel test (seed 001)
-  swaks
+  # an independent SMTP client for the e-mail signal channel test (seed 001); its STARTTLS needs
+  # Net::SSLeay, which Debian ships only as a Recommends of swaks (issue 18)
+  swaks libnet-ssleay-perl
   libldap-dev slapd ldap-utils
   # an independent SMPP implementation for the SMS signal channel tests (seed 001)
   libnet-smpp-perl

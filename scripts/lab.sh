@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+bash scripts/check-deps.sh lab
 cmake --preset release >/dev/null
 cmake --build --preset release
 LAB_DIR=${LAB_DIR:-$PWD/lab}

@@ -9,6 +9,7 @@ step() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
 
 step "dependencies"
 bash scripts/install-deps.sh
+bash scripts/check-deps.sh test
 
 step "clang-format"
 mapfile -t sources < <(git ls-files '*.cpp' '*.hpp' 2>/dev/null || find src apps tests bench -name '*.[ch]pp')

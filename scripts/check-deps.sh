@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Probes every capability the lab or the tests use, right after scripts/install-deps.sh, and stops at
+# once naming the Debian package that is missing (issue 18: a feature Debian ships as a Recommends —
+# swaks' STARTTLS needs libnet-ssleay-perl — was absent on a fresh machine and a test failed later
+# for an unclear reason). Each probe exercises the capability itself, not only the package's presence.
+# Usage: check-deps.sh lab|test
+set -uo pipefail
+mode=${1:-test}
+missing=()
+need() { # need PACKAGE DESCRIPTION COMMAND...: runs COMMAND quietly; on failure records PACKAGE
+  local pkg=$1 what=$2
+  shift 2
+  if ! "$@" >/dev/null 2>&1; then missing+=("$pkg ($what)"); fi
+}
+have() { command -v "$1"; }
+py() { /usr/bin/python3 -c "$1"; }   # Debian's python3 (a pyenv python3 on PATH cannot see dist-packages)
+curl_has() { curl -V | grep -qiE "^Protocols:.*\b$1\b"; }
+curl_tls() { curl -V | grep -qE '^Features:.*\bSSL\b'; }
+
+# --- what the lab needs: the build and the demo mail provider
+need cmake "build" have cmake
+need ninja-build "build" have ninja
+need build-essential "C++ compiler" have g++
+need pkg-config "build" have pkg-config
+need dovecot-pop3d "lab mail provider, POP3" test -x /usr/lib/dovecot/pop3
+need dovecot-imapd "lab mail provider, IMAP" test -x /usr/lib/dovecot/imap
+need python3-aiosmtpd "lab SMTP server" py 'import aiosmtpd.controller, aiosmtpd.handlers, aiosmtpd.smtp'
+need python3 "python ssl module" py 'import ssl, socket, struct, socketserver, http.server, threading'
+need jq "lab.json reading" have jq
+need curl "curl with TLS" curl_tls
+
+if [ "$mode" = test ]; then
+  # --- toolchains of the sanitizer and fuzz builds
+  need clang "ASan/fuzz build" have clang++
+  need clang-format "format check" have clang-format
+  need libclang-rt-14-dev "libFuzzer runtime" test -n "$(find /usr/lib/llvm-14 -name 'libclang_rt.fuzzer-x86_64.a' -print -quit 2>/dev/null)"
+  # --- clients the tests drive
+  for p in pop3 pop3s imap imaps smtp smtps http https; do
+    need curl "curl speaking $p" curl_has "$p"
+  done
+  need swaks "SMTP client" have swaks
+  need libnet-ssleay-perl "swaks STARTTLS" bash -c 'swaks --support 2>&1 | grep -q "^=== TLS supported"'
+  need freeradius-utils "radclient" have radclient
+  need bind9-dnsutils "dig" have dig
+  need bind9-dnsutils "nsupdate" have nsupdate
+  need knot-dnsutils "kdig" have kdig
+  need dnsperf "dnsperf" have dnsperf
+  need ldap-utils "ldapsearch/ldapadd" have ldapsearch
+  need openssl "openssl CLI" have openssl
+  need iproute2 "ip netns" have ip
+  need nftables "NAT in namespaces" have nft
+  need procps "pkill/ps" have pkill
+  need sqlite3 "sqlite3 CLI" have sqlite3
+  need libnet-smpp-perl "SMPP peer" perl -MNet::SMPP -e 1
+  # --- servers the tests start
+  need dovecot-core "Dovecot" test -x /usr/sbin/dovecot
+  need slapd "OpenLDAP server" test -x /usr/sbin/slapd
+  need bind9 "BIND" test -x /usr/sbin/named
+  need knot "Knot DNS" test -x /usr/sbin/knotd
+  need radsecproxy "RadSec peer" test -x /usr/sbin/radsecproxy
+  need haproxy "PROXY v2 receiver" test -x /usr/sbin/haproxy
+fi
+
+if ((${#missing[@]})); then
+  echo "check-deps: missing capabilities ($mode):" >&2
+  printf '  - install %s\n' "${missing[@]}" >&2
+  echo "check-deps: run scripts/install-deps.sh (as root) or apt-get install the packages above" >&2
+  exit 1
+fi
+echo "check-deps: every capability the $mode needs is present"
