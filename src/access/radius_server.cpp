@@ -79,15 +79,11 @@ struct AccessRole::Impl {
   std::unique_ptr<roaming::RadsecServer> radsec_server;  ///< home side
   /// Home side: (partner, NAI) pairs we authenticated; only those may start sessions here.
   std::set<std::string> roaming_authenticated;
-  /// Says whether an ended session's DNS records live in an external server (see set_dns_journal).
-  std::function<bool(const SessionRecord&)> dns_journal;
-
   /// Ended sessions whose records an external DNS server must still drop are written in the same
   /// transaction as their end, so a crash before the server answers cannot leave them behind.
   void journal(Outcome& out) {
-    if (!dns_journal) return;
     for (const auto& e : out.events)
-      if (e.kind == SessionEvent::Kind::detach && dns_journal(e.session))
+      if (e.kind == SessionEvent::Kind::detach && table.end_journaled(e.session))
         out.changes.push_back(Change{Change::Kind::put_dns_removal, e.session, {}});
   }
 
@@ -159,10 +155,14 @@ struct AccessRole::Impl {
   std::unordered_map<std::uint32_t, Counter*> status_counters;
   std::unordered_map<std::string, Counter*> event_counters;
   Counter& status_counter(std::uint32_t status) {
+    // The label takes the RFC 2866 5.1 values only: an authenticated NAS sending arbitrary numbers
+    // must not create unbounded series.
+    static const std::set<std::uint32_t> known{1, 2, 3, 7, 8, 15};
+    if (!known.count(status)) status = 0;
     auto& c = status_counters[status];
     if (!c)
       c = &metrics().counter("mobix_radius_accounting_total",
-                             "Accounting-Requests processed, by Acct-Status-Type",
+                             "Accounting-Requests processed, by Acct-Status-Type (0: any other value)",
                              fmt::format("status=\"{}\"", status));
     return *c;
   }
@@ -707,10 +707,6 @@ Endpoint AccessRole::auth_endpoint() const {
   return Endpoint{e.address().to_string(), e.port()};
 }
 
-void AccessRole::set_dns_journal(std::function<bool(const SessionRecord&)> needed) {
-  impl_->dns_journal = std::move(needed);
-}
-
 std::optional<Endpoint> AccessRole::radsec_endpoint() const {
   if (!impl_->radsec_server) return std::nullopt;
   return impl_->radsec_server->local_endpoint();
@@ -726,6 +722,12 @@ SessionTable& AccessRole::sessions() {
 }
 AccessService& AccessRole::service() {
   return impl_->service;
+}
+
+void AccessRole::listeners(Listeners& out) const {
+  out["access.radius_auth"] = {auth_endpoint(), "radius/udp"};
+  out["access.radius_acct"] = {acct_endpoint(), "radius-acct/udp"};
+  if (auto rs = radsec_endpoint()) out["roaming.radsec"] = {*rs, "radsec/tls"};
 }
 
 void AccessRole::purge(const std::string& ip, std::function<void(bool)> done) {

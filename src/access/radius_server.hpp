@@ -10,6 +10,8 @@
 #include "access/session_table.hpp"
 #include "core/config.hpp"
 #include "core/net.hpp"
+#include "core/role.hpp"
+#include "spine/session_view.hpp"
 
 namespace boost::asio {
 class io_context;
@@ -20,7 +22,7 @@ namespace mobix {
 class StoreWriter;
 class SessionRepository;
 
-class AccessRole {
+class AccessRole final : public Role, public SessionControl {
  public:
   using Clock = std::function<std::int64_t()>;  ///< unix seconds
   /// With `roaming`, also the visited side (roamers' requests to their home networks over
@@ -31,23 +33,21 @@ class AccessRole {
 
   /// Loads sessions and leases from the store, binds both UDP sockets (throws on failure)
   /// and starts serving.
-  void start();
+  void start() override;
   /// Closes the sockets; in-flight requests finish (see drained()).
-  void stop();
-  bool drained() const;
+  void stop() override;
+  bool drained() const override;
+  void listeners(Listeners& out) const override;
 
   Endpoint auth_endpoint() const;
   Endpoint acct_endpoint() const;
   std::optional<Endpoint> radsec_endpoint() const;
-  /// `needed(session)` says whether an ended session's DNS records live in an external server;
-  /// then its removal is recorded durably with the session's end (Change::put_dns_removal).
-  void set_dns_journal(std::function<bool(const SessionRecord&)> needed);
   SessionTable& sessions();
   AccessService& service();
 
   /// Ends the session holding `ip` (admin purge); `done(found)` runs on the io thread
   /// once the change is durable.
-  void purge(const std::string& ip, std::function<void(bool found)> done);
+  void purge(const std::string& ip, std::function<void(bool found)> done) override;
 
  private:
   struct Impl;

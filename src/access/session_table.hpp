@@ -13,16 +13,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "spine/session_view.hpp"
 #include "store/records.hpp"
 
 namespace mobix {
-
-struct SessionEvent {
-  enum class Kind { attach, detach };
-  Kind kind;
-  SessionRecord session;
-  std::string reason;  ///< detach: stop, takeover, expired, accounting-on, accounting-off, admin
-};
 
 /// What an accounting request says about one session.
 struct AcctInput {
@@ -48,7 +42,7 @@ struct Outcome {
   std::string note;  ///< why nothing changed, when nothing did
 };
 
-class SessionTable {
+class SessionTable final : public SessionView {
  public:
   using SidGenerator = std::function<std::string()>;
   explicit SessionTable(SidGenerator gen = {});
@@ -65,18 +59,16 @@ class SessionTable {
   /// Ends the session holding `ip` (any context) on an operator's request.
   Outcome purge_ip(std::string_view ip);
 
-  /// The session holding `ip` (IPv4 address, or an IPv6 address inside a delegated prefix).
-  /// With `context` empty, any context matches (the newest session wins).
-  std::optional<SessionRecord> find_by_ip(std::string_view ip, std::string_view context = {}) const;
-  /// The newest session of the subscriber with this MSISDN that has an IPv4 address (seed 001:
-  /// the gateway finds the terminal a signal names).
-  std::optional<SessionRecord> find_by_msisdn(std::string_view msisdn) const;
-  std::vector<SessionRecord> list() const;
-  std::size_t size() const;
-
-  using Listener = std::function<void(const SessionEvent&)>;
-  /// In-process attach/detach events for other roles; called on the access role's thread.
-  void subscribe(Listener l) { listeners_.push_back(std::move(l)); }
+  std::optional<SessionRecord> find_by_ip(std::string_view ip, std::string_view context = {}) const override;
+  std::optional<SessionRecord> find_by_msisdn(std::string_view msisdn) const override;
+  std::vector<SessionRecord> list() const override;
+  std::size_t size() const override;
+  void subscribe(Listener l) override { listeners_.push_back(std::move(l)); }
+  void journal_ends(std::function<bool(const SessionRecord&)> needed) override {
+    end_journal_ = std::move(needed);
+  }
+  /// Whether the end of `s` must be journaled (see journal_ends).
+  bool end_journaled(const SessionRecord& s) const { return end_journal_ && end_journal_(s); }
   void publish(const std::vector<SessionEvent>& events) const;
 
  private:
@@ -106,6 +98,7 @@ class SessionTable {
   mutable std::array<LookupShard, kShards> shards_;
   std::array<std::atomic<bool>, 129> v6_prefix_lengths_{};
   std::vector<Listener> listeners_;
+  std::function<bool(const SessionRecord&)> end_journal_;
   SidGenerator gen_;
 };
 

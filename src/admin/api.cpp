@@ -5,10 +5,10 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
-#include "access/radius_server.hpp"
 #include "codec/radius/radius.hpp"
 #include "core/metrics.hpp"
 #include "directory/directory.hpp"
+#include "spine/session_view.hpp"
 
 namespace mobix {
 
@@ -178,27 +178,27 @@ void AdminApi::subscribers(const HttpRequest& req, const std::string& key, HttpR
 }
 
 void AdminApi::sessions(const HttpRequest& req, const std::string& key, HttpReply& reply) {
-  if (!access_) return reply(error(404, "this node runs no access role"));
+  if (!sessions_ || !control_) return reply(error(404, "this node runs no access role"));
   if (key.empty()) {
     if (req.method != "GET") return reply(error(405, "use GET"));
     if (auto ip = query_param(req.query, "ip"); !ip.empty()) {
-      auto s = access_->sessions().find_by_ip(ip);
+      auto s = sessions_->find_by_ip(ip);
       if (!s) return reply(error(404, "no live session holds " + ip));
       return reply(ok(to_json(*s)));
     }
-    auto all = access_->sessions().list();
+    auto all = sessions_->list();
     std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.started < b.started; });
     json arr = json::array();
     for (const auto& s : all) arr.push_back(to_json(s));
     return reply(ok(arr));
   }
   if (req.method == "GET") {
-    auto s = access_->sessions().find_by_ip(key);
+    auto s = sessions_->find_by_ip(key);
     if (!s) return reply(error(404, "no live session holds " + key));
     return reply(ok(to_json(*s)));
   }
   if (req.method == "DELETE") {
-    access_->purge(key, [reply, key](bool found) {
+    control_->purge(key, [reply, key](bool found) {
       if (found)
         reply(HttpResponse{204, "application/json", ""});
       else

@@ -7,20 +7,22 @@
 namespace mobix {
 
 class Directory;
-class AccessRole;
+class SessionView;
+class SessionControl;
 
 class AdminApi {
  public:
-  /// `access` may be null when the node runs no access role.
-  AdminApi(Directory& dir, AccessRole* access, std::string token)
-      : dir_(dir), access_(access), token_(std::move(token)) {}
+  /// `sessions` and `control` are null when the node runs no access role.
+  AdminApi(Directory& dir, SessionView* sessions, SessionControl* control, std::string token)
+      : dir_(dir), sessions_(sessions), control_(control), token_(std::move(token)) {}
   void handle(const HttpRequest& req, HttpReply reply);
 
  private:
   void subscribers(const HttpRequest& req, const std::string& key, HttpReply& reply);
   void sessions(const HttpRequest& req, const std::string& key, HttpReply& reply);
   Directory& dir_;
-  AccessRole* access_;
+  SessionView* sessions_;
+  SessionControl* control_;
   std::string token_;
 };
 

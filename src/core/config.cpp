@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include <yaml-cpp/yaml.h>
+#include <boost/asio/ip/address.hpp>
 
 namespace mobix {
 
@@ -412,6 +413,23 @@ RoamingConfig parse_roaming(Section& s, const std::string& file, const std::stri
   return r;
 }
 
+/// Why a static record cannot be served in zone `origin` (outside the zone, or an A/AAAA value
+/// that is not an address of its type), or nullopt when it can.
+std::optional<std::string> static_record_error(const DnsZoneConfig::StaticRecord& r,
+                                               const std::string& origin) {
+  auto name = lower(r.name);
+  while (!name.empty() && name.back() == '.') name.pop_back();
+  auto zone = lower(origin);
+  if (name != zone && !(name.size() > zone.size() && name.ends_with("." + zone)))
+    return "\"" + r.name + "\" is not inside zone " + origin;
+  if (r.type == "A" || r.type == "AAAA") {
+    boost::system::error_code ec;
+    auto a = boost::asio::ip::make_address(r.value, ec);
+    if (ec || a.is_v4() != (r.type == "A")) return "\"" + r.value + "\" is not an " + r.type + " address";
+  }
+  return std::nullopt;
+}
+
 DnsConfig parse_dns(Section& s, const std::string& file, const std::string& base_dir) {
   DnsConfig d;
   if (s.get("listen")) d.listen = s.endpoint("listen", Endpoint{});
@@ -434,6 +452,9 @@ DnsConfig parse_dns(Section& s, const std::string& file, const std::string& base
         z.fail(z.key("records[" + std::to_string(i) + "]"), recs[i],
                "must be \"name TYPE value\" with TYPE one of A, AAAA, NS, PTR");
       r.name = r.name == "@" ? zc.name : (r.name.back() == '.' ? r.name : r.name + "." + zc.name);
+      // Everything the embedded zone set would refuse at start is refused here, with its line.
+      if (auto why = static_record_error(r, zc.name))
+        z.fail(z.key("records[" + std::to_string(i) + "]"), recs[i], *why);
       zc.records.push_back(r);
     }
     if (auto n = z.get("update")) {
@@ -454,6 +475,8 @@ DnsConfig parse_dns(Section& s, const std::string& file, const std::string& base
       u.check_unknown();
       zc.update = uc;
     }
+    for (const auto& other : d.zones)
+      if (lower(other.name) == lower(zc.name)) z.fail(z.key("name"), z.get("name"), "zone given twice");
     d.zones.push_back(zc);
   });
   if (d.zones.empty()) s.fail(s.key("zones"), s.node(), "at least one zone is required");

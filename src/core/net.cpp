@@ -97,4 +97,10 @@ std::string Cidr::str() const {
   return network.to_string() + "/" + std::to_string(prefix);
 }
 
+bool in_ranges(const std::vector<Cidr>& ranges, const boost::asio::ip::address& a) {
+  for (const auto& r : ranges)
+    if (r.contains(a)) return true;
+  return false;
+}
+
 }  // namespace mobix

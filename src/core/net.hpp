@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <boost/asio/ip/address.hpp>
 
@@ -29,6 +30,9 @@ struct Cidr {
   bool contains(const boost::asio::ip::address& a) const;
   std::string str() const;
 };
+
+/// True when one of `ranges` contains `a` (the access network's configured ranges).
+bool in_ranges(const std::vector<Cidr>& ranges, const boost::asio::ip::address& a);
 
 /// The address with every bit past `prefix` cleared (IPv4 or IPv6).
 boost::asio::ip::address mask_address(const boost::asio::ip::address& a, unsigned prefix);

@@ -1,11 +1,15 @@
 #include "core/tcp_service.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include "core/metrics.hpp"
 #include "core/runtime.hpp"
@@ -14,6 +18,21 @@ namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
+
+asio::awaitable<void> AcceptBackoff::after_error(const boost::system::error_code& ec) {
+  metrics()
+      .counter("mobix_accept_errors_total", "Failed accepts (e.g. out of descriptors), by service",
+               "service=\"" + service_ + "\"")
+      .inc();
+  delay_ = std::clamp(delay_ * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_log_ >= std::chrono::seconds(1)) {
+    last_log_ = now;
+    spdlog::warn("{}: accept failed: {}; accepting again in {} ms", service_, ec.message(), delay_.count());
+  }
+  asio::steady_timer t(co_await asio::this_coro::executor, delay_);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
 
 struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
   asio::io_context& io;
@@ -31,10 +50,15 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
     auto self = shared_from_this();
     auto& accepted = metrics().counter("mobix_tcp_connections_total", "TCP connections accepted, by service",
                                        "service=\"" + name + "\"");
+    AcceptBackoff backoff(name);
     for (;;) {
       auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (!acceptor.is_open()) co_return;
-      if (ec) continue;
+      if (ec) {
+        co_await backoff.after_error(ec);
+        continue;
+      }
+      backoff.reset();
       auto pass = std::make_shared<Gate::Pass>(gate.enter());
       if (!*pass) co_return;
       accepted.inc();

@@ -1,6 +1,7 @@
 #pragma once
 // A TCP listener whose connections each run as a coroutine tracked by a Gate, so stop()
 // can drain them (DESIGN.md "Sessions"); one catch-all at the connection boundary.
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -16,6 +17,22 @@ class io_context;
 }
 
 namespace mobix {
+
+/// What an accept loop does after a failed accept. A persistent error (out of descriptors: EMFILE,
+/// ENFILE; out of memory) fails every accept at once and would make the loop spin at full CPU, so
+/// the loop waits before accepting again: 10 ms, doubling to 1 s while errors continue. Each error
+/// is counted (mobix_accept_errors_total{service}) and logged at most once per second.
+class AcceptBackoff {
+ public:
+  explicit AcceptBackoff(std::string service) : service_(std::move(service)) {}
+  boost::asio::awaitable<void> after_error(const boost::system::error_code& ec);
+  void reset() { delay_ = std::chrono::milliseconds(0); }
+
+ private:
+  std::string service_;
+  std::chrono::milliseconds delay_{0};
+  std::chrono::steady_clock::time_point last_log_{};
+};
 
 class TcpService {
  public:

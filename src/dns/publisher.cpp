@@ -6,7 +6,7 @@
 
 namespace mobix::dns {
 
-ZonePublisher::ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, std::uint32_t ttl,
+ZonePublisher::ZonePublisher(ZoneSet& embedded, const SessionView& sessions, std::uint32_t ttl,
                              StoreWriter* writer)
     : embedded_(embedded), sessions_(sessions), ttl_(ttl), writer_(writer) {
   metrics().gauge("mobix_dns_session_records", "Records in the embedded zones that follow sessions",

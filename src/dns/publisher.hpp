@@ -9,10 +9,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "access/session_table.hpp"
 #include "codec/dns/zone.hpp"
 #include "core/metrics.hpp"
 #include "dns/update_client.hpp"
+#include "spine/session_view.hpp"
 #include "store/writer.hpp"
 
 namespace mobix::dns {
@@ -20,7 +20,7 @@ namespace mobix::dns {
 class ZonePublisher {
  public:
   /// `sessions` is asked whether a record is still in use before it is removed.
-  ZonePublisher(ZoneSet& embedded, const SessionTable& sessions, std::uint32_t ttl,
+  ZonePublisher(ZoneSet& embedded, const SessionView& sessions, std::uint32_t ttl,
                 StoreWriter* writer = nullptr);
   /// Also publishes names no zone of ours holds (visiting terminals') as "<name>.<origin>".
   void set_roamers_zone(const std::string& origin) { roamers_zone_ = origin; }
@@ -53,7 +53,7 @@ class ZonePublisher {
   void free_journal(const std::string& sid);
 
   ZoneSet& embedded_;
-  const SessionTable& sessions_;
+  const SessionView& sessions_;
   std::uint32_t ttl_;
   std::string roamers_zone_;
   Counter& puts_ = metrics().counter("mobix_dns_record_changes_total",

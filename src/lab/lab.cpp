@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
+#include <stdexcept>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -34,7 +35,8 @@ std::string random_token(std::size_t n) {
   static const char alphabet[] = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
   std::string out(n, 'x');
   unsigned char buf[64];
-  RAND_bytes(buf, static_cast<int>(n));
+  if (n > sizeof buf || RAND_bytes(buf, static_cast<int>(n)) != 1)
+    throw std::runtime_error("RAND_bytes failed");
   for (std::size_t i = 0; i < n; ++i) out[i] = alphabet[buf[i] % (sizeof alphabet - 1)];
   return out;
 }
@@ -159,7 +161,7 @@ int run_lab(std::string dir) {
     write_private(fs::path(dir) / "smpp_gateway_password", random_token(8) + "\n");
     std::string key(64, '0');
     unsigned char raw[32];
-    RAND_bytes(raw, sizeof raw);
+    if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("RAND_bytes failed");
     for (int i = 0; i < 32; ++i) std::snprintf(&key[2 * i], 3, "%02x", raw[i]);
     write_private(fs::path(dir) / "signal.key", key + "\n");
   }

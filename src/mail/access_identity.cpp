@@ -5,17 +5,11 @@
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "access/session_table.hpp"
 #include "core/metrics.hpp"
 #include "directory/directory.hpp"
+#include "spine/session_view.hpp"
 
 namespace mobix::mail {
-
-bool in_ranges(const std::vector<Cidr>& ranges, const boost::asio::ip::address& a) {
-  for (const auto& r : ranges)
-    if (r.contains(a)) return true;
-  return false;
-}
 
 namespace {
 void look_up(Directory& dir, Identity& id) {
@@ -33,13 +27,10 @@ void look_up(Directory& dir, Identity& id) {
   }
 }
 
-boost::asio::thread_pool& directory_pool() {
-  static boost::asio::thread_pool pool(4);
-  return pool;
-}
 }  // namespace
 
-boost::asio::awaitable<std::optional<Identity>> identify(SessionTable& sessions, Directory& dir,
+boost::asio::awaitable<std::optional<Identity>> identify(SessionView& sessions, Directory& dir,
+                                                         boost::asio::thread_pool& pool,
                                                          const std::string& ip) {
   auto session = sessions.find_by_ip(ip);
   if (!session) co_return std::nullopt;
@@ -49,30 +40,13 @@ boost::asio::awaitable<std::optional<Identity>> identify(SessionTable& sessions,
     co_return id;
   }
   co_await boost::asio::co_spawn(
-      directory_pool(),
+      pool,
       [&]() -> boost::asio::awaitable<void> {
         look_up(dir, id);
         co_return;
       },
       boost::asio::use_awaitable);
   co_return id;
-}
-
-bool FailureLimiter::blocked(const std::string& ip) {
-  auto it = windows_.find(ip);
-  if (it == windows_.end()) return false;
-  if (std::chrono::steady_clock::now() - it->second.start > std::chrono::minutes(1)) {
-    windows_.erase(it);
-    return false;
-  }
-  return it->second.count >= per_minute_;
-}
-
-void FailureLimiter::record(const std::string& ip) {
-  auto now = std::chrono::steady_clock::now();
-  auto& w = windows_[ip];
-  if (w.count == 0 || now - w.start > std::chrono::minutes(1)) w = {now, 0};
-  ++w.count;
 }
 
 }  // namespace mobix::mail

@@ -7,17 +7,17 @@
 #include "codec/imap/imap.hpp"
 #include "core/metrics.hpp"
 #include "mail/access_identity.hpp"
-#include "mail/conn.hpp"
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_factory.hpp"
-#include "mail/relay.hpp"
+#include "net/conn.hpp"
+#include "net/conn_relay.hpp"
 
 namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using mail::read_line;
-using mail::write_all;
+using net::read_line;
+using net::write_all;
 
 namespace {
 
@@ -41,7 +41,7 @@ struct ImapProxy : mail::ProxyBase {
       metrics().counter("mobix_mail_imap_logins_total", "IMAP logins made on a subscriber's behalf");
 
   // Sends one command upstream and returns the text after its tag, skipping untagged lines.
-  static asio::awaitable<std::optional<std::string>> tagged(mail::Conn& up, std::string& ubuf,
+  static asio::awaitable<std::optional<std::string>> tagged(net::Conn& up, std::string& ubuf,
                                                             std::string command, std::string tag,
                                                             std::chrono::seconds t) {
     // Not std::move(command): GCC 12 double-frees a moved coroutine parameter here.
@@ -56,7 +56,7 @@ struct ImapProxy : mail::ProxyBase {
   }
 
   // Reads a command line including any literals it carries ({n} / {n+}), which are dropped.
-  asio::awaitable<std::optional<std::string>> read_command(mail::Conn& client, std::string& buf,
+  asio::awaitable<std::optional<std::string>> read_command(net::Conn& client, std::string& buf,
                                                            std::chrono::seconds t) {
     auto line = co_await read_line(client, buf, kMaxLine, t);
     if (!line) co_return std::nullopt;
@@ -68,7 +68,7 @@ struct ImapProxy : mail::ProxyBase {
       if (!lit->non_synchronizing) {
         if (!co_await write_all(client, "+ go ahead\r\n", t)) co_return std::nullopt;
       }
-      if (!co_await mail::read_at_least(client, buf, lit->size, t)) co_return std::nullopt;
+      if (!co_await net::read_at_least(client, buf, lit->size, t)) co_return std::nullopt;
       buf.erase(0, lit->size);
       line = co_await read_line(client, buf, kMaxLine, t);
       if (!line) co_return std::nullopt;
@@ -84,12 +84,12 @@ struct ImapProxy : mail::ProxyBase {
     auto client_ip = canonical(peer.address());
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);
-    mail::Conn client(std::move(sock));
+    net::Conn client(std::move(sock));
     const auto t = std::chrono::seconds(120);
     const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
     const auto idle = std::chrono::seconds(cfg.idle_timeout);
 
-    if (!mail::in_ranges(cfg.access_ranges, client_ip)) {
+    if (!in_ranges(cfg.access_ranges, client_ip)) {
       failure_counter("outside_access_range").inc();
       co_await write_all(
           client, "* BYE [UNAVAILABLE] this service is only for handsets on the mobile network\r\n", t);
@@ -153,7 +153,7 @@ struct ImapProxy : mail::ProxyBase {
     }
 
     // Steps 102-103: IP -> session -> subscriber -> mail account.
-    auto who = co_await mail::identify(sessions, dir, ip);
+    auto who = co_await mail::identify(sessions, dir, directory_pool, ip);
     if (!who) {
       failures.record(ip);
       failure_counter("no_session").inc();
@@ -183,23 +183,23 @@ struct ImapProxy : mail::ProxyBase {
     }
 
     // Step 104: LOGIN at the subscriber's real IMAP server (TLS per the profile).
-    mail::Conn upstream(io.get_executor());
+    net::Conn upstream(io.get_executor());
     std::string ubuf, why;
-    auto opened = co_await mail::open_upstream(upstream, *profile->imap, profile->imap_tls, *tls, up_t, why);
+    auto opened = co_await net::open_upstream(upstream, *profile->imap, profile->imap_tls, *tls, up_t, why);
     std::optional<std::string> greeting;
-    if (opened == mail::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, kMaxLine, up_t);
+    if (opened == net::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, kMaxLine, up_t);
     bool greeted = greeting && greeting->rfind("* OK", 0) == 0;
-    if (greeted && profile->imap_tls == mail::TlsMode::starttls) {
+    if (greeted && profile->imap_tls == net::TlsMode::starttls) {
       // RFC 9051 6.2.1: STARTTLS; nothing the server sent before the handshake may be kept.
       auto r = co_await tagged(upstream, ubuf, "m0 STARTTLS\r\n", "m0 ", up_t);
       if (!r || r->rfind("OK", 0) != 0 || !ubuf.empty()) {
-        opened = mail::UpstreamOpen::tls_failed;
+        opened = net::UpstreamOpen::tls_failed;
         why = "the server refused STARTTLS";
       } else if (co_await upstream.start_tls(*tls, profile->imap->host, up_t, why)) {
-        opened = mail::UpstreamOpen::tls_failed;
+        opened = net::UpstreamOpen::tls_failed;
       }
     }
-    if (opened == mail::UpstreamOpen::tls_failed) {
+    if (opened == net::UpstreamOpen::tls_failed) {
       failure_counter("upstream_tls_failed").inc();
       spdlog::warn("imap #{}: TLS to mail server {} for msisdn {} failed: {}", id, profile->imap->str(),
                    msisdn, why);
@@ -243,7 +243,7 @@ struct ImapProxy : mail::ProxyBase {
       if (!co_await write_all(upstream, buf, idle)) co_return;
     }
     // Steps 105-106.
-    auto bytes = co_await mail::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
+    auto bytes = co_await net::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
     if (bytes.timed_out) {
       failure_counter("session_timeout").inc();
       spdlog::info("imap #{}: msisdn {} reached the session time limit of {} s", id, msisdn,
@@ -255,9 +255,8 @@ struct ImapProxy : mail::ProxyBase {
 
 }  // namespace
 
-std::unique_ptr<TcpService> make_imap_proxy(asio::io_context& io, const MailConfig& cfg,
-                                            SessionTable& sessions, Directory& dir) {
-  return mail::serve_proxy<ImapProxy>(io, "imap", *cfg.imap_listen, cfg, sessions, dir);
+std::unique_ptr<TcpService> make_imap_proxy(const MailShared& shared) {
+  return mail::serve_proxy<ImapProxy>(shared, "imap", *shared.cfg.imap_listen);
 }
 
 }  // namespace mobix

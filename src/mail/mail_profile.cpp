@@ -5,18 +5,18 @@ namespace mobix {
 namespace {
 // An explicit mode wins; otherwise the well-known port decides (RFC 8314 3.3, RFC 6409).
 // A value validate_subscriber would refuse falls back to implicit TLS: never to plain text.
-mail::TlsMode tls_mode(const std::string& explicit_mode, const std::optional<Endpoint>& ep) {
-  if (!explicit_mode.empty()) return mail::parse_tls_mode(explicit_mode).value_or(mail::TlsMode::implicit);
-  if (!ep) return mail::TlsMode::none;
+net::TlsMode tls_mode(const std::string& explicit_mode, const std::optional<Endpoint>& ep) {
+  if (!explicit_mode.empty()) return net::parse_tls_mode(explicit_mode).value_or(net::TlsMode::implicit);
+  if (!ep) return net::TlsMode::none;
   switch (ep->port) {
     case 993:
     case 995:
     case 465:
-      return mail::TlsMode::implicit;
+      return net::TlsMode::implicit;
     case 587:
-      return mail::TlsMode::starttls;
+      return net::TlsMode::starttls;
     default:
-      return mail::TlsMode::none;
+      return net::TlsMode::none;
   }
 }
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "core/net.hpp"
-#include "mail/conn.hpp"
+#include "net/conn.hpp"
 #include "store/records.hpp"
 
 namespace mobix {
@@ -21,9 +21,9 @@ struct MailProfile {
   std::optional<Endpoint> pop3;
   std::optional<Endpoint> imap;  ///< mail.imap "host:port" of the IMAP server
   std::optional<Endpoint> smtp;  ///< mail.smtp "host:port" of the submission server
-  mail::TlsMode pop3_tls = mail::TlsMode::none;
-  mail::TlsMode imap_tls = mail::TlsMode::none;
-  mail::TlsMode smtp_tls = mail::TlsMode::none;
+  net::TlsMode pop3_tls = net::TlsMode::none;
+  net::TlsMode imap_tls = net::TlsMode::none;
+  net::TlsMode smtp_tls = net::TlsMode::none;
   std::string smtp_user;      ///< mail.smtp_user, else mail.user; empty: no AUTH upstream
   std::string smtp_password;  ///< mail.smtp_password, else mail.password
   std::string user;

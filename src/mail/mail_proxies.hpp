@@ -8,19 +8,30 @@
 #include "core/config.hpp"
 #include "core/tcp_service.hpp"
 
+namespace boost::asio {
+class thread_pool;
+}
+
 namespace mobix {
 
-class SessionTable;
+class SessionView;
 class Directory;
 
+/// What the mail role's proxies share: its config, the spine, and the role's small thread pool on
+/// which a directory whose lookups block (LDAP) is asked, so the event loop never waits on it.
+struct MailShared {
+  boost::asio::io_context& io;
+  const MailConfig& cfg;
+  SessionView& sessions;
+  Directory& dir;
+  boost::asio::thread_pool& directory_pool;
+};
+
 /// POP3 (RFC 1939/2449), seed 000 steps 101-106.
-std::unique_ptr<TcpService> make_pop3_proxy(boost::asio::io_context& io, const MailConfig& cfg,
-                                            SessionTable& sessions, Directory& dir);
+std::unique_ptr<TcpService> make_pop3_proxy(const MailShared& shared);
 /// IMAP (RFC 9051/3501): today's handsets; the seed's logic unchanged.
-std::unique_ptr<TcpService> make_imap_proxy(boost::asio::io_context& io, const MailConfig& cfg,
-                                            SessionTable& sessions, Directory& dir);
+std::unique_ptr<TcpService> make_imap_proxy(const MailShared& shared);
 /// SMTP submission (RFC 5321/6409), seed 000 steps 201-207.
-std::unique_ptr<TcpService> make_smtp_proxy(boost::asio::io_context& io, const MailConfig& cfg,
-                                            SessionTable& sessions, Directory& dir);
+std::unique_ptr<TcpService> make_smtp_proxy(const MailShared& shared);
 
 }  // namespace mobix

@@ -7,15 +7,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
-#include "access/session_table.hpp"
 #include "codec/pop3/pop3.hpp"
 #include "core/metrics.hpp"
 #include "directory/directory.hpp"
 #include "mail/access_identity.hpp"
-#include "mail/conn.hpp"
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_factory.hpp"
-#include "mail/relay.hpp"
+#include "net/conn.hpp"
+#include "net/conn_relay.hpp"
+#include "spine/session_view.hpp"
 
 namespace mobix {
 
@@ -24,8 +24,8 @@ using asio::ip::tcp;
 
 namespace {
 
-using mail::read_line;
-using mail::write_all;
+using net::read_line;
+using net::write_all;
 
 Counter& failure_counter(const std::string& reason) {
   return metrics().counter("mobix_mail_pop3_failures_total",
@@ -45,12 +45,12 @@ struct Pop3Proxy : mail::ProxyBase {
     auto client_ip = canonical(peer.address());
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);  // see ENVIRONMENT.md: Nagle stalls one-at-a-time RETR
-    mail::Conn client(std::move(sock));
+    net::Conn client(std::move(sock));
     const auto cmd_timeout = std::chrono::seconds(60);
     const auto idle = std::chrono::seconds(cfg.idle_timeout);
 
     // Identity only from the session table, and only for the access network's ranges.
-    if (!mail::in_ranges(cfg.access_ranges, client_ip)) {
+    if (!in_ranges(cfg.access_ranges, client_ip)) {
       failure_counter("outside_access_range").inc();
       spdlog::info("pop3 #{}: {} is outside the access ranges: refused", id, ip);
       co_await write_all(client, "-ERR [AUTH] this service is only for handsets on the mobile network\r\n",
@@ -110,7 +110,7 @@ struct Pop3Proxy : mail::ProxyBase {
     }
 
     // Steps 102-103: IP -> session -> subscriber -> mail account.
-    auto who = co_await mail::identify(sessions, dir, ip);
+    auto who = co_await mail::identify(sessions, dir, directory_pool, ip);
     if (!who) {
       failures.record(ip);
       failure_counter("no_session").inc();
@@ -137,25 +137,25 @@ struct Pop3Proxy : mail::ProxyBase {
 
     // Step 104: log in to the subscriber's real POP3 server (TLS per the profile).
     const auto up_timeout = std::chrono::seconds(cfg.upstream_timeout);
-    mail::Conn upstream(io.get_executor());
+    net::Conn upstream(io.get_executor());
     std::string ubuf, why;
     auto opened =
-        co_await mail::open_upstream(upstream, *profile->pop3, profile->pop3_tls, *tls, up_timeout, why);
+        co_await net::open_upstream(upstream, *profile->pop3, profile->pop3_tls, *tls, up_timeout, why);
     std::optional<std::string> greeting;
-    if (opened == mail::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, 4096, up_timeout);
-    if (greeting && pop3::is_ok(*greeting) && profile->pop3_tls == mail::TlsMode::starttls) {
+    if (opened == net::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, 4096, up_timeout);
+    if (greeting && pop3::is_ok(*greeting) && profile->pop3_tls == net::TlsMode::starttls) {
       // RFC 2595 4: STLS; nothing the server sent before the handshake may be kept.
       std::optional<std::string> stls;
       if (co_await write_all(upstream, "STLS\r\n", up_timeout))
         stls = co_await read_line(upstream, ubuf, 4096, up_timeout);
       if (!stls || !pop3::is_ok(*stls) || !ubuf.empty()) {
-        opened = mail::UpstreamOpen::tls_failed;
+        opened = net::UpstreamOpen::tls_failed;
         why = "the server refused STLS";
       } else if (co_await upstream.start_tls(*tls, profile->pop3->host, up_timeout, why)) {
-        opened = mail::UpstreamOpen::tls_failed;
+        opened = net::UpstreamOpen::tls_failed;
       }
     }
-    if (opened == mail::UpstreamOpen::tls_failed) {
+    if (opened == net::UpstreamOpen::tls_failed) {
       failure_counter("upstream_tls_failed").inc();
       spdlog::warn("pop3 #{}: TLS to mail server {} for msisdn {} failed: {}", id, profile->pop3->str(),
                    session->msisdn, why);
@@ -216,7 +216,7 @@ struct Pop3Proxy : mail::ProxyBase {
     }
 
     // Steps 105-106: relay unmodified, both directions, until both sides are done.
-    auto bytes = co_await mail::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
+    auto bytes = co_await net::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
     if (bytes.timed_out) {
       failure_counter("session_timeout").inc();
       spdlog::info("pop3 #{}: msisdn {} reached the session time limit of {} s", id, session->msisdn,
@@ -235,9 +235,8 @@ struct Pop3Proxy : mail::ProxyBase {
 
 }  // namespace
 
-std::unique_ptr<TcpService> make_pop3_proxy(asio::io_context& io, const MailConfig& cfg,
-                                            SessionTable& sessions, Directory& dir) {
-  return mail::serve_proxy<Pop3Proxy>(io, "pop3", *cfg.pop3_listen, cfg, sessions, dir);
+std::unique_ptr<TcpService> make_pop3_proxy(const MailShared& shared) {
+  return mail::serve_proxy<Pop3Proxy>(shared, "pop3", *shared.cfg.pop3_listen);
 }
 
 }  // namespace mobix

@@ -9,10 +9,12 @@
 #include "core/config.hpp"
 #include "core/tcp_service.hpp"
 #include "mail/access_identity.hpp"
-#include "mail/conn.hpp"
+#include "mail/mail_proxies.hpp"
+#include "net/conn.hpp"
+#include "net/failure_limiter.hpp"
 
 namespace mobix {
-class SessionTable;
+class SessionView;
 class Directory;
 }  // namespace mobix
 
@@ -23,26 +25,27 @@ namespace mobix::mail {
 struct ProxyBase {
   boost::asio::io_context& io;
   const MailConfig& cfg;
-  SessionTable& sessions;
+  SessionView& sessions;
   Directory& dir;
-  FailureLimiter failures;
+  boost::asio::thread_pool& directory_pool;
+  net::FailureLimiter failures;
   std::shared_ptr<boost::asio::ssl::context> tls;
 
-  ProxyBase(boost::asio::io_context& io_, const MailConfig& c, SessionTable& s, Directory& d)
-      : io(io_),
-        cfg(c),
-        sessions(s),
-        dir(d),
-        failures(c.max_failures_per_minute),
-        tls(make_client_tls_context(c.upstream_ca_file)) {}
+  explicit ProxyBase(const MailShared& s)
+      : io(s.io),
+        cfg(s.cfg),
+        sessions(s.sessions),
+        dir(s.dir),
+        directory_pool(s.directory_pool),
+        failures(s.cfg.max_failures_per_minute),
+        tls(net::make_client_tls_context(s.cfg.upstream_ca_file)) {}
 };
 
 template <typename Proxy>
-std::unique_ptr<TcpService> serve_proxy(boost::asio::io_context& io, const std::string& name,
-                                        const Endpoint& listen, const MailConfig& cfg, SessionTable& sessions,
-                                        Directory& dir) {
-  auto proxy = std::make_shared<Proxy>(io, cfg, sessions, dir);
-  return std::make_unique<TcpService>(io, name, listen,
+std::unique_ptr<TcpService> serve_proxy(const MailShared& shared, const std::string& name,
+                                        const Endpoint& listen) {
+  auto proxy = std::make_shared<Proxy>(shared);
+  return std::make_unique<TcpService>(shared.io, name, listen,
                                       [proxy](boost::asio::ip::tcp::socket sock, std::uint64_t id) {
                                         return proxy->session(std::move(sock), id);
                                       });

@@ -8,19 +8,19 @@
 #include "codec/smtp/smtp.hpp"
 #include "core/metrics.hpp"
 #include "mail/access_identity.hpp"
-#include "mail/conn.hpp"
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_factory.hpp"
-#include "mail/smtp_client.hpp"
+#include "net/conn.hpp"
+#include "net/smtp_client.hpp"
 
 namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using mail::ehlo_keyword;
-using mail::read_line;
-using mail::read_reply;
-using mail::write_all;
+using net::ehlo_keyword;
+using net::read_line;
+using net::read_reply;
+using net::write_all;
 
 namespace {
 
@@ -35,7 +35,7 @@ bool has_word(const std::string& words, const std::string& w) {
 
 // The upstream leg: connected and authenticated once per client connection.
 struct Upstream {
-  mail::Conn conn;
+  net::Conn conn;
   std::string buf;
   explicit Upstream(asio::io_context& io) : conn(io.get_executor()) {}
 };
@@ -62,25 +62,25 @@ struct SmtpProxy : mail::ProxyBase {
                                              std::uint64_t id) {
     const auto t = std::chrono::seconds(cfg.upstream_timeout);
     std::string why;
-    auto opened = co_await mail::open_upstream(up.conn, *p.smtp, p.smtp_tls, *tls, t, why);
+    auto opened = co_await net::open_upstream(up.conn, *p.smtp, p.smtp_tls, *tls, t, why);
     std::optional<smtp::Reply> greet;
-    if (opened == mail::UpstreamOpen::ok) greet = co_await read_reply(up.conn, up.buf, t);
+    if (opened == net::UpstreamOpen::ok) greet = co_await read_reply(up.conn, up.buf, t);
     std::optional<smtp::Reply> ehlo;
     if (greet && greet->code == 220) ehlo = co_await command(up, "EHLO mobix\r\n", t);
-    if (ehlo && ehlo->code == 250 && p.smtp_tls == mail::TlsMode::starttls) {
+    if (ehlo && ehlo->code == 250 && p.smtp_tls == net::TlsMode::starttls) {
       std::optional<smtp::Reply> r;
       if (ehlo_keyword(*ehlo, "STARTTLS")) r = co_await command(up, "STARTTLS\r\n", t);
       // Nothing the server sent before the handshake may be kept (the STARTTLS injection flaw).
       if (!r || r->code != 220 || !up.buf.empty()) {
-        opened = mail::UpstreamOpen::tls_failed;
+        opened = net::UpstreamOpen::tls_failed;
         why = "the server did not offer or accept STARTTLS";
       } else if (co_await up.conn.start_tls(*tls, p.smtp->host, t, why)) {
-        opened = mail::UpstreamOpen::tls_failed;
+        opened = net::UpstreamOpen::tls_failed;
       } else {
         ehlo = co_await command(up, "EHLO mobix\r\n", t);  // RFC 3207 4.2: forget what was learnt before
       }
     }
-    if (opened == mail::UpstreamOpen::tls_failed) {
+    if (opened == net::UpstreamOpen::tls_failed) {
       failure_counter("upstream_tls_failed").inc();
       spdlog::warn("smtp #{}: TLS to submission server {} for msisdn {} failed: {}", id, p.smtp->str(),
                    s.msisdn, why);
@@ -131,11 +131,11 @@ struct SmtpProxy : mail::ProxyBase {
     auto client_ip = canonical(peer.address());
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);
-    mail::Conn client(std::move(sock));
+    net::Conn client(std::move(sock));
     const auto t = std::chrono::seconds(300);  // RFC 5321 4.5.3.2.7: server timeout 5 minutes
     const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
 
-    if (!mail::in_ranges(cfg.access_ranges, client_ip)) {
+    if (!in_ranges(cfg.access_ranges, client_ip)) {
       failure_counter("outside_access_range").inc();
       co_await write_all(client, "554 5.7.1 this service is only for handsets on the mobile network\r\n", t);
       co_return;
@@ -215,7 +215,7 @@ struct SmtpProxy : mail::ProxyBase {
           reply = "503 5.5.1 nested MAIL command\r\n";
         } else {
           // Steps 202-203: IP -> session -> subscriber -> mail account. Never an open relay.
-          auto who = co_await mail::identify(sessions, dir, ip);
+          auto who = co_await mail::identify(sessions, dir, directory_pool, ip);
           if (!who) {
             failures.record(ip);
             failure_counter("no_session").inc();
@@ -342,9 +342,8 @@ struct SmtpProxy : mail::ProxyBase {
 
 }  // namespace
 
-std::unique_ptr<TcpService> make_smtp_proxy(asio::io_context& io, const MailConfig& cfg,
-                                            SessionTable& sessions, Directory& dir) {
-  return mail::serve_proxy<SmtpProxy>(io, "smtp", *cfg.smtp_listen, cfg, sessions, dir);
+std::unique_ptr<TcpService> make_smtp_proxy(const MailShared& shared) {
+  return mail::serve_proxy<SmtpProxy>(shared, "smtp", *shared.cfg.smtp_listen);
 }
 
 }  // namespace mobix

@@ -6,16 +6,12 @@
 #include <string>
 
 #include "core/config.hpp"
+#include "core/role.hpp"
 
 namespace mobix {
 
 class Directory;
-class SessionTable;
-
-struct ListenerInfo {
-  Endpoint endpoint;
-  std::string protocol;
-};
+class SessionView;
 
 class Node {
  public:
@@ -28,14 +24,13 @@ class Node {
   void run();
   void request_stop();
   /// "access.radius_auth" -> where it actually listens (port 0 resolved).
-  std::map<std::string, ListenerInfo> listeners() const;
+  Listeners listeners() const;
   Directory& directory();
-  /// The access role's session table, or null when the node runs no access role.
-  SessionTable* sessions();
+  /// The access sessions' read side, or null when the node runs no access role.
+  SessionView* sessions();
   const Config& config() const;
 
  private:
-  void start_dns();
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };

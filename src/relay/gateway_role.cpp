@@ -13,23 +13,23 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "access/session_table.hpp"
 #include "codec/signal/signal.hpp"
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
-#include "mail/access_identity.hpp"
-#include "mail/conn.hpp"
+#include "net/conn.hpp"
+#include "net/failure_limiter.hpp"
+#include "net/tunnel_leg.hpp"
 #include "relay/mail_signal.hpp"
-#include "relay/tunnel_leg.hpp"
 #include "relay/tunnel_roles.hpp"
 #include "smpp/esme.hpp"
+#include "spine/session_view.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
 namespace mobix {
 
 namespace asio = boost::asio;
-using mail::Conn;
+using net::Conn;
 
 namespace {
 Counter& signals(const char* result) {
@@ -41,7 +41,7 @@ Counter& signals(const char* result) {
 struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   asio::io_context& io;
   const GatewayConfig& cfg;
-  SessionTable& sessions;
+  SessionView& sessions;
   SessionRepository& repo;
   StoreWriter& writer;
   signal::Keyring keys;
@@ -53,18 +53,18 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   std::shared_ptr<asio::ssl::context> webhook_tls;
   std::unique_ptr<TcpService> webhook_service;
   std::unique_ptr<MailSignalReceiver> mail_receiver;
-  mail::FailureLimiter webhook_failures{20};  // refused POSTs per address per minute
+  net::FailureLimiter webhook_failures{20};  // refused POSTs per address per minute
 
   asio::awaitable<void> webhook(asio::ip::tcp::socket sock, std::uint64_t id);
 
-  Impl(asio::io_context& i, const GatewayConfig& c, SessionTable& s, SessionRepository& r, StoreWriter& w)
+  Impl(asio::io_context& i, const GatewayConfig& c, SessionView& s, SessionRepository& r, StoreWriter& w)
       : io(i),
         cfg(c),
         sessions(s),
         repo(r),
         writer(w),
         replay(c.max_signal_lifetime),
-        tls(mail::make_client_tls_context(c.relay_ca_file)) {
+        tls(net::make_client_tls_context(c.relay_ca_file)) {
     for (const auto& k : c.signal_keys)
       keys[k.id] = signal::key_from_hex(k.key_hex).value();  // config checked it
   }
@@ -173,10 +173,10 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
                    r.msisdn, why);
       co_return;
     }
-    tunnel::Leg terminal(std::move(*terminal_socket));
+    net::Leg terminal(std::move(*terminal_socket));
     auto relay_socket = co_await dial(io.get_executor(), relay_ep, t, why);
     bool relay_up = relay_socket.has_value();
-    tunnel::Leg relay(relay_up ? std::move(*relay_socket) : asio::ip::tcp::socket(io));
+    net::Leg relay(relay_up ? std::move(*relay_socket) : asio::ip::tcp::socket(io));
     if (relay_up) relay_up = co_await relay.connect_tls(tls->native_handle(), r.relay_ip, t, why);
     if (!relay_up) {
       signals("relay_unreachable").inc();
@@ -203,7 +203,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     signals("tunnelled").inc();
     spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{} connected to relay {}:{}", r.tunnel_id,
                  r.msisdn, ip, r.target_port, r.relay_ip, r.callback_port);
-    auto bytes = co_await tunnel::splice(relay, terminal, std::chrono::seconds(300), std::chrono::hours(24));
+    auto bytes = co_await net::splice(relay, terminal, std::chrono::seconds(300), std::chrono::hours(24));
     spdlog::info("gateway: tunnel {:016x} closed ({} bytes from the terminal, {} to it{}{})", r.tunnel_id,
                  bytes.b_to_a, bytes.a_to_b, bytes.zero_copy ? ", zero-copy" : "",
                  bytes.timed_out ? ", timed out" : "");
@@ -247,12 +247,12 @@ asio::awaitable<void> GatewayRole::Impl::webhook(asio::ip::tcp::socket sock, std
   std::string buf;
   const auto idle = std::chrono::seconds(60);
   for (;;) {
-    auto request_line = co_await mail::read_line(c, buf, 1024, idle);
+    auto request_line = co_await net::read_line(c, buf, 1024, idle);
     if (!request_line) co_return;
     std::size_t length = 0;
     bool close = false;
     for (int i = 0; i < 50; ++i) {
-      auto h = co_await mail::read_line(c, buf, 4096, t);
+      auto h = co_await net::read_line(c, buf, 4096, t);
       if (!h) co_return;
       if (h->empty()) break;
       if (h->size() > 15 && strncasecmp(h->c_str(), "content-length:", 15) == 0)
@@ -262,24 +262,24 @@ asio::awaitable<void> GatewayRole::Impl::webhook(asio::ip::tcp::socket sock, std
     }
     if (request_line->rfind("POST /v1/signal ", 0) != 0 || length == 0 || length > signal::kMaxSealedSize) {
       std::string reply = answer(404, "Not Found", true);
-      co_await mail::write_all(c, reply, t);
+      co_await net::write_all(c, reply, t);
       co_return;
     }
-    if (!co_await mail::read_at_least(c, buf, length, t)) co_return;
+    if (!co_await net::read_at_least(c, buf, length, t)) co_return;
     std::vector<std::uint8_t> sealed(buf.begin(), buf.begin() + static_cast<long>(length));
     buf.erase(0, length);
     auto r = admit(sealed, "webhook");
     if (!r) webhook_failures.record(ip);
     close = close || !r || webhook_failures.blocked(ip);
     std::string reply = r ? answer(202, "Accepted", close) : answer(403, "Forbidden", close);
-    if (!co_await mail::write_all(c, reply, t)) co_return;
+    if (!co_await net::write_all(c, reply, t)) co_return;
     spdlog::debug("gateway webhook #{} from {}: {}", id, ip, r ? "accepted" : "refused");
     if (r) asio::co_spawn(io, tunnel(*r), asio::detached);
     if (close) co_return;
   }
 }
 
-GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions,
+GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionView& sessions,
                          SessionRepository& repo, StoreWriter& writer)
     : impl_(std::make_shared<Impl>(io, cfg, sessions, repo, writer)) {
   auto seen = repo.load_seen_signals(static_cast<std::uint32_t>(std::time(nullptr)));
@@ -287,7 +287,7 @@ GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, Session
   if (!seen.empty())
     spdlog::info("gateway: {} unexpired signals remembered from before the restart", seen.size());
   if (cfg.webhook_listen) {
-    impl_->webhook_tls = mail::make_server_tls_context(cfg.webhook_cert_file, cfg.webhook_key_file);
+    impl_->webhook_tls = net::make_server_tls_context(cfg.webhook_cert_file, cfg.webhook_key_file);
     impl_->webhook_service =
         std::make_unique<TcpService>(io, "gateway-webhook", *cfg.webhook_listen,
                                      [impl = impl_](asio::ip::tcp::socket s, std::uint64_t id) {
@@ -329,6 +329,11 @@ std::optional<Endpoint> GatewayRole::email_endpoint() const {
 std::optional<Endpoint> GatewayRole::webhook_endpoint() const {
   if (!impl_->webhook_service) return std::nullopt;
   return impl_->webhook_service->local_endpoint();
+}
+
+void GatewayRole::listeners(Listeners& out) const {
+  if (auto e = webhook_endpoint()) out["gateway.webhook"] = {*e, "https"};
+  if (auto e = email_endpoint()) out["gateway.email"] = {*e, "smtp"};
 }
 
 }  // namespace mobix

@@ -1,5 +1,7 @@
 #include "relay/mail_signal.hpp"
 
+#include <chrono>
+#include <cstring>
 #include <ctime>
 #include <stdexcept>
 
@@ -16,14 +18,14 @@
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
 #include "core/text.hpp"
-#include "mail/access_identity.hpp"
-#include "mail/conn.hpp"
-#include "mail/smtp_client.hpp"
+#include "net/conn.hpp"
+#include "net/failure_limiter.hpp"
+#include "net/smtp_client.hpp"
 
 namespace mobix {
 
 namespace asio = boost::asio;
-using mail::Conn;
+using net::Conn;
 
 namespace {
 
@@ -62,15 +64,15 @@ struct MailSignalSender::Impl {
   std::string buf;
 
   Impl(const asio::any_io_executor& e, const RelayEmailConfig& c)
-      : ex(e), cfg(c), tls(c.tls == "none" ? nullptr : mail::make_client_tls_context(c.ca_file)) {}
+      : ex(e), cfg(c), tls(c.tls == "none" ? nullptr : net::make_client_tls_context(c.ca_file)) {}
 
   // One command, one reply whose code must be in [want, want + 99]; throws otherwise.
   asio::awaitable<smtp::Reply> command(const std::string& line, int want, const char* step) {
     if (!line.empty()) {
-      bool written = co_await mail::write_all(*conn, line, kTimeout);
+      bool written = co_await net::write_all(*conn, line, kTimeout);
       if (!written) throw std::runtime_error(fmt::format("{}: the connection broke", step));
     }
-    auto reply = co_await mail::read_reply(*conn, buf, kTimeout);
+    auto reply = co_await net::read_reply(*conn, buf, kTimeout);
     if (!reply) throw std::runtime_error(fmt::format("{}: no answer", step));
     if (reply->code < want || reply->code > want + 99) {
       auto text = reply->text.substr(0, reply->text.find("\r\n"));
@@ -95,7 +97,7 @@ struct MailSignalSender::Impl {
     auto caps = co_await command(ehlo, 250, "EHLO");
     if (cfg.tls == "starttls") {
       // Required, not opportunistic: a server that does not offer it is refused (RFC 3207 4.1).
-      if (!mail::ehlo_keyword(caps, "STARTTLS")) throw std::runtime_error("the server offers no STARTTLS");
+      if (!net::ehlo_keyword(caps, "STARTTLS")) throw std::runtime_error("the server offers no STARTTLS");
       const std::string starttls = "STARTTLS\r\n";
       co_await command(starttls, 220, "STARTTLS");
       if (!buf.empty()) throw std::runtime_error("STARTTLS: data after the reply (RFC 3207 5)");
@@ -113,7 +115,11 @@ struct MailSignalSender::Impl {
   asio::awaitable<void> send(const std::vector<std::uint8_t>& sealed) {
     if (!conn) co_await open();
     std::array<std::uint8_t, 8> rnd{};
-    RAND_bytes(rnd.data(), static_cast<int>(rnd.size()));
+    // A Message-ID needs uniqueness, not secrecy: a failed RAND_bytes falls back to the clock.
+    if (RAND_bytes(rnd.data(), static_cast<int>(rnd.size())) != 1) {
+      auto t = static_cast<std::uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+      std::memcpy(rnd.data(), &t, rnd.size());
+    }
     std::string id;
     boost::algorithm::hex_lower(rnd.begin(), rnd.end(), std::back_inserter(id));
     std::time_t now = std::time(nullptr);
@@ -171,16 +177,16 @@ struct MailSignalReceiver::Impl : std::enable_shared_from_this<MailSignalReceive
   std::unique_ptr<TcpService> service;
   // Refused messages per client address per minute. The client is usually the operator's MTA:
   // generous enough not to starve the relay's signals behind a stranger's junk.
-  mail::FailureLimiter failures{60};
+  net::FailureLimiter failures{60};
 
   Impl(asio::io_context& i, const GatewayEmailConfig& c, Admit a) : io(i), cfg(c), admit(std::move(a)) {
-    if (!c.tls_cert_file.empty()) tls = mail::make_server_tls_context(c.tls_cert_file, c.tls_key_file);
+    if (!c.tls_cert_file.empty()) tls = net::make_server_tls_context(c.tls_cert_file, c.tls_key_file);
   }
 
   // One reply line; `text` is a named string (no temporaries in co_await operands: GCC 12).
   static asio::awaitable<bool> say(Conn& c, const std::string& text) {
     std::string line = text + "\r\n";
-    co_return co_await mail::write_all(c, line, kTimeout);
+    co_return co_await net::write_all(c, line, kTimeout);
   }
 
   // Reads the message after DATA up to the lone ".", undoing dot-stuffing (RFC 5321 4.5.2).
@@ -189,7 +195,7 @@ struct MailSignalReceiver::Impl : std::enable_shared_from_this<MailSignalReceive
     std::string message;
     too_big = false;
     for (;;) {
-      auto line = co_await mail::read_line(c, buf, smtp::kMaxTextLine, kTimeout);
+      auto line = co_await net::read_line(c, buf, smtp::kMaxTextLine, kTimeout);
       if (!line) co_return std::nullopt;
       if (*line == ".") co_return message;
       std::string_view l = *line;
@@ -222,7 +228,7 @@ struct MailSignalReceiver::Impl : std::enable_shared_from_this<MailSignalReceive
     std::string buf;
     bool greeted = false, has_sender = false, has_recipient = false;
     for (int commands = 0; commands < 10000; ++commands) {
-      auto line = co_await mail::read_line(c, buf, smtp::kMaxCommandLine, std::chrono::seconds(300));
+      auto line = co_await net::read_line(c, buf, smtp::kMaxCommandLine, std::chrono::seconds(300));
       if (!line) co_return;
       auto cmd = smtp::parse_command(*line);
       if (!cmd) {

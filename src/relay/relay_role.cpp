@@ -23,9 +23,9 @@
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
 #include "directory/directory.hpp"
-#include "mail/conn.hpp"
+#include "net/conn.hpp"
+#include "net/tunnel_leg.hpp"
 #include "relay/mail_signal.hpp"
-#include "relay/tunnel_leg.hpp"
 #include "relay/tunnel_roles.hpp"
 #include "smpp/esme.hpp"
 
@@ -33,7 +33,7 @@ namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using mail::Conn;
+using net::Conn;
 
 namespace {
 
@@ -60,7 +60,7 @@ struct OutgoingSignal {
 struct Pending {
   std::array<std::uint8_t, signal::kOneTimeKeySize> key{};
   asio::steady_timer ready;
-  std::shared_ptr<tunnel::Leg> callback;
+  std::shared_ptr<net::Leg> callback;
   std::string server_early;  ///< what the server sent right behind the key line (e.g. an SSH banner)
   explicit Pending(const asio::any_io_executor& ex) : ready(ex) {}
 };
@@ -168,8 +168,8 @@ struct RelayRole::Impl {
         cfg(c),
         dir(d),
         key(signal::key_from_hex(c.signal_key.key_hex).value()),  // config checked the format
-        tls(mail::make_server_tls_context(c.tls_cert_file, c.tls_key_file)),
-        webhook_tls(mail::make_client_tls_context(c.webhook_ca_file)),
+        tls(net::make_server_tls_context(c.tls_cert_file, c.tls_key_file)),
+        webhook_tls(net::make_client_tls_context(c.webhook_ca_file)),
         webhook(c.webhook_url) {}
 
   static asio::awaitable<void> answer_http(Conn& c, int code, const char* reason, std::string text) {
@@ -179,7 +179,7 @@ struct RelayRole::Impl {
         "Content-Length: {}\r\n\r\n",
         code, reason, body.size());
     std::string all = head + body;
-    co_await mail::write_all(c, all, std::chrono::seconds(5));
+    co_await net::write_all(c, all, std::chrono::seconds(5));
   }
 
   // One POST on `conn`: true when the gateway answered 202; `reusable` when it keeps the connection.
@@ -188,13 +188,13 @@ struct RelayRole::Impl {
     const auto t = std::chrono::seconds(5);
     reusable = false;
     std::string buf;
-    if (!co_await mail::write_all(conn, request, t)) co_return false;
-    auto status = co_await mail::read_line(conn, buf, 1024, t);
+    if (!co_await net::write_all(conn, request, t)) co_return false;
+    auto status = co_await net::read_line(conn, buf, 1024, t);
     if (!status) co_return false;
     status_line = *status;
     bool close = false;
     for (int i = 0; i < 50; ++i) {  // headers; the answer has no body (Content-Length: 0)
-      auto h = co_await mail::read_line(conn, buf, 4096, t);
+      auto h = co_await net::read_line(conn, buf, 4096, t);
       if (!h) co_return false;
       if (h->empty()) break;
       if (strncasecmp(h->c_str(), "connection:", 11) == 0 && h->find("close") != std::string::npos)
@@ -236,8 +236,8 @@ struct RelayRole::Impl {
     auto conn = std::make_unique<Conn>(io.get_executor());
     std::string why;
     auto opened =
-        co_await mail::open_upstream(*conn, *webhook.endpoint, mail::TlsMode::implicit, *webhook_tls, t, why);
-    if (opened != mail::UpstreamOpen::ok) {
+        co_await net::open_upstream(*conn, *webhook.endpoint, net::TlsMode::implicit, *webhook_tls, t, why);
+    if (opened != net::UpstreamOpen::ok) {
       spdlog::warn("relay #{}: webhook {}: {}", id, cfg.webhook_url, why);
       co_return false;
     }
@@ -408,8 +408,14 @@ struct RelayRole::Impl {
 
     // Step D: hold the client and signal the gateway.
     signal::AccessRequest req;
-    RAND_bytes(reinterpret_cast<unsigned char*>(&req.tunnel_id), sizeof req.tunnel_id);
-    RAND_bytes(req.one_time_key.data(), static_cast<int>(req.one_time_key.size()));
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&req.tunnel_id), sizeof req.tunnel_id) != 1 ||
+        RAND_bytes(req.one_time_key.data(), static_cast<int>(req.one_time_key.size())) != 1) {
+      // Without fresh randomness the one-time key could be guessed: no signal at all.
+      refused("no_randomness").inc();
+      spdlog::error("relay #{}: RAND_bytes failed; no tunnel for {}", id, *name);
+      if (http) co_await answer_http(c, 503, "Service Unavailable", "try again later");
+      co_return;
+    }
     req.expires = static_cast<std::uint32_t>(std::time(nullptr) + cfg.hold_timeout);
     req.relay_ip = cfg.callback_address;
     req.callback_port = cb->local_endpoint().port;
@@ -453,7 +459,7 @@ struct RelayRole::Impl {
     // The client's connection leaves the Conn for a tunnel leg (no Asio TLS or Beast state kept).
     boost::system::error_code lec;
     auto local = c.socket().local_endpoint(lec);
-    tunnel::Leg client_leg(std::move(c.socket()));
+    net::Leg client_leg(std::move(c.socket()));
     auto& callback = *p->callback;
     const auto t = std::chrono::seconds(30);
     // Optionally, per service, the real client address first (PROXY protocol v2).
@@ -485,7 +491,7 @@ struct RelayRole::Impl {
     std::string().swap(buf);
     std::string().swap(p->server_early);
     auto bytes =
-        co_await tunnel::splice(client_leg, callback, std::chrono::seconds(300), std::chrono::hours(24));
+        co_await net::splice(client_leg, callback, std::chrono::seconds(300), std::chrono::hours(24));
     spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server{}{})", id,
                  req.tunnel_id, bytes.b_to_a + early_down, bytes.a_to_b + early_up,
                  bytes.zero_copy ? ", zero-copy" : "", bytes.timed_out ? ", timed out" : "");
@@ -493,7 +499,7 @@ struct RelayRole::Impl {
 
   // Step H: the gateway's callback presents the tunnel id and the one-time key.
   asio::awaitable<void> callback(tcp::socket sock, std::uint64_t id) {
-    auto c = std::make_shared<tunnel::Leg>(std::move(sock));
+    auto c = std::make_shared<net::Leg>(std::move(sock));
     std::string why;
     if (!co_await c->accept_tls(tls->native_handle(), std::chrono::seconds(10), why)) {
       callbacks("tls_failed").inc();
@@ -578,6 +584,10 @@ Endpoint RelayRole::public_endpoint() const {
 }
 Endpoint RelayRole::callback_endpoint() const {
   return impl_->cb->local_endpoint();
+}
+void RelayRole::listeners(Listeners& out) const {
+  out["relay.public"] = {public_endpoint(), "http/tls-sni"};
+  out["relay.callback"] = {callback_endpoint(), "tls"};
 }
 
 }  // namespace mobix

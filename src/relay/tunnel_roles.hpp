@@ -16,6 +16,7 @@
 
 #include "core/config.hpp"
 #include "core/net.hpp"
+#include "core/role.hpp"
 
 namespace mobix {
 
@@ -23,15 +24,16 @@ class SessionRepository;
 class StoreWriter;
 
 class Directory;
-class SessionTable;
+class SessionView;
 
-class RelayRole {
+class RelayRole final : public Role {
  public:
   RelayRole(boost::asio::io_context& io, const RelayConfig& cfg, Directory& dir);
   ~RelayRole();
-  void start();
-  void stop();
-  bool drained() const;
+  void start() override;
+  void stop() override;
+  bool drained() const override;
+  void listeners(Listeners& out) const override;
   Endpoint public_endpoint() const;
   Endpoint callback_endpoint() const;
 
@@ -40,15 +42,16 @@ class RelayRole {
   std::shared_ptr<Impl> impl_;
 };
 
-class GatewayRole {
+class GatewayRole final : public Role {
  public:
   /// The replay memory is kept in `repo` through `writer`, so a restart does not forget it.
-  GatewayRole(boost::asio::io_context& io, const GatewayConfig& cfg, SessionTable& sessions,
+  GatewayRole(boost::asio::io_context& io, const GatewayConfig& cfg, SessionView& sessions,
               SessionRepository& repo, StoreWriter& writer);
   ~GatewayRole();
-  void start();
-  void stop();
-  bool drained() const;
+  void start() override;
+  void stop() override;
+  bool drained() const override;
+  void listeners(Listeners& out) const override;
   std::optional<Endpoint> webhook_endpoint() const;
   std::optional<Endpoint> email_endpoint() const;
 

@@ -1,9 +1,7 @@
 #include "roaming/radsec.hpp"
 
-#include <openssl/evp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include <deque>
 #include <map>
@@ -22,6 +20,8 @@
 
 #include "codec/radius/radsec.hpp"
 #include "core/metrics.hpp"
+#include "core/tcp_service.hpp"
+#include "net/tls_context.hpp"
 
 namespace mobix::roaming {
 
@@ -38,46 +38,18 @@ Counter& counter(const std::string& name, const std::string& help, const std::st
 }
 
 std::shared_ptr<ssl::context> make_context(const RoamingConfig& cfg, bool server) {
-  auto ctx = std::make_shared<ssl::context>(server ? ssl::context::tls_server : ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  boost::system::error_code ec;
-  ctx->use_certificate_chain_file(cfg.tls_cert_file, ec);
-  if (!ec) ctx->use_private_key_file(cfg.tls_key_file, ssl::context::pem, ec);
-  if (!ec) ctx->load_verify_file(cfg.ca_file, ec);
-  if (ec) throw std::runtime_error("roaming: cannot load the RadSec certificate, key or CA: " + ec.message());
   // Both ends must show a certificate chaining to the roaming CA (RFC 6614 2.4).
-  ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
-  return ctx;
-}
-
-std::string sha256_hex(X509* cert) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  X509_digest(cert, EVP_sha256(), md, &n);
-  std::string out;
-  static const char hex[] = "0123456789abcdef";
-  for (unsigned i = 0; i < n; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
+  try {
+    return net::make_tls_context({server ? net::TlsOptions::Side::server : net::TlsOptions::Side::client,
+                                  cfg.tls_cert_file, cfg.tls_key_file, cfg.ca_file, true});
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("roaming: RadSec: ") + e.what());
   }
-  return out;
-}
-
-bool constant_time_text_equal(const std::string& a, const std::string& b) {
-  return radius::constant_time_equal(std::span(reinterpret_cast<const std::uint8_t*>(a.data()), a.size()),
-                                     std::span(reinterpret_cast<const std::uint8_t*>(b.data()), b.size()));
 }
 
 /// The pins of one partner against a certificate that already chained to the roaming CA.
 bool matches(X509* cert, const RoamingPartnerConfig& p) {
-  if (!cert) return false;
-  if (!p.certificate_sha256.empty() && !constant_time_text_equal(sha256_hex(cert), p.certificate_sha256))
-    return false;
-  if (!p.certificate_name.empty() &&
-      X509_check_host(cert, p.certificate_name.data(), p.certificate_name.size(),
-                      X509_CHECK_FLAG_NO_WILDCARDS, nullptr) != 1)
-    return false;
-  return true;
+  return net::matches_pin(cert, {p.certificate_sha256, p.certificate_name});
 }
 
 // One RadSec connection: frames in (RFC 6614 2.3), a write queue out.
@@ -168,10 +140,15 @@ struct RadsecServer::Impl : std::enable_shared_from_this<RadsecServer::Impl> {
       : io(i), cfg(c), handler(std::move(h)), ctx(make_context(c, true)), acceptor(i) {}
 
   asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
+    AcceptBackoff backoff("radsec");
     for (;;) {
       auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
       if (stopping || ec == asio::error::operation_aborted) co_return;
-      if (ec) continue;
+      if (ec) {
+        co_await backoff.after_error(ec);
+        continue;
+      }
+      backoff.reset();
       asio::co_spawn(io, session(self, std::move(sock)), asio::detached);
     }
   }

@@ -102,3 +102,25 @@ done
 "$MOBIX" check-config $T/examples/visited.yaml | grep -q "roles: access, roaming, dns, admin" || fail "visited roles"
 "$MOBIX" check-config $T/examples/home.yaml | grep -q "roles: access, roaming, dns, admin" || fail "home roles"
 pass "examples/mobix.yaml, relay.yaml, gateway.yaml, home.yaml and visited.yaml validate"
+
+# check-config runs the DNS zone checks serve runs (issue 11): a bad address, a record outside its zone
+# and a zone given twice are refused with the real line of the offending entry, before anything binds.
+dns_case() { # dns_case NAME RECORDS_YAML EXPECTED_MESSAGE
+  { cat "$T/good.yaml"; printf 'dns:\n  zones:\n    - name: mobix.test\n      records:\n%b\n' "$2"; } >"$T/$1.yaml"
+  set +e
+  msg=$("$MOBIX" check-config "$T/$1.yaml" 2>&1); rc=$?
+  set -e
+  [ $rc = 2 ] || fail "check-config $1: exit $rc, want 2 ($msg)"
+  echo "$msg" | grep -qF "$3" || fail "check-config $1: message: $msg"
+}
+# good.yaml has 16 lines; "dns:" is line 17, so the first record is line 21.
+[ "$(wc -l <"$T/good.yaml")" = 16 ] || fail "good.yaml changed length: update the line numbers below"
+dns_case bad_addr '        - "www A 999.1.1.1"' '_addr.yaml:21: dns.zones[0].records[0]: "999.1.1.1" is not an A address'
+dns_case v6_as_a '        - "ok A 192.0.2.1"\n        - "www A 2001:db8::1"' '_as_a.yaml:22: dns.zones[0].records[1]: "2001:db8::1" is not an A address'
+dns_case outside '        - "www.example.org. A 192.0.2.1"' 'outside.yaml:21: dns.zones[0].records[0]: "www.example.org." is not inside zone mobix.test'
+{ cat "$T/good.yaml"; printf 'dns:\n  zones:\n    - name: mobix.test\n    - name: MOBIX.test.\n'; } >"$T/twice.yaml"
+set +e
+msg=$("$MOBIX" check-config "$T/twice.yaml" 2>&1); rc=$?
+set -e
+[ $rc = 2 ] && echo "$msg" | grep -qF 'twice.yaml:20: dns.zones[1].name: zone given twice' || fail "zone twice: $rc $msg"
+pass "check-config refuses a bad DNS record, one outside its zone and a zone given twice with file:line:key"

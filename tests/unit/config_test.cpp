@@ -113,7 +113,7 @@ TEST(Config, DnsZonesAndUpdates) {
   listen: 127.0.0.1:5353
   zones:
     - name: home.test.
-      records: ["www A 192.0.2.80", "@ NS ns2.elsewhere.", "host.other. A 192.0.2.1"]
+      records: ["www A 192.0.2.80", "@ NS ns2.elsewhere.", "host.home.test. A 192.0.2.1"]
     - name: phones.test
       update: {server: "127.0.0.1:53", key_name: mobix, key_secret: c2VjcmV0c2VjcmV0c2VjcmV0}
 )",
@@ -123,7 +123,7 @@ TEST(Config, DnsZonesAndUpdates) {
   EXPECT_EQ(c.dns->zones[0].name, "home.test");
   EXPECT_EQ(c.dns->zones[0].records[0].name, "www.home.test");
   EXPECT_EQ(c.dns->zones[0].records[1].name, "home.test");
-  EXPECT_EQ(c.dns->zones[0].records[2].name, "host.other.") << "absolute names are kept";
+  EXPECT_EQ(c.dns->zones[0].records[2].name, "host.home.test.") << "absolute names are kept";
   ASSERT_TRUE(c.dns->zones[1].update);
   EXPECT_EQ(c.dns->zones[1].update->algorithm, "hmac-sha256");
   std::string key;
@@ -132,6 +132,18 @@ TEST(Config, DnsZonesAndUpdates) {
                  &key),
       0);
   EXPECT_EQ(key, "dns.zones[0].records[0]");
+  // What the zone set would refuse at start is refused while parsing (check-config runs it too).
+  for (const char* bad :
+       {"www A 999.1.1.1", "www AAAA 192.0.2.1", "www A 2001:db8::1", "host.other. A 192.0.2.1"}) {
+    key.clear();
+    EXPECT_GT(error_line(std::string(kGood) + "dns:\n  zones: [{name: a.test, records: [\"" + bad + "\"]}]\n",
+                         &key),
+              0)
+        << bad;
+    EXPECT_EQ(key, "dns.zones[0].records[0]") << bad;
+  }
+  EXPECT_GT(error_line(std::string(kGood) + "dns:\n  zones: [{name: a.test}, {name: A.test.}]\n", &key), 0);
+  EXPECT_EQ(key, "dns.zones[1].name") << "a zone given twice";
   EXPECT_GT(
       error_line(std::string(kGood) +
                      "dns:\n  zones: [{name: a.test, update: {server: \"127.0.0.1:53\", key_name: k}}]\n",

@@ -4,7 +4,7 @@
 #include "mail/mail_profile.hpp"
 
 using namespace mobix;
-using mail::TlsMode;
+using net::TlsMode;
 
 namespace {
 Subscriber with(std::map<std::string, std::string> attrs) {
@@ -54,10 +54,10 @@ TEST(MailProfile, BadTlsModeIsRefusedWhenProvisioned) {
 }
 
 TEST(MailProfile, ParsesTlsModes) {
-  EXPECT_EQ(mail::parse_tls_mode("none"), TlsMode::none);
-  EXPECT_EQ(mail::parse_tls_mode("tls"), TlsMode::implicit);
-  EXPECT_EQ(mail::parse_tls_mode("starttls"), TlsMode::starttls);
-  EXPECT_FALSE(mail::parse_tls_mode("TLS"));
+  EXPECT_EQ(net::parse_tls_mode("none"), TlsMode::none);
+  EXPECT_EQ(net::parse_tls_mode("tls"), TlsMode::implicit);
+  EXPECT_EQ(net::parse_tls_mode("starttls"), TlsMode::starttls);
+  EXPECT_FALSE(net::parse_tls_mode("TLS"));
 }
 
 TEST(MailProfile, SubmissionCredentialsFallBackOneByOne) {

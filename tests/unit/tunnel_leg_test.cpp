@@ -16,9 +16,9 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/write.hpp>
 
-#include "mail/conn.hpp"
+#include "net/conn.hpp"
+#include "net/tunnel_leg.hpp"
 #include "pki/pki.hpp"
-#include "relay/tunnel_leg.hpp"
 #include "test_util.hpp"
 
 using namespace mobix;
@@ -33,7 +33,7 @@ struct Chain {
   asio::io_context io, side;
   tcp::socket x{side}, z{side};  // the client and the terminal (blocking, this thread)
   std::atomic<int> done{0};
-  tunnel::SpliceBytes relay_bytes, gateway_bytes;
+  net::SpliceBytes relay_bytes, gateway_bytes;
   bool relay_zero_copy = false, gateway_zero_copy = false;
   std::string gateway_first;
 
@@ -44,8 +44,8 @@ struct Chain {
     req.common_name = "relay";
     req.ip_addresses = {"127.0.0.1"};
     auto cert = ca.issue(req, dir.file("relay"));
-    server_tls = mail::make_server_tls_context(cert.cert_path, cert.key_path);
-    client_tls = mail::make_client_tls_context(ca.cert_path());
+    server_tls = net::make_server_tls_context(cert.cert_path, cert.key_path);
+    client_tls = net::make_client_tls_context(ca.cert_path());
     const tcp::endpoint any(asio::ip::make_address("127.0.0.1"), 0);
     tcp::acceptor public_port(io, any), callback_port(io, any), service_port(io, any);
     x.connect(public_port.local_endpoint());
@@ -65,7 +65,7 @@ struct Chain {
   }
 
   static asio::awaitable<void> relay(Chain* c, tcp::socket xs, tcp::socket ys, bool passthrough) {
-    tunnel::Leg a(std::move(xs)), b(std::move(ys));
+    net::Leg a(std::move(xs)), b(std::move(ys));
     std::string why, none;
     if (co_await b.accept_tls(c->server_tls->native_handle(), std::chrono::seconds(5), why)) {
       if (passthrough) {
@@ -73,17 +73,17 @@ struct Chain {
         co_await b.write_all(first, std::chrono::seconds(5));
         co_await b.leave_tls(none, 0, std::chrono::seconds(5));
       }
-      c->relay_bytes = co_await tunnel::splice(a, b, std::chrono::seconds(30), std::chrono::seconds(60));
+      c->relay_bytes = co_await net::splice(a, b, std::chrono::seconds(30), std::chrono::seconds(60));
     }
     ++c->done;
   }
 
   static asio::awaitable<void> gateway(Chain* c, tcp::socket yc, tcp::socket zg, bool passthrough) {
-    tunnel::Leg cl(std::move(yc)), d(std::move(zg));
+    net::Leg cl(std::move(yc)), d(std::move(zg));
     std::string why;
     if (co_await cl.connect_tls(c->client_tls->native_handle(), "127.0.0.1", std::chrono::seconds(5), why)) {
       if (passthrough) co_await cl.leave_tls(c->gateway_first, 1024, std::chrono::seconds(5));
-      c->gateway_bytes = co_await tunnel::splice(cl, d, std::chrono::seconds(30), std::chrono::seconds(60));
+      c->gateway_bytes = co_await net::splice(cl, d, std::chrono::seconds(30), std::chrono::seconds(60));
     }
     ++c->done;
   }

@@ -1,8 +1,8 @@
 #pragma once
-// One mail connection (internal to src/mail): an accepted handset connection or an upstream
-// connection to the subscriber's mail server, plain TCP or TLS (implicit, or upgraded by
-// STARTTLS/STLS). Every operation has its own timeout. The TLS machinery stays in conn.cpp
-// so the proxies compile without the OpenSSL headers.
+// One line-oriented connection (below the roles): an accepted client connection (a handset, a relay
+// signal sender) or an outgoing one (the subscriber's mail server, an SMTP peer), plain TCP or TLS (implicit,
+// or upgraded by STARTTLS/STLS). Every operation has its own timeout. The TLS machinery stays in conn.cpp so
+// the proxies compile without the OpenSSL headers.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -15,26 +15,19 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/net.hpp"
+#include "net/tls_context.hpp"
 
 namespace boost::asio::ssl {
 class context;
 }
 
-namespace mobix::mail {
+namespace mobix::net {
 
 /// How mobix talks TLS to a subscriber's mail server (the profile's `mail.<proto>_tls`).
 enum class TlsMode { none, implicit, starttls };
 /// "none" | "tls" | "starttls"; nullopt for anything else.
 std::optional<TlsMode> parse_tls_mode(const std::string& s);
 const char* to_string(TlsMode m);
-
-/// A TLS server context with the certificate chain and key from PEM files. Throws.
-std::shared_ptr<boost::asio::ssl::context> make_server_tls_context(const std::string& cert_file,
-                                                                   const std::string& key_file);
-
-/// A TLS client context that verifies the server's chain against `ca_file` (or the system
-/// trust store when empty) and requires TLS 1.2 or later. Throws std::runtime_error.
-std::shared_ptr<boost::asio::ssl::context> make_client_tls_context(const std::string& ca_file);
 
 class Conn {
  public:
@@ -88,4 +81,4 @@ boost::asio::awaitable<bool> read_at_least(Conn& c, std::string& buf, std::size_
                                            std::chrono::seconds timeout);
 boost::asio::awaitable<bool> write_all(Conn& c, std::string data, std::chrono::seconds timeout);
 
-}  // namespace mobix::mail
+}  // namespace mobix::net

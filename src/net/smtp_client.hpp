@@ -9,7 +9,7 @@
 
 #include "codec/smtp/smtp.hpp"
 
-namespace mobix::mail {
+namespace mobix::net {
 
 class Conn;
 
@@ -21,4 +21,4 @@ boost::asio::awaitable<std::optional<smtp::Reply>> read_reply(Conn& c, std::stri
 /// server does not advertise it (RFC 5321 4.1.1.1).
 std::optional<std::string> ehlo_keyword(const smtp::Reply& ehlo, const std::string& keyword);
 
-}  // namespace mobix::mail
+}  // namespace mobix::net

@@ -1,10 +1,10 @@
-#include "mail/smtp_client.hpp"
+#include "net/smtp_client.hpp"
 
 #include <cctype>
 
-#include "mail/conn.hpp"
+#include "net/conn.hpp"
 
-namespace mobix::mail {
+namespace mobix::net {
 
 namespace asio = boost::asio;
 
@@ -39,4 +39,4 @@ std::optional<std::string> ehlo_keyword(const smtp::Reply& ehlo, const std::stri
   return std::nullopt;
 }
 
-}  // namespace mobix::mail
+}  // namespace mobix::net

@@ -1,4 +1,4 @@
-#include "mail/relay.hpp"
+#include "net/conn_relay.hpp"
 
 #include <array>
 #include <memory>
@@ -8,7 +8,7 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
-namespace mobix::mail {
+namespace mobix::net {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
@@ -49,4 +49,4 @@ asio::awaitable<RelayBytes> relay(Conn& client, Conn& upstream, std::chrono::sec
   co_return b;
 }
 
-}  // namespace mobix::mail
+}  // namespace mobix::net

@@ -1,4 +1,4 @@
-#include "relay/tunnel_leg.hpp"
+#include "net/tunnel_leg.hpp"
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -16,7 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-namespace mobix::tunnel {
+namespace mobix::net {
 
 namespace asio = boost::asio;
 using namespace asio::experimental::awaitable_operators;
@@ -443,4 +443,4 @@ asio::awaitable<SpliceBytes> splice(Leg& a, Leg& b, std::chrono::seconds idle, s
   co_return s;
 }
 
-}  // namespace mobix::tunnel
+}  // namespace mobix::net

@@ -7,9 +7,9 @@
 
 #include <boost/asio/awaitable.hpp>
 
-#include "mail/conn.hpp"
+#include "net/conn.hpp"
 
-namespace mobix::mail {
+namespace mobix::net {
 
 struct RelayBytes {
   std::uint64_t down = 0;  ///< upstream -> client
@@ -20,4 +20,4 @@ struct RelayBytes {
 boost::asio::awaitable<RelayBytes> relay(Conn& client, Conn& upstream, std::chrono::seconds idle,
                                          std::chrono::seconds total);
 
-}  // namespace mobix::mail
+}  // namespace mobix::net

@@ -18,7 +18,7 @@
 struct ssl_st;
 struct ssl_ctx_st;
 
-namespace mobix::tunnel {
+namespace mobix::net {
 
 class Leg {
  public:
@@ -73,4 +73,4 @@ struct SpliceBytes {
 boost::asio::awaitable<SpliceBytes> splice(Leg& a, Leg& b, std::chrono::seconds idle,
                                            std::chrono::seconds total);
 
-}  // namespace mobix::tunnel
+}  // namespace mobix::net

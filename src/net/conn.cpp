@@ -1,4 +1,4 @@
-#include "mail/conn.hpp"
+#include "net/conn.hpp"
 
 #include <stdexcept>
 
@@ -11,7 +11,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
-namespace mobix::mail {
+namespace mobix::net {
 
 namespace asio = boost::asio;
 namespace ssl = asio::ssl;
@@ -37,31 +37,6 @@ const char* to_string(TlsMode m) {
       break;
   }
   return "none";
-}
-
-std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  ctx->set_verify_mode(ssl::verify_peer);
-  boost::system::error_code ec;
-  if (ca_file.empty())
-    ctx->set_default_verify_paths(ec);
-  else
-    ctx->load_verify_file(ca_file, ec);
-  if (ec) throw std::runtime_error("cannot load the CA certificates " + ca_file + ": " + ec.message());
-  return ctx;
-}
-
-std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_file,
-                                                      const std::string& key_file) {
-  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
-  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
-  boost::system::error_code ec;
-  ctx->use_certificate_chain_file(cert_file, ec);
-  if (!ec) ctx->use_private_key_file(key_file, ssl::context::pem, ec);
-  if (ec)
-    throw std::runtime_error("cannot load the TLS certificate " + cert_file + " or key: " + ec.message());
-  return ctx;
 }
 
 struct Conn::Impl {
@@ -206,4 +181,4 @@ asio::awaitable<bool> write_all(Conn& c, std::string data, std::chrono::seconds 
   co_return !ec;
 }
 
-}  // namespace mobix::mail
+}  // namespace mobix::net
