@@ -22,6 +22,7 @@
 #include "access/session_table.hpp"
 #include "codec/radius/radius.hpp"
 #include "core/log.hpp"
+#include "node/config_sections.hpp"
 #include "node/node.hpp"
 
 using namespace mobix;

@@ -5,6 +5,7 @@
 #include "commands.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "node/config_sections.hpp"
 #include "node/node.hpp"
 #include "store/store.hpp"
 
@@ -24,7 +25,7 @@ void add_serve(CLI::App& app, int& exit_code) {
       exit_code = kExitConfig;
       return;
     }
-    if (!g_log_set_on_cli) init_logging(parse_log_format(cfg.log.format), cfg.log.level);
+    if (!g_log_set_on_cli) init_logging(cfg.log.format, cfg.log.level);
     spdlog::debug("config {} loaded: node {}, store {}, roles: admin{}", cfg.source, cfg.node_name,
                   cfg.store.path, cfg.access ? ", access" : "");
     try {

@@ -8,6 +8,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "lab/lab.hpp"
+#include "node/config_sections.hpp"
 
 bool mobix::cli::g_log_set_on_cli = false;
 
@@ -40,13 +41,18 @@ int main(int argc, char** argv) {
                               {cfg.roaming.has_value(), "roaming"},
                               {cfg.dns.has_value(), "dns"}})
         if (on) roles += std::string(name) + ", ";
-      std::cout << check_file << ": OK (roles: " << roles << "admin; directory: " << cfg.directory.backend
-                << ")\n";
+      std::cout << check_file << ": OK (roles: " << roles << "admin; directory: "
+                << (cfg.directory.backend == mobix::DirectoryBackend::ldap ? "ldap" : "store") << ")\n";
     } catch (const mobix::ConfigError& e) {
       std::cerr << "config error: " << e.what() << "\n";
       exit_code = mobix::cli::kExitConfig;
     }
   });
+
+  auto* config = app.add_subcommand("config", "About the config file");
+  config->require_subcommand(1);
+  config->add_subcommand("reference", "Print the configuration reference (docs/config.md) from the tables")
+      ->callback([] { mobix::write_config_reference(std::cout); });
 
   auto* lab = app.add_subcommand("lab", "Run every role on loopback with the embedded store and demo data");
   std::string lab_dir;

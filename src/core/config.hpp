@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/log.hpp"
 #include "core/net.hpp"
 
 namespace mobix {
@@ -24,9 +25,18 @@ class ConfigError : public std::runtime_error {
   int line_;
 };
 
+// Settings with a fixed set of values are enums (parsed by Section::choice from the section's table).
+enum class DirectoryBackend { store, ldap };
+/// seed 001 step D: how the relay's access request signal travels.
+enum class SignalChannel { smpp, webhook, email };
+/// How the relay's callback leg protects an end-to-end TLS service (relay.callback_encryption).
+enum class CallbackEncryption { automatic, always };
+/// TLS towards an SMTP server: STARTTLS required, implicit TLS, or none.
+enum class SmtpTls { starttls, tls, none };
+
 struct LogConfig {
   std::string level = "info";
-  std::string format = "text";
+  LogFormat format = LogFormat::text;
 };
 
 struct StoreConfig {
@@ -78,6 +88,8 @@ struct MailConfig {
   std::uint32_t upstream_timeout = 10;         ///< seconds to connect and log in upstream
   std::uint32_t idle_timeout = 600;            ///< seconds without traffic before a session is closed
   std::uint32_t session_timeout = 14400;       ///< seconds a relayed session may last in total
+  std::uint32_t pop3_command_timeout = 60;     ///< seconds waiting for a POP3 command before login
+  std::uint32_t imap_command_timeout = 120;    ///< seconds waiting for an IMAP command before login
   std::uint32_t max_failures_per_minute = 10;  ///< per client IP, then refused for a minute
   /// CA certificates (PEM) that subscribers' mail servers must chain to; empty: the system store.
   std::string upstream_ca_file;
@@ -101,7 +113,7 @@ struct LdapConfig {
 };
 
 struct DirectoryConfig {
-  std::string backend = "store";  ///< "store" (embedded) or "ldap"
+  DirectoryBackend backend = DirectoryBackend::store;
   std::optional<LdapConfig> ldap;
 };
 
@@ -131,7 +143,7 @@ struct RelayPortMap {
 /// gateway's SMTP receiver), one message per signal.
 struct RelayEmailConfig {
   Endpoint smtp{"127.0.0.1", 25};
-  std::string tls = "starttls";    ///< "starttls" (required), "tls" (implicit) or "none"
+  SmtpTls tls = SmtpTls::starttls;
   std::string ca_file;             ///< the server's certificate chains to this (system store if empty)
   std::string from, to;            ///< envelope and header addresses; `to` is the gateway's mailbox
   std::string username, password;  ///< optional AUTH PLAIN, only over TLS
@@ -151,15 +163,15 @@ struct RelayConfig {
   std::string callback_address;               ///< announced in the signal; default: callback_listen's
   std::string tls_cert_file, tls_key_file;    ///< the callback port's certificate
   SignalKeyConfig signal_key;
-  std::string channel = "smpp";  ///< how the signal travels: "smpp" (SMS), "webhook" (HTTPS) or "email"
-  RelayEmailConfig email;        ///< channel email
-  SmppClientConfig smpp;         ///< channel smpp
-  std::string gateway_msisdn;    ///< channel smpp: the number the gateway receives signals on
-  std::string webhook_url;       ///< channel webhook: https://host:port/v1/signal
-  std::string webhook_ca_file;   ///< channel webhook: the gateway's certificate chains to this
+  SignalChannel channel = SignalChannel::smpp;  ///< how the signal travels: SMS, HTTPS or e-mail
+  RelayEmailConfig email;                       ///< channel email
+  SmppClientConfig smpp;                        ///< channel smpp
+  std::string gateway_msisdn;                   ///< channel smpp: the number the gateway receives signals on
+  std::string webhook_url;                      ///< channel webhook: https://host:port/v1/signal
+  std::string webhook_ca_file;                  ///< channel webhook: the gateway's certificate chains to this
   /// "auto": the callback leg of an end-to-end TLS service (SNI-routed) leaves TLS after the key
   /// and the client's first flight, so both proxies splice(2); "always": TLS for every tunnel.
-  std::string callback_encryption = "auto";
+  CallbackEncryption callback_encryption = CallbackEncryption::automatic;
   std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
   std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
   std::uint32_t max_pending_per_target = 32;    ///< tunnels waiting for one mobile server at once
@@ -245,9 +257,6 @@ struct Config {
   std::optional<RoamingConfig> roaming;
 };
 
-/// Reads and validates `path`; throws ConfigError.
-Config load_config(const std::string& path);
-/// Same, from text; `source` names it in errors and anchors relative paths.
-Config parse_config(std::string_view yaml, const std::string& source);
+// Parsing: core/config_section.hpp (Section, the tables) and node/config_sections.hpp (the whole file).
 
 }  // namespace mobix

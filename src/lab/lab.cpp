@@ -21,6 +21,7 @@
 #include "lab/lab_relay.hpp"
 #include "lab/lab_util.hpp"
 #include "lab/lab_visited.hpp"
+#include "node/config_sections.hpp"
 #include "node/node.hpp"
 #include "pki/pki.hpp"
 

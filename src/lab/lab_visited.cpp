@@ -18,6 +18,7 @@
 
 #include "core/config.hpp"
 #include "lab/lab_util.hpp"
+#include "node/config_sections.hpp"
 #include "pki/pki.hpp"
 
 namespace mobix {

@@ -85,7 +85,7 @@ struct ImapProxy : mail::ProxyBase {
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);
     net::Conn client(std::move(sock));
-    const auto t = std::chrono::seconds(120);
+    const auto t = std::chrono::seconds(cfg.imap_command_timeout);
     const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
     const auto idle = std::chrono::seconds(cfg.idle_timeout);
 

@@ -46,7 +46,7 @@ struct Pop3Proxy : mail::ProxyBase {
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);  // see ENVIRONMENT.md: Nagle stalls one-at-a-time RETR
     net::Conn client(std::move(sock));
-    const auto cmd_timeout = std::chrono::seconds(60);
+    const auto cmd_timeout = std::chrono::seconds(cfg.pop3_command_timeout);
     const auto idle = std::chrono::seconds(cfg.idle_timeout);
 
     // Identity only from the session table, and only for the access network's ranges.

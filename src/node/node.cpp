@@ -24,7 +24,7 @@ struct Node::Impl {
 
   explicit Impl(Config c) : cfg(std::move(c)) {
     store = Store::open_sqlite(cfg.store.path);
-    if (cfg.directory.backend == "ldap")
+    if (cfg.directory.backend == DirectoryBackend::ldap)
       directory = std::make_unique<LdapDirectory>(*cfg.directory.ldap);
     else
       directory = std::make_unique<StoreDirectory>(*store);

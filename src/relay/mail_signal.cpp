@@ -64,7 +64,7 @@ struct MailSignalSender::Impl {
   std::string buf;
 
   Impl(const asio::any_io_executor& e, const RelayEmailConfig& c)
-      : ex(e), cfg(c), tls(c.tls == "none" ? nullptr : net::make_client_tls_context(c.ca_file)) {}
+      : ex(e), cfg(c), tls(c.tls == SmtpTls::none ? nullptr : net::make_client_tls_context(c.ca_file)) {}
 
   // One command, one reply whose code must be in [want, want + 99]; throws otherwise.
   asio::awaitable<smtp::Reply> command(const std::string& line, int want, const char* step) {
@@ -87,7 +87,7 @@ struct MailSignalSender::Impl {
     if (auto ec = co_await conn->connect(cfg.smtp, kTimeout))
       throw std::runtime_error(fmt::format("connect {}: {}", cfg.smtp.str(), ec.message()));
     std::string why;
-    if (cfg.tls == "tls") {
+    if (cfg.tls == SmtpTls::tls) {
       auto tls_failed = co_await conn->start_tls(*tls, cfg.smtp.host, kTimeout, why);
       if (tls_failed) throw std::runtime_error("TLS: " + why);
     }
@@ -95,7 +95,7 @@ struct MailSignalSender::Impl {
     co_await command(none, 220, "greeting");
     const std::string ehlo = "EHLO " + domain_of(cfg.from) + "\r\n";
     auto caps = co_await command(ehlo, 250, "EHLO");
-    if (cfg.tls == "starttls") {
+    if (cfg.tls == SmtpTls::starttls) {
       // Required, not opportunistic: a server that does not offer it is refused (RFC 3207 4.1).
       if (!net::ehlo_keyword(caps, "STARTTLS")) throw std::runtime_error("the server offers no STARTTLS");
       const std::string starttls = "STARTTLS\r\n";

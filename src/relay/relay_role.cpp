@@ -255,7 +255,7 @@ struct RelayRole::Impl {
   // Step D: the signal goes to the gateway as a binary short message through the SMSC, as an
   // e-mail, or as an HTTPS POST.
   asio::awaitable<bool> send_signal(std::vector<std::uint8_t> sealed, std::uint64_t id) {
-    if (cfg.channel == "webhook") {
+    if (cfg.channel == SignalChannel::webhook) {
       bool ok = co_await send_webhook(sealed, id);
       co_return ok;
     }
@@ -295,7 +295,7 @@ struct RelayRole::Impl {
   asio::awaitable<void> signal_sender() {
     std::unique_ptr<smpp::Esme> esme;
     std::optional<MailSignalSender> mail;
-    if (cfg.channel == "email") mail.emplace(io.get_executor(), cfg.email);
+    if (cfg.channel == SignalChannel::email) mail.emplace(io.get_executor(), cfg.email);
     const std::string via = mail ? cfg.email.smtp.str() : cfg.smpp.smsc.str();
     while (!stopping) {
       if (signal_queue.empty()) {
@@ -420,10 +420,11 @@ struct RelayRole::Impl {
     req.relay_ip = cfg.callback_address;
     req.callback_port = cb->local_endpoint().port;
     req.target_port = static_cast<std::uint16_t>(target_port);
-    req.protocol = mapped                                ? signal::Protocol::tcp
-                   : !is_tls                             ? signal::Protocol::http
-                   : cfg.callback_encryption == "always" ? signal::Protocol::tls
-                                                         : signal::Protocol::tls_passthrough;
+    req.protocol = mapped    ? signal::Protocol::tcp
+                   : !is_tls ? signal::Protocol::http
+                   : cfg.callback_encryption == CallbackEncryption::always
+                       ? signal::Protocol::tls
+                       : signal::Protocol::tls_passthrough;
     req.msisdn = sub->msisdn;
     auto sealed = signal::seal(req, cfg.signal_key.id, key);
     if (std::holds_alternative<signal::Error>(sealed)) {
@@ -563,7 +564,8 @@ void RelayRole::start() {
   impl_->cb->start();
   impl_->pub->start();
   for (auto& m : impl_->mapped_ports) m->start();
-  if (impl_->cfg.channel != "webhook") asio::co_spawn(impl_->io, impl_->signal_sender(), asio::detached);
+  if (impl_->cfg.channel != SignalChannel::webhook)
+    asio::co_spawn(impl_->io, impl_->signal_sender(), asio::detached);
 }
 void RelayRole::stop() {
   impl_->stopping = true;

@@ -124,3 +124,8 @@ msg=$("$MOBIX" check-config "$T/twice.yaml" 2>&1); rc=$?
 set -e
 [ $rc = 2 ] && echo "$msg" | grep -qF 'twice.yaml:20: dns.zones[1].name: zone given twice' || fail "zone twice: $rc $msg"
 pass "check-config refuses a bad DNS record, one outside its zone and a zone given twice with file:line:key"
+
+# docs/config.md is generated from the config tables (issue 11): it must be current.
+DOCS=$(cd "$(dirname "$0")/../../docs" && pwd)
+"$MOBIX" config reference | diff -u "$DOCS/config.md" - >$T/config-md.diff || fail "docs/config.md is stale: run \`mobix config reference > docs/config.md\`: $(head -20 $T/config-md.diff)"
+pass "docs/config.md equals mobix config reference"

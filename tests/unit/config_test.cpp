@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "core/config.hpp"
+#include "node/config_sections.hpp"
 
 using namespace mobix;
 
@@ -88,13 +89,14 @@ TEST(Config, DirectoryBackendIsOneLine) {
     attributes: {msisdn: telephoneNumber, mail.user: uid}
 )",
                         "/tmp/x.yaml");
-  EXPECT_EQ(c.directory.backend, "ldap");
+  EXPECT_EQ(c.directory.backend, mobix::DirectoryBackend::ldap);
   ASSERT_TRUE(c.directory.ldap);
   EXPECT_EQ(c.directory.ldap->uri, "ldaps://ldap.operator.test:636");
   EXPECT_EQ(c.directory.ldap->filter, "(objectClass=inetOrgPerson)");
   ASSERT_EQ(c.directory.ldap->attributes.size(), 2u);
   EXPECT_EQ(c.directory.ldap->attributes[0].second, "telephoneNumber");
-  EXPECT_EQ(parse_config(kGood, "/tmp/x.yaml").directory.backend, "store") << "the embedded store by default";
+  EXPECT_EQ(parse_config(kGood, "/tmp/x.yaml").directory.backend, mobix::DirectoryBackend::store)
+      << "the embedded store by default";
 
   EXPECT_GT(error_line(std::string(kGood) + "directory: {backend: ldap}\n", &key), 0);
   EXPECT_EQ(key, "directory.ldap");
@@ -195,13 +197,14 @@ TEST(Config, RelayEmailChannelAndPortMap) {
                               "    - {listen: \"0.0.0.0:2222\", hostname: cam.test, target_port: 22}\n"),
                    "/tmp/x.yaml");
   ASSERT_TRUE(c.relay);
-  EXPECT_EQ(c.relay->channel, "email");
-  EXPECT_EQ(c.relay->email.tls, "starttls");  // TLS by default
+  EXPECT_EQ(c.relay->channel, mobix::SignalChannel::email);
+  EXPECT_EQ(c.relay->email.tls, mobix::SmtpTls::starttls);  // TLS by default
   EXPECT_EQ(c.relay->email.to, "signals@gw.test");
   ASSERT_EQ(c.relay->port_map.size(), 1u);
   EXPECT_EQ(c.relay->port_map[0].listen.port, 2222);
   EXPECT_EQ(c.relay->port_map[0].target_port, 22);
-  EXPECT_EQ(c.relay->callback_encryption, "auto");  // end-to-end TLS services are spliced
+  EXPECT_EQ(c.relay->callback_encryption,
+            mobix::CallbackEncryption::automatic);  // end-to-end TLS services are spliced
 }
 
 TEST(Config, RelayEmailAndPortMapMistakes) {
