@@ -1,8 +1,8 @@
 #include "admin/admin_role.hpp"
 
 #include "admin/api.hpp"
-#include "admin/http_server.hpp"
 #include "core/config.hpp"
+#include "net/http_server.hpp"
 
 namespace mobix {
 

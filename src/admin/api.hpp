@@ -2,7 +2,7 @@
 // The admin JSON API under /api/v1, plus /healthz and /metrics.
 #include <string>
 
-#include "admin/http.hpp"
+#include "net/http.hpp"
 
 namespace mobix {
 

@@ -2,8 +2,8 @@
 // A blocking HTTP/1.1 client for the `mobix admin` commands.
 #include <string>
 
-#include "admin/http.hpp"
 #include "core/net.hpp"
+#include "net/http.hpp"
 
 namespace mobix {
 

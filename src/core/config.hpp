@@ -154,6 +154,7 @@ struct GatewayEmailConfig {
   Endpoint listen;
   std::string address;                      ///< the only recipient accepted
   std::string tls_cert_file, tls_key_file;  ///< STARTTLS offered when given
+  std::uint32_t command_timeout = 300;  ///< seconds waiting for the sender's next command (RFC 5321 4.5.3.2)
 };
 
 struct RelayConfig {
@@ -175,6 +176,8 @@ struct RelayConfig {
   std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
   std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
   std::uint32_t max_pending_per_target = 32;    ///< tunnels waiting for one mobile server at once
+  std::uint32_t tunnel_idle_timeout = 300;      ///< seconds without traffic before a tunnel closes
+  std::uint32_t tunnel_max_duration = 86400;    ///< seconds a tunnel may last in total
 };
 
 /// The private gateway (seed 001 "second private proxy server"), inside the operator network.
@@ -187,7 +190,9 @@ struct GatewayConfig {
   std::vector<SignalKeyConfig> signal_keys;
   std::string relay_ca_file;  ///< the relay's callback certificate must chain to this
   std::uint32_t connect_timeout = 5;
-  std::uint32_t max_signal_lifetime = 300;  ///< seconds; later expiries are refused
+  std::uint32_t max_signal_lifetime = 300;    ///< seconds; later expiries are refused
+  std::uint32_t tunnel_idle_timeout = 300;    ///< seconds without traffic before a tunnel closes
+  std::uint32_t tunnel_max_duration = 86400;  ///< seconds a tunnel may last in total
 };
 
 /// A network we have a roaming agreement with (seed 002: the HLR/VLR "private network" is

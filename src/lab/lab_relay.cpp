@@ -6,8 +6,8 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
-#include "admin/http_server.hpp"
 #include "directory/directory.hpp"
+#include "net/http_server.hpp"
 #include "smpp/smsc.hpp"
 
 namespace mobix {

@@ -1,4 +1,3 @@
-#include <strings.h>
 #include <atomic>
 #include <ctime>
 
@@ -18,6 +17,7 @@
 #include "core/tcp_service.hpp"
 #include "net/conn.hpp"
 #include "net/failure_limiter.hpp"
+#include "net/http_server.hpp"
 #include "net/tunnel_leg.hpp"
 #include "relay/mail_signal.hpp"
 #include "relay/tunnel_roles.hpp"
@@ -50,12 +50,11 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   std::shared_ptr<smpp::Esme> esme;
   bool stopping = false;
   std::atomic<int> active{0};
-  std::shared_ptr<asio::ssl::context> webhook_tls;
-  std::unique_ptr<TcpService> webhook_service;
+  std::unique_ptr<HttpServer> webhook_service;
   std::unique_ptr<MailSignalReceiver> mail_receiver;
   net::FailureLimiter webhook_failures{20};  // refused POSTs per address per minute
 
-  asio::awaitable<void> webhook(asio::ip::tcp::socket sock, std::uint64_t id);
+  void webhook(const HttpRequest& req, HttpReply reply);
 
   Impl(asio::io_context& i, const GatewayConfig& c, SessionView& s, SessionRepository& r, StoreWriter& w)
       : io(i),
@@ -203,7 +202,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     signals("tunnelled").inc();
     spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{} connected to relay {}:{}", r.tunnel_id,
                  r.msisdn, ip, r.target_port, r.relay_ip, r.callback_port);
-    auto bytes = co_await net::splice(relay, terminal, std::chrono::seconds(300), std::chrono::hours(24));
+    auto bytes = co_await net::splice(relay, terminal, std::chrono::seconds(cfg.tunnel_idle_timeout),
+                                      std::chrono::seconds(cfg.tunnel_max_duration));
     spdlog::info("gateway: tunnel {:016x} closed ({} bytes from the terminal, {} to it{}{})", r.tunnel_id,
                  bytes.b_to_a, bytes.a_to_b, bytes.zero_copy ? ", zero-copy" : "",
                  bytes.timed_out ? ", timed out" : "");
@@ -224,59 +224,24 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
 };
 
 // Step D over HTTPS: POST /v1/signal with the sealed signal as the body. 202 when admitted, 403
-// otherwise (no detail for strangers); repeated refusals from one address are rate limited.
-asio::awaitable<void> GatewayRole::Impl::webhook(asio::ip::tcp::socket sock, std::uint64_t id) {
-  auto self = shared_from_this();
-  boost::system::error_code ec;
-  auto peer = sock.remote_endpoint(ec);
-  if (ec) co_return;
-  auto ip = canonical(peer.address()).to_string();
-  Conn c(std::move(sock));
-  const auto t = std::chrono::seconds(10);
-  auto answer = [&](int code, const char* text, bool close) {
-    return fmt::format("HTTP/1.1 {} {}\r\nContent-Length: 0\r\n{}\r\n", code, text,
-                       close ? "Connection: close\r\n" : "");
-  };
-  if (webhook_failures.blocked(ip)) {
-    signals("rate_limited").inc();
-    co_return;
+// otherwise (no detail for strangers), 404 for anything else; a refusal closes the connection and
+// repeated refusals from one address are rate limited before the TLS handshake. An admitted
+// signal's tunnel runs on its own; the connection stays for the relay's next signal (keep-alive).
+void GatewayRole::Impl::webhook(const HttpRequest& req, HttpReply reply) {
+  if (req.method != "POST" || req.path != "/v1/signal" || req.body.empty()) {
+    signals("bad_request").inc();
+    webhook_failures.record(req.peer);
+    return reply(HttpResponse{404, "text/plain", "", true});
   }
-  if (co_await c.accept_tls(*webhook_tls, t)) co_return;
-  // HTTP/1.1 keep-alive: the relay reuses the connection for its next signal, saving a TCP and a
-  // TLS handshake per tunnel. Each admitted signal's tunnel runs on its own.
-  std::string buf;
-  const auto idle = std::chrono::seconds(60);
-  for (;;) {
-    auto request_line = co_await net::read_line(c, buf, 1024, idle);
-    if (!request_line) co_return;
-    std::size_t length = 0;
-    bool close = false;
-    for (int i = 0; i < 50; ++i) {
-      auto h = co_await net::read_line(c, buf, 4096, t);
-      if (!h) co_return;
-      if (h->empty()) break;
-      if (h->size() > 15 && strncasecmp(h->c_str(), "content-length:", 15) == 0)
-        length = std::strtoul(h->c_str() + 15, nullptr, 10);
-      if (strncasecmp(h->c_str(), "connection:", 11) == 0 && h->find("close") != std::string::npos)
-        close = true;
-    }
-    if (request_line->rfind("POST /v1/signal ", 0) != 0 || length == 0 || length > signal::kMaxSealedSize) {
-      std::string reply = answer(404, "Not Found", true);
-      co_await net::write_all(c, reply, t);
-      co_return;
-    }
-    if (!co_await net::read_at_least(c, buf, length, t)) co_return;
-    std::vector<std::uint8_t> sealed(buf.begin(), buf.begin() + static_cast<long>(length));
-    buf.erase(0, length);
-    auto r = admit(sealed, "webhook");
-    if (!r) webhook_failures.record(ip);
-    close = close || !r || webhook_failures.blocked(ip);
-    std::string reply = r ? answer(202, "Accepted", close) : answer(403, "Forbidden", close);
-    if (!co_await net::write_all(c, reply, t)) co_return;
-    spdlog::debug("gateway webhook #{} from {}: {}", id, ip, r ? "accepted" : "refused");
-    if (r) asio::co_spawn(io, tunnel(*r), asio::detached);
-    if (close) co_return;
+  std::vector<std::uint8_t> sealed(req.body.begin(), req.body.end());
+  auto r = admit(sealed, "webhook");
+  spdlog::debug("gateway webhook from {}: {}", req.peer, r ? "accepted" : "refused");
+  if (!r) {
+    webhook_failures.record(req.peer);
+    return reply(HttpResponse{403, "text/plain", "", true});
   }
+  asio::co_spawn(io, tunnel(*r), asio::detached);
+  reply(HttpResponse{202, "text/plain", "", webhook_failures.blocked(req.peer)});
 }
 
 GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionView& sessions,
@@ -287,12 +252,26 @@ GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, Session
   if (!seen.empty())
     spdlog::info("gateway: {} unexpired signals remembered from before the restart", seen.size());
   if (cfg.webhook_listen) {
-    impl_->webhook_tls = net::make_server_tls_context(cfg.webhook_cert_file, cfg.webhook_key_file);
-    impl_->webhook_service =
-        std::make_unique<TcpService>(io, "gateway-webhook", *cfg.webhook_listen,
-                                     [impl = impl_](asio::ip::tcp::socket s, std::uint64_t id) {
-                                       return impl->webhook(std::move(s), id);
-                                     });
+    HttpServerOptions o;
+    o.name = "gateway-webhook";
+    o.tls = net::make_server_tls_context(cfg.webhook_cert_file, cfg.webhook_key_file);
+    o.body_limit = signal::kMaxSealedSize;
+    o.header_limit = 4096;
+    o.read_timeout = std::chrono::seconds(10);
+    o.idle_timeout = std::chrono::seconds(60);
+    std::weak_ptr<Impl> weak_impl = impl_;
+    o.admit = [weak_impl](const std::string& peer) {
+      auto impl = weak_impl.lock();
+      if (!impl || !impl->webhook_failures.blocked(peer)) return impl != nullptr;
+      signals("rate_limited").inc();
+      return false;
+    };
+    impl_->webhook_service = std::make_unique<HttpServer>(
+        io, *cfg.webhook_listen,
+        [weak_impl](const HttpRequest& req, HttpReply reply) {
+          if (auto impl = weak_impl.lock()) impl->webhook(req, std::move(reply));
+        },
+        std::move(o));
   }
   if (cfg.email) {
     std::weak_ptr<Impl> weak = impl_;

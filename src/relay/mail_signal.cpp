@@ -228,7 +228,8 @@ struct MailSignalReceiver::Impl : std::enable_shared_from_this<MailSignalReceive
     std::string buf;
     bool greeted = false, has_sender = false, has_recipient = false;
     for (int commands = 0; commands < 10000; ++commands) {
-      auto line = co_await net::read_line(c, buf, smtp::kMaxCommandLine, std::chrono::seconds(300));
+      auto line =
+          co_await net::read_line(c, buf, smtp::kMaxCommandLine, std::chrono::seconds(cfg.command_timeout));
       if (!line) co_return;
       auto cmd = smtp::parse_command(*line);
       if (!cmd) {

@@ -47,6 +47,8 @@ constexpr KeySpec kRelayKeys[] = {
     {"hold_timeout", "u32", "10", "seconds a client waits for its tunnel", 1, 120},
     {"max_pending_per_client_ip", "u32", "8", "tunnels one client address may wait for at once", 1, 10000},
     {"max_pending_per_target", "u32", "32", "tunnels waiting for one mobile server at once", 1, 10000},
+    {"tunnel_idle_timeout", "u32", "300", "seconds without traffic before a tunnel closes", 10, 86400},
+    {"tunnel_max_duration", "u32", "86400", "seconds a tunnel may last in total", 60, 30 * 86400},
 };
 constexpr SectionSpec kRelay{"relay", "The public relay (seed 001 \"first public proxy server\").",
                              kRelayKeys};
@@ -83,6 +85,8 @@ constexpr KeySpec kGatewayKeys[] = {
     {"relay_ca_file", "file", "", "required: the relay's callback certificate chains to this"},
     {"connect_timeout", "u32", "5", "seconds to reach the terminal and the relay", 1, 60},
     {"max_signal_lifetime", "u32", "300", "seconds; signals expiring later are refused", 10, 3600},
+    {"tunnel_idle_timeout", "u32", "300", "seconds without traffic before a tunnel closes", 10, 86400},
+    {"tunnel_max_duration", "u32", "86400", "seconds a tunnel may last in total", 60, 30 * 86400},
 };
 constexpr SectionSpec kGateway{"gateway", "The private gateway (seed 001 \"second private proxy server\").",
                                kGatewayKeys};
@@ -92,6 +96,8 @@ constexpr KeySpec kGatewayEmailKeys[] = {
     {"address", "string", "", "required: the only recipient accepted"},
     {"tls_cert_file", "file", "", "STARTTLS offered when given (with tls_key_file)"},
     {"tls_key_file", "file", "", "its key"},
+    {"command_timeout", "u32", "300", "seconds waiting for the sender's next command (RFC 5321 4.5.3.2)", 5,
+     3600},
 };
 constexpr SectionSpec kGatewayEmail{"gateway.email", "Step D by e-mail at the gateway (RFC 5321 receiver).",
                                     kGatewayEmailKeys};
@@ -200,6 +206,8 @@ void parse_relay(Section& s, Config& c, const ConfigEnv& env) {
   r.hold_timeout = s.u32("hold_timeout");
   r.max_pending_per_client_ip = s.u32("max_pending_per_client_ip");
   r.max_pending_per_target = s.u32("max_pending_per_target");
+  r.tunnel_idle_timeout = s.u32("tunnel_idle_timeout");
+  r.tunnel_max_duration = s.u32("tunnel_max_duration");
   c.relay = std::move(r);
 }
 
@@ -212,6 +220,7 @@ GatewayEmailConfig parse_gateway_email(Section& m, const std::string& base_dir) 
   e.tls_key_file = m.existing_file("tls_key_file", base_dir);
   if (e.tls_cert_file.empty() != e.tls_key_file.empty())
     m.fail(m.key("tls_cert_file"), m.node(), "STARTTLS needs both tls_cert_file and tls_key_file");
+  e.command_timeout = m.u32("command_timeout");
   m.check_unknown();
   return e;
 }
@@ -245,6 +254,8 @@ void parse_gateway(Section& s, Config& c, const ConfigEnv& env) {
     s.fail(s.key("relay_ca_file"), s.node(), "the relay's CA is required (TLS is verified)");
   g.connect_timeout = s.u32("connect_timeout");
   g.max_signal_lifetime = s.u32("max_signal_lifetime");
+  g.tunnel_idle_timeout = s.u32("tunnel_idle_timeout");
+  g.tunnel_max_duration = s.u32("tunnel_max_duration");
   c.gateway = std::move(g);
 }
 

@@ -1,4 +1,3 @@
-#include <strings.h>
 #include <array>
 #include <ctime>
 #include <deque>
@@ -24,6 +23,7 @@
 #include "core/tcp_service.hpp"
 #include "directory/directory.hpp"
 #include "net/conn.hpp"
+#include "net/http_client.hpp"
 #include "net/tunnel_leg.hpp"
 #include "relay/mail_signal.hpp"
 #include "relay/tunnel_roles.hpp"
@@ -152,7 +152,7 @@ struct RelayRole::Impl {
     }
   } webhook;
   /// Idle keep-alive connections to the gateway's webhook (step D over HTTPS).
-  std::vector<std::unique_ptr<Conn>> webhook_idle;
+  std::vector<std::unique_ptr<net::HttpsConnection>> webhook_idle;
   std::unique_ptr<TcpService> pub, cb;
   std::vector<std::unique_ptr<TcpService>> mapped_ports;  ///< one per cfg.port_map entry
   std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
@@ -182,28 +182,6 @@ struct RelayRole::Impl {
     co_await net::write_all(c, all, std::chrono::seconds(5));
   }
 
-  // One POST on `conn`: true when the gateway answered 202; `reusable` when it keeps the connection.
-  static asio::awaitable<bool> post_signal(Conn& conn, const std::string& request, bool& reusable,
-                                           std::string& status_line) {
-    const auto t = std::chrono::seconds(5);
-    reusable = false;
-    std::string buf;
-    if (!co_await net::write_all(conn, request, t)) co_return false;
-    auto status = co_await net::read_line(conn, buf, 1024, t);
-    if (!status) co_return false;
-    status_line = *status;
-    bool close = false;
-    for (int i = 0; i < 50; ++i) {  // headers; the answer has no body (Content-Length: 0)
-      auto h = co_await net::read_line(conn, buf, 4096, t);
-      if (!h) co_return false;
-      if (h->empty()) break;
-      if (strncasecmp(h->c_str(), "connection:", 11) == 0 && h->find("close") != std::string::npos)
-        close = true;
-    }
-    reusable = !close && buf.empty();
-    co_return status->size() >= 12 && status->substr(9, 3) == "202";
-  }
-
   // Step D over HTTPS: POST /v1/signal to the gateway's webhook (certificate verified), on a
   // kept-alive connection when one is idle (saves a TCP and a TLS handshake per tunnel).
   asio::awaitable<bool> send_webhook(std::vector<std::uint8_t> sealed, std::uint64_t id) {
@@ -211,41 +189,29 @@ struct RelayRole::Impl {
       spdlog::error("relay: webhook_url {} has no host:port", cfg.webhook_url);
       co_return false;
     }
-    std::string request = fmt::format(
-        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/octet-stream\r\nContent-Length: "
-        "{}\r\n\r\n",
-        webhook.path, webhook.hostport, sealed.size());
-    request.append(sealed.begin(), sealed.end());
-    std::string status;
-    bool reusable = false;
-    // A kept connection the gateway may have closed meanwhile: on failure, once more on a new one.
-    while (!webhook_idle.empty()) {
-      auto conn = std::move(webhook_idle.back());
-      webhook_idle.pop_back();
-      bool ok = co_await post_signal(*conn, request, reusable, status);
-      if (!status.empty()) {
-        if (reusable && webhook_idle.size() < 8) webhook_idle.push_back(std::move(conn));
-        if (ok)
-          spdlog::info("relay #{}: signal posted to the gateway's webhook ({} octets)", id, sealed.size());
-        else
-          spdlog::warn("relay #{}: webhook {} refused the signal: {}", id, cfg.webhook_url, status);
-        co_return ok;
-      }
-    }
     const auto t = std::chrono::seconds(5);
-    auto conn = std::make_unique<Conn>(io.get_executor());
-    std::string why;
-    auto opened =
-        co_await net::open_upstream(*conn, *webhook.endpoint, net::TlsMode::implicit, *webhook_tls, t, why);
-    if (opened != net::UpstreamOpen::ok) {
-      spdlog::warn("relay #{}: webhook {}: {}", id, cfg.webhook_url, why);
-      co_return false;
+    const std::string body(sealed.begin(), sealed.end()), content_type = "application/octet-stream";
+    // A kept connection the gateway may have closed meanwhile: on failure, once more on a new one.
+    net::HttpsConnection::Result res;
+    std::unique_ptr<net::HttpsConnection> conn;
+    while (!webhook_idle.empty() && res.status == 0) {
+      conn = std::move(webhook_idle.back());
+      webhook_idle.pop_back();
+      res = co_await conn->post(webhook.path, webhook.hostport, content_type, body, t);
     }
-    bool ok = co_await post_signal(*conn, request, reusable, status);
-    if (reusable && webhook_idle.size() < 8) webhook_idle.push_back(std::move(conn));
-    if (!ok) {
+    if (res.status == 0) {
+      conn = std::make_unique<net::HttpsConnection>(io.get_executor());
+      std::string why;
+      if (!co_await conn->connect(*webhook.endpoint, *webhook_tls, t, why)) {
+        spdlog::warn("relay #{}: webhook {}: {}", id, cfg.webhook_url, why);
+        co_return false;
+      }
+      res = co_await conn->post(webhook.path, webhook.hostport, content_type, body, t);
+    }
+    if (res.keep_alive && webhook_idle.size() < 8) webhook_idle.push_back(std::move(conn));
+    if (res.status != 202) {
       spdlog::warn("relay #{}: webhook {} refused the signal: {}", id, cfg.webhook_url,
-                   status.empty() ? "no answer" : status);
+                   res.status ? "HTTP " + std::to_string(res.status) : "no answer (" + res.error + ")");
       co_return false;
     }
     spdlog::info("relay #{}: signal posted to the gateway's webhook ({} octets)", id, sealed.size());
@@ -491,8 +457,8 @@ struct RelayRole::Impl {
     const std::uint64_t early_up = buf.size(), early_down = p->server_early.size();
     std::string().swap(buf);
     std::string().swap(p->server_early);
-    auto bytes =
-        co_await net::splice(client_leg, callback, std::chrono::seconds(300), std::chrono::hours(24));
+    auto bytes = co_await net::splice(client_leg, callback, std::chrono::seconds(cfg.tunnel_idle_timeout),
+                                      std::chrono::seconds(cfg.tunnel_max_duration));
     spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server{}{})", id,
                  req.tunnel_id, bytes.b_to_a + early_down, bytes.a_to_b + early_up,
                  bytes.zero_copy ? ", zero-copy" : "", bytes.timed_out ? ", timed out" : "");

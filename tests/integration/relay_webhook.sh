@@ -73,6 +73,15 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --cacert $T/ca/ca.crt --data-binar
 [ "$code" = 403 ] || fail "a forged signal got $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert $T/ca/ca.crt "https://127.0.0.1:$P_HOOK/")
 [ "$code" = 404 ] || fail "GET / got $code"
+# A body larger than any sealed signal is refused by the HTTP layer: 413, counted, logged.
+head -c 4000 /dev/urandom >$T/big
+before=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics | awk '$1 == "mobix_http_refused_total{service=\"gateway-webhook\",reason=\"body_too_large\"}" {print $2}')
+code=$(curl -s -o /dev/null -w '%{http_code}' --cacert $T/ca/ca.crt --data-binary @$T/big \
+  -H 'Content-Type: application/octet-stream' "https://127.0.0.1:$P_HOOK/v1/signal")
+[ "$code" = 413 ] || fail "an oversized post got $code"
+after=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics | awk '$1 == "mobix_http_refused_total{service=\"gateway-webhook\",reason=\"body_too_large\"}" {print $2}')
+[ "${after:-0}" = $(( ${before:-0} + 1 )) ] || fail "the oversized post was not counted: ${before:-0} -> ${after:-0}"
+grep -q "gateway-webhook: request from 127.0.0.1 refused" $T/op.log || fail "the oversized post was not logged"
 for _ in $(seq 25); do
   curl -s -o /dev/null --cacert $T/ca/ca.crt --data-binary @$T/junk "https://127.0.0.1:$P_HOOK/v1/signal" || true
 done

@@ -1,6 +1,7 @@
 #pragma once
-// Minimal HTTP request/response types shared by the admin server and client, so that
-// Beast stays inside the .cpp files.
+// HTTP request/response types shared by the HTTP/1.1 server (net/http_server.hpp: the admin API, the
+// gateway's webhook, the lab's camera) and the client (net/http_client.hpp), so Beast stays inside
+// the .cpp files.
 #include <functional>
 #include <string>
 
@@ -12,12 +13,15 @@ struct HttpRequest {
   std::string query;   ///< after '?', undecoded
   std::string body;
   std::string authorization;
+  std::string content_type;
+  std::string peer;  ///< the client's address
 };
 
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
+  bool close = false;  ///< close the connection after this response (refusals)
 };
 
 /// Handlers answer through `reply`, possibly later (after a durable write), on the io thread.

@@ -1,0 +1,105 @@
+#include "net/http_client.hpp"
+
+#include <openssl/ssl.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+namespace mobix::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+namespace {
+constexpr auto kUse = asio::as_tuple(asio::use_awaitable);
+}
+
+struct HttpsConnection::Impl {
+  asio::any_io_executor ex;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream;
+  beast::flat_buffer buf;
+};
+
+HttpsConnection::HttpsConnection(const asio::any_io_executor& ex) : impl_(std::make_unique<Impl>()) {
+  impl_->ex = ex;
+}
+HttpsConnection::~HttpsConnection() = default;
+
+asio::awaitable<bool> HttpsConnection::connect(const Endpoint& to, asio::ssl::context& ctx,
+                                               std::chrono::seconds timeout, std::string& why) {
+  auto& m = *impl_;
+  m.stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(m.ex, ctx);
+  tcp::resolver resolver(m.ex);
+  auto port = std::to_string(to.port);
+  auto [rec, results] = co_await resolver.async_resolve(to.host, port, kUse);
+  if (rec) {
+    why = rec.message();
+    co_return false;
+  }
+  auto& tcp_stream = beast::get_lowest_layer(*m.stream);
+  tcp_stream.expires_after(timeout);
+  auto [cec, ep] = co_await tcp_stream.async_connect(results, kUse);
+  if (cec) {
+    why = cec.message();
+    co_return false;
+  }
+  boost::system::error_code ignore;
+  tcp_stream.socket().set_option(tcp::no_delay(true), ignore);
+  boost::system::error_code addr_ec;
+  asio::ip::make_address(to.host, addr_ec);
+  if (addr_ec)
+    SSL_set_tlsext_host_name(m.stream->native_handle(), to.host.c_str());     // RFC 6066 3: names only
+  m.stream->set_verify_callback(asio::ssl::host_name_verification(to.host));  // RFC 6125
+  auto [hec] = co_await m.stream->async_handshake(asio::ssl::stream_base::client, kUse);
+  if (hec) {
+    long verify = SSL_get_verify_result(m.stream->native_handle());
+    why = verify != X509_V_OK
+              ? std::string("certificate not trusted: ") + X509_verify_cert_error_string(verify)
+              : hec.message();
+    co_return false;
+  }
+  co_return true;
+}
+
+asio::awaitable<HttpsConnection::Result> HttpsConnection::post(std::string target, std::string host_header,
+                                                               std::string content_type, std::string body,
+                                                               std::chrono::seconds timeout) {
+  auto& m = *impl_;
+  Result out;
+  if (!m.stream) {
+    out.error = "not connected";
+    co_return out;
+  }
+  http::request<http::string_body> req{http::verb::post, target, 11};
+  req.set(http::field::host, host_header);
+  req.set(http::field::content_type, content_type);
+  req.keep_alive(true);
+  req.body() = std::move(body);
+  req.prepare_payload();
+  auto& tcp_stream = beast::get_lowest_layer(*m.stream);
+  tcp_stream.expires_after(timeout);
+  auto [wec, wn] = co_await http::async_write(*m.stream, req, kUse);
+  if (wec) {
+    out.error = wec.message();
+    co_return out;
+  }
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 10);
+  parser.header_limit(16 << 10);
+  auto [rec, rn] = co_await http::async_read(*m.stream, m.buf, parser, kUse);
+  if (rec) {
+    out.error = rec.message();
+    co_return out;
+  }
+  out.status = static_cast<int>(parser.get().result_int());
+  out.keep_alive = parser.get().keep_alive() && m.buf.size() == 0;
+  co_return out;
+}
+
+}  // namespace mobix::net
