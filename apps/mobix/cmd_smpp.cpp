@@ -10,8 +10,8 @@
 
 #include "commands.hpp"
 #include "core/runtime.hpp"
+#include "lab/lab_smsc.hpp"
 #include "smpp/esme.hpp"
-#include "smpp/smsc.hpp"
 
 namespace mobix::cli {
 
@@ -106,9 +106,11 @@ void add_smpp(CLI::App& app, int& exit_code) {
         endpoint_of(o->smsc), o->system_id, password_of(*o), "", smpp::BindMode::transmitter, ""};
     run_client([cfg, m](boost::asio::io_context& io) -> boost::asio::awaitable<void> {
       smpp::Esme esme(io.get_executor(), cfg);
-      co_await esme.bind();
-      auto id = co_await esme.submit(m);
-      std::cout << "submitted message_id=" << id << std::endl;
+      auto bound = co_await esme.bind();
+      if (!bound) throw std::runtime_error(bound.error);
+      auto sent = co_await esme.submit(m);
+      if (!sent) throw std::runtime_error(sent.error);
+      std::cout << "submitted message_id=" << sent.message_id << std::endl;
       co_await esme.unbind();
     });
   }));
@@ -124,7 +126,8 @@ void add_smpp(CLI::App& app, int& exit_code) {
     auto count = o->count;
     run_client([cfg, count](boost::asio::io_context& io) -> boost::asio::awaitable<void> {
       smpp::Esme esme(io.get_executor(), cfg);
-      co_await esme.bind();
+      auto bound = co_await esme.bind();
+      if (!bound) throw std::runtime_error(bound.error);
       std::cout << "bound" << std::endl;
       co_await esme.receive(
           [](const smpp::ShortMessage& m) {

@@ -7,8 +7,8 @@
 #include <boost/asio/io_context.hpp>
 
 #include "directory/directory.hpp"
+#include "lab/lab_smsc.hpp"
 #include "net/http_server.hpp"
-#include "smpp/smsc.hpp"
 
 namespace mobix {
 

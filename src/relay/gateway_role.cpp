@@ -77,8 +77,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
                           smpp::BindMode::receiver, cfg.address_range};
       esme = std::make_shared<smpp::Esme>(io.get_executor(), ec);
       auto keep = esme;
-      try {
-        co_await keep->bind();
+      auto bound = co_await keep->bind();
+      if (bound) {
         backoff = 1;
         // A named handler, not a lambda temporary in the co_await operand (GCC 12 coroutine bugs).
         smpp::Esme::DeliverHandler handler = [self](const smpp::ShortMessage& m) {
@@ -87,8 +87,9 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
           if (auto r = self->admit(bytes, "sms")) asio::co_spawn(self->io, self->tunnel(*r), asio::detached);
         };
         co_await keep->receive(handler, 0);
-      } catch (const std::exception& e) {
-        spdlog::warn("gateway: SMPP receiver: {}", e.what());
+        spdlog::warn("gateway: SMPP receiver: the SMSC closed the session");
+      } else {
+        spdlog::warn("gateway: SMPP receiver: {}", bound.error);
       }
       if (stopping) break;
       metrics()

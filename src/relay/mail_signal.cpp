@@ -66,54 +66,86 @@ struct MailSignalSender::Impl {
   Impl(const asio::any_io_executor& e, const RelayEmailConfig& c)
       : ex(e), cfg(c), tls(c.tls == SmtpTls::none ? nullptr : net::make_client_tls_context(c.ca_file)) {}
 
-  // One command, one reply whose code must be in [want, want + 99]; throws otherwise.
-  asio::awaitable<smtp::Reply> command(const std::string& line, int want, const char* step) {
+  std::string error;  ///< what the last step failed on (empty: it did not)
+
+  // One command, one reply whose code must be in [want, want + 99]; nullopt (and `error`) otherwise.
+  asio::awaitable<std::optional<smtp::Reply>> command(const std::string& line, int want, const char* step) {
     if (!line.empty()) {
       bool written = co_await net::write_all(*conn, line, kTimeout);
-      if (!written) throw std::runtime_error(fmt::format("{}: the connection broke", step));
+      if (!written) {
+        error = fmt::format("{}: the connection broke", step);
+        co_return std::nullopt;
+      }
     }
     auto reply = co_await net::read_reply(*conn, buf, kTimeout);
-    if (!reply) throw std::runtime_error(fmt::format("{}: no answer", step));
-    if (reply->code < want || reply->code > want + 99) {
-      auto text = reply->text.substr(0, reply->text.find("\r\n"));
-      throw std::runtime_error(fmt::format("{}: {}", step, text));
+    if (!reply) {
+      error = fmt::format("{}: no answer", step);
+    } else if (reply->code < want || reply->code > want + 99) {
+      error = fmt::format("{}: {}", step, reply->text.substr(0, reply->text.find("\r\n")));
+      reply.reset();
     }
-    co_return *reply;
+    co_return reply;
   }
 
-  asio::awaitable<void> open() {
+  // Connects, TLS (implicit or STARTTLS, required), EHLO and AUTH; false with `error` set.
+  asio::awaitable<bool> open() {
     conn = std::make_unique<Conn>(ex);
     buf.clear();
-    if (auto ec = co_await conn->connect(cfg.smtp, kTimeout))
-      throw std::runtime_error(fmt::format("connect {}: {}", cfg.smtp.str(), ec.message()));
+    if (auto ec = co_await conn->connect(cfg.smtp, kTimeout)) {
+      error = fmt::format("connect {}: {}", cfg.smtp.str(), ec.message());
+      co_return false;
+    }
     std::string why;
+    // No co_await inside && or ?: here: GCC 12 miscompiles co_await in short-circuit operands.
     if (cfg.tls == SmtpTls::tls) {
-      auto tls_failed = co_await conn->start_tls(*tls, cfg.smtp.host, kTimeout, why);
-      if (tls_failed) throw std::runtime_error("TLS: " + why);
+      auto failed = co_await conn->start_tls(*tls, cfg.smtp.host, kTimeout, why);
+      if (failed) {
+        error = "TLS: " + why;
+        co_return false;
+      }
     }
     const std::string none;
-    co_await command(none, 220, "greeting");
+    auto reply1 = co_await command(none, 220, "greeting");
+    if (!reply1) co_return false;
     const std::string ehlo = "EHLO " + domain_of(cfg.from) + "\r\n";
     auto caps = co_await command(ehlo, 250, "EHLO");
+    if (!caps) co_return false;
     if (cfg.tls == SmtpTls::starttls) {
       // Required, not opportunistic: a server that does not offer it is refused (RFC 3207 4.1).
-      if (!net::ehlo_keyword(caps, "STARTTLS")) throw std::runtime_error("the server offers no STARTTLS");
+      if (!net::ehlo_keyword(*caps, "STARTTLS")) {
+        error = "the server offers no STARTTLS";
+        co_return false;
+      }
       const std::string starttls = "STARTTLS\r\n";
-      co_await command(starttls, 220, "STARTTLS");
-      if (!buf.empty()) throw std::runtime_error("STARTTLS: data after the reply (RFC 3207 5)");
-      auto tls_failed = co_await conn->start_tls(*tls, cfg.smtp.host, kTimeout, why);
-      if (tls_failed) throw std::runtime_error("TLS: " + why);
-      caps = co_await command(ehlo, 250, "EHLO after STARTTLS");
+      auto reply2 = co_await command(starttls, 220, "STARTTLS");
+      if (!reply2) co_return false;
+      if (!buf.empty()) {
+        error = "STARTTLS: data after the reply (RFC 3207 5)";
+        co_return false;
+      }
+      auto failed = co_await conn->start_tls(*tls, cfg.smtp.host, kTimeout, why);
+      if (failed) {
+        error = "TLS: " + why;
+        co_return false;
+      }
+      auto reply3 = co_await command(ehlo, 250, "EHLO after STARTTLS");
+      if (!reply3) co_return false;
     }
     if (!cfg.username.empty()) {
       std::string plain = std::string(1, '\0') + cfg.username + std::string(1, '\0') + cfg.password;
       const std::string auth = "AUTH PLAIN " + smtp::base64(plain) + "\r\n";
-      co_await command(auth, 235, "AUTH");
+      auto reply4 = co_await command(auth, 235, "AUTH");
+      if (!reply4) co_return false;
     }
+    co_return true;
   }
 
-  asio::awaitable<void> send(const std::vector<std::uint8_t>& sealed) {
-    if (!conn) co_await open();
+  // One message; false with `error` set.
+  asio::awaitable<bool> send(const std::vector<std::uint8_t>& sealed) {
+    if (!conn) {
+      bool opened = co_await open();
+      if (!opened) co_return false;
+    }
     std::array<std::uint8_t, 8> rnd{};
     // A Message-ID needs uniqueness, not secrecy: a failed RAND_bytes falls back to the clock.
     if (RAND_bytes(rnd.data(), static_cast<int>(rnd.size())) != 1) {
@@ -132,10 +164,14 @@ struct MailSignalSender::Impl {
     const std::string rcpt_to = "RCPT TO:<" + cfg.to + ">\r\n";
     const std::string data = "DATA\r\n";
     const std::string body = dot_stuffed(message);
-    co_await command(mail_from, 250, "MAIL FROM");
-    co_await command(rcpt_to, 250, "RCPT TO");
-    co_await command(data, 354, "DATA");
-    co_await command(body, 250, "end of data");
+    auto reply5 = co_await command(mail_from, 250, "MAIL FROM");
+    if (!reply5) co_return false;
+    auto reply6 = co_await command(rcpt_to, 250, "RCPT TO");
+    if (!reply6) co_return false;
+    auto reply7 = co_await command(data, 354, "DATA");
+    if (!reply7) co_return false;
+    auto done = co_await command(body, 250, "end of data");
+    co_return done.has_value();
   }
 };
 
@@ -143,13 +179,12 @@ MailSignalSender::MailSignalSender(const asio::any_io_executor& ex, const RelayE
     : impl_(std::make_unique<Impl>(ex, cfg)) {}
 MailSignalSender::~MailSignalSender() = default;
 
-asio::awaitable<void> MailSignalSender::send(std::vector<std::uint8_t> sealed) {
-  try {
-    co_await impl_->send(sealed);
-  } catch (...) {
-    impl_->conn.reset();  // a session in an unknown state is not reused
-    throw;
-  }
+asio::awaitable<std::string> MailSignalSender::send(std::vector<std::uint8_t> sealed) {
+  impl_->error.clear();
+  bool sent = co_await impl_->send(sealed);
+  if (sent) co_return std::string();
+  impl_->conn.reset();  // a session in an unknown state is not reused
+  co_return impl_->error;
 }
 
 void MailSignalSender::close() {

@@ -24,9 +24,9 @@ class MailSignalSender {
  public:
   MailSignalSender(const boost::asio::any_io_executor& ex, const RelayEmailConfig& cfg);
   ~MailSignalSender();
-  /// One message on the kept session, opened (EHLO, STARTTLS, AUTH) when there is none.
-  /// Throws std::runtime_error saying which step the server refused; the session is then dropped.
-  boost::asio::awaitable<void> send(std::vector<std::uint8_t> sealed);
+  /// One message on the kept session, opened (EHLO, STARTTLS, AUTH) when there is none. Returns
+  /// empty on success, else which step failed and why; the session is then dropped.
+  boost::asio::awaitable<std::string> send(std::vector<std::uint8_t> sealed);
   void close();
 
  private:

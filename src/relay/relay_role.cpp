@@ -237,7 +237,8 @@ struct RelayRole::Impl {
   }
 
   // One signal as a binary short message on the bound transmitter session (bound first if needed).
-  asio::awaitable<void> send_sms(const OutgoingSignal& item, std::unique_ptr<smpp::Esme>& esme) {
+  // One signal as a binary short message over the kept transmitter bind (bound first when needed).
+  asio::awaitable<smpp::SmppResult> send_sms(const OutgoingSignal& item, std::unique_ptr<smpp::Esme>& esme) {
     smpp::ShortMessage m;
     m.source_addr = "mobixrelay";
     m.dest_addr_ton = 1;
@@ -249,11 +250,14 @@ struct RelayRole::Impl {
       smpp::EsmeConfig ec{
           cfg.smpp.smsc, cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::transmitter, ""};
       esme = std::make_unique<smpp::Esme>(io.get_executor(), ec);
-      co_await esme->bind();
+      auto bound = co_await esme->bind();
+      if (!bound) co_return bound;
     }
-    auto mid = co_await esme->submit(m);
-    spdlog::info("relay #{}: signal sent by SMS to {} ({} octets, message {})", item.id, cfg.gateway_msisdn,
-                 item.sealed.size(), mid);
+    auto sent = co_await esme->submit(m);
+    if (sent)
+      spdlog::info("relay #{}: signal sent by SMS to {} ({} octets, message {})", item.id, cfg.gateway_msisdn,
+                   item.sealed.size(), sent.message_id);
+    co_return sent;
   }
 
   // Sends queued signals in order over the one session the channel keeps (an SMPP transmitter
@@ -271,19 +275,20 @@ struct RelayRole::Impl {
       auto item = signal_queue.front();
       signal_queue.pop_front();
       for (int attempt = 0; attempt < 2 && !item->ok; ++attempt) {
-        try {
-          if (mail) {
-            co_await mail->send(item->sealed);
+        std::string error;
+        if (mail) {
+          auto mail_error = co_await mail->send(item->sealed);
+          error = mail_error;
+          if (error.empty())
             spdlog::info("relay #{}: signal sent by e-mail to {} through {} ({} octets)", item->id,
                          cfg.email.to, via, item->sealed.size());
-          } else {
-            co_await send_sms(*item, esme);
-          }
-          item->ok = true;
-        } catch (const std::exception& e) {
-          esme.reset();  // the SMPP session is gone or refused: bind again (the SMTP one drops itself)
-          spdlog::warn("relay #{}: cannot send the signal through {}: {}", item->id, via, e.what());
+        } else {
+          auto sent = co_await send_sms(*item, esme);
+          error = sent.error;
+          if (!sent) esme.reset();  // the SMPP session is gone or refused: bind again
         }
+        item->ok = error.empty();
+        if (!item->ok) spdlog::warn("relay #{}: cannot send the signal through {}: {}", item->id, via, error);
       }
       item->done.cancel();
     }

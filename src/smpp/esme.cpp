@@ -54,19 +54,29 @@ struct Esme::Impl {
     co_return true;  // a late response: ignore
   }
 
-  // Sends `req` and waits for its response, serving anything else that arrives meanwhile.
-  asio::awaitable<Pdu> request(Pdu req) {
+  // Sends `req` and waits for its response, serving anything else that arrives meanwhile;
+  // nullopt with `error` set when the connection failed.
+  asio::awaitable<std::optional<Pdu>> request(Pdu req, std::string& error) {
     req.sequence_number = sequence();
-    if (!co_await write_pdu(sock, req)) throw SmppError("smpp: cannot write to the SMSC", 0);
+    if (!co_await write_pdu(sock, req)) {
+      error = "smpp: cannot write to the SMSC";
+      co_return std::nullopt;
+    }
     for (;;) {
       auto r = co_await read_pdu(sock, cfg.timeout);
-      if (r.closed) throw SmppError("smpp: the SMSC closed the connection or did not answer", 0);
+      if (r.closed) {
+        error = "smpp: the SMSC closed the connection or did not answer";
+        co_return std::nullopt;
+      }
       if (!r.pdu) continue;  // undecodable PDU from the SMSC: skip it
       const auto& p = *r.pdu;
       if (p.sequence_number == req.sequence_number &&
           (p.command_id == (req.command_id | cmd::response_bit) || p.command_id == cmd::generic_nack))
         co_return p;
-      if (!co_await handle_unsolicited(p)) throw SmppError("smpp: the SMSC ended the session", 0);
+      if (!co_await handle_unsolicited(p)) {
+        error = "smpp: the SMSC ended the session";
+        co_return std::nullopt;
+      }
     }
   }
 };
@@ -74,14 +84,22 @@ struct Esme::Impl {
 Esme::Esme(asio::any_io_executor ex, EsmeConfig cfg) : impl_(std::make_unique<Impl>(ex, std::move(cfg))) {}
 Esme::~Esme() = default;
 
-asio::awaitable<void> Esme::bind() {
+asio::awaitable<SmppResult> Esme::bind() {
   auto& m = *impl_;
+  SmppResult out;
   tcp::resolver resolver(m.sock.get_executor());
-  auto [rec, results] = co_await resolver.async_resolve(m.cfg.smsc.host, std::to_string(m.cfg.smsc.port),
-                                                        asio::as_tuple(asio::use_awaitable));
-  if (rec) throw SmppError("smpp: cannot resolve " + m.cfg.smsc.str() + ": " + rec.message(), 0);
+  auto port = std::to_string(m.cfg.smsc.port);
+  auto [rec, results] =
+      co_await resolver.async_resolve(m.cfg.smsc.host, port, asio::as_tuple(asio::use_awaitable));
+  if (rec) {
+    out.error = "smpp: cannot resolve " + m.cfg.smsc.str() + ": " + rec.message();
+    co_return out;
+  }
   auto [cec, ep] = co_await asio::async_connect(m.sock, results, asio::as_tuple(asio::use_awaitable));
-  if (cec) throw SmppError("smpp: cannot connect to " + m.cfg.smsc.str() + ": " + cec.message(), 0);
+  if (cec) {
+    out.error = "smpp: cannot connect to " + m.cfg.smsc.str() + ": " + cec.message();
+    co_return out;
+  }
   boost::system::error_code ignore;
   m.sock.set_option(tcp::no_delay(true), ignore);  // one small PDU at a time: no Nagle delay
   Pdu req;
@@ -94,24 +112,32 @@ asio::awaitable<void> Esme::bind() {
   b.system_type = m.cfg.system_type;
   b.address_range = m.cfg.address_range;
   req.body = b;
-  auto resp = co_await m.request(req);
-  if (resp.command_status != status::ok)
-    throw SmppError(fmt::format("smpp: bind as {} refused by {} (status 0x{:08X})", m.cfg.system_id,
-                                m.cfg.smsc.str(), resp.command_status),
-                    resp.command_status);
+  auto resp = co_await m.request(req, out.error);
+  if (!resp) co_return out;
+  if (resp->command_status != status::ok) {
+    out.status = resp->command_status;
+    out.error = fmt::format("smpp: bind as {} refused by {} (status 0x{:08X})", m.cfg.system_id,
+                            m.cfg.smsc.str(), resp->command_status);
+    co_return out;
+  }
   spdlog::info("smpp: bound to {} as {}", m.cfg.smsc.str(), m.cfg.system_id);
+  co_return out;
 }
 
-asio::awaitable<std::string> Esme::submit(ShortMessage msg) {
+asio::awaitable<SmppResult> Esme::submit(ShortMessage msg) {
   // Copies, not std::move(msg): GCC 12 double-frees a moved coroutine parameter.
   Pdu req{cmd::submit_sm, status::ok, 0, msg};
-  auto resp = co_await impl_->request(req);
-  if (resp.command_status != status::ok)
-    throw SmppError(fmt::format("smpp: submit_sm refused (status 0x{:08X})", resp.command_status),
-                    resp.command_status);
+  SmppResult out;
+  auto resp = co_await impl_->request(req, out.error);
+  if (!resp) co_return out;
+  if (resp->command_status != status::ok) {
+    out.status = resp->command_status;
+    out.error = fmt::format("smpp: submit_sm refused (status 0x{:08X})", resp->command_status);
+    co_return out;
+  }
   metrics().counter("mobix_smpp_submitted_total", "Short messages accepted by the SMSC").inc();
-  auto* id = std::get_if<IdResponse>(&resp.body);
-  co_return id ? id->id : std::string();
+  if (auto* id = std::get_if<IdResponse>(&resp->body)) out.message_id = id->id;
+  co_return out;
 }
 
 asio::awaitable<std::size_t> Esme::receive(DeliverHandler on_deliver, std::size_t count) {
@@ -131,15 +157,21 @@ asio::awaitable<std::size_t> Esme::receive(DeliverHandler on_deliver, std::size_
   co_return m.delivered;
 }
 
-asio::awaitable<void> Esme::enquire_link() {
+asio::awaitable<SmppResult> Esme::enquire_link() {
   Pdu req{cmd::enquire_link, status::ok, 0, {}};
-  auto resp = co_await impl_->request(req);
-  if (resp.command_status != status::ok) throw SmppError("smpp: enquire_link refused", resp.command_status);
+  SmppResult out;
+  auto resp = co_await impl_->request(req, out.error);
+  if (resp && resp->command_status != status::ok) {
+    out.status = resp->command_status;
+    out.error = "smpp: enquire_link refused";
+  }
+  co_return out;
 }
 
 asio::awaitable<void> Esme::unbind() {
   Pdu req{cmd::unbind, status::ok, 0, {}};
-  auto resp = co_await impl_->request(req);
+  std::string ignored;
+  auto resp = co_await impl_->request(req, ignored);
   boost::system::error_code ignore;
   impl_->sock.shutdown(tcp::socket::shutdown_both, ignore);
   impl_->sock.close(ignore);

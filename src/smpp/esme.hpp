@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <stdexcept>
+#include <optional>
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -30,14 +30,13 @@ struct EsmeConfig {
   std::chrono::seconds timeout{10};
 };
 
-/// A failed bind or request; `status` is the SMPP command_status (0 for I/O failures).
-class SmppError : public std::runtime_error {
- public:
-  SmppError(const std::string& what, std::uint32_t status) : std::runtime_error(what), status_(status) {}
-  std::uint32_t status() const { return status_; }
-
- private:
-  std::uint32_t status_;
+/// The outcome of a bind or a request (DESIGN.md: the data plane returns results, it does not
+/// throw): ok, or what failed, with the SMPP command_status (0 for I/O failures).
+struct SmppResult {
+  std::string error;  ///< empty: ok
+  std::uint32_t status = 0;
+  std::string message_id;  ///< submit: the SMSC's message_id
+  explicit operator bool() const { return error.empty(); }
 };
 
 class Esme {
@@ -46,15 +45,15 @@ class Esme {
   Esme(boost::asio::any_io_executor ex, EsmeConfig cfg);
   ~Esme();
 
-  /// Connects and binds; throws SmppError (e.g. status 0x0E for a wrong password).
-  boost::asio::awaitable<void> bind();
-  /// submit_sm; returns the SMSC's message_id; throws SmppError.
-  boost::asio::awaitable<std::string> submit(ShortMessage m);
+  /// Connects and binds (a refusal carries its status, e.g. 0x0E for a wrong password).
+  boost::asio::awaitable<SmppResult> bind();
+  /// submit_sm; on success the result carries the SMSC's message_id.
+  boost::asio::awaitable<SmppResult> submit(ShortMessage m);
   /// Receives until `count` deliver_sm arrived (0: until the connection closes), acknowledging
   /// each and answering enquire_link. Returns how many arrived.
   boost::asio::awaitable<std::size_t> receive(DeliverHandler on_deliver, std::size_t count = 0);
-  /// enquire_link round trip; throws SmppError.
-  boost::asio::awaitable<void> enquire_link();
+  /// enquire_link round trip.
+  boost::asio::awaitable<SmppResult> enquire_link();
   boost::asio::awaitable<void> unbind();
   /// Closes the connection at once (pending operations end); for shutdown.
   void close();

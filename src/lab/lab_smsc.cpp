@@ -1,4 +1,4 @@
-#include "smpp/smsc.hpp"
+#include "lab/lab_smsc.hpp"
 
 #include <deque>
 #include <list>
