@@ -8,7 +8,7 @@
 #include "core/metrics.hpp"
 #include "mail/access_identity.hpp"
 #include "mail/mail_profile.hpp"
-#include "mail/proxy_factory.hpp"
+#include "mail/proxy_base.hpp"
 #include "net/conn.hpp"
 #include "net/conn_relay.hpp"
 
@@ -24,9 +24,41 @@ namespace {
 constexpr std::size_t kMaxLine = 8192;
 constexpr std::size_t kMaxLiteral = 1024;  // credentials only: nothing bigger before login
 
-Counter& failure_counter(const std::string& reason) {
-  return metrics().counter("mobix_mail_imap_failures_total",
-                           "IMAP proxy sessions that did not reach the mailbox", "reason=\"" + reason + "\"");
+using mail::Refusal;
+using mail::SessionState;
+
+// IMAP's words for each refusal (RFC 5530 response codes): tagged NO after the login command,
+// BYE before the greeting.
+std::string refusal_reply(Refusal r, const std::string& tag) {
+  switch (r) {
+    case Refusal::outside_access_range:
+      return "* BYE [UNAVAILABLE] this service is only for handsets on the mobile network\r\n";
+    case Refusal::rate_limited:
+      return "* BYE [UNAVAILABLE] too many failed logins from this address; try again later\r\n";
+    case Refusal::no_session:
+      return tag + " NO [AUTHENTICATIONFAILED] no mobile session is known for this address\r\n";
+    case Refusal::directory_unavailable:
+      return tag + " NO [UNAVAILABLE] the subscriber directory is not reachable; try again later\r\n";
+    case Refusal::no_mail_account:
+      return tag + " NO [AUTHENTICATIONFAILED] no mail account is provisioned for this subscriber\r\n";
+    case Refusal::upstream_tls_failed:
+      return tag + " NO [UNAVAILABLE] no secure connection to the mail server; try again later\r\n";
+    case Refusal::upstream_unreachable:
+      return tag + " NO [UNAVAILABLE] the mail server is not reachable; try again later\r\n";
+    case Refusal::upstream_rejected_credentials:
+      break;
+  }
+  return tag +
+         " NO [CONTACTADMIN] the mail server rejected this subscriber's stored credentials; the account "
+         "needs "
+         "attention from customer care\r\n";
+}
+
+// An account IMAP can log in with: its user name and password must be quotable (RFC 9051 4.3).
+std::optional<MailProfile> imap_login_profile(const Subscriber& s) {
+  auto p = imap_profile(s);
+  if (p && (!imap::quoted(p->user) || !imap::quoted(p->password))) return std::nullopt;
+  return p;
 }
 
 std::string upper(std::string s) {
@@ -36,7 +68,7 @@ std::string upper(std::string s) {
 
 // One IMAP proxy: its sessions share the config, the session table and the directory.
 struct ImapProxy : mail::ProxyBase {
-  using ProxyBase::ProxyBase;
+  explicit ImapProxy(const MailShared& s) : ProxyBase(s, {"imap", refusal_reply}) {}
   Counter& logged_in =
       metrics().counter("mobix_mail_imap_logins_total", "IMAP logins made on a subscriber's behalf");
 
@@ -86,170 +118,145 @@ struct ImapProxy : mail::ProxyBase {
     sock.set_option(tcp::no_delay(true), ec);
     net::Conn client(std::move(sock));
     const auto t = std::chrono::seconds(cfg.imap_command_timeout);
-    const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
-    const auto idle = std::chrono::seconds(cfg.idle_timeout);
-
-    if (!in_ranges(cfg.access_ranges, client_ip)) {
-      failure_counter("outside_access_range").inc();
-      co_await write_all(
-          client, "* BYE [UNAVAILABLE] this service is only for handsets on the mobile network\r\n", t);
+    auto state = SessionState::admitting;
+    if (auto refused = admission(client_ip, id)) {
+      auto reply = text.refusal(*refused, {});
+      co_await write_all(client, reply, t);
       co_return;
     }
-    if (failures.blocked(ip)) {
-      failure_counter("rate_limited").inc();
-      co_await write_all(
-          client, "* BYE [UNAVAILABLE] too many failed logins from this address; try again later\r\n", t);
+    const std::string greeting = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] mobix IMAP proxy ready\r\n";
+    if (!co_await write_all(client, greeting, t)) co_return;
+    state = SessionState::awaiting_login;
+    std::string buf, tag;  // `tag`: the handset's LOGIN/AUTHENTICATE, answered after the upstream login
+    bool login = co_await await_login(client, buf, tag);
+    if (!login) co_return;
+    state = SessionState::identifying;
+    auto found = co_await identify_subscriber(ip, id, imap_login_profile);
+    std::optional<Refusal> refused;
+    if (auto* r = std::get_if<Refusal>(&found)) refused = *r;
+    net::Conn upstream(io.get_executor());
+    std::string ubuf, done;
+    if (!refused) {
+      state = SessionState::opening_upstream;
+      refused = co_await open_and_login(upstream, ubuf, std::get<mail::Identified>(found), id, state, done);
+    }
+    if (refused) {
+      auto reply = refuse(*refused, id, std::string("while ") + mail::to_string(state), tag);
+      co_await write_all(client, reply, t);
       co_return;
     }
-    if (!co_await write_all(client,
-                            "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] mobix IMAP proxy ready\r\n", t))
-      co_return;
+    const auto& me = std::get<mail::Identified>(found);
+    logged_in.inc();
+    spdlog::info("imap #{}: {} is msisdn {}: logged in to {} as {}", id, ip, me.who.session.msisdn,
+                 me.profile.imap->str(), me.profile.user);
+    // The upstream's tagged OK (with its CAPABILITY response code) answers the handset's command.
+    const std::string ok = tag + " " + done + "\r\n";
+    if (!co_await write_all(client, ok, t)) co_return;
+    state = SessionState::relaying;
+    co_await relay_after_login(client, upstream, buf, ubuf, id, me.who.session.msisdn);
+  }
 
-    std::string buf, tag;
+  // The handset's commands before it logs in; true at LOGIN or AUTHENTICATE PLAIN (its default
+  // credentials are ignored: step 102 knows who it is), with the command's tag in `tag`.
+  asio::awaitable<bool> await_login(net::Conn& client, std::string& buf, std::string& tag) {
+    const auto t = std::chrono::seconds(cfg.imap_command_timeout);
     for (;;) {
       auto line = co_await read_command(client, buf, t);
       if (!line) {
-        failure_counter("bad_command").inc();
+        failure("bad_command").inc();
         co_await write_all(client, "* BYE line or literal too long, or timeout\r\n", t);
-        co_return;
+        co_return false;
       }
       auto parsed = imap::parse_command(*line);
+      std::string reply;
       if (!parsed) {
-        failure_counter("bad_command").inc();
-        if (!co_await write_all(client, "* BAD malformed command\r\n", t)) co_return;
-        continue;
-      }
-      tag = parsed->tag;
-      const auto& cmd = parsed->name;
-      const auto& args = parsed->args;
-      if (cmd == "CAPABILITY") {
-        if (!co_await write_all(client,
-                                "* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\n" + tag + " OK done\r\n", t))
-          co_return;
-        continue;
-      }
-      if (cmd == "NOOP") {
-        if (!co_await write_all(client, tag + " OK done\r\n", t)) co_return;
-        continue;
-      }
-      if (cmd == "LOGOUT") {
-        co_await write_all(client, "* BYE logging out\r\n" + tag + " OK done\r\n", t);
-        co_return;
-      }
-      if (cmd == "LOGIN") break;  // the handset's default credentials are ignored (step 102)
-      if (cmd == "AUTHENTICATE") {
-        auto mech = upper(args.substr(0, args.find(' ')));
-        if (mech != "PLAIN") {
-          if (!co_await write_all(client, tag + " NO [CANNOT] only PLAIN is offered\r\n", t)) co_return;
-          continue;
+        failure("bad_command").inc();
+        reply = "* BAD malformed command\r\n";
+      } else {
+        tag = parsed->tag;
+        const auto& cmd = parsed->name;
+        if (cmd == "LOGIN") co_return true;
+        if (cmd == "CAPABILITY") {
+          reply = "* CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR\r\n" + tag + " OK done\r\n";
+        } else if (cmd == "NOOP") {
+          reply = tag + " OK done\r\n";
+        } else if (cmd == "LOGOUT") {
+          const std::string bye = "* BYE logging out\r\n" + tag + " OK done\r\n";
+          co_await write_all(client, bye, t);
+          co_return false;
+        } else if (cmd == "AUTHENTICATE") {
+          auto plain = co_await authenticate_plain(client, buf, parsed->args, t);
+          if (plain) co_return *plain;
+          reply = tag + " NO [CANNOT] only PLAIN is offered\r\n";
+        } else {
+          reply = tag + " BAD command not valid before login\r\n";
         }
-        if (args.find(' ') == std::string::npos) {  // no SASL-IR: ask for the response
-          if (!co_await write_all(client, "+ \r\n", t)) co_return;
-          if (!co_await read_line(client, buf, kMaxLine, t)) co_return;
-        }
-        break;
       }
-      if (!co_await write_all(client, tag + " BAD command not valid before login\r\n", t)) co_return;
+      bool sent = co_await write_all(client, reply, t);
+      if (!sent) co_return false;
     }
+  }
 
-    // Steps 102-103: IP -> session -> subscriber -> mail account.
-    auto who = co_await mail::identify(sessions, dir, directory_pool, ip);
-    if (!who) {
-      failures.record(ip);
-      failure_counter("no_session").inc();
-      spdlog::info("imap #{}: no live access session for {}", id, ip);
-      co_await write_all(
-          client, tag + " NO [AUTHENTICATIONFAILED] no mobile session is known for this address\r\n", t);
-      co_return;
-    }
-    if (who->directory_unavailable) {
-      failure_counter("directory_unavailable").inc();
-      co_await write_all(
-          client, tag + " NO [UNAVAILABLE] the subscriber directory is not reachable; try again later\r\n",
-          t);
-      co_return;
-    }
-    auto profile = who->subscriber ? imap_profile(*who->subscriber) : std::nullopt;
-    const auto& msisdn = who->session.msisdn;
-    auto q_user = profile ? imap::quoted(profile->user) : std::nullopt;
-    auto q_pass = profile ? imap::quoted(profile->password) : std::nullopt;
-    if (!profile || !q_user || !q_pass) {
-      failure_counter("no_mail_account").inc();
-      spdlog::warn("imap #{}: msisdn {} ({}) has no usable IMAP account in the directory", id, msisdn, ip);
-      co_await write_all(
-          client, tag + " NO [AUTHENTICATIONFAILED] no mail account is provisioned for this subscriber\r\n",
-          t);
-      co_return;
-    }
+  // AUTHENTICATE: nullopt when the mechanism is not PLAIN; otherwise whether the response arrived
+  // (read after a continuation when the client did not send it inline, RFC 4959).
+  asio::awaitable<std::optional<bool>> authenticate_plain(net::Conn& client, std::string& buf,
+                                                          const std::string& args, std::chrono::seconds t) {
+    auto mech = upper(args.substr(0, args.find(' ')));
+    if (mech != "PLAIN") co_return std::nullopt;
+    if (args.find(' ') != std::string::npos) co_return true;
+    bool sent = co_await write_all(client, "+ \r\n", t);
+    if (!sent) co_return false;
+    auto response = co_await read_line(client, buf, kMaxLine, t);
+    co_return response.has_value();
+  }
 
-    // Step 104: LOGIN at the subscriber's real IMAP server (TLS per the profile).
-    net::Conn upstream(io.get_executor());
-    std::string ubuf, why;
-    auto opened = co_await net::open_upstream(upstream, *profile->imap, profile->imap_tls, *tls, up_t, why);
+  // Step 104: LOGIN at the subscriber's real IMAP server, TLS per the profile (implicit, or
+  // STARTTLS: RFC 9051 6.2.1). nullopt when logged in, with the server's tagged answer in `done`.
+  asio::awaitable<std::optional<Refusal>> open_and_login(net::Conn& upstream, std::string& ubuf,
+                                                         const mail::Identified& me, std::uint64_t id,
+                                                         SessionState& state, std::string& done) {
+    const auto t = std::chrono::seconds(cfg.upstream_timeout);
+    const auto& p = me.profile;
+    std::string why;
+    auto opened = co_await net::open_upstream(upstream, *p.imap, p.imap_tls, *tls, t, why);
     std::optional<std::string> greeting;
-    if (opened == net::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, kMaxLine, up_t);
+    if (opened == net::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, kMaxLine, t);
     bool greeted = greeting && greeting->rfind("* OK", 0) == 0;
-    if (greeted && profile->imap_tls == net::TlsMode::starttls) {
-      // RFC 9051 6.2.1: STARTTLS; nothing the server sent before the handshake may be kept.
-      auto r = co_await tagged(upstream, ubuf, "m0 STARTTLS\r\n", "m0 ", up_t);
-      if (!r || r->rfind("OK", 0) != 0 || !ubuf.empty()) {
-        opened = net::UpstreamOpen::tls_failed;
-        why = "the server refused STARTTLS";
-      } else if (co_await upstream.start_tls(*tls, profile->imap->host, up_t, why)) {
-        opened = net::UpstreamOpen::tls_failed;
+    if (greeted && p.imap_tls == net::TlsMode::starttls) {
+      // Nothing the server sent before the handshake may be kept.
+      auto r = co_await tagged(upstream, ubuf, "m0 STARTTLS\r\n", "m0 ", t);
+      opened = net::UpstreamOpen::tls_failed;
+      why = "the server refused STARTTLS";
+      if (r && r->rfind("OK", 0) == 0 && ubuf.empty()) {
+        auto failed = co_await upstream.start_tls(*tls, p.imap->host, t, why);
+        if (!failed) opened = net::UpstreamOpen::ok;
       }
     }
     if (opened == net::UpstreamOpen::tls_failed) {
-      failure_counter("upstream_tls_failed").inc();
-      spdlog::warn("imap #{}: TLS to mail server {} for msisdn {} failed: {}", id, profile->imap->str(),
-                   msisdn, why);
-      co_await write_all(
-          client, tag + " NO [UNAVAILABLE] no secure connection to the mail server; try again later\r\n", t);
-      co_return;
+      spdlog::warn("imap #{}: TLS to mail server {} for msisdn {} failed: {}", id, p.imap->str(),
+                   me.who.session.msisdn, why);
+      co_return Refusal::upstream_tls_failed;
     }
-    std::optional<std::string> done;
-    if (greeted)
-      done = co_await tagged(upstream, ubuf, "m1 LOGIN " + *q_user + " " + *q_pass + "\r\n", "m1 ", up_t);
-    if (!done) {
-      failure_counter("upstream_unreachable").inc();
-      spdlog::warn("imap #{}: mail server {} for msisdn {} unreachable: {}", id, profile->imap->str(), msisdn,
-                   why.empty() ? "no * OK greeting" : why);
-      co_await write_all(client,
-                         tag + " NO [UNAVAILABLE] the mail server is not reachable; try again later\r\n", t);
-      co_return;
+    state = SessionState::logging_in;
+    std::optional<std::string> answer;
+    if (greeted) {
+      const std::string login =
+          "m1 LOGIN " + *imap::quoted(p.user) + " " + *imap::quoted(p.password) + "\r\n";
+      answer = co_await tagged(upstream, ubuf, login, "m1 ", t);
     }
-    if (done->rfind("OK", 0) != 0) {
-      failure_counter("upstream_rejected_credentials").inc();
+    if (!answer) {
+      spdlog::warn("imap #{}: mail server {} for msisdn {} unreachable: {}", id, p.imap->str(),
+                   me.who.session.msisdn, why.empty() ? "no * OK greeting" : why);
+      co_return Refusal::upstream_unreachable;
+    }
+    if (answer->rfind("OK", 0) != 0) {
       spdlog::warn(
           "imap #{}: {} rejected the stored credentials of msisdn {} (user {}): the account needs attention",
-          id, profile->imap->str(), msisdn, profile->user);
-      co_await write_all(
-          client,
-          tag +
-              " NO [CONTACTADMIN] the mail server rejected this subscriber's stored credentials; the "
-              "account needs attention from customer care\r\n",
-          t);
-      co_return;
+          id, p.imap->str(), me.who.session.msisdn, p.user);
+      co_return Refusal::upstream_rejected_credentials;
     }
-    logged_in.inc();
-    spdlog::info("imap #{}: {} is msisdn {}: logged in to {} as {}", id, ip, msisdn, profile->imap->str(),
-                 profile->user);
-    // The upstream's tagged OK (with its CAPABILITY response code) answers the handset's command.
-    if (!co_await write_all(client, tag + " " + *done + "\r\n", t)) co_return;
-    if (!ubuf.empty()) {
-      if (!co_await write_all(client, ubuf, idle)) co_return;
-    }
-    if (!buf.empty()) {
-      if (!co_await write_all(upstream, buf, idle)) co_return;
-    }
-    // Steps 105-106.
-    auto bytes = co_await net::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
-    if (bytes.timed_out) {
-      failure_counter("session_timeout").inc();
-      spdlog::info("imap #{}: msisdn {} reached the session time limit of {} s", id, msisdn,
-                   cfg.session_timeout);
-    }
-    spdlog::info("imap #{}: done ({} bytes down, {} up)", id, bytes.down, bytes.up);
+    done = *answer;
+    co_return std::nullopt;
   }
 };
 

@@ -12,7 +12,7 @@
 #include "directory/directory.hpp"
 #include "mail/access_identity.hpp"
 #include "mail/mail_profile.hpp"
-#include "mail/proxy_factory.hpp"
+#include "mail/proxy_base.hpp"
 #include "net/conn.hpp"
 #include "net/conn_relay.hpp"
 #include "spine/session_view.hpp"
@@ -27,14 +27,36 @@ namespace {
 using net::read_line;
 using net::write_all;
 
-Counter& failure_counter(const std::string& reason) {
-  return metrics().counter("mobix_mail_pop3_failures_total",
-                           "POP3 proxy sessions that did not reach the mailbox", "reason=\"" + reason + "\"");
+using mail::Refusal;
+using mail::SessionState;
+
+// POP3's words for each refusal (RFC 2449 response codes).
+std::string refusal_reply(Refusal r, const std::string&) {
+  switch (r) {
+    case Refusal::outside_access_range:
+      return "-ERR [AUTH] this service is only for handsets on the mobile network\r\n";
+    case Refusal::rate_limited:
+      return "-ERR [AUTH] too many failed logins from this address; try again later\r\n";
+    case Refusal::no_session:
+      return "-ERR [AUTH] no mobile session is known for this address\r\n";
+    case Refusal::directory_unavailable:
+      return "-ERR [SYS/TEMP] the subscriber directory is not reachable; try again later\r\n";
+    case Refusal::no_mail_account:
+      return "-ERR [AUTH] no mail account is provisioned for this subscriber\r\n";
+    case Refusal::upstream_tls_failed:
+      return "-ERR [SYS/TEMP] no secure connection to the mail server; try again later\r\n";
+    case Refusal::upstream_unreachable:
+      return "-ERR [SYS/TEMP] the mail server is not reachable; try again later\r\n";
+    case Refusal::upstream_rejected_credentials:
+      break;
+  }
+  return "-ERR [SYS/PERM] the mail server rejected this subscriber's stored credentials; the account needs "
+         "attention from customer care\r\n";
 }
 
-// One POP3 proxy: its sessions share the config, the session table and the directory.
+// One POP3 proxy (seed 000 steps 101-106): its sessions share the config, the spine and the limiter.
 struct Pop3Proxy : mail::ProxyBase {
-  using ProxyBase::ProxyBase;
+  explicit Pop3Proxy(const MailShared& s) : ProxyBase(s, {"pop3", refusal_reply}) {}
   Counter& logged_in =
       metrics().counter("mobix_mail_pop3_logins_total", "POP3 logins made on a subscriber's behalf");
 
@@ -46,190 +68,136 @@ struct Pop3Proxy : mail::ProxyBase {
     auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);  // see ENVIRONMENT.md: Nagle stalls one-at-a-time RETR
     net::Conn client(std::move(sock));
-    const auto cmd_timeout = std::chrono::seconds(cfg.pop3_command_timeout);
-    const auto idle = std::chrono::seconds(cfg.idle_timeout);
-
-    // Identity only from the session table, and only for the access network's ranges.
-    if (!in_ranges(cfg.access_ranges, client_ip)) {
-      failure_counter("outside_access_range").inc();
-      spdlog::info("pop3 #{}: {} is outside the access ranges: refused", id, ip);
-      co_await write_all(client, "-ERR [AUTH] this service is only for handsets on the mobile network\r\n",
-                         cmd_timeout);
+    const auto t = std::chrono::seconds(cfg.pop3_command_timeout);
+    auto state = SessionState::admitting;
+    if (auto refused = admission(client_ip, id)) {
+      auto reply = text.refusal(*refused, {});
+      co_await write_all(client, reply, t);
       co_return;
     }
-    if (failures.blocked(ip)) {
-      failure_counter("rate_limited").inc();
-      co_await write_all(client, "-ERR [AUTH] too many failed logins from this address; try again later\r\n",
-                         cmd_timeout);
+    if (!co_await write_all(client, "+OK mobix POP3 proxy ready\r\n", t)) co_return;
+    state = SessionState::awaiting_login;
+    std::string buf;  // what the handset sent past its PASS goes upstream after the login
+    bool pass = co_await await_pass(client, buf);
+    if (!pass) co_return;
+    state = SessionState::identifying;
+    auto found = co_await identify_subscriber(ip, id, pop3_profile);
+    std::optional<Refusal> refused;
+    if (auto* r = std::get_if<Refusal>(&found)) refused = *r;
+    net::Conn upstream(io.get_executor());
+    std::string ubuf;
+    if (!refused) {
+      state = SessionState::opening_upstream;
+      refused = co_await open_and_login(upstream, ubuf, std::get<mail::Identified>(found), id, state);
+    }
+    if (refused) {
+      auto reply = refuse(*refused, id, std::string("while ") + mail::to_string(state));
+      co_await write_all(client, reply, t);
       co_return;
     }
-    if (!co_await write_all(client, "+OK mobix POP3 proxy ready\r\n", cmd_timeout)) co_return;
+    const auto& me = std::get<mail::Identified>(found);
+    logged_in.inc();
+    spdlog::info("pop3 #{}: {} is msisdn {}: logged in to {} as {}", id, ip, me.who.session.msisdn,
+                 me.profile.pop3->str(), me.profile.user);
+    if (!co_await write_all(client, "+OK logged in\r\n", t)) co_return;
+    state = SessionState::relaying;
+    co_await relay_after_login(client, upstream, buf, ubuf, id, me.who.session.msisdn);
+  }
 
-    std::string buf;
+  // Step 101: the handset's commands before PASS (its default USER is ignored: step 102 knows who
+  // it is). True at PASS; false when the handset quit, misbehaved or went away.
+  asio::awaitable<bool> await_pass(net::Conn& client, std::string& buf) {
+    const auto t = std::chrono::seconds(cfg.pop3_command_timeout);
     for (;;) {
-      auto line = co_await read_line(client, buf, 1024, cmd_timeout);
+      auto line = co_await read_line(client, buf, 1024, t);
       if (!line) {
         if (buf.size() >= 1024) {
-          failure_counter("line_too_long").inc();
-          co_await write_all(client, "-ERR line too long\r\n", cmd_timeout);
+          failure("line_too_long").inc();
+          co_await write_all(client, "-ERR line too long\r\n", t);
         }
-        co_return;
+        co_return false;
       }
       auto parsed = pop3::parse_command(*line);
+      std::string reply;
       if (!parsed.command) {
-        failure_counter("bad_command").inc();
-        if (!co_await write_all(client, "-ERR malformed command\r\n", cmd_timeout)) co_return;
-        continue;
+        failure("bad_command").inc();
+        reply = "-ERR malformed command\r\n";
+      } else if (parsed.command->verb == pop3::Verb::pass) {
+        co_return true;
+      } else if (parsed.command->verb == pop3::Verb::capa) {
+        // RFC 2449: USER login, response codes. No SASL is offered, so clients use USER/PASS.
+        reply = "+OK capability list follows\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n.\r\n";
+      } else if (parsed.command->verb == pop3::Verb::user || parsed.command->verb == pop3::Verb::noop) {
+        reply = "+OK\r\n";
+      } else if (parsed.command->verb == pop3::Verb::quit) {
+        co_await write_all(client, "+OK bye\r\n", t);
+        co_return false;
+      } else {
+        reply = "-ERR use USER and PASS\r\n";
       }
-      const auto& cmd = *parsed.command;
-      switch (cmd.verb) {
-        case pop3::Verb::capa:
-          // RFC 2449: USER login, response codes. No SASL is offered, so clients use USER/PASS.
-          if (!co_await write_all(
-                  client, "+OK capability list follows\r\nUSER\r\nRESP-CODES\r\nAUTH-RESP-CODE\r\n.\r\n",
-                  cmd_timeout))
-            co_return;
-          continue;
-        case pop3::Verb::user:
-          // The handset's default user name is ignored: the subscriber is known by IP (step 102).
-          if (!co_await write_all(client, "+OK\r\n", cmd_timeout)) co_return;
-          continue;
-        case pop3::Verb::noop:
-          if (!co_await write_all(client, "+OK\r\n", cmd_timeout)) co_return;
-          continue;
-        case pop3::Verb::quit:
-          co_await write_all(client, "+OK bye\r\n", cmd_timeout);
-          co_return;
-        case pop3::Verb::pass:
-          break;
-        default:
-          if (!co_await write_all(client, "-ERR use USER and PASS\r\n", cmd_timeout)) co_return;
-          continue;
-      }
-      break;  // PASS: log in on the subscriber's behalf
+      bool sent = co_await write_all(client, reply, t);
+      if (!sent) co_return false;
     }
+  }
 
-    // Steps 102-103: IP -> session -> subscriber -> mail account.
-    auto who = co_await mail::identify(sessions, dir, directory_pool, ip);
-    if (!who) {
-      failures.record(ip);
-      failure_counter("no_session").inc();
-      spdlog::info("pop3 #{}: no live access session for {}", id, ip);
-      co_await write_all(client, "-ERR [AUTH] no mobile session is known for this address\r\n", cmd_timeout);
-      co_return;
-    }
-    const auto* session = &who->session;
-    if (who->directory_unavailable) {
-      failure_counter("directory_unavailable").inc();
-      co_await write_all(client,
-                         "-ERR [SYS/TEMP] the subscriber directory is not reachable; try again later\r\n",
-                         cmd_timeout);
-      co_return;
-    }
-    auto profile = who->subscriber ? pop3_profile(*who->subscriber) : std::nullopt;
-    if (!profile) {
-      failure_counter("no_mail_account").inc();
-      spdlog::warn("pop3 #{}: msisdn {} ({}) has no POP3 account in the directory", id, session->msisdn, ip);
-      co_await write_all(client, "-ERR [AUTH] no mail account is provisioned for this subscriber\r\n",
-                         cmd_timeout);
-      co_return;
-    }
-
-    // Step 104: log in to the subscriber's real POP3 server (TLS per the profile).
-    const auto up_timeout = std::chrono::seconds(cfg.upstream_timeout);
-    net::Conn upstream(io.get_executor());
-    std::string ubuf, why;
-    auto opened =
-        co_await net::open_upstream(upstream, *profile->pop3, profile->pop3_tls, *tls, up_timeout, why);
+  // Step 104: the subscriber's real POP3 server, TLS per the profile (implicit, or STLS: RFC 2595),
+  // then USER/PASS with the stored credentials. nullopt when logged in.
+  asio::awaitable<std::optional<Refusal>> open_and_login(net::Conn& upstream, std::string& ubuf,
+                                                         const mail::Identified& me, std::uint64_t id,
+                                                         SessionState& state) {
+    const auto t = std::chrono::seconds(cfg.upstream_timeout);
+    const auto& p = me.profile;
+    std::string why;
+    auto opened = co_await net::open_upstream(upstream, *p.pop3, p.pop3_tls, *tls, t, why);
     std::optional<std::string> greeting;
-    if (opened == net::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, 4096, up_timeout);
-    if (greeting && pop3::is_ok(*greeting) && profile->pop3_tls == net::TlsMode::starttls) {
+    if (opened == net::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, 4096, t);
+    if (greeting && pop3::is_ok(*greeting) && p.pop3_tls == net::TlsMode::starttls) {
       // RFC 2595 4: STLS; nothing the server sent before the handshake may be kept.
       std::optional<std::string> stls;
-      if (co_await write_all(upstream, "STLS\r\n", up_timeout))
-        stls = co_await read_line(upstream, ubuf, 4096, up_timeout);
-      if (!stls || !pop3::is_ok(*stls) || !ubuf.empty()) {
-        opened = net::UpstreamOpen::tls_failed;
-        why = "the server refused STLS";
-      } else if (co_await upstream.start_tls(*tls, profile->pop3->host, up_timeout, why)) {
-        opened = net::UpstreamOpen::tls_failed;
+      bool sent = co_await write_all(upstream, "STLS\r\n", t);
+      if (sent) stls = co_await read_line(upstream, ubuf, 4096, t);
+      opened = net::UpstreamOpen::tls_failed;
+      why = "the server refused STLS";
+      if (stls && pop3::is_ok(*stls) && ubuf.empty()) {
+        auto failed = co_await upstream.start_tls(*tls, p.pop3->host, t, why);
+        if (!failed) opened = net::UpstreamOpen::ok;
       }
     }
     if (opened == net::UpstreamOpen::tls_failed) {
-      failure_counter("upstream_tls_failed").inc();
-      spdlog::warn("pop3 #{}: TLS to mail server {} for msisdn {} failed: {}", id, profile->pop3->str(),
-                   session->msisdn, why);
-      co_await write_all(client,
-                         "-ERR [SYS/TEMP] no secure connection to the mail server; try again later\r\n",
-                         cmd_timeout);
-      co_return;
+      spdlog::warn("pop3 #{}: TLS to mail server {} for msisdn {} failed: {}", id, p.pop3->str(),
+                   me.who.session.msisdn, why);
+      co_return Refusal::upstream_tls_failed;
     }
     if (!greeting || !pop3::is_ok(*greeting)) {
-      failure_counter("upstream_unreachable").inc();
-      spdlog::warn("pop3 #{}: mail server {} for msisdn {} unreachable: {}", id, profile->pop3->str(),
-                   session->msisdn, why.empty() ? "no +OK greeting" : why);
-      co_await write_all(client, "-ERR [SYS/TEMP] the mail server is not reachable; try again later\r\n",
-                         cmd_timeout);
-      co_return;
+      spdlog::warn("pop3 #{}: mail server {} for msisdn {} unreachable: {}", id, p.pop3->str(),
+                   me.who.session.msisdn, why.empty() ? "no +OK greeting" : why);
+      co_return Refusal::upstream_unreachable;
     }
-    // No co_await inside ?: or && here: GCC 12 miscompiles those in coroutines.
-    std::optional<std::string> r2;
-    if (co_await write_all(upstream, "USER " + profile->user + "\r\n", up_timeout)) {
-      auto r1 = co_await read_line(upstream, ubuf, 4096, up_timeout);
-      if (r1 && pop3::is_ok(*r1)) {
-        if (co_await write_all(upstream, "PASS " + profile->password + "\r\n", up_timeout))
-          r2 = co_await read_line(upstream, ubuf, 4096, up_timeout);
-      } else if (r1) {
-        r2 = r1;  // USER refused: report it like a refused PASS
-      }
-    }
-    if (!r2) {
-      failure_counter("upstream_unreachable").inc();
-      co_await write_all(client, "-ERR [SYS/TEMP] the mail server did not answer; try again later\r\n",
-                         cmd_timeout);
-      co_return;
-    }
-    if (!pop3::is_ok(*r2)) {
-      failure_counter("upstream_rejected_credentials").inc();
+    state = SessionState::logging_in;
+    auto answer = co_await user_pass(upstream, ubuf, p, t);
+    if (!answer) co_return Refusal::upstream_unreachable;
+    if (!pop3::is_ok(*answer)) {
       spdlog::warn(
-          "pop3 #{}: mail server {} rejected the stored credentials of msisdn {} (user {}): the account "
-          "needs "
-          "attention",
-          id, profile->pop3->str(), session->msisdn, profile->user);
-      co_await write_all(
-          client,
-          "-ERR [SYS/PERM] the mail server rejected this subscriber's stored credentials; the account "
-          "needs attention from customer care\r\n",
-          cmd_timeout);
-      co_return;
+          "pop3 #{}: {} rejected the stored credentials of msisdn {} (user {}): the account needs attention",
+          id, p.pop3->str(), me.who.session.msisdn, p.user);
+      co_return Refusal::upstream_rejected_credentials;
     }
-    logged_in.inc();
-    spdlog::info("pop3 #{}: {} is msisdn {}: logged in to {} as {}", id, ip, session->msisdn,
-                 profile->pop3->str(), profile->user);
-    if (!co_await write_all(client, "+OK logged in\r\n", cmd_timeout)) co_return;
-    // Anything either side already sent past the login is forwarded first.
-    if (!ubuf.empty()) {
-      if (!co_await write_all(client, ubuf, idle)) co_return;
-    }
-    if (!buf.empty()) {
-      if (!co_await write_all(upstream, buf, idle)) co_return;
-    }
+    co_return std::nullopt;
+  }
 
-    // Steps 105-106: relay unmodified, both directions, until both sides are done.
-    auto bytes = co_await net::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
-    if (bytes.timed_out) {
-      failure_counter("session_timeout").inc();
-      spdlog::info("pop3 #{}: msisdn {} reached the session time limit of {} s", id, session->msisdn,
-                   cfg.session_timeout);
-    }
-    auto down = bytes.down, up = bytes.up;
-    metrics()
-        .counter("mobix_mail_pop3_bytes_total", "Bytes relayed by the POP3 proxy", "direction=\"down\"")
-        .inc(down);
-    metrics()
-        .counter("mobix_mail_pop3_bytes_total", "Bytes relayed by the POP3 proxy", "direction=\"up\"")
-        .inc(up);
-    spdlog::info("pop3 #{}: done ({} bytes down, {} up)", id, down, up);
+  // USER then PASS; the server's last answer (a refused USER is reported like a refused PASS).
+  asio::awaitable<std::optional<std::string>> user_pass(net::Conn& upstream, std::string& ubuf,
+                                                        const MailProfile& p, std::chrono::seconds t) {
+    // Named commands, no co_await inside ?: or &&: GCC 12 miscompiles those in coroutines.
+    const std::string user = "USER " + p.user + "\r\n", pass = "PASS " + p.password + "\r\n";
+    bool sent = co_await write_all(upstream, user, t);
+    if (!sent) co_return std::nullopt;
+    auto r1 = co_await read_line(upstream, ubuf, 4096, t);
+    if (!r1 || !pop3::is_ok(*r1)) co_return r1;
+    sent = co_await write_all(upstream, pass, t);
+    if (!sent) co_return std::nullopt;
+    auto r2 = co_await read_line(upstream, ubuf, 4096, t);
+    co_return r2;
   }
 };
 

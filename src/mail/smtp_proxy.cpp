@@ -9,7 +9,7 @@
 #include "core/metrics.hpp"
 #include "mail/access_identity.hpp"
 #include "mail/mail_profile.hpp"
-#include "mail/proxy_factory.hpp"
+#include "mail/proxy_base.hpp"
 #include "net/conn.hpp"
 #include "net/smtp_client.hpp"
 
@@ -24,9 +24,31 @@ using net::write_all;
 
 namespace {
 
-Counter& failure_counter(const std::string& reason) {
-  return metrics().counter("mobix_mail_smtp_failures_total",
-                           "SMTP proxy requests refused or failed, by reason", "reason=\"" + reason + "\"");
+using mail::Refusal;
+
+// SMTP's words for each refusal (RFC 3463 enhanced status codes).
+std::string refusal_reply(Refusal r, const std::string&) {
+  switch (r) {
+    case Refusal::outside_access_range:
+      return "554 5.7.1 this service is only for handsets on the mobile network\r\n";
+    case Refusal::rate_limited:
+      return "421 4.7.0 too many failed attempts from this address; try again later\r\n";
+    case Refusal::no_session:
+      return "550 5.7.1 no mobile session is known for this address; relaying denied\r\n";
+    case Refusal::directory_unavailable:
+      return "451 4.4.3 the subscriber directory is not reachable; try again later\r\n";
+    case Refusal::no_mail_account:
+      return "550 5.7.1 no mail account is provisioned for this subscriber\r\n";
+    case Refusal::upstream_tls_failed:
+      return "454 4.7.0 no secure connection to the mail server; try again later\r\n";
+    case Refusal::upstream_unreachable:
+      return "451 4.4.1 the mail server is not reachable; try again later\r\n";
+    case Refusal::upstream_rejected_credentials:
+      break;
+  }
+  return "554 5.7.8 the mail server rejected this subscriber's stored credentials; the account needs "
+         "attention "
+         "from customer care\r\n";
 }
 
 bool has_word(const std::string& words, const std::string& w) {
@@ -42,7 +64,7 @@ struct Upstream {
 
 // One SMTP proxy: its sessions share the config, the session table and the directory.
 struct SmtpProxy : mail::ProxyBase {
-  using ProxyBase::ProxyBase;
+  explicit SmtpProxy(const MailShared& s) : ProxyBase(s, {"smtp", refusal_reply}) {}
   Counter& messages =
       metrics().counter("mobix_mail_smtp_messages_total", "Messages relayed with a rewritten sender");
 
@@ -57,9 +79,9 @@ struct SmtpProxy : mail::ProxyBase {
 
   // Connects (TLS per the profile), reads the greeting, EHLO, STARTTLS when asked for (RFC 3207),
   // and AUTH PLAIN or LOGIN (RFC 4954) when the profile has credentials.
-  // On failure returns the reply for the handset.
-  asio::awaitable<std::string> open_upstream(Upstream& up, const MailProfile& p, const SessionRecord& s,
-                                             std::uint64_t id) {
+  // nullopt when the session is ready for MAIL FROM.
+  asio::awaitable<std::optional<Refusal>> open_upstream(Upstream& up, const MailProfile& p,
+                                                        const SessionRecord& s, std::uint64_t id) {
     const auto t = std::chrono::seconds(cfg.upstream_timeout);
     std::string why;
     auto opened = co_await net::open_upstream(up.conn, *p.smtp, p.smtp_tls, *tls, t, why);
@@ -81,18 +103,16 @@ struct SmtpProxy : mail::ProxyBase {
       }
     }
     if (opened == net::UpstreamOpen::tls_failed) {
-      failure_counter("upstream_tls_failed").inc();
       spdlog::warn("smtp #{}: TLS to submission server {} for msisdn {} failed: {}", id, p.smtp->str(),
                    s.msisdn, why);
-      co_return "454 4.7.0 no secure connection to the mail server; try again later\r\n";
+      co_return Refusal::upstream_tls_failed;
     }
     if (!ehlo || ehlo->code != 250) {
-      failure_counter("upstream_unreachable").inc();
       spdlog::warn("smtp #{}: submission server {} for msisdn {} unreachable: {}", id, p.smtp->str(),
                    s.msisdn, why.empty() ? "no 220/250 reply" : why);
-      co_return "451 4.4.1 the mail server is not reachable; try again later\r\n";
+      co_return Refusal::upstream_unreachable;
     }
-    if (p.smtp_user.empty()) co_return "";
+    if (p.smtp_user.empty()) co_return std::nullopt;
     // PLAIN when offered (one round trip), else LOGIN; a server that lists neither gets PLAIN.
     auto mechs = ehlo_keyword(*ehlo, "AUTH").value_or("");
     std::optional<smtp::Reply> auth;
@@ -110,233 +130,230 @@ struct SmtpProxy : mail::ProxyBase {
       if (auth && auth->code == 334) auth = co_await command(up, smtp::base64(p.smtp_password) + "\r\n", t);
     }
     if (!auth) {
-      failure_counter("upstream_unreachable").inc();
-      co_return "451 4.4.1 the mail server did not answer; try again later\r\n";
+      spdlog::warn("smtp #{}: submission server {} did not answer AUTH", id, p.smtp->str());
+      co_return Refusal::upstream_unreachable;
     }
     if (auth->code != 235) {
-      failure_counter("upstream_rejected_credentials").inc();
       spdlog::warn(
           "smtp #{}: {} rejected the stored credentials of msisdn {} (user {}): the account needs attention",
           id, p.smtp->str(), s.msisdn, p.smtp_user);
-      co_return "554 5.7.8 the mail server rejected this subscriber's stored credentials; the account needs "
-                "attention from customer care\r\n";
+      co_return Refusal::upstream_rejected_credentials;
     }
-    co_return "";
+    co_return std::nullopt;
   }
+
+  /// One handset connection (seed 000 steps 201-207). The mail transaction's state is explicit:
+  /// before MAIL FROM, or inside one (after MAIL FROM the upstream has the rewritten sender).
+  enum class Transaction { none, started };
+  struct Client {
+    net::Conn conn;
+    std::uint64_t id;
+    std::string ip, buf;
+    std::unique_ptr<Upstream> up;  ///< connected and authenticated at the first MAIL FROM
+    std::optional<MailProfile> profile;
+    std::string msisdn;
+    Transaction transaction = Transaction::none;
+    bool closing = false;  ///< QUIT, or the connection broke
+    Client(tcp::socket sock, std::uint64_t id_, std::string ip_)
+        : conn(std::move(sock)), id(id_), ip(std::move(ip_)) {}
+  };
 
   asio::awaitable<void> session(tcp::socket sock, std::uint64_t id) {
     boost::system::error_code ec;
     auto peer = sock.remote_endpoint(ec);
     if (ec) co_return;
     auto client_ip = canonical(peer.address());
-    auto ip = client_ip.to_string();
     sock.set_option(tcp::no_delay(true), ec);
-    net::Conn client(std::move(sock));
+    Client c(std::move(sock), id, client_ip.to_string());
     const auto t = std::chrono::seconds(300);  // RFC 5321 4.5.3.2.7: server timeout 5 minutes
-    const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
-
-    if (!in_ranges(cfg.access_ranges, client_ip)) {
-      failure_counter("outside_access_range").inc();
-      co_await write_all(client, "554 5.7.1 this service is only for handsets on the mobile network\r\n", t);
+    if (auto refused = admission(client_ip, id)) {
+      auto reply = text.refusal(*refused, {});
+      co_await write_all(c.conn, reply, t);
       co_return;
     }
-    if (failures.blocked(ip)) {
-      failure_counter("rate_limited").inc();
-      co_await write_all(client, "421 4.7.0 too many failed attempts from this address; try again later\r\n",
-                         t);
-      co_return;
-    }
-    if (!co_await write_all(client, "220 mobix ESMTP submission proxy ready\r\n", t)) co_return;
-
-    std::string buf;
-    std::unique_ptr<Upstream> up;
-    std::optional<MailProfile> profile;
-    std::string msisdn;
-    bool in_transaction = false;
-    for (;;) {
-      auto line = co_await read_line(client, buf, smtp::kMaxCommandLine, t);
+    if (!co_await write_all(c.conn, "220 mobix ESMTP submission proxy ready\r\n", t)) co_return;
+    while (!c.closing) {
+      auto line = co_await read_line(c.conn, c.buf, smtp::kMaxCommandLine, t);
       if (!line) {
-        if (buf.size() >= smtp::kMaxCommandLine) {
-          failure_counter("line_too_long").inc();
-          co_await write_all(client, "500 5.5.2 line too long\r\n", t);
+        if (c.buf.size() >= smtp::kMaxCommandLine) {
+          failure("line_too_long").inc();
+          co_await write_all(c.conn, "500 5.5.2 line too long\r\n", t);
         }
-        break;
+        co_return;
       }
-      auto cmd = smtp::parse_command(*line);
-      if (!cmd) {
-        failure_counter("bad_command").inc();
-        if (!co_await write_all(client, "500 5.5.2 syntax error\r\n", t)) break;
-        continue;
-      }
-      std::string reply;
-      if (cmd->verb == "EHLO") {
-        reply = fmt::format(
-            "250-mobix\r\n250-SIZE {}\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
-            "250 AUTH PLAIN LOGIN\r\n",
-            cfg.max_message_size);
-      } else if (cmd->verb == "HELO") {
-        reply = "250 mobix\r\n";
-      } else if (cmd->verb == "AUTH") {
-        // The handset's default credentials are accepted and ignored: the network already
-        // knows the subscriber (seed 000 step 202). LOGIN/PLAIN without initial response
-        // get their prompts first.
-        auto mech = cmd->argument.substr(0, cmd->argument.find(' '));
-        for (auto& ch : mech) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-        bool initial_response = cmd->argument.find(' ') != std::string::npos;
-        std::vector<std::string> prompts;  // RFC 4954 4: "334" challenges before each client line
-        if (mech == "PLAIN" && !initial_response) prompts = {"334 \r\n"};
-        if (mech == "LOGIN") {
-          if (!initial_response) prompts.push_back("334 VXNlcm5hbWU6\r\n");  // "Username:"
-          prompts.push_back("334 UGFzc3dvcmQ6\r\n");                         // "Password:"
-        }
-        if (mech != "LOGIN" && mech != "PLAIN") {
-          reply = "504 5.5.4 unsupported mechanism\r\n";
-        } else {
-          bool ok = true;
-          for (const auto& prompt : prompts) {
-            if (!co_await write_all(client, prompt, t)) {
-              ok = false;
-              break;
-            }
-            auto answer = co_await read_line(client, buf, smtp::kMaxCommandLine, t);
-            if (!answer) {
-              ok = false;
-              break;
-            }
-          }
-          if (!ok) break;
-          reply = "235 2.7.0 accepted: the mobile network identifies you\r\n";
-        }
-      } else if (cmd->verb == "MAIL") {
-        auto mf = smtp::parse_mail_from(cmd->argument);
-        if (!mf) {
-          reply = "501 5.5.4 syntax: MAIL FROM:<address>\r\n";
-        } else if (in_transaction) {
-          reply = "503 5.5.1 nested MAIL command\r\n";
-        } else {
-          // Steps 202-203: IP -> session -> subscriber -> mail account. Never an open relay.
-          auto who = co_await mail::identify(sessions, dir, directory_pool, ip);
-          if (!who) {
-            failures.record(ip);
-            failure_counter("no_session").inc();
-            spdlog::info("smtp #{}: no live access session for {}: refused", id, ip);
-            reply = "550 5.7.1 no mobile session is known for this address; relaying denied\r\n";
-          } else if (who->directory_unavailable) {
-            failure_counter("directory_unavailable").inc();
-            reply = "451 4.4.3 the subscriber directory is not reachable; try again later\r\n";
-          } else if (!(profile = who->subscriber ? smtp_profile(*who->subscriber) : std::nullopt)) {
-            failure_counter("no_mail_account").inc();
-            spdlog::warn("smtp #{}: msisdn {} ({}) has no submission account in the directory", id,
-                         who->session.msisdn, ip);
-            reply = "550 5.7.1 no mail account is provisioned for this subscriber\r\n";
-          } else {
-            msisdn = who->session.msisdn;
-            if (!up) {
-              up = std::make_unique<Upstream>(io);
-              auto err = co_await open_upstream(*up, *profile, who->session, id);
-              if (!err.empty()) {
-                up.reset();
-                reply = err;
-              }
-            }
-            if (up) {
-              // Step 204: the default sender is replaced by the subscriber's address.
-              std::optional<smtp::Reply> r;
-              if (co_await write_all(up->conn,
-                                     "MAIL FROM:<" + profile->address + ">" + mf->parameters + "\r\n", up_t))
-                r = co_await read_reply(up->conn, up->buf, up_t);
-              if (!r) {
-                up.reset();
-                reply = "451 4.4.1 the mail server did not answer; try again later\r\n";
-              } else {
-                reply = r->text;
-                in_transaction = r->positive();
-              }
-            }
-          }
-        }
-      } else if (cmd->verb == "RCPT") {
-        if (!in_transaction || !up) {
-          reply = "503 5.5.1 need MAIL first\r\n";
-        } else {
-          std::optional<smtp::Reply> r;
-          if (co_await write_all(up->conn, *line + "\r\n", up_t))
-            r = co_await read_reply(up->conn, up->buf, up_t);
-          reply = r ? r->text : "451 4.4.1 the mail server did not answer\r\n";
-        }
-      } else if (cmd->verb == "DATA") {
-        if (!in_transaction || !up) {
-          reply = "503 5.5.1 need MAIL and RCPT first\r\n";
-        } else {
-          std::optional<smtp::Reply> r;
-          if (co_await write_all(up->conn, "DATA\r\n", up_t))
-            r = co_await read_reply(up->conn, up->buf, up_t);
-          if (!r || r->code != 354) {
-            reply = r ? r->text : "451 4.4.1 the mail server did not answer\r\n";
-            if (!r) up.reset();
-          } else {
-            if (!co_await write_all(client, r->text, t)) break;
-            // Read the (dot-stuffed) message up to the lone ".", within the size limit.
-            std::string data;
-            bool too_big = false, eof = false;
-            for (;;) {
-              auto l = co_await read_line(client, buf, smtp::kMaxTextLine * 64, t);
-              if (!l) {
-                eof = true;
-                break;
-              }
-              if (*l == ".") break;
-              if (data.size() + l->size() + 2 > cfg.max_message_size) too_big = true;
-              if (!too_big) data += *l + "\r\n";
-            }
-            if (eof) break;
-            in_transaction = false;
-            if (too_big) {
-              failure_counter("message_too_big").inc();
-              co_await write_all(up->conn, "\r\n.\r\n", up_t);  // end upstream DATA, then discard it
-              co_await read_reply(up->conn, up->buf, up_t);
-              co_await write_all(up->conn, "RSET\r\n", up_t);
-              co_await read_reply(up->conn, up->buf, up_t);
-              reply = fmt::format("552 5.3.4 message exceeds the size limit of {} octets\r\n",
-                                  cfg.max_message_size);
-            } else {
-              // Step 204: From: carries the subscriber's name and address; every other byte is unchanged.
-              auto rewritten = smtp::rewrite_from(data, profile->address, profile->full_name);
-              std::optional<smtp::Reply> fin;
-              if (co_await write_all(up->conn, rewritten + ".\r\n", up_t))
-                fin = co_await read_reply(up->conn, up->buf, up_t);
-              reply = fin ? fin->text : "451 4.4.1 the mail server did not confirm the message\r\n";
-              if (fin && fin->positive()) {
-                messages.inc();
-                spdlog::info("smtp #{}: msisdn {} sent a message as {} via {}", id, msisdn, profile->address,
-                             profile->smtp->str());
-              }
-            }
-          }
-        }
-      } else if (cmd->verb == "RSET") {
-        in_transaction = false;
-        if (up) {
-          co_await write_all(up->conn, "RSET\r\n", up_t);
-          co_await read_reply(up->conn, up->buf, up_t);
-        }
-        reply = "250 2.0.0 OK\r\n";
-      } else if (cmd->verb == "NOOP") {
-        reply = "250 2.0.0 OK\r\n";
-      } else if (cmd->verb == "QUIT") {
-        if (up) {
-          co_await write_all(up->conn, "QUIT\r\n", up_t);
-          co_await read_reply(up->conn, up->buf, up_t);
-        }
-        co_await write_all(client, "221 2.0.0 bye\r\n", t);
-        break;
-      } else if (cmd->verb == "VRFY") {
-        reply = "252 2.5.2 cannot verify\r\n";
-      } else {
-        reply = "502 5.5.1 command not implemented\r\n";
-      }
-      if (!co_await write_all(client, reply, t)) break;
+      auto reply = co_await handle(c, *line);
+      if (reply.empty()) continue;
+      bool sent = co_await write_all(c.conn, reply, t);
+      if (!sent) co_return;
     }
+  }
+
+  // One command; the reply for the handset (empty: already answered, or nothing to say).
+  asio::awaitable<std::string> handle(Client& c, const std::string& line) {
+    auto cmd = smtp::parse_command(line);
+    if (!cmd) {
+      failure("bad_command").inc();
+      co_return "500 5.5.2 syntax error\r\n";
+    }
+    const auto& verb = cmd->verb;
+    if (verb == "EHLO")
+      co_return fmt::format(
+          "250-mobix\r\n250-SIZE {}\r\n250-8BITMIME\r\n250-PIPELINING\r\n250-ENHANCEDSTATUSCODES\r\n"
+          "250 AUTH PLAIN LOGIN\r\n",
+          cfg.max_message_size);
+    if (verb == "HELO") co_return "250 mobix\r\n";
+    if (verb == "AUTH") {
+      auto reply = co_await on_auth(c, cmd->argument);
+      co_return reply;
+    }
+    if (verb == "MAIL") {
+      auto reply = co_await on_mail(c, cmd->argument);
+      co_return reply;
+    }
+    if (verb == "RCPT") {
+      auto reply = co_await on_rcpt(c, line);
+      co_return reply;
+    }
+    if (verb == "DATA") {
+      auto reply = co_await on_data(c);
+      co_return reply;
+    }
+    if (verb == "RSET") {
+      c.transaction = Transaction::none;
+      const std::string rset = "RSET\r\n";
+      co_await upstream_command(c, rset);
+      co_return "250 2.0.0 OK\r\n";
+    }
+    if (verb == "NOOP") co_return "250 2.0.0 OK\r\n";
+    if (verb == "QUIT") {
+      const std::string quit = "QUIT\r\n";
+      co_await upstream_command(c, quit);
+      c.closing = true;
+      co_return "221 2.0.0 bye\r\n";
+    }
+    if (verb == "VRFY") co_return "252 2.5.2 cannot verify\r\n";
+    co_return "502 5.5.1 command not implemented\r\n";
+  }
+
+  // A command to the upstream (if any) whose reply does not matter to the handset.
+  asio::awaitable<void> upstream_command(Client& c, std::string command) {
+    if (!c.up) co_return;
+    const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
+    bool sent = co_await write_all(c.up->conn, command, up_t);
+    if (sent) co_await read_reply(c.up->conn, c.up->buf, up_t);
+  }
+
+  // The handset's default credentials are accepted and ignored: the network already knows the
+  // subscriber (seed 000 step 202). LOGIN/PLAIN without an initial response get their prompts.
+  asio::awaitable<std::string> on_auth(Client& c, std::string argument) {
+    const auto t = std::chrono::seconds(300);
+    auto mech = argument.substr(0, argument.find(' '));
+    for (auto& ch : mech) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (mech != "LOGIN" && mech != "PLAIN") co_return "504 5.5.4 unsupported mechanism\r\n";
+    bool initial_response = argument.find(' ') != std::string::npos;
+    std::vector<std::string> prompts;  // RFC 4954 4: "334" challenges before each client line
+    if (mech == "PLAIN" && !initial_response) prompts = {"334 \r\n"};
+    if (mech == "LOGIN") {
+      if (!initial_response) prompts.push_back("334 VXNlcm5hbWU6\r\n");  // "Username:"
+      prompts.push_back("334 UGFzc3dvcmQ6\r\n");                         // "Password:"
+    }
+    for (const auto& prompt : prompts) {
+      std::optional<std::string> answer;
+      bool sent = co_await write_all(c.conn, prompt, t);
+      if (sent) answer = co_await read_line(c.conn, c.buf, smtp::kMaxCommandLine, t);
+      if (!answer) {
+        c.closing = true;
+        co_return "";
+      }
+    }
+    co_return "235 2.7.0 accepted: the mobile network identifies you\r\n";
+  }
+
+  // Steps 202-205 at MAIL FROM: IP -> session -> subscriber -> account (never an open relay), the
+  // upstream opened and authenticated once per connection, the sender replaced (step 204).
+  asio::awaitable<std::string> on_mail(Client& c, std::string argument) {
+    auto mf = smtp::parse_mail_from(argument);
+    if (!mf) co_return "501 5.5.4 syntax: MAIL FROM:<address>\r\n";
+    if (c.transaction == Transaction::started) co_return "503 5.5.1 nested MAIL command\r\n";
+    auto found = co_await identify_subscriber(c.ip, c.id, smtp_profile);
+    if (auto* r = std::get_if<Refusal>(&found)) co_return refuse(*r, c.id, "at MAIL FROM");
+    auto& me = std::get<mail::Identified>(found);
+    c.profile = me.profile;
+    c.msisdn = me.who.session.msisdn;
+    if (!c.up) {
+      c.up = std::make_unique<Upstream>(io);
+      auto refused = co_await open_upstream(*c.up, *c.profile, me.who.session, c.id);
+      if (refused) {
+        c.up.reset();
+        co_return refuse(*refused, c.id, "opening the submission server");
+      }
+    }
+    const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
+    const std::string mail_from = "MAIL FROM:<" + c.profile->address + ">" + mf->parameters + "\r\n";
+    auto r = co_await command(*c.up, mail_from, up_t);
+    if (!r) {
+      c.up.reset();
+      co_return "451 4.4.1 the mail server did not answer; try again later\r\n";
+    }
+    if (r->positive()) c.transaction = Transaction::started;
+    co_return r->text;
+  }
+
+  asio::awaitable<std::string> on_rcpt(Client& c, std::string line) {
+    if (c.transaction != Transaction::started || !c.up) co_return "503 5.5.1 need MAIL first\r\n";
+    const std::string rcpt = line + "\r\n";
+    auto r = co_await command(*c.up, rcpt, std::chrono::seconds(cfg.upstream_timeout));
+    co_return r ? r->text : "451 4.4.1 the mail server did not answer\r\n";
+  }
+
+  // DATA: the (dot-stuffed) message is read up to the lone ".", within the size limit, its From:
+  // rewritten (step 204) and forwarded; the server's answer goes back to the handset (206-207).
+  asio::awaitable<std::string> on_data(Client& c) {
+    if (c.transaction != Transaction::started || !c.up) co_return "503 5.5.1 need MAIL and RCPT first\r\n";
+    const auto t = std::chrono::seconds(300), up_t = std::chrono::seconds(cfg.upstream_timeout);
+    const std::string data_cmd = "DATA\r\n";
+    auto go = co_await command(*c.up, data_cmd, up_t);
+    if (!go || go->code != 354) {
+      if (!go) c.up.reset();
+      co_return go ? go->text : "451 4.4.1 the mail server did not answer\r\n";
+    }
+    bool sent = co_await write_all(c.conn, go->text, t);
+    std::string data;
+    bool too_big = false, complete = false;
+    while (sent) {
+      auto l = co_await read_line(c.conn, c.buf, smtp::kMaxTextLine * 64, t);
+      if (!l) break;
+      if (*l == ".") {
+        complete = true;
+        break;
+      }
+      if (data.size() + l->size() + 2 > cfg.max_message_size) too_big = true;
+      if (!too_big) data += *l + "\r\n";
+    }
+    if (!complete) {
+      c.closing = true;
+      co_return "";
+    }
+    c.transaction = Transaction::none;
+    if (too_big) {
+      failure("message_too_big").inc();
+      spdlog::info("smtp #{}: msisdn {} sent a message over {} octets: refused", c.id, c.msisdn,
+                   cfg.max_message_size);
+      const std::string end = "\r\n.\r\n", rset = "RSET\r\n";
+      co_await upstream_command(c, end);  // end upstream DATA, then discard it
+      co_await upstream_command(c, rset);
+      co_return fmt::format("552 5.3.4 message exceeds the size limit of {} octets\r\n",
+                            cfg.max_message_size);
+    }
+    auto rewritten = smtp::rewrite_from(data, c.profile->address, c.profile->full_name) + ".\r\n";
+    auto fin = co_await command(*c.up, rewritten, up_t);
+    if (!fin) co_return "451 4.4.1 the mail server did not confirm the message\r\n";
+    if (fin->positive()) {
+      messages.inc();
+      spdlog::info("smtp #{}: msisdn {} sent a message as {} via {}", c.id, c.msisdn, c.profile->address,
+                   c.profile->smtp->str());
+    }
+    co_return fin->text;
   }
 };
 
