@@ -38,6 +38,7 @@ PIDS+=($!)
 mkdir -p $T/op $T/rl
 cat >$T/op/mobix.yaml <<YAML
 log: {level: warn}
+limits: {max_connections_per_address: 20000}  # every benchmark client is 127.0.0.1
 store: {path: mobix.db}
 admin: {listen: "127.0.0.1:$P_ADMIN_OP"}
 access:
@@ -58,6 +59,7 @@ gateway:
 YAML
 cat >$T/rl/mobix.yaml <<YAML
 log: {level: warn}
+limits: {max_connections_per_address: 20000}  # every benchmark client is 127.0.0.1
 store: {path: mobix.db}
 admin: {listen: "127.0.0.1:$P_ADMIN_R"}
 relay:
@@ -75,6 +77,7 @@ YAML
 mkdir -p $T/rw
 cat >$T/rw/mobix.yaml <<YAML
 log: {level: warn}
+limits: {max_connections_per_address: 20000}  # every benchmark client is 127.0.0.1
 store: {path: mobix.db}
 admin: {listen: "127.0.0.1:$P_ADMIN_W"}
 relay:

@@ -182,6 +182,7 @@ namespace {
 constexpr KeySpec kTopKeys[] = {
     {"node", "string", "mobix", "this node's name (logs, metrics)"},
     {"log", "section", "", "logging, see `log`"},
+    {"limits", "section", "", "connection caps for every TCP listener, see `limits`"},
     {"store", "section", "", "the embedded store, see `store`"},
     {"admin", "section", "", "the admin listener, see `admin`"},
     {"directory", "section", "", "the subscriber directory, see `directory`"},
@@ -197,6 +198,18 @@ constexpr KeySpec kLogKeys[] = {
     {"format", "enum", "text", "text for people, json for log pipelines", 0, 0, "text|json"},
 };
 constexpr SectionSpec kLog{"log", "Logging; `--log-level`/`--log-format` on the command line win.", kLogKeys};
+
+constexpr KeySpec kLimitsKeys[] = {
+    {"max_connections_per_listener", "u32", "10000", "connections one TCP listener holds at once", 1,
+     1000000},
+    {"max_connections_per_address", "u32", "256", "connections one client address holds on one listener", 1,
+     1000000},
+};
+constexpr SectionSpec kLimits{
+    "limits",
+    "Caps for every TCP listener (mail, relay, gateway, admin): over one, a new "
+    "connection is closed at once and counted in mobix_tcp_refused_total{service,reason}.",
+    kLimitsKeys};
 
 constexpr KeySpec kStoreKeys[] = {
     {"path", "string", "mobix.db", "SQLite file; relative to the config file's directory"},
@@ -235,7 +248,7 @@ constexpr KeySpec kLdapKeys[] = {
 constexpr SectionSpec kLdap{"directory.ldap", "The operator's LDAP directory (seed 000 \"operator LDAP\").",
                             kLdapKeys};
 
-constexpr const SectionSpec* kCommonSpecs[] = {&kTop, &kLog, &kStore, &kAdmin, &kDirectory, &kLdap};
+constexpr const SectionSpec* kCommonSpecs[] = {&kTop, &kLog, &kLimits, &kStore, &kAdmin, &kDirectory, &kLdap};
 
 LdapConfig parse_ldap(Section& s, const std::string& base_dir) {
   LdapConfig l;
@@ -279,6 +292,11 @@ void parse_common(Section& top, Config& c, const ConfigEnv& env) {
     log.fail("log.level", log.get("level"), "must be one of " + std::string(kLogKeys[0].choices));
   c.log.format = log.choice<LogFormat>("format", {{"text", LogFormat::text}, {"json", LogFormat::json}});
   log.check_unknown();
+
+  Section limits(top.get("limits"), "limits", env.source, &kLimits);
+  c.limits.max_connections_per_listener = limits.u32("max_connections_per_listener");
+  c.limits.max_connections_per_address = limits.u32("max_connections_per_address");
+  limits.check_unknown();
 
   Section store(top.get("store"), "store", env.source, &kStore);
   c.store.path = store.str_or_default("path");

@@ -39,6 +39,12 @@ struct LogConfig {
   LogFormat format = LogFormat::text;
 };
 
+/// Connection caps for every TCP listener (see ConnectionLimits in core/tcp_service.hpp).
+struct LimitsConfig {
+  std::uint32_t max_connections_per_listener = 10000;
+  std::uint32_t max_connections_per_address = 256;
+};
+
 struct StoreConfig {
   std::string path = "mobix.db";  ///< SQLite file; relative paths are relative to the config file
 };
@@ -251,6 +257,7 @@ struct Config {
   std::string source;  ///< the file it came from
   std::string node_name = "mobix";
   LogConfig log;
+  LimitsConfig limits;
   StoreConfig store;
   AdminConfig admin;
   DirectoryConfig directory;

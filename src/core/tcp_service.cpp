@@ -1,6 +1,7 @@
 #include "core/tcp_service.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
@@ -11,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/runtime.hpp"
 
@@ -34,17 +36,65 @@ asio::awaitable<void> AcceptBackoff::after_error(const boost::system::error_code
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
+ConnectionLimits& default_connection_limits() {
+  static ConnectionLimits limits;
+  return limits;
+}
+
 struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
   asio::io_context& io;
   std::string name;
   Endpoint listen;
   Handler handler;
+  ConnectionLimits limits;
   tcp::acceptor acceptor;
   Gate gate;
   std::uint64_t next_id = 1;
+  /// Open connections per client address; an entry lives only while its address has one, so the
+  /// map holds at most `limits.per_listener` entries. Touched only on the io thread.
+  std::unordered_map<std::string, std::uint32_t> per_address;
+  LogRateLimiter refusal_log{2};
 
-  Impl(asio::io_context& io_, std::string n, Endpoint l, Handler h)
-      : io(io_), name(std::move(n)), listen(std::move(l)), handler(std::move(h)), acceptor(io_) {}
+  Impl(asio::io_context& io_, std::string n, Endpoint l, Handler h, ConnectionLimits lim)
+      : io(io_),
+        name(std::move(n)),
+        listen(std::move(l)),
+        handler(std::move(h)),
+        limits(lim),
+        acceptor(io_) {}
+
+  // The address's slot when both caps allow one more connection; nullopt (counted, logged) otherwise.
+  std::optional<std::string> admit(const tcp::socket& sock) {
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) return std::nullopt;
+    auto addr = peer.address();
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+      addr = asio::ip::make_address_v4(asio::ip::v4_mapped, addr.to_v6());
+    auto key = addr.to_string();
+    const char* reason = nullptr;
+    if (gate.active() >= limits.per_listener)
+      reason = "listener_full";
+    else if (auto it = per_address.find(key); it != per_address.end() && it->second >= limits.per_address)
+      reason = "address_full";
+    if (!reason) {
+      ++per_address[key];
+      return key;
+    }
+    metrics()
+        .counter("mobix_tcp_refused_total", "TCP connections closed at once: a connection cap was reached",
+                 "service=\"" + name + "\",reason=\"" + reason + "\"")
+        .inc();
+    if (auto suppressed = refusal_log.allow(reason); suppressed >= 0)
+      spdlog::warn("{}: connection from {} refused: {} ({} similar suppressed)", name, key, reason,
+                   suppressed);
+    return std::nullopt;
+  }
+
+  void release(const std::string& key) {
+    auto it = per_address.find(key);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
+  }
 
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
@@ -59,11 +109,18 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
         continue;
       }
       backoff.reset();
+      auto slot = admit(sock);
+      if (!slot) {
+        boost::system::error_code ignore;
+        sock.close(ignore);
+        continue;
+      }
       auto pass = std::make_shared<Gate::Pass>(gate.enter());
       if (!*pass) co_return;
       accepted.inc();
       auto id = next_id++;
-      asio::co_spawn(io, handler(std::move(sock), id), [self, pass, id](std::exception_ptr e) {
+      asio::co_spawn(io, handler(std::move(sock), id), [self, pass, id, key = *slot](std::exception_ptr e) {
+        self->release(key);
         if (!e) return;
         try {
           std::rethrow_exception(e);
@@ -80,8 +137,10 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
   }
 };
 
-TcpService::TcpService(asio::io_context& io, std::string name, Endpoint listen, Handler handler)
-    : impl_(std::make_shared<Impl>(io, std::move(name), std::move(listen), std::move(handler))) {}
+TcpService::TcpService(asio::io_context& io, std::string name, Endpoint listen, Handler handler,
+                       std::optional<ConnectionLimits> limits)
+    : impl_(std::make_shared<Impl>(io, std::move(name), std::move(listen), std::move(handler),
+                                   limits.value_or(default_connection_limits()))) {}
 
 TcpService::~TcpService() = default;
 

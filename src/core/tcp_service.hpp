@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -34,11 +35,23 @@ class AcceptBackoff {
   std::chrono::steady_clock::time_point last_log_{};
 };
 
+/// How many connections one listener holds at once, in all and from one client address. Over
+/// either cap a new connection is closed at once (mobix_tcp_refused_total{service,reason}), so a
+/// stranger cannot exhaust descriptors or memory, and other addresses keep being served.
+struct ConnectionLimits {
+  std::uint32_t per_listener = 10000;
+  std::uint32_t per_address = 256;
+};
+/// The limits listeners get unless they are given their own: set once at start from the config's
+/// `limits` section (Node), before any listener starts.
+ConnectionLimits& default_connection_limits();
+
 class TcpService {
  public:
   using Handler = std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket, std::uint64_t id)>;
   /// `name` labels the metrics and logs ("admin", "pop3", "smtp", "imap").
-  TcpService(boost::asio::io_context& io, std::string name, Endpoint listen, Handler handler);
+  TcpService(boost::asio::io_context& io, std::string name, Endpoint listen, Handler handler,
+             std::optional<ConnectionLimits> limits = std::nullopt);
   ~TcpService();
   void start();
   void stop();

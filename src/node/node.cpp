@@ -4,6 +4,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "core/runtime.hpp"
+#include "core/tcp_service.hpp"
 #include "directory/directory.hpp"
 #include "directory/ldap_directory.hpp"
 #include "node/role_table.hpp"
@@ -23,6 +24,9 @@ struct Node::Impl {
   std::vector<std::unique_ptr<Role>> roles;  ///< in role_table() order
 
   explicit Impl(Config c) : cfg(std::move(c)) {
+    // Before any listener exists: every TcpService of this process takes these caps.
+    default_connection_limits() = {cfg.limits.max_connections_per_listener,
+                                   cfg.limits.max_connections_per_address};
     store = Store::open_sqlite(cfg.store.path);
     if (cfg.directory.backend == DirectoryBackend::ldap)
       directory = std::make_unique<LdapDirectory>(*cfg.directory.ldap);
