@@ -70,6 +70,11 @@ void validate_subscriber(Subscriber& s) {
   for (auto& c : s.hostname) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   if (!s.hostname.empty() && !valid_hostname(s.hostname))
     throw std::invalid_argument("hostname: not a valid DNS name: \"" + s.hostname + "\"");
+  // Attribute values go into protocol lines (SMTP envelopes, POP3/IMAP logins): no control
+  // characters, so a CR LF cannot add a command (issue 12 item 7). Checked again at use.
+  for (const auto& [k, v] : s.attrs)
+    if (!printable(k) || !printable(v))
+      throw std::invalid_argument(k + ": control characters are not allowed in attribute values");
   // The mail profile's TLS modes (see src/mail/mail_profile.hpp).
   for (const char* k : {"mail.pop3_tls", "mail.imap_tls", "mail.smtp_tls"}) {
     auto it = s.attrs.find(k);

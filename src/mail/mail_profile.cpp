@@ -43,23 +43,33 @@ MailProfile read_profile(const Subscriber& s) {
   p.full_name = get("mail.name");
   return p;
 }
+// Every value that goes into a protocol line is free of control characters (a CR LF in a directory
+// value would add a command upstream), whatever the directory let through (LDAP is not ours).
+bool clean(const MailProfile& p) {
+  for (const auto* v : {&p.user, &p.password, &p.smtp_user, &p.smtp_password, &p.address, &p.full_name})
+    for (char c : *v)
+      if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  // The address goes into MAIL FROM:<...> as is.
+  return p.address.find_first_of("<> ") == std::string::npos;
+}
 }  // namespace
 
 std::optional<MailProfile> smtp_profile(const Subscriber& s) {
   auto p = read_profile(s);
-  if (!p.smtp || p.address.empty() || p.address.find('@') == std::string::npos) return std::nullopt;
+  if (!p.smtp || p.address.empty() || p.address.find('@') == std::string::npos || !clean(p))
+    return std::nullopt;
   return p;
 }
 
 std::optional<MailProfile> imap_profile(const Subscriber& s) {
   auto p = read_profile(s);
-  if (!p.imap || p.user.empty() || p.password.empty()) return std::nullopt;
+  if (!p.imap || p.user.empty() || p.password.empty() || !clean(p)) return std::nullopt;
   return p;
 }
 
 std::optional<MailProfile> pop3_profile(const Subscriber& s) {
   auto p = read_profile(s);
-  if (!p.pop3 || p.user.empty() || p.password.empty()) return std::nullopt;
+  if (!p.pop3 || p.user.empty() || p.password.empty() || !clean(p)) return std::nullopt;
   return p;
 }
 

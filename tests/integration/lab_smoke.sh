@@ -30,7 +30,13 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subs
 [ "$code" = 400 ] || fail "bad msisdn gave HTTP $code"
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d '{"nope":1}')
 [ "$code" = 400 ] || fail "unknown field gave HTTP $code"
-[ "$(metric 'mobix_admin_errors_total{status="400"}')" -ge 2 ] || fail "400s not counted"
+# A CR LF in a mail attribute would add a command upstream (issue 12 item 7): refused at write.
+code=$(curl -s -o /tmp/crlf.$$ -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" \
+  -d '{"msisdn":"31610000077","attrs":{"mail.address":"x@y.test>\r\nRCPT TO:<z@y.test"}}')
+[ "$code" = 400 ] || fail "a CR LF in an attribute gave HTTP $code"
+grep -q "control characters" /tmp/crlf.$$ || fail "no clear error for the CR LF: $(cat /tmp/crlf.$$)"
+rm -f /tmp/crlf.$$
+[ "$(metric 'mobix_admin_errors_total{status="400"}')" -ge 3 ] || fail "400s not counted"
 pass "API rejects bad input with 400 (counted)"
 
 curl -fsS "http://$ADMIN/metrics" | grep -q '^mobix_access_sessions 1' || fail "sessions gauge"

@@ -70,3 +70,26 @@ TEST(MailProfile, SubmissionCredentialsFallBackOneByOne) {
   EXPECT_EQ(s->smtp_user, "alice");
   EXPECT_EQ(s->smtp_password, "smtp-pw");
 }
+
+TEST(MailProfile, ControlCharactersMakeAProfileUnusable) {
+  // A CR LF in a directory value would add a command to the upstream session (RCPT, PASS ...).
+  EXPECT_FALSE(
+      smtp_profile(with({{"mail.smtp", "10.0.0.1:25"}, {"mail.address", "a@x.test>\r\nRCPT TO:<b@y.test"}})));
+  EXPECT_FALSE(smtp_profile(with({{"mail.smtp", "10.0.0.1:25"}, {"mail.address", "a b@x.test"}})));
+  EXPECT_FALSE(smtp_profile(
+      with({{"mail.smtp", "10.0.0.1:25"}, {"mail.address", "a@x.test"}, {"mail.name", "A\nB"}})));
+  EXPECT_FALSE(pop3_profile(
+      with({{"mail.pop3", "10.0.0.1:110"}, {"mail.user", "u\r\nDELE 1"}, {"mail.password", "p"}})));
+  EXPECT_FALSE(
+      imap_profile(with({{"mail.imap", "10.0.0.1:143"}, {"mail.user", "u"}, {"mail.password", "p\x7f"}})));
+  EXPECT_TRUE(smtp_profile(
+      with({{"mail.smtp", "10.0.0.1:25"}, {"mail.address", "a@x.test"}, {"mail.name", "Ångström"}})))
+      << "UTF-8 is not a control character";
+}
+
+TEST(MailProfile, DirectoryRefusesControlCharactersInAttributes) {
+  auto s = with({{"mail.address", "a@x.test\r\nRCPT TO:<b@y.test>"}});
+  EXPECT_THROW(validate_subscriber(s), std::invalid_argument);
+  auto ok = with({{"mail.name", "Alice Ångström"}});
+  EXPECT_NO_THROW(validate_subscriber(ok));
+}
