@@ -327,6 +327,7 @@ struct SmtpProxy : mail::ProxyBase {
         complete = true;
         break;
       }
+      if (!l->empty() && (*l)[0] == '.') l->erase(0, 1);  // RFC 5321 4.5.2: stuffed again when sent
       if (data.size() + l->size() + 2 > cfg.max_message_size) too_big = true;
       if (!too_big) data += *l + "\r\n";
     }
@@ -345,7 +346,10 @@ struct SmtpProxy : mail::ProxyBase {
       co_return fmt::format("552 5.3.4 message exceeds the size limit of {} octets\r\n",
                             cfg.max_message_size);
     }
-    auto rewritten = smtp::rewrite_from(data, c.profile->address, c.profile->full_name) + ".\r\n";
+    // Rewritten on the message itself (line endings normalised: no SMTP smuggling through a bare
+    // LF), then dot-stuffed again for the upstream.
+    auto rewritten =
+        smtp::dot_stuff(smtp::rewrite_from(data, c.profile->address, c.profile->full_name)) + ".\r\n";
     auto fin = co_await command(*c.up, rewritten, up_t);
     if (!fin) co_return "451 4.4.1 the mail server did not confirm the message\r\n";
     if (fin->positive()) {

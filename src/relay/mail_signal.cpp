@@ -36,22 +36,6 @@ std::string domain_of(const std::string& address) {
   return at == std::string::npos ? address : address.substr(at + 1);
 }
 
-// RFC 5321 4.5.2: a line of the message that starts with "." gets another one.
-std::string dot_stuffed(const std::string& message) {
-  std::string out;
-  out.reserve(message.size() + 8);
-  std::size_t pos = 0;
-  while (pos < message.size()) {
-    auto end = message.find("\r\n", pos);
-    auto line = message.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    if (!line.empty() && line[0] == '.') out += '.';
-    out += line + "\r\n";
-    if (end == std::string::npos) break;
-    pos = end + 2;
-  }
-  return out + ".\r\n";
-}
-
 }  // namespace
 
 // ---- relay side ---------------------------------------------------------------------------
@@ -163,7 +147,7 @@ struct MailSignalSender::Impl {
     const std::string mail_from = "MAIL FROM:<" + cfg.from + ">\r\n";
     const std::string rcpt_to = "RCPT TO:<" + cfg.to + ">\r\n";
     const std::string data = "DATA\r\n";
-    const std::string body = dot_stuffed(message);
+    const std::string body = smtp::dot_stuff(smtp::normalize_line_endings(message)) + ".\r\n";
     auto reply5 = co_await command(mail_from, 250, "MAIL FROM");
     if (!reply5) co_return false;
     auto reply6 = co_await command(rcpt_to, 250, "RCPT TO");

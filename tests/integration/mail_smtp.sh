@@ -85,3 +85,40 @@ out=$(send "$IP_A" bob@mail.test $T/big.eml -v 2>&1 || true)
 echo "$out" | grep -q "< 552 5.3.4" || fail "size limit: $out"
 send "$IP_A" bob@mail.test $T/msg.eml || fail "the proxy stopped working after the errors"
 pass "rejected credentials (5.7.8, logged without secrets), dead upstream (4.4.1), size limit (5.3.4)"
+
+# Sender rewrite cannot be bypassed (issue 12 item 5): a second From:, Sender:, Resent-From:, a
+# From: behind a bare LF, and a bare-LF "." that a lenient server would take as the end of DATA
+# (SMTP smuggling) — from a raw client, since curl normalises what it sends.
+rm -f $T/maildir/new/*
+/usr/bin/python3 - "$IP_A" "$P_SMTP" <<'PY' || fail "raw SMTP client"
+import socket, sys
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.connect(("127.0.0.1", int(sys.argv[2]))); s.settimeout(10)
+f = s.makefile("rb")
+def reply():
+    while True:
+        line = f.readline()
+        if line[3:4] != b"-": return line
+def cmd(c, want):
+    s.sendall(c); r = reply()
+    assert r.startswith(want), (c, r)
+reply()
+cmd(b"EHLO handset\r\n", b"250")
+cmd(b"MAIL FROM:<user@default.invalid>\r\n", b"250")
+cmd(b"RCPT TO:<bob@mail.test>\r\n", b"250")
+cmd(b"DATA\r\n", b"354")
+msg = (b"From: Mobile <user@default.invalid>\r\nSubject: smuggle\r\nFrom: ceo@bank.test\r\n"
+       b"Sender: ceo@bank.test\r\nResent-From: ceo@bank.test\nFrom: hidden@bank.test\r\n\r\n"
+       b"body\n.\nMAIL FROM:<ceo@bank.test>\nRCPT TO:<bob@mail.test>\nDATA\nsmuggled\n.\n"
+       b"\r\n..dot line\r\n.\r\n")  # a dot-stuffed line (after CRLF) arrives as ".dot line"
+cmd(msg, b"250")
+cmd(b"QUIT\r\n", b"221")
+PY
+sleep 0.3
+[ "$(ls $T/maildir/new | wc -l)" = 1 ] || fail "a smuggled second message arrived: $(ls $T/maildir/new)"
+f=$(ls $T/maildir/new/* | head -1)
+[ "$(grep -c -i '^From:' "$f")" = 1 ] || fail "more than one From: arrived: $(grep -i '^From:' "$f")"
+grep -q '^From: .*<alice@mail.test>' "$f" || fail "alice's From: missing"
+grep -q -i -E '^(Sender|Resent-From):|bank.test>?$' <(sed '/^\r\?$/q' "$f") && fail "an originator field survived: $(sed '/^\r\?$/q' "$f")"
+grep -q '^MAIL FROM:<ceo@bank.test>' "$f" || fail "the smuggling attempt is not in the body as text"
+grep -q '^\.dot line' "$f" || fail "dot-stuffing not undone/redone: $(tail -3 "$f")"
+pass "every originator field is replaced, bare line endings are normalised, and a bare-LF '.' cannot end DATA"

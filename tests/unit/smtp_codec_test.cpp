@@ -61,6 +61,30 @@ TEST(SmtpCodec, RewriteFromAddsMissingFromAndKeepsFromPrefixedFields) {
   EXPECT_EQ(out, "Fromage: cheese\r\nFrom: <a@b>\r\n\r\n");
 }
 
+TEST(SmtpCodec, RewriteFromReplacesEveryOriginatorField) {
+  // Issue 12 item 5: a second From:, a Sender: or a Resent-From: used to reach the upstream.
+  std::string msg =
+      "From: a@x\r\nSubject: s\r\nFROM: b@y\r\nSender: c@z\r\n\tfolded\r\nResent-From: d@w\r\n"
+      "Resent-Sender: e@v\r\nReply-To: me@home\r\n\r\nFrom: body\r\n";
+  EXPECT_EQ(rewrite_from(msg, "alice@mail.test", ""),
+            "From: <alice@mail.test>\r\nSubject: s\r\nReply-To: me@home\r\n\r\nFrom: body\r\n");
+}
+
+TEST(SmtpCodec, RewriteFromNormalisesBareLineEndings) {
+  // A From: behind a bare LF used to hide from the scan and reach a lenient server as a header.
+  EXPECT_EQ(rewrite_from("Subject: s\nFrom: evil@x\n\nbody\rmore", "a@b", ""),
+            "Subject: s\r\nFrom: <a@b>\r\n\r\nbody\r\nmore\r\n");
+  EXPECT_EQ(normalize_line_endings("a\r\nb\nc\rd"), "a\r\nb\r\nc\r\nd\r\n");
+  EXPECT_EQ(normalize_line_endings(""), "");
+}
+
+TEST(SmtpCodec, DotStuffingAfterNormalisationStopsSmuggling) {
+  // "\n.\n" inside a line would end DATA at a lenient server and start a smuggled transaction.
+  auto body = dot_stuff(normalize_line_endings("x\n.\nMAIL FROM:<evil@x>\r\n.leading\r\n"));
+  EXPECT_EQ(body, "x\r\n..\r\nMAIL FROM:<evil@x>\r\n..leading\r\n");
+  EXPECT_EQ(body.find("\r\n.\r\n"), std::string::npos) << "no end-of-data inside the message";
+}
+
 TEST(SmtpCodec, Base64) {
   EXPECT_EQ(base64(""), "");
   EXPECT_EQ(base64("f"), "Zg==");

@@ -99,37 +99,90 @@ std::string display_name(std::string_view name) {
   return out;
 }
 
-std::string rewrite_from(std::string_view msg, std::string_view address, std::string_view full_name) {
+std::string normalize_line_endings(std::string_view msg) {
+  std::string out;
+  out.reserve(msg.size() + 16);
+  for (std::size_t i = 0; i < msg.size(); ++i) {
+    char c = msg[i];
+    if (c == '\r') {
+      out += "\r\n";
+      if (i + 1 < msg.size() && msg[i + 1] == '\n') ++i;
+    } else if (c == '\n') {
+      out += "\r\n";
+    } else {
+      out += c;
+    }
+  }
+  if (!out.empty() && !out.ends_with("\r\n")) out += "\r\n";
+  return out;
+}
+
+std::string dot_stuff(std::string_view msg) {
+  std::string out;
+  out.reserve(msg.size() + 16);
+  bool line_start = true;
+  for (std::size_t i = 0; i < msg.size(); ++i) {
+    if (line_start && msg[i] == '.') out += '.';
+    out += msg[i];
+    line_start = msg[i] == '\n' && i > 0 && msg[i - 1] == '\r';
+  }
+  return out;
+}
+
+namespace {
+
+// The originator fields a handset may not set itself (RFC 5322 3.6.2, 3.6.6): its From comes from
+// the directory, so no other field may name another originator.
+bool is_originator_field(std::string_view line) {
+  auto colon = line.find(':');
+  if (colon == std::string_view::npos) return false;
+  auto name = line.substr(0, colon);
+  while (!name.empty() && (name.back() == ' ' || name.back() == '\t')) name.remove_suffix(1);  // obs-optional
+  std::string lower;
+  for (char c : name) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "from" || lower == "sender" || lower == "resent-from" || lower == "resent-sender";
+}
+
+// The end of the field starting at `pos` (its line ending at `eol`), past folded continuation lines
+// (RFC 5322 2.2.3).
+std::size_t field_end(std::string_view msg, std::size_t eol) {
+  auto end = eol + 2;
+  while (end < msg.size() && (msg[end] == ' ' || msg[end] == '\t')) {
+    auto next = msg.find("\r\n", end);
+    if (next == std::string_view::npos) return msg.size();
+    end = next + 2;
+  }
+  return end;
+}
+
+}  // namespace
+
+std::string rewrite_from(std::string_view raw, std::string_view address, std::string_view full_name) {
   std::string from = "From: ";
   if (!full_name.empty()) from += display_name(full_name) + " ";
   from += "<" + std::string(address) + ">\r\n";
+  // Bare CR or LF would let a header hide from this scan and reach a lenient server as a line.
+  auto normalized = normalize_line_endings(raw);
+  std::string_view msg = normalized;
+  std::string out;
+  out.reserve(msg.size() + from.size());
+  bool placed = false;
   std::size_t pos = 0;
   while (pos < msg.size()) {
     auto eol = msg.find("\r\n", pos);
-    if (eol == std::string_view::npos) break;
-    auto line = msg.substr(pos, eol - pos);
-    if (line.empty()) break;  // end of the header section
-    bool is_from = line.size() >= 5 && (line[0] == 'F' || line[0] == 'f') &&
-                   (line[1] == 'r' || line[1] == 'R') && (line[2] == 'o' || line[2] == 'O') &&
-                   (line[3] == 'm' || line[3] == 'M') &&
-                   (line[4] == ':' || line[4] == ' ' || line[4] == '\t');
-    if (is_from && line.substr(0, 4).size() == 4 && line.find(':') != std::string_view::npos &&
-        line.substr(4, line.find(':') - 4).find_first_not_of(" \t") == std::string_view::npos) {
-      // Skip folded continuation lines (RFC 5322 2.2.3).
-      auto end = eol + 2;
-      while (end < msg.size() && (msg[end] == ' ' || msg[end] == '\t')) {
-        auto next = msg.find("\r\n", end);
-        if (next == std::string_view::npos) {
-          end = msg.size();
-          break;
-        }
-        end = next + 2;
-      }
-      return std::string(msg.substr(0, pos)) + from + std::string(msg.substr(end));
+    if (eol == std::string_view::npos || eol == pos) break;  // the empty line ends the header section
+    auto end = field_end(msg, eol);
+    if (is_originator_field(msg.substr(pos, eol - pos))) {
+      if (!placed) out += from;  // the subscriber's From where the first originator field was
+      placed = true;
+    } else {
+      out += msg.substr(pos, end - pos);
     }
-    pos = eol + 2;
+    pos = end;
   }
-  return from + std::string(msg);
+  if (!placed) out.insert(0, from);
+  out += msg.substr(pos);
+  return out;
 }
 
 }  // namespace mobix::smtp

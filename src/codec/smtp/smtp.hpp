@@ -42,10 +42,16 @@ std::optional<ReplyLine> parse_reply_line(std::string_view line);
 /// name quoted as an RFC 5322 quoted-string.
 std::string display_name(std::string_view utf8_name);
 
-/// Replaces the first From: header field (with its folded continuation lines) in the
-/// header section of `message` with "From: <display> <address>"; adds one at the top if
-/// there is none. Every other byte passes unchanged (seed 000 step 204).
+/// Seed 000 step 204 on the message as the handset wrote it (not dot-stuffed): line endings are
+/// normalised to CRLF (a bare CR or LF becomes CRLF, RFC 5321 2.3.8), every originator field in
+/// the header section (From, Sender, Resent-From, Resent-Sender, with folded lines) is removed and
+/// one "From: <display> <address>" takes the first one's place (or the top). Other bytes unchanged;
+/// Reply-To is the user's to choose and stays.
 std::string rewrite_from(std::string_view message, std::string_view address, std::string_view full_name);
+/// Every bare CR or LF becomes CRLF, and the message ends with CRLF.
+std::string normalize_line_endings(std::string_view message);
+/// RFC 5321 4.5.2: a line starting with "." gets another; `message` has CRLF line endings.
+std::string dot_stuff(std::string_view message);
 
 std::string base64(std::string_view in);
 
