@@ -125,6 +125,7 @@ struct ImapProxy : mail::ProxyBase {
       co_return;
     }
     const std::string greeting = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] mobix IMAP proxy ready\r\n";
+    auto tracked = live.track(ip, [&client] { client.close(); });
     if (!co_await write_all(client, greeting, t)) co_return;
     state = SessionState::awaiting_login;
     std::string buf, tag;  // `tag`: the handset's LOGIN/AUTHENTICATE, answered after the upstream login

@@ -16,6 +16,9 @@ namespace mobix {
 
 class SessionView;
 class Directory;
+namespace mail {
+class LiveConnections;
+}
 
 /// What the mail role's proxies share: its config, the spine, and the role's small thread pool on
 /// which a directory whose lookups block (LDAP) is asked, so the event loop never waits on it.
@@ -25,6 +28,7 @@ struct MailShared {
   SessionView& sessions;
   Directory& dir;
   boost::asio::thread_pool& directory_pool;
+  mail::LiveConnections& live;  ///< handset connections by address, closed when its session ends
 };
 
 /// POP3 (RFC 1939/2449), seed 000 steps 101-106.

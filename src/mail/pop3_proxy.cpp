@@ -75,6 +75,7 @@ struct Pop3Proxy : mail::ProxyBase {
       co_await write_all(client, reply, t);
       co_return;
     }
+    auto tracked = live.track(ip, [&client] { client.close(); });
     if (!co_await write_all(client, "+OK mobix POP3 proxy ready\r\n", t)) co_return;
     state = SessionState::awaiting_login;
     std::string buf;  // what the handset sent past its PASS goes upstream after the login

@@ -59,6 +59,7 @@ ProxyBase::ProxyBase(const MailShared& s, ProtocolText t)
       sessions(s.sessions),
       dir(s.dir),
       directory_pool(s.directory_pool),
+      live(s.live),
       failures(s.cfg.max_failures_per_minute),
       tls(net::make_client_tls_context(s.cfg.upstream_ca_file)),
       text(t) {}

@@ -20,6 +20,7 @@
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
 #include "mail/access_identity.hpp"
+#include "mail/live_connections.hpp"
 #include "mail/mail_profile.hpp"
 #include "mail/mail_proxies.hpp"
 #include "net/conn.hpp"
@@ -78,6 +79,7 @@ struct ProxyBase {
   SessionView& sessions;
   Directory& dir;
   boost::asio::thread_pool& directory_pool;
+  LiveConnections& live;
   net::FailureLimiter failures;
   std::shared_ptr<boost::asio::ssl::context> tls;
   ProtocolText text;

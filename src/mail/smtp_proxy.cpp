@@ -171,6 +171,11 @@ struct SmtpProxy : mail::ProxyBase {
       co_await write_all(c.conn, reply, t);
       co_return;
     }
+    // Closed when the address's session ends: the upstream login is never reused for its next holder.
+    auto tracked = live.track(c.ip, [&c] {
+      c.closing = true;
+      c.conn.close();
+    });
     if (!co_await write_all(c.conn, "220 mobix ESMTP submission proxy ready\r\n", t)) co_return;
     while (!c.closing) {
       auto line = co_await read_line(c.conn, c.buf, smtp::kMaxCommandLine, t);

@@ -75,6 +75,29 @@ echo "$out" | grep -q "NO \[AUTHENTICATIONFAILED\] no mobile session" || fail "I
 cmp <(curl -sS "imap://127.0.0.1:$P_IMAPD/INBOX;UID=1" -u alice:alice-mail-pw) <(imap "$IP_A" 'INBOX;UID=1') || fail "IMAP bytes differ"
 pass "IMAP: each handset reads its own mailbox through the proxy; no session -> NO [AUTHENTICATIONFAILED]"
 
+# A logged-in IMAP session from alice's address, idle while her access session ends: it must close
+# then (issue 12 item 6), not stay open into whoever holds the address next.
+/usr/bin/python3 - "$IP_A" "$P_IMAP" >$T/held.out 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.connect(("127.0.0.1", int(sys.argv[2]))); s.settimeout(15)
+f = s.makefile("rb")
+f.readline()
+s.sendall(b"a LOGIN mobile mobile\r\n")
+while not f.readline().startswith(b"a OK"):
+    pass
+print("logged-in", flush=True)
+start = time.time()
+try:
+    data = s.recv(4096)
+    print("closed" if data == b"" else "data %r" % data)
+except (socket.timeout, ConnectionResetError) as e:
+    print("still-open" if isinstance(e, socket.timeout) else "closed")
+PY
+HELD=$!
+for _ in $(seq 50); do grep -q logged-in $T/held.out && break; sleep 0.1; done
+grep -q logged-in $T/held.out || fail "the held IMAP session did not log in: $(cat $T/held.out)"
+before=$(curl -fsS "http://$ADMIN/metrics" | awk '$1 == "mobix_mail_connections_closed_on_detach_total" {print $2}')
+
 # The IP moves to bob (Stop for alice, Start for bob on the same address): bob's mail, never alice's.
 "$MOBIX" sim detach --acct 127.0.0.1:$P_ACCT --secret mail-test-secret --state-dir $T/sim --msisdn 31610000001 >/dev/null
 printf 'Acct-Status-Type = Start\nAcct-Session-Id = "move1"\nFramed-IP-Address = %s\nCalling-Station-Id = "31610000002"\nUser-Name = "bob"\n' "$IP_A" |
@@ -83,6 +106,12 @@ out=$(handset "$IP_A")
 echo "$out" | grep -q "Hello bob" || fail "reassigned IP did not serve the new subscriber"
 echo "$out" | grep -q "Hello alice" && fail "reassigned IP served the old subscriber's mail"
 pass "an IP reassigned after Stop/Start serves the new subscriber only"
+wait $HELD
+grep -q '^closed' $T/held.out || fail "alice's IMAP session outlived her access session: $(cat $T/held.out)"
+after=$(curl -fsS "http://$ADMIN/metrics" | awk '$1 == "mobix_mail_connections_closed_on_detach_total" {print $2}')
+[ "${after:-0}" -gt "${before:-0}" ] || fail "the close on detach was not counted: ${before:-0} -> ${after:-0}"
+grep -q "mail: 1 connection(s) from $IP_A closed: its session ended (stop)" $T/mobix.log || fail "no log line for the close on detach"
+pass "a logged-in IMAP session closes when its access session ends (counter, log line)"
 
 # Errors: each with its reply text and counter.
 metric() { curl -fsS "http://$ADMIN/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
