@@ -77,7 +77,7 @@ wait_http $HAD
 wait_http $VAD
 for i in $(seq 0 $((N - 1))); do
   printf '{"username":"u%d","password":"pw","hostname":"u%d.home.test"}' $i $i
-done | jq -sc '.[]' | while read -r s; do curl -fsS -X POST "http://127.0.0.1:$HAD/api/v1/subscribers" -d "$s" >/dev/null; done
+done | jq -sc '.[]' | while read -r s; do curl -fsS -X POST "http://127.0.0.1:$HAD/api/v1/subscribers" --json "$s" >/dev/null; done
 lat=$($B/bench/bench_roaming --auth 127.0.0.1:$VA --acct 127.0.0.1:$VC --home-dns 127.0.0.1:$HD \
   --visited-dns 127.0.0.1:$VD --secret $SECRET --count $N)
 echo "| roaming attach -> A at home and PTR at visited (two mobix, RadSec, embedded DNS) | $lat |"

@@ -113,12 +113,12 @@ PIDS+=($RELAY_PID)
 for a in $P_ADMIN_OP $P_ADMIN_R $P_ADMIN_W $P_ADMIN_E; do
   for _ in $(seq 200); do curl -fsS http://127.0.0.1:$a/healthz >/dev/null 2>&1 && break; sleep 0.05; done
 done
-curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers -d '{"msisdn":"31610000001","username":"cam","password":"cam-pw-123"}' >/dev/null
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers --json '{"msisdn":"31610000001","username":"cam","password":"cam-pw-123"}' >/dev/null
 IP=$("$M" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret bench-secret-1 --state-dir $T/sim \
   --msisdn 31610000001 --username cam --password cam-pw-123 | tail -1)
 for a in $P_ADMIN_R $P_ADMIN_W $P_ADMIN_E; do
   curl -fsS -X POST http://127.0.0.1:$a/api/v1/subscribers \
-    -d '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'","relay.tls_port":"'$P_SRCS'"}}' >/dev/null
+    --json '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'","relay.tls_port":"'$P_SRCS'"}}' >/dev/null
 done
 
 # The mobile server: an HTTP server with a MIB MiB file and a 3-byte one.

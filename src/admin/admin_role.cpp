@@ -11,7 +11,8 @@ namespace {
 class AdminRole final : public Role {
  public:
   explicit AdminRole(RoleContext& ctx)
-      : api_(ctx.directory, ctx.sessions, ctx.session_control, ctx.cfg.admin.token),
+      : api_(ctx.directory, ctx.sessions, ctx.session_control, ctx.cfg.admin.token,
+             ctx.cfg.admin.allowed_hosts),
         server_(ctx.io, ctx.cfg.admin.listen,
                 [this](const HttpRequest& r, HttpReply reply) { api_.handle(r, std::move(reply)); }) {}
   void start() override { server_.start(); }

@@ -1,12 +1,15 @@
 #include "admin/api.hpp"
 
+#include <algorithm>
 #include <ctime>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/ip/address.hpp>
 #include <nlohmann/json.hpp>
 
 #include "codec/radius/radius.hpp"
 #include "core/metrics.hpp"
+#include "core/text.hpp"
 #include "directory/directory.hpp"
 #include "spine/session_view.hpp"
 
@@ -25,8 +28,21 @@ std::string iso8601(std::int64_t t) {
   return buf;
 }
 
+// An attribute holding a secret (mail.password, mail.smtp_password, ...): write-only.
+bool secret_attr(const std::string& k) {
+  return k.find("password") != std::string::npos || k.find("secret") != std::string::npos ||
+         k.ends_with("key");
+}
+
 // Secrets are never returned: only whether one is set.
 json to_json(const Subscriber& s) {
+  json attrs = json::object(), secrets_set = json::array();
+  for (const auto& [k, v] : s.attrs) {
+    if (secret_attr(k))
+      secrets_set.push_back(k);
+    else
+      attrs[k] = v;
+  }
   return json{{"id", s.id},
               {"msisdn", s.msisdn},
               {"imsi", s.imsi},
@@ -35,7 +51,8 @@ json to_json(const Subscriber& s) {
               {"password_set", !s.password.empty()},
               {"framed_ip", s.framed_ip},
               {"hostname", s.hostname},
-              {"attrs", s.attrs}};
+              {"attrs", attrs},
+              {"secret_attrs_set", secrets_set}};
 }
 
 json to_json(const SessionRecord& r) {
@@ -97,7 +114,7 @@ void merge(Subscriber& s, const json& j) {
         else
           throw std::invalid_argument("attrs." + ak + ": must be a string or null");
       }
-    } else if (k == "id" || k == "password_set") {
+    } else if (k == "id" || k == "password_set" || k == "secret_attrs_set") {
       continue;  // read-only, tolerated so a GET result can be sent back
     } else {
       throw std::invalid_argument(k + ": unknown field");
@@ -107,6 +124,43 @@ void merge(Subscriber& s, const json& j) {
 
 }  // namespace
 
+// A web page the operator visits must not reach this API: no cross-site request (an Origin that is
+// not this listener's), no DNS rebinding (a Host that is not an address, localhost or an allowed
+// name), and no "simple" cross-site POST (JSON only: anything else needs a CORS preflight).
+std::optional<HttpResponse> AdminApi::refuse_cross_site(const HttpRequest& req) const {
+  std::string host = req.host;  // without its port; an IPv6 address in brackets
+  if (!host.empty() && host.front() == '[') {
+    auto close = host.find(']');
+    host = host.substr(1, close == std::string::npos ? std::string::npos : close - 1);
+  } else if (auto colon = host.rfind(':'); colon != std::string::npos && host.find(':') == colon) {
+    host = host.substr(0, colon);
+  }
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  bool host_ok =
+      !ec || host == "localhost" ||
+      std::find(allowed_hosts_.begin(), allowed_hosts_.end(), ascii_lower(host)) != allowed_hosts_.end();
+  const char* why = nullptr;
+  if (!host_ok)
+    why = "Host is not this admin listener";
+  else if (!req.origin.empty() && req.origin != "http://" + req.host && req.origin != "https://" + req.host)
+    why = "cross-site request";
+  if (why) {
+    spdlog::warn("admin: {} {} from {} refused: {} (Host {}, Origin {})", req.method, req.path, req.peer, why,
+                 req.host, req.origin);
+    return error(403, why);
+  }
+  bool writes = req.method == "POST" || req.method == "PATCH" || req.method == "PUT";
+  auto type = ascii_lower(req.content_type.substr(0, req.content_type.find(';')));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  if (writes && type != "application/json") {
+    spdlog::info("admin: {} {} from {} refused: Content-Type \"{}\", not application/json", req.method,
+                 req.path, req.peer, req.content_type);
+    return error(415, "send JSON with Content-Type: application/json");
+  }
+  return std::nullopt;
+}
+
 void AdminApi::handle(const HttpRequest& req, HttpReply reply) {
   static auto& requests = metrics().counter("mobix_admin_requests_total", "Admin HTTP requests");
   requests.inc();
@@ -115,6 +169,7 @@ void AdminApi::handle(const HttpRequest& req, HttpReply reply) {
     return reply(HttpResponse{200, "text/plain; version=0.0.4", metrics().render()});
   const std::string prefix = "/api/v1/";
   if (req.path.rfind(prefix, 0) != 0) return reply(error(404, "no such endpoint: " + req.path));
+  if (auto refusal = refuse_cross_site(req)) return reply(std::move(*refusal));
   if (!token_.empty()) {
     std::string expect = "Bearer " + token_;
     if (!radius::constant_time_equal(

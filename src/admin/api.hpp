@@ -1,6 +1,8 @@
 #pragma once
 // The admin JSON API under /api/v1, plus /healthz and /metrics.
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "net/http.hpp"
 
@@ -13,17 +15,25 @@ class SessionControl;
 class AdminApi {
  public:
   /// `sessions` and `control` are null when the node runs no access role.
-  AdminApi(Directory& dir, SessionView* sessions, SessionControl* control, std::string token)
-      : dir_(dir), sessions_(sessions), control_(control), token_(std::move(token)) {}
+  /// `allowed_hosts`: names (besides addresses and localhost) the Host header may carry.
+  AdminApi(Directory& dir, SessionView* sessions, SessionControl* control, std::string token,
+           std::vector<std::string> allowed_hosts = {})
+      : dir_(dir),
+        sessions_(sessions),
+        control_(control),
+        token_(std::move(token)),
+        allowed_hosts_(std::move(allowed_hosts)) {}
   void handle(const HttpRequest& req, HttpReply reply);
 
  private:
+  std::optional<HttpResponse> refuse_cross_site(const HttpRequest& req) const;
   void subscribers(const HttpRequest& req, const std::string& key, HttpReply& reply);
   void sessions(const HttpRequest& req, const std::string& key, HttpReply& reply);
   Directory& dir_;
   SessionView* sessions_;
   SessionControl* control_;
   std::string token_;
+  std::vector<std::string> allowed_hosts_;
 };
 
 }  // namespace mobix

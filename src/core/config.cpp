@@ -221,6 +221,9 @@ constexpr KeySpec kAdminKeys[] = {
     {"listen", "endpoint", "127.0.0.1:9100", "the admin HTTP listener (/api/v1, /healthz, /metrics)"},
     {"token", "secret", "", "when set, /api/v1 requires `Authorization: Bearer <token>`"},
     {"token_file", "file", "", "the token from a file (first line) instead of inline"},
+    {"allowed_hosts", "list", "",
+     "DNS names the API may be reached by (Host header); addresses and localhost "
+     "always; anything else is refused (DNS rebinding)"},
 };
 constexpr SectionSpec kAdmin{"admin", "The admin listener.", kAdminKeys};
 
@@ -307,6 +310,13 @@ void parse_common(Section& top, Config& c, const ConfigEnv& env) {
   Section admin(top.get("admin"), "admin", env.source, &kAdmin);
   c.admin.listen = admin.endpoint("listen");
   c.admin.token = admin.secret("token", env.base_dir);
+  if (auto hosts = admin.get("allowed_hosts")) {
+    if (!hosts.IsSequence()) admin.fail("admin.allowed_hosts", hosts, "must be a list of host names");
+    for (const auto& h : hosts) {
+      if (!h.IsScalar() || h.Scalar().empty()) admin.fail("admin.allowed_hosts", h, "must be a host name");
+      c.admin.allowed_hosts.push_back(lower(h.Scalar()));
+    }
+  }
   admin.check_unknown();
 
   Section directory(top.get("directory"), "directory", env.source, &kDirectory);

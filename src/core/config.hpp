@@ -52,6 +52,8 @@ struct StoreConfig {
 struct AdminConfig {
   Endpoint listen{"127.0.0.1", 9100};
   std::string token;  ///< when set, /api/v1 requires "Authorization: Bearer <token>"
+  std::vector<std::string>
+      allowed_hosts;  ///< names the Host header may carry besides addresses and localhost
 };
 
 /// A NAS/GGSN allowed to talk RADIUS to us (RFC 2865 section 3: per-client shared secret).

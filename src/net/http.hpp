@@ -14,7 +14,9 @@ struct HttpRequest {
   std::string body;
   std::string authorization;
   std::string content_type;
-  std::string peer;  ///< the client's address
+  std::string host;    ///< the Host header
+  std::string origin;  ///< the Origin header (browsers send it on cross-site requests)
+  std::string peer;    ///< the client's address
 };
 
 struct HttpResponse {

@@ -63,6 +63,8 @@ HttpRequest to_request(const http::request<http::string_body>& req, const std::s
   r.body = req.body();
   r.authorization = std::string(req[http::field::authorization]);
   r.content_type = std::string(req[http::field::content_type]);
+  r.host = std::string(req[http::field::host]);
+  r.origin = std::string(req[http::field::origin]);
   r.peer = peer;
   return r;
 }

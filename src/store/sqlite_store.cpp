@@ -1,6 +1,9 @@
 // The embedded store: SQLite in WAL mode with synchronous=FULL, so a committed
 // transaction survives a crash (kill -9, power loss) before we acknowledge it.
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <ctime>
 #include <mutex>
@@ -59,6 +62,15 @@ constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 class Db {
  public:
   explicit Db(const std::string& path) {
+    // The store holds RADIUS and mail passwords in clear (the proxies must present them): owner
+    // only. SQLite gives its -wal and -shm files the database file's permissions.
+    if (path != ":memory:") {
+      int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+      if (fd >= 0) {
+        ::fchmod(fd, 0600);
+        ::close(fd);
+      }
+    }
     if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         nullptr) != SQLITE_OK) {
       std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";

@@ -63,8 +63,8 @@ Y
 start_serve "$T/mobix.yaml" "$ADMIN_PORT" "$T/mobix.log" || fail "mobix did not start: $(tail "$T/mobix.log")"
 MOBIX_PID=${PIDS[-1]}
 api() { curl -fsS "http://$ADMIN/api/v1/$1" "${@:2}"; }
-api subscribers -X POST -d '{"msisdn":"31600000001","username":"alice","password":"alice-pw","hostname":"alice.home.test"}' >/dev/null
-api subscribers -X POST -d '{"msisdn":"31600000002","username":"bob","password":"bob-pw","hostname":"bob.bind.test"}' >/dev/null
+api subscribers -X POST --json '{"msisdn":"31600000001","username":"alice","password":"alice-pw","hostname":"alice.home.test"}' >/dev/null
+api subscribers -X POST --json '{"msisdn":"31600000002","username":"bob","password":"bob-pw","hostname":"bob.bind.test"}' >/dev/null
 attach() { "$MOBIX" sim attach --auth 127.0.0.1:$RAUTH --acct 127.0.0.1:$RACCT --secret $SECRET --msisdn "$1" --username "$2" --password "$2-pw" --state-dir "$T/sim" "${@:3}" | tail -1; }
 detach() { "$MOBIX" sim detach --auth 127.0.0.1:$RAUTH --acct 127.0.0.1:$RACCT --secret $SECRET --msisdn "$1" --state-dir "$T/sim" >/dev/null; }
 q() { dig +norec +time=2 +tries=1 @127.0.0.1 -p "$DNS_PORT" "$@"; }

@@ -26,18 +26,39 @@ pass "sim attach -> $ip, listed by mobix admin sessions"
 "$MOBIX" admin --lab "$T" subscriber show eve 2>/dev/null && fail "remove"
 pass "admin subscriber add/show/set/list/remove (duplicate refused, password never shown)"
 
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d '{"msisdn":"abc"}')
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" --json '{"msisdn":"abc"}')
 [ "$code" = 400 ] || fail "bad msisdn gave HTTP $code"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d '{"nope":1}')
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" --json '{"nope":1}')
 [ "$code" = 400 ] || fail "unknown field gave HTTP $code"
 # A CR LF in a mail attribute would add a command upstream (issue 12 item 7): refused at write.
 code=$(curl -s -o /tmp/crlf.$$ -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" \
-  -d '{"msisdn":"31610000077","attrs":{"mail.address":"x@y.test>\r\nRCPT TO:<z@y.test"}}')
+  --json '{"msisdn":"31610000077","attrs":{"mail.address":"x@y.test>\r\nRCPT TO:<z@y.test"}}')
 [ "$code" = 400 ] || fail "a CR LF in an attribute gave HTTP $code"
 grep -q "control characters" /tmp/crlf.$$ || fail "no clear error for the CR LF: $(cat /tmp/crlf.$$)"
 rm -f /tmp/crlf.$$
 [ "$(metric 'mobix_admin_errors_total{status="400"}')" -ge 3 ] || fail "400s not counted"
 pass "API rejects bad input with 400 (counted)"
+
+# Issue 12 item 3: secrets are write-only, only JSON is accepted, cross-site and rebound requests
+# are refused, and the store file is the owner's only.
+"$MOBIX" admin --lab "$T" subscriber add --msisdn 31610000066 --username zed --password zed-pw-123 >/dev/null
+curl -fsS -X PATCH "http://$ADMIN/api/v1/subscribers/31610000066" --json '{"attrs":{"mail.password":"s3cret-mail","mail.user":"zed"}}' >/dev/null
+got=$(curl -fsS "http://$ADMIN/api/v1/subscribers/31610000066")
+echo "$got" | grep -q s3cret-mail && fail "a mail password was returned: $got"
+echo "$got" | jq -e '.attrs["mail.user"] == "zed" and (.secret_attrs_set | index("mail.password")) != null' >/dev/null || fail "secret_attrs_set: $got"
+before=$(metric 'mobix_admin_errors_total{status="415"}')
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d 'msisdn=31610000055')
+[ "$code" = 415 ] || fail "a form POST gave HTTP $code"
+[ "$(metric 'mobix_admin_errors_total{status="415"}')" = $((before + 1)) ] || fail "415 not counted"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Origin: http://evil.example' "http://$ADMIN/api/v1/subscribers" --json '{"msisdn":"31610000055"}')
+[ "$code" = 403 ] || fail "a cross-site POST gave HTTP $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: rebound.evil.example' "http://$ADMIN/api/v1/sessions")
+[ "$code" = 403 ] || fail "a request with a foreign Host gave HTTP $code"
+grep -q "cross-site request" "$T/lab.log" 2>/dev/null || grep -rq "cross-site request" "$T"/*.log || fail "no log line for the cross-site refusal"
+"$MOBIX" admin --lab "$T" subscriber show 31610000055 >/dev/null 2>&1 && fail "a refused request created a subscriber"
+mode=$(stat -c %a "$(find "$T" -maxdepth 2 -name '*.db' | head -1)")
+[ "$mode" = 600 ] || fail "the store file has mode $mode"
+pass "admin API: secrets write-only, JSON only (415), cross-site and foreign Host refused (403, logged); store mode 0600"
 
 curl -fsS "http://$ADMIN/metrics" | grep -q '^mobix_access_sessions 1' || fail "sessions gauge"
 "$MOBIX" admin --lab "$T" purge "$ip" >/dev/null || fail "purge"

@@ -146,7 +146,7 @@ out=$(pop3 "$IP_A" 2>&1 || true)
   || fail "the new session did not read the changed entry: $out"
 pass "entries are cached during the session and dropped when it ends"
 
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d '{"msisdn":"31610000009"}')
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" --json '{"msisdn":"31610000009"}')
 [ "$code" = 400 ] || fail "provisioning through mobix with LDAP backend: $code"
 [ "$(curl -fsS "http://$ADMIN/api/v1/subscribers" | jq length)" = 3 ] || fail "admin list from LDAP"
 [ "$(curl -fsS "http://$ADMIN/api/v1/subscribers/31610000003" | jq -r .username)" = carol ] || fail "admin show"

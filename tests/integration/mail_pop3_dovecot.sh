@@ -30,7 +30,7 @@ mail:
 YAML
 start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
 ADMIN=127.0.0.1:$P_ADMIN
-api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+-d "$3"}; }
+api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+--json "$3"}; }
 api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.imap":"127.0.0.1:'$P_IMAPD'","mail.user":"alice","mail.password":"alice-mail-pw"}}' >/dev/null
 api POST subscribers '{"msisdn":"31610000002","username":"bob","password":"bob-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.imap":"127.0.0.1:'$P_IMAPD'","mail.user":"bob","mail.password":"bob-mail-pw"}}' >/dev/null
 sim() { "$MOBIX" sim "$1" --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret mail-test-secret \

@@ -26,7 +26,7 @@ YAML
 start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
 for _ in $(seq 100); do grep -q listening $T/up.log && break; sleep 0.05; done
 ADMIN=127.0.0.1:$P_ADMIN
-api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+-d "$3"}; }
+api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+--json "$3"}; }
 api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.smtp":"127.0.0.1:'$P_UP'","mail.smtp_user":"alice","mail.smtp_password":"alice-smtp-pw","mail.address":"alice@mail.test","mail.name":"Alice Ångström"}}' >/dev/null
 api POST subscribers '{"msisdn":"31610000002","username":"bob","password":"bob-radius-pw","attrs":{"mail.smtp":"127.0.0.1:'$P_UP'","mail.smtp_user":"bob","mail.smtp_password":"bob-smtp-pw","mail.address":"bob@mail.test","mail.name":"Bob Example"}}' >/dev/null
 sim() { "$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret mail-test-secret \

@@ -54,7 +54,7 @@ mail:
 YAML
 start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
 ADMIN=127.0.0.1:$P_ADMIN
-api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+-d "$3"}; }
+api() { curl -fsS -X "$1" "http://$ADMIN/api/v1/$2" ${3:+--json "$3"}; }
 # alice: STLS for POP3, STARTTLS for IMAP, STARTTLS + AUTH LOGIN for submission.
 api POST subscribers '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{
   "mail.pop3":"127.0.0.1:'$P_POP3D'","mail.pop3_tls":"starttls","mail.imap":"127.0.0.1:'$P_IMAPD'","mail.imap_tls":"starttls",
@@ -72,7 +72,7 @@ api POST subscribers '{"msisdn":"31610000003","username":"carol","password":"car
   "mail.user":"carol","mail.password":"carol-mail-pw","mail.address":"carol@mail.test","mail.name":"Carol"}}' >/dev/null
 # A bad TLS mode is refused when provisioned.
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" \
-  -d '{"msisdn":"31610000009","attrs":{"mail.pop3_tls":"maybe"}}')
+  --json '{"msisdn":"31610000009","attrs":{"mail.pop3_tls":"maybe"}}')
 [ "$code" = 400 ] || fail "mail.pop3_tls=maybe accepted ($code)"
 
 sim() { "$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret mail-test-secret \

@@ -55,9 +55,9 @@ start_mta proxy 127.0.0.1 $P_GWMAIL
 start_serve $T/op/mobix.yaml $P_ADMIN_OP $T/op.log || fail "operator node: $(tail -3 $T/op.log)"
 start_serve $T/relaynode/mobix.yaml $P_ADMIN_RELAY $T/relay.log || fail "relay: $(tail -3 $T/relay.log)"
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers \
-  -d '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
+  --json '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
-  -d '{"msisdn":"31610000001","hostname":"cam.mobile.test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
+  --json '{"msisdn":"31610000001","hostname":"cam.mobile.test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
 IP=$("$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret mail-test-secret \
   --state-dir $T/sim --msisdn 31610000001 --username cam --password cam-radius-pw | tail -1)
 /usr/bin/python3 "$(dirname "$0")/relay_echo_server.py" "$IP" $P_WEB >$T/web.log 2>&1 &

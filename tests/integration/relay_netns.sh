@@ -103,9 +103,9 @@ for _ in $(seq 100); do grep -q "gateway bound (receiver)" $T/smsc.log && break;
 grep -q "gateway bound (receiver)" $T/smsc.log || fail "the gateway did not bind to the SMSC: $(tail -3 $T/op.log)"
 
 inns curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers \
-  -d '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
+  --json '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
 ini curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
-  -d '{"msisdn":"31610000001","hostname":"cam.mobile.test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
+  --json '{"msisdn":"31610000001","hostname":"cam.mobile.test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
 IP=$(inns "$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret netns-test-secret \
   --state-dir $T/sim --msisdn 31610000001 --username cam --password cam-radius-pw | tail -1)
 [[ $IP == 10.64.0.* ]] || fail "attach: $IP"

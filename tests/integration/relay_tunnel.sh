@@ -55,9 +55,9 @@ start_serve $T/relaynode/mobix.yaml $P_ADMIN_RELAY $T/relay.log || fail "relay d
 for _ in $(seq 100); do grep -q "lab smsc #.*gateway bound (receiver)" $T/smsc.log && break; sleep 0.05; done
 
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers \
-  -d '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
+  --json '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
 curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
-  -d '{"msisdn":"31610000001","hostname":"Cam.Mobile.Test","attrs":{"relay.http_port":"'$P_WEB'","relay.tls_port":"'$P_TLS'"}}' >/dev/null
+  --json '{"msisdn":"31610000001","hostname":"Cam.Mobile.Test","attrs":{"relay.http_port":"'$P_WEB'","relay.tls_port":"'$P_TLS'"}}' >/dev/null
 IP=$("$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret relay-test-secret \
   --state-dir $T/sim --msisdn 31610000001 --username cam --password cam-radius-pw | tail -1)
 [[ $IP == 127.1.* ]] || fail "attach: $IP"
@@ -89,7 +89,7 @@ pass "TLS to the mobile server through the relay, routed by SNI, verified end to
 
 # The owner's policy (attributes at the relay): allow-list, HTTP bearer token (stored hashed), off switch.
 relay_attrs() { curl -fsS -X PATCH "http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers/31610000001" \
-  -d '{"attrs":{'"$1"'}}' >/dev/null || fail "PATCH $1"; }
+  --json '{"attrs":{'"$1"'}}' >/dev/null || fail "PATCH $1"; }
 get() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 -H "Host: cam.mobile.test" "$@" "http://127.0.0.1:$P_PUBLIC/hello.txt"; }
 relay_attrs '"relay.allow_from":"10.0.0.0/8,192.0.2.0/24"'
 [ "$(get)" = 403 ] || fail "a client outside the allow-list got through"

@@ -26,7 +26,7 @@ after=$(curl -fsS "http://$ADMIN/api/v1/sessions" | jq -S '[.[] | {ip, msisdn, a
 pass "33 sessions and the directory intact after kill -9 and restart"
 
 # Leases survived too: a new subscriber never gets an address that is in use.
-curl -fsS -X POST "http://$ADMIN/api/v1/subscribers" -d '{"msisdn":"31610000009","username":"dave","password":"dave-pw-123"}' >/dev/null
+curl -fsS -X POST "http://$ADMIN/api/v1/subscribers" --json '{"msisdn":"31610000009","username":"dave","password":"dave-pw-123"}' >/dev/null
 out=$(printf 'User-Name = "dave"\nUser-Password = "dave-pw-123"\nCalled-Station-Id = "internet"\nMessage-Authenticator = 0x00\n' |
   radclient -x -r 1 -t 2 "$AUTH" auth "$SECRET")
 new_ip=$(echo "$out" | awk '/Framed-IP-Address/ {print $3}')

@@ -68,8 +68,8 @@ start_serve "$T/v/mobix.yaml" "$V_ADMIN" "$T/visited.log" || fail "visited did n
 V_PID=${PIDS[-1]}
 ADMIN=127.0.0.1:$H_ADMIN
 api() { curl -fsS "http://127.0.0.1:$1/api/v1/$2" "${@:3}"; }
-api "$H_ADMIN" subscribers -X POST -d '{"msisdn":"31600000001","username":"alice","password":"alice-pw","hostname":"alice.home.test"}' >/dev/null
-api "$H_ADMIN" subscribers -X POST -d '{"msisdn":"31600000003","username":"carol","password":"carol-pw","hostname":"carol.home.test","attrs":{"roaming":"false"}}' >/dev/null
+api "$H_ADMIN" subscribers -X POST --json '{"msisdn":"31600000001","username":"alice","password":"alice-pw","hostname":"alice.home.test"}' >/dev/null
+api "$H_ADMIN" subscribers -X POST --json '{"msisdn":"31600000003","username":"carol","password":"carol-pw","hostname":"carol.home.test","attrs":{"roaming":"false"}}' >/dev/null
 
 # The terminal attaches at the visited network, which acts on the sim's RADIUS as its NAS.
 vsim() { "$MOBIX" sim "$1" --auth 127.0.0.1:$V_AUTH --acct 127.0.0.1:$V_ACCT --secret $SECRET --state-dir "$T/sim" "${@:2}"; }
