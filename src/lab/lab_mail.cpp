@@ -95,7 +95,9 @@ import mailbox, os, signal, sys
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 host, port, home, domain = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-USERS = {u.encode(): p.encode() for u, p in (a.split(":", 1) for a in sys.argv[5:])}
+# user:password lines from a file only the lab can read: never on the command line (ps shows it).
+with open(sys.argv[5], encoding="utf-8") as f:
+    USERS = {u.encode(): p.encode() for u, p in (l.rstrip("\n").split(":", 1) for l in f if ":" in l)}
 def authenticator(server, session, envelope, mechanism, auth_data):
     ok = isinstance(auth_data, LoginPassword) and USERS.get(auth_data.login) == auth_data.password
     return AuthResult(success=ok, handled=False)
@@ -178,7 +180,14 @@ std::optional<LabMail> start_lab_mail(const std::string& dir, const std::vector<
   std::ofstream(m / "smtp_server.py", std::ios::trunc) << kSmtpServer;
   std::vector<std::string> argv{"/usr/bin/python3",           (m / "smtp_server.py").string(), "127.0.0.1",
                                 std::to_string(lm.smtp.port), (m / "home").string(),           lm.domain};
-  for (const auto& u : users) argv.push_back(u.user + ":" + u.password);
+  {
+    auto path = m / "smtp_users";
+    std::ofstream(path, std::ios::trunc);  // created, then narrowed before any secret is written
+    ::chmod(path.c_str(), 0600);
+    std::ofstream f(path, std::ios::trunc);
+    for (const auto& u : users) f << u.user << ":" << u.password << "\n";
+    argv.push_back(path.string());
+  }
   lm.smtp_pid = spawn(argv, (m / "smtp.log").string());
   if (!wait_port(lm.smtp.port)) {
     spdlog::warn("lab: the demo SMTP server did not start (see {}/smtp.log)", m.string());

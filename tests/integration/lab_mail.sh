@@ -29,3 +29,12 @@ curl -sS --interface "$B" "imap://$IMAP/INBOX;UID=1" -u "$U:$P" | grep -q "Hi Bo
 al=$(curl -sS --interface "$A" "pop3://$POP3/" -u "$U:$P")
 [ -z "$(echo "$al" | tr -d "[:space:]")" ] || fail "alice's mailbox should be empty: $al"
 pass "lab: alice's handset sends to bob with the default settings; bob's handset fetches it, From: Alice"
+
+# Lab hygiene (issue 12 item 8): the demo SMTP server reads its users from a 0600 file, so no mail
+# password shows on a command line.
+pid=$(pgrep -f "$T/mail/smtp_server.py" | head -1)
+[ -n "$pid" ] || fail "the demo SMTP server is not running"
+args=$(tr '\0' ' ' </proc/$pid/cmdline)
+echo "$args" | grep -q ':' && fail "credentials on the demo SMTP server's command line: $args"
+[ "$(stat -c %a "$T/mail/smtp_users")" = 600 ] || fail "smtp_users is not 0600"
+pass "the demo SMTP server's credentials are in a 0600 file, not on its command line"
