@@ -71,7 +71,7 @@ access:
     missed_interims: 3
     clients:
       - name: lab-ggsn
-        address: 127.0.0.0/8
+        address: 127.0.0.0/16  # the GGSN side only: never the handset pools (127.1-127.5)
         secret_file: radius_secret
   pools:
     - name: internet

@@ -176,7 +176,13 @@ std::optional<LabMail> start_lab_mail(const std::string& dir, const std::vector<
     spdlog::warn("lab: Dovecot did not start (see {}/dovecot.log)", m.string());
     return std::nullopt;
   }
-  std::ifstream(m / "run" / "master.pid") >> lm.dovecot_pid;
+  // Dovecot writes its pid file after it binds: wait for it, or the lab could not stop it (the pid
+  // read as 0 left Dovecot running after the lab's SIGTERM, issue 12 item 8).
+  for (int i = 0; i < 150 && lm.dovecot_pid <= 0; ++i) {
+    std::ifstream(m / "run" / "master.pid") >> lm.dovecot_pid;
+    if (lm.dovecot_pid <= 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (lm.dovecot_pid <= 0) spdlog::warn("lab: Dovecot wrote no pid file; stop it by hand when the lab ends");
   std::ofstream(m / "smtp_server.py", std::ios::trunc) << kSmtpServer;
   std::vector<std::string> argv{"/usr/bin/python3",           (m / "smtp_server.py").string(), "127.0.0.1",
                                 std::to_string(lm.smtp.port), (m / "home").string(),           lm.domain};

@@ -41,7 +41,7 @@ access:
     auth_listen: 127.0.0.1:AUTH_PORT
     acct_listen: 127.0.0.1:ACCT_PORT
     interim_interval: 60
-    clients: [{name: lab-visited-ggsn, address: 127.0.0.0/8, secret_file: ../radius_secret}]
+    clients: [{name: lab-visited-ggsn, address: 127.0.0.0/16, secret_file: ../radius_secret}]  # not the handset pools
   pools: [{name: visitors, range: 127.5.0.10-127.5.255.250}]
 roaming:
   realms: [visited.mobix.test]

@@ -38,3 +38,11 @@ args=$(tr '\0' ' ' </proc/$pid/cmdline)
 echo "$args" | grep -q ':' && fail "credentials on the demo SMTP server's command line: $args"
 [ "$(stat -c %a "$T/mail/smtp_users")" = 600 ] || fail "smtp_users is not 0600"
 pass "the demo SMTP server's credentials are in a 0600 file, not on its command line"
+
+# The lab's SIGTERM stops its demo Dovecot too (issue 12 item 8: it used to outlive the lab).
+dpid=$(cat "$T/mail/run/master.pid")
+kill -TERM "$LAB_PID"
+wait "$LAB_PID" 2>/dev/null || true
+for _ in $(seq 50); do kill -0 "$dpid" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$dpid" 2>/dev/null && fail "Dovecot ($dpid) outlived the lab"
+pass "stopping the lab stops its Dovecot"

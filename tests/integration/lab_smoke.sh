@@ -93,3 +93,22 @@ for _ in $(seq 1 50); do [ "$(dig +short @127.0.0.1 -p "$hd" "$bob_host")" = "$v
 for _ in $(seq 1 50); do dig @127.0.0.1 -p "$hd" "$bob_host" | grep -q NXDOMAIN && break; sleep 0.05; done
 dig @127.0.0.1 -p "$hd" "$bob_host" | grep -q NXDOMAIN || fail "home DNS kept $bob_host after detach"
 pass "the lab's two networks: roaming attach publishes A at home and PTR at visited; detach removes both"
+
+# The lab's RADIUS clients are the GGSN side only (issue 12 item 8): a handset address cannot speak
+# RADIUS to the access role even with the secret.
+before=$(metric 'mobix_radius_dropped_total{listener="acct",reason="unknown_client"}')
+/usr/bin/python3 - "${ACCT##*:}" "$SECRET" <<'PY'
+import hashlib, socket, struct, sys
+body = bytes([40, 6, 0, 0, 0, 1]) + bytes([44, 3]) + b"k" + bytes([8, 6, 127, 1, 0, 99])
+hdr = bytes([4, 1]) + struct.pack(">H", 20 + len(body))
+pkt = hdr + hashlib.md5(hdr + b"\0" * 16 + body + sys.argv[2].encode()).digest() + body
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.1.0.200", 0)); s.settimeout(1)
+s.sendto(pkt, ("127.0.0.1", int(sys.argv[1])))
+try:
+    s.recvfrom(4096); sys.exit("answered a handset address")
+except socket.timeout:
+    pass
+PY
+[ "$(metric 'mobix_radius_dropped_total{listener="acct",reason="unknown_client"}')" = $((before + 1)) ] ||
+  fail "a RADIUS packet from a handset address was not dropped as unknown_client"
+pass "the lab's RADIUS client range excludes the handset pools"
