@@ -75,7 +75,7 @@ void SessionTable::index_remove(const SessionRecord& r) {
 void SessionTable::insert_locked(const SessionRecord& r) {
   by_sid_[r.sid] = r;
   for (const auto& a : addresses(r)) by_key_[key(r.context, a)] = r.sid;
-  if (!r.msisdn.empty()) by_msisdn_.emplace(r.msisdn, r.sid);
+  if (!r.msisdn.empty()) by_msisdn_[r.msisdn].emplace(r.started, r.sid);
   index_put(r);
   if (!r.ipv6_prefix.empty()) {
     auto slash = r.ipv6_prefix.find('/');
@@ -94,12 +94,10 @@ void SessionTable::erase_locked(const std::string& sid) {
     if (auto kit = by_key_.find(k); kit != by_key_.end() && kit->second == sid) by_key_.erase(kit);
   }
   index_remove(it->second);
-  auto [first, last] = by_msisdn_.equal_range(it->second.msisdn);
-  for (auto m = first; m != last; ++m)
-    if (m->second == sid) {
-      by_msisdn_.erase(m);
-      break;
-    }
+  if (auto m = by_msisdn_.find(it->second.msisdn); m != by_msisdn_.end()) {
+    m->second.erase({it->second.started, sid});
+    if (m->second.empty()) by_msisdn_.erase(m);
+  }
   by_sid_.erase(it);
 }
 
@@ -279,15 +277,14 @@ std::optional<SessionRecord> SessionTable::find_by_ip(std::string_view ip_text,
 
 std::optional<SessionRecord> SessionTable::find_by_msisdn(std::string_view msisdn) const {
   std::shared_lock lock(mu_);
-  const SessionRecord* best = nullptr;
-  auto [first, last] = by_msisdn_.equal_range(std::string(msisdn));
-  for (auto m = first; m != last; ++m) {
-    auto it = by_sid_.find(m->second);
-    if (it == by_sid_.end() || it->second.ipv4.empty()) continue;
-    if (!best || it->second.started > best->started) best = &it->second;
+  auto m = by_msisdn_.find(std::string(msisdn));
+  if (m == by_msisdn_.end()) return std::nullopt;
+  // Newest first; a session without IPv4 (IPv6 only) is passed over.
+  for (auto s = m->second.rbegin(); s != m->second.rend(); ++s) {
+    auto it = by_sid_.find(s->second);
+    if (it != by_sid_.end() && !it->second.ipv4.empty()) return it->second;
   }
-  if (!best) return std::nullopt;
-  return *best;
+  return std::nullopt;
 }
 
 std::vector<SessionRecord> SessionTable::list() const {

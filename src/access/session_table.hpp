@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <set>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -93,8 +94,10 @@ class SessionTable final : public SessionView {
 
   mutable std::shared_mutex mu_;
   std::unordered_map<std::string, SessionRecord> by_sid_;
-  std::unordered_map<std::string, std::string> by_key_;          // context \n address -> sid
-  std::unordered_multimap<std::string, std::string> by_msisdn_;  // msisdn -> sid
+  std::unordered_map<std::string, std::string> by_key_;  // context \n address -> sid
+  /// msisdn -> its sessions by (start, sid): insert, erase and "newest" in O(log k) for k
+  /// sessions of one MSISDN (a multimap scanned per erase fell to ~200 Starts/s at 65,000, issue 12).
+  std::unordered_map<std::string, std::set<std::pair<std::int64_t, std::string>>> by_msisdn_;
   mutable std::array<LookupShard, kShards> shards_;
   std::array<std::atomic<bool>, 129> v6_prefix_lengths_{};
   std::vector<Listener> listeners_;

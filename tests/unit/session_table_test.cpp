@@ -165,3 +165,33 @@ TEST(SessionTableMsisdn, FindsTheNewestAttachedSessionAndForgetsEndedOnes) {
   EXPECT_FALSE(t.find_by_msisdn("31610000100"));
   EXPECT_FALSE(t.find_by_msisdn("unknown"));
 }
+
+TEST(SessionTable, ManySessionsOfOneMsisdnStayIndexed) {
+  // Issue 12 item 9: 65,000 Starts for one MSISDN used to make every erase scan them all. The index
+  // keeps each MSISDN's sessions ordered by start: the newest with an IPv4 address is found, and
+  // takeovers and stops keep it exact.
+  auto t = make_table();
+  const int n = 30000;
+  for (int i = 0; i < n; ++i) {
+    auto ip = "10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+              std::to_string(i % 256);
+    t.start(input(ip, "31600", "acct" + std::to_string(i)), 1000 + i);
+  }
+  EXPECT_EQ(t.size(), static_cast<std::size_t>(n));
+  auto newest = t.find_by_msisdn("31600");
+  ASSERT_TRUE(newest);
+  EXPECT_EQ(newest->started, 1000 + n - 1);
+  // The newest session's address is taken over by another subscriber: the MSISDN's next newest wins.
+  t.start(input(newest->ipv4, "31699", "other"), 999999);
+  auto next = t.find_by_msisdn("31600");
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->started, 1000 + n - 2);
+  // Every session stopped: nothing is left in the index.
+  for (int i = 0; i < n - 1; ++i) {
+    auto ip = "10." + std::to_string(i / 65536) + "." + std::to_string(i / 256 % 256) + "." +
+              std::to_string(i % 256);
+    t.stop(input(ip, "31600", "acct" + std::to_string(i)), 2000000);
+  }
+  EXPECT_FALSE(t.find_by_msisdn("31600"));
+  EXPECT_TRUE(t.find_by_msisdn("31699"));
+}
