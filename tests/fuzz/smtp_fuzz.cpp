@@ -1,6 +1,7 @@
 // libFuzzer target for the SMTP command/reply parsers and the From: header rewriter.
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "codec/smtp/smtp.hpp"
@@ -12,13 +13,23 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (auto c = parse_command(first)) (void)parse_mail_from(c->argument);
   (void)parse_reply_line(first);
   auto out = rewrite_from(in, "alice@mail.test", "Alice \xc3\x85ngstr\xc3\xb6m");
-  // The body (after the first empty line) must pass through unchanged.
-  auto body_in = in.find("\r\n\r\n");
+  // The body (after the first empty line) passes through unchanged but for its line endings, which
+  // are normalised to CRLF (issue 12 item 5: a bare LF must not reach the server).
+  auto normalized = normalize_line_endings(in);
+  std::string_view n = normalized;
+  auto body_in = n.find("\r\n\r\n");
   if (body_in != std::string_view::npos) {
-    auto tail = in.substr(body_in);
+    auto tail = n.substr(body_in);
     if (out.size() < tail.size() || std::string_view(out).substr(out.size() - tail.size()) != tail)
       __builtin_trap();
   }
+  // No bare CR or LF survives, and dot-stuffing leaves no line that is a lone "." (end of DATA).
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if ((out[i] == '\n' && (i == 0 || out[i - 1] != '\r')) ||
+        (out[i] == '\r' && (i + 1 >= out.size() || out[i + 1] != '\n')))
+      __builtin_trap();
+  auto stuffed = dot_stuff(out);
+  if (stuffed.starts_with(".\r\n") || stuffed.find("\r\n.\r\n") != std::string::npos) __builtin_trap();
   (void)display_name(in.substr(0, 200));
   return 0;
 }
