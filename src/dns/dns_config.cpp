@@ -6,6 +6,8 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include "codec/dns/zone.hpp"
+
 namespace mobix {
 
 namespace {
@@ -51,11 +53,10 @@ constexpr const SectionSpec* kSpecs[] = {&kDns, &kZone, &kUpdate};
 /// that is not an address of its type), or nullopt when it can.
 std::optional<std::string> static_record_error(const DnsZoneConfig::StaticRecord& r,
                                                const std::string& origin) {
-  auto name = lower(r.name);
-  while (!name.empty() && name.back() == '.') name.pop_back();
-  auto zone = lower(origin);
-  if (name != zone && !(name.size() > zone.size() && name.ends_with("." + zone)))
-    return "\"" + r.name + "\" is not inside zone " + origin;
+  // The zone set's own name rules (codec/dns), so what passes here is what it accepts at start.
+  auto name = dns::normalize_name(r.name);
+  auto zone = dns::normalize_name(origin);
+  if (!name || !zone || !dns::in_zone(*name, *zone)) return "\"" + r.name + "\" is not inside zone " + origin;
   if (r.type == "A" || r.type == "AAAA") {
     boost::system::error_code ec;
     auto a = boost::asio::ip::make_address(r.value, ec);

@@ -263,7 +263,8 @@ GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, Session
     std::weak_ptr<Impl> weak_impl = impl_;
     o.admit = [weak_impl](const std::string& peer) {
       auto impl = weak_impl.lock();
-      if (!impl || !impl->webhook_failures.blocked(peer)) return impl != nullptr;
+      if (!impl) return false;
+      if (!impl->webhook_failures.blocked(peer)) return true;
       signals("rate_limited").inc();
       return false;
     };
