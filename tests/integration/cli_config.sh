@@ -62,7 +62,7 @@ pkt = hdr + hashlib.md5(hdr + b"\0" * 16 + body + b"a-long-test-secret").digest(
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.2", 0)); s.settimeout(2)
 s.sendto(pkt, ("127.0.0.1", int(sys.argv[1]))); assert s.recvfrom(4096)[0][0] == 5
 PY
-curl -fsS "http://127.0.0.1:$P_ADMIN/metrics" | grep -q 'mobix_radius_dropped_total{listener="acct",reason="unknown_client"} 1' || fail "unknown client not counted"
+grep -q 'mobix_radius_dropped_total{listener="acct",reason="unknown_client"} 1' <<<"$(curl -fsS "http://127.0.0.1:$P_ADMIN/metrics")" || fail "unknown client not counted"
 grep -q '"level":"warning".*unknown_client' "$T/serve.log" || fail "no JSON log line for the drop"
 [ "$(curl -fsS "http://127.0.0.1:$P_ADMIN/api/v1/sessions" | jq -r '.[0].ip')" = 10.64.0.5 ] || fail "session from the known client"
 [ -f "$T/state.db" ] || fail "store path not relative to the config file"

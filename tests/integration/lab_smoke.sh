@@ -60,7 +60,7 @@ mode=$(stat -c %a "$(find "$T" -maxdepth 2 -name '*.db' | head -1)")
 [ "$mode" = 600 ] || fail "the store file has mode $mode"
 pass "admin API: secrets write-only, JSON only (415), cross-site and foreign Host refused (403, logged); store mode 0600"
 
-curl -fsS "http://$ADMIN/metrics" | grep -q '^mobix_access_sessions 1' || fail "sessions gauge"
+grep -q '^mobix_access_sessions 1' <<<"$(curl -fsS "http://$ADMIN/metrics")" || fail "sessions gauge"
 "$MOBIX" admin --lab "$T" purge "$ip" >/dev/null || fail "purge"
 [ "$(session_count)" = 0 ] || fail "purge left a session"
 "$MOBIX" sim attach --lab "$T" --msisdn 31610000002 >/dev/null

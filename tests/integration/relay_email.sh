@@ -93,7 +93,7 @@ TUNNEL=$("$MOBIX" signal open --key-file $T/signal.key --key-id 3 "$HEX" | /usr/
 # A wrong one-time key for a live tunnel: refused and counted; the tunnel stays waiting.
 printf 'MOBIX-TUNNEL %s %s\r\n' "$TUNNEL" "$(openssl rand -hex 16)" |
   timeout 10 openssl s_client -quiet -connect 127.0.0.1:$P_CALLBACK -CAfile $T/ca/ca.crt -verify_return_error >/dev/null 2>&1 || true
-curl -fsS http://127.0.0.1:$P_ADMIN_RELAY/metrics | grep -q '^mobix_relay_callbacks_total{result="bad_key"} 1' \
+grep -q '^mobix_relay_callbacks_total{result="bad_key"} 1' <<<"$(curl -fsS http://127.0.0.1:$P_ADMIN_RELAY/metrics)" \
   || fail "a wrong one-time key was not counted as bad_key"
 kill -0 $CURL_PID 2>/dev/null || fail "the held client was dropped by a wrong key"
 pass "a callback with the wrong one-time key is refused (bad_key) and the client keeps waiting"

@@ -85,6 +85,6 @@ grep -q "gateway-webhook: request from 127.0.0.1 refused" $T/op.log || fail "the
 for _ in $(seq 25); do
   curl -s -o /dev/null --cacert $T/ca/ca.crt --data-binary @$T/junk "https://127.0.0.1:$P_HOOK/v1/signal" || true
 done
-curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics | grep -q 'mobix_gateway_signals_total{result="rate_limited"}' \
+grep -q 'mobix_gateway_signals_total{result="rate_limited"}' <<<"$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics)" \
   || fail "repeated forged posts not rate limited"
 pass "forged webhook posts get 403 and are rate limited (counters)"
