@@ -184,6 +184,13 @@ struct RelayConfig {
   std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
   std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
   std::uint32_t max_pending_per_target = 32;    ///< tunnels waiting for one mobile server at once
+  // What a stranger can make the operator send (issue 12 item 1): wake-up signals per minute and
+  // at once, per target (the terminal), per client address and in all.
+  std::uint32_t signals_per_minute_per_target = 6, signal_burst_per_target = 3;
+  std::uint32_t signals_per_minute_per_client = 10, signal_burst_per_client = 5;
+  std::uint32_t signals_per_minute = 600, signal_burst = 60;
+  std::uint32_t spare_legs = 1;                ///< dialled-in legs kept per target for the next clients
+  std::uint32_t spare_leg_idle_timeout = 60;   ///< seconds a spare waits for a client
   std::uint32_t tunnel_idle_timeout = 300;      ///< seconds without traffic before a tunnel closes
   std::uint32_t tunnel_max_duration = 86400;    ///< seconds a tunnel may last in total
 };
@@ -199,6 +206,8 @@ struct GatewayConfig {
   std::string relay_ca_file;  ///< the relay's callback certificate must chain to this
   std::uint32_t connect_timeout = 5;
   std::uint32_t max_signal_lifetime = 300;    ///< seconds; later expiries are refused
+  std::uint32_t leg_wait_timeout = 600;       ///< seconds a dialled-in leg waits for the relay's GO
+  std::uint32_t max_legs_per_link = 256;       ///< legs open at once for one signal's link
   std::uint32_t tunnel_idle_timeout = 300;    ///< seconds without traffic before a tunnel closes
   std::uint32_t tunnel_max_duration = 86400;  ///< seconds a tunnel may last in total
 };

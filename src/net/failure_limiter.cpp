@@ -1,36 +1,15 @@
 #include "net/failure_limiter.hpp"
 
-#include <random>
-
 namespace mobix::net {
 
 namespace {
 constexpr auto kWindow = std::chrono::minutes(1);
-
-std::uint64_t mix(std::uint64_t x) {  // splitmix64's finalizer
-  x ^= x >> 30;
-  x *= 0xbf58476d1ce4e5b9ULL;
-  x ^= x >> 27;
-  x *= 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
 }  // namespace
 
 FailureLimiter::FailureLimiter(unsigned per_minute, std::size_t capacity, Clock clock)
     : per_minute_(per_minute), clock_(clock ? std::move(clock) : Clock(&std::chrono::steady_clock::now)) {
-  std::random_device rd;
-  seed_ = (std::uint64_t{rd()} << 32) ^ rd();
   std::size_t buckets = std::max<std::size_t>(1, (capacity + kWays - 1) / kWays);
   slots_.resize(buckets * kWays);
-}
-
-std::uint64_t FailureLimiter::key_of(std::string_view address) const {
-  // FNV-1a from a per-process basis, then a finalizer: which addresses share a bucket differs
-  // from process to process.
-  std::uint64_t h = seed_ ^ 0xcbf29ce484222325ULL;
-  for (unsigned char c : address) h = (h ^ c) * 0x100000001b3ULL;
-  h = mix(h);
-  return h ? h : 1;
 }
 
 bool FailureLimiter::expired(const Slot& s, std::chrono::steady_clock::time_point now) const {
@@ -50,14 +29,14 @@ FailureLimiter::Slot* FailureLimiter::find(std::uint64_t key, std::chrono::stead
 bool FailureLimiter::blocked(std::string_view address) {
   std::lock_guard lock(mu_);
   auto now = clock_();
-  Slot* s = find(key_of(address), now);
+  Slot* s = find(hash_(address), now);
   return s && s->count >= per_minute_;
 }
 
 void FailureLimiter::record(std::string_view address) {
   std::lock_guard lock(mu_);
   auto now = clock_();
-  auto key = key_of(address);
+  auto key = hash_(address);
   if (Slot* s = find(key, now)) {
     ++s->count;
     return;

@@ -13,6 +13,8 @@
 #include <string_view>
 #include <vector>
 
+#include "net/keyed_hash.hpp"
+
 namespace mobix::net {
 
 class FailureLimiter {
@@ -36,13 +38,12 @@ class FailureLimiter {
     std::chrono::steady_clock::time_point start;
     unsigned count = 0;
   };
-  std::uint64_t key_of(std::string_view address) const;
   Slot* find(std::uint64_t key, std::chrono::steady_clock::time_point now);
   bool expired(const Slot& s, std::chrono::steady_clock::time_point now) const;
 
   unsigned per_minute_;
   Clock clock_;
-  std::uint64_t seed_;
+  KeyedHash hash_;
   std::vector<Slot> slots_;
   std::mutex mu_;
 };

@@ -1,5 +1,7 @@
 #include <atomic>
 #include <ctime>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -20,6 +22,7 @@
 #include "net/http_server.hpp"
 #include "net/tunnel_leg.hpp"
 #include "relay/mail_signal.hpp"
+#include "relay/relay_links.hpp"
 #include "relay/tunnel_roles.hpp"
 #include "smpp/esme.hpp"
 #include "spine/session_view.hpp"
@@ -53,6 +56,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   std::unique_ptr<HttpServer> webhook_service;
   std::unique_ptr<MailSignalReceiver> mail_receiver;
   net::FailureLimiter webhook_failures{20};  // refused POSTs per address per minute
+  std::unordered_map<std::uint64_t, unsigned> legs_open;  ///< per link (tunnel id)
+  std::unordered_set<net::Leg*> waiting_legs;              ///< dialled in, waiting for GO: closed on stop
 
   void webhook(const HttpRequest& req, HttpReply reply);
 
@@ -144,49 +149,123 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     co_return *ok;
   }
 
-  // Steps F-G for one admitted signal.
+  // Steps F-G for one admitted signal: remembered, then the first leg of its link.
   asio::awaitable<void> tunnel(signal::AccessRequest r) {
     auto self = shared_from_this();
     ++active;
-    struct Done {
-      std::atomic<int>& a;
-      ~Done() { --a; }
-    } done{active};
+    ActiveGuard done{active};
     if (!co_await remember(r)) co_return;
-    // Where is the terminal now? Only the access sessions know.
-    auto session = sessions.find_by_msisdn(r.msisdn);
-    std::string ip = session ? session->ipv4 : std::string();
-    if (ip.empty()) {
+    // A terminal that is not attached gets no leg: the relay's clients get their 503 at its timeout.
+    if (terminal_ip(r.msisdn).empty()) {
       signals("not_attached").inc();
       spdlog::info("gateway: tunnel {:016x}: msisdn {} is not attached", r.tunnel_id, r.msisdn);
       co_return;
     }
+    if (reserve_leg(r.tunnel_id)) co_await leg(r);
+  }
+
+  struct ActiveGuard {
+    std::atomic<int>& a;
+    ~ActiveGuard() { --a; }
+  };
+
+  // Where is the terminal now? Only the access sessions know (asked again for every leg).
+  std::string terminal_ip(const std::string& msisdn) const {
+    auto session = sessions.find_by_msisdn(msisdn);
+    return session ? session->ipv4 : std::string();
+  }
+
+  // Legs open at once per link are bounded, whatever the relay asks for.
+  bool reserve_leg(std::uint64_t link) {
+    auto& n = legs_open[link];
+    if (n >= cfg.max_legs_per_link) return false;
+    ++n;
+    return true;
+  }
+  void release_leg(std::uint64_t link) {
+    auto it = legs_open.find(link);
+    if (it != legs_open.end() && --it->second == 0) legs_open.erase(it);
+  }
+
+  // The relay's end of a new leg, TLS verified; the first line presents the link's key. Null when
+  // the relay cannot be reached.
+  asio::awaitable<std::unique_ptr<net::Leg>> dial_relay(const signal::AccessRequest& r) {
     const auto t = std::chrono::seconds(cfg.connect_timeout);
-    // Named locals, not temporaries, in co_await operands (GCC 12 destroys such temporaries twice).
-    const Endpoint terminal_ep{ip, r.target_port};
     const Endpoint relay_ep{r.relay_ip, r.callback_port};
     std::string why;
-    auto terminal_socket = co_await dial(io.get_executor(), terminal_ep, t, why);
-    if (!terminal_socket) {
-      signals("terminal_unreachable").inc();
-      spdlog::info("gateway: tunnel {:016x}: {}:{} (msisdn {}) refused: {}", r.tunnel_id, ip, r.target_port,
-                   r.msisdn, why);
-      co_return;
-    }
-    net::Leg terminal(std::move(*terminal_socket));
     auto relay_socket = co_await dial(io.get_executor(), relay_ep, t, why);
-    bool relay_up = relay_socket.has_value();
-    net::Leg relay(relay_up ? std::move(*relay_socket) : asio::ip::tcp::socket(io));
-    if (relay_up) relay_up = co_await relay.connect_tls(tls->native_handle(), r.relay_ip, t, why);
-    if (!relay_up) {
-      signals("relay_unreachable").inc();
-      spdlog::warn("gateway: tunnel {:016x}: relay {}:{}: {}", r.tunnel_id, r.relay_ip, r.callback_port, why);
-      co_return;
-    }
+    bool up = relay_socket.has_value();
+    auto relay = std::make_unique<net::Leg>(up ? std::move(*relay_socket) : asio::ip::tcp::socket(io));
+    if (up) up = co_await relay->connect_tls(tls->native_handle(), r.relay_ip, t, why);
     std::string key_hex;
     boost::algorithm::hex_lower(r.one_time_key.begin(), r.one_time_key.end(), std::back_inserter(key_hex));
     std::string hello = fmt::format("MOBIX-TUNNEL {:016x} {}\r\n", r.tunnel_id, key_hex);
-    if (!co_await relay.write_all(hello, t)) co_return;
+    if (up) up = co_await relay->write_all(hello, t);
+    if (!up) {
+      signals("relay_unreachable").inc();
+      spdlog::warn("gateway: tunnel {:016x}: relay {}:{}: {}", r.tunnel_id, r.relay_ip, r.callback_port,
+                   why.empty() ? "closed" : why);
+      co_return nullptr;
+    }
+    co_return relay;
+  }
+
+  // One leg of a link (relay/relay_links.hpp): dialled in, it waits for the relay's GO, then
+  // connects to the terminal (step F), answers UP or DOWN, dials the further legs the relay asked
+  // for, and splices. The caller reserved the leg.
+  asio::awaitable<void> leg(signal::AccessRequest r) {
+    auto self = shared_from_this();
+    ++active;
+    ActiveGuard done{active};
+    struct Release {
+      Impl& impl;
+      std::uint64_t id;
+      ~Release() { impl.release_leg(id); }
+    } release{*this, r.tunnel_id};
+    auto relay = co_await dial_relay(r);
+    if (!relay) co_return;
+    std::string buf;
+    waiting_legs.insert(relay.get());
+    auto go = co_await relay->read_line(buf, 64, std::chrono::seconds(cfg.leg_wait_timeout));
+    waiting_legs.erase(relay.get());
+    unsigned more = 0;
+    if (!go || go->rfind("MOBIX-GO ", 0) != 0 || !buf.empty()) {
+      spdlog::debug("gateway: tunnel {:016x}: the relay closed a waiting leg", r.tunnel_id);
+      co_return;  // the relay had no client for it, or we are stopping
+    }
+    more = std::min<unsigned>(relay::kMaxLegsPerGo, static_cast<unsigned>(std::atoi(go->c_str() + 9)));
+    const auto t = std::chrono::seconds(cfg.connect_timeout);
+    const std::string ip = terminal_ip(r.msisdn);
+    std::optional<asio::ip::tcp::socket> terminal_socket;
+    std::string why = "not attached";
+    if (!ip.empty()) {
+      const Endpoint terminal_ep{ip, r.target_port};
+      terminal_socket = co_await dial(io.get_executor(), terminal_ep, t, why);
+    }
+    if (!terminal_socket) {
+      signals(ip.empty() ? "not_attached" : "terminal_unreachable").inc();
+      spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{}: {}", r.tunnel_id, r.msisdn, ip, r.target_port, why);
+      const std::string down = ip.empty() ? "MOBIX-DOWN not_attached\r\n" : "MOBIX-DOWN unreachable\r\n";
+      co_await relay->write_all(down, t);
+      co_return;
+    }
+    net::Leg terminal(std::move(*terminal_socket));
+    // The legs this gateway will dial (max_legs_per_link bounds them), so the relay counts right.
+    unsigned granted = 0;
+    while (granted < more && reserve_leg(r.tunnel_id)) ++granted;
+    const std::string up = fmt::format("MOBIX-UP {}\r\n", granted);
+    if (!co_await relay->write_all(up, t)) {
+      for (unsigned i = 0; i < granted; ++i) release_leg(r.tunnel_id);
+      co_return;
+    }
+    for (unsigned i = 0; i < granted; ++i) asio::co_spawn(io, leg(r), asio::detached);
+    co_await splice_leg(r, *relay, terminal, ip);
+  }
+
+  // Step G's end: a tls_passthrough leg leaves TLS first; then both directions are spliced.
+  asio::awaitable<void> splice_leg(const signal::AccessRequest& r, net::Leg& relay, net::Leg& terminal,
+                                   std::string ip) {
+    const auto t = std::chrono::seconds(cfg.connect_timeout);
     if (r.protocol == signal::Protocol::tls_passthrough) {
       // The relay sends the PROXY header and the client's ClientHello under TLS, then both ends
       // leave TLS: what follows is TLS end to end, spliced by both proxies.
@@ -295,6 +374,7 @@ void GatewayRole::start() {
 }
 void GatewayRole::stop() {
   impl_->stopping = true;
+  for (auto* leg : impl_->waiting_legs) leg->close();
   if (impl_->esme) impl_->esme->close();
   if (impl_->webhook_service) impl_->webhook_service->stop();
   if (impl_->mail_receiver) impl_->mail_receiver->stop();

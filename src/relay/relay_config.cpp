@@ -47,6 +47,22 @@ constexpr KeySpec kRelayKeys[] = {
     {"hold_timeout", "u32", "10", "seconds a client waits for its tunnel", 1, 120},
     {"max_pending_per_client_ip", "u32", "8", "tunnels one client address may wait for at once", 1, 10000},
     {"max_pending_per_target", "u32", "32", "tunnels waiting for one mobile server at once", 1, 10000},
+    {"signals_per_minute_per_target", "u32", "6",
+     "wake-up signals (each an SMS, e-mail or webhook call) per minute for one terminal; clients "
+     "waiting for the same terminal share one",
+     1, 10000},
+    {"signal_burst_per_target", "u32", "3", "signals for one terminal at once, before the rate applies", 1,
+     10000},
+    {"signals_per_minute_per_client", "u32", "10", "signals one client address can cause per minute", 1, 10000},
+    {"signal_burst_per_client", "u32", "5", "signals one client address can cause at once", 1, 10000},
+    {"signals_per_minute", "u32", "600", "signals per minute in all", 1, 1000000},
+    {"signal_burst", "u32", "60", "signals at once in all", 1, 1000000},
+    {"spare_legs", "u32", "1",
+     "legs the gateway keeps dialled in per terminal for the next clients (no signal needed while one "
+     "waits)",
+     0, 16},
+    {"spare_leg_idle_timeout", "u32", "60", "seconds a spare leg waits for a client before the relay closes it",
+     5, 3600},
     {"tunnel_idle_timeout", "u32", "300", "seconds without traffic before a tunnel closes", 10, 86400},
     {"tunnel_max_duration", "u32", "86400", "seconds a tunnel may last in total", 60, 30 * 86400},
 };
@@ -85,6 +101,11 @@ constexpr KeySpec kGatewayKeys[] = {
     {"relay_ca_file", "file", "", "required: the relay's callback certificate chains to this"},
     {"connect_timeout", "u32", "5", "seconds to reach the terminal and the relay", 1, 60},
     {"max_signal_lifetime", "u32", "300", "seconds; signals expiring later are refused", 10, 3600},
+    {"leg_wait_timeout", "u32", "600",
+     "seconds a leg dialled in to the relay waits for a client (keep above the relay's spare_leg_idle_timeout)",
+     10, 86400},
+    {"max_legs_per_link", "u32", "256", "legs open at once for one signal (the relay asks for more as clients come)",
+     1, 10000},
     {"tunnel_idle_timeout", "u32", "300", "seconds without traffic before a tunnel closes", 10, 86400},
     {"tunnel_max_duration", "u32", "86400", "seconds a tunnel may last in total", 60, 30 * 86400},
 };
@@ -206,6 +227,14 @@ void parse_relay(Section& s, Config& c, const ConfigEnv& env) {
   r.hold_timeout = s.u32("hold_timeout");
   r.max_pending_per_client_ip = s.u32("max_pending_per_client_ip");
   r.max_pending_per_target = s.u32("max_pending_per_target");
+  r.signals_per_minute_per_target = s.u32("signals_per_minute_per_target");
+  r.signal_burst_per_target = s.u32("signal_burst_per_target");
+  r.signals_per_minute_per_client = s.u32("signals_per_minute_per_client");
+  r.signal_burst_per_client = s.u32("signal_burst_per_client");
+  r.signals_per_minute = s.u32("signals_per_minute");
+  r.signal_burst = s.u32("signal_burst");
+  r.spare_legs = s.u32("spare_legs");
+  r.spare_leg_idle_timeout = s.u32("spare_leg_idle_timeout");
   r.tunnel_idle_timeout = s.u32("tunnel_idle_timeout");
   r.tunnel_max_duration = s.u32("tunnel_max_duration");
   c.relay = std::move(r);
@@ -254,6 +283,8 @@ void parse_gateway(Section& s, Config& c, const ConfigEnv& env) {
     s.fail(s.key("relay_ca_file"), s.node(), "the relay's CA is required (TLS is verified)");
   g.connect_timeout = s.u32("connect_timeout");
   g.max_signal_lifetime = s.u32("max_signal_lifetime");
+  g.leg_wait_timeout = s.u32("leg_wait_timeout");
+  g.max_legs_per_link = s.u32("max_legs_per_link");
   g.tunnel_idle_timeout = s.u32("tunnel_idle_timeout");
   g.tunnel_max_duration = s.u32("tunnel_max_duration");
   c.gateway = std::move(g);

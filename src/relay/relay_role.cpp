@@ -1,6 +1,9 @@
+#include <sys/socket.h>
+
 #include <array>
+#include <cerrno>
 #include <ctime>
-#include <deque>
+#include <functional>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -23,17 +26,23 @@
 #include "core/tcp_service.hpp"
 #include "directory/directory.hpp"
 #include "net/conn.hpp"
-#include "net/http_client.hpp"
+#include "net/tls_context.hpp"
+#include "net/token_buckets.hpp"
 #include "net/tunnel_leg.hpp"
-#include "relay/mail_signal.hpp"
+#include "relay/relay_links.hpp"
+#include "relay/signal_sender.hpp"
 #include "relay/tunnel_roles.hpp"
-#include "smpp/esme.hpp"
 
 namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using net::Conn;
+using relay::Link;
+using relay::LinkWaiter;
+using relay::SpareLeg;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
@@ -41,29 +50,50 @@ Counter& refused(const char* reason) {
   return metrics().counter("mobix_relay_clients_refused_total", "Relay clients not tunnelled, by reason",
                            std::string("reason=\"") + reason + "\"");
 }
+Counter& signals_counter(SignalOutcome o) {
+  return metrics().counter("mobix_relay_signals_total", "Wake-up signals to the gateway, by outcome",
+                           std::string("outcome=\"") + to_string(o) + "\"");
+}
+Counter& spares(const char* event) {
+  return metrics().counter("mobix_relay_spare_legs_total",
+                           "Legs kept dialled in for the next clients, by what became of them",
+                           std::string("event=\"") + event + "\"");
+}
 Counter& callbacks(const char* result) {
   return metrics().counter("mobix_relay_callbacks_total", "Gateway callbacks at the relay, by result",
                            std::string("result=\"") + result + "\"");
 }
 
-// A signal waiting for the relay's SMPP or SMTP session.
-struct OutgoingSignal {
-  std::vector<std::uint8_t> sealed;
-  std::uint64_t id = 0;
-  bool ok = false;
-  asio::steady_timer done;  ///< cancelled when sent (or given up)
-  explicit OutgoingSignal(const asio::any_io_executor& ex)
-      : done(ex, asio::steady_timer::time_point::max()) {}
-};
-
-// A client waiting for its tunnel: the callback handler hands over the gateway's connection.
-struct Pending {
-  std::array<std::uint8_t, signal::kOneTimeKeySize> key{};
-  asio::steady_timer ready;
-  std::shared_ptr<net::Leg> callback;
-  std::string server_early;  ///< what the server sent right behind the key line (e.g. an SSH banner)
-  explicit Pending(const asio::any_io_executor& ex) : ready(ex) {}
-};
+// What a socket holds without reading it (bytes stay for the tunnel). A wait for readability can
+// wake without anything there (the reactor saw an edge a read already consumed): `nothing`.
+enum class Pending { nothing, data, closed };
+Pending pending_input(asio::ip::tcp::socket& s) {
+  char b;
+  auto n = ::recv(s.native_handle(), &b, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return Pending::data;
+  if (n == 0) return Pending::closed;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Pending::nothing : Pending::closed;
+}
+// The client closed its side (or reset): nobody to tunnel to.
+bool peer_closed(asio::ip::tcp::socket& s) {
+  return pending_input(s) == Pending::closed;
+}
+// Sleeps on `timer` until `deadline` or until `settled()`, looking at `s` every `tick` (without
+// reading it). Returns what `s` showed: `nothing` when the wait ended otherwise. `timer.cancel()`
+// wakes it to ask `settled()` again. (Polling, not a readiness wait on the socket: the client's
+// socket belongs to a Beast stream, and a reactor wait beside it misbehaved.)
+asio::awaitable<Pending> watch_until(asio::ip::tcp::socket& s, asio::steady_timer& timer,
+                                     Clock::time_point deadline, std::chrono::milliseconds tick,
+                                     std::function<bool()> settled) {
+  for (;;) {
+    const auto now = Clock::now();
+    if (settled() || now >= deadline) co_return Pending::nothing;
+    timer.expires_at(std::min(deadline, now + tick));
+    auto [ec] = co_await timer.async_wait(kTuple);
+    if (ec == asio::error::operation_aborted) continue;
+    if (auto p = pending_input(s); p != Pending::nothing) co_return p;
+  }
+}
 
 std::string sha256_hex(std::string_view data) {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -132,36 +162,35 @@ Refusal check_policy(const Subscriber& sub, const boost::asio::ip::address& clie
 
 }  // namespace
 
+// The service a client asked for (step C), once it is known and allowed.
+struct Target {
+  std::string name;
+  Subscriber sub;
+  int port = 0;
+  signal::Protocol protocol = signal::Protocol::http;
+  bool http = false;  ///< only HTTP clients get an HTTP status; TLS and raw TCP a clean close
+  std::string link_key() const {
+    return fmt::format("{}/{}/{}", sub.msisdn, port, static_cast<int>(protocol));
+  }
+};
+
 struct RelayRole::Impl {
   asio::io_context& io;
   const RelayConfig& cfg;
   Directory& dir;
   signal::Key key;
   std::shared_ptr<asio::ssl::context> tls;
-  std::shared_ptr<asio::ssl::context> webhook_tls;
-  struct WebhookTarget {  // cfg.webhook_url, split once: https://host:port/path
-    std::string hostport, path = "/";
-    std::optional<Endpoint> endpoint;
-    explicit WebhookTarget(const std::string& url) {
-      if (url.size() <= 8) return;
-      auto rest = url.substr(8);
-      auto slash = rest.find('/');
-      hostport = rest.substr(0, slash);
-      if (slash != std::string::npos) path = rest.substr(slash);
-      endpoint = parse_endpoint(hostport, true);
-    }
-  } webhook;
-  /// Idle keep-alive connections to the gateway's webhook (step D over HTTPS).
-  std::vector<std::unique_ptr<net::HttpsConnection>> webhook_idle;
+  SignalSender signals;
+  relay::LinkTable links;
+  net::TokenBuckets per_target, per_client, in_all;  ///< what strangers can make the operator send
   std::unique_ptr<TcpService> pub, cb;
   std::vector<std::unique_ptr<TcpService>> mapped_ports;  ///< one per cfg.port_map entry
-  std::unordered_map<std::uint64_t, std::shared_ptr<Pending>> pending;
   std::unordered_map<std::string, unsigned> pending_per_ip;
   std::unordered_map<std::string, unsigned> pending_per_target;
-  std::deque<std::shared_ptr<OutgoingSignal>> signal_queue;
-  asio::steady_timer signal_wake{io, asio::steady_timer::time_point::max()};
   bool stopping = false;
   Counter& tunnels = metrics().counter("mobix_relay_tunnels_total", "Tunnels spliced by the relay");
+  Counter& coalesced = metrics().counter("mobix_relay_coalesced_total",
+                                         "Clients that waited for a signal or leg already on its way");
 
   Impl(asio::io_context& i, const RelayConfig& c, Directory& d)
       : io(i),
@@ -169,8 +198,10 @@ struct RelayRole::Impl {
         dir(d),
         key(signal::key_from_hex(c.signal_key.key_hex).value()),  // config checked the format
         tls(net::make_server_tls_context(c.tls_cert_file, c.tls_key_file)),
-        webhook_tls(net::make_client_tls_context(c.webhook_ca_file)),
-        webhook(c.webhook_url) {}
+        signals(i, c),
+        per_target(c.signals_per_minute_per_target, c.signal_burst_per_target),
+        per_client(c.signals_per_minute_per_client, c.signal_burst_per_client),
+        in_all(c.signals_per_minute, c.signal_burst, 8) {}
 
   static asio::awaitable<void> answer_http(Conn& c, int code, const char* reason, std::string text) {
     std::string body = text + "\n";
@@ -180,120 +211,6 @@ struct RelayRole::Impl {
         code, reason, body.size());
     std::string all = head + body;
     co_await net::write_all(c, all, std::chrono::seconds(5));
-  }
-
-  // Step D over HTTPS: POST /v1/signal to the gateway's webhook (certificate verified), on a
-  // kept-alive connection when one is idle (saves a TCP and a TLS handshake per tunnel).
-  asio::awaitable<bool> send_webhook(std::vector<std::uint8_t> sealed, std::uint64_t id) {
-    if (!webhook.endpoint) {
-      spdlog::error("relay: webhook_url {} has no host:port", cfg.webhook_url);
-      co_return false;
-    }
-    const auto t = std::chrono::seconds(5);
-    const std::string body(sealed.begin(), sealed.end()), content_type = "application/octet-stream";
-    // A kept connection the gateway may have closed meanwhile: on failure, once more on a new one.
-    net::HttpsConnection::Result res;
-    std::unique_ptr<net::HttpsConnection> conn;
-    while (!webhook_idle.empty() && res.status == 0) {
-      conn = std::move(webhook_idle.back());
-      webhook_idle.pop_back();
-      res = co_await conn->post(webhook.path, webhook.hostport, content_type, body, t);
-    }
-    if (res.status == 0) {
-      conn = std::make_unique<net::HttpsConnection>(io.get_executor());
-      std::string why;
-      if (!co_await conn->connect(*webhook.endpoint, *webhook_tls, t, why)) {
-        spdlog::warn("relay #{}: webhook {}: {}", id, cfg.webhook_url, why);
-        co_return false;
-      }
-      res = co_await conn->post(webhook.path, webhook.hostport, content_type, body, t);
-    }
-    if (res.keep_alive && webhook_idle.size() < 8) webhook_idle.push_back(std::move(conn));
-    if (res.status != 202) {
-      spdlog::warn("relay #{}: webhook {} refused the signal: {}", id, cfg.webhook_url,
-                   res.status ? "HTTP " + std::to_string(res.status) : "no answer (" + res.error + ")");
-      co_return false;
-    }
-    spdlog::info("relay #{}: signal posted to the gateway's webhook ({} octets)", id, sealed.size());
-    co_return true;
-  }
-
-  // Step D: the signal goes to the gateway as a binary short message through the SMSC, as an
-  // e-mail, or as an HTTPS POST.
-  asio::awaitable<bool> send_signal(std::vector<std::uint8_t> sealed, std::uint64_t id) {
-    if (cfg.channel == SignalChannel::webhook) {
-      bool ok = co_await send_webhook(sealed, id);
-      co_return ok;
-    }
-    // Queued for the one SMPP (or SMTP) session the relay keeps open (SMSCs limit binds; one per
-    // signal would also cost round trips per tunnel).
-    auto item = std::make_shared<OutgoingSignal>(io.get_executor());
-    item->sealed = sealed;
-    item->id = id;
-    signal_queue.push_back(item);
-    signal_wake.cancel_one();
-    co_await item->done.async_wait(asio::as_tuple(asio::use_awaitable));
-    co_return item->ok;
-  }
-
-  // One signal as a binary short message on the bound transmitter session (bound first if needed).
-  // One signal as a binary short message over the kept transmitter bind (bound first when needed).
-  asio::awaitable<smpp::SmppResult> send_sms(const OutgoingSignal& item, std::unique_ptr<smpp::Esme>& esme) {
-    smpp::ShortMessage m;
-    m.source_addr = "mobixrelay";
-    m.dest_addr_ton = 1;
-    m.dest_addr_npi = 1;
-    m.destination_addr = cfg.gateway_msisdn;
-    m.data_coding = 0x04;
-    m.short_message = item.sealed;
-    if (!esme) {
-      smpp::EsmeConfig ec{
-          cfg.smpp.smsc, cfg.smpp.system_id, cfg.smpp.password, "", smpp::BindMode::transmitter, ""};
-      esme = std::make_unique<smpp::Esme>(io.get_executor(), ec);
-      auto bound = co_await esme->bind();
-      if (!bound) co_return bound;
-    }
-    auto sent = co_await esme->submit(m);
-    if (sent)
-      spdlog::info("relay #{}: signal sent by SMS to {} ({} octets, message {})", item.id, cfg.gateway_msisdn,
-                   item.sealed.size(), sent.message_id);
-    co_return sent;
-  }
-
-  // Sends queued signals in order over the one session the channel keeps (an SMPP transmitter
-  // bind or an SMTP session); a failed session is dropped and re-opened once per signal.
-  asio::awaitable<void> signal_sender() {
-    std::unique_ptr<smpp::Esme> esme;
-    std::optional<MailSignalSender> mail;
-    if (cfg.channel == SignalChannel::email) mail.emplace(io.get_executor(), cfg.email);
-    const std::string via = mail ? cfg.email.smtp.str() : cfg.smpp.smsc.str();
-    while (!stopping) {
-      if (signal_queue.empty()) {
-        co_await signal_wake.async_wait(asio::as_tuple(asio::use_awaitable));
-        continue;
-      }
-      auto item = signal_queue.front();
-      signal_queue.pop_front();
-      for (int attempt = 0; attempt < 2 && !item->ok; ++attempt) {
-        std::string error;
-        if (mail) {
-          auto mail_error = co_await mail->send(item->sealed);
-          error = mail_error;
-          if (error.empty())
-            spdlog::info("relay #{}: signal sent by e-mail to {} through {} ({} octets)", item->id,
-                         cfg.email.to, via, item->sealed.size());
-        } else {
-          auto sent = co_await send_sms(*item, esme);
-          error = sent.error;
-          if (!sent) esme.reset();  // the SMPP session is gone or refused: bind again
-        }
-        item->ok = error.empty();
-        if (!item->ok) spdlog::warn("relay #{}: cannot send the signal through {}: {}", item->id, via, error);
-      }
-      item->done.cancel();
-    }
-    if (esme) esme->close();
-    if (mail) mail->close();
   }
 
   // Step C without terminating TLS: the HTTP Host header or the TLS SNI, from what the client sent
@@ -323,153 +240,278 @@ struct RelayRole::Impl {
     }
   }
 
+  // Step C: which mobile server, and may this client reach it? nullopt when refused (answered).
+  asio::awaitable<std::optional<Target>> find_target(Conn& c, std::uint64_t id, const RelayPortMap* mapped,
+                                                     std::string& buf) {
+    boost::system::error_code ec;
+    auto peer = c.socket().remote_endpoint(ec);
+    const auto ip = canonical(peer.address()).to_string();
+    bool is_tls = false;
+    std::optional<std::string> name;
+    if (mapped)
+      name = mapped->hostname;
+    else
+      name = co_await peek_name(c, buf, is_tls);
+    if (!name) co_return std::nullopt;
+    Target t;
+    t.name = *name;
+    t.http = !mapped && !is_tls;
+    t.protocol = mapped    ? signal::Protocol::tcp
+                 : !is_tls ? signal::Protocol::http
+                 : cfg.callback_encryption == CallbackEncryption::always
+                     ? signal::Protocol::tls
+                     : signal::Protocol::tls_passthrough;
+    auto sub = dir.find(IdentityKind::hostname, t.name);
+    t.port = mapped ? mapped->target_port : 0;
+    if (sub && !mapped) {
+      auto port_attr = sub->attrs.find(is_tls ? "relay.tls_port" : "relay.http_port");
+      if (port_attr != sub->attrs.end()) t.port = std::atoi(port_attr->second.c_str());
+    }
+    if (!sub || t.port <= 0 || t.port > 65535 || sub->msisdn.empty()) {
+      refused("unknown_server").inc();
+      spdlog::info("relay #{}: {} asked for {}: no such mobile server", id, ip, t.name);
+      if (t.http) co_await answer_http(c, 404, "Not Found", "no mobile server is published as " + t.name);
+      co_return std::nullopt;
+    }
+    std::span<const std::uint8_t> head(reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size());
+    if (auto no = check_policy(*sub, canonical(peer.address()), !t.http, head); no.reason) {
+      refused(no.reason).inc();
+      spdlog::info("relay #{}: {} refused for {}: {}", id, ip, t.name, no.reason);
+      if (t.http) co_await answer_http(c, no.status, no.status == 401 ? "Unauthorized" : "Forbidden", no.text);
+      co_return std::nullopt;
+    }
+    t.sub = std::move(*sub);
+    co_return t;
+  }
+
+  // Step D, once per link: a new tunnel id and one-time key, sealed and sent. A refusal reason, or
+  // nullptr when the signal is on its way.
+  const char* start_signal(const std::shared_ptr<Link>& link, const Target& t, std::uint64_t id) {
+    signal::AccessRequest req;
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(&req.tunnel_id), sizeof req.tunnel_id) != 1 ||
+        RAND_bytes(req.one_time_key.data(), static_cast<int>(req.one_time_key.size())) != 1) {
+      spdlog::error("relay #{}: RAND_bytes failed; no signal for {}", id, t.name);
+      return "no_randomness";  // without fresh randomness the one-time key could be guessed
+    }
+    req.expires = static_cast<std::uint32_t>(std::time(nullptr) + cfg.hold_timeout);
+    req.relay_ip = cfg.callback_address;
+    req.callback_port = cb->local_endpoint().port;
+    req.target_port = static_cast<std::uint16_t>(t.port);
+    req.protocol = t.protocol;
+    req.msisdn = t.sub.msisdn;
+    auto sealed = signal::seal(req, cfg.signal_key.id, key);
+    if (std::holds_alternative<signal::Error>(sealed)) return "bad_signal_fields";
+    const auto old_id = link->tunnel_id;
+    link->signalled(req.tunnel_id, req.one_time_key, Clock::now() + std::chrono::seconds(cfg.hold_timeout));
+    links.rekey(link, old_id);
+    spdlog::info("relay #{}: waking the gateway for {} (msisdn {}, port {}): link {:016x}", id, t.name,
+                 t.sub.msisdn, t.port, req.tunnel_id);
+    asio::co_spawn(io, send_link_signal(link, std::get<std::vector<std::uint8_t>>(std::move(sealed)), id,
+                                        req.tunnel_id),
+                   asio::detached);
+    return nullptr;
+  }
+
+  asio::awaitable<void> send_link_signal(std::shared_ptr<Link> link, std::vector<std::uint8_t> sealed,
+                                         std::uint64_t id, std::uint64_t tunnel_id) {
+    // Not sent when every client waiting for it has gone by its turn.
+    std::function<bool()> wanted = [link, tunnel_id] {
+      return link->tunnel_id == tunnel_id && !link->waiters.empty();
+    };
+    auto outcome = co_await signals.send(std::move(sealed), id, wanted);
+    signals_counter(outcome).inc();
+    if (outcome == SignalOutcome::sent || link->tunnel_id != tunnel_id || link->state != relay::LinkState::signalling)
+      co_return;
+    link->fail(outcome == SignalOutcome::abandoned ? "client_gone" : "signal_not_sent");
+    links.settle(link, Clock::now());
+  }
+
+  // Waits for the waiter's leg, its failure or the hold timeout, watching the client: false when
+  // it closed meanwhile. Bytes it sends meanwhile (a request body) stay in its socket for the tunnel.
+  asio::awaitable<bool> wait_for_leg(Conn& c, std::shared_ptr<LinkWaiter> w) {
+    const auto deadline = Clock::now() + std::chrono::seconds(cfg.hold_timeout);
+    std::function<bool()> settled = [w] { return w->leg || w->failure; };
+    auto seen = co_await watch_until(c.socket(), w->ready, deadline, std::chrono::milliseconds(250), settled);
+    if (seen == Pending::closed) co_return false;
+    if (seen == Pending::data) co_await watch_until(c.socket(), w->ready, deadline, std::chrono::hours(1), settled);
+    co_return true;
+  }
+
+  // A leg for this client: a spare, one already on its way, or one after a new signal (step D).
+  // The waiter's `failure` says why there is none.
+  asio::awaitable<std::shared_ptr<LinkWaiter>> obtain_leg(Conn& c, std::shared_ptr<Link> link, const Target& t,
+                                                          std::string ip, std::uint64_t id) {
+    auto w = std::make_shared<LinkWaiter>(io.get_executor());
+    if (auto spare = link->take_spare()) {
+      spare->taken = true;
+      spare->wake.cancel();
+      spares("used").inc();
+      w->leg = spare->leg;
+      w->more = hand_over(*link);
+      co_return w;
+    }
+    const bool signal_due = !link->can_deliver(Clock::now());
+    if (!signal_due) {
+      coalesced.inc();
+    } else if (peer_closed(c.socket())) {
+      w->failure = "client_gone";  // a client that hung up at once costs no signal
+    } else if (!per_client.take(ip)) {
+      w->failure = "client_signal_rate";
+    } else if (!per_target.take(t.sub.msisdn)) {
+      w->failure = "target_signal_rate";
+    } else if (!in_all.take("all")) {
+      w->failure = "signal_rate";
+    }
+    if (w->failure) co_return w;
+    // Waiting before the signal starts: the sender may run at once and asks who waits.
+    link->waiters.push_back(w);
+    if (signal_due) {
+      if (auto failure = start_signal(link, t, id)) {
+        link->remove_waiter(w.get());
+        w->failure = failure;
+        co_return w;
+      }
+    }
+    const bool present = co_await wait_for_leg(c, w);
+    if (!w->leg && !w->failure) {
+      link->remove_waiter(w.get());
+      w->failure = present ? "gateway_timeout" : "client_gone";
+    }
+    co_return w;
+  }
+
+  // A leg goes to a client: the legs the link still needs are counted as asked for at once.
+  unsigned hand_over(Link& link) {
+    return link.hand_over(cfg.spare_legs, std::min<unsigned>(relay::kMaxLegsPerGo, cfg.max_pending_per_target),
+                          Clock::now() + std::chrono::seconds(cfg.hold_timeout));
+  }
+
+  // The GO/UP exchange on a leg a client took (relay_links.hpp): asks the gateway for `more` legs
+  // and learns whether the terminal answered. nullptr when it did, else the refusal reason.
+
+  asio::awaitable<const char*> start_leg(net::Leg& leg, std::shared_ptr<Link> link, unsigned more,
+                                         std::string& server_early) {
+    const auto t = std::chrono::seconds(cfg.hold_timeout);
+    const std::string go = fmt::format("MOBIX-GO {}\r\n", more);
+    std::optional<std::string> line;
+    if (co_await leg.write_all(go, t)) line = co_await leg.read_line(server_early, 256, t);
+    unsigned granted = 0;
+    if (line && line->rfind("MOBIX-UP ", 0) == 0) {
+      // The gateway dials at most what it says (it bounds legs per link); the rest will not come.
+      granted = std::min<unsigned>(more, static_cast<unsigned>(std::atoi(line->c_str() + 9)));
+      link->requested -= std::min(link->requested, more - granted);
+      co_return nullptr;
+    }
+    link->requested -= std::min(link->requested, more);  // the gateway dials more only after UP
+    if (line && line->rfind("MOBIX-DOWN", 0) == 0) {
+      link->fail("terminal_unreachable");  // everyone waiting for it learns now, not at the timeout
+      co_return "terminal_unreachable";
+    }
+    co_return "gateway_lost";
+  }
+
   // Steps C, D and I for one client. `mapped`: the client came to a port-mapped port (raw TCP).
   asio::awaitable<void> client(tcp::socket sock, std::uint64_t id, const RelayPortMap* mapped) {
     boost::system::error_code ec;
     auto peer = sock.remote_endpoint(ec);
     if (ec) co_return;
-    auto ip = canonical(peer.address()).to_string();
+    const auto ip = canonical(peer.address()).to_string();
     Conn c(std::move(sock));
-
-    // Step C: which mobile server? The port tells, or a peek that does not terminate TLS.
-    std::string buf;
-    std::optional<std::string> name;
-    bool is_tls = false;
-    if (mapped)
-      name = mapped->hostname;
-    else
-      name = co_await peek_name(c, buf, is_tls);
-    if (!name) co_return;
-    // Only HTTP clients get an HTTP status; TLS and raw TCP clients get a clean close.
-    const bool http = !mapped && !is_tls;
-    auto sub = dir.find(IdentityKind::hostname, *name);
-    int target_port = mapped ? mapped->target_port : 0;
-    if (sub && !mapped) {
-      auto port_attr = sub->attrs.find(is_tls ? "relay.tls_port" : "relay.http_port");
-      if (port_attr != sub->attrs.end()) target_port = std::atoi(port_attr->second.c_str());
-    }
-    if (!sub || target_port == 0 || sub->msisdn.empty()) {
-      refused("unknown_server").inc();
-      spdlog::info("relay #{}: {} asked for {}: no such mobile server", id, ip, *name);
-      if (http) co_await answer_http(c, 404, "Not Found", "no mobile server is published as " + *name);
-      co_return;
-    }
-    if (target_port <= 0 || target_port > 65535) {
-      refused("unknown_server").inc();
-      co_return;
-    }
-    std::span<const std::uint8_t> head(reinterpret_cast<const std::uint8_t*>(buf.data()), buf.size());
-    if (auto no = check_policy(*sub, canonical(peer.address()), !http, head); no.reason) {
-      refused(no.reason).inc();
-      spdlog::info("relay #{}: {} refused for {}: {}", id, ip, *name, no.reason);
-      if (http) co_await answer_http(c, no.status, no.status == 401 ? "Unauthorized" : "Forbidden", no.text);
-      co_return;
-    }
-    if (pending_per_target[sub->msisdn] >= cfg.max_pending_per_target) {
+    std::string buf;  // what the client sent first: it goes through the tunnel ahead of the rest
+    auto found = co_await find_target(c, id, mapped, buf);
+    if (!found) co_return;
+    const Target& t = *found;
+    if (pending_per_target[t.sub.msisdn] >= cfg.max_pending_per_target) {
       refused("target_rate_limited").inc();
-      if (http) co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting for this server");
+      if (t.http) co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting for this server");
       co_return;
     }
     if (pending_per_ip[ip] >= cfg.max_pending_per_client_ip) {
       refused("rate_limited").inc();
-      if (http)
-        co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting from this address");
+      if (t.http) co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting from this address");
       co_return;
     }
-
-    // Step D: hold the client and signal the gateway.
-    signal::AccessRequest req;
-    if (RAND_bytes(reinterpret_cast<unsigned char*>(&req.tunnel_id), sizeof req.tunnel_id) != 1 ||
-        RAND_bytes(req.one_time_key.data(), static_cast<int>(req.one_time_key.size())) != 1) {
-      // Without fresh randomness the one-time key could be guessed: no signal at all.
-      refused("no_randomness").inc();
-      spdlog::error("relay #{}: RAND_bytes failed; no tunnel for {}", id, *name);
-      if (http) co_await answer_http(c, 503, "Service Unavailable", "try again later");
-      co_return;
-    }
-    req.expires = static_cast<std::uint32_t>(std::time(nullptr) + cfg.hold_timeout);
-    req.relay_ip = cfg.callback_address;
-    req.callback_port = cb->local_endpoint().port;
-    req.target_port = static_cast<std::uint16_t>(target_port);
-    req.protocol = mapped    ? signal::Protocol::tcp
-                   : !is_tls ? signal::Protocol::http
-                   : cfg.callback_encryption == CallbackEncryption::always
-                       ? signal::Protocol::tls
-                       : signal::Protocol::tls_passthrough;
-    req.msisdn = sub->msisdn;
-    auto sealed = signal::seal(req, cfg.signal_key.id, key);
-    if (std::holds_alternative<signal::Error>(sealed)) {
-      refused("bad_signal_fields").inc();
-      co_return;
-    }
-    auto p = std::make_shared<Pending>(io.get_executor());
-    p->key = req.one_time_key;
-    pending[req.tunnel_id] = p;
     ++pending_per_ip[ip];
-    ++pending_per_target[sub->msisdn];
-    spdlog::info("relay #{}: {} wants {} (msisdn {}, port {}): tunnel {:016x}", id, ip, *name, sub->msisdn,
-                 target_port, req.tunnel_id);
-    bool sent = co_await send_signal(std::get<std::vector<std::uint8_t>>(sealed), id);
-    if (sent && !p->callback) {
-      p->ready.expires_after(std::chrono::seconds(cfg.hold_timeout));
-      co_await p->ready.async_wait(asio::as_tuple(asio::use_awaitable));
+    ++pending_per_target[t.sub.msisdn];
+    auto link = links.for_target(t.link_key());
+    std::shared_ptr<net::Leg> leg;
+    std::string server_early;
+    const char* failure = nullptr;
+    // A spare whose gateway vanished unnoticed is dropped and the next way tried, once.
+    for (int attempt = 0; attempt < 2 && !leg; ++attempt) {
+      auto w = co_await obtain_leg(c, link, t, ip, id);
+      failure = w->failure;
+      if (!w->leg) break;
+      failure = co_await start_leg(*w->leg, link, w->more, server_early);
+      if (!failure) leg = w->leg;
+      if (failure && std::string_view(failure) != "gateway_lost") break;
     }
-    pending.erase(req.tunnel_id);
+    links.settle(link, Clock::now());
     if (--pending_per_ip[ip] == 0) pending_per_ip.erase(ip);
-    if (--pending_per_target[sub->msisdn] == 0) pending_per_target.erase(sub->msisdn);
-    if (!p->callback) {
-      refused(sent ? "gateway_timeout" : "signal_not_sent").inc();
-      spdlog::info("relay #{}: tunnel {:016x} to {} not established: {}", id, req.tunnel_id, *name,
-                   sent ? "no callback in time" : "the signal could not be sent");
-      if (http)
-        co_await answer_http(c, 503, "Service Unavailable",
-                             "the mobile server " + *name + " is not reachable now");
+    if (--pending_per_target[t.sub.msisdn] == 0) pending_per_target.erase(t.sub.msisdn);
+    if (!leg) {
+      co_await refuse_tunnel(c, t, id, ip, failure ? failure : "gateway_lost");
       co_return;
     }
-    // Step I: bytes the client sent early go first, then both directions are spliced.
+    co_await run_tunnel(c, t, *leg, std::move(buf), std::move(server_early), peer, id);
+  }
+
+  asio::awaitable<void> refuse_tunnel(Conn& c, const Target& t, std::uint64_t id, const std::string& ip,
+                                      const char* why) {
+    refused(why).inc();
+    spdlog::info("relay #{}: no tunnel from {} to {}: {}", id, ip, t.name, why);
+    if (!t.http || std::string_view(why) == "client_gone") co_return;
+    const bool rate = std::string_view(why).find("rate") != std::string_view::npos;
+    if (rate)
+      co_await answer_http(c, 429, "Too Many Requests", "the mobile server " + t.name + " was woken too often; try later");
+    else
+      co_await answer_http(c, 503, "Service Unavailable", "the mobile server " + t.name + " is not reachable now");
+  }
+
+  // Step I: bytes each side sent early go first, then both directions are spliced.
+  asio::awaitable<void> run_tunnel(Conn& c, const Target& t, net::Leg& callback, std::string buf,
+                                   std::string server_early, tcp::endpoint peer, std::uint64_t id) {
     tunnels.inc();
     // The client's connection leaves the Conn for a tunnel leg (no Asio TLS or Beast state kept).
     boost::system::error_code lec;
     auto local = c.socket().local_endpoint(lec);
     net::Leg client_leg(std::move(c.socket()));
-    auto& callback = *p->callback;
-    const auto t = std::chrono::seconds(30);
+    const auto timeout = std::chrono::seconds(30);
     // Optionally, per service, the real client address first (PROXY protocol v2).
-    if (auto pp = sub->attrs.find("relay.proxy_protocol"); pp != sub->attrs.end() && pp->second == "v2") {
+    if (auto pp = t.sub.attrs.find("relay.proxy_protocol"); pp != t.sub.attrs.end() && pp->second == "v2") {
       auto header = proxyproto::encode_v2(canonical(peer.address()).to_string(), peer.port(),
                                           canonical(local.address()).to_string(), local.port());
       if (header) {
         std::string h(header->begin(), header->end());
-        if (!co_await callback.write_all(h, t)) co_return;
+        if (!co_await callback.write_all(h, timeout)) co_return;
       }
     }
-    if (!p->server_early.empty()) {
-      if (!co_await client_leg.write_all(p->server_early, t)) co_return;
+    if (!server_early.empty()) {
+      if (!co_await client_leg.write_all(server_early, timeout)) co_return;
     }
     if (!buf.empty()) {
-      if (!co_await callback.write_all(buf, t)) co_return;
+      if (!co_await callback.write_all(buf, timeout)) co_return;
     }
     // End-to-end TLS: the PROXY header and the ClientHello crossed under the leg's TLS; the rest is
     // protected by the client's own TLS, so the leg drops its TLS and both proxies splice(2).
-    if (req.protocol == signal::Protocol::tls_passthrough) {
+    if (t.protocol == signal::Protocol::tls_passthrough) {
       std::string unexpected;
-      if (!co_await callback.leave_tls(unexpected, 0, t)) {
-        spdlog::warn("relay #{}: tunnel {:016x}: the gateway did not end the leg's TLS cleanly", id,
-                     req.tunnel_id);
+      if (!co_await callback.leave_tls(unexpected, 0, timeout)) {
+        spdlog::warn("relay #{}: the gateway did not end the leg's TLS cleanly", id);
         co_return;
       }
     }
-    const std::uint64_t early_up = buf.size(), early_down = p->server_early.size();
+    const std::uint64_t early_up = buf.size(), early_down = server_early.size();
     std::string().swap(buf);
-    std::string().swap(p->server_early);
+    std::string().swap(server_early);
     auto bytes = co_await net::splice(client_leg, callback, std::chrono::seconds(cfg.tunnel_idle_timeout),
                                       std::chrono::seconds(cfg.tunnel_max_duration));
-    spdlog::info("relay #{}: tunnel {:016x} closed ({} bytes to the client, {} to the server{}{})", id,
-                 req.tunnel_id, bytes.b_to_a + early_down, bytes.a_to_b + early_up,
-                 bytes.zero_copy ? ", zero-copy" : "", bytes.timed_out ? ", timed out" : "");
+    spdlog::info("relay #{}: tunnel to {} closed ({} bytes to the client, {} to the server{}{})", id, t.name,
+                 bytes.b_to_a + early_down, bytes.a_to_b + early_up, bytes.zero_copy ? ", zero-copy" : "",
+                 bytes.timed_out ? ", timed out" : "");
   }
 
-  // Step H: the gateway's callback presents the tunnel id and the one-time key.
+  // Step H: the gateway's callback presents the link's tunnel id and one-time key.
   asio::awaitable<void> callback(tcp::socket sock, std::uint64_t id) {
     auto c = std::make_shared<net::Leg>(std::move(sock));
     std::string why;
@@ -486,10 +528,10 @@ struct RelayRole::Impl {
       tunnel = std::strtoull(line->substr(13, 16).c_str(), nullptr, 16);
       key_hex = line->substr(30);
     }
-    auto it = pending.find(tunnel);
-    if (it == pending.end()) {
-      callbacks("unknown_tunnel").inc();  // expired, already used, or made up
-      spdlog::info("relay callback #{}: unknown or used tunnel", id);
+    auto link = links.for_tunnel(tunnel);
+    if (!link) {
+      callbacks("unknown_tunnel").inc();  // expired, superseded, or made up
+      spdlog::info("relay callback #{}: unknown tunnel", id);
       co_return;
     }
     std::string presented;
@@ -497,19 +539,55 @@ struct RelayRole::Impl {
       boost::algorithm::unhex(key_hex, std::back_inserter(presented));
     } catch (const std::exception&) {
     }
-    auto& p = *it->second;
-    if (presented.size() != p.key.size() ||
-        CRYPTO_memcmp(presented.data(), p.key.data(), p.key.size()) != 0) {
+    if (presented.size() != link->key.size() ||
+        CRYPTO_memcmp(presented.data(), link->key.data(), link->key.size()) != 0) {
       callbacks("bad_key").inc();
-      spdlog::warn("relay callback #{}: wrong one-time key for tunnel {:016x}", id, tunnel);
+      spdlog::warn("relay callback #{}: wrong one-time key for link {:016x}", id, tunnel);
+      co_return;
+    }
+    if (!buf.empty() || !link->leg_arrived(Clock::now())) {
+      // Bytes before our GO, or a leg nobody asked for: a leaked key adds no legs.
+      callbacks(buf.empty() ? "unrequested" : "bad_protocol").inc();
+      spdlog::warn("relay callback #{}: link {:016x}: {}", id, tunnel,
+                   buf.empty() ? "a leg that was not asked for" : "data before GO");
       co_return;
     }
     callbacks("ok").inc();
-    auto pending_entry = it->second;
-    pending.erase(it);                  // single use
-    pending_entry->server_early = buf;  // a server that speaks first: never dropped
-    pending_entry->callback = c;
-    pending_entry->ready.cancel();
+    if (auto w = link->next_waiter()) {
+      w->leg = c;
+      w->more = hand_over(*link);
+      w->ready.cancel();
+      co_return;
+    }
+    if (link->spares.size() >= cfg.spare_legs) {
+      spares("surplus").inc();  // its client gave up meanwhile, and the link has its spares
+      links.settle(link, Clock::now());
+      co_return;
+    }
+    auto spare = std::make_shared<SpareLeg>(io.get_executor());
+    spare->leg = c;
+    link->spares.push_back(spare);
+    spares("kept").inc();
+    asio::co_spawn(io, hold_spare(link, spare), asio::detached);
+  }
+
+  // A spare leg waits for a client; it goes when it idles too long or the gateway closes it.
+  asio::awaitable<void> hold_spare(std::shared_ptr<Link> link, std::shared_ptr<SpareLeg> s) {
+    const auto deadline = Clock::now() + std::chrono::seconds(cfg.spare_leg_idle_timeout);
+    std::function<bool()> taken = [this, s] { return s->taken || stopping; };
+    auto seen = co_await watch_until(s->leg->socket(), s->wake, deadline, std::chrono::seconds(1), taken);
+    if (s->taken) co_return;
+    link->remove_spare(s.get());
+    spares(seen != Pending::nothing ? "gateway_closed" : "idle_closed").inc();
+    s->leg->close();
+    links.settle(link, Clock::now());
+  }
+
+  void stop_links() {
+    links.for_each([](Link& l) {
+      l.fail("stopping");
+      for (auto& s : l.spares) s->wake.cancel();
+    });
   }
 };
 
@@ -535,17 +613,15 @@ void RelayRole::start() {
   impl_->cb->start();
   impl_->pub->start();
   for (auto& m : impl_->mapped_ports) m->start();
-  if (impl_->cfg.channel != SignalChannel::webhook)
-    asio::co_spawn(impl_->io, impl_->signal_sender(), asio::detached);
+  impl_->signals.start();
 }
 void RelayRole::stop() {
   impl_->stopping = true;
-  impl_->signal_wake.cancel();
-  for (auto& item : impl_->signal_queue) item->done.cancel();
+  impl_->signals.stop();
   impl_->pub->stop();
   impl_->cb->stop();
   for (auto& m : impl_->mapped_ports) m->stop();
-  for (auto& [id, p] : impl_->pending) p->ready.cancel();
+  impl_->stop_links();
 }
 bool RelayRole::drained() const {
   for (const auto& m : impl_->mapped_ports)

@@ -43,6 +43,7 @@ relay:
   channel: email
   email: {smtp: "127.0.0.1:$P_MTA", tls: starttls, ca_file: ../ca/ca.crt, from: relay@relay.test, to: signals@gw.mobile.test}
   hold_timeout: 8
+  spare_legs: 0 # one signal per tunnel: this test is about the e-mail channel
 YAML
 start_mta() {  # proxy GW_ADDRESS GW_PORT | mailbox DIR
   /usr/bin/python3 "$(dirname "$0")/relay_mta.py" 127.0.0.1 $P_MTA $T/mta.crt $T/mta.key "$@" >$T/mta.log 2>&1 &
