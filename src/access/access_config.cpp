@@ -22,6 +22,15 @@ constexpr KeySpec kRadiusKeys[] = {
     {"offer_timeout", "u32", "60", "seconds an Accept's address waits for its Start before it is freed", 1,
      3600},
     {"duplicate_cache_seconds", "u32", "30", "RFC 5080 2.2.2 duplicate detection window", 1, 600},
+    {"accounting_max_age", "u32", "3600",
+     "seconds; a Start, Interim or Accounting-On/Off whose Event-Timestamp (RFC 2869) or Acct-Delay-Time says "
+     "it is older is refused as a replay",
+     60, 7 * 86400},
+    {"ended_session_memory", "u32", "86400",
+     "seconds an ended (NAS, Acct-Session-Id) is remembered: a replayed Start or Interim cannot revive it", 0,
+     30 * 86400},
+    {"max_ended_sessions", "u32", "1000000", "ended sessions remembered at most (about 100 bytes each)", 0,
+     100000000},
     {"clients", "list", "", "required: the NAS/GGSNs allowed to talk to us, see `access.radius.clients[]`"},
 };
 constexpr SectionSpec kRadius{"access.radius", "RADIUS listeners.", kRadiusKeys};
@@ -81,6 +90,9 @@ void parse(Section& s, Config& c, const ConfigEnv& env) {
   a.missed_interims = radius.u32("missed_interims");
   a.offer_timeout = radius.u32("offer_timeout");
   a.duplicate_cache_seconds = radius.u32("duplicate_cache_seconds");
+  a.accounting_max_age = radius.u32("accounting_max_age");
+  a.ended_session_memory = radius.u32("ended_session_memory");
+  a.max_ended_sessions = radius.u32("max_ended_sessions");
   for_each_item(radius, "clients", &kClient, [&](Section& cl) {
     RadiusClientConfig rc;
     rc.name = cl.required("name");

@@ -196,8 +196,9 @@ Outcome AccessService::account_stop(const AcctInput& in, std::int64_t now) {
   return out;
 }
 
-Outcome AccessService::nas_restarted(std::string_view nas, std::string_view reason) {
-  auto out = table_.end_all_of_nas(nas, reason);
+Outcome AccessService::nas_restarted(std::string_view nas, std::string_view nas_address, std::string_view reason,
+                                     std::int64_t now) {
+  auto out = table_.end_all_of_nas(nas, nas_address, reason, now);
   release_leases(out);
   return out;
 }
@@ -211,8 +212,8 @@ Outcome AccessService::sweep(std::int64_t now) {
   return out;
 }
 
-Outcome AccessService::purge_ip(std::string_view ip) {
-  auto out = table_.purge_ip(ip);
+Outcome AccessService::purge_ip(std::string_view ip, std::int64_t now) {
+  auto out = table_.purge_ip(ip, now);
   release_leases(out);
   return out;
 }

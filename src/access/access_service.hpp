@@ -63,10 +63,11 @@ class AccessService {
   Outcome account_start(AcctInput in, std::int64_t now);
   Outcome account_interim(AcctInput in, std::int64_t now);
   Outcome account_stop(const AcctInput& in, std::int64_t now);
-  Outcome nas_restarted(std::string_view nas, std::string_view reason);
+  Outcome nas_restarted(std::string_view nas, std::string_view nas_address, std::string_view reason,
+                        std::int64_t now);
   /// Sessions silent for `missed_interims` intervals and unused offers.
   Outcome sweep(std::int64_t now);
-  Outcome purge_ip(std::string_view ip);
+  Outcome purge_ip(std::string_view ip, std::int64_t now);
 
   PoolSet& pools() { return pools_; }
   SessionTable& table() { return table_; }

@@ -466,6 +466,22 @@ struct AccessRole::Impl {
   }
 
   static constexpr const char* kHostClassPrefix = "mobix-host:";
+  static constexpr std::int64_t kMaxClockSkew = 300;  ///< an Event-Timestamp this far ahead is still "now"
+
+  /// When the request's event happened (RFC 2869 5.3 Event-Timestamp, else arrival less RFC 2866
+  /// 5.2 Acct-Delay-Time), into `in`. For what can start or end sessions, a refusal reason when it
+  /// is older than accounting_max_age (or from the future): a captured request replayed later.
+  const char* read_event_time(const radius::Packet& req, radius::AcctStatus st, std::int64_t now, AcctInput& in) {
+    const auto stamp = req.integer(radius::attr::event_timestamp);
+    const std::int64_t delay = req.integer(radius::attr::acct_delay_time).value_or(0);
+    in.event_time_from_nas = stamp.has_value();
+    in.event_time = stamp ? std::int64_t{*stamp} : now - delay;
+    if (st == radius::AcctStatus::stop) return nullptr;  // ends only its own session; a late Stop is fine
+    const std::int64_t max_age = cfg.accounting_max_age;
+    if (delay > max_age) return "stale_delay";
+    if (stamp && (now - *stamp > max_age || *stamp - now > kMaxClockSkew)) return "stale_timestamp";
+    return nullptr;
+  }
 
   void process_acct(std::span<const std::uint8_t> raw, const Source& src) {
     auto decoded = radius::decode(raw);
@@ -497,8 +513,11 @@ struct AccessRole::Impl {
       in.hostname = cls->substr(std::string_view(kHostClassPrefix).size());
 
     auto st = static_cast<radius::AcctStatus>(*status);
-    bool refused = false;
-    if (src.partner) {
+    auto now = clock();
+    in.nas_address = src.partner ? "radsec:" + src.partner->name : src.peer;
+    const char* stale = read_event_time(req, st, now, in);
+    bool refused = stale != nullptr;
+    if (src.partner && !refused) {
       // Home side: the session lives in the partner's network; it is ours to publish only if
       // we authenticated the terminal (seed 002: nothing is written for anyone else).
       in.nas = "roaming:" + src.partner->name;
@@ -519,7 +538,6 @@ struct AccessRole::Impl {
       }
     }
 
-    auto now = clock();
     Outcome out;
     switch (refused ? radius::AcctStatus{0} : st) {
       case radius::AcctStatus::start:
@@ -532,17 +550,32 @@ struct AccessRole::Impl {
         out = service.account_stop(in, now);
         break;
       case radius::AcctStatus::accounting_on:
-        out = service.nas_restarted(in.nas, "accounting-on");
+        out = service.nas_restarted(in.nas, in.nas_address, "accounting-on", now);
         break;
       case radius::AcctStatus::accounting_off:
-        out = service.nas_restarted(in.nas, "accounting-off");
+        out = service.nas_restarted(in.nas, in.nas_address, "accounting-off", now);
         break;
       default:
         out.note = "Acct-Status-Type " + std::to_string(*status) + (refused ? " refused" : " ignored");
         break;
     }
     status_counter(*status).inc();
-    if (!out.note.empty()) {
+    if (stale) {
+      out.refused = stale;
+      out.note = fmt::format("Event-Timestamp {} / Acct-Delay-Time {}: older than accounting_max_age or from the "
+                             "future, refused as a replay",
+                             req.integer(radius::attr::event_timestamp).value_or(0),
+                             req.integer(radius::attr::acct_delay_time).value_or(0));
+    }
+    if (!out.refused.empty()) {
+      metrics()
+          .counter("mobix_access_accounting_refused_total",
+                   "Accounting-Requests refused as unsafe (replays, stale Starts, another client's sessions)",
+                   fmt::format("reason=\"{}\"", out.refused))
+          .inc();
+      spdlog::warn("radius acct from {} ({}): {} (acct-session-id={} ip={})", in.nas, in.nas_address, out.note,
+                   in.acct_session_id, in.ipv4);
+    } else if (!out.note.empty()) {
       metrics()
           .counter("mobix_access_accounting_noop_total", "Accounting-Requests that changed nothing")
           .inc();
@@ -662,6 +695,8 @@ AccessRole::~AccessRole() = default;
 void AccessRole::start() {
   auto& m = *impl_;
   m.table.load(m.repo.load_sessions());
+  const std::int64_t memory = m.cfg.ended_session_memory;
+  m.table.remember_ends(memory, m.cfg.max_ended_sessions, m.repo.load_ended_sessions(m.clock() - memory));
   m.service.load_leases(m.repo.load_leases());
   spdlog::info("access: restored {} sessions from the store", m.table.size());
   m.open(m.auth_sock, m.cfg.auth_listen);
@@ -732,7 +767,7 @@ void AccessRole::listeners(Listeners& out) const {
 
 void AccessRole::purge(const std::string& ip, std::function<void(bool)> done) {
   auto& m = *impl_;
-  auto out = m.service.purge_ip(ip);
+  auto out = m.service.purge_ip(ip, m.clock());
   m.journal(out);
   bool found = !out.events.empty();
   auto events = out.events;

@@ -33,7 +33,44 @@ Change put(const SessionRecord& r) {
   return Change{Change::Kind::put_session, r, {}};
 }
 
+// A session is its RADIUS client's: another client (another source address in the client range,
+// or a replay from one) cannot refresh, stop or end it. Records from before the binding have none.
+bool same_client(const SessionRecord& r, const AcctInput& in) {
+  return r.nas_address.empty() || in.nas_address.empty() || r.nas_address == in.nas_address;
+}
+
+Outcome other_client(const SessionRecord& r, const AcctInput& in) {
+  Outcome out;
+  out.refused = "other_client";
+  out.note = fmt::format("Acct-Session-Id {} of NAS {} belongs to RADIUS client {}, not {}: ignored",
+                         r.acct_session_id, r.nas, r.nas_address, in.nas_address);
+  return out;
+}
+
 }  // namespace
+
+void SessionTable::remember_ends(std::int64_t window, std::size_t capacity, const std::vector<EndedSession>& ended) {
+  std::unique_lock lock(mu_);
+  ended_.configure(window, capacity);
+  for (const auto& e : ended) ended_.remember(e.nas, e.acct_session_id, e.ended);
+}
+
+const char* SessionTable::unsafe_start_locked(const AcctInput& in, const std::vector<std::string>& addrs,
+                                              std::int64_t now, Outcome& out) {
+  if (ended_.contains(in.nas, in.acct_session_id, now)) {
+    out.note = fmt::format("Acct-Session-Id {} of NAS {} has ended: a replayed Start or Interim does not revive it",
+                           in.acct_session_id, in.nas);
+    return "ended_session";
+  }
+  if (!in.event_time_from_nas) return nullptr;
+  for (const auto& a : addrs)
+    if (auto* cur = holder_locked(in.context(), a); cur && cur->started > in.event_time) {
+      out.note = fmt::format("a Start from {} older than the session holding {} (started {}) does not take it over",
+                             in.event_time, a, cur->started);
+      return "older_than_holder";
+    }
+  return nullptr;
+}
 
 SessionTable::SessionTable(SidGenerator gen) : gen_(std::move(gen)) {
   if (!gen_) {
@@ -108,12 +145,21 @@ const SessionRecord* SessionTable::holder_locked(const std::string& context, con
   return s == by_sid_.end() ? nullptr : &s->second;
 }
 
-void SessionTable::end_locked(const std::string& sid, const std::string& reason, Outcome& out) {
+void SessionTable::end_locked(const std::string& sid, const std::string& reason, Outcome& out,
+                              std::int64_t now) {
   auto it = by_sid_.find(sid);
   if (it == by_sid_.end()) return;
   SessionRecord r = it->second;
   erase_locked(sid);
   out.changes.push_back(Change{Change::Kind::end_session, r, {}});
+  // A session that only went silent may come back with an Interim (RFC 5080 2.1); any other end
+  // is final.
+  if (reason != "expired" && !r.acct_session_id.empty()) {
+    ended_.remember(r.nas, r.acct_session_id, now);
+    Change c{Change::Kind::put_ended_session, {}, {}};
+    c.ended = EndedSession{r.nas, r.acct_session_id, now, now - ended_.window()};
+    out.changes.push_back(std::move(c));
+  }
   out.events.push_back(SessionEvent{SessionEvent::Kind::detach, std::move(r), reason});
 }
 
@@ -131,7 +177,8 @@ SessionRecord SessionTable::make_record(const AcctInput& in, std::int64_t now) {
   r.acct_session_id = in.acct_session_id;
   r.hostname = in.hostname;
   r.subscriber_id = in.subscriber_id;
-  r.started = now;
+  r.nas_address = in.nas_address;
+  r.started = in.event_time_from_nas ? in.event_time : now;
   r.last_seen = now;
   return r;
 }
@@ -148,6 +195,7 @@ Outcome SessionTable::start(const AcctInput& in, std::int64_t now) {
   // A retransmitted or repeated Start for the session we already hold refreshes it.
   if (auto* cur = holder_locked(ctx, addrs.front());
       cur && cur->acct_session_id == in.acct_session_id && cur->nas == in.nas) {
+    if (!same_client(*cur, in)) return other_client(*cur, in);
     SessionRecord r = *cur;
     r.last_seen = now;
     by_sid_[r.sid] = r;
@@ -156,10 +204,14 @@ Outcome SessionTable::start(const AcctInput& in, std::int64_t now) {
     out.note = "repeated Start for the current session";
     return out;
   }
+  if (const char* why = unsafe_start_locked(in, addrs, now, out)) {
+    out.refused = why;
+    return out;
+  }
   // Seed 000 relies on IP -> MSISDN being unambiguous: whoever held these addresses
   // before has lost them (the network reassigned the IP).
   for (const auto& a : addrs)
-    if (auto* cur = holder_locked(ctx, a)) end_locked(cur->sid, "takeover", out);
+    if (auto* cur = holder_locked(ctx, a)) end_locked(cur->sid, "takeover", out, now);
   auto r = make_record(in, now);
   insert_locked(r);
   out.changes.push_back(put(r));
@@ -169,25 +221,26 @@ Outcome SessionTable::start(const AcctInput& in, std::int64_t now) {
 
 Outcome SessionTable::interim(const AcctInput& in, std::int64_t now) {
   auto addrs = addresses(in);
-  if (addrs.empty()) return Outcome{{}, {}, "no Framed-IP-Address or Framed-IPv6-Prefix: nothing to track"};
+  if (addrs.empty()) return Outcome{{}, {}, "no Framed-IP-Address or Framed-IPv6-Prefix: nothing to track", {}};
   {
     std::unique_lock lock(mu_);
     if (auto* cur = holder_locked(in.context(), addrs.front());
         cur && cur->acct_session_id == in.acct_session_id) {
+      if (!same_client(*cur, in)) return other_client(*cur, in);
       SessionRecord r = *cur;
       r.last_seen = now;
       by_sid_[r.sid] = r;
       index_put(r);
-      return Outcome{{put(r)}, {}, {}};
+      return Outcome{{put(r)}, {}, {}, {}};
     }
   }
   // RFC 5080 section 2.1 lets an Interim-Update stand in for a lost Start.
   auto out = start(in, now);
-  out.note = "Interim-Update for an unknown session treated as Start";
+  if (out.refused.empty()) out.note = "Interim-Update for an unknown session treated as Start";
   return out;
 }
 
-Outcome SessionTable::stop(const AcctInput& in, std::int64_t) {
+Outcome SessionTable::stop(const AcctInput& in, std::int64_t now) {
   Outcome out;
   auto addrs = addresses(in);
   std::unique_lock lock(mu_);
@@ -199,14 +252,15 @@ Outcome SessionTable::stop(const AcctInput& in, std::int64_t) {
                  cur->acct_session_id + ": ignored";
       return out;
     }
-    end_locked(cur->sid, "stop", out);
+    if (!same_client(*cur, in)) return other_client(*cur, in);
+    end_locked(cur->sid, "stop", out, now);
     return out;
   }
   if (addrs.empty()) {
     // Without an address, match on the accounting session id of that NAS.
     for (const auto& [sid, r] : by_sid_)
-      if (r.nas == in.nas && r.acct_session_id == in.acct_session_id) {
-        end_locked(std::string(sid), "stop", out);
+      if (r.nas == in.nas && r.acct_session_id == in.acct_session_id && same_client(r, in)) {
+        end_locked(std::string(sid), "stop", out, now);
         return out;
       }
   }
@@ -214,13 +268,25 @@ Outcome SessionTable::stop(const AcctInput& in, std::int64_t) {
   return out;
 }
 
-Outcome SessionTable::end_all_of_nas(std::string_view nas, std::string_view reason) {
+Outcome SessionTable::end_all_of_nas(std::string_view nas, std::string_view nas_address, std::string_view reason,
+                                     std::int64_t now) {
   Outcome out;
   std::unique_lock lock(mu_);
   std::vector<std::string> victims;
-  for (const auto& [sid, r] : by_sid_)
-    if (r.nas == nas) victims.push_back(sid);
-  for (const auto& sid : victims) end_locked(sid, std::string(reason), out);
+  std::size_t others = 0;
+  for (const auto& [sid, r] : by_sid_) {
+    if (r.nas != nas) continue;
+    if (r.nas_address.empty() || nas_address.empty() || r.nas_address == nas_address)
+      victims.push_back(sid);
+    else
+      ++others;  // the same NAS-Identifier from another RADIUS client: not its sessions
+  }
+  for (const auto& sid : victims) end_locked(sid, std::string(reason), out, now);
+  if (others && victims.empty()) {
+    out.refused = "other_client";
+    out.note = std::string(reason) + " for NAS " + std::string(nas) + " from " + std::string(nas_address) +
+               ", whose sessions another RADIUS client started: ignored";
+  }
   return out;
 }
 
@@ -230,11 +296,11 @@ Outcome SessionTable::expire(std::int64_t cutoff) {
   std::vector<std::string> victims;
   for (const auto& [sid, r] : by_sid_)
     if (r.last_seen < cutoff) victims.push_back(sid);
-  for (const auto& sid : victims) end_locked(sid, "expired", out);
+  for (const auto& sid : victims) end_locked(sid, "expired", out, cutoff);
   return out;
 }
 
-Outcome SessionTable::purge_ip(std::string_view ip) {
+Outcome SessionTable::purge_ip(std::string_view ip, std::int64_t now) {
   Outcome out;
   std::unique_lock lock(mu_);
   std::vector<std::string> victims;
@@ -244,7 +310,7 @@ Outcome SessionTable::purge_ip(std::string_view ip) {
     if (auto it = sh.by_addr.find(std::string(ip)); it != sh.by_addr.end())
       for (const auto& r : it->second) victims.push_back(r.sid);
   }
-  for (const auto& sid : victims) end_locked(sid, "admin", out);
+  for (const auto& sid : victims) end_locked(sid, "admin", out, now);
   if (victims.empty()) out.note = "no session holds " + std::string(ip);
   return out;
 }

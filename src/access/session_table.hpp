@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "access/ended_sessions.hpp"
 #include "spine/session_view.hpp"
 #include "store/records.hpp"
 
@@ -30,6 +31,12 @@ struct AcctInput {
   std::string username;
   std::string acct_session_id;
   std::string hostname;  ///< seed 002: the name its DNS records carry
+  /// The RADIUS client the request came from (its source address, or "radsec:<partner>").
+  std::string nas_address;
+  /// When the event happened: the NAS's Event-Timestamp (RFC 2869 5.3) when `event_time_from_nas`,
+  /// else the arrival time less Acct-Delay-Time.
+  std::int64_t event_time = 0;
+  bool event_time_from_nas = false;
   std::int64_t subscriber_id = 0;
   /// Sessions are keyed by (APN, IP), or (NAS, IP) when there is no APN.
   std::string context() const { return apn.empty() ? "nas:" + nas : "apn:" + apn; }
@@ -41,6 +48,9 @@ struct Outcome {
   std::vector<Change> changes;
   std::vector<SessionEvent> events;
   std::string note;  ///< why nothing changed, when nothing did
+  /// Set when the request was refused as unsafe (a replay, a stale Start, another client's
+  /// session): the counter's reason; `note` says more.
+  std::string refused;
 };
 
 class SessionTable final : public SessionView {
@@ -53,12 +63,17 @@ class SessionTable final : public SessionView {
   Outcome start(const AcctInput& in, std::int64_t now);
   Outcome interim(const AcctInput& in, std::int64_t now);
   Outcome stop(const AcctInput& in, std::int64_t now);
-  /// Accounting-On/Off: the NAS restarted, so every session it held is gone (RFC 2866 5.1).
-  Outcome end_all_of_nas(std::string_view nas, std::string_view reason);
+  /// Accounting-On/Off: the NAS restarted, so every session it held is gone (RFC 2866 5.1); only
+  /// sessions that RADIUS client started (`nas_address`) are its.
+  Outcome end_all_of_nas(std::string_view nas, std::string_view nas_address, std::string_view reason,
+                         std::int64_t now);
   /// Ends sessions not heard from since `cutoff`.
   Outcome expire(std::int64_t cutoff);
   /// Ends the session holding `ip` (any context) on an operator's request.
-  Outcome purge_ip(std::string_view ip);
+  Outcome purge_ip(std::string_view ip, std::int64_t now);
+
+  /// How long and how many ended sessions are remembered (EndedSessions); restores the store's.
+  void remember_ends(std::int64_t window, std::size_t capacity, const std::vector<EndedSession>& ended);
 
   std::optional<SessionRecord> find_by_ip(std::string_view ip, std::string_view context = {}) const override;
   std::optional<SessionRecord> find_by_msisdn(std::string_view msisdn) const override;
@@ -76,7 +91,11 @@ class SessionTable final : public SessionView {
   void insert_locked(const SessionRecord& r);
   void erase_locked(const std::string& sid);
   const SessionRecord* holder_locked(const std::string& context, const std::string& addr) const;
-  void end_locked(const std::string& sid, const std::string& reason, Outcome& out);
+  /// Ends the session; unless it merely expired, its (NAS, Acct-Session-Id) is remembered as ended.
+  void end_locked(const std::string& sid, const std::string& reason, Outcome& out, std::int64_t now);
+  /// Why `in` may not start a session now (a replay-safety refusal), or nullptr.
+  const char* unsafe_start_locked(const AcctInput& in, const std::vector<std::string>& addrs, std::int64_t now,
+                                  Outcome& out);
   SessionRecord make_record(const AcctInput& in, std::int64_t now);
 
   // Mutations and listings take mu_; lookups by IP take only one shard of the lookup
@@ -103,6 +122,7 @@ class SessionTable final : public SessionView {
   std::vector<Listener> listeners_;
   std::function<bool(const SessionRecord&)> end_journal_;
   SidGenerator gen_;
+  EndedSessions ended_;
 };
 
 }  // namespace mobix

@@ -83,6 +83,11 @@ struct AccessConfig {
   std::uint32_t missed_interims = 3;           ///< a session silent this many intervals expires
   std::uint32_t offer_timeout = 60;            ///< an Accept's IP not used by a Start within this is freed
   std::uint32_t duplicate_cache_seconds = 30;  ///< RFC 5080 section 2.2.2
+  /// Replay-safe accounting (issue 12 item 2): Starts, Interims and Accounting-On/Off whose
+  /// Event-Timestamp (or Acct-Delay-Time) says they are older than this are refused.
+  std::uint32_t accounting_max_age = 3600;
+  std::uint32_t ended_session_memory = 86400;  ///< seconds an ended session cannot start again
+  std::uint32_t max_ended_sessions = 1000000;  ///< at most this many remembered (oldest forgotten first)
 };
 
 /// The `mail` role (seed 000): proxies that log in on the subscriber's behalf.

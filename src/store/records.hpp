@@ -33,8 +33,11 @@ struct SessionRecord {
   std::string apn;
   std::string acct_session_id;
   std::string hostname;  ///< the terminal's host name (seed 002): from the directory or its home network
+  /// The RADIUS client the Start came from (its source address, or "radsec:<partner>"): only it can
+  /// stop the session or end it with Accounting-On/Off (issue 12 item 2). Empty for older records.
+  std::string nas_address;
   std::int64_t subscriber_id = 0;
-  std::int64_t started = 0;    ///< unix seconds
+  std::int64_t started = 0;    ///< unix seconds (the NAS's Event-Timestamp when it sent one)
   std::int64_t last_seen = 0;  ///< unix seconds
 };
 
@@ -55,6 +58,15 @@ struct SeenSignal {
   std::uint32_t expires = 0;  ///< unix seconds
 };
 
+/// An accounting session that ended (stopped, taken over, ended by Accounting-On/Off or the
+/// operator): a replayed Start or Interim for it must not bring it back (issue 12 item 2).
+struct EndedSession {
+  std::string nas;  ///< the NAS-Identifier (or NAS-IP-Address) the session carried
+  std::string acct_session_id;
+  std::int64_t ended = 0;         ///< unix seconds
+  std::int64_t forget_before = 0; ///< put_ended_session: entries ended before this are pruned
+};
+
 struct Change {
   enum class Kind {
     put_session,
@@ -63,7 +75,8 @@ struct Change {
     free_lease,
     put_dns_removal,
     free_dns_removal,
-    put_seen_signal
+    put_seen_signal,
+    put_ended_session
   };
   Kind kind;
   /// put_session: the record; end_session: its sid; put_dns_removal: the ended session whose
@@ -71,6 +84,7 @@ struct Change {
   SessionRecord session;
   Lease lease;             ///< put_lease: the lease; free_lease: pool + ip
   SeenSignal signal = {};  ///< put_seen_signal (expired ones are pruned in the same transaction)
+  EndedSession ended = {};  ///< put_ended_session
 };
 
 }  // namespace mobix

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <ctime>
 #include <mutex>
 #include <unordered_map>
@@ -55,6 +56,14 @@ CREATE TABLE dns_removals (sid TEXT PRIMARY KEY, hostname TEXT NOT NULL, ipv4 TE
     // 5: the gateway's replay memory survives a restart (seed 001 step E)
     R"sql(
 CREATE TABLE seen_signals (tunnel_id INTEGER PRIMARY KEY, expires INTEGER NOT NULL);
+)sql",
+    // 6: replay-safe accounting (issue 12 item 2): a session is bound to the RADIUS client that
+    // started it, and an ended (NAS, Acct-Session-Id) is remembered so a replayed Start cannot revive it
+    R"sql(
+ALTER TABLE sessions ADD COLUMN nas_address TEXT NOT NULL DEFAULT '';
+CREATE TABLE ended_sessions (nas TEXT NOT NULL, acct_session_id TEXT NOT NULL, ended INTEGER NOT NULL,
+  PRIMARY KEY (nas, acct_session_id));
+CREATE INDEX ended_sessions_ended ON ended_sessions(ended);
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -295,7 +304,7 @@ class SqliteStore final : public Store {
     std::lock_guard lock(read_mu_);
     Stmt st(read_,
             "SELECT sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, nas, apn, acct_session_id, "
-            "subscriber_id, started, last_seen, hostname FROM sessions");
+            "subscriber_id, started, last_seen, hostname, nas_address FROM sessions");
     std::vector<SessionRecord> out;
     while (st.step()) {
       SessionRecord r;
@@ -313,6 +322,7 @@ class SqliteStore final : public Store {
       r.started = st.integer(11);
       r.last_seen = st.integer(12);
       r.hostname = st.text(13);
+      r.nas_address = st.text(14);
       out.push_back(std::move(r));
     }
     return out;
@@ -343,6 +353,15 @@ class SqliteStore final : public Store {
     return out;
   }
 
+  std::vector<EndedSession> load_ended_sessions(std::int64_t since) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, "SELECT nas, acct_session_id, ended FROM ended_sessions WHERE ended >= ?1 ORDER BY ended");
+    st.bind(1, since);
+    std::vector<EndedSession> out;
+    while (st.step()) out.push_back(EndedSession{st.text(0), st.text(1), st.integer(2), 0});
+    return out;
+  }
+
   std::vector<Lease> load_leases() override {
     std::lock_guard lock(read_mu_);
     Stmt st(read_, "SELECT pool, ip, subscriber_id, bound, expires FROM leases");
@@ -360,8 +379,8 @@ class SqliteStore final : public Store {
       Stmt put_session(
           write_,
           "INSERT OR REPLACE INTO sessions (sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, "
-          "nas, apn, acct_session_id, subscriber_id, started, last_seen, hostname) "
-          "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)");
+          "nas, apn, acct_session_id, subscriber_id, started, last_seen, hostname, nas_address) "
+          "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
       Stmt end_session(write_, "DELETE FROM sessions WHERE sid=?1");
       Stmt put_lease(
           write_,
@@ -371,6 +390,10 @@ class SqliteStore final : public Store {
       Stmt free_removal(write_, "DELETE FROM dns_removals WHERE sid=?1");
       Stmt put_seen(write_, "INSERT OR REPLACE INTO seen_signals (tunnel_id, expires) VALUES (?1,?2)");
       Stmt prune_seen(write_, "DELETE FROM seen_signals WHERE expires < ?1");
+      Stmt put_ended(write_,
+                     "INSERT OR REPLACE INTO ended_sessions (nas, acct_session_id, ended) VALUES (?1,?2,?3)");
+      Stmt prune_ended(write_, "DELETE FROM ended_sessions WHERE ended < ?1");
+      std::int64_t forget_ended_before = 0;
       for (const auto& c : batch) {
         switch (c.kind) {
           case Change::Kind::put_session: {
@@ -388,7 +411,8 @@ class SqliteStore final : public Store {
             put_session.bind(11, r.subscriber_id)
                 .bind(12, r.started)
                 .bind(13, r.last_seen)
-                .bind(14, r.hostname);
+                .bind(14, r.hostname)
+                .bind(15, r.nas_address);
             put_session.run();
             break;
           }
@@ -415,8 +439,13 @@ class SqliteStore final : public Store {
                 .run();
             prune_seen.bind(1, static_cast<std::int64_t>(std::time(nullptr))).run();
             break;
+          case Change::Kind::put_ended_session:
+            put_ended.bind(1, c.ended.nas).bind(2, c.ended.acct_session_id).bind(3, c.ended.ended).run();
+            forget_ended_before = std::max(forget_ended_before, c.ended.forget_before);
+            break;
         }
       }
+      if (forget_ended_before > 0) prune_ended.bind(1, forget_ended_before).run();
       write_.exec("COMMIT");
     } catch (...) {
       sqlite3_exec(write_.get(), "ROLLBACK", nullptr, nullptr, nullptr);

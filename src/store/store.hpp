@@ -46,6 +46,8 @@ class SessionRepository {
   virtual std::vector<SessionRecord> load_dns_removals() = 0;
   /// Signals the gateway acted on that have not expired at `now`.
   virtual std::vector<SeenSignal> load_seen_signals(std::uint32_t now) = 0;
+  /// Accounting sessions that ended at or after `since`, oldest first.
+  virtual std::vector<EndedSession> load_ended_sessions(std::int64_t since) = 0;
   /// Applies the batch in one transaction, durable (fsync'd) when this returns.
   virtual void apply(const std::vector<Change>& batch) = 0;
 };

@@ -89,7 +89,9 @@ TEST_F(Fixture, StopFreesTheLeaseAndExpiryEndsSilentSessions) {
   bool freed = false;
   for (auto& c : out.changes) freed |= c.kind == Change::Kind::free_lease && c.lease.ip == d.framed_ip;
   EXPECT_TRUE(freed);
-  // Re-attach, then stay silent for more than 3 intervals.
+  // Re-attach (a new accounting session: X1 has ended for good), then stay silent for more than 3
+  // intervals.
+  in.acct_session_id = "X2";
   svc.account_start(in, 2000);
   EXPECT_TRUE(svc.sweep(2000 + 299).events.empty());
   auto swept = svc.sweep(2000 + 301);

@@ -88,7 +88,7 @@ TEST(SessionTable, AccountingOnEndsEverySessionOfThatNas) {
   t.start(input("10.0.0.1", "1001", "A", "ggsn1"), 100);
   t.start(input("10.0.0.2", "1002", "B", "ggsn1"), 100);
   t.start(input("10.0.0.3", "1003", "C", "ggsn2"), 100);
-  auto out = t.end_all_of_nas("ggsn1", "accounting-on");
+  auto out = t.end_all_of_nas("ggsn1", "", "accounting-on", 200);
   EXPECT_EQ(out.events.size(), 2u);
   EXPECT_EQ(count(out, Change::Kind::end_session), 2);
   EXPECT_EQ(t.size(), 1u);
@@ -194,4 +194,93 @@ TEST(SessionTable, ManySessionsOfOneMsisdnStayIndexed) {
   }
   EXPECT_FALSE(t.find_by_msisdn("31600"));
   EXPECT_TRUE(t.find_by_msisdn("31699"));
+}
+
+// Issue 12 item 2: replay-safe accounting.
+namespace {
+AcctInput from(AcctInput in, std::string client, std::int64_t event_time = 0) {
+  in.nas_address = std::move(client);
+  if (event_time) {
+    in.event_time = event_time;
+    in.event_time_from_nas = true;
+  }
+  return in;
+}
+}  // namespace
+
+TEST(SessionTable, AStoppedSessionCannotStartAgain) {
+  auto t = make_table();
+  t.start(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 100);
+  t.stop(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 200);
+  t.start(from(input("10.0.0.1", "1002", "B"), "192.0.2.1"), 300);  // the address goes to someone else
+  // The first session's captured Start, replayed from another address in the client range.
+  auto out = t.start(from(input("10.0.0.1", "1001", "A"), "192.0.2.99"), 400);
+  EXPECT_EQ(out.refused, "ended_session");
+  EXPECT_TRUE(out.events.empty());
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "1002") << "the new holder keeps the address";
+  // As an Interim (RFC 5080 2.1 would treat it as a lost Start): refused as well.
+  out = t.interim(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 410);
+  EXPECT_EQ(out.refused, "ended_session");
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "1002");
+}
+
+TEST(SessionTable, ATakenOverSessionCannotStartAgain) {
+  auto t = make_table();
+  t.start(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 100);
+  t.start(from(input("10.0.0.1", "1002", "B"), "192.0.2.1"), 200);
+  auto out = t.start(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 300);
+  EXPECT_EQ(out.refused, "ended_session");
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "1002");
+}
+
+TEST(SessionTable, AnExpiredSessionMayComeBackWithAnInterim) {
+  auto t = make_table();
+  t.start(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 100);
+  t.expire(1000);
+  auto out = t.interim(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 1100);
+  EXPECT_TRUE(out.refused.empty()) << out.note;
+  EXPECT_TRUE(t.find_by_ip("10.0.0.1"));
+}
+
+TEST(SessionTable, AStartOlderThanTheHolderDoesNotTakeOver) {
+  auto t = make_table();
+  t.start(from(input("10.0.0.1", "1002", "B"), "192.0.2.1", 5000), 5000);
+  auto out = t.start(from(input("10.0.0.1", "1001", "A"), "192.0.2.1", 4000), 5010);
+  EXPECT_EQ(out.refused, "older_than_holder");
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "1002");
+  out = t.start(from(input("10.0.0.1", "1003", "C"), "192.0.2.1", 6000), 6000);
+  EXPECT_TRUE(out.refused.empty()) << "a newer Start takes over";
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "1003");
+}
+
+TEST(SessionTable, OnlyItsRadiusClientStopsOrEndsASession) {
+  auto t = make_table();
+  t.start(from(input("10.0.0.1", "1001", "A", "ggsn1"), "192.0.2.1"), 100);
+  auto out = t.stop(from(input("10.0.0.1", "1001", "A", "ggsn1"), "192.0.2.66"), 200);
+  EXPECT_EQ(out.refused, "other_client");
+  EXPECT_TRUE(t.find_by_ip("10.0.0.1"));
+  out = t.end_all_of_nas("ggsn1", "192.0.2.66", "accounting-off", 200);
+  EXPECT_EQ(out.refused, "other_client");
+  EXPECT_TRUE(t.find_by_ip("10.0.0.1"));
+  out = t.end_all_of_nas("ggsn1", "192.0.2.1", "accounting-off", 200);
+  EXPECT_EQ(out.events.size(), 1u);
+  EXPECT_FALSE(t.find_by_ip("10.0.0.1"));
+}
+
+TEST(SessionTable, EndsAreRememberedFromTheStore) {
+  auto t = make_table();
+  t.remember_ends(86400, 1000, {EndedSession{"ggsn1", "A", 100, 0}});
+  auto out = t.start(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 200);
+  EXPECT_EQ(out.refused, "ended_session");
+  // After the memory's window the pair is forgotten.
+  out = t.start(from(input("10.0.0.1", "1001", "A"), "192.0.2.1"), 100 + 86400 + 1);
+  EXPECT_TRUE(out.refused.empty());
+}
+
+TEST(EndedSessions, BoundedByCapacity) {
+  EndedSessions e(86400, 100);
+  for (int i = 0; i < 10'000; ++i) e.remember("ggsn1", std::to_string(i), 1000);
+  EXPECT_EQ(e.size(), 100u);
+  EXPECT_TRUE(e.contains("ggsn1", "9999", 1000));
+  EXPECT_FALSE(e.contains("ggsn1", "0", 1000)) << "the oldest go first";
 }

@@ -12,9 +12,9 @@ using namespace mobix;
 TEST(Store, MigratesAndReportsVersion) {
   test::TempDir d;
   auto s = Store::open_sqlite(d.file("a.db"));
-  EXPECT_EQ(s->schema_version(), 5);
+  EXPECT_EQ(s->schema_version(), 6);
   s.reset();
-  EXPECT_EQ(Store::open_sqlite(d.file("a.db"))->schema_version(), 5) << "reopen must not re-run migrations";
+  EXPECT_EQ(Store::open_sqlite(d.file("a.db"))->schema_version(), 6) << "reopen must not re-run migrations";
 }
 
 TEST(Store, RefusesANewerSchema) {
@@ -96,6 +96,7 @@ class FailingRepository final : public SessionRepository {
   std::vector<Lease> load_leases() override { return {}; }
   std::vector<SessionRecord> load_dns_removals() override { return {}; }
   std::vector<SeenSignal> load_seen_signals(std::uint32_t) override { return {}; }
+  std::vector<EndedSession> load_ended_sessions(std::int64_t) override { return {}; }
   void apply(const std::vector<Change>&) override { throw StoreError("disk full"); }
 };
 }  // namespace
@@ -115,4 +116,22 @@ TEST(StoreWriter, FailedCommitIsReportedNotAcknowledged) {
   EXPECT_EQ(calls, 1);
   EXPECT_FALSE(ok) << "the caller must not answer the NAS";
   EXPECT_EQ(failures.value(), before + 1);
+}
+
+TEST(Store, EndedSessionsAreDurableAndPruned) {
+  test::TempDir d;
+  {
+    auto s = Store::open_sqlite(d.file("a.db"));
+    Change c{Change::Kind::put_ended_session, {}, {}};
+    c.ended = EndedSession{"ggsn1", "A", 100, 0};
+    s->apply({c});
+    c.ended = EndedSession{"ggsn1", "B", 200, 150};  // forgets what ended before 150
+    s->apply({c});
+  }
+  auto s = Store::open_sqlite(d.file("a.db"));
+  auto ended = s->load_ended_sessions(0);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].acct_session_id, "B");
+  EXPECT_EQ(ended[0].ended, 200);
+  EXPECT_TRUE(s->load_ended_sessions(201).empty());
 }
