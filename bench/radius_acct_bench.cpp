@@ -144,7 +144,7 @@ int main(int argc, char** argv) {
       store_dir = mkdtemp(tmpl);
     }
     auto cfg = parse_config(std::string(R"(store: {path: bench.db}
-admin: {listen: "127.0.0.1:0"}
+admin: {listen: "127.0.0.1:0", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:0

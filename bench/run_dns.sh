@@ -42,7 +42,7 @@ mkdir -p $T/h $T/v
 cat >$T/h/mobix.yaml <<Y
 log: {level: warn}
 store: {path: h.db}
-admin: {listen: "127.0.0.1:$HAD"}
+admin: {listen: "127.0.0.1:$HAD", no_token: true}
 access:
   radius: {auth_listen: "127.0.0.1:$HA", acct_listen: "127.0.0.1:$HC", clients: [{name: b, address: 127.0.0.0/8, secret: $SECRET}]}
   pools: [{name: home, range: 127.8.0.10-127.8.200.250}]
@@ -58,7 +58,7 @@ Y
 cat >$T/v/mobix.yaml <<Y
 log: {level: warn}
 store: {path: v.db}
-admin: {listen: "127.0.0.1:$VAD"}
+admin: {listen: "127.0.0.1:$VAD", no_token: true}
 access:
   radius: {auth_listen: "127.0.0.1:$VA", acct_listen: "127.0.0.1:$VC", clients: [{name: b, address: 127.0.0.0/8, secret: $SECRET}]}
   pools: [{name: visitors, range: 127.9.0.10-127.9.200.250}]
@@ -123,7 +123,7 @@ C
 {
   echo "log: {level: warn}"
   echo "store: {path: emb.db}"
-  echo "admin: {listen: \"127.0.0.1:$PEA\"}"
+  echo "admin: {listen: \"127.0.0.1:$PEA\", no_token: true}"
   echo "access: {radius: {auth_listen: 127.0.0.1:0, acct_listen: 127.0.0.1:0, clients: [{name: b, address: 127.0.0.0/8, secret: $SECRET}]}}"
   echo "dns:"
   echo "  listen: 127.0.0.1:$PE"
@@ -165,7 +165,7 @@ run_acct() {
   cat >$d/mobix.yaml <<Y
 log: {level: warn}
 store: {path: a.db}
-admin: {listen: "127.0.0.1:$admin"}
+admin: {listen: "127.0.0.1:$admin", no_token: true}
 access:
   radius: {auth_listen: 127.0.0.1:0, acct_listen: "127.0.0.1:$acct", clients: [{name: b, address: 127.0.0.0/8, secret: $SECRET}]}
 $zones

@@ -23,7 +23,7 @@ run_mobix() {
   cat >$d/mobix.yaml <<YAML
 log: {level: warn}
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:0"}
+admin: {listen: "127.0.0.1:0", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:0

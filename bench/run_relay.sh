@@ -40,7 +40,7 @@ cat >$T/op/mobix.yaml <<YAML
 log: {level: warn}
 limits: {max_connections_per_address: 20000}  # every benchmark client is 127.0.0.1
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN_OP"}
+admin: {listen: "127.0.0.1:$P_ADMIN_OP", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH
@@ -61,7 +61,7 @@ cat >$T/rl/mobix.yaml <<YAML
 log: {level: warn}
 limits: {max_connections_per_address: 20000}  # every benchmark client is 127.0.0.1
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN_R"}
+admin: {listen: "127.0.0.1:$P_ADMIN_R", no_token: true}
 relay:
   public_listen: 127.0.0.1:$P_PUB
   callback_listen: 127.0.0.1:$P_CB
@@ -79,7 +79,7 @@ cat >$T/rw/mobix.yaml <<YAML
 log: {level: warn}
 limits: {max_connections_per_address: 20000}  # every benchmark client is 127.0.0.1
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN_W"}
+admin: {listen: "127.0.0.1:$P_ADMIN_W", no_token: true}
 relay:
   public_listen: 127.0.0.1:$P_PUB_W
   callback_listen: 127.0.0.1:$P_CB_W

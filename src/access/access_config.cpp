@@ -23,7 +23,8 @@ constexpr KeySpec kRadiusKeys[] = {
      3600},
     {"duplicate_cache_seconds", "u32", "30", "RFC 5080 2.2.2 duplicate detection window", 1, 600},
     {"accounting_max_age", "u32", "3600",
-     "seconds; a Start, Interim or Accounting-On/Off whose Event-Timestamp (RFC 2869) or Acct-Delay-Time says "
+     "seconds; a Start, Interim or Accounting-On/Off whose Event-Timestamp (RFC 2869) or Acct-Delay-Time "
+     "says "
      "it is older is refused as a replay",
      60, 7 * 86400},
     {"ended_session_memory", "u32", "86400",

@@ -196,8 +196,8 @@ Outcome AccessService::account_stop(const AcctInput& in, std::int64_t now) {
   return out;
 }
 
-Outcome AccessService::nas_restarted(std::string_view nas, std::string_view nas_address, std::string_view reason,
-                                     std::int64_t now) {
+Outcome AccessService::nas_restarted(std::string_view nas, std::string_view nas_address,
+                                     std::string_view reason, std::int64_t now) {
   auto out = table_.end_all_of_nas(nas, nas_address, reason, now);
   release_leases(out);
   return out;

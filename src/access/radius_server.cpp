@@ -471,7 +471,8 @@ struct AccessRole::Impl {
   /// When the request's event happened (RFC 2869 5.3 Event-Timestamp, else arrival less RFC 2866
   /// 5.2 Acct-Delay-Time), into `in`. For what can start or end sessions, a refusal reason when it
   /// is older than accounting_max_age (or from the future): a captured request replayed later.
-  const char* read_event_time(const radius::Packet& req, radius::AcctStatus st, std::int64_t now, AcctInput& in) {
+  const char* read_event_time(const radius::Packet& req, radius::AcctStatus st, std::int64_t now,
+                              AcctInput& in) {
     const auto stamp = req.integer(radius::attr::event_timestamp);
     const std::int64_t delay = req.integer(radius::attr::acct_delay_time).value_or(0);
     in.event_time_from_nas = stamp.has_value();
@@ -562,10 +563,11 @@ struct AccessRole::Impl {
     status_counter(*status).inc();
     if (stale) {
       out.refused = stale;
-      out.note = fmt::format("Event-Timestamp {} / Acct-Delay-Time {}: older than accounting_max_age or from the "
-                             "future, refused as a replay",
-                             req.integer(radius::attr::event_timestamp).value_or(0),
-                             req.integer(radius::attr::acct_delay_time).value_or(0));
+      out.note = fmt::format(
+          "Event-Timestamp {} / Acct-Delay-Time {}: older than accounting_max_age or from the "
+          "future, refused as a replay",
+          req.integer(radius::attr::event_timestamp).value_or(0),
+          req.integer(radius::attr::acct_delay_time).value_or(0));
     }
     if (!out.refused.empty()) {
       metrics()
@@ -573,8 +575,8 @@ struct AccessRole::Impl {
                    "Accounting-Requests refused as unsafe (replays, stale Starts, another client's sessions)",
                    fmt::format("reason=\"{}\"", out.refused))
           .inc();
-      spdlog::warn("radius acct from {} ({}): {} (acct-session-id={} ip={})", in.nas, in.nas_address, out.note,
-                   in.acct_session_id, in.ipv4);
+      spdlog::warn("radius acct from {} ({}): {} (acct-session-id={} ip={})", in.nas, in.nas_address,
+                   out.note, in.acct_session_id, in.ipv4);
     } else if (!out.note.empty()) {
       metrics()
           .counter("mobix_access_accounting_noop_total", "Accounting-Requests that changed nothing")

@@ -49,7 +49,8 @@ Outcome other_client(const SessionRecord& r, const AcctInput& in) {
 
 }  // namespace
 
-void SessionTable::remember_ends(std::int64_t window, std::size_t capacity, const std::vector<EndedSession>& ended) {
+void SessionTable::remember_ends(std::int64_t window, std::size_t capacity,
+                                 const std::vector<EndedSession>& ended) {
   std::unique_lock lock(mu_);
   ended_.configure(window, capacity);
   for (const auto& e : ended) ended_.remember(e.nas, e.acct_session_id, e.ended);
@@ -58,15 +59,17 @@ void SessionTable::remember_ends(std::int64_t window, std::size_t capacity, cons
 const char* SessionTable::unsafe_start_locked(const AcctInput& in, const std::vector<std::string>& addrs,
                                               std::int64_t now, Outcome& out) {
   if (ended_.contains(in.nas, in.acct_session_id, now)) {
-    out.note = fmt::format("Acct-Session-Id {} of NAS {} has ended: a replayed Start or Interim does not revive it",
-                           in.acct_session_id, in.nas);
+    out.note =
+        fmt::format("Acct-Session-Id {} of NAS {} has ended: a replayed Start or Interim does not revive it",
+                    in.acct_session_id, in.nas);
     return "ended_session";
   }
   if (!in.event_time_from_nas) return nullptr;
   for (const auto& a : addrs)
     if (auto* cur = holder_locked(in.context(), a); cur && cur->started > in.event_time) {
-      out.note = fmt::format("a Start from {} older than the session holding {} (started {}) does not take it over",
-                             in.event_time, a, cur->started);
+      out.note =
+          fmt::format("a Start from {} older than the session holding {} (started {}) does not take it over",
+                      in.event_time, a, cur->started);
       return "older_than_holder";
     }
   return nullptr;
@@ -221,7 +224,8 @@ Outcome SessionTable::start(const AcctInput& in, std::int64_t now) {
 
 Outcome SessionTable::interim(const AcctInput& in, std::int64_t now) {
   auto addrs = addresses(in);
-  if (addrs.empty()) return Outcome{{}, {}, "no Framed-IP-Address or Framed-IPv6-Prefix: nothing to track", {}};
+  if (addrs.empty())
+    return Outcome{{}, {}, "no Framed-IP-Address or Framed-IPv6-Prefix: nothing to track", {}};
   {
     std::unique_lock lock(mu_);
     if (auto* cur = holder_locked(in.context(), addrs.front());
@@ -268,8 +272,8 @@ Outcome SessionTable::stop(const AcctInput& in, std::int64_t now) {
   return out;
 }
 
-Outcome SessionTable::end_all_of_nas(std::string_view nas, std::string_view nas_address, std::string_view reason,
-                                     std::int64_t now) {
+Outcome SessionTable::end_all_of_nas(std::string_view nas, std::string_view nas_address,
+                                     std::string_view reason, std::int64_t now) {
   Outcome out;
   std::unique_lock lock(mu_);
   std::vector<std::string> victims;

@@ -94,8 +94,8 @@ class SessionTable final : public SessionView {
   /// Ends the session; unless it merely expired, its (NAS, Acct-Session-Id) is remembered as ended.
   void end_locked(const std::string& sid, const std::string& reason, Outcome& out, std::int64_t now);
   /// Why `in` may not start a session now (a replay-safety refusal), or nullptr.
-  const char* unsafe_start_locked(const AcctInput& in, const std::vector<std::string>& addrs, std::int64_t now,
-                                  Outcome& out);
+  const char* unsafe_start_locked(const AcctInput& in, const std::vector<std::string>& addrs,
+                                  std::int64_t now, Outcome& out);
   SessionRecord make_record(const AcctInput& in, std::int64_t now);
 
   // Mutations and listings take mu_; lookups by IP take only one shard of the lookup

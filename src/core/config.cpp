@@ -219,8 +219,11 @@ constexpr SectionSpec kStore{"store", "The embedded store (sessions, leases, dir
 
 constexpr KeySpec kAdminKeys[] = {
     {"listen", "endpoint", "127.0.0.1:9100", "the admin HTTP listener (/api/v1, /healthz, /metrics)"},
-    {"token", "secret", "", "when set, /api/v1 requires `Authorization: Bearer <token>`"},
+    {"token", "secret", "",
+     "required (or token_file, or no_token): /api/v1 requires `Authorization: Bearer <token>`"},
     {"token_file", "file", "", "the token from a file (first line) instead of inline"},
+    {"no_token", "bool", "false",
+     "true: /api/v1 without a token; only on a loopback listener (a lab, a test); never in production"},
     {"allowed_hosts", "list", "",
      "DNS names the API may be reached by (Host header); addresses and localhost "
      "always; anything else is refused (DNS rebinding)"},
@@ -310,6 +313,19 @@ void parse_common(Section& top, Config& c, const ConfigEnv& env) {
   Section admin(top.get("admin"), "admin", env.source, &kAdmin);
   c.admin.listen = admin.endpoint("listen");
   c.admin.token = admin.secret("token", env.base_dir);
+  c.admin.no_token = admin.boolean("no_token");
+  // Security by default (issue 12 item 3): the API changes subscribers and reads sessions.
+  if (c.admin.token.empty() && !c.admin.no_token)
+    admin.fail("admin.token", admin.node(),
+               "is required: give token or token_file (each /api/v1 request then carries `Authorization: "
+               "Bearer <token>`), or no_token: true for a lab on loopback");
+  if (c.admin.no_token) {
+    boost::system::error_code ec;
+    auto a = boost::asio::ip::make_address(c.admin.listen.host, ec);
+    if (ec || !a.is_loopback())
+      admin.fail("admin.no_token", admin.get("no_token"),
+                 "is allowed only on a loopback listener, not " + c.admin.listen.host);
+  }
   if (auto hosts = admin.get("allowed_hosts")) {
     if (!hosts.IsSequence()) admin.fail("admin.allowed_hosts", hosts, "must be a list of host names");
     for (const auto& h : hosts) {

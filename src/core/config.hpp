@@ -51,7 +51,8 @@ struct StoreConfig {
 
 struct AdminConfig {
   Endpoint listen{"127.0.0.1", 9100};
-  std::string token;  ///< when set, /api/v1 requires "Authorization: Bearer <token>"
+  std::string token;      ///< /api/v1 requires "Authorization: Bearer <token>"
+  bool no_token = false;  ///< explicitly open (loopback only: a lab or a test)
   std::vector<std::string>
       allowed_hosts;  ///< names the Host header may carry besides addresses and localhost
 };
@@ -194,10 +195,10 @@ struct RelayConfig {
   std::uint32_t signals_per_minute_per_target = 6, signal_burst_per_target = 3;
   std::uint32_t signals_per_minute_per_client = 10, signal_burst_per_client = 5;
   std::uint32_t signals_per_minute = 600, signal_burst = 60;
-  std::uint32_t spare_legs = 1;                ///< dialled-in legs kept per target for the next clients
-  std::uint32_t spare_leg_idle_timeout = 60;   ///< seconds a spare waits for a client
-  std::uint32_t tunnel_idle_timeout = 300;      ///< seconds without traffic before a tunnel closes
-  std::uint32_t tunnel_max_duration = 86400;    ///< seconds a tunnel may last in total
+  std::uint32_t spare_legs = 1;               ///< dialled-in legs kept per target for the next clients
+  std::uint32_t spare_leg_idle_timeout = 60;  ///< seconds a spare waits for a client
+  std::uint32_t tunnel_idle_timeout = 300;    ///< seconds without traffic before a tunnel closes
+  std::uint32_t tunnel_max_duration = 86400;  ///< seconds a tunnel may last in total
 };
 
 /// The private gateway (seed 001 "second private proxy server"), inside the operator network.
@@ -212,7 +213,7 @@ struct GatewayConfig {
   std::uint32_t connect_timeout = 5;
   std::uint32_t max_signal_lifetime = 300;    ///< seconds; later expiries are refused
   std::uint32_t leg_wait_timeout = 600;       ///< seconds a dialled-in leg waits for the relay's GO
-  std::uint32_t max_legs_per_link = 256;       ///< legs open at once for one signal's link
+  std::uint32_t max_legs_per_link = 256;      ///< legs open at once for one signal's link
   std::uint32_t tunnel_idle_timeout = 300;    ///< seconds without traffic before a tunnel closes
   std::uint32_t tunnel_max_duration = 86400;  ///< seconds a tunnel may last in total
 };

@@ -62,6 +62,7 @@ store:
   path: mobix.db
 admin:
   listen: 127.0.0.1:0
+  no_token: true  # the lab, on loopback only; a real node sets token_file (docs/admin-api.md)
 access:
   radius:
     auth_listen: 127.0.0.1:0

@@ -35,7 +35,7 @@ const char* kVisitedConfig =
     R"(# Written by `mobix lab`: the lab's visited network (seed 002), run as its own process.
 node: lab-visited
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:ADMIN_PORT"}
+admin: {listen: "127.0.0.1:ADMIN_PORT", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:AUTH_PORT

@@ -55,9 +55,9 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   std::atomic<int> active{0};
   std::unique_ptr<HttpServer> webhook_service;
   std::unique_ptr<MailSignalReceiver> mail_receiver;
-  net::FailureLimiter webhook_failures{20};  // refused POSTs per address per minute
+  net::FailureLimiter webhook_failures{20};               // refused POSTs per address per minute
   std::unordered_map<std::uint64_t, unsigned> legs_open;  ///< per link (tunnel id)
-  std::unordered_set<net::Leg*> waiting_legs;              ///< dialled in, waiting for GO: closed on stop
+  std::unordered_set<net::Leg*> waiting_legs;             ///< dialled in, waiting for GO: closed on stop
 
   void webhook(const HttpRequest& req, HttpReply reply);
 
@@ -244,7 +244,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     }
     if (!terminal_socket) {
       signals(ip.empty() ? "not_attached" : "terminal_unreachable").inc();
-      spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{}: {}", r.tunnel_id, r.msisdn, ip, r.target_port, why);
+      spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{}: {}", r.tunnel_id, r.msisdn, ip,
+                   r.target_port, why);
       const std::string down = ip.empty() ? "MOBIX-DOWN not_attached\r\n" : "MOBIX-DOWN unreachable\r\n";
       co_await relay->write_all(down, t);
       co_return;

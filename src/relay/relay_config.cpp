@@ -53,7 +53,8 @@ constexpr KeySpec kRelayKeys[] = {
      1, 10000},
     {"signal_burst_per_target", "u32", "3", "signals for one terminal at once, before the rate applies", 1,
      10000},
-    {"signals_per_minute_per_client", "u32", "10", "signals one client address can cause per minute", 1, 10000},
+    {"signals_per_minute_per_client", "u32", "10", "signals one client address can cause per minute", 1,
+     10000},
     {"signal_burst_per_client", "u32", "5", "signals one client address can cause at once", 1, 10000},
     {"signals_per_minute", "u32", "600", "signals per minute in all", 1, 1000000},
     {"signal_burst", "u32", "60", "signals at once in all", 1, 1000000},
@@ -61,8 +62,8 @@ constexpr KeySpec kRelayKeys[] = {
      "legs the gateway keeps dialled in per terminal for the next clients (no signal needed while one "
      "waits)",
      0, 16},
-    {"spare_leg_idle_timeout", "u32", "60", "seconds a spare leg waits for a client before the relay closes it",
-     5, 3600},
+    {"spare_leg_idle_timeout", "u32", "60",
+     "seconds a spare leg waits for a client before the relay closes it", 5, 3600},
     {"tunnel_idle_timeout", "u32", "300", "seconds without traffic before a tunnel closes", 10, 86400},
     {"tunnel_max_duration", "u32", "86400", "seconds a tunnel may last in total", 60, 30 * 86400},
 };
@@ -102,10 +103,11 @@ constexpr KeySpec kGatewayKeys[] = {
     {"connect_timeout", "u32", "5", "seconds to reach the terminal and the relay", 1, 60},
     {"max_signal_lifetime", "u32", "300", "seconds; signals expiring later are refused", 10, 3600},
     {"leg_wait_timeout", "u32", "600",
-     "seconds a leg dialled in to the relay waits for a client (keep above the relay's spare_leg_idle_timeout)",
+     "seconds a leg dialled in to the relay waits for a client (keep above the relay's "
+     "spare_leg_idle_timeout)",
      10, 86400},
-    {"max_legs_per_link", "u32", "256", "legs open at once for one signal (the relay asks for more as clients come)",
-     1, 10000},
+    {"max_legs_per_link", "u32", "256",
+     "legs open at once for one signal (the relay asks for more as clients come)", 1, 10000},
     {"tunnel_idle_timeout", "u32", "300", "seconds without traffic before a tunnel closes", 10, 86400},
     {"tunnel_max_duration", "u32", "86400", "seconds a tunnel may last in total", 60, 30 * 86400},
 };

@@ -6,18 +6,24 @@ namespace mobix::relay {
 
 const char* to_string(LinkState s) {
   switch (s) {
-    case LinkState::idle: return "idle";
-    case LinkState::signalling: return "signalling";
-    case LinkState::up: return "up";
+    case LinkState::idle:
+      return "idle";
+    case LinkState::signalling:
+      return "signalling";
+    case LinkState::up:
+      return "up";
   }
   return "?";
 }
 
 bool Link::can_deliver(Clock::time_point now) const {
   switch (state) {
-    case LinkState::idle: return false;
-    case LinkState::signalling: return now < requested_by;
-    case LinkState::up: return !spares.empty() || (requested > 0 && now < requested_by);
+    case LinkState::idle:
+      return false;
+    case LinkState::signalling:
+      return now < requested_by;
+    case LinkState::up:
+      return !spares.empty() || (requested > 0 && now < requested_by);
   }
   return false;
 }

@@ -50,8 +50,8 @@ struct LinkWaiter {
       : ready(ex, boost::asio::steady_timer::time_point::max()) {}
   boost::asio::steady_timer ready;  ///< cancelled when `leg` is set or the link failed
   std::shared_ptr<net::Leg> leg;
-  unsigned more = 0;                ///< further legs asked for when this one was handed over (GO n)
-  const char* failure = nullptr;    ///< why no leg will come (a refusal reason)
+  unsigned more = 0;              ///< further legs asked for when this one was handed over (GO n)
+  const char* failure = nullptr;  ///< why no leg will come (a refusal reason)
 };
 
 /// A leg the gateway dialled in that no client needed yet.

@@ -256,11 +256,10 @@ struct RelayRole::Impl {
     Target t;
     t.name = *name;
     t.http = !mapped && !is_tls;
-    t.protocol = mapped    ? signal::Protocol::tcp
-                 : !is_tls ? signal::Protocol::http
-                 : cfg.callback_encryption == CallbackEncryption::always
-                     ? signal::Protocol::tls
-                     : signal::Protocol::tls_passthrough;
+    t.protocol = mapped                                                  ? signal::Protocol::tcp
+                 : !is_tls                                               ? signal::Protocol::http
+                 : cfg.callback_encryption == CallbackEncryption::always ? signal::Protocol::tls
+                                                                         : signal::Protocol::tls_passthrough;
     auto sub = dir.find(IdentityKind::hostname, t.name);
     t.port = mapped ? mapped->target_port : 0;
     if (sub && !mapped) {
@@ -277,7 +276,8 @@ struct RelayRole::Impl {
     if (auto no = check_policy(*sub, canonical(peer.address()), !t.http, head); no.reason) {
       refused(no.reason).inc();
       spdlog::info("relay #{}: {} refused for {}: {}", id, ip, t.name, no.reason);
-      if (t.http) co_await answer_http(c, no.status, no.status == 401 ? "Unauthorized" : "Forbidden", no.text);
+      if (t.http)
+        co_await answer_http(c, no.status, no.status == 401 ? "Unauthorized" : "Forbidden", no.text);
       co_return std::nullopt;
     }
     t.sub = std::move(*sub);
@@ -306,9 +306,9 @@ struct RelayRole::Impl {
     links.rekey(link, old_id);
     spdlog::info("relay #{}: waking the gateway for {} (msisdn {}, port {}): link {:016x}", id, t.name,
                  t.sub.msisdn, t.port, req.tunnel_id);
-    asio::co_spawn(io, send_link_signal(link, std::get<std::vector<std::uint8_t>>(std::move(sealed)), id,
-                                        req.tunnel_id),
-                   asio::detached);
+    asio::co_spawn(
+        io, send_link_signal(link, std::get<std::vector<std::uint8_t>>(std::move(sealed)), id, req.tunnel_id),
+        asio::detached);
     return nullptr;
   }
 
@@ -320,7 +320,8 @@ struct RelayRole::Impl {
     };
     auto outcome = co_await signals.send(std::move(sealed), id, wanted);
     signals_counter(outcome).inc();
-    if (outcome == SignalOutcome::sent || link->tunnel_id != tunnel_id || link->state != relay::LinkState::signalling)
+    if (outcome == SignalOutcome::sent || link->tunnel_id != tunnel_id ||
+        link->state != relay::LinkState::signalling)
       co_return;
     link->fail(outcome == SignalOutcome::abandoned ? "client_gone" : "signal_not_sent");
     links.settle(link, Clock::now());
@@ -333,14 +334,15 @@ struct RelayRole::Impl {
     std::function<bool()> settled = [w] { return w->leg || w->failure; };
     auto seen = co_await watch_until(c.socket(), w->ready, deadline, std::chrono::milliseconds(250), settled);
     if (seen == Pending::closed) co_return false;
-    if (seen == Pending::data) co_await watch_until(c.socket(), w->ready, deadline, std::chrono::hours(1), settled);
+    if (seen == Pending::data)
+      co_await watch_until(c.socket(), w->ready, deadline, std::chrono::hours(1), settled);
     co_return true;
   }
 
   // A leg for this client: a spare, one already on its way, or one after a new signal (step D).
   // The waiter's `failure` says why there is none.
-  asio::awaitable<std::shared_ptr<LinkWaiter>> obtain_leg(Conn& c, std::shared_ptr<Link> link, const Target& t,
-                                                          std::string ip, std::uint64_t id) {
+  asio::awaitable<std::shared_ptr<LinkWaiter>> obtain_leg(Conn& c, std::shared_ptr<Link> link,
+                                                          const Target& t, std::string ip, std::uint64_t id) {
     auto w = std::make_shared<LinkWaiter>(io.get_executor());
     if (auto spare = link->take_spare()) {
       spare->taken = true;
@@ -382,7 +384,8 @@ struct RelayRole::Impl {
 
   // A leg goes to a client: the legs the link still needs are counted as asked for at once.
   unsigned hand_over(Link& link) {
-    return link.hand_over(cfg.spare_legs, std::min<unsigned>(relay::kMaxLegsPerGo, cfg.max_pending_per_target),
+    return link.hand_over(cfg.spare_legs,
+                          std::min<unsigned>(relay::kMaxLegsPerGo, cfg.max_pending_per_target),
                           Clock::now() + std::chrono::seconds(cfg.hold_timeout));
   }
 
@@ -423,12 +426,14 @@ struct RelayRole::Impl {
     const Target& t = *found;
     if (pending_per_target[t.sub.msisdn] >= cfg.max_pending_per_target) {
       refused("target_rate_limited").inc();
-      if (t.http) co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting for this server");
+      if (t.http)
+        co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting for this server");
       co_return;
     }
     if (pending_per_ip[ip] >= cfg.max_pending_per_client_ip) {
       refused("rate_limited").inc();
-      if (t.http) co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting from this address");
+      if (t.http)
+        co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting from this address");
       co_return;
     }
     ++pending_per_ip[ip];
@@ -463,9 +468,11 @@ struct RelayRole::Impl {
     if (!t.http || std::string_view(why) == "client_gone") co_return;
     const bool rate = std::string_view(why).find("rate") != std::string_view::npos;
     if (rate)
-      co_await answer_http(c, 429, "Too Many Requests", "the mobile server " + t.name + " was woken too often; try later");
+      co_await answer_http(c, 429, "Too Many Requests",
+                           "the mobile server " + t.name + " was woken too often; try later");
     else
-      co_await answer_http(c, 503, "Service Unavailable", "the mobile server " + t.name + " is not reachable now");
+      co_await answer_http(c, 503, "Service Unavailable",
+                           "the mobile server " + t.name + " is not reachable now");
   }
 
   // Step I: bytes each side sent early go first, then both directions are spliced.

@@ -22,9 +22,12 @@ namespace asio = boost::asio;
 
 const char* to_string(SignalOutcome o) {
   switch (o) {
-    case SignalOutcome::sent: return "sent";
-    case SignalOutcome::failed: return "failed";
-    case SignalOutcome::abandoned: return "abandoned";
+    case SignalOutcome::sent:
+      return "sent";
+    case SignalOutcome::failed:
+      return "failed";
+    case SignalOutcome::abandoned:
+      return "abandoned";
   }
   return "?";
 }
@@ -38,7 +41,8 @@ struct OutgoingSignal {
   std::function<bool()> wanted;
   SignalOutcome outcome = SignalOutcome::failed;
   asio::steady_timer done;  ///< cancelled when sent (or given up)
-  explicit OutgoingSignal(const asio::any_io_executor& ex) : done(ex, asio::steady_timer::time_point::max()) {}
+  explicit OutgoingSignal(const asio::any_io_executor& ex)
+      : done(ex, asio::steady_timer::time_point::max()) {}
 };
 
 // cfg.webhook_url, split once: https://host:port/path
@@ -146,8 +150,10 @@ struct SignalSender::Impl {
         error = sent.error;
         if (!sent) esme.reset();  // the SMPP session is gone or refused: bind again
       }
-      if (error.empty()) item.outcome = SignalOutcome::sent;
-      else spdlog::warn("relay #{}: cannot send the signal through {}: {}", item.id, via, error);
+      if (error.empty())
+        item.outcome = SignalOutcome::sent;
+      else
+        spdlog::warn("relay #{}: cannot send the signal through {}: {}", item.id, via, error);
     }
   }
 
@@ -178,12 +184,14 @@ struct SignalSender::Impl {
   }
 };
 
-SignalSender::SignalSender(asio::io_context& io, const RelayConfig& cfg) : impl_(std::make_shared<Impl>(io, cfg)) {}
+SignalSender::SignalSender(asio::io_context& io, const RelayConfig& cfg)
+    : impl_(std::make_shared<Impl>(io, cfg)) {}
 SignalSender::~SignalSender() = default;
 
 void SignalSender::start() {
   if (impl_->cfg.channel != SignalChannel::webhook)
-    asio::co_spawn(impl_->io, [impl = impl_] { return impl->run_queue(); }, asio::detached);
+    asio::co_spawn(
+        impl_->io, [impl = impl_] { return impl->run_queue(); }, asio::detached);
 }
 
 void SignalSender::stop() {

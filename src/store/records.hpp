@@ -63,8 +63,8 @@ struct SeenSignal {
 struct EndedSession {
   std::string nas;  ///< the NAS-Identifier (or NAS-IP-Address) the session carried
   std::string acct_session_id;
-  std::int64_t ended = 0;         ///< unix seconds
-  std::int64_t forget_before = 0; ///< put_ended_session: entries ended before this are pruned
+  std::int64_t ended = 0;          ///< unix seconds
+  std::int64_t forget_before = 0;  ///< put_ended_session: entries ended before this are pruned
 };
 
 struct Change {
@@ -82,8 +82,8 @@ struct Change {
   /// put_session: the record; end_session: its sid; put_dns_removal: the ended session whose
   /// records the operator's DNS server must still drop (sid, hostname, ipv4); free_dns_removal: sid
   SessionRecord session;
-  Lease lease;             ///< put_lease: the lease; free_lease: pool + ip
-  SeenSignal signal = {};  ///< put_seen_signal (expired ones are pruned in the same transaction)
+  Lease lease;              ///< put_lease: the lease; free_lease: pool + ip
+  SeenSignal signal = {};   ///< put_seen_signal (expired ones are pruned in the same transaction)
   EndedSession ended = {};  ///< put_ended_session
 };
 

@@ -22,6 +22,7 @@ store:
   path: state.db
 admin:
   listen: 127.0.0.1:$P_ADMIN
+  no_token: true
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH
@@ -40,13 +41,23 @@ set +e
 msg=$("$MOBIX" check-config "$T/bad.yaml" 2>&1); rc=$?
 set -e
 [ $rc = 2 ] || fail "check-config exit $rc, want 2"
-echo "$msg" | grep -q "bad.yaml:10: access.radius.colour: unknown key" || fail "message: $msg"
+echo "$msg" | grep -q "bad.yaml:11: access.radius.colour: unknown key" || fail "message: $msg"
 set +e
 msg=$("$MOBIX" serve --config "$T/bad.yaml" 2>&1); rc=$?
 set -e
 [ $rc = 2 ] || fail "serve with a bad config exit $rc"
 curl -s "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && fail "something listens after a config error"
 pass "bad config: exit 2 with file:line: key"
+
+# The admin API is locked by default (issue 12 item 3): no token is a configuration error, and an
+# open API only on loopback.
+sed '/no_token: true/d' "$T/good.yaml" >"$T/notoken.yaml"
+msg=$("$MOBIX" check-config "$T/notoken.yaml" 2>&1) && fail "a config without an admin token was accepted"
+echo "$msg" | grep -q "admin.token: is required" || fail "no-token message: $msg"
+sed "s/listen: 127.0.0.1:$P_ADMIN/listen: 0.0.0.0:$P_ADMIN/" "$T/good.yaml" >"$T/open.yaml"
+msg=$("$MOBIX" check-config "$T/open.yaml" 2>&1) && fail "no_token on 0.0.0.0 was accepted"
+echo "$msg" | grep -q "admin.no_token: is allowed only on a loopback listener" || fail "no_token message: $msg"
+pass "no admin token is a config error; no_token only on loopback"
 
 start_serve "$T/good.yaml" "$P_ADMIN" "$T/serve.log" --log-format json || true
 curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" | grep -q ok || fail "serve not healthy"
@@ -71,7 +82,7 @@ pass "serve: JSON logs, unknown NAS dropped and counted, known NAS served"
 # serve without log flags takes the config's log section; with admin.token the API needs it.
 kill "${PIDS[-1]}"; wait "${PIDS[-1]}" 2>/dev/null || true
 echo "a-long-admin-token-1234" >"$T/admin.token"
-sed -e 's|^admin:|log:\n  level: debug\nadmin:\n  token_file: admin.token|' "$T/good.yaml" >"$T/token.yaml"
+sed -e 's|^admin:|log:\n  level: debug\nadmin:\n  token_file: admin.token|' -e '/no_token: true/d' "$T/good.yaml" >"$T/token.yaml"
 start_serve "$T/token.yaml" "$P_ADMIN" "$T/serve2.log" || true
 curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" | grep -q ok || fail "serve with the config's log section: $(cat "$T/serve2.log")"
 grep -q "debug" "$T/serve2.log" || fail "log.level from the config not applied"
@@ -94,6 +105,7 @@ for n in relay gateway home visited; do "$MOBIX" pki issue --dir $T/examples/pki
 openssl rand -hex 32 >$T/examples/pki/signal.key
 echo relaypw >$T/examples/pki/smpp-relay.pw
 echo gwpw >$T/examples/pki/smpp-gateway.pw
+openssl rand -hex 24 >$T/examples/admin.token
 for f in mobix relay gateway home visited; do
   out=$("$MOBIX" check-config $T/examples/$f.yaml) || fail "examples/$f.yaml: $out"
 done
@@ -113,16 +125,16 @@ dns_case() { # dns_case NAME RECORDS_YAML EXPECTED_MESSAGE
   [ $rc = 2 ] || fail "check-config $1: exit $rc, want 2 ($msg)"
   echo "$msg" | grep -qF "$3" || fail "check-config $1: message: $msg"
 }
-# good.yaml has 16 lines; "dns:" is line 17, so the first record is line 21.
-[ "$(wc -l <"$T/good.yaml")" = 16 ] || fail "good.yaml changed length: update the line numbers below"
-dns_case bad_addr '        - "www A 999.1.1.1"' '_addr.yaml:21: dns.zones[0].records[0]: "999.1.1.1" is not an A address'
-dns_case v6_as_a '        - "ok A 192.0.2.1"\n        - "www A 2001:db8::1"' '_as_a.yaml:22: dns.zones[0].records[1]: "2001:db8::1" is not an A address'
-dns_case outside '        - "www.example.org. A 192.0.2.1"' 'outside.yaml:21: dns.zones[0].records[0]: "www.example.org." is not inside zone mobix.test'
+# good.yaml has 17 lines; "dns:" is line 18, so the first record is line 22.
+[ "$(wc -l <"$T/good.yaml")" = 17 ] || fail "good.yaml changed length: update the line numbers below"
+dns_case bad_addr '        - "www A 999.1.1.1"' '_addr.yaml:22: dns.zones[0].records[0]: "999.1.1.1" is not an A address'
+dns_case v6_as_a '        - "ok A 192.0.2.1"\n        - "www A 2001:db8::1"' '_as_a.yaml:23: dns.zones[0].records[1]: "2001:db8::1" is not an A address'
+dns_case outside '        - "www.example.org. A 192.0.2.1"' 'outside.yaml:22: dns.zones[0].records[0]: "www.example.org." is not inside zone mobix.test'
 { cat "$T/good.yaml"; printf 'dns:\n  zones:\n    - name: mobix.test\n    - name: MOBIX.test.\n'; } >"$T/twice.yaml"
 set +e
 msg=$("$MOBIX" check-config "$T/twice.yaml" 2>&1); rc=$?
 set -e
-[ $rc = 2 ] && echo "$msg" | grep -qF 'twice.yaml:20: dns.zones[1].name: zone given twice' || fail "zone twice: $rc $msg"
+[ $rc = 2 ] && echo "$msg" | grep -qF 'twice.yaml:21: dns.zones[1].name: zone given twice' || fail "zone twice: $rc $msg"
 pass "check-config refuses a bad DNS record, one outside its zone and a zone given twice with file:line:key"
 
 # docs/config.md is generated from the config tables (issue 11): it must be current.

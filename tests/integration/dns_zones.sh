@@ -42,7 +42,7 @@ start_bind
 cat > "$T/mobix.yaml" <<Y
 node: dns-test
 store: {path: mobix.db}
-admin: {listen: "$ADMIN"}
+admin: {listen: "$ADMIN", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$RAUTH

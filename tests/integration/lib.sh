@@ -135,6 +135,6 @@ service imap-login {
 CONF
   dovecot -c "$d/dovecot.conf"
   DOVECOT_PIDFILE=$d/run/master.pid
-  for _ in $(seq 40); do curl -fsS "pop3://127.0.0.1:$pop3/" -u "$1:$1-mail-pw" >/dev/null 2>&1 && return 0; sleep 0.05; done
+  for _ in $(seq 200); do curl -fsS "pop3://127.0.0.1:$pop3/" -u "$1:$1-mail-pw" >/dev/null 2>&1 && return 0; sleep 0.05; done
   return 1
 }

@@ -10,7 +10,7 @@ read -r P_AUTH P_ACCT P_ADMIN P_POP3 <<<"$(free_ports u u t t)"
 cat >"$T/mobix.yaml" <<YAML
 store: {path: state.db}
 limits: {max_connections_per_listener: 6, max_connections_per_address: 3}
-admin: {listen: "127.0.0.1:$P_ADMIN"}
+admin: {listen: "127.0.0.1:$P_ADMIN", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH

@@ -72,7 +72,7 @@ echo mobix-bind-pw >$T/bind.pw
 write_config() {
   cat >$T/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN"}
+admin: {listen: "127.0.0.1:$P_ADMIN", no_token: true}
 directory:
   backend: ldap
   ldap:

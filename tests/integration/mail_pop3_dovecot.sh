@@ -14,7 +14,7 @@ curl -fsS pop3://127.0.0.1:$P_DOVE/1 -u alice:alice-mail-pw | grep -q "Hello ali
 # --- mobix: access + mail ---
 cat >$T/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN"}
+admin: {listen: "127.0.0.1:$P_ADMIN", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH

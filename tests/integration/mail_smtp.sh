@@ -10,7 +10,7 @@ mkdir -p $T/maildir/{tmp,new,cur}
 PIDS+=($!)
 cat >$T/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN"}
+admin: {listen: "127.0.0.1:$P_ADMIN", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH

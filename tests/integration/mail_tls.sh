@@ -35,7 +35,7 @@ done
 
 cat >$T/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN"}
+admin: {listen: "127.0.0.1:$P_ADMIN", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH

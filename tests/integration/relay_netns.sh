@@ -62,7 +62,7 @@ PIDS+=($!)
 mkdir -p $T/op $T/relaynode
 cat >$T/relaynode/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN_RELAY"}
+admin: {listen: "127.0.0.1:$P_ADMIN_RELAY", no_token: true}
 relay:
   public_listen: $INET:$P_PUBLIC
   callback_listen: $INET:$P_CALLBACK
@@ -78,7 +78,7 @@ relay:
 YAML
 cat >$T/op/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "0.0.0.0:$P_ADMIN_OP"}  # listening on every address: the firewall must stop it
+admin: {listen: "0.0.0.0:$P_ADMIN_OP", token: netns-admin-token-1}  # on every address: the firewall must stop it
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH
@@ -102,7 +102,7 @@ for _ in $(seq 100); do inns curl -fsS http://127.0.0.1:$P_ADMIN_OP/healthz >/de
 for _ in $(seq 100); do grep -q "gateway bound (receiver)" $T/smsc.log && break; sleep 0.05; done
 grep -q "gateway bound (receiver)" $T/smsc.log || fail "the gateway did not bind to the SMSC: $(tail -3 $T/op.log)"
 
-inns curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers \
+inns curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers -H "Authorization: Bearer netns-admin-token-1" \
   --json '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
 ini curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
   --json '{"msisdn":"31610000001","hostname":"cam.mobile.test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null

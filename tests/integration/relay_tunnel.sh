@@ -22,7 +22,7 @@ SMSC=127.0.0.1:$(cat $T/smsc.port)
 mkdir -p $T/op $T/relaynode
 cat >$T/op/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN_OP"}
+admin: {listen: "127.0.0.1:$P_ADMIN_OP", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH
@@ -39,7 +39,7 @@ YAML
 # The public relay, with its own store listing the published mobile servers.
 cat >$T/relaynode/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN_RELAY"}
+admin: {listen: "127.0.0.1:$P_ADMIN_RELAY", no_token: true}
 relay:
   public_listen: 127.0.0.1:$P_PUBLIC
   callback_listen: 127.0.0.1:$P_CALLBACK

@@ -11,7 +11,7 @@ openssl rand -hex 32 >$T/signal.key
 mkdir -p $T/op $T/relaynode
 cat >$T/op/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN_OP"}
+admin: {listen: "127.0.0.1:$P_ADMIN_OP", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$P_AUTH
@@ -27,7 +27,7 @@ gateway:
 YAML
 cat >$T/relaynode/mobix.yaml <<YAML
 store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN_RELAY"}
+admin: {listen: "127.0.0.1:$P_ADMIN_RELAY", no_token: true}
 relay:
   public_listen: 127.0.0.1:$P_PUBLIC
   callback_listen: 127.0.0.1:$P_CALLBACK

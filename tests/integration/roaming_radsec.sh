@@ -21,7 +21,7 @@ mkdir -p "$T/h" "$T/v"
 cat > "$T/h/mobix.yaml" <<Y
 node: home
 store: {path: home.db}
-admin: {listen: "127.0.0.1:$H_ADMIN"}
+admin: {listen: "127.0.0.1:$H_ADMIN", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$H_AUTH
@@ -43,7 +43,7 @@ Y
 cat > "$T/v/mobix.yaml" <<Y
 node: visited
 store: {path: visited.db}
-admin: {listen: "127.0.0.1:$V_ADMIN"}
+admin: {listen: "127.0.0.1:$V_ADMIN", no_token: true}
 access:
   radius:
     auth_listen: 127.0.0.1:$V_AUTH

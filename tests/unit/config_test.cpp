@@ -9,6 +9,7 @@ namespace {
 const char* kGood = R"(node: edge-1
 admin:
   listen: 127.0.0.1:9100
+  no_token: true
 access:
   radius:
     auth_listen: 0.0.0.0:1812
@@ -51,11 +52,11 @@ TEST(Config, UnknownKeyNamesLineAndKey) {
   std::string key;
   std::string yaml = kGood;
   yaml += "bogus: 1\n";
-  EXPECT_EQ(error_line(yaml, &key), 16);
+  EXPECT_EQ(error_line(yaml, &key), 17);
   EXPECT_EQ(key, "bogus");
   yaml = std::string(kGood);
   yaml.replace(yaml.find("        secret"), 0, "        colour: red\n");
-  EXPECT_EQ(error_line(yaml, &key), 11);
+  EXPECT_EQ(error_line(yaml, &key), 12);
   EXPECT_EQ(key, "access.radius.clients[0].colour");
 }
 
@@ -152,7 +153,7 @@ TEST(Config, DnsZonesAndUpdates) {
                  &key),
       0);
   EXPECT_EQ(key, "dns.zones[0].update.key_secret") << "updates are always signed";
-  EXPECT_GT(error_line("dns:\n  zones: [{name: a.test}]\n", &key), 0);
+  EXPECT_GT(error_line("admin: {no_token: true}\ndns:\n  zones: [{name: a.test}]\n", &key), 0);
   EXPECT_EQ(key, "dns") << "the zones follow the access sessions";
 }
 
@@ -183,7 +184,8 @@ TEST(Config, RoamingPartnersArePinned) {
 namespace {
 // A relay section with every required field (the certificate paths only need to be readable).
 std::string relay_yaml(const std::string& extra) {
-  return "relay:\n  callback_address: 192.0.2.7\n  tls_cert_file: /etc/passwd\n  tls_key_file: /etc/passwd\n"
+  return "admin: {no_token: true}\nrelay:\n  callback_address: 192.0.2.7\n  tls_cert_file: /etc/passwd\n  "
+         "tls_key_file: /etc/passwd\n"
          "  signal_key: {id: 1, key: " +
          std::string(64, 'a') + "}\n" + extra;
 }
