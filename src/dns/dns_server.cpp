@@ -18,6 +18,7 @@
 #include <boost/asio/write.hpp>
 
 #include "codec/dns/responder.hpp"
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
 
@@ -32,6 +33,9 @@ namespace {
 struct Counters {
   std::array<Counter*, 6> by_rcode{};
   Counter* dropped;
+  Counter& tcp_timeout =
+      metrics().counter("mobix_dns_tcp_timeouts_total",
+                        "DNS over TCP connections closed: a message or an answer took over 5 s");
   Counters() {
     static const char* names[] = {"noerror", "formerr", "servfail", "nxdomain", "notimp", "refused"};
     for (int i = 0; i < 6; ++i)
@@ -39,6 +43,13 @@ struct Counters {
                                        fmt::format("rcode=\"{}\"", names[i]));
     dropped = &metrics().counter("mobix_dns_dropped_total",
                                  "DNS messages dropped unanswered (responses, fragments under 12 octets)");
+  }
+  LogRateLimiter timeout_log{2};
+  void timed_out(const char* what) {
+    tcp_timeout.inc();
+    if (auto suppressed = timeout_log.allow(what); suppressed >= 0)
+      spdlog::info("dns: a TCP client sent no complete {} in 5 s: closed{}", what,
+                   suppressed ? fmt::format(" ({} similar suppressed)", suppressed) : std::string());
   }
   void count(int rcode) {
     if (rcode < 0)
@@ -94,9 +105,24 @@ struct DnsServer::Impl {
           co_await (asio::async_read(sock, asio::buffer(len_buf), asio::as_tuple(asio::use_awaitable)) ||
                     idle.async_wait(asio::as_tuple(asio::use_awaitable)));
       if (got.index() == 1 || std::get<0>(std::get<0>(got))) co_return;
-      msg.resize((len_buf[0] << 8) | len_buf[1]);
-      auto [ec, n] = co_await asio::async_read(sock, asio::buffer(msg), asio::as_tuple(asio::use_awaitable));
-      if (ec) co_return;
+      // The message and the answer have their own deadline: a length prefix without a body (or a
+      // client that does not read) must not hold the connection (issue 12 item 4). The buffer
+      // grows with what arrives, not with what the prefix announces.
+      const std::size_t want = (std::size_t{len_buf[0]} << 8) | len_buf[1];
+      msg.clear();
+      idle.expires_after(std::chrono::seconds(5));
+      while (msg.size() < want) {
+        const std::size_t have = msg.size();
+        msg.resize(std::min(want, have + 4096));
+        auto part = co_await (sock.async_read_some(asio::buffer(msg.data() + have, msg.size() - have),
+                                                   asio::as_tuple(asio::use_awaitable)) ||
+                              idle.async_wait(asio::as_tuple(asio::use_awaitable)));
+        if (part.index() == 1 || std::get<0>(std::get<0>(part))) {
+          if (part.index() == 1) counters.timed_out("message");
+          co_return;
+        }
+        msg.resize(have + std::get<1>(std::get<0>(part)));
+      }
       int rcode = -1;
       auto out = responder.respond(msg, true, rcode);
       counters.count(rcode);
@@ -104,8 +130,13 @@ struct DnsServer::Impl {
       std::array<std::uint8_t, 2> out_len{static_cast<std::uint8_t>(out.size() >> 8),
                                           static_cast<std::uint8_t>(out.size())};
       std::array<asio::const_buffer, 2> bufs{asio::buffer(out_len), asio::buffer(out)};
-      auto [wec, wn] = co_await asio::async_write(sock, bufs, asio::as_tuple(asio::use_awaitable));
-      if (wec) co_return;
+      idle.expires_after(std::chrono::seconds(5));
+      auto sent = co_await (asio::async_write(sock, bufs, asio::as_tuple(asio::use_awaitable)) ||
+                            idle.async_wait(asio::as_tuple(asio::use_awaitable)));
+      if (sent.index() == 1 || std::get<0>(std::get<0>(sent))) {
+        if (sent.index() == 1) counters.timed_out("read of its answer");
+        co_return;
+      }
     }
   }
 };

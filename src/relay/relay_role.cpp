@@ -216,10 +216,19 @@ struct RelayRole::Impl {
   // Step C without terminating TLS: the HTTP Host header or the TLS SNI, from what the client sent
   // first (kept in `buf`: it goes through the tunnel ahead of the rest). nullopt when neither came:
   // refused here. Its own frame, so the read buffer is not kept for the tunnel's lifetime.
+  // The whole first flight has one deadline, not each read: a client trickling a byte at a time
+  // (slowloris) is closed after kHeaderTimeout however it paces itself (issue 12 item 4).
+  static constexpr auto kHeaderTimeout = std::chrono::seconds(10);
   static asio::awaitable<std::optional<std::string>> peek_name(Conn& c, std::string& buf, bool& is_tls) {
     std::array<char, 4096> chunk;
+    const auto deadline = Clock::now() + kHeaderTimeout;
     for (;;) {
-      auto [rec, n] = co_await c.read_some(asio::buffer(chunk), std::chrono::seconds(5));
+      const auto left = std::chrono::ceil<std::chrono::seconds>(deadline - Clock::now());
+      if (left.count() <= 0) {
+        refused("header_timeout").inc();
+        co_return std::nullopt;
+      }
+      auto [rec, n] = co_await c.read_some(asio::buffer(chunk), left);
       buf.append(chunk.data(), n);
       if (!buf.empty()) {
         is_tls = static_cast<unsigned char>(buf[0]) == 0x16;
@@ -234,7 +243,7 @@ struct RelayRole::Impl {
         }
       }
       if (rec) {
-        refused("no_name").inc();
+        refused(Clock::now() >= deadline ? "header_timeout" : "no_name").inc();
         co_return std::nullopt;
       }
     }

@@ -127,31 +127,24 @@ class Link : public std::enable_shared_from_this<Link> {
 
 // ---------------------------------------------------------------- server (home side)
 
+namespace {
+asio::awaitable<void> nothing() {
+  co_return;
+}
+}  // namespace
+
 struct RadsecServer::Impl : std::enable_shared_from_this<RadsecServer::Impl> {
   asio::io_context& io;
   const RoamingConfig& cfg;
   Handler handler;
   std::shared_ptr<ssl::context> ctx;
-  tcp::acceptor acceptor;
+  /// The listener: connection caps per listener and per address, accept backoff (core/tcp_service).
+  std::unique_ptr<TcpService> service;
   std::vector<std::weak_ptr<Link>> links;
   bool stopping = false;
 
   Impl(asio::io_context& i, const RoamingConfig& c, Handler h)
-      : io(i), cfg(c), handler(std::move(h)), ctx(make_context(c, true)), acceptor(i) {}
-
-  asio::awaitable<void> accept_loop(std::shared_ptr<Impl> self) {
-    AcceptBackoff backoff("radsec");
-    for (;;) {
-      auto [ec, sock] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (stopping || ec == asio::error::operation_aborted) co_return;
-      if (ec) {
-        co_await backoff.after_error(ec);
-        continue;
-      }
-      backoff.reset();
-      asio::co_spawn(io, session(self, std::move(sock)), asio::detached);
-    }
-  }
+      : io(i), cfg(c), handler(std::move(h)), ctx(make_context(c, true)) {}
 
   static asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock) {
     boost::system::error_code ec;
@@ -212,12 +205,14 @@ RadsecServer::~RadsecServer() {
 
 void RadsecServer::start() {
   auto& m = *impl_;
-  tcp::endpoint ep(asio::ip::make_address(m.cfg.radsec_listen->host), m.cfg.radsec_listen->port);
-  m.acceptor.open(ep.protocol());
-  m.acceptor.set_option(tcp::acceptor::reuse_address(true));
-  m.acceptor.bind(ep);
-  m.acceptor.listen();
-  asio::co_spawn(m.io, m.accept_loop(impl_), asio::detached);
+  std::weak_ptr<Impl> weak = impl_;
+  m.service = std::make_unique<TcpService>(m.io, "radsec", *m.cfg.radsec_listen,
+                                           [weak](tcp::socket sock, std::uint64_t) -> asio::awaitable<void> {
+                                             if (auto self = weak.lock())
+                                               return Impl::session(self, std::move(sock));
+                                             return nothing();
+                                           });
+  m.service->start();
   spdlog::info("roaming: RadSec (RFC 6614) for {} partner(s) on {}", m.cfg.partners.size(),
                local_endpoint().str());
 }
@@ -226,16 +221,13 @@ void RadsecServer::stop() {
   auto& m = *impl_;
   if (m.stopping) return;
   m.stopping = true;
-  boost::system::error_code ec;
-  m.acceptor.close(ec);
+  if (m.service) m.service->stop();
   for (auto& w : m.links)
     if (auto l = w.lock()) l->close();
 }
 
 Endpoint RadsecServer::local_endpoint() const {
-  boost::system::error_code ec;
-  auto e = impl_->acceptor.local_endpoint(ec);
-  return Endpoint{e.address().to_string(), e.port()};
+  return impl_->service ? impl_->service->local_endpoint() : Endpoint{};
 }
 
 // ---------------------------------------------------------------- client (visited side)
