@@ -32,7 +32,14 @@ ctest --preset asan -j2
 # (-fno-sanitize-recover), so the test talking to it fails. Leak checks are off: detached
 # coroutines still hold their frames when a node exits.
 step "ASan + UBSan: integration tests against the sanitized mobix"
+rm -rf build/asan/sanitizer && mkdir -p build/asan/sanitizer
 ctest --preset asan-integration -j2
+# A report from a process no test looked at again (one that failed while stopping) fails the run too.
+if compgen -G "build/asan/sanitizer/report*" >/dev/null; then
+  cat build/asan/sanitizer/report* >&2
+  echo "sanitizer reports above" >&2
+  exit 1
+fi
 
 step "libFuzzer (clang), bounded runs"
 cmake --preset fuzz >/dev/null
