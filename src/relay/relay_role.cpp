@@ -435,12 +435,16 @@ struct RelayRole::Impl {
     const Target& t = *found;
     if (pending_per_target[t.sub.msisdn] >= cfg.max_pending_per_target) {
       refused("target_rate_limited").inc();
+      spdlog::info("relay #{}: {} refused for {}: target_rate_limited ({} clients wait for it)", id, ip,
+                   t.name, cfg.max_pending_per_target);
       if (t.http)
         co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting for this server");
       co_return;
     }
     if (pending_per_ip[ip] >= cfg.max_pending_per_client_ip) {
       refused("rate_limited").inc();
+      spdlog::info("relay #{}: {} refused for {}: rate_limited ({} of its tunnels wait)", id, ip, t.name,
+                   cfg.max_pending_per_client_ip);
       if (t.http)
         co_await answer_http(c, 429, "Too Many Requests", "too many tunnels waiting from this address");
       co_return;

@@ -154,3 +154,33 @@ gone=$(metric 'mobix_relay_clients_refused_total{reason="client_gone"}')
 [ "$gone" = 20 ] || fail "client_gone counted $gone times of 20"
 grep -q "to sleep[5-9].mobile.test: client_gone" $T/relay2.log || fail "no log line for client_gone"
 pass "20 clients that hung up at once: $sent SMS, $gone counted as client_gone (log line)"
+
+# 5. Waiting at once (not signals): one address may have 8 tunnels waiting (max_pending_per_client_ip),
+#    one target 32 (max_pending_per_target); then 429, counted and logged.
+rm -f $T/par/*.code
+for i in $(seq 9); do get sleep8.mobile.test --interface 127.0.8.8 >$T/par/ip-$i.code & done
+wait_codes 9
+[ "$(cat $T/par/ip-*.code | grep -c 429)" = 1 ] || fail "9 waiting from one address: $(sort $T/par/ip-*.code | uniq -c)"
+[ "$(metric 'mobix_relay_clients_refused_total{reason="rate_limited"}')" = 1 ] || fail "rate_limited not counted"
+grep -q "127.0.8.8 refused for sleep8.mobile.test: rate_limited" $T/relay2.log || fail "no log line for rate_limited"
+rm -f $T/par/*.code
+for i in $(seq 33); do get sleep7.mobile.test --interface 127.0.7.$i >$T/par/t-$i.code & done
+wait_codes 33
+[ "$(cat $T/par/t-*.code | grep -c 429)" = 1 ] || fail "33 waiting for one target: $(sort $T/par/t-*.code | uniq -c)"
+[ "$(metric 'mobix_relay_clients_refused_total{reason="target_rate_limited"}')" = 1 ] || fail "target_rate_limited not counted"
+grep -q "refused for sleep7.mobile.test: target_rate_limited" $T/relay2.log || fail "no log line for target_rate_limited"
+pass "9 clients from one address, 33 for one target: the 9th and the 33rd get 429 (counters, log lines)"
+
+# 6. The terminal is attached but nothing listens on the service port: the gateway answers DOWN,
+#    the client gets 503 at once (not at the hold timeout), both sides count and log it.
+DEAD=$(free_ports t)
+curl -fsS -X PATCH http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers/31610000001 \
+  --json '{"attrs":{"relay.http_port":"'$DEAD'"}}' >/dev/null || fail "PATCH"
+op_metric() { curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics | awk -v k="$1" '$1 == k {print $2}'; }
+gw_before=$(op_metric 'mobix_gateway_signals_total{result="terminal_unreachable"}')
+[ "$(get cam.mobile.test)" = 503 ] || fail "a dead service port did not give 503"
+[ "$(metric 'mobix_relay_clients_refused_total{reason="terminal_unreachable"}')" = 1 ] || fail "terminal_unreachable not counted at the relay"
+[ "$(op_metric 'mobix_gateway_signals_total{result="terminal_unreachable"}')" = $(( ${gw_before:-0} + 1 )) ] || fail "terminal_unreachable not counted at the gateway"
+grep -q "to cam.mobile.test: terminal_unreachable" $T/relay2.log || fail "no relay log line for terminal_unreachable"
+grep -q "gateway: tunnel .*: msisdn 31610000001 at $IP:$DEAD: " $T/op.log || fail "no gateway log line for terminal_unreachable"
+pass "a service port nobody listens on: the gateway says DOWN, the client gets 503 (counters and log lines on both sides)"

@@ -187,3 +187,21 @@ for _ in $(seq 50); do
 done
 grep -q 'mobix_gateway_signals_total{result="replayed"} 1' <<<"$m" || fail "replay after restart not refused: $(grep gateway_signals <<<"$m")"
 pass "the replay memory survives kill -9: the same signal is refused by the restarted gateway"
+
+# A signal whose callback port nobody listens on (a relay that went away): the gateway counts and
+# logs relay_unreachable, and nothing else happens.
+"$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret relay-test-secret \
+  --state-dir $T/sim --msisdn 31610000001 --username cam --password cam-radius-pw >/dev/null
+NOBODY=$(free_ports t)
+LOST=$("$MOBIX" signal seal --key-file $T/signal.key --relay-ip 127.0.0.1 --callback-port $NOBODY \
+  --msisdn 31610000001 --target-port $P_WEB --ttl 30)
+before=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics | awk '$1 == "mobix_gateway_signals_total{result=\"relay_unreachable\"}" {print $2}')
+"$MOBIX" smpp submit --smsc $SMSC --system-id relay --password relay-pw --to 31699000000 --hex "$LOST" >/dev/null || fail "submit"
+for _ in $(seq 100); do
+  after=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics | awk '$1 == "mobix_gateway_signals_total{result=\"relay_unreachable\"}" {print $2}')
+  [ "${after:-0}" -gt "${before:-0}" ] && break
+  sleep 0.05
+done
+[ "${after:-0}" = $(( ${before:-0} + 1 )) ] || fail "relay_unreachable not counted: ${before:-0} -> ${after:-0}"
+grep -q "gateway: tunnel .*: relay 127.0.0.1:$NOBODY: " $T/op2.log || fail "no log line for relay_unreachable"
+pass "a signal whose relay cannot be reached: relay_unreachable counted and logged at the gateway"
