@@ -43,12 +43,26 @@ s.sendto(start, (host, acct_port)); r1 = s.recvfrom(4096)[0]
 s.sendto(start, (host, acct_port)); r2 = s.recvfrom(4096)[0]
 if r1 != r2 or r1[0] != 5: sys.exit("duplicate not answered identically")
 print("ok - retransmission answered identically")
+# An Access-Request whose User-Password is not a multiple of 16 octets (RFC 2865 5.2), signed with a
+# valid Message-Authenticator so only the password is wrong: dropped, no answer.
+import hmac
+def access(ident, attrs):
+    body = b"".join(attrs) + attr(80, b"\0" * 16)
+    req_auth = b"\x11" * 16
+    hdr = bytes([1, ident]) + struct.pack(">H", 20 + len(body))
+    ma = hmac.new(secret, hdr + req_auth + body, hashlib.md5).digest()
+    return hdr + req_auth + body[:-16] + ma
+if exchange(access(77, [attr(1, b"alice"), attr(2, b"short")]), auth_port) is not None:
+    sys.exit("answered an Access-Request with a malformed User-Password")
+print("ok - a malformed User-Password is dropped")
 PY
 [ "$(metric 'mobix_radius_duplicates_total')" -ge 1 ] || fail "duplicate not counted"
 [ "$(metric 'mobix_access_session_events_total{kind="attach",reason="start"}')" = 1 ] || fail "duplicate processed twice"
 for r in malformed_too_short malformed_length_mismatch malformed_bad_attribute malformed_unknown_code malformed_too_long no_acct_status_type unexpected_code; do
   [ "$(metric "mobix_radius_dropped_total{listener=\"acct\",reason=\"$r\"}")" -ge 1 ] || fail "reason $r not counted"
 done
+[ "$(metric 'mobix_radius_dropped_total{listener="auth",reason="malformed_user_password"}')" = 1 ] || fail "malformed_user_password not counted"
+grep -q "radius auth: dropped packet from 127.0.0.1: malformed_user_password" $T/lab.log || fail "no log line for malformed_user_password"
 pass "every drop reason counted in /metrics; duplicate processed once"
 
 # Still healthy and answering after all that.

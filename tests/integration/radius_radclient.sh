@@ -25,7 +25,9 @@ out=$(printf 'User-Name = "alice"\nCHAP-Password = "%s"\nCalled-Station-Id = "in
 echo "$out" | grep -q "Access-Accept" || fail "CHAP not accepted: $out"
 pass "CHAP Access-Accept"
 
-# Wrong password and unknown subscriber -> Access-Reject with a Reply-Message.
+# Wrong password and unknown subscriber -> Access-Reject with a Reply-Message, counted by reason.
+rejects() { metric "mobix_radius_access_rejects_total{reason=\"$1\"}"; }
+bad_before=$(rejects bad_password); unknown_before=$(rejects unknown_subscriber)
 out=$(printf 'User-Name = "alice"\nUser-Password = "wrong"\nMessage-Authenticator = 0x00\n' |
   radclient -x -r 1 -t 2 "$AUTH" auth "$SECRET" || true)
 echo "$out" | grep -q "Access-Reject" || fail "wrong password not rejected: $out"
@@ -33,6 +35,9 @@ echo "$out" | grep -q 'Reply-Message = "authentication failed"' || fail "no Repl
 out=$(printf 'User-Name = "mallory"\nUser-Password = "x"\nMessage-Authenticator = 0x00\n' |
   radclient -x -r 1 -t 2 "$AUTH" auth "$SECRET" || true)
 echo "$out" | grep -q 'Reply-Message = "unknown subscriber"' || fail "unknown subscriber: $out"
+[ "$(rejects bad_password)" = $((bad_before + 1)) ] && [ "$(rejects unknown_subscriber)" = $((unknown_before + 1)) ] ||
+  fail "rejects not counted by reason: $(rejects bad_password) $(rejects unknown_subscriber)"
+grep -q "mallory" $T/lab.log || fail "no log line for the reject of an unknown subscriber"
 pass "Access-Reject with Reply-Message for a wrong password and an unknown subscriber"
 
 # BlastRADIUS (CVE-2024-3596): no Message-Authenticator -> dropped, counted.
