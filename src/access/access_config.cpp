@@ -32,6 +32,10 @@ constexpr KeySpec kRadiusKeys[] = {
      30 * 86400},
     {"max_ended_sessions", "u32", "1000000", "ended sessions remembered at most (about 100 bytes each)", 0,
      100000000},
+    {"max_pending_writes", "u32", "50000",
+     "requests waiting for their store commit; beyond, new requests are dropped unanswered (counted "
+     "`overloaded`) and the NAS retransmits",
+     1, 10000000},
     {"clients", "list", "", "required: the NAS/GGSNs allowed to talk to us, see `access.radius.clients[]`"},
 };
 constexpr SectionSpec kRadius{"access.radius", "RADIUS listeners.", kRadiusKeys};
@@ -94,6 +98,7 @@ void parse(Section& s, Config& c, const ConfigEnv& env) {
   a.accounting_max_age = radius.u32("accounting_max_age");
   a.ended_session_memory = radius.u32("ended_session_memory");
   a.max_ended_sessions = radius.u32("max_ended_sessions");
+  a.max_pending_writes = radius.u32("max_pending_writes");
   for_each_item(radius, "clients", &kClient, [&](Section& cl) {
     RadiusClientConfig rc;
     rc.name = cl.required("name");

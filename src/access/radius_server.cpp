@@ -253,6 +253,7 @@ struct AccessRole::Impl {
     requests_auth.inc();
     const auto* client = client_for(from.address());
     if (!client) return drop("auth", "unknown_client", from);
+    if (writer.pending() >= cfg.max_pending_writes) return drop("auth", "overloaded", from);
     process_auth(raw, udp_source(*client, from, false));
   }
 
@@ -260,6 +261,10 @@ struct AccessRole::Impl {
     requests_acct.inc();
     const auto* client = client_for(from.address());
     if (!client) return drop("acct", "unknown_client", from);
+    // Above capacity (issue 12 item 9): the store is behind by max_pending_writes requests. Dropped
+    // unanswered and counted, so the NAS retransmits later (RFC 5080 2.2.1) or fails over; no
+    // unbounded queue grows in memory, and lookups for everyone else stay fast.
+    if (writer.pending() >= cfg.max_pending_writes) return drop("acct", "overloaded", from);
     process_acct(raw, udp_source(*client, from, true));
   }
 

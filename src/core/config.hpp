@@ -89,6 +89,7 @@ struct AccessConfig {
   std::uint32_t accounting_max_age = 3600;
   std::uint32_t ended_session_memory = 86400;  ///< seconds an ended session cannot start again
   std::uint32_t max_ended_sessions = 1000000;  ///< at most this many remembered (oldest forgotten first)
+  std::uint32_t max_pending_writes = 50000;  ///< requests waiting for the store; beyond, new ones are dropped
 };
 
 /// The `mail` role (seed 000): proxies that log in on the subscriber's behalf.
