@@ -165,6 +165,15 @@ C
   printf 'Acct-Status-Type = Start\nUser-Name = "alice@home.test"\nAcct-Session-Id = "P2"\nFramed-IP-Address = 127.10.0.8\n' |
     radclient -q -r 1 -t 3 127.0.0.1:$P_UDP acct $SECRET >/dev/null 2>&1 || true
   pass "radsecproxy -> mobix home over RadSec: Access-Accept with the host name VSA; accounting publishes the A record"
+  # Accounting for a terminal home never authenticated, through the same partner link: answered,
+  # counted and logged, and nothing is recorded or published.
+  refused_before=$(metric mobix_roaming_accounting_refused_total)
+  printf 'Acct-Status-Type = Start\nUser-Name = "mallory@home.test"\nAcct-Session-Id = "M1"\nFramed-IP-Address = 127.10.0.9\n' |
+    radclient -q -r 2 -t 3 127.0.0.1:$P_UDP acct $SECRET || fail "accounting for a stranger was not answered"
+  [ "$(metric mobix_roaming_accounting_refused_total)" = $((refused_before + 1)) ] || fail "the stranger's Start was not counted"
+  grep -q "user mallory@home.test was not authenticated here; nothing recorded" "$T/home.log" || fail "no log line for the stranger's Start"
+  [ "$(api "$H_ADMIN" sessions | jq '[.[] | select(.ip == "127.10.0.9")] | length')" = 0 ] || fail "home recorded the stranger"
+  pass "accounting for a terminal home never authenticated: answered, counted, logged, nothing recorded"
 else
   fail "radsecproxy is not installed"
 fi
