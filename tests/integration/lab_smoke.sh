@@ -50,11 +50,15 @@ before=$(metric 'mobix_admin_errors_total{status="415"}')
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subscribers" -d 'msisdn=31610000055')
 [ "$code" = 415 ] || fail "a form POST gave HTTP $code"
 [ "$(metric 'mobix_admin_errors_total{status="415"}')" = $((before + 1)) ] || fail "415 not counted"
+before=$(metric 'mobix_admin_errors_total{status="403"}')
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H 'Origin: http://evil.example' "http://$ADMIN/api/v1/subscribers" --json '{"msisdn":"31610000055"}')
 [ "$code" = 403 ] || fail "a cross-site POST gave HTTP $code"
+[ "$(metric 'mobix_admin_errors_total{status="403"}')" = $((before + 1)) ] || fail "the cross-site 403 was not counted"
 code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Host: rebound.evil.example' "http://$ADMIN/api/v1/sessions")
 [ "$code" = 403 ] || fail "a request with a foreign Host gave HTTP $code"
+[ "$(metric 'mobix_admin_errors_total{status="403"}')" = $((before + 2)) ] || fail "the foreign-Host 403 was not counted"
 grep -q "cross-site request" "$T/lab.log" 2>/dev/null || grep -rq "cross-site request" "$T"/*.log || fail "no log line for the cross-site refusal"
+grep -q "refused: Host is not this admin listener (Host rebound.evil.example" "$T/lab.log" || fail "no log line for the foreign Host"
 "$MOBIX" admin --lab "$T" subscriber show 31610000055 >/dev/null 2>&1 && fail "a refused request created a subscriber"
 mode=$(stat -c %a "$(find "$T" -maxdepth 2 -name '*.db' | head -1)")
 [ "$mode" = 600 ] || fail "the store file has mode $mode"
