@@ -228,12 +228,12 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     waiting_legs.insert(relay.get());
     auto go = co_await relay->read_line(buf, 64, std::chrono::seconds(cfg.leg_wait_timeout));
     waiting_legs.erase(relay.get());
-    unsigned more = 0;
     if (!go || go->rfind("MOBIX-GO ", 0) != 0 || !buf.empty()) {
       spdlog::debug("gateway: tunnel {:016x}: the relay closed a waiting leg", r.tunnel_id);
       co_return;  // the relay had no client for it, or we are stopping
     }
-    more = std::min<unsigned>(relay::kMaxLegsPerGo, static_cast<unsigned>(std::atoi(go->c_str() + 9)));
+    const unsigned more =
+        std::min<unsigned>(relay::kMaxLegsPerGo, static_cast<unsigned>(std::atoi(go->c_str() + 9)));
     const auto t = std::chrono::seconds(cfg.connect_timeout);
     const std::string ip = terminal_ip(r.msisdn);
     std::optional<asio::ip::tcp::socket> terminal_socket;

@@ -15,6 +15,7 @@
 //                     MOBIX-DOWN <why>  the terminal cannot be reached; no further legs
 // A leg no client needs yet waits at the relay as a spare for spare_leg_idle_timeout, then the relay
 // closes it and the gateway dials no replacement: the next client needs a new signal.
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -84,6 +85,8 @@ struct Link {
   /// spares, less what is here or on the way; at most `cap`.
   unsigned legs_to_request(unsigned spare_target, unsigned cap) const;
   void requested_more(unsigned n, Clock::time_point deadline);
+  /// `n` of the legs asked for will not come (the gateway granted fewer, or answered DOWN).
+  void legs_not_coming(unsigned n) { requested -= std::min(requested, n); }
   /// A leg goes to a client: asks (counts) at once the legs the link still needs, so a client
   /// arriving before the GO is written sees them on the way. Returns the n of the GO.
   unsigned hand_over(unsigned spare_target, unsigned cap, Clock::time_point deadline);

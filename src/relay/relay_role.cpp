@@ -407,14 +407,13 @@ struct RelayRole::Impl {
     const std::string go = fmt::format("MOBIX-GO {}\r\n", more);
     std::optional<std::string> line;
     if (co_await leg.write_all(go, t)) line = co_await leg.read_line(server_early, 256, t);
-    unsigned granted = 0;
     if (line && line->rfind("MOBIX-UP ", 0) == 0) {
       // The gateway dials at most what it says (it bounds legs per link); the rest will not come.
-      granted = std::min<unsigned>(more, static_cast<unsigned>(std::atoi(line->c_str() + 9)));
-      link->requested -= std::min(link->requested, more - granted);
+      const unsigned granted = std::min<unsigned>(more, static_cast<unsigned>(std::atoi(line->c_str() + 9)));
+      link->legs_not_coming(more - granted);
       co_return nullptr;
     }
-    link->requested -= std::min(link->requested, more);  // the gateway dials more only after UP
+    link->legs_not_coming(more);  // the gateway dials more only after UP
     if (line && line->rfind("MOBIX-DOWN", 0) == 0) {
       link->fail("terminal_unreachable");  // everyone waiting for it learns now, not at the timeout
       co_return "terminal_unreachable";
@@ -479,8 +478,8 @@ struct RelayRole::Impl {
     refused(why).inc();
     spdlog::info("relay #{}: no tunnel from {} to {}: {}", id, ip, t.name, why);
     if (!t.http || std::string_view(why) == "client_gone") co_return;
-    const bool rate = std::string_view(why).find("rate") != std::string_view::npos;
-    if (rate)
+    const std::string_view reason = why;
+    if (reason == "client_signal_rate" || reason == "target_signal_rate" || reason == "signal_rate")
       co_await answer_http(c, 429, "Too Many Requests",
                            "the mobile server " + t.name + " was woken too often; try later");
     else

@@ -1,6 +1,7 @@
 #pragma once
 // Group commit: changes from many requests are written in one durable transaction by a
 // dedicated thread; each submitter's callback runs after its batch is on disk.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -27,7 +28,9 @@ class StoreWriter {
   void submit(std::vector<Change> changes, Done done);
   /// Blocks until everything submitted so far is committed.
   void flush();
-  std::size_t pending() const;
+  /// Requests submitted and not yet done (queued or in the batch being committed). Lock-free: the
+  /// RADIUS listeners read it per packet to shed load.
+  std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
 
  private:
   void run();
@@ -41,6 +44,7 @@ class StoreWriter {
   std::condition_variable idle_cv_;
   std::deque<Item> queue_;
   bool busy_ = false;
+  std::atomic<std::size_t> pending_{0};
   bool stop_ = false;
   std::thread thread_;
 };
