@@ -22,7 +22,6 @@ void StoreWriter::submit(std::vector<Change> changes, Done done) {
   {
     std::lock_guard lock(mu_);
     queue_.push_back(Item{std::move(changes), std::move(done)});
-    pending_.fetch_add(1, std::memory_order_relaxed);
   }
   cv_.notify_one();
 }
@@ -30,6 +29,11 @@ void StoreWriter::submit(std::vector<Change> changes, Done done) {
 void StoreWriter::flush() {
   std::unique_lock lock(mu_);
   idle_cv_.wait(lock, [this] { return queue_.empty() && !busy_; });
+}
+
+std::size_t StoreWriter::pending() const {
+  std::lock_guard lock(mu_);
+  return queue_.size() + (busy_ ? 1 : 0);
 }
 
 void StoreWriter::run() {
@@ -61,7 +65,6 @@ void StoreWriter::run() {
     }
     for (auto& item : batch)
       if (item.done) item.done(ok);
-    pending_.fetch_sub(batch.size(), std::memory_order_relaxed);
     {
       std::lock_guard lock(mu_);
       busy_ = false;

@@ -1,7 +1,6 @@
 #pragma once
 // Group commit: changes from many requests are written in one durable transaction by a
 // dedicated thread; each submitter's callback runs after its batch is on disk.
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -28,9 +27,7 @@ class StoreWriter {
   void submit(std::vector<Change> changes, Done done);
   /// Blocks until everything submitted so far is committed.
   void flush();
-  /// Requests submitted and not yet done (queued or in the batch being committed). Lock-free: the
-  /// RADIUS listeners read it per packet to shed load.
-  std::size_t pending() const { return pending_.load(std::memory_order_relaxed); }
+  std::size_t pending() const;
 
  private:
   void run();
@@ -44,7 +41,6 @@ class StoreWriter {
   std::condition_variable idle_cv_;
   std::deque<Item> queue_;
   bool busy_ = false;
-  std::atomic<std::size_t> pending_{0};
   bool stop_ = false;
   std::thread thread_;
 };
