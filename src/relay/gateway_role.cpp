@@ -45,7 +45,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   asio::io_context& io;
   const GatewayConfig& cfg;
   SessionView& sessions;
-  SessionRepository& repo;
+  SignalReplayMemory& repo;
   StoreWriter& writer;
   signal::Keyring keys;
   signal::ReplayGuard replay;
@@ -61,7 +61,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
 
   void webhook(const HttpRequest& req, HttpReply reply);
 
-  Impl(asio::io_context& i, const GatewayConfig& c, SessionView& s, SessionRepository& r, StoreWriter& w)
+  Impl(asio::io_context& i, const GatewayConfig& c, SessionView& s, SignalReplayMemory& r, StoreWriter& w)
       : io(i),
         cfg(c),
         sessions(s),
@@ -326,7 +326,7 @@ void GatewayRole::Impl::webhook(const HttpRequest& req, HttpReply reply) {
 }
 
 GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionView& sessions,
-                         SessionRepository& repo, StoreWriter& writer)
+                         SignalReplayMemory& repo, StoreWriter& writer)
     : impl_(std::make_shared<Impl>(io, cfg, sessions, repo, writer)) {
   auto seen = repo.load_seen_signals(static_cast<std::uint32_t>(std::time(nullptr)));
   for (const auto& s : seen) impl_->replay.remember(s.tunnel_id, s.expires);

@@ -20,7 +20,7 @@
 
 namespace mobix {
 
-class SessionRepository;
+class SignalReplayMemory;
 class StoreWriter;
 
 class Directory;
@@ -46,7 +46,7 @@ class GatewayRole final : public Role {
  public:
   /// The replay memory is kept in `repo` through `writer`, so a restart does not forget it.
   GatewayRole(boost::asio::io_context& io, const GatewayConfig& cfg, SessionView& sessions,
-              SessionRepository& repo, StoreWriter& writer);
+              SignalReplayMemory& repo, StoreWriter& writer);
   ~GatewayRole();
   void start() override;
   void stop() override;

@@ -37,22 +37,46 @@ class SubscriberRepository {
   virtual std::size_t count_subscribers() = 0;
 };
 
+/// Access sessions, pool leases and the memory of ended accounting sessions (the access role).
 class SessionRepository {
  public:
   virtual ~SessionRepository() = default;
   virtual std::vector<SessionRecord> load_sessions() = 0;
   virtual std::vector<Lease> load_leases() = 0;
-  /// Ended sessions whose DNS records an external server has not confirmed removing yet.
-  virtual std::vector<SessionRecord> load_dns_removals() = 0;
-  /// Signals the gateway acted on that have not expired at `now`.
-  virtual std::vector<SeenSignal> load_seen_signals(std::uint32_t now) = 0;
   /// Accounting sessions that ended at or after `since`, oldest first.
   virtual std::vector<EndedSession> load_ended_sessions(std::int64_t since) = 0;
-  /// Applies the batch in one transaction, durable (fsync'd) when this returns.
+};
+
+/// The DNS removal journal (seed 002): ended sessions whose records an external DNS server
+/// has not confirmed removing yet (the DNS role's publisher).
+class DnsJournal {
+ public:
+  virtual ~DnsJournal() = default;
+  virtual std::vector<SessionRecord> load_dns_removals() = 0;
+};
+
+/// The gateway's replay memory (seed 001 step E): signals it acted on, never again before they
+/// expire.
+class SignalReplayMemory {
+ public:
+  virtual ~SignalReplayMemory() = default;
+  /// Signals that have not expired at `now`.
+  virtual std::vector<SeenSignal> load_seen_signals(std::uint32_t now) = 0;
+};
+
+/// Where group commit writes: a batch of changes to any of the domains above, in one transaction.
+class ChangeLog {
+ public:
+  virtual ~ChangeLog() = default;
+  /// Applies the batch in one transaction, durable (fsync'd) when this returns; throws StoreError.
   virtual void apply(const std::vector<Change>& batch) = 0;
 };
 
-class Store : public SubscriberRepository, public SessionRepository {
+class Store : public SubscriberRepository,
+              public SessionRepository,
+              public DnsJournal,
+              public SignalReplayMemory,
+              public ChangeLog {
  public:
   /// Opens (creating if needed) and migrates the embedded store; throws StoreError.
   static std::unique_ptr<Store> open_sqlite(const std::string& path);

@@ -7,7 +7,7 @@
 
 namespace mobix {
 
-StoreWriter::StoreWriter(SessionRepository& repo) : repo_(repo), thread_([this] { run(); }) {}
+StoreWriter::StoreWriter(ChangeLog& repo) : repo_(repo), thread_([this] { run(); }) {}
 
 StoreWriter::~StoreWriter() {
   {

@@ -12,14 +12,14 @@
 
 namespace mobix {
 
-class SessionRepository;
+class ChangeLog;
 
 class StoreWriter {
  public:
   /// `done(ok)` runs on the writer thread; post to your executor from it.
   using Done = std::function<void(bool ok)>;
 
-  explicit StoreWriter(SessionRepository& repo);
+  explicit StoreWriter(ChangeLog& log);
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
@@ -35,7 +35,7 @@ class StoreWriter {
     std::vector<Change> changes;
     Done done;
   };
-  SessionRepository& repo_;
+  ChangeLog& repo_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::condition_variable idle_cv_;

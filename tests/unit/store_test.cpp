@@ -89,14 +89,9 @@ TEST(Store, SessionBatchesSurviveReopen) {
 }
 
 namespace {
-// A repository whose disk is "full": every commit fails.
-class FailingRepository final : public SessionRepository {
+// A change log whose disk is "full": every commit fails.
+class FailingRepository final : public ChangeLog {
  public:
-  std::vector<SessionRecord> load_sessions() override { return {}; }
-  std::vector<Lease> load_leases() override { return {}; }
-  std::vector<SessionRecord> load_dns_removals() override { return {}; }
-  std::vector<SeenSignal> load_seen_signals(std::uint32_t) override { return {}; }
-  std::vector<EndedSession> load_ended_sessions(std::int64_t) override { return {}; }
   void apply(const std::vector<Change>&) override { throw StoreError("disk full"); }
 };
 }  // namespace

@@ -1,0 +1,136 @@
+#pragma once
+// The access role's insides, shared by its parts (private to src/access):
+//   radius_transport.cpp   UDP and RadSec intake, drops, duplicates (RFC 5080), replies, commits
+//   radius_auth.cpp        Access-Request -> Accept/Reject (RFC 2865), roamers via their home network
+//   radius_accounting.cpp  Accounting-Request -> sessions (RFC 2866), replay checks, publishing
+//   radius_server.cpp      the Role: start, stop, listeners, purge
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "access/dedup_cache.hpp"
+#include "access/radius_server.hpp"
+#include "codec/radius/radius.hpp"
+#include "core/metrics.hpp"
+#include "core/runtime.hpp"
+#include "core/text.hpp"
+#include "roaming/home_side.hpp"
+#include "roaming/radsec.hpp"
+#include "roaming/visited_side.hpp"
+
+namespace mobix {
+
+class SessionRepository;
+class StoreWriter;
+
+struct AccessRole::Impl {
+  using udp = boost::asio::ip::udp;
+  using Bytes = std::vector<std::uint8_t>;
+
+  /// Where a request came from and where its answer goes: a NAS over UDP, or a roaming
+  /// partner's visited network over RadSec (then `partner` is set and the secret is "radsec").
+  struct Source {
+    std::string key;     ///< dedup key prefix
+    std::string secret;  ///< never logged
+    std::string peer;    ///< for logs
+    const RoamingPartnerConfig* partner = nullptr;
+    std::function<void(DedupCache::Response)> reply;
+  };
+
+  Impl(boost::asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,
+       StoreWriter& writer, Clock clock, const RoamingConfig* roaming);
+
+  const RoamingConfig* roaming;  ///< null: no roaming partners
+  boost::asio::io_context& io;
+  const AccessConfig& cfg;
+  Directory& dir;
+  SessionRepository& repo;
+  StoreWriter& writer;
+  Clock clock;
+  SessionTable table;
+  AccessService service;
+  udp::socket auth_sock;
+  udp::socket acct_sock;
+  boost::asio::steady_timer sweep_timer;
+  Gate gate;
+  bool stopping = false;
+  DedupCache auth_cache;
+  DedupCache acct_cache;
+  LogRateLimiter log_limit{5};
+  std::unique_ptr<roaming::VisitedSide> visited;         ///< with roaming: roamers' home networks
+  std::unique_ptr<roaming::RadsecServer> radsec_server;  ///< home side: partners reach us here
+  roaming::HomeSide home;
+
+  Counter& requests_auth;
+  Counter& requests_acct;
+  Counter& accepts;
+  Counter& duplicates;
+  // Hot-path counters are looked up once, not formatted per request.
+  std::unordered_map<std::uint32_t, Counter*> status_counters;
+  std::unordered_map<std::string, Counter*> event_counters;
+
+  // radius_transport.cpp
+  void open(udp::socket& s, const Endpoint& ep);
+  boost::asio::awaitable<void> receive_loop(udp::socket& sock, bool accounting);
+  void handle_auth(std::span<const std::uint8_t> raw, const udp::endpoint& from);
+  void handle_acct(std::span<const std::uint8_t> raw, const udp::endpoint& from);
+  void handle_radsec(const RoamingPartnerConfig& partner, const roaming::Bytes& raw,
+                     std::function<void(roaming::Bytes)> reply);
+  const RadiusClientConfig* client_for(const boost::asio::ip::address& a) const;
+  Source udp_source(const RadiusClientConfig& client, const udp::endpoint& from, bool accounting);
+  void send(udp::socket& sock, const udp::endpoint& to, DedupCache::Response bytes);
+  /// A malformed packet, a wrong secret or an unknown client is dropped without a response,
+  /// counted per reason and logged at a limited rate.
+  void drop(std::string_view listener, std::string_view reason, const std::string& from);
+  static std::string dedup_key(const std::string& prefix, const radius::Packet& p);
+  /// RFC 5080 2.2.2: true when `key` was seen before (answered again from the cache, or
+  /// still in flight and dropped); otherwise records it as in flight.
+  bool is_duplicate(DedupCache& cache, const Source& src, const std::string& key);
+  /// Commits `changes`, then runs `then` on the io thread (only if the commit succeeded).
+  void commit(std::vector<Change> changes, std::function<void()> then, std::function<void()> on_failure);
+
+  // radius_auth.cpp
+  void process_auth(std::span<const std::uint8_t> raw, const Source& src);
+  /// Encodes the answer, makes `changes` durable, then sends it (and caches it for retransmissions).
+  void answer_auth(const radius::Packet& req, const Source& src, const std::string& key, radius::Packet resp,
+                   std::vector<Change> changes, std::function<void()> after = {});
+  void reject(radius::Packet& resp, const std::string& reply_message, const std::string& metric_reason);
+  /// Visited side: asks the home network, then assigns the address from our pool.
+  boost::asio::awaitable<void> proxy_auth(radius::Packet req, std::string password, Source src,
+                                          std::string key, roaming::RadsecClient* home_network);
+
+  // radius_accounting.cpp
+  void process_acct(std::span<const std::uint8_t> raw, const Source& src);
+  /// When the request's event happened, into `in`; for what can start sessions, a refusal reason
+  /// when it is too old (a captured request replayed later) or from the future.
+  const char* read_event_time(const radius::Packet& req, radius::AcctStatus st, std::int64_t now,
+                              AcctInput& in);
+  /// Home side: whether a partner's accounting may change anything here.
+  bool refuse_partner_accounting(const RoamingPartnerConfig& partner, const AcctInput& in,
+                                 radius::AcctStatus st);
+  /// Start/Interim/Stop/On/Off applied to the sessions; a refused request changes nothing.
+  Outcome apply_accounting(const AcctInput& in, std::uint32_t status, bool refused, std::int64_t now);
+  void count_outcome(const radius::Packet& req, const AcctInput& in, const char* stale, Outcome& out);
+  /// Ended sessions whose DNS records an external server must still drop are written in the same
+  /// transaction as their end, so a crash before the server answers cannot leave them behind.
+  void journal(Outcome& out);
+  /// Logs and publishes session events; a visiting terminal's attach and detach also go to
+  /// its home network (seed 002 [0029], [0033]), whatever ended the session.
+  void publish(const std::vector<SessionEvent>& events);
+  void forward_accounting(const SessionRecord& s, radius::AcctStatus status);
+  void log_events(const std::vector<SessionEvent>& events);
+  Counter& status_counter(std::uint32_t status);
+  Counter& event_counter(const SessionEvent& e);
+  void schedule_sweep();
+};
+
+}  // namespace mobix
