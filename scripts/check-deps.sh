@@ -27,6 +27,7 @@ need dovecot-imapd "lab mail provider, IMAP" test -x /usr/lib/dovecot/imap
 need python3-aiosmtpd "lab SMTP server" py 'import aiosmtpd.controller, aiosmtpd.handlers, aiosmtpd.smtp'
 need python3 "python ssl module" py 'import ssl, socket, struct, socketserver, http.server, threading'
 need jq "lab.json reading" have jq
+need libpq-dev "PostgreSQL client library (the shared store)" pkg-config --exists libpq
 need curl "curl with TLS" curl_tls
 
 if [ "$mode" = test ]; then
@@ -58,6 +59,8 @@ if [ "$mode" = test ]; then
   need bind9 "BIND" test -x /usr/sbin/named
   need knot "Knot DNS" test -x /usr/sbin/knotd
   need radsecproxy "RadSec peer" test -x /usr/sbin/radsecproxy
+  need postgresql-15 "PostgreSQL server (the shared store's tests)" test -x /usr/lib/postgresql/15/bin/initdb
+  need postgresql-client-15 "psql" have psql
   need haproxy "PROXY v2 receiver" test -x /usr/sbin/haproxy
 fi
 

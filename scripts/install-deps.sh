@@ -9,6 +9,8 @@ PKGS=(
   # libraries (DESIGN.md: Boost 1.81 for Asio/Beast, OpenSSL 3, SQLite, yaml-cpp, spdlog/fmt, CLI11, json)
   libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
+  # the shared store for several nodes (issue 14): libpq to build, a real server for the tests
+  libpq-dev postgresql-15 postgresql-client-15
   # test peers and clients (an independent RADIUS implementation, HTTP client, PKI checks)
   freeradius-utils curl openssl jq procps iproute2 python3
   # the subscriber's real mail server in the mail tests (seed 000)

@@ -32,5 +32,6 @@ void add_admin(CLI::App& app, int& exit_code);
 void add_pki(CLI::App& app, int& exit_code);
 void add_smpp(CLI::App& app, int& exit_code);
 void add_signal(CLI::App& app, int& exit_code);
+void add_store(CLI::App& app, int& exit_code);
 
 }  // namespace mobix::cli

@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   mobix::cli::add_pki(app, exit_code);
   mobix::cli::add_smpp(app, exit_code);
   mobix::cli::add_signal(app, exit_code);
+  mobix::cli::add_store(app, exit_code);
 
   app.parse_complete_callback([&] {
     mobix::cli::g_log_set_on_cli = app.count("--log-format") + app.count("--log-level") > 0;

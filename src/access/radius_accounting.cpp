@@ -119,7 +119,18 @@ void AccessRole::Impl::process_acct(std::span<const std::uint8_t> raw, const Sou
 
   auto key = dedup_key(src.key, req);
   if (is_duplicate(acct_cache, src, key)) return;
+  // A request that fails half-way (the directory unreachable) must not stay "in flight": the
+  // NAS's retransmission has to be processed again, not dropped as a duplicate.
+  try {
+    account(req, src, key);
+  } catch (...) {
+    acct_cache.forget(key);
+    throw;
+  }
+}
 
+void AccessRole::Impl::account(const radius::Packet& req, const Source& src, const std::string& key) {
+  const auto status = req.integer(radius::attr::acct_status_type);  // present: checked before
   AcctInput in = read_accounting(req, src.peer);
   bool roamer = roaming && !src.partner && service.partner_for(in.username);
   if (auto cls = req.text(radius::attr::class_); roamer && cls)

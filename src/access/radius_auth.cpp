@@ -78,7 +78,17 @@ void AccessRole::Impl::process_auth(std::span<const std::uint8_t> raw, const Sou
 
   auto key = dedup_key(src.key, req);
   if (is_duplicate(auth_cache, src, key)) return;
+  // A request that fails half-way (the directory unreachable) must not stay "in flight": the
+  // NAS's retransmission has to be processed again, not dropped as a duplicate.
+  try {
+    authenticate(req, src, key);
+  } catch (...) {
+    auth_cache.forget(key);
+    throw;
+  }
+}
 
+void AccessRole::Impl::authenticate(const radius::Packet& req, const Source& src, const std::string& key) {
   AuthInput in;
   in.username = req.text(radius::attr::user_name).value_or("");
   in.msisdn = normalize_msisdn(req.text(radius::attr::calling_station_id).value_or(""));

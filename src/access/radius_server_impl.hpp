@@ -100,6 +100,8 @@ struct AccessRole::Impl {
 
   // radius_auth.cpp
   void process_auth(std::span<const std::uint8_t> raw, const Source& src);
+  /// After the checks and the duplicate cache: the decision and its answer.
+  void authenticate(const radius::Packet& req, const Source& src, const std::string& key);
   /// Encodes the answer, makes `changes` durable, then sends it (and caches it for retransmissions).
   void answer_auth(const radius::Packet& req, const Source& src, const std::string& key, radius::Packet resp,
                    std::vector<Change> changes, std::function<void()> after = {});
@@ -110,6 +112,8 @@ struct AccessRole::Impl {
 
   // radius_accounting.cpp
   void process_acct(std::span<const std::uint8_t> raw, const Source& src);
+  /// After the checks and the duplicate cache: the session change, durable, then the answer.
+  void account(const radius::Packet& req, const Source& src, const std::string& key);
   /// When the request's event happened, into `in`; for what can start sessions, a refusal reason
   /// when it is too old (a captured request replayed later) or from the future.
   const char* read_event_time(const radius::Packet& req, radius::AcctStatus st, std::int64_t now,

@@ -38,6 +38,11 @@ asio::awaitable<void> AccessRole::Impl::receive_loop(udp::socket& sock, bool acc
         handle_acct(raw, from);
       else
         handle_auth(raw, from);
+    } catch (const DirectoryUnavailable& e) {
+      // Unanswered, so the NAS retransmits (RFC 5080 2.2.1) or fails over to another node.
+      drop(name, "directory_unavailable", from.address().to_string());
+      spdlog::error("radius {}: directory unavailable for a request from {}: {}", name,
+                    from.address().to_string(), e.what());
     } catch (const std::exception& e) {
       drop(name, "internal_error", from.address().to_string());
       spdlog::error("radius {}: error handling packet from {}: {}", name, from.address().to_string(),
@@ -83,6 +88,9 @@ void AccessRole::Impl::handle_radsec(const RoamingPartnerConfig& partner, const 
       requests_auth.inc();
       process_auth(raw, src);
     }
+  } catch (const DirectoryUnavailable& e) {
+    drop("radsec", "directory_unavailable", src.peer);
+    spdlog::error("radsec: directory unavailable for a request from {}: {}", partner.name, e.what());
   } catch (const std::exception& e) {
     drop("radsec", "internal_error", src.peer);
     spdlog::error("radsec: error handling a request from {}: {}", partner.name, e.what());

@@ -3,6 +3,7 @@
 #include "admin/api.hpp"
 #include "core/config.hpp"
 #include "net/http_server.hpp"
+#include "store/writer.hpp"
 
 namespace mobix {
 
@@ -14,7 +15,10 @@ class AdminRole final : public Role {
       : api_(ctx.directory, ctx.sessions, ctx.session_control, ctx.cfg.admin.token,
              ctx.cfg.admin.allowed_hosts),
         server_(ctx.io, ctx.cfg.admin.listen,
-                [this](const HttpRequest& r, HttpReply reply) { api_.handle(r, std::move(reply)); }) {}
+                [this](const HttpRequest& r, HttpReply reply) { api_.handle(r, std::move(reply)); }) {
+    api_.set_health(
+        [&w = ctx.writer] { return w.healthy() ? std::string() : std::string("store commits failing"); });
+  }
   void start() override { server_.start(); }
   void stop() override { server_.stop(); }
   bool drained() const override { return server_.drained(); }

@@ -164,7 +164,12 @@ std::optional<HttpResponse> AdminApi::refuse_cross_site(const HttpRequest& req) 
 void AdminApi::handle(const HttpRequest& req, HttpReply reply) {
   static auto& requests = metrics().counter("mobix_admin_requests_total", "Admin HTTP requests");
   requests.inc();
-  if (req.path == "/healthz") return reply(HttpResponse{200, "text/plain", "ok\n"});
+  if (req.path == "/healthz") {
+    // Degraded (503) while the store cannot commit: a load balancer moves NASes and clients away.
+    auto why = degraded_ ? degraded_() : std::string();
+    if (!why.empty()) return reply(HttpResponse{503, "text/plain", "degraded: " + why + "\n"});
+    return reply(HttpResponse{200, "text/plain", "ok\n"});
+  }
   if (req.path == "/metrics")
     return reply(HttpResponse{200, "text/plain; version=0.0.4", metrics().render()});
   const std::string prefix = "/api/v1/";

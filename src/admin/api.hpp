@@ -1,4 +1,5 @@
 #pragma once
+#include <functional>
 // The admin JSON API under /api/v1, plus /healthz and /metrics.
 #include <optional>
 #include <string>
@@ -24,9 +25,12 @@ class AdminApi {
         token_(std::move(token)),
         allowed_hosts_(std::move(allowed_hosts)) {}
   void handle(const HttpRequest& req, HttpReply reply);
+  /// What /healthz reports: empty when healthy, else why the node is degraded (503).
+  void set_health(std::function<std::string()> degraded) { degraded_ = std::move(degraded); }
 
  private:
   std::optional<HttpResponse> refuse_cross_site(const HttpRequest& req) const;
+  std::function<std::string()> degraded_;
   void subscribers(const HttpRequest& req, const std::string& key, HttpReply& reply);
   void sessions(const HttpRequest& req, const std::string& key, HttpReply& reply);
   Directory& dir_;

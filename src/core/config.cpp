@@ -212,10 +212,24 @@ constexpr SectionSpec kLimits{
     kLimitsKeys};
 
 constexpr KeySpec kStoreKeys[] = {
+    {"backend", "enum", "sqlite",
+     "sqlite: one embedded file (the lab, one node); postgresql: several nodes over one database", 0, 0,
+     "sqlite|postgresql"},
     {"path", "string", "mobix.db", "SQLite file; relative to the config file's directory"},
+    {"dsn", "secret", "",
+     "PostgreSQL connection string (libpq: `host=... dbname=... user=...` or `postgresql://...`); "
+     "required for backend postgresql; never logged"},
+    {"dsn_file", "file", "", "the connection string from a file (first line) instead of inline"},
+    {"pool_size", "u32", "4", "PostgreSQL connections this node keeps (one is the group-commit writer's)", 2,
+     256},
+    {"connect_timeout", "u32", "5", "seconds per PostgreSQL connection attempt", 1, 120},
+    {"migrate", "enum", "auto",
+     "auto: bring the schema up to date at start (under a lock, so nodes starting together are safe); "
+     "manual: refuse to start on an older schema until `mobix store migrate` ran",
+     0, 0, "auto|manual"},
 };
-constexpr SectionSpec kStore{"store", "The embedded store (sessions, leases, directory, journals).",
-                             kStoreKeys};
+constexpr SectionSpec kStore{
+    "store", "The store (sessions, leases, directory, journals): embedded or shared.", kStoreKeys};
 
 constexpr KeySpec kAdminKeys[] = {
     {"listen", "endpoint", "127.0.0.1:9100", "the admin HTTP listener (/api/v1, /healthz, /metrics)"},
@@ -305,9 +319,18 @@ void parse_common(Section& top, Config& c, const ConfigEnv& env) {
   limits.check_unknown();
 
   Section store(top.get("store"), "store", env.source, &kStore);
+  c.store.backend = store.choice<StoreBackend>(
+      "backend", {{"sqlite", StoreBackend::sqlite}, {"postgresql", StoreBackend::postgresql}});
   c.store.path = store.str_or_default("path");
   if (std::filesystem::path(c.store.path).is_relative())
     c.store.path = (std::filesystem::path(env.base_dir) / c.store.path).string();
+  c.store.dsn = store.secret("dsn", env.base_dir);
+  c.store.pool_size = store.u32("pool_size");
+  c.store.connect_timeout = store.u32("connect_timeout");
+  c.store.migrate = store.choice<StoreMigrate>(
+      "migrate", {{"auto", StoreMigrate::automatic}, {"manual", StoreMigrate::manual}});
+  if (c.store.backend == StoreBackend::postgresql && c.store.dsn.empty())
+    store.fail("store.dsn", store.node(), "is required for backend postgresql (or dsn_file)");
   store.check_unknown();
 
   Section admin(top.get("admin"), "admin", env.source, &kAdmin);

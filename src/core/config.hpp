@@ -45,8 +45,16 @@ struct LimitsConfig {
   std::uint32_t max_connections_per_address = 256;
 };
 
+enum class StoreBackend { sqlite, postgresql };
+enum class StoreMigrate { automatic, manual };
+
 struct StoreConfig {
+  StoreBackend backend = StoreBackend::sqlite;
   std::string path = "mobix.db";  ///< SQLite file; relative paths are relative to the config file
+  std::string dsn;                ///< PostgreSQL connection string (libpq); may hold a password: never logged
+  std::uint32_t pool_size = 4;    ///< PostgreSQL connections per node (one is the group-commit writer's)
+  std::uint32_t connect_timeout = 5;  ///< seconds per PostgreSQL connection attempt
+  StoreMigrate migrate = StoreMigrate::automatic;
 };
 
 struct AdminConfig {

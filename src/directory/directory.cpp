@@ -84,7 +84,26 @@ void validate_subscriber(Subscriber& s) {
   }
 }
 
+namespace {
+/// A store that cannot be read (the shared PostgreSQL unreachable) is the directory being
+/// unavailable, as an LDAP server down is: callers answer "try later", never "unknown subscriber".
+template <typename F>
+auto readable(F&& f) {
+  try {
+    return f();
+  } catch (const StoreConflict&) {
+    throw;
+  } catch (const StoreError& e) {
+    throw DirectoryUnavailable(e.what());
+  }
+}
+}  // namespace
+
 std::optional<Subscriber> StoreDirectory::find(std::string_view identity) {
+  return readable([&] { return find_any(identity); });
+}
+
+std::optional<Subscriber> StoreDirectory::find_any(std::string_view identity) {
   if (identity.empty()) return std::nullopt;
   if (auto m = normalize_msisdn(identity); !m.empty()) {
     if (auto s = repo_.find_subscriber(IdentityKind::msisdn, m)) return s;
@@ -98,9 +117,9 @@ std::optional<Subscriber> StoreDirectory::find(IdentityKind kind, std::string_vi
   if (kind == IdentityKind::msisdn) {
     auto m = normalize_msisdn(value);
     if (m.empty()) return std::nullopt;
-    return repo_.find_subscriber(kind, m);
+    return readable([&] { return repo_.find_subscriber(kind, m); });
   }
-  return repo_.find_subscriber(kind, value);
+  return readable([&] { return repo_.find_subscriber(kind, value); });
 }
 
 Subscriber StoreDirectory::add(Subscriber s) {

@@ -53,6 +53,7 @@ class StoreDirectory final : public Directory {
   bool remove(std::int64_t id) override { return repo_.remove_subscriber(id); }
 
  private:
+  std::optional<Subscriber> find_any(std::string_view identity);
   SubscriberRepository& repo_;
 };
 

@@ -27,7 +27,7 @@ struct Node::Impl {
     // Before any listener exists: every TcpService of this process takes these caps.
     default_connection_limits() = {cfg.limits.max_connections_per_listener,
                                    cfg.limits.max_connections_per_address};
-    store = Store::open_sqlite(cfg.store.path);
+    store = Store::open(cfg.store, cfg.store.migrate == StoreMigrate::automatic);
     if (cfg.directory.backend == DirectoryBackend::ldap)
       directory = std::make_unique<LdapDirectory>(*cfg.directory.ldap);
     else

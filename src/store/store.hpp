@@ -72,6 +72,8 @@ class ChangeLog {
   virtual void apply(const std::vector<Change>& batch) = 0;
 };
 
+struct StoreConfig;
+
 class Store : public SubscriberRepository,
               public SessionRepository,
               public DnsJournal,
@@ -80,6 +82,13 @@ class Store : public SubscriberRepository,
  public:
   /// Opens (creating if needed) and migrates the embedded store; throws StoreError.
   static std::unique_ptr<Store> open_sqlite(const std::string& path);
+  /// Connects to the shared store; with `migrate`, brings the schema up to date (under a lock),
+  /// otherwise refuses an older schema. Throws StoreError (unreachable, refused, newer schema).
+  static std::unique_ptr<Store> open_postgresql(const StoreConfig& cfg, bool migrate);
+  /// The backend `cfg` names; `migrate` as above (SQLite always migrates: one node owns the file).
+  static std::unique_ptr<Store> open(const StoreConfig& cfg, bool migrate);
+  /// The schema version this build writes (both backends number their migrations alike).
+  static int current_schema_version();
   virtual int schema_version() = 0;
 };
 

@@ -1,7 +1,11 @@
 #include "store/writer.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include <spdlog/spdlog.h>
 
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "store/store.hpp"
 
@@ -41,10 +45,15 @@ void StoreWriter::run() {
       metrics().counter("mobix_store_commits_total", "Durable store transactions committed");
   static auto& failures = metrics().counter("mobix_store_commit_failures_total",
                                             "Store transactions that failed (changes not acknowledged)");
+  // After a failure (the database unreachable), wait a little before the next attempt: requests
+  // that arrive meanwhile are tried together, and a dead server does not get a connection storm.
+  auto backoff = std::chrono::milliseconds(0);
+  LogRateLimiter log_limit{2};
   for (;;) {
     std::deque<Item> batch;
     {
       std::unique_lock lock(mu_);
+      if (backoff.count()) cv_.wait_for(lock, backoff, [this] { return stop_; });
       cv_.wait(lock, [this] { return stop_ || !queue_.empty(); });
       if (queue_.empty() && stop_) return;
       batch.swap(queue_);
@@ -57,11 +66,19 @@ void StoreWriter::run() {
     try {
       repo_.apply(all);
       commits.inc();
+      if (!healthy_.exchange(true)) spdlog::info("store: commits succeed again");
+      backoff = std::chrono::milliseconds(0);
     } catch (const std::exception& e) {
       ok = false;
       failures.inc();
-      spdlog::error("store commit of {} changes failed: {}; requests stay unanswered so peers retry",
-                    all.size(), e.what());
+      healthy_ = false;
+      backoff =
+          std::min(std::max(backoff * 2, std::chrono::milliseconds(50)), std::chrono::milliseconds(1000));
+      auto suppressed = log_limit.allow("commit");
+      if (suppressed >= 0)
+        spdlog::error("store commit of {} changes failed: {}; requests stay unanswered so peers retry{}",
+                      all.size(), e.what(),
+                      suppressed ? fmt::format(" ({} similar suppressed)", suppressed) : std::string());
     }
     for (auto& item : batch)
       if (item.done) item.done(ok);

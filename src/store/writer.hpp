@@ -1,6 +1,7 @@
 #pragma once
 // Group commit: changes from many requests are written in one durable transaction by a
 // dedicated thread; each submitter's callback runs after its batch is on disk.
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -28,6 +29,8 @@ class StoreWriter {
   /// Blocks until everything submitted so far is committed.
   void flush();
   std::size_t pending() const;
+  /// False from a failed commit until the next one succeeds (/healthz says "degraded").
+  bool healthy() const { return healthy_.load(std::memory_order_relaxed); }
 
  private:
   void run();
@@ -42,6 +45,7 @@ class StoreWriter {
   std::deque<Item> queue_;
   bool busy_ = false;
   bool stop_ = false;
+  std::atomic<bool> healthy_{true};
   std::thread thread_;
 };
 

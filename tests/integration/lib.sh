@@ -3,7 +3,9 @@ set -euo pipefail
 : "${MOBIX:?set MOBIX to the mobix binary}"
 T=$(mktemp -d /tmp/mobix-it-XXXXXX)
 PIDS=()
+PG_DATA_DIRS=()
 cleanup() {
+  for d in "${PG_DATA_DIRS[@]:-}"; do [ -n "$d" ] && pg_as /usr/lib/postgresql/15/bin/pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1 || true; done
   for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   # A lab killed with -9 leaves its demo Dovecot behind.
@@ -74,6 +76,36 @@ start_serve() {
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && return 0; sleep 0.05; done
   return 1
 }
+
+# pg_as CMD...: runs a PostgreSQL server command as the postgres user when we are root (it refuses
+# to run as root), else as ourselves.
+pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+# start_postgres DIR PORT: a private PostgreSQL 15 cluster (ENVIRONMENT.md recipe) on
+# 127.0.0.1:PORT with a database "mobix", trust authentication on loopback. Sets PG_DSN and
+# PG_DATA. Stopped by cleanup. fsync off: the tests kill processes, not the machine.
+start_postgres() {
+  local d=$1 port=$2 bin=/usr/lib/postgresql/15/bin
+  mkdir -p "$d"
+  chmod 755 "$T"
+  [ "$(id -u)" = 0 ] && chown postgres:postgres "$d"
+  pg_as $bin/initdb -D "$d/data" -U postgres -A trust --no-sync -E UTF8 --locale=C.UTF-8 >"$d/initdb.log" 2>&1 ||
+    fail "initdb: $(tail -3 "$d/initdb.log")"
+  PG_DATA="$d/data"
+  PG_DATA_DIRS+=("$PG_DATA")
+  PG_OPTS="-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off -c full_page_writes=off"
+  PG_LOG="$d/pg.log"
+  pg_ctl_start
+  psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE mobix" >/dev/null || fail "createdb"
+  PG_DSN="host=127.0.0.1 port=$port user=postgres dbname=mobix"
+}
+
+pg_ctl_start() {
+  pg_as /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_DATA" -l "$PG_LOG" -w -o "$PG_OPTS" start >/dev/null ||
+    fail "PostgreSQL did not start: $(tail -3 "$PG_LOG")"
+}
+# pg_crash: stops PostgreSQL the hard way (no shutdown checkpoint; it recovers from its WAL).
+pg_crash() { pg_as /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_DATA" -m immediate stop >/dev/null; }
 
 # start_dovecot DIR POP3 IMAP [POP3S IMAPS CERT KEY] USER...: a real Dovecot (ENVIRONMENT.md recipe)
 # on loopback with one message per user ("Hello USER, ...") and password USER-mail-pw.

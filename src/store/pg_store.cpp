@@ -1,0 +1,422 @@
+// The shared store: PostgreSQL (issue 14), for several nodes over one database. The same domain
+// interfaces as the embedded SQLite store, the same numbered schema versions, the same group
+// commit: a batch is one transaction, committed with synchronous_commit on before any request in
+// it is acknowledged. Writes are upserts on natural keys, so a request retransmitted to another
+// node (or replayed after a lost COMMIT answer) is harmless.
+#include <ctime>
+
+#include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
+
+#include "core/config.hpp"
+#include "store/pg_connection.hpp"
+#include "store/store.hpp"
+
+namespace mobix {
+namespace {
+
+/// Numbered migrations; index + 1 is the schema version they lead to (the same versions as SQLite's).
+const char* const kMigrations[] = {
+    // 1: subscribers, sessions, leases
+    R"sql(
+CREATE TABLE subscribers (
+  id BIGSERIAL PRIMARY KEY,
+  msisdn TEXT UNIQUE, imsi TEXT UNIQUE, username TEXT UNIQUE, serial TEXT UNIQUE,
+  password TEXT NOT NULL DEFAULT '', framed_ip TEXT NOT NULL DEFAULT '', hostname TEXT NOT NULL DEFAULT '',
+  attrs TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE sessions (
+  sid TEXT PRIMARY KEY, context TEXT NOT NULL, ipv4 TEXT NOT NULL, ipv6_prefix TEXT NOT NULL,
+  msisdn TEXT NOT NULL, imsi TEXT NOT NULL, username TEXT NOT NULL, nas TEXT NOT NULL, apn TEXT NOT NULL,
+  acct_session_id TEXT NOT NULL, subscriber_id BIGINT NOT NULL, started BIGINT NOT NULL, last_seen BIGINT NOT NULL);
+CREATE TABLE leases (
+  pool TEXT NOT NULL, ip TEXT NOT NULL, subscriber_id BIGINT NOT NULL, bound BOOLEAN NOT NULL, expires BIGINT NOT NULL,
+  PRIMARY KEY (pool, ip));
+)sql",
+    // 2: the relay finds mobile servers by host name (seed 001 step C)
+    "CREATE INDEX subscribers_hostname ON subscribers(hostname) WHERE hostname <> '';",
+    // 3: a session remembers the host name its DNS records use (seed 002 [0029])
+    "ALTER TABLE sessions ADD COLUMN hostname TEXT NOT NULL DEFAULT '';",
+    // 4: removals an RFC 2136 server still owes us, written with the session's end (seed 002)
+    "CREATE TABLE dns_removals (sid TEXT PRIMARY KEY, hostname TEXT NOT NULL, ipv4 TEXT NOT NULL);",
+    // 5: the gateway's replay memory survives a restart (seed 001 step E)
+    "CREATE TABLE seen_signals (tunnel_id BIGINT PRIMARY KEY, expires BIGINT NOT NULL);",
+    // 6: replay-safe accounting (issue 12 item 2)
+    R"sql(
+ALTER TABLE sessions ADD COLUMN nas_address TEXT NOT NULL DEFAULT '';
+CREATE TABLE ended_sessions (nas TEXT NOT NULL, acct_session_id TEXT NOT NULL, ended BIGINT NOT NULL,
+  PRIMARY KEY (nas, acct_session_id));
+CREATE INDEX ended_sessions_ended ON ended_sessions(ended);
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+/// Nodes starting together migrate one at a time (a transaction-scoped lock: safe behind pgbouncer).
+constexpr const char* kMigrationLock = "SELECT pg_advisory_xact_lock(7236490001)";
+
+constexpr const char* kSubscriberColumns =
+    "id, coalesce(msisdn,''), coalesce(imsi,''), coalesce(username,''), coalesce(serial,''), password, "
+    "framed_ip, hostname, attrs";
+constexpr const char* kSessionColumns =
+    "sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, nas, apn, acct_session_id, subscriber_id, "
+    "started, last_seen, hostname, nas_address";
+
+const std::vector<pg::Statement>& statements() {
+  static const std::vector<pg::Statement> list = [] {
+    std::string sub = std::string("SELECT ") + kSubscriberColumns + " FROM subscribers WHERE ";
+    static std::vector<std::string> owned;  // the SQL texts the statements point into
+    owned = {sub + "id = $1",
+             sub + "msisdn = $1",
+             sub + "imsi = $1",
+             sub + "username = $1",
+             sub + "serial = $1",
+             sub + "hostname = $1",
+             std::string("SELECT ") + kSubscriberColumns + " FROM subscribers ORDER BY id",
+             std::string("SELECT ") + kSessionColumns + " FROM sessions"};
+    return std::vector<pg::Statement>{
+        {"find_id", owned[0].c_str()},
+        {"find_msisdn", owned[1].c_str()},
+        {"find_imsi", owned[2].c_str()},
+        {"find_username", owned[3].c_str()},
+        {"find_serial", owned[4].c_str()},
+        {"find_hostname", owned[5].c_str()},
+        {"list_subscribers", owned[6].c_str()},
+        {"load_sessions", owned[7].c_str()},
+        {"add_subscriber",
+         "INSERT INTO subscribers (msisdn, imsi, username, serial, password, framed_ip, hostname, attrs) "
+         "VALUES (nullif($1,''), nullif($2,''), nullif($3,''), nullif($4,''), $5, $6, $7, $8) RETURNING id"},
+        {"update_subscriber",
+         "UPDATE subscribers SET msisdn=nullif($1,''), imsi=nullif($2,''), username=nullif($3,''), "
+         "serial=nullif($4,''), password=$5, framed_ip=$6, hostname=$7, attrs=$8 WHERE id=$9"},
+        {"remove_subscriber", "DELETE FROM subscribers WHERE id=$1"},
+        {"count_subscribers", "SELECT count(*) FROM subscribers"},
+        {"load_leases", "SELECT pool, ip, subscriber_id, bound, expires FROM leases"},
+        {"load_dns_removals", "SELECT sid, hostname, ipv4 FROM dns_removals"},
+        {"load_seen_signals", "SELECT tunnel_id, expires FROM seen_signals WHERE expires >= $1"},
+        {"load_ended_sessions",
+         "SELECT nas, acct_session_id, ended FROM ended_sessions WHERE ended >= $1 ORDER BY ended"},
+        {"put_session",
+         "INSERT INTO sessions (sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, nas, apn, "
+         "acct_session_id, subscriber_id, started, last_seen, hostname, nas_address) "
+         "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT (sid) DO UPDATE SET "
+         "context=EXCLUDED.context, ipv4=EXCLUDED.ipv4, ipv6_prefix=EXCLUDED.ipv6_prefix, "
+         "msisdn=EXCLUDED.msisdn, imsi=EXCLUDED.imsi, username=EXCLUDED.username, nas=EXCLUDED.nas, "
+         "apn=EXCLUDED.apn, acct_session_id=EXCLUDED.acct_session_id, subscriber_id=EXCLUDED.subscriber_id, "
+         "started=EXCLUDED.started, last_seen=EXCLUDED.last_seen, hostname=EXCLUDED.hostname, "
+         "nas_address=EXCLUDED.nas_address"},
+        {"end_session", "DELETE FROM sessions WHERE sid=$1"},
+        {"put_lease",
+         "INSERT INTO leases (pool, ip, subscriber_id, bound, expires) VALUES ($1,$2,$3,$4,$5) "
+         "ON CONFLICT (pool, ip) DO UPDATE SET subscriber_id=EXCLUDED.subscriber_id, bound=EXCLUDED.bound, "
+         "expires=EXCLUDED.expires"},
+        {"free_lease", "DELETE FROM leases WHERE pool=$1 AND ip=$2"},
+        {"put_dns_removal",
+         "INSERT INTO dns_removals (sid, hostname, ipv4) VALUES ($1,$2,$3) ON CONFLICT (sid) DO UPDATE SET "
+         "hostname=EXCLUDED.hostname, ipv4=EXCLUDED.ipv4"},
+        {"free_dns_removal", "DELETE FROM dns_removals WHERE sid=$1"},
+        {"put_seen_signal",
+         "INSERT INTO seen_signals (tunnel_id, expires) VALUES ($1,$2) ON CONFLICT (tunnel_id) DO UPDATE SET "
+         "expires=greatest(seen_signals.expires, EXCLUDED.expires)"},
+        {"prune_seen_signals", "DELETE FROM seen_signals WHERE expires < $1"},
+        {"put_ended_session",
+         "INSERT INTO ended_sessions (nas, acct_session_id, ended) VALUES ($1,$2,$3) "
+         "ON CONFLICT (nas, acct_session_id) DO UPDATE SET ended=EXCLUDED.ended"},
+        {"prune_ended_sessions", "DELETE FROM ended_sessions WHERE ended < $1"},
+    };
+  }();
+  return list;
+}
+
+std::string num(std::int64_t v) {
+  return std::to_string(v);
+}
+std::int64_t integer(const PGresult* r, int row, int col) {
+  return std::stoll(PQgetvalue(r, row, col));
+}
+std::string text(const PGresult* r, int row, int col) {
+  return std::string(PQgetvalue(r, row, col), static_cast<std::size_t>(PQgetlength(r, row, col)));
+}
+
+Subscriber read_subscriber(const PGresult* r, int row) {
+  Subscriber s;
+  s.id = integer(r, row, 0);
+  s.msisdn = text(r, row, 1);
+  s.imsi = text(r, row, 2);
+  s.username = text(r, row, 3);
+  s.serial = text(r, row, 4);
+  s.password = text(r, row, 5);
+  s.framed_ip = text(r, row, 6);
+  s.hostname = text(r, row, 7);
+  auto j = nlohmann::json::parse(text(r, row, 8), nullptr, false);
+  if (j.is_object())
+    for (auto& [k, v] : j.items())
+      if (v.is_string()) s.attrs[k] = v.get<std::string>();
+  return s;
+}
+
+pg::Params subscriber_params(const Subscriber& s) {
+  return {s.msisdn,   s.imsi,      s.username, s.serial,
+          s.password, s.framed_ip, s.hostname, nlohmann::json(s.attrs).dump()};
+}
+
+pg::Query to_query(const Change& c) {
+  const auto& r = c.session;
+  switch (c.kind) {
+    case Change::Kind::put_session:
+      return {"put_session",
+              {r.sid, r.context, r.ipv4, r.ipv6_prefix, r.msisdn, r.imsi, r.username, r.nas, r.apn,
+               r.acct_session_id, num(r.subscriber_id), num(r.started), num(r.last_seen), r.hostname,
+               r.nas_address}};
+    case Change::Kind::end_session:
+      return {"end_session", {r.sid}};
+    case Change::Kind::put_lease:
+      return {"put_lease",
+              {c.lease.pool, c.lease.ip, num(c.lease.subscriber_id), c.lease.bound ? "true" : "false",
+               num(c.lease.expires)}};
+    case Change::Kind::free_lease:
+      return {"free_lease", {c.lease.pool, c.lease.ip}};
+    case Change::Kind::put_dns_removal:
+      return {"put_dns_removal", {r.sid, r.hostname, r.ipv4}};
+    case Change::Kind::free_dns_removal:
+      return {"free_dns_removal", {r.sid}};
+    case Change::Kind::put_seen_signal:
+      // 64 random bits; BIGINT is signed, the cast round-trips.
+      return {"put_seen_signal", {num(static_cast<std::int64_t>(c.signal.tunnel_id)), num(c.signal.expires)}};
+    case Change::Kind::put_ended_session:
+      return {"put_ended_session", {c.ended.nas, c.ended.acct_session_id, num(c.ended.ended)}};
+  }
+  throw StoreError("store: unknown change kind");
+}
+
+const char* find_statement(IdentityKind kind) {
+  switch (kind) {
+    case IdentityKind::id:
+      return "find_id";
+    case IdentityKind::msisdn:
+      return "find_msisdn";
+    case IdentityKind::imsi:
+      return "find_imsi";
+    case IdentityKind::username:
+      return "find_username";
+    case IdentityKind::serial:
+      return "find_serial";
+    case IdentityKind::hostname:
+      return "find_hostname";
+  }
+  return "find_id";
+}
+
+int read_version(pg::Connection& c) {
+  auto r = c.exec("SELECT coalesce(max(version), 0) FROM schema_version");
+  return static_cast<int>(integer(r.get(), 0, 0));
+}
+
+/// One migration step under the lock; another node may have done it meanwhile.
+int migrate_once(pg::Connection& c) {
+  c.exec("BEGIN");
+  try {
+    c.exec(kMigrationLock);
+    int v = read_version(c);
+    if (v < kSchemaVersion) {
+      c.exec(kMigrations[v]);
+      c.exec("DELETE FROM schema_version");
+      c.exec("INSERT INTO schema_version VALUES (" + std::to_string(v + 1) + ")");
+      spdlog::info("store (postgresql) migrated to schema version {}", v + 1);
+      ++v;
+    }
+    c.exec("COMMIT");
+    return v;
+  } catch (...) {
+    c.drop();  // rolls the step back
+    throw;
+  }
+}
+
+/// Brings the schema up to date (or refuses to run on it) on a connection of its own, before the
+/// statements, which need the tables, are prepared on the others.
+int ensure_schema(const pg::Options& opts, bool migrate) {
+  static const std::vector<pg::Statement> none;
+  pg::Connection c(opts, none);
+  c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  int v = read_version(c);
+  if (v > kSchemaVersion)
+    throw StoreError("store schema version " + std::to_string(v) + " is newer than this mobix (" +
+                     std::to_string(kSchemaVersion) + "); upgrade mobix");
+  if (v < kSchemaVersion && !migrate)
+    throw StoreError("store schema version " + std::to_string(v) + " is older than this mobix (" +
+                     std::to_string(kSchemaVersion) +
+                     "); run `mobix store migrate` (store.migrate is manual)");
+  while (v < kSchemaVersion) v = migrate_once(c);
+  return v;
+}
+
+class PgStore final : public Store {
+ public:
+  PgStore(const StoreConfig& cfg, bool migrate_schema)
+      : opts_{cfg.dsn, cfg.connect_timeout, "mobix"},
+        version_(ensure_schema(opts_, migrate_schema)),
+        writer_(opts_, statements()),
+        readers_(opts_, statements(), cfg.pool_size > 1 ? cfg.pool_size - 1 : 1) {}
+
+  int schema_version() override {
+    auto c = readers_.acquire();
+    return read_version(*c);
+  }
+
+  std::vector<Subscriber> list_subscribers() override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("list_subscribers", {});
+    std::vector<Subscriber> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(read_subscriber(r.get(), i));
+    return out;
+  }
+
+  std::optional<Subscriber> find_subscriber(IdentityKind kind, std::string_view value) override {
+    if (kind == IdentityKind::id &&
+        (value.empty() || value.find_first_not_of("0123456789") != std::string_view::npos ||
+         value.size() > 18))
+      return std::nullopt;
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared(find_statement(kind), {std::string(value)});
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return read_subscriber(r.get(), 0);
+  }
+
+  Subscriber add_subscriber(Subscriber s) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("add_subscriber", subscriber_params(s));
+    s.id = integer(r.get(), 0, 0);
+    return s;
+  }
+
+  void update_subscriber(const Subscriber& s) override {
+    auto c = readers_.acquire();
+    auto params = subscriber_params(s);
+    params.push_back(num(s.id));
+    auto r = c->exec_prepared("update_subscriber", params);
+    if (std::string_view(PQcmdTuples(r.get())) == "0")
+      throw StoreError("no subscriber with id " + std::to_string(s.id));
+  }
+
+  bool remove_subscriber(std::int64_t id) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("remove_subscriber", {num(id)});
+    return std::string_view(PQcmdTuples(r.get())) != "0";
+  }
+
+  std::size_t count_subscribers() override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("count_subscribers", {});
+    return static_cast<std::size_t>(integer(r.get(), 0, 0));
+  }
+
+  std::vector<SessionRecord> load_sessions() override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("load_sessions", {});
+    std::vector<SessionRecord> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      SessionRecord s;
+      const auto* p = r.get();
+      s.sid = text(p, i, 0);
+      s.context = text(p, i, 1);
+      s.ipv4 = text(p, i, 2);
+      s.ipv6_prefix = text(p, i, 3);
+      s.msisdn = text(p, i, 4);
+      s.imsi = text(p, i, 5);
+      s.username = text(p, i, 6);
+      s.nas = text(p, i, 7);
+      s.apn = text(p, i, 8);
+      s.acct_session_id = text(p, i, 9);
+      s.subscriber_id = integer(p, i, 10);
+      s.started = integer(p, i, 11);
+      s.last_seen = integer(p, i, 12);
+      s.hostname = text(p, i, 13);
+      s.nas_address = text(p, i, 14);
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  std::vector<Lease> load_leases() override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("load_leases", {});
+    std::vector<Lease> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      out.push_back(Lease{text(r.get(), i, 0), text(r.get(), i, 1), integer(r.get(), i, 2),
+                          text(r.get(), i, 3) == "t", integer(r.get(), i, 4)});
+    return out;
+  }
+
+  std::vector<SessionRecord> load_dns_removals() override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("load_dns_removals", {});
+    std::vector<SessionRecord> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) {
+      SessionRecord s;
+      s.sid = text(r.get(), i, 0);
+      s.hostname = text(r.get(), i, 1);
+      s.ipv4 = text(r.get(), i, 2);
+      out.push_back(std::move(s));
+    }
+    return out;
+  }
+
+  std::vector<SeenSignal> load_seen_signals(std::uint32_t now) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("load_seen_signals", {num(now)});
+    std::vector<SeenSignal> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      out.push_back(SeenSignal{static_cast<std::uint64_t>(integer(r.get(), i, 0)),
+                               static_cast<std::uint32_t>(integer(r.get(), i, 1))});
+    return out;
+  }
+
+  std::vector<EndedSession> load_ended_sessions(std::int64_t since) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("load_ended_sessions", {num(since)});
+    std::vector<EndedSession> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i)
+      out.push_back(EndedSession{text(r.get(), i, 0), text(r.get(), i, 1), integer(r.get(), i, 2), 0});
+    return out;
+  }
+
+  void apply(const std::vector<Change>& batch) override {
+    if (batch.empty()) return;
+    std::vector<pg::Query> queries;
+    queries.reserve(batch.size() + 2);
+    std::int64_t forget_ended_before = 0;
+    bool seen = false;
+    for (const auto& c : batch) {
+      queries.push_back(to_query(c));
+      if (c.kind == Change::Kind::put_ended_session)
+        forget_ended_before = std::max(forget_ended_before, c.ended.forget_before);
+      seen = seen || c.kind == Change::Kind::put_seen_signal;
+    }
+    if (seen) queries.push_back({"prune_seen_signals", {num(static_cast<std::int64_t>(std::time(nullptr)))}});
+    if (forget_ended_before > 0) queries.push_back({"prune_ended_sessions", {num(forget_ended_before)}});
+    std::lock_guard lock(write_mu_);
+    pg::run_transaction(writer_, queries);
+  }
+
+ private:
+  pg::Options opts_;
+  int version_;  ///< the schema version at start
+  std::mutex write_mu_;
+  pg::Connection writer_;  ///< the group-commit writer's own connection
+  pg::Pool readers_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> Store::open_postgresql(const StoreConfig& cfg, bool migrate) {
+  return std::make_unique<PgStore>(cfg, migrate);
+}
+
+std::unique_ptr<Store> Store::open(const StoreConfig& cfg, bool migrate) {
+  if (cfg.backend == StoreBackend::postgresql) return open_postgresql(cfg, migrate);
+  return open_sqlite(cfg.path);
+}
+
+int Store::current_schema_version() {
+  return kSchemaVersion;
+}
+
+}  // namespace mobix

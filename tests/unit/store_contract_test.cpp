@@ -1,0 +1,222 @@
+// What every store backend promises (store/store.hpp), run against each one: SQLite always, and
+// PostgreSQL when MOBIX_TEST_PG_DSN names a database this test may wipe (tests/integration/
+// store_postgresql.sh starts a real PostgreSQL and runs this suite against it; it fails there if
+// no test ran).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+#include <libpq-fe.h>
+#include <sqlite3.h>
+
+#include "core/config.hpp"
+#include "store/store.hpp"
+#include "store/writer.hpp"
+#include "test_util.hpp"
+
+using namespace mobix;
+
+namespace {
+
+std::string pg_dsn() {
+  const char* d = std::getenv("MOBIX_TEST_PG_DSN");
+  return d ? d : "";
+}
+
+/// Runs one statement on the test database with libpq itself (not through the store under test).
+void pg_exec(const std::string& sql) {
+  PGconn* c = PQconnectdb(pg_dsn().c_str());
+  ASSERT_EQ(PQstatus(c), CONNECTION_OK) << PQerrorMessage(c);
+  PGresult* r = PQexec(c, sql.c_str());
+  auto st = PQresultStatus(r);
+  EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(c);
+}
+
+class StoreContract : public ::testing::TestWithParam<std::string> {
+ protected:
+  bool pg() const { return GetParam() == "postgresql"; }
+  void SetUp() override {
+    if (pg()) pg_exec("SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  }
+  std::unique_ptr<Store> open(bool migrate = true) {
+    StoreConfig c;
+    c.path = dir.file("a.db");
+    if (pg()) {
+      c.backend = StoreBackend::postgresql;
+      c.dsn = pg_dsn();
+      c.pool_size = 3;
+    }
+    return Store::open(c, migrate);
+  }
+  /// Sets the recorded schema version behind the store's back.
+  void set_version(int v) {
+    auto sql = "UPDATE schema_version SET version = " + std::to_string(v);
+    if (pg()) return pg_exec(sql);
+    sqlite3* db = nullptr;
+    sqlite3_open(dir.file("a.db").c_str(), &db);
+    sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+    sqlite3_close(db);
+  }
+  test::TempDir dir;
+};
+
+std::vector<std::string> backends() {
+  std::vector<std::string> b{"sqlite"};
+  if (!pg_dsn().empty()) b.push_back("postgresql");
+  return b;
+}
+
+SessionRecord session(const std::string& sid, const std::string& ip) {
+  SessionRecord r;
+  r.sid = sid;
+  r.context = "apn:internet";
+  r.ipv4 = ip;
+  r.msisdn = "1001";
+  r.nas = "ggsn1";
+  r.nas_address = "127.0.0.1";
+  r.hostname = "alice.example";
+  r.started = 5;
+  r.last_seen = 7;
+  return r;
+}
+
+}  // namespace
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(StoreContract, MigratesAndReportsVersion) {
+  auto s = open();
+  EXPECT_EQ(s->schema_version(), Store::current_schema_version());
+  EXPECT_EQ(Store::current_schema_version(), 6);
+  s.reset();
+  EXPECT_EQ(open()->schema_version(), 6) << "reopen must not re-run migrations";
+}
+
+TEST_P(StoreContract, RefusesANewerSchema) {
+  open();
+  set_version(99);
+  try {
+    open();
+    FAIL() << "opened a store with a newer schema";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("newer than this mobix"), std::string::npos) << e.what();
+  }
+}
+
+TEST_P(StoreContract, SubscriberCrudAndConflicts) {
+  auto s = open();
+  Subscriber a;
+  a.msisdn = "31610000001";
+  a.username = "alice";
+  a.attrs["mail.server"] = "imap.example.net";
+  auto stored = s->add_subscriber(a);
+  EXPECT_GT(stored.id, 0);
+  Subscriber dup;
+  dup.msisdn = "31610000001";
+  EXPECT_THROW(s->add_subscriber(dup), StoreConflict);
+  Subscriber other;
+  other.username = "bob";  // no msisdn: absent identities must not collide
+  s->add_subscriber(other);
+  Subscriber other2;
+  other2.username = "carol";
+  s->add_subscriber(other2);
+  auto found = s->find_subscriber(IdentityKind::username, "alice");
+  ASSERT_TRUE(found);
+  EXPECT_EQ(found->attrs.at("mail.server"), "imap.example.net");
+  found->hostname = "alice.example";
+  s->update_subscriber(*found);
+  EXPECT_EQ(s->find_subscriber(IdentityKind::msisdn, "31610000001")->hostname, "alice.example");
+  EXPECT_EQ(s->find_subscriber(IdentityKind::hostname, "alice.example")->username, "alice");
+  EXPECT_FALSE(s->find_subscriber(IdentityKind::id, "not-a-number"));
+  EXPECT_TRUE(s->remove_subscriber(found->id));
+  EXPECT_FALSE(s->remove_subscriber(found->id));
+  EXPECT_FALSE(s->find_subscriber(IdentityKind::id, std::to_string(found->id)));
+  EXPECT_THROW(s->update_subscriber(*found), StoreError);
+  EXPECT_EQ(s->count_subscribers(), 2u);
+  EXPECT_EQ(s->list_subscribers().size(), 2u);
+}
+
+TEST_P(StoreContract, SessionBatchesSurviveReopen) {
+  {
+    auto s = open();
+    StoreWriter w(*s);
+    auto r = session("s1", "10.0.0.1");
+    auto r2 = session("s2", "10.0.0.2");
+    bool ok = false;
+    w.submit({Change{Change::Kind::put_session, r, {}}, Change{Change::Kind::put_session, r2, {}},
+              Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.1", 1, true, 0}},
+              Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.2", 2, false, 99}}},
+             [&](bool o) { ok = o; });
+    r.last_seen = 9;  // an interim rewrites the record
+    w.submit({Change{Change::Kind::end_session, r2, {}}, Change{Change::Kind::put_session, r, {}},
+              Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.2", 0, false, 0}}},
+             {});
+    w.flush();
+    EXPECT_TRUE(ok);
+  }
+  auto s = open();
+  auto sessions = s->load_sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].ipv4, "10.0.0.1");
+  EXPECT_EQ(sessions[0].started, 5);
+  EXPECT_EQ(sessions[0].last_seen, 9);
+  EXPECT_EQ(sessions[0].hostname, "alice.example");
+  EXPECT_EQ(sessions[0].nas_address, "127.0.0.1");
+  auto leases = s->load_leases();
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_TRUE(leases[0].bound);
+  EXPECT_EQ(leases[0].subscriber_id, 1);
+}
+
+TEST_P(StoreContract, LargeBatchesCommitWhole) {
+  // Larger than one PostgreSQL pipeline chunk: still one transaction.
+  auto s = open();
+  std::vector<Change> batch;
+  for (int i = 0; i < 1000; ++i)
+    batch.push_back(Change{
+        Change::Kind::put_session, session("s" + std::to_string(i), "10.1.0." + std::to_string(i)), {}});
+  s->apply(batch);
+  EXPECT_EQ(s->load_sessions().size(), 1000u);
+  // The same batch again (a retransmission after a lost answer) is harmless.
+  s->apply(batch);
+  EXPECT_EQ(s->load_sessions().size(), 1000u);
+}
+
+TEST_P(StoreContract, EndedSessionsAreDurableAndPruned) {
+  {
+    auto s = open();
+    Change c{Change::Kind::put_ended_session, {}, {}};
+    c.ended = EndedSession{"ggsn1", "A", 100, 0};
+    s->apply({c});
+    c.ended = EndedSession{"ggsn1", "B", 200, 150};  // forgets what ended before 150
+    s->apply({c});
+  }
+  auto s = open();
+  auto ended = s->load_ended_sessions(0);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].acct_session_id, "B");
+  EXPECT_EQ(ended[0].ended, 200);
+  EXPECT_TRUE(s->load_ended_sessions(201).empty());
+}
+
+TEST_P(StoreContract, JournalsAndReplayMemory) {
+  auto s = open();
+  auto r = session("s1", "10.0.0.1");
+  Change seen{Change::Kind::put_seen_signal, {}, {}};
+  seen.signal = SeenSignal{0xfedcba9876543210ull, 4000000000u};  // the top bit set: must round-trip
+  s->apply({Change{Change::Kind::put_dns_removal, r, {}}, seen});
+  auto removals = s->load_dns_removals();
+  ASSERT_EQ(removals.size(), 1u);
+  EXPECT_EQ(removals[0].hostname, "alice.example");
+  EXPECT_EQ(removals[0].ipv4, "10.0.0.1");
+  s->apply({Change{Change::Kind::free_dns_removal, r, {}}});
+  EXPECT_TRUE(s->load_dns_removals().empty());
+  auto signals = s->load_seen_signals(3999999999u);
+  ASSERT_EQ(signals.size(), 1u);
+  EXPECT_EQ(signals[0].tunnel_id, 0xfedcba9876543210ull);
+  EXPECT_EQ(signals[0].expires, 4000000000u);
+  EXPECT_TRUE(s->load_seen_signals(4000000001u).empty());
+}
