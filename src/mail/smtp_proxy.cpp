@@ -1,5 +1,8 @@
 #include "mail/mail_proxies.hpp"
 
+#include <algorithm>
+#include <utility>
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/io_context.hpp>
@@ -311,8 +314,15 @@ struct SmtpProxy : mail::ProxyBase {
     co_return r ? r->text : "451 4.4.1 the mail server did not answer\r\n";
   }
 
-  // DATA: the (dot-stuffed) message is read up to the lone ".", within the size limit, its From:
-  // rewritten (step 204) and forwarded; the server's answer goes back to the handset (206-207).
+  /// Where DATA stands while it streams to the upstream (issue 12 item 4).
+  enum class DataState { forwarding, too_big, header_too_big, upstream_lost };
+  static constexpr std::size_t kDataFlush = 64 * 1024;  ///< bytes held before a write upstream
+
+  // DATA (seed 000 steps 204-207): the (dot-stuffed) message streams to the upstream as it arrives,
+  // its originator fields rewritten on the way; only the header section and kDataFlush bytes are
+  // held per connection, whatever the message size limit. The server's answer goes back to the
+  // handset. A message that must not be delivered (too big) aborts the upstream transaction by
+  // closing that connection before the final "." (RFC 5321 4.1.1.4: no delivery without it).
   asio::awaitable<std::string> on_data(Client& c) {
     if (c.transaction != Transaction::started || !c.up) co_return "503 5.5.1 need MAIL and RCPT first\r\n";
     const auto t = std::chrono::seconds(300), up_t = std::chrono::seconds(cfg.upstream_timeout);
@@ -322,47 +332,72 @@ struct SmtpProxy : mail::ProxyBase {
       if (!go) c.up.reset();
       co_return go ? go->text : "451 4.4.1 the mail server did not answer\r\n";
     }
-    bool sent = co_await write_all(c.conn, go->text, t);
-    std::string data;
-    bool too_big = false, complete = false;
-    while (sent) {
-      auto l = co_await read_line(c.conn, c.buf, smtp::kMaxTextLine * 64, t);
-      if (!l) break;
-      if (*l == ".") {
-        complete = true;
-        break;
-      }
-      if (!l->empty() && (*l)[0] == '.') l->erase(0, 1);  // RFC 5321 4.5.2: stuffed again when sent
-      if (data.size() + l->size() + 2 > cfg.max_message_size) too_big = true;
-      if (!too_big) data += *l + "\r\n";
-    }
-    if (!complete) {
+    if (!co_await write_all(c.conn, go->text, t)) {
       c.closing = true;
       co_return "";
     }
-    c.transaction = Transaction::none;
-    if (too_big) {
-      failure("message_too_big").inc();
-      spdlog::info("smtp #{}: msisdn {} sent a message over {} octets: refused", c.id, c.msisdn,
-                   cfg.max_message_size);
-      const std::string end = "\r\n.\r\n", rset = "RSET\r\n";
-      co_await upstream_command(c, end);  // end upstream DATA, then discard it
-      co_await upstream_command(c, rset);
-      co_return fmt::format("552 5.3.4 message exceeds the size limit of {} octets\r\n",
-                            cfg.max_message_size);
+    smtp::DataRewriter rewriter(c.profile->address, c.profile->full_name);
+    std::string out;
+    std::size_t received = 0;
+    auto state = DataState::forwarding;
+    for (;;) {
+      auto l = co_await read_line(c.conn, c.buf, smtp::kMaxTextLine * 64, t);
+      if (!l) {  // the handset went away or stalled: the upstream never sees the final "."
+        c.closing = true;
+        co_return "";
+      }
+      if (*l == ".") break;
+      if (!l->empty() && (*l)[0] == '.') l->erase(0, 1);  // RFC 5321 4.5.2: stuffed again when sent
+      if (state != DataState::forwarding) continue;       // read to the end, send nothing more
+      received += l->size() + 2;
+      if (received > cfg.max_message_size) {
+        state = DataState::too_big;
+      } else if (rewriter.line(*l, out) == smtp::DataRewriter::Status::header_too_big) {
+        state = DataState::header_too_big;
+      } else if (out.size() >= kDataFlush && !co_await write_all(c.up->conn, std::exchange(out, {}), up_t)) {
+        state = DataState::upstream_lost;
+      }
     }
-    // Rewritten on the message itself (line endings normalised: no SMTP smuggling through a bare
-    // LF), then dot-stuffed again for the upstream.
-    auto rewritten =
-        smtp::dot_stuff(smtp::rewrite_from(data, c.profile->address, c.profile->full_name)) + ".\r\n";
-    auto fin = co_await command(*c.up, rewritten, up_t);
-    if (!fin) co_return "451 4.4.1 the mail server did not confirm the message\r\n";
+    c.transaction = Transaction::none;
+    if (state != DataState::forwarding) co_return data_refused(c, state);
+    rewriter.finish(out);
+    out += ".\r\n";
+    // RFC 5321 4.5.3.2.6: the answer to the final "." may take the server up to 10 minutes.
+    auto fin = co_await command(*c.up, out, std::max(up_t, std::chrono::seconds(600)));
+    if (!fin) {
+      c.up.reset();
+      co_return "451 4.4.1 the mail server did not confirm the message\r\n";
+    }
     if (fin->positive()) {
       messages.inc();
       spdlog::info("smtp #{}: msisdn {} sent a message as {} via {}", c.id, c.msisdn, c.profile->address,
                    c.profile->smtp->str());
     }
     co_return fin->text;
+  }
+
+  /// The upstream has part of a message it must not deliver: that connection is dropped (the next
+  /// MAIL opens a new one), and the handset hears why.
+  std::string data_refused(Client& c, DataState state) {
+    c.up.reset();
+    switch (state) {
+      case DataState::too_big:
+        failure("message_too_big").inc();
+        spdlog::info("smtp #{}: msisdn {} sent a message over {} octets: refused", c.id, c.msisdn,
+                     cfg.max_message_size);
+        return fmt::format("552 5.3.4 message exceeds the size limit of {} octets\r\n", cfg.max_message_size);
+      case DataState::header_too_big:
+        failure("header_too_big").inc();
+        spdlog::info("smtp #{}: msisdn {} sent a header section over {} octets: refused", c.id, c.msisdn,
+                     smtp::DataRewriter::kMaxHeaderSection);
+        return "552 5.3.4 the message's header section is too large\r\n";
+      case DataState::upstream_lost:
+      case DataState::forwarding:
+        break;
+    }
+    failure("upstream_lost").inc();
+    spdlog::warn("smtp #{}: the mail server stopped taking msisdn {}'s message", c.id, c.msisdn);
+    return "451 4.4.1 the mail server did not take the message; try again later\r\n";
   }
 };
 

@@ -1,4 +1,4 @@
-// libFuzzer target for the SMTP command/reply parsers and the From: header rewriter.
+// libFuzzer target for the SMTP command/reply parsers, the From: header rewriter and its streaming form.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -31,5 +31,19 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto stuffed = dot_stuff(out);
   if (stuffed.starts_with(".\r\n") || stuffed.find("\r\n.\r\n") != std::string::npos) __builtin_trap();
   (void)display_name(in.substr(0, 200));
+  // DATA streaming (issue 12 item 4) sends exactly what the whole-message rewrite would: the input's
+  // CRLF lines fed one by one, as the proxy reads them.
+  DataRewriter streaming("alice@mail.test", "Alice");
+  std::string streamed, joined;
+  std::size_t pos = 0;
+  while (pos < in.size()) {
+    auto eol = in.find("\r\n", pos);
+    auto line = in.substr(pos, eol == std::string_view::npos ? std::string_view::npos : eol - pos);
+    if (streaming.line(line, streamed) != DataRewriter::Status::ok) __builtin_trap();  // inputs < the cap
+    joined.append(line).append("\r\n");
+    pos = eol == std::string_view::npos ? in.size() : eol + 2;
+  }
+  streaming.finish(streamed);
+  if (streamed != dot_stuff(rewrite_from(joined, "alice@mail.test", "Alice"))) __builtin_trap();
   return 0;
 }

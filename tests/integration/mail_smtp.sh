@@ -21,7 +21,7 @@ mail:
   smtp_listen: 127.0.0.1:$P_SMTP
   access_ranges: [127.1.0.0/16]
   upstream_timeout: 3
-  max_message_size: 100000
+  max_message_size: 25000000
 YAML
 start_serve $T/mobix.yaml $P_ADMIN $T/mobix.log || fail "mobix serve did not start"
 for _ in $(seq 100); do grep -q listening $T/up.log && break; sleep 0.05; done
@@ -80,11 +80,50 @@ api PATCH subscribers/alice '{"attrs":{"mail.smtp_password":"alice-smtp-pw","mai
 out=$(send "$IP_A" bob@mail.test $T/msg.eml -v 2>&1 || true)
 echo "$out" | grep -q "< 451 4.4.1" || fail "dead upstream: $out"
 api PATCH subscribers/alice '{"attrs":{"mail.smtp":"127.0.0.1:'$P_UP'"}}' >/dev/null
-head -c 200000 /dev/zero | tr '\0' 'x' | fold -w 900 | sed 's/$/\r/' >$T/big.eml
+# Over the size limit: refused, and the part already streamed upstream is never delivered (the
+# upstream connection is dropped before the final "."). A header section without end is refused too.
+delivered=$(ls $T/maildir/new | wc -l)
+fails() { metric "mobix_mail_smtp_failures_total{reason=\"$1\"}"; }
+too_big=$(fails message_too_big) header_too_big=$(fails header_too_big)
+head -c 26000000 /dev/zero | tr '\0' 'x' | fold -w 900 | sed 's/$/\r/' | sed '1i Subject: big\r\n\r' >$T/big.eml
 out=$(send "$IP_A" bob@mail.test $T/big.eml -v 2>&1 || true)
-echo "$out" | grep -q "< 552 5.3.4" || fail "size limit: $out"
+echo "$out" | grep -q "< 552 5.3.4 message exceeds" || fail "size limit: $(echo "$out" | grep '^<' | tail -3)"
+[ "$(fails message_too_big)" = $((too_big + 1)) ] || fail "message_too_big not counted"
+grep -q "sent a message over 25000000 octets: refused" $T/mobix.log || fail "no log line for the size limit"
+head -c 400000 /dev/zero | tr '\0' 'h' | fold -w 900 | sed 's/^/X-Filler: /; s/$/\r/' >$T/headers.eml
+out=$(send "$IP_A" bob@mail.test $T/headers.eml -v 2>&1 || true)
+echo "$out" | grep -q "< 552 5.3.4 the message's header section is too large" || fail "header cap: $(echo "$out" | grep '^<' | tail -3)"
+[ "$(fails header_too_big)" = $((header_too_big + 1)) ] || fail "header_too_big not counted"
+grep -q "sent a header section over 262144 octets: refused" $T/mobix.log || fail "no log line for the header cap"
+sleep 0.3
+[ "$(ls $T/maildir/new | wc -l)" = "$delivered" ] || fail "a refused message (or part of it) was delivered"
 send "$IP_A" bob@mail.test $T/msg.eml || fail "the proxy stopped working after the errors"
-pass "rejected credentials (5.7.8, logged without secrets), dead upstream (4.4.1), size limit (5.3.4)"
+pass "rejected credentials (5.7.8, logged without secrets), dead upstream (4.4.1), size limit (5.3.4, counted, logged, nothing delivered)"
+
+# DATA streams (issue 12 item 4): four 20 MB messages at once cost the proxy a bounded buffer each,
+# not the message (buffered whole, this was +130 MB).
+rm -f $T/maildir/new/*
+head -c 20000000 /dev/zero | tr '\0' 'y' | fold -w 900 | sed 's/$/\r/' | sed '1i Subject: large\r\n\r' >$T/large.eml
+PID=$(pgrep -f "serve --config $T/mobix.yaml") || fail "no mobix process to measure"
+rss() { awk '/VmRSS/ {print $2}' /proc/$PID/status; }
+rss_before=$(rss) peak=0
+senders=()
+for i in 1 2 3 4; do
+  send "$IP_A" bob@mail.test $T/large.eml --limit-rate 40M -v >$T/large$i.out 2>&1 &
+  senders+=($!)
+done
+running() { for p in "${senders[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
+while running; do r=$(rss); [ "$r" -gt "$peak" ] && peak=$r; sleep 0.05; done
+for p in "${senders[@]}"; do wait "$p" || fail "sending a large message failed: $(tail -2 $T/large1.out)"; done
+[ "${rss_before:-0}" -gt 1000 ] && [ "$peak" -ge "$rss_before" ] || fail "RSS not measured (pid $PID: $rss_before, $peak)"
+growth=$(( (peak - rss_before) / 1024 ))
+for _ in $(seq 100); do [ "$(ls $T/maildir/new | wc -l)" = 4 ] && break; sleep 0.1; done
+[ "$(ls $T/maildir/new | wc -l)" = 4 ] || fail "$(ls $T/maildir/new | wc -l) of the 4 large messages arrived: $(cat $T/large1.out)"
+for f in $T/maildir/new/*; do
+  [ "$(grep -c '^yyyy' "$f")" = "$(grep -c '^yyyy' $T/large.eml)" ] || fail "a large message arrived incomplete"
+done
+[ "$growth" -lt 40 ] || fail "four 20 MB messages grew the proxy by $growth MB: DATA is not streamed"
+pass "four 20 MB messages at once: delivered whole, the proxy grew by $growth MB at most ($rss_before -> $peak kB)"
 
 # Sender rewrite cannot be bypassed (issue 12 item 5): a second From:, Sender:, Resent-From:, a
 # From: behind a bare LF, and a bare-LF "." that a lenient server would take as the end of DATA

@@ -92,3 +92,61 @@ TEST(SmtpCodec, Base64) {
   EXPECT_EQ(base64("foo"), "Zm9v");
   EXPECT_EQ(base64(std::string("\0alice\0pw", 9)), "AGFsaWNlAHB3");
 }
+
+namespace {
+// What the proxy streams for a message the handset sent as `raw` (un-stuffed): split into lines
+// on CRLF as read_line does, fed one by one.
+std::string streamed(const std::string& raw) {
+  mobix::smtp::DataRewriter rw("alice@mail.test", "Alice");
+  std::string out;
+  std::size_t pos = 0;
+  while (pos < raw.size()) {
+    auto eol = raw.find("\r\n", pos);
+    auto line = raw.substr(pos, eol == std::string::npos ? std::string::npos : eol - pos);
+    EXPECT_EQ(rw.line(line, out), mobix::smtp::DataRewriter::Status::ok);
+    pos = eol == std::string::npos ? raw.size() : eol + 2;
+  }
+  rw.finish(out);
+  return out;
+}
+std::string whole(const std::string& raw) {
+  std::string data = raw;
+  if (!data.empty() && !data.ends_with("\r\n")) data += "\r\n";  // the proxy's lines each end in CRLF
+  return mobix::smtp::dot_stuff(mobix::smtp::rewrite_from(data, "alice@mail.test", "Alice"));
+}
+}  // namespace
+
+TEST(SmtpCodec, StreamedRewriteEqualsTheWholeMessageRewrite) {
+  const std::string cases[] = {
+      "",
+      "Subject: no body",
+      "From: bob@evil.test\r\nSubject: hi\r\n\r\nbody\r\n.hidden dot\r\n",
+      "Subject: x\r\nFrom: a@b\r\n (folded)\r\nSender: c@d\r\n\r\nFrom: in the body stays\r\n",
+      "\r\nFrom: after an empty first line is body\r\n",
+      "Subject: bare\nFrom: hidden@evil.test\n\nbody\n.\nsmuggled\r\n",  // blank line behind bare LFs
+      "Subject: cr\rFrom: x@y\r\r\nbody\r",
+      "X: 1\r\n\r\n\r\n\r\n.\r\n..\r\n",
+  };
+  for (const auto& c : cases) EXPECT_EQ(streamed(c), whole(c)) << "message: " << c;
+  // The smuggling attempt: the bare-LF "." is stuffed, so it cannot end DATA upstream.
+  EXPECT_EQ(streamed(cases[5]).find("\r\n.\r\n"), std::string::npos);
+}
+
+TEST(SmtpCodec, StreamedRewriteHoldsOnlyTheHeaderSection) {
+  mobix::smtp::DataRewriter rw("alice@mail.test", "");
+  std::string out;
+  ASSERT_EQ(rw.line("Subject: big body", out), mobix::smtp::DataRewriter::Status::ok);
+  ASSERT_EQ(rw.line("", out), mobix::smtp::DataRewriter::Status::ok);
+  EXPECT_EQ(out, "From: <alice@mail.test>\r\nSubject: big body\r\n\r\n");
+  out.clear();
+  ASSERT_EQ(rw.line("a body line", out), mobix::smtp::DataRewriter::Status::ok);
+  EXPECT_EQ(out, "a body line\r\n") << "body lines pass straight through";
+  // A header section without end is refused past the cap, never sent half-rewritten.
+  mobix::smtp::DataRewriter big("alice@mail.test", "");
+  std::string none;
+  auto st = mobix::smtp::DataRewriter::Status::ok;
+  for (int i = 0; i < 10000 && st == mobix::smtp::DataRewriter::Status::ok; ++i)
+    st = big.line("X-Filler: " + std::string(50, 'x'), none);
+  EXPECT_EQ(st, mobix::smtp::DataRewriter::Status::header_too_big);
+  EXPECT_TRUE(none.empty());
+}

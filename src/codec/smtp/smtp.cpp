@@ -185,4 +185,41 @@ std::string rewrite_from(std::string_view raw, std::string_view address, std::st
   return out;
 }
 
+DataRewriter::DataRewriter(std::string address, std::string full_name)
+    : address_(std::move(address)), full_name_(std::move(full_name)) {}
+
+DataRewriter::Status DataRewriter::line(std::string_view line, std::string& out) {
+  // With CRLF back on, each line normalises on its own exactly as inside the whole message.
+  std::string normalized = normalize_line_endings(std::string(line) + "\r\n");
+  if (!in_header_) {
+    out += dot_stuff(normalized);
+    return Status::ok;
+  }
+  // A bare LF may hide the blank line inside one CRLF line: look for it in the normalised text.
+  const std::size_t from = head_.size() >= 2 ? head_.size() - 2 : 0;
+  head_ += normalized;
+  std::size_t end = std::string::npos;
+  if (head_.starts_with("\r\n"))
+    end = 2;
+  else if (auto blank = head_.find("\r\n\r\n", from); blank != std::string::npos)
+    end = blank + 4;
+  if (end == std::string::npos) {
+    if (head_.size() > kMaxHeaderSection) return Status::header_too_big;
+    return Status::ok;
+  }
+  in_header_ = false;
+  out += dot_stuff(rewrite_from(std::string_view(head_).substr(0, end), address_, full_name_));
+  out += dot_stuff(std::string_view(head_).substr(end));
+  head_.clear();
+  head_.shrink_to_fit();
+  return Status::ok;
+}
+
+void DataRewriter::finish(std::string& out) {
+  if (!in_header_) return;
+  out += dot_stuff(rewrite_from(head_, address_, full_name_));
+  in_header_ = false;
+  head_.clear();
+}
+
 }  // namespace mobix::smtp

@@ -55,4 +55,25 @@ std::string dot_stuff(std::string_view message);
 
 std::string base64(std::string_view in);
 
+/// rewrite_from + dot_stuff as a stream (issue 12 item 4): DATA goes to the upstream as it
+/// arrives, and only the header section is held, up to kMaxHeaderSection. For the same lines the
+/// output equals dot_stuff(rewrite_from(lines joined with CRLF)), so no originator field can pass.
+class DataRewriter {
+ public:
+  /// RFC 5322 sets no limit; a header section larger than this is refused rather than half-rewritten.
+  static constexpr std::size_t kMaxHeaderSection = 256 * 1024;
+  enum class Status { ok, header_too_big };
+  DataRewriter(std::string address, std::string full_name);
+  /// One line of DATA as the handset sent it: CRLF stripped, leading dot un-stuffed. Appends what is
+  /// ready for the upstream (normalised, rewritten, dot-stuffed) to `out`.
+  Status line(std::string_view line, std::string& out);
+  /// The end of DATA (before the lone "."): flushes a message that is all header section.
+  void finish(std::string& out);
+
+ private:
+  std::string address_, full_name_;
+  bool in_header_ = true;
+  std::string head_;  ///< the header section so far, normalised
+};
+
 }  // namespace mobix::smtp
