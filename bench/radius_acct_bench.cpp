@@ -22,6 +22,7 @@
 #include "access/session_table.hpp"
 #include "codec/radius/radius.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "node/config_sections.hpp"
 #include "node/node.hpp"
 
@@ -38,20 +39,37 @@ std::string ip_of(std::uint32_t i) {
   return buf;
 }
 
-std::vector<std::uint8_t> request(std::uint64_t j, std::uint32_t sessions, std::uint8_t id,
+/// The load's shape (issue 12 item 9):
+///   cycle       all Start, then all Interim-Update, then all Stop over the sessions, repeat
+///   takeover    a NAS restarting without Accounting-On: every request a Start with a new
+///               Acct-Session-Id for an address that is in use, which takes it over
+///   one_msisdn  every request a Start with a new Acct-Session-Id and the same Calling-Station-Id:
+///               tens of thousands of sessions for one MSISDN, then takeovers among them
+enum class Pattern { cycle, takeover, one_msisdn };
+
+struct Slice {
+  std::uint32_t first = 0;  ///< this client's first session (clients never share an address)
+  std::uint32_t count = 1;
+  unsigned client = 0;
+};
+
+std::vector<std::uint8_t> request(Pattern pattern, std::uint64_t j, const Slice& slice, std::uint8_t id,
                                   const std::string& secret) {
-  std::uint32_t s = static_cast<std::uint32_t>(j % sessions);
-  auto phase = (j / sessions) % 3;  // all Start, then all Interim, then all Stop, repeat
+  std::uint32_t s = slice.first + static_cast<std::uint32_t>(j % slice.count);
+  auto phase = pattern == Pattern::cycle ? (j / slice.count) % 3 : 0;
   radius::Packet p;
   p.code = radius::Code::accounting_request;
   p.identifier = id;
   static const radius::AcctStatus kind[] = {radius::AcctStatus::start, radius::AcctStatus::interim_update,
                                             radius::AcctStatus::stop};
   p.add_integer(radius::attr::acct_status_type, static_cast<std::uint32_t>(kind[phase]));
-  p.add_text(radius::attr::acct_session_id,
-             "b" + std::to_string(s) + "-" + std::to_string(j / (3ull * sessions)));
+  auto sid = pattern == Pattern::cycle
+                 ? "b" + std::to_string(s) + "-" + std::to_string(j / (3ull * slice.count))
+                 : "t" + std::to_string(slice.client) + "-" + std::to_string(j);
+  p.add_text(radius::attr::acct_session_id, sid);
   p.add_ipv4(radius::attr::framed_ip_address, ip_of(s));
-  p.add_text(radius::attr::calling_station_id, std::to_string(31600000000ull + s));
+  p.add_text(radius::attr::calling_station_id,
+             pattern == Pattern::one_msisdn ? "31699999999" : std::to_string(31600000000ull + s));
   p.add_text(radius::attr::called_station_id, "internet");
   p.add_text(radius::attr::nas_identifier, "bench-nas");
   return radius::encode_accounting_request(p, secret);
@@ -63,7 +81,7 @@ struct LoadResult {
 };
 
 // One UDP socket, `window` requests in flight keyed by Identifier (at most 256).
-LoadResult run_load(const Endpoint& target, const std::string& secret, std::uint32_t sessions,
+LoadResult run_load(const Endpoint& target, const std::string& secret, Pattern pattern, const Slice& slice,
                     unsigned window, double seconds) {
   int fd = ::socket(AF_INET, SOCK_DGRAM, 0);
   sockaddr_in sa{};
@@ -86,7 +104,7 @@ LoadResult run_load(const Endpoint& target, const std::string& secret, std::uint
     while (!free_ids.empty()) {
       auto id = free_ids.back();
       free_ids.pop_back();
-      pending[id] = request(j++, sessions, id, secret);
+      pending[id] = request(pattern, j++, slice, id, secret);
       sent_at[id] = Clock::now();
       ::send(fd, pending[id].data(), pending[id].size(), 0);
     }
@@ -124,6 +142,8 @@ int main(int argc, char** argv) {
   unsigned window = 128, clients = 2;
   double seconds = 10;
   bool inprocess = false;
+  std::string pattern_name = "cycle";
+  std::uint32_t max_pending = 50000;
   app.add_option("--target", target, "host:port of an accounting server to load (not with --inprocess)");
   app.add_option("--secret", secret);
   app.add_option("--sessions", sessions);
@@ -132,6 +152,10 @@ int main(int argc, char** argv) {
   app.add_option("--seconds", seconds);
   app.add_flag("--inprocess", inprocess, "host the mobix access role in this process and measure lookups");
   app.add_option("--store-dir", store_dir, "where the in-process store lives (default: a temp dir)");
+  app.add_option("--pattern", pattern_name, "cycle, takeover or one_msisdn")
+      ->check(CLI::IsMember({"cycle", "takeover", "one_msisdn"}));
+  app.add_option("--max-pending-writes", max_pending,
+                 "access.radius.max_pending_writes of the in-process node");
   CLI11_PARSE(app, argc, argv);
   init_logging(LogFormat::text, "warn");
 
@@ -149,8 +173,9 @@ access:
   radius:
     auth_listen: 127.0.0.1:0
     acct_listen: 127.0.0.1:0
-    clients: [{name: bench, address: 127.0.0.0/8, secret: )") +
-                                secret + "}]\n",
+    max_pending_writes: )") + std::to_string(max_pending) +
+                                "\n    clients: [{name: bench, address: 127.0.0.0/8, secret: " + secret +
+                                "}]\n",
                             store_dir + "/mobix.yaml");
     node = std::make_unique<Node>(std::move(cfg));
     node->start();
@@ -184,12 +209,16 @@ access:
     });
   }
 
+  const auto pattern = pattern_name == "takeover"     ? Pattern::takeover
+                       : pattern_name == "one_msisdn" ? Pattern::one_msisdn
+                                                      : Pattern::cycle;
   std::vector<LoadResult> results(clients);
   std::vector<std::thread> threads;
   for (unsigned c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       // Each client works on its own slice of sessions so they never take over each other's IPs.
-      results[c] = run_load(ep, secret, sessions / clients, window, seconds);
+      Slice slice{c * (sessions / clients), std::max(1u, sessions / clients), c};
+      results[c] = run_load(ep, secret, pattern, slice, window, seconds);
     });
   for (auto& t : threads) t.join();
   done = true;
@@ -202,6 +231,14 @@ access:
     secs = std::max(secs, r.seconds);
   }
   std::printf("accounting_requests_per_second %.0f\n", answered / secs);
+  if (node) {
+    auto& m = metrics();
+    std::printf(
+        "dropped_overloaded %llu\nsessions_at_end %zu\n",
+        static_cast<unsigned long long>(
+            m.counter("mobix_radius_dropped_total", "", "listener=\"acct\",reason=\"overloaded\"").value()),
+        node->sessions()->size());
+  }
   if (!lookup_us.empty()) {
     std::sort(lookup_us.begin(), lookup_us.end());
     auto pct = [&](double q) { return lookup_us[static_cast<std::size_t>(q * (lookup_us.size() - 1))]; };
