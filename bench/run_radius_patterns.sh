@@ -5,7 +5,7 @@
 # Accounting-On: every Start takes over an address in use), 60,000 sessions for one MSISDN, and a
 # flood above capacity (8 sockets x 256 in flight against max_pending_writes 2000: the excess is
 # dropped unanswered and counted). A lookup thread measures find_by_ip meanwhile. Goal: >= 20,000
-# requests/s on each, lookups fast for everyone else. Prints markdown rows; raw output in bench/out/.
+# requests/s on each, lookups fast for everyone else. Prints markdown rows; raw output in bench/results/ (committed with the rows it produced).
 # Usage: bench/run_radius_patterns.sh [RUNS] [SECONDS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +13,8 @@ RUNS=${1:-3}
 SECS=${2:-10}
 B=build/release
 [ -x $B/bench/bench_radius_acct ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
-mkdir -p bench/out
-raw=bench/out/radius_patterns-$(date -u +%Y%m%dT%H%M%S).txt
+mkdir -p bench/results
+raw=bench/results/radius_patterns-$(date -u +%Y%m%dT%H%M%S).txt
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 minmax() { sort -n | awk 'NR==1{mn=$1} {mx=$1} END {print mn "–" mx}'; }
 field() { awk -v k="$1" '$1 == k {print $2}'; }
