@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include "access/radius_server_impl.hpp"
 #include "store/store.hpp"
@@ -58,6 +59,7 @@ void AccessRole::start() {
   asio::co_spawn(m.io, m.receive_loop(m.auth_sock, false), asio::detached);
   asio::co_spawn(m.io, m.receive_loop(m.acct_sock, true), asio::detached);
   m.schedule_sweep();
+  m.follow_other_nodes();
   spdlog::info("access: RADIUS auth on {}, accounting on {}", auth_endpoint().str(), acct_endpoint().str());
   if (m.roaming) {
     m.visited = std::make_unique<roaming::VisitedSide>(m.io, *m.roaming, m.clock);
@@ -84,6 +86,29 @@ void AccessRole::stop() {
   m.sweep_timer.cancel();
   if (m.radsec_server) m.radsec_server->stop();
   if (m.visited) m.visited->stop();
+  m.feed.reset();  // joins the feed's thread; what it posted already still runs
+}
+
+void AccessRole::Impl::follow_other_nodes() {
+  SessionFeed::Handler h;
+  h.put = [this](const SessionRecord& r) {
+    asio::post(io, [this, r] { remote_events(table.apply_remote(r)); });
+  };
+  h.end = [this](const std::string& sid) {
+    asio::post(io, [this, sid] { remote_events(table.apply_remote_end(sid)); });
+  };
+  h.ended = [this](const EndedSession& e) { asio::post(io, [this, e] { table.remember_remote_end(e); }); };
+  h.resync = [this] {
+    auto records = repo.load_sessions();  // on the feed's thread; throws while the store is down
+    asio::post(io, [this, records = std::move(records)] { remote_events(table.resync(records)); });
+  };
+  feed = repo.follow_sessions(std::move(h));
+  if (feed) spdlog::info("access: following other nodes' sessions in the shared store");
+}
+
+void AccessRole::Impl::remote_events(const std::vector<SessionEvent>& events) {
+  log_events(events);
+  table.publish(events);
 }
 
 bool AccessRole::drained() const {

@@ -26,6 +26,7 @@
 #include "roaming/home_side.hpp"
 #include "roaming/radsec.hpp"
 #include "roaming/visited_side.hpp"
+#include "store/store.hpp"
 
 namespace mobix {
 
@@ -69,6 +70,7 @@ struct AccessRole::Impl {
   std::unique_ptr<roaming::VisitedSide> visited;         ///< with roaming: roamers' home networks
   std::unique_ptr<roaming::RadsecServer> radsec_server;  ///< home side: partners reach us here
   roaming::HomeSide home;
+  std::unique_ptr<SessionFeed> feed;  ///< other nodes' sessions, when the store is shared
 
   Counter& requests_auth;
   Counter& requests_acct;
@@ -132,6 +134,10 @@ struct AccessRole::Impl {
   void publish(const std::vector<SessionEvent>& events);
   void forward_accounting(const SessionRecord& s, radius::AcctStatus status);
   void log_events(const std::vector<SessionEvent>& events);
+  /// Several nodes over one store (issue 14 item 4): other nodes' changes into this node's table.
+  void follow_other_nodes();
+  /// Another node's changes: logged and published to this node's roles, never forwarded or committed.
+  void remote_events(const std::vector<SessionEvent>& events);
   Counter& status_counter(std::uint32_t status);
   Counter& event_counter(const SessionEvent& e);
   void schedule_sweep();

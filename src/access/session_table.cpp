@@ -138,6 +138,7 @@ void SessionTable::erase_locked(const std::string& sid) {
     m->second.erase({it->second.started, sid});
     if (m->second.empty()) by_msisdn_.erase(m);
   }
+  remote_.erase(sid);  // before by_sid_.erase: `sid` may be the erased record's own string
   by_sid_.erase(it);
 }
 
@@ -373,6 +374,72 @@ std::size_t SessionTable::size() const {
 void SessionTable::publish(const std::vector<SessionEvent>& events) const {
   for (const auto& e : events)
     for (const auto& l : listeners_) l(e);
+}
+
+void SessionTable::apply_remote_locked(const SessionRecord& r, std::vector<SessionEvent>& events) {
+  if (auto it = by_sid_.find(r.sid); it != by_sid_.end()) {
+    bool moved = it->second.context != r.context || addresses(it->second) != addresses(r);
+    SessionRecord old = it->second;
+    erase_locked(r.sid);
+    if (moved) events.push_back(SessionEvent{SessionEvent::Kind::detach, std::move(old), "remote"});
+    insert_locked(r);
+    remote_.insert(r.sid);
+    if (moved) events.push_back(SessionEvent{SessionEvent::Kind::attach, r, "remote"});
+    return;
+  }
+  // The other node took the address over; its end of the previous holder may still be on the way.
+  for (const auto& a : addresses(r))
+    if (const auto* cur = holder_locked(r.context, a); cur && cur->sid != r.sid) {
+      SessionRecord old = *cur;
+      erase_locked(old.sid);
+      events.push_back(SessionEvent{SessionEvent::Kind::detach, std::move(old), "takeover"});
+    }
+  insert_locked(r);
+  remote_.insert(r.sid);
+  events.push_back(SessionEvent{SessionEvent::Kind::attach, r, "remote"});
+}
+
+std::vector<SessionEvent> SessionTable::apply_remote(const SessionRecord& r) {
+  std::vector<SessionEvent> events;
+  std::unique_lock lock(mu_);
+  apply_remote_locked(r, events);
+  return events;
+}
+
+std::vector<SessionEvent> SessionTable::apply_remote_end(const std::string& sid) {
+  std::vector<SessionEvent> events;
+  std::unique_lock lock(mu_);
+  auto it = by_sid_.find(sid);
+  if (it == by_sid_.end()) return events;
+  SessionRecord old = it->second;
+  erase_locked(sid);
+  events.push_back(SessionEvent{SessionEvent::Kind::detach, std::move(old), "remote"});
+  return events;
+}
+
+void SessionTable::remember_remote_end(const EndedSession& e) {
+  std::unique_lock lock(mu_);
+  ended_.remember(e.nas, e.acct_session_id, e.ended);
+}
+
+std::vector<SessionEvent> SessionTable::resync(const std::vector<SessionRecord>& records) {
+  std::vector<SessionEvent> events;
+  std::unique_lock lock(mu_);
+  std::unordered_set<std::string> present;
+  for (const auto& r : records) {
+    present.insert(r.sid);
+    auto it = by_sid_.find(r.sid);
+    if (it == by_sid_.end() || remote_.count(r.sid)) apply_remote_locked(r, events);
+  }
+  std::vector<std::string> gone;
+  for (const auto& sid : remote_)
+    if (!present.count(sid)) gone.push_back(sid);
+  for (const auto& sid : gone) {
+    SessionRecord old = by_sid_.at(sid);
+    erase_locked(sid);
+    events.push_back(SessionEvent{SessionEvent::Kind::detach, std::move(old), "remote"});
+  }
+  return events;
 }
 
 }  // namespace mobix

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "access/ended_sessions.hpp"
@@ -72,6 +73,18 @@ class SessionTable final : public SessionView {
   /// Ends the session holding `ip` (any context) on an operator's request.
   Outcome purge_ip(std::string_view ip, std::int64_t now);
 
+  // Another node's committed changes, from the shared store's feed (issue 14 item 4). Cache updates
+  // only: nothing to commit, nothing refused. The events are for this node's other roles (the mail
+  // proxies close connections on detach, the embedded DNS serves the records).
+  std::vector<SessionEvent> apply_remote(const SessionRecord& r);
+  std::vector<SessionEvent> apply_remote_end(const std::string& sid);
+  /// Another node ended (NAS, Acct-Session-Id) for good: a replay sent here is refused too.
+  void remember_remote_end(const EndedSession& e);
+  /// Notifications may have been lost (the feed reconnected): `records` is what the store holds now.
+  /// Sessions learned from other nodes that are gone from it end here; this node's own are kept (a
+  /// commit of its own may still be in flight).
+  std::vector<SessionEvent> resync(const std::vector<SessionRecord>& records);
+
   /// How long and how many ended sessions are remembered (EndedSessions); restores the store's.
   void remember_ends(std::int64_t window, std::size_t capacity, const std::vector<EndedSession>& ended);
 
@@ -97,6 +110,7 @@ class SessionTable final : public SessionView {
   const char* unsafe_start_locked(const AcctInput& in, const std::vector<std::string>& addrs,
                                   std::int64_t now, Outcome& out);
   SessionRecord make_record(const AcctInput& in, std::int64_t now);
+  void apply_remote_locked(const SessionRecord& r, std::vector<SessionEvent>& events);
 
   // Mutations and listings take mu_; lookups by IP take only one shard of the lookup
   // index, so the hot path (the mail proxies) rarely waits for the accounting thread.
@@ -123,6 +137,7 @@ class SessionTable final : public SessionView {
   std::function<bool(const SessionRecord&)> end_journal_;
   SidGenerator gen_;
   EndedSessions ended_;
+  std::unordered_set<std::string> remote_;  ///< sids learned from other nodes' changes
 };
 
 }  // namespace mobix

@@ -80,10 +80,11 @@ void Connection::drop() {
 
 void Connection::connect() {
   drop();
-  // Our defaults first: the operator's DSN, expanded from `dbname`, overrides them.
+  // The timeout is a default the operator's DSN (expanded from `dbname`) may override; the
+  // application_name is this node's origin in change notifications, so it comes last and wins.
   auto timeout = std::to_string(opts_.connect_timeout);
-  const char* keys[] = {"application_name", "connect_timeout", "dbname", nullptr};
-  const char* values[] = {opts_.application_name.c_str(), timeout.c_str(), opts_.dsn.c_str(), nullptr};
+  const char* keys[] = {"connect_timeout", "dbname", "application_name", nullptr};
+  const char* values[] = {timeout.c_str(), opts_.dsn.c_str(), opts_.application_name.c_str(), nullptr};
   conn_ = PQconnectdbParams(keys, values, 1);
   if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
     auto e = error_of(conn_);

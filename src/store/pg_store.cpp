@@ -3,13 +3,18 @@
 // commit: a batch is one transaction, committed with synchronous_commit on before any request in
 // it is acknowledged. Writes are upserts on natural keys, so a request retransmitted to another
 // node (or replayed after a lost COMMIT answer) is harmless.
+#include <unistd.h>
+
 #include <ctime>
+
+#include <openssl/rand.h>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "core/config.hpp"
 #include "store/pg_connection.hpp"
+#include "store/pg_feed.hpp"
 #include "store/store.hpp"
 
 namespace mobix {
@@ -46,6 +51,28 @@ ALTER TABLE sessions ADD COLUMN nas_address TEXT NOT NULL DEFAULT '';
 CREATE TABLE ended_sessions (nas TEXT NOT NULL, acct_session_id TEXT NOT NULL, ended BIGINT NOT NULL,
   PRIMARY KEY (nas, acct_session_id));
 CREATE INDEX ended_sessions_ended ON ended_sessions(ended);
+)sql",
+    // 7: every committed session change is announced to the other nodes (issue 14 item 4), with the
+    // writer's application_name as its origin; delivered at COMMIT, in commit order
+    R"sql(
+CREATE FUNCTION mobix_notify_sessions() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_TABLE_NAME = 'ended_sessions' THEN
+    PERFORM pg_notify('mobix_sessions', json_build_object('origin', current_setting('application_name'),
+      'op', 'ended', 'nas', NEW.nas, 'acct_session_id', NEW.acct_session_id, 'ended', NEW.ended)::text);
+  ELSIF TG_OP = 'DELETE' THEN
+    PERFORM pg_notify('mobix_sessions', json_build_object('origin', current_setting('application_name'),
+      'op', 'end', 'sid', OLD.sid)::text);
+  ELSE
+    PERFORM pg_notify('mobix_sessions', json_build_object('origin', current_setting('application_name'),
+      'op', 'put', 'session', row_to_json(NEW))::text);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER sessions_notify AFTER INSERT OR UPDATE OR DELETE ON sessions
+  FOR EACH ROW EXECUTE FUNCTION mobix_notify_sessions();
+CREATE TRIGGER ended_sessions_notify AFTER INSERT OR UPDATE ON ended_sessions
+  FOR EACH ROW EXECUTE FUNCTION mobix_notify_sessions();
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -209,11 +236,14 @@ int read_version(pg::Connection& c) {
   return static_cast<int>(integer(r.get(), 0, 0));
 }
 
-/// One migration step under the lock; another node may have done it meanwhile.
+/// One migration step under the lock (another node may have done it meanwhile); version 0 creates
+/// the version table, also under the lock: CREATE TABLE IF NOT EXISTS is not safe against a
+/// concurrent one.
 int migrate_once(pg::Connection& c) {
   c.exec("BEGIN");
   try {
     c.exec(kMigrationLock);
+    c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
     int v = read_version(c);
     if (v < kSchemaVersion) {
       c.exec(kMigrations[v]);
@@ -230,13 +260,18 @@ int migrate_once(pg::Connection& c) {
   }
 }
 
+/// The schema version, 0 for an empty database.
+int current_version(pg::Connection& c) {
+  auto r = c.exec("SELECT to_regclass('schema_version') IS NOT NULL");
+  return std::string_view(PQgetvalue(r.get(), 0, 0)) == "t" ? read_version(c) : 0;
+}
+
 /// Brings the schema up to date (or refuses to run on it) on a connection of its own, before the
 /// statements, which need the tables, are prepared on the others.
 int ensure_schema(const pg::Options& opts, bool migrate) {
   static const std::vector<pg::Statement> none;
   pg::Connection c(opts, none);
-  c.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-  int v = read_version(c);
+  int v = current_version(c);
   if (v > kSchemaVersion)
     throw StoreError("store schema version " + std::to_string(v) + " is newer than this mobix (" +
                      std::to_string(kSchemaVersion) + "); upgrade mobix");
@@ -248,17 +283,29 @@ int ensure_schema(const pg::Options& opts, bool migrate) {
   return v;
 }
 
+/// This process's name in pg_stat_activity and its origin in change notifications: unique per
+/// process, so two nodes never take each other's changes for their own.
+std::string origin() {
+  unsigned char r[6];
+  if (RAND_bytes(r, sizeof r) != 1) throw StoreError("store: no randomness for the node's origin");
+  char host[64] = {};
+  ::gethostname(host, sizeof host - 1);
+  std::string id;
+  for (auto b : r) id += fmt::format("{:02x}", b);
+  return fmt::format("mobix/{}/{}", std::string(host).substr(0, 30), id);
+}
+
 class PgStore final : public Store {
  public:
   PgStore(const StoreConfig& cfg, bool migrate_schema)
-      : opts_{cfg.dsn, cfg.connect_timeout, "mobix"},
+      : opts_{cfg.dsn, cfg.connect_timeout, origin()},
         version_(ensure_schema(opts_, migrate_schema)),
         writer_(opts_, statements()),
         readers_(opts_, statements(), cfg.pool_size > 1 ? cfg.pool_size - 1 : 1) {}
 
   int schema_version() override {
     auto c = readers_.acquire();
-    return read_version(*c);
+    return current_version(*c);
   }
 
   std::vector<Subscriber> list_subscribers() override {
@@ -376,6 +423,10 @@ class PgStore final : public Store {
     for (int i = 0; i < PQntuples(r.get()); ++i)
       out.push_back(EndedSession{text(r.get(), i, 0), text(r.get(), i, 1), integer(r.get(), i, 2), 0});
     return out;
+  }
+
+  std::unique_ptr<SessionFeed> follow_sessions(SessionFeed::Handler handler) override {
+    return std::make_unique<pg::SessionFeedThread>(opts_, opts_.application_name, std::move(handler));
   }
 
   void apply(const std::vector<Change>& batch) override {

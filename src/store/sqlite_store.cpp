@@ -65,6 +65,8 @@ CREATE TABLE ended_sessions (nas TEXT NOT NULL, acct_session_id TEXT NOT NULL, e
   PRIMARY KEY (nas, acct_session_id));
 CREATE INDEX ended_sessions_ended ON ended_sessions(ended);
 )sql",
+    // 7: PostgreSQL tells other nodes about session changes (issue 14); one node owns a SQLite file
+    "SELECT 1;",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

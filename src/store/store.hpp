@@ -1,6 +1,7 @@
 #pragma once
 // Storage interfaces per domain (DESIGN.md "Storage"). The embedded backend is SQLite;
 // a PostgreSQL backend implements the same interfaces.
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -37,10 +38,27 @@ class SubscriberRepository {
   virtual std::size_t count_subscribers() = 0;
 };
 
+/// Other nodes' committed session changes, for the in-memory tables of nodes that share one store
+/// (issue 14 item 4). A hint, not a log: notifications are lost while the feed is disconnected, so
+/// after every (re)connection `resync` runs and the caller reloads from the store. The handlers run
+/// on the feed's own thread.
+class SessionFeed {
+ public:
+  struct Handler {
+    std::function<void(const SessionRecord&)> put;    ///< started or updated on another node
+    std::function<void(const std::string& sid)> end;  ///< ended (by any node)
+    std::function<void(const EndedSession&)> ended;   ///< a (NAS, Acct-Session-Id) ended for good
+    std::function<void()> resync;                     ///< reload: notifications may have been lost
+  };
+  virtual ~SessionFeed() = default;
+};
+
 /// Access sessions, pool leases and the memory of ended accounting sessions (the access role).
 class SessionRepository {
  public:
   virtual ~SessionRepository() = default;
+  /// The feed of other nodes' changes, or null when no other node can write (the embedded store).
+  virtual std::unique_ptr<SessionFeed> follow_sessions(SessionFeed::Handler) { return nullptr; }
   virtual std::vector<SessionRecord> load_sessions() = 0;
   virtual std::vector<Lease> load_leases() = 0;
   /// Accounting sessions that ended at or after `since`, oldest first.

@@ -284,3 +284,65 @@ TEST(EndedSessions, BoundedByCapacity) {
   EXPECT_TRUE(e.contains("ggsn1", "9999", 1000));
   EXPECT_FALSE(e.contains("ggsn1", "0", 1000)) << "the oldest go first";
 }
+
+namespace {
+SessionRecord remote_record(std::string sid, std::string ip, std::string msisdn) {
+  SessionRecord r;
+  r.sid = std::move(sid);
+  r.context = "apn:internet";
+  r.ipv4 = std::move(ip);
+  r.msisdn = std::move(msisdn);
+  r.nas = "ggsn1";
+  r.acct_session_id = "R-" + r.sid;
+  r.started = 50;
+  return r;
+}
+}  // namespace
+
+TEST(SessionTable, OtherNodesChangesUpdateTheCache) {
+  auto t = make_table();
+  t.start(input("10.0.0.1", "316100", "A"), 100);  // this node's own session
+  auto ev = t.apply_remote(remote_record("r1", "10.0.0.2", "316200"));
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_EQ(ev[0].kind, SessionEvent::Kind::attach);
+  EXPECT_EQ(t.find_by_ip("10.0.0.2")->msisdn, "316200");
+  EXPECT_EQ(t.find_by_msisdn("316200")->sid, "r1");
+  // An interim from the other node changes nothing visible.
+  auto again = remote_record("r1", "10.0.0.2", "316200");
+  again.last_seen = 70;
+  EXPECT_TRUE(t.apply_remote(again).empty());
+  // The other node took this node's address over.
+  ev = t.apply_remote(remote_record("r2", "10.0.0.1", "316300"));
+  ASSERT_EQ(ev.size(), 2u);
+  EXPECT_EQ(ev[0].reason, "takeover");
+  EXPECT_EQ(ev[0].session.msisdn, "316100");
+  EXPECT_EQ(t.find_by_ip("10.0.0.1")->msisdn, "316300");
+  ev = t.apply_remote_end("r1");
+  ASSERT_EQ(ev.size(), 1u);
+  EXPECT_FALSE(t.find_by_ip("10.0.0.2"));
+  EXPECT_TRUE(t.apply_remote_end("r1").empty()) << "an end announced twice is harmless";
+  EXPECT_EQ(t.size(), 1u);
+}
+
+TEST(SessionTable, ResyncDropsOnlyWhatOtherNodesEnded) {
+  auto t = make_table();
+  t.start(input("10.0.0.1", "316100", "A"), 100);  // own, not yet in the store's answer
+  t.apply_remote(remote_record("r1", "10.0.0.2", "316200"));
+  t.apply_remote(remote_record("r2", "10.0.0.3", "316300"));
+  // The store now holds r2 and a session r3 whose notification was lost; r1 ended meanwhile.
+  auto ev = t.resync({remote_record("r2", "10.0.0.3", "316300"), remote_record("r3", "10.0.0.4", "316400")});
+  EXPECT_FALSE(t.find_by_ip("10.0.0.2")) << "r1 ended while the feed was down";
+  EXPECT_TRUE(t.find_by_ip("10.0.0.4")) << "r3 started while the feed was down";
+  EXPECT_TRUE(t.find_by_ip("10.0.0.1")) << "this node's own session stays (its commit may be in flight)";
+  EXPECT_EQ(t.size(), 3u);
+  EXPECT_EQ(ev.size(), 2u);  // r3 attached, r1 detached
+}
+
+TEST(SessionTable, AnEndOnAnotherNodeIsRememberedHere) {
+  auto t = make_table();
+  t.remember_ends(3600, 100, {});
+  t.remember_remote_end(EndedSession{"ggsn1", "A", 100, 0});
+  auto out = t.start(input("10.0.0.1", "316100", "A"), 110);
+  EXPECT_EQ(out.refused, "ended_session") << "a replay of a Start another node saw stopped";
+  EXPECT_FALSE(t.find_by_ip("10.0.0.1"));
+}

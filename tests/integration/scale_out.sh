@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Two mobix nodes over one real PostgreSQL 15 (issue 14 items 3, 4 and 7): both start at once and
+# migrate the empty database one at a time; a session started through node A is seen by node B
+# (LISTEN/NOTIFY) and B's mail proxy serves that handset from a real Dovecot; the same Start
+# retransmitted to B is one session, not two; a Stop through B ends it on A, and A then refuses a
+# replay of the Start; after kill -9 of A, B goes on and A comes back with B's sessions; the change
+# feed reconnects after PostgreSQL restarts and resyncs.
+source "$(dirname "$0")/lib.sh"
+read -r P_PG P_DOVE P_IMAPD A_AUTH A_ACCT A_ADMIN A_POP3 B_AUTH B_ACCT B_ADMIN B_POP3 <<<"$(free_ports t t t u u t t u u t t)"
+start_postgres "$T/pg" "$P_PG"
+sql() { psql -h 127.0.0.1 -p "$P_PG" -U postgres -d mobix -qAtc "$1"; }
+start_dovecot "$T/dovecot" "$P_DOVE" "$P_IMAPD" "" "" "" "" alice || fail "dovecot"
+
+node_config() { # NAME AUTH ACCT ADMIN POP3
+  cat >"$T/$1.yaml" <<YAML
+node: $1
+store: {backend: postgresql, dsn: "$PG_DSN"}
+admin: {listen: "127.0.0.1:$4", no_token: true}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$2
+    acct_listen: 127.0.0.1:$3
+    clients: [{name: ggsn, address: 127.0.0.1/32, secret: scale-out-secret}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+mail:
+  pop3_listen: 127.0.0.1:$5
+  access_ranges: [127.1.0.0/16]
+YAML
+}
+node_config a "$A_AUTH" "$A_ACCT" "$A_ADMIN" "$A_POP3"
+node_config b "$B_AUTH" "$B_ACCT" "$B_ADMIN" "$B_POP3"
+# Both at once on an empty database: the migrations take turns under their lock.
+"$MOBIX" serve --config "$T/a.yaml" >"$T/a.log" 2>&1 &
+A_PID=$!
+PIDS+=($A_PID)
+start_serve "$T/b.yaml" "$B_ADMIN" "$T/b.log" || fail "node b: $(tail -3 "$T/b.log")"
+B_PID=${PIDS[-1]}
+for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
+curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null || fail "node a: $(tail -3 "$T/a.log")"
+[ "$(sql 'SELECT version FROM schema_version')" = 7 ] || fail "schema after two nodes started together"
+grep -q "following other nodes' sessions" "$T/a.log" || fail "node a does not follow the feed"
+pass "two nodes started together on an empty database: migrated once, both serving"
+
+holders() { # ADMIN_PORT IP: the MSISDNs holding IP as that node sees it
+  curl -fsS "http://127.0.0.1:$1/api/v1/sessions" | jq -r --arg ip "$2" '[.[] | select(.ip == $ip) | .msisdn] | join(",")'
+}
+wait_for() { # ADMIN_PORT IP EXPECTED: polls up to 5 s; prints the milliseconds it took
+  local t0; t0=$(date +%s%N)
+  for _ in $(seq 250); do
+    [ "$(holders "$1" "$2")" = "$3" ] && { echo $((($(date +%s%N) - t0) / 1000000)); return 0; }
+    sleep 0.02
+  done
+  return 1
+}
+START="Acct-Status-Type = Start
+Acct-Session-Id = \"X-1\"
+Framed-IP-Address = 127.1.9.9
+Calling-Station-Id = \"31610000077\"
+NAS-Identifier = \"ggsn-1\"
+Event-Timestamp = $(date +%s)"
+send() { printf '%s\n' "$2" | radclient -q -r 2 -t 2 "127.0.0.1:$1" acct scale-out-secret; }
+send "$A_ACCT" "$START" || fail "Start to node a"
+ms=$(wait_for "$B_ADMIN" 127.1.9.9 31610000077) || fail "node b never saw the session node a started"
+pass "a session started through node a is seen by node b (after ${ms} ms)"
+
+# The NAS fails over and retransmits the same Start to node b: still one session.
+send "$B_ACCT" "$START" || fail "the retransmission to node b was not answered"
+[ "$(sql "SELECT count(*) FROM sessions WHERE acct_session_id = 'X-1'")" = 1 ] || fail "two sessions for one Start"
+[ "$(holders "$A_ADMIN" 127.1.9.9)" = 31610000077 ] || fail "node a lost the session"
+pass "the same Start retransmitted to node b: one session in the store and on both nodes"
+
+# A Stop through node b ends it on node a; a replay of the Start sent to node a is refused there.
+send "$B_ACCT" "${START/Start/Stop}" || fail "Stop to node b"
+wait_for "$A_ADMIN" 127.1.9.9 "" >/dev/null || fail "node a still has the stopped session"
+ADMIN=127.0.0.1:$A_ADMIN
+before=$(metric 'mobix_access_accounting_refused_total{reason="ended_session"}')
+send "$A_ACCT" "$START" || fail "the replayed Start was not answered"
+[ "$(holders "$A_ADMIN" 127.1.9.9)" = "" ] || fail "a replayed Start revived the session on node a"
+[ "$(metric 'mobix_access_accounting_refused_total{reason="ended_session"}')" = $((before + 1)) ] ||
+  fail "node a did not refuse the replay as an ended session"
+pass "a Stop through node b ends the session on node a, which then refuses a replay of its Start"
+
+# The mail proxy of node b serves a handset that attached through node a.
+curl -fsS -X POST "http://127.0.0.1:$A_ADMIN/api/v1/subscribers" --json '{"msisdn":"31610000001","username":"alice","password":"alice-radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_DOVE'","mail.user":"alice","mail.password":"alice-mail-pw"}}' >/dev/null
+IP=$("$MOBIX" sim attach --auth 127.0.0.1:$A_AUTH --acct 127.0.0.1:$A_ACCT --secret scale-out-secret \
+  --state-dir "$T/sim" --msisdn 31610000001 --username alice --password alice-radius-pw | tail -1)
+[[ $IP == 127.1.* ]] || fail "attach through node a: $IP"
+wait_for "$B_ADMIN" "$IP" 31610000001 >/dev/null || fail "node b never saw alice's session"
+curl -sS --max-time 10 --interface "$IP" "pop3://127.0.0.1:$B_POP3/1" -u mobile:mobile | grep -q "Hello alice" ||
+  fail "node b's POP3 proxy did not serve alice"
+pass "node b's POP3 proxy serves a handset that attached through node a (a real Dovecot behind)"
+
+# kill -9 of node a: node b goes on; node a comes back with what node b did meanwhile.
+kill -9 "$A_PID"
+wait "$A_PID" 2>/dev/null || true
+send "$B_ACCT" "${START//X-1/X-2}" || fail "Start to node b after node a died"
+start_serve "$T/a.yaml" "$A_ADMIN" "$T/a2.log" || fail "node a restart: $(tail -3 "$T/a2.log")"
+[ "$(holders "$A_ADMIN" 127.1.9.9)" = 31610000077 ] || fail "restarted node a does not see node b's session"
+pass "node a killed with -9: node b goes on, and node a comes back with node b's sessions"
+
+# PostgreSQL restarts: the feed reconnects and resyncs; changes flow again.
+ADMIN=127.0.0.1:$B_ADMIN
+resyncs=$(metric mobix_store_feed_resyncs_total)
+pg_crash
+pg_ctl_start
+for _ in $(seq 150); do [ "$(metric mobix_store_feed_resyncs_total)" -gt "$resyncs" ] && break; sleep 0.1; done
+[ "$(metric mobix_store_feed_resyncs_total)" -gt "$resyncs" ] || fail "node b's feed did not reconnect"
+grep -q "session change feed lost" "$T/b.log" || fail "no log line for the lost feed"
+X3=${START//X-1/X-3}
+send "$A_ACCT" "${X3//127.1.9.9/127.1.9.10}" || fail "Start to node a after PostgreSQL restarted"
+wait_for "$B_ADMIN" 127.1.9.10 31610000077 >/dev/null || fail "node b does not see changes after the restart"
+pass "after PostgreSQL restarts the feed reconnects, resyncs and changes flow again"
