@@ -73,16 +73,17 @@ class SessionTable final : public SessionView {
   /// Ends the session holding `ip` (any context) on an operator's request.
   Outcome purge_ip(std::string_view ip, std::int64_t now);
 
-  // Another node's committed changes, from the shared store's feed (issue 14 item 4). Cache updates
-  // only: nothing to commit, nothing refused. The events are for this node's other roles (the mail
-  // proxies close connections on detach, the embedded DNS serves the records).
+  // Committed changes from the shared store's feed, in commit order (issue 14 item 4): other nodes'
+  // and this node's own, so the table converges on the store whatever order two nodes' commits for
+  // one address took. Cache updates only: nothing to commit, nothing refused. The events are for this
+  // node's other roles (the mail proxies close connections on detach, the embedded DNS serves them).
   std::vector<SessionEvent> apply_remote(const SessionRecord& r);
   std::vector<SessionEvent> apply_remote_end(const std::string& sid);
   /// Another node ended (NAS, Acct-Session-Id) for good: a replay sent here is refused too.
   void remember_remote_end(const EndedSession& e);
   /// Notifications may have been lost (the feed reconnected): `records` is what the store holds now.
-  /// Sessions learned from other nodes that are gone from it end here; this node's own are kept (a
-  /// commit of its own may still be in flight).
+  /// Sessions learned from the feed that are gone from it end here; sessions this node started and
+  /// the feed has not confirmed yet are kept (their commit may still be in flight).
   std::vector<SessionEvent> resync(const std::vector<SessionRecord>& records);
 
   /// How long and how many ended sessions are remembered (EndedSessions); restores the store's.
@@ -137,7 +138,7 @@ class SessionTable final : public SessionView {
   std::function<bool(const SessionRecord&)> end_journal_;
   SidGenerator gen_;
   EndedSessions ended_;
-  std::unordered_set<std::string> remote_;  ///< sids learned from other nodes' changes
+  std::unordered_set<std::string> remote_;  ///< sids the feed confirmed (committed in the store)
 };
 
 }  // namespace mobix

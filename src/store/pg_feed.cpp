@@ -1,7 +1,9 @@
-// Other nodes' session changes over LISTEN/NOTIFY (issue 14 item 4). The store's trigger
-// (migration 7) announces every committed change on channel mobix_sessions with the writer's
-// application_name as its origin; this node's own puts are skipped (its table is newer), its own
-// ends are harmless. Notifications are a hint: after every (re)connection the handler resyncs.
+// Session changes over LISTEN/NOTIFY (issue 14 item 4). The store's trigger (migration 7) announces
+// every committed change on channel mobix_sessions, in commit order, with the writer's
+// application_name as its origin. This node's own changes are applied too: a node's table changes
+// before its commit, and two nodes' commits for one address may land in either order; replaying the
+// committed changes in commit order is what makes every table converge on the store. Notifications
+// are a hint: after every (re)connection the handler resyncs.
 #include "store/pg_feed.hpp"
 
 #include <poll.h>
@@ -130,7 +132,7 @@ void SessionFeedThread::dispatch(const std::string& payload) {
   if (!j.is_object()) return;
   auto op = str(j, "op");
   bool own = str(j, "origin") == origin_;
-  if (op == "put" && !own && handler_.put) {
+  if (op == "put" && handler_.put) {
     notifications("put").inc();
     auto it = j.find("session");
     if (it != j.end() && it->is_object()) handler_.put(session_from(*it));

@@ -11,7 +11,8 @@ namespace mobix::pg {
 
 class SessionFeedThread final : public SessionFeed {
  public:
-  /// `origin`: the application_name this node's writer uses; its own puts are skipped.
+  /// `origin`: the application_name this node's writer uses (its own ended sessions are not
+  /// announced back to it: it remembered them when it ended them).
   SessionFeedThread(Options opts, std::string origin, SessionFeed::Handler handler);
   ~SessionFeedThread() override;
 

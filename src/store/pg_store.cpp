@@ -74,6 +74,13 @@ CREATE TRIGGER sessions_notify AFTER INSERT OR UPDATE OR DELETE ON sessions
 CREATE TRIGGER ended_sessions_notify AFTER INSERT OR UPDATE ON ended_sessions
   FOR EACH ROW EXECUTE FUNCTION mobix_notify_sessions();
 )sql",
+    // 8: one live session per (context, IPv4 address) is a database constraint (issue 14 item 3);
+    // duplicates two nodes may have written before it are resolved first, the newest kept
+    R"sql(
+DELETE FROM sessions a USING sessions b WHERE a.context = b.context AND a.ipv4 = b.ipv4 AND a.ipv4 <> ''
+  AND (a.started, a.sid) < (b.started, b.sid);
+CREATE UNIQUE INDEX sessions_address ON sessions(context, ipv4) WHERE ipv4 <> '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 /// Nodes starting together migrate one at a time (a transaction-scoped lock: safe behind pgbouncer).
@@ -130,6 +137,14 @@ const std::vector<pg::Statement>& statements() {
          "started=EXCLUDED.started, last_seen=EXCLUDED.last_seen, hostname=EXCLUDED.hostname, "
          "nas_address=EXCLUDED.nas_address"},
         {"end_session", "DELETE FROM sessions WHERE sid=$1"},
+        // Per-key serialisation between nodes: the batch's addresses, locked in one order (no
+        // deadlock between batches), for the transaction only (safe behind a transaction pooler).
+        {"lock_addresses",
+         "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 7236490) AS h "
+         "FROM unnest($1::text[]) AS k ORDER BY h OFFSET 0) AS keys"},
+        // Whoever held the address before this session (maybe a session another node started that
+        // this node has not heard of yet) has lost it: the network reassigned the IP.
+        {"take_address", "DELETE FROM sessions WHERE context=$1 AND ipv4=$2 AND sid<>$3"},
         {"put_lease",
          "INSERT INTO leases (pool, ip, subscriber_id, bound, expires) VALUES ($1,$2,$3,$4,$5) "
          "ON CONFLICT (pool, ip) DO UPDATE SET subscriber_id=EXCLUDED.subscriber_id, bound=EXCLUDED.bound, "
@@ -211,6 +226,22 @@ pg::Query to_query(const Change& c) {
       return {"put_ended_session", {c.ended.nas, c.ended.acct_session_id, num(c.ended.ended)}};
   }
   throw StoreError("store: unknown change kind");
+}
+
+/// A PostgreSQL text[] literal of the (context, IPv4) keys the batch's sessions take.
+std::string address_keys(const std::vector<Change>& batch) {
+  std::string out = "{";
+  for (const auto& c : batch) {
+    if (c.kind != Change::Kind::put_session || c.session.ipv4.empty()) continue;
+    if (out.size() > 1) out += ',';
+    out += '"';
+    for (char ch : c.session.context + "\n" + c.session.ipv4) {
+      if (ch == '"' || ch == '\\') out += '\\';
+      out += ch;
+    }
+    out += '"';
+  }
+  return out + "}";
 }
 
 const char* find_statement(IdentityKind kind) {
@@ -432,10 +463,13 @@ class PgStore final : public Store {
   void apply(const std::vector<Change>& batch) override {
     if (batch.empty()) return;
     std::vector<pg::Query> queries;
-    queries.reserve(batch.size() + 2);
+    queries.reserve(batch.size() + 3);
+    queries.push_back({"lock_addresses", {address_keys(batch)}});
     std::int64_t forget_ended_before = 0;
     bool seen = false;
     for (const auto& c : batch) {
+      if (c.kind == Change::Kind::put_session && !c.session.ipv4.empty())
+        queries.push_back({"take_address", {c.session.context, c.session.ipv4, c.session.sid}});
       queries.push_back(to_query(c));
       if (c.kind == Change::Kind::put_ended_session)
         forget_ended_before = std::max(forget_ended_before, c.ended.forget_before);

@@ -67,6 +67,9 @@ CREATE INDEX ended_sessions_ended ON ended_sessions(ended);
 )sql",
     // 7: PostgreSQL tells other nodes about session changes (issue 14); one node owns a SQLite file
     "SELECT 1;",
+    // 8: PostgreSQL makes one live session per (context, address) a constraint for several nodes;
+    // here one node's session table is the only writer
+    "SELECT 1;",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

@@ -37,7 +37,7 @@ start_serve "$T/b.yaml" "$B_ADMIN" "$T/b.log" || fail "node b: $(tail -3 "$T/b.l
 B_PID=${PIDS[-1]}
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null || fail "node a: $(tail -3 "$T/a.log")"
-[ "$(sql 'SELECT version FROM schema_version')" = 7 ] || fail "schema after two nodes started together"
+[ "$(sql 'SELECT version FROM schema_version')" = 8 ] || fail "schema after two nodes started together"
 grep -q "following other nodes' sessions" "$T/a.log" || fail "node a does not follow the feed"
 pass "two nodes started together on an empty database: migrated once, both serving"
 
@@ -89,6 +89,28 @@ wait_for "$B_ADMIN" "$IP" 31610000001 >/dev/null || fail "node b never saw alice
 curl -sS --max-time 10 --interface "$IP" "pop3://127.0.0.1:$B_POP3/1" -u mobile:mobile | grep -q "Hello alice" ||
   fail "node b's POP3 proxy did not serve alice"
 pass "node b's POP3 proxy serves a handset that attached through node a (a real Dovecot behind)"
+
+# Both nodes take the same addresses at once (a NAS and its standby retransmitting to both, each with
+# its own Acct-Session-Id): per-address locks and the unique constraint leave one session per address
+# in the store, and both nodes' tables agree with it.
+for i in $(seq 1 40); do
+  for n in a b; do
+    port=$A_ACCT
+    [ $n = b ] && port=$B_ACCT
+    printf 'Acct-Status-Type = Start\nAcct-Session-Id = "R%s-%s"\nFramed-IP-Address = 127.1.20.%s\nCalling-Station-Id = "3161002%04d"\nNAS-Identifier = "ggsn-1"\n' \
+      $n $i $i $i | radclient -q -r 3 -t 2 127.0.0.1:$port acct scale-out-secret &
+  done
+done
+wait_all() { for _ in $(seq 100); do pgrep -x radclient >/dev/null || return 0; sleep 0.1; done; }
+wait_all
+[ "$(sql "SELECT count(*) FROM sessions WHERE ipv4 LIKE '127.1.20.%'")" = 40 ] ||
+  fail "$(sql "SELECT count(*) FROM sessions WHERE ipv4 LIKE '127.1.20.%'") sessions in the store for 40 addresses"
+store_view=$(sql "SELECT ipv4 || ' ' || acct_session_id FROM sessions WHERE ipv4 LIKE '127.1.20.%' ORDER BY 1")
+view() { curl -fsS "http://127.0.0.1:$1/api/v1/sessions" | jq -r '.[] | select(.ip | startswith("127.1.20.")) | "\(.ip) \(.acct_session_id)"' | sort; }
+for _ in $(seq 100); do [ "$(view $A_ADMIN)" = "$store_view" ] && [ "$(view $B_ADMIN)" = "$store_view" ] && break; sleep 0.05; done
+[ "$(view $A_ADMIN)" = "$store_view" ] || fail "node a's table differs from the store: $(diff <(view $A_ADMIN) <(echo "$store_view") | head -5)"
+[ "$(view $B_ADMIN)" = "$store_view" ] || fail "node b's table differs from the store: $(diff <(view $B_ADMIN) <(echo "$store_view") | head -5)"
+pass "40 addresses taken through both nodes at once: one session each in the store, both tables agree with it"
 
 # kill -9 of node a: node b goes on; node a comes back with what node b did meanwhile.
 kill -9 "$A_PID"

@@ -90,9 +90,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()
 TEST_P(StoreContract, MigratesAndReportsVersion) {
   auto s = open();
   EXPECT_EQ(s->schema_version(), Store::current_schema_version());
-  EXPECT_EQ(Store::current_schema_version(), 7);
+  EXPECT_EQ(Store::current_schema_version(), 8);
   s.reset();
-  EXPECT_EQ(open()->schema_version(), 7) << "reopen must not re-run migrations";
+  EXPECT_EQ(open()->schema_version(), 8) << "reopen must not re-run migrations";
 }
 
 TEST_P(StoreContract, RefusesANewerSchema) {
