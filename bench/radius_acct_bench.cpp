@@ -144,6 +144,7 @@ int main(int argc, char** argv) {
   bool inprocess = false;
   std::string pattern_name = "cycle";
   std::uint32_t max_pending = 50000;
+  std::uint32_t first = 0;
   app.add_option("--target", target, "host:port of an accounting server to load (not with --inprocess)");
   app.add_option("--secret", secret);
   app.add_option("--sessions", sessions);
@@ -154,6 +155,8 @@ int main(int argc, char** argv) {
   app.add_option("--store-dir", store_dir, "where the in-process store lives (default: a temp dir)");
   app.add_option("--pattern", pattern_name, "cycle, takeover or one_msisdn")
       ->check(CLI::IsMember({"cycle", "takeover", "one_msisdn"}));
+  app.add_option("--first", first,
+                 "number of the first session (another generator's range starts elsewhere)");
   app.add_option("--max-pending-writes", max_pending,
                  "access.radius.max_pending_writes of the in-process node");
   CLI11_PARSE(app, argc, argv);
@@ -217,7 +220,7 @@ access:
   for (unsigned c = 0; c < clients; ++c)
     threads.emplace_back([&, c] {
       // Each client works on its own slice of sessions so they never take over each other's IPs.
-      Slice slice{c * (sessions / clients), std::max(1u, sessions / clients), c};
+      Slice slice{first + c * (sessions / clients), std::max(1u, sessions / clients), c};
       results[c] = run_load(ep, secret, pattern, slice, window, seconds);
     });
   for (auto& t : threads) t.join();

@@ -109,7 +109,7 @@ rss() { awk '/VmRSS/ {print $2}' /proc/$PID/status; }
 rss_before=$(rss) peak=0
 senders=()
 for i in 1 2 3 4; do
-  send "$IP_A" bob@mail.test $T/large.eml --limit-rate 40M -v >$T/large$i.out 2>&1 &
+  send "$IP_A" bob@mail.test $T/large.eml --limit-rate 40M --max-time 300 -v >$T/large$i.out 2>&1 &
   senders+=($!)
 done
 running() { for p in "${senders[@]}"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
@@ -122,7 +122,12 @@ for _ in $(seq 100); do [ "$(ls $T/maildir/new | wc -l)" = 4 ] && break; sleep 0
 for f in $T/maildir/new/*; do
   [ "$(grep -c '^yyyy' "$f")" = "$(grep -c '^yyyy' $T/large.eml)" ] || fail "a large message arrived incomplete"
 done
-[ "$growth" -lt 40 ] || fail "four 20 MB messages grew the proxy by $growth MB: DATA is not streamed"
+# Under AddressSanitizer freed memory sits in its quarantine (up to 256 MB), so RSS says nothing there.
+if ldd "$MOBIX" | grep -q libasan; then
+  echo "(AddressSanitizer build: growth $growth MB not checked)"
+else
+  [ "$growth" -lt 40 ] || fail "four 20 MB messages grew the proxy by $growth MB: DATA is not streamed"
+fi
 pass "four 20 MB messages at once: delivered whole, the proxy grew by $growth MB at most ($rss_before -> $peak kB)"
 
 # Sender rewrite cannot be bypassed (issue 12 item 5): a second From:, Sender:, Resent-From:, a
