@@ -37,10 +37,10 @@ runuser -u postgres -- $PG/initdb -D "$T/pg/data" -U postgres -A trust -E UTF8 -
 runuser -u postgres -- $PG/pg_ctl -D "$T/pg/data" -l "$T/pg/pg.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $P_PG -k $T/pg -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
 psql() { command psql -h 127.0.0.1 -p "$P_PG" -U postgres -qAt "$@"; }
-fresh_db() { psql -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null; }
+fresh_db() { psql -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null 2>&1; }
 
 # --- mobix nodes over one database
-start_node() { # NAME DB -> prints the accounting port
+start_node() { # NAME DB: sets NODE_ACCT and NODE_ADMIN (not in a subshell: PIDS must keep the node)
   local d=$T/$1 port admin; port=$(free_port u); admin=$(free_port t); mkdir -p "$d"
   cat >"$d/mobix.yaml" <<YAML
 node: $1
@@ -56,24 +56,26 @@ YAML
   $B/apps/mobix/mobix serve --config "$d/mobix.yaml" >"$d/serve.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$admin/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-  echo "$port $admin"
+  NODE_ACCT=$port NODE_ADMIN=$admin
 }
 load() { # PORT CLIENTS: answered requests/s
   $B/bench/bench_radius_acct --target 127.0.0.1:$1 --secret $SECRET --seconds "$SECS" --clients "${2:-2}" |
     awk '/accounting_requests_per_second/ {print $2}'
 }
-stop_nodes() { for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
+stop_nodes() { for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; sleep 0.5; for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
 
 run_one() {
   fresh_db mobix1
-  read -r port _ <<<"$(start_node n1 mobix1)"
-  load "$port" 2
+  start_node n1 mobix1
+  load "$NODE_ACCT" 2
   stop_nodes
 }
 run_two() {
   fresh_db mobix2
-  read -r pa _ <<<"$(start_node na mobix2)"
-  read -r pb _ <<<"$(start_node nb mobix2)"
+  start_node na mobix2
+  local pa=$NODE_ACCT
+  start_node nb mobix2
+  local pb=$NODE_ACCT
   # Half the load on each node; the generators' address slices must not overlap across processes,
   # so node b's generator works on another /16 through a different session count offset.
   local fa=$T/a.out fb=$T/b.out
@@ -139,8 +141,10 @@ one=$(printf '%s\n' "${ONE[@]}" | median); two=$(printf '%s\n' "${TWO[@]}" | med
 
 # --- visibility: idle, then with node a and node b under the accounting load
 fresh_db vis
-read -r pa admin_a <<<"$(start_node va vis)"
-read -r pb admin_b <<<"$(start_node vb vis)"
+start_node va vis
+pa=$NODE_ACCT
+start_node vb vis
+admin_b=$NODE_ADMIN
 /usr/bin/python3 bench/visibility.py 127.0.0.1:$pa $SECRET 127.0.0.1:$admin_b 300 >"$T/vis_idle.txt"
 load "$pa" 1 >/dev/null &
 lg=$!

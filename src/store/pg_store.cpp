@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config.hpp"
+#include "store/pg_batch.hpp"
 #include "store/pg_connection.hpp"
 #include "store/pg_feed.hpp"
 #include "store/store.hpp"
@@ -127,41 +128,6 @@ const std::vector<pg::Statement>& statements() {
         {"load_seen_signals", "SELECT tunnel_id, expires FROM seen_signals WHERE expires >= $1"},
         {"load_ended_sessions",
          "SELECT nas, acct_session_id, ended FROM ended_sessions WHERE ended >= $1 ORDER BY ended"},
-        {"put_session",
-         "INSERT INTO sessions (sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, nas, apn, "
-         "acct_session_id, subscriber_id, started, last_seen, hostname, nas_address) "
-         "VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15) ON CONFLICT (sid) DO UPDATE SET "
-         "context=EXCLUDED.context, ipv4=EXCLUDED.ipv4, ipv6_prefix=EXCLUDED.ipv6_prefix, "
-         "msisdn=EXCLUDED.msisdn, imsi=EXCLUDED.imsi, username=EXCLUDED.username, nas=EXCLUDED.nas, "
-         "apn=EXCLUDED.apn, acct_session_id=EXCLUDED.acct_session_id, subscriber_id=EXCLUDED.subscriber_id, "
-         "started=EXCLUDED.started, last_seen=EXCLUDED.last_seen, hostname=EXCLUDED.hostname, "
-         "nas_address=EXCLUDED.nas_address"},
-        {"end_session", "DELETE FROM sessions WHERE sid=$1"},
-        // Per-key serialisation between nodes: the batch's addresses, locked in one order (no
-        // deadlock between batches), for the transaction only (safe behind a transaction pooler).
-        {"lock_addresses",
-         "SELECT pg_advisory_xact_lock(h) FROM (SELECT DISTINCT hashtextextended(k, 7236490) AS h "
-         "FROM unnest($1::text[]) AS k ORDER BY h OFFSET 0) AS keys"},
-        // Whoever held the address before this session (maybe a session another node started that
-        // this node has not heard of yet) has lost it: the network reassigned the IP.
-        {"take_address", "DELETE FROM sessions WHERE context=$1 AND ipv4=$2 AND sid<>$3"},
-        {"put_lease",
-         "INSERT INTO leases (pool, ip, subscriber_id, bound, expires) VALUES ($1,$2,$3,$4,$5) "
-         "ON CONFLICT (pool, ip) DO UPDATE SET subscriber_id=EXCLUDED.subscriber_id, bound=EXCLUDED.bound, "
-         "expires=EXCLUDED.expires"},
-        {"free_lease", "DELETE FROM leases WHERE pool=$1 AND ip=$2"},
-        {"put_dns_removal",
-         "INSERT INTO dns_removals (sid, hostname, ipv4) VALUES ($1,$2,$3) ON CONFLICT (sid) DO UPDATE SET "
-         "hostname=EXCLUDED.hostname, ipv4=EXCLUDED.ipv4"},
-        {"free_dns_removal", "DELETE FROM dns_removals WHERE sid=$1"},
-        {"put_seen_signal",
-         "INSERT INTO seen_signals (tunnel_id, expires) VALUES ($1,$2) ON CONFLICT (tunnel_id) DO UPDATE SET "
-         "expires=greatest(seen_signals.expires, EXCLUDED.expires)"},
-        {"prune_seen_signals", "DELETE FROM seen_signals WHERE expires < $1"},
-        {"put_ended_session",
-         "INSERT INTO ended_sessions (nas, acct_session_id, ended) VALUES ($1,$2,$3) "
-         "ON CONFLICT (nas, acct_session_id) DO UPDATE SET ended=EXCLUDED.ended"},
-        {"prune_ended_sessions", "DELETE FROM ended_sessions WHERE ended < $1"},
     };
   }();
   return list;
@@ -197,51 +163,6 @@ Subscriber read_subscriber(const PGresult* r, int row) {
 pg::Params subscriber_params(const Subscriber& s) {
   return {s.msisdn,   s.imsi,      s.username, s.serial,
           s.password, s.framed_ip, s.hostname, nlohmann::json(s.attrs).dump()};
-}
-
-pg::Query to_query(const Change& c) {
-  const auto& r = c.session;
-  switch (c.kind) {
-    case Change::Kind::put_session:
-      return {"put_session",
-              {r.sid, r.context, r.ipv4, r.ipv6_prefix, r.msisdn, r.imsi, r.username, r.nas, r.apn,
-               r.acct_session_id, num(r.subscriber_id), num(r.started), num(r.last_seen), r.hostname,
-               r.nas_address}};
-    case Change::Kind::end_session:
-      return {"end_session", {r.sid}};
-    case Change::Kind::put_lease:
-      return {"put_lease",
-              {c.lease.pool, c.lease.ip, num(c.lease.subscriber_id), c.lease.bound ? "true" : "false",
-               num(c.lease.expires)}};
-    case Change::Kind::free_lease:
-      return {"free_lease", {c.lease.pool, c.lease.ip}};
-    case Change::Kind::put_dns_removal:
-      return {"put_dns_removal", {r.sid, r.hostname, r.ipv4}};
-    case Change::Kind::free_dns_removal:
-      return {"free_dns_removal", {r.sid}};
-    case Change::Kind::put_seen_signal:
-      // 64 random bits; BIGINT is signed, the cast round-trips.
-      return {"put_seen_signal", {num(static_cast<std::int64_t>(c.signal.tunnel_id)), num(c.signal.expires)}};
-    case Change::Kind::put_ended_session:
-      return {"put_ended_session", {c.ended.nas, c.ended.acct_session_id, num(c.ended.ended)}};
-  }
-  throw StoreError("store: unknown change kind");
-}
-
-/// A PostgreSQL text[] literal of the (context, IPv4) keys the batch's sessions take.
-std::string address_keys(const std::vector<Change>& batch) {
-  std::string out = "{";
-  for (const auto& c : batch) {
-    if (c.kind != Change::Kind::put_session || c.session.ipv4.empty()) continue;
-    if (out.size() > 1) out += ',';
-    out += '"';
-    for (char ch : c.session.context + "\n" + c.session.ipv4) {
-      if (ch == '"' || ch == '\\') out += '\\';
-      out += ch;
-    }
-    out += '"';
-  }
-  return out + "}";
 }
 
 const char* find_statement(IdentityKind kind) {
@@ -331,7 +252,7 @@ class PgStore final : public Store {
   PgStore(const StoreConfig& cfg, bool migrate_schema)
       : opts_{cfg.dsn, cfg.connect_timeout, origin()},
         version_(ensure_schema(opts_, migrate_schema)),
-        writer_(opts_, statements()),
+        writer_(opts_, pg::batch_statements()),
         readers_(opts_, statements(), cfg.pool_size > 1 ? cfg.pool_size - 1 : 1) {}
 
   int schema_version() override {
@@ -461,22 +382,8 @@ class PgStore final : public Store {
   }
 
   void apply(const std::vector<Change>& batch) override {
-    if (batch.empty()) return;
-    std::vector<pg::Query> queries;
-    queries.reserve(batch.size() + 3);
-    queries.push_back({"lock_addresses", {address_keys(batch)}});
-    std::int64_t forget_ended_before = 0;
-    bool seen = false;
-    for (const auto& c : batch) {
-      if (c.kind == Change::Kind::put_session && !c.session.ipv4.empty())
-        queries.push_back({"take_address", {c.session.context, c.session.ipv4, c.session.sid}});
-      queries.push_back(to_query(c));
-      if (c.kind == Change::Kind::put_ended_session)
-        forget_ended_before = std::max(forget_ended_before, c.ended.forget_before);
-      seen = seen || c.kind == Change::Kind::put_seen_signal;
-    }
-    if (seen) queries.push_back({"prune_seen_signals", {num(static_cast<std::int64_t>(std::time(nullptr)))}});
-    if (forget_ended_before > 0) queries.push_back({"prune_ended_sessions", {num(forget_ended_before)}});
+    auto queries = pg::batch_queries(batch, static_cast<std::int64_t>(std::time(nullptr)));
+    if (queries.empty()) return;
     std::lock_guard lock(write_mu_);
     pg::run_transaction(writer_, queries);
   }

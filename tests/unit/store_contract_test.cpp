@@ -220,3 +220,31 @@ TEST_P(StoreContract, JournalsAndReplayMemory) {
   EXPECT_EQ(signals[0].expires, 4000000000u);
   EXPECT_TRUE(s->load_seen_signals(4000000001u).empty());
 }
+
+TEST_P(StoreContract, ABatchAppliesItsChangesInOrder) {
+  // A session started and taken over within one batch, a lease freed and offered again, odd text.
+  auto s = open();
+  auto a = session("a", "10.0.0.1");
+  a.context = "apn:we\"ird,{apn}\\x";
+  auto b = a;
+  b.sid = "b";
+  b.msisdn = "2002";
+  s->apply({Change{Change::Kind::put_session, a, {}},
+            Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.1", 1, false, 9}},
+            Change{Change::Kind::end_session, a, {}},
+            Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.1", 0, false, 0}},
+            Change{Change::Kind::put_session, b, {}},
+            Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.1", 2, true, 0}}});
+  auto sessions = s->load_sessions();
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0].sid, "b");
+  EXPECT_EQ(sessions[0].context, "apn:we\"ird,{apn}\\x");
+  auto leases = s->load_leases();
+  ASSERT_EQ(leases.size(), 1u);
+  EXPECT_EQ(leases[0].subscriber_id, 2);
+  EXPECT_TRUE(leases[0].bound);
+  // Freed last: gone.
+  s->apply({Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.9", 3, true, 0}},
+            Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.9", 0, false, 0}}});
+  EXPECT_EQ(s->load_leases().size(), 1u);
+}

@@ -1,0 +1,19 @@
+#pragma once
+// A group-commit batch as a few set-based statements (issue 14 item 8): the batch is collapsed to
+// the last change per key (a session's sid, a lease's pool and address, ...), in the order the
+// changes were made, then each kind is one statement over arrays (unnest) instead of one statement
+// per change. PostgreSQL then pays its per-statement cost a dozen times per batch, not per request.
+#include <cstdint>
+#include <vector>
+
+#include "store/pg_connection.hpp"
+#include "store/records.hpp"
+
+namespace mobix::pg {
+
+/// The statements batch_queries uses, to prepare on the writer's connection.
+const std::vector<Statement>& batch_statements();
+/// The batch's statements, in the order they must run; `now` prunes expired seen signals.
+std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t now);
+
+}  // namespace mobix::pg
