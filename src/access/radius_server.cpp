@@ -103,7 +103,13 @@ void AccessRole::Impl::follow_other_nodes() {
     asio::post(io, [this, records = std::move(records)] { remote_events(table.resync(records)); });
   };
   feed = repo.follow_sessions(std::move(h));
-  if (feed) spdlog::info("access: following other nodes' sessions in the shared store");
+  if (!feed) return;
+  spdlog::info("access: following other nodes' sessions in the shared store");
+  // Pools are still allocated in each node's memory (issue 14): say so where an operator looks.
+  if (!cfg.pools.empty())
+    spdlog::warn(
+        "access: address pools are allocated per node; with several nodes over this store give each its own "
+        "ranges (docs/scale-out.md)");
 }
 
 void AccessRole::Impl::remote_events(const std::vector<SessionEvent>& events) {

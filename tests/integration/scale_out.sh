@@ -39,6 +39,7 @@ for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null
 curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null || fail "node a: $(tail -3 "$T/a.log")"
 [ "$(sql 'SELECT version FROM schema_version')" = 8 ] || fail "schema after two nodes started together"
 grep -q "following other nodes' sessions" "$T/a.log" || fail "node a does not follow the feed"
+grep -q 'address pools are allocated per node' "$T/a.log" || fail "no warning that pools are per node"
 pass "two nodes started together on an empty database: migrated once, both serving"
 
 holders() { # ADMIN_PORT IP: the MSISDNs holding IP as that node sees it
