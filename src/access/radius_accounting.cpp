@@ -117,16 +117,7 @@ void AccessRole::Impl::process_acct(std::span<const std::uint8_t> raw, const Sou
   auto status = req.integer(radius::attr::acct_status_type);
   if (!status) return drop("acct", "no_acct_status_type", src.peer);
 
-  auto key = dedup_key(src.key, req);
-  if (is_duplicate(acct_cache, src, key)) return;
-  // A request that fails half-way (the directory unreachable) must not stay "in flight": the
-  // NAS's retransmission has to be processed again, not dropped as a duplicate.
-  try {
-    account(req, src, key);
-  } catch (...) {
-    acct_cache.forget(key);
-    throw;
-  }
+  process_once(acct_cache, src, req, [&](const std::string& key) { account(req, src, key); });
 }
 
 void AccessRole::Impl::account(const radius::Packet& req, const Source& src, const std::string& key) {

@@ -76,16 +76,7 @@ void AccessRole::Impl::process_auth(std::span<const std::uint8_t> raw, const Sou
   if (ma == radius::MessageAuthenticatorCheck::absent && cfg.require_message_authenticator && !src.partner)
     return drop("auth", "missing_message_authenticator", src.peer);
 
-  auto key = dedup_key(src.key, req);
-  if (is_duplicate(auth_cache, src, key)) return;
-  // A request that fails half-way (the directory unreachable) must not stay "in flight": the
-  // NAS's retransmission has to be processed again, not dropped as a duplicate.
-  try {
-    authenticate(req, src, key);
-  } catch (...) {
-    auth_cache.forget(key);
-    throw;
-  }
+  process_once(auth_cache, src, req, [&](const std::string& key) { authenticate(req, src, key); });
 }
 
 void AccessRole::Impl::authenticate(const radius::Packet& req, const Source& src, const std::string& key) {

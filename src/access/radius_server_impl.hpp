@@ -83,8 +83,8 @@ struct AccessRole::Impl {
   // radius_transport.cpp
   void open(udp::socket& s, const Endpoint& ep);
   boost::asio::awaitable<void> receive_loop(udp::socket& sock, bool accounting);
-  void handle_auth(std::span<const std::uint8_t> raw, const udp::endpoint& from);
-  void handle_acct(std::span<const std::uint8_t> raw, const udp::endpoint& from);
+  /// A NAS's datagram: known client, room in the store's queue, then auth or accounting.
+  void handle_udp(std::span<const std::uint8_t> raw, const udp::endpoint& from, bool accounting);
   void handle_radsec(const RoamingPartnerConfig& partner, const roaming::Bytes& raw,
                      std::function<void(roaming::Bytes)> reply);
   const RadiusClientConfig* client_for(const boost::asio::ip::address& a) const;
@@ -97,6 +97,20 @@ struct AccessRole::Impl {
   /// RFC 5080 2.2.2: true when `key` was seen before (answered again from the cache, or
   /// still in flight and dropped); otherwise records it as in flight.
   bool is_duplicate(DedupCache& cache, const Source& src, const std::string& key);
+  /// Runs `process(key)` unless the request is a duplicate. A request that fails half-way (the
+  /// directory unreachable) must not stay "in flight": its key is forgotten, so the NAS's
+  /// retransmission is processed again, not dropped as a duplicate.
+  template <typename Process>
+  void process_once(DedupCache& cache, const Source& src, const radius::Packet& req, Process&& process) {
+    auto key = dedup_key(src.key, req);
+    if (is_duplicate(cache, src, key)) return;
+    try {
+      process(key);
+    } catch (...) {
+      cache.forget(key);
+      throw;
+    }
+  }
   /// Commits `changes`, then runs `then` on the io thread (only if the commit succeeded).
   void commit(std::vector<Change> changes, std::function<void()> then, std::function<void()> on_failure);
 

@@ -34,10 +34,7 @@ asio::awaitable<void> AccessRole::Impl::receive_loop(udp::socket& sock, bool acc
     if (ec) continue;  // e.g. ICMP port unreachable reported on a previous send
     try {
       std::span<const std::uint8_t> raw(buf.data(), n);
-      if (accounting)
-        handle_acct(raw, from);
-      else
-        handle_auth(raw, from);
+      handle_udp(raw, from, accounting);
     } catch (const DirectoryUnavailable& e) {
       // Unanswered, so the NAS retransmits (RFC 5080 2.2.1) or fails over to another node.
       drop(name, "directory_unavailable", from.address().to_string());
@@ -51,25 +48,21 @@ asio::awaitable<void> AccessRole::Impl::receive_loop(udp::socket& sock, bool acc
   }
 }
 
-void AccessRole::Impl::handle_auth(std::span<const std::uint8_t> raw, const udp::endpoint& from) {
-  requests_auth.inc();
+void AccessRole::Impl::handle_udp(std::span<const std::uint8_t> raw, const udp::endpoint& from,
+                                  bool accounting) {
+  const char* name = accounting ? "acct" : "auth";
+  (accounting ? requests_acct : requests_auth).inc();
   const auto* client = client_for(from.address());
-  if (!client) return drop("auth", "unknown_client", from.address().to_string());
-  if (writer.pending() >= cfg.max_pending_writes)
-    return drop("auth", "overloaded", from.address().to_string());
-  process_auth(raw, udp_source(*client, from, false));
-}
-
-void AccessRole::Impl::handle_acct(std::span<const std::uint8_t> raw, const udp::endpoint& from) {
-  requests_acct.inc();
-  const auto* client = client_for(from.address());
-  if (!client) return drop("acct", "unknown_client", from.address().to_string());
+  if (!client) return drop(name, "unknown_client", from.address().to_string());
   // Above capacity (issue 12 item 9): the store is behind by max_pending_writes requests. Dropped
   // unanswered and counted, so the NAS retransmits later (RFC 5080 2.2.1) or fails over; no
   // unbounded queue grows in memory, and lookups for everyone else stay fast.
-  if (writer.pending() >= cfg.max_pending_writes)
-    return drop("acct", "overloaded", from.address().to_string());
-  process_acct(raw, udp_source(*client, from, true));
+  if (writer.pending() >= cfg.max_pending_writes) return drop(name, "overloaded", from.address().to_string());
+  auto src = udp_source(*client, from, accounting);
+  if (accounting)
+    process_acct(raw, src);
+  else
+    process_auth(raw, src);
 }
 
 void AccessRole::Impl::handle_radsec(const RoamingPartnerConfig& partner, const roaming::Bytes& raw,

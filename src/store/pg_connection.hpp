@@ -89,13 +89,14 @@ class Pool {
   std::vector<std::unique_ptr<Connection>> idle_;
 };
 
-/// Runs `queries` as one transaction with synchronous_commit on, in libpq pipeline mode: the
-/// statements go out in chunks without a round trip each; throws StoreError and leaves nothing
-/// committed when any of them fails.
+/// One prepared statement to run, with its parameters.
 struct Query {
   const char* name;
   Params params;
 };
+/// Runs `queries` as one transaction with synchronous_commit on, in libpq pipeline mode: the
+/// statements go out in chunks without a round trip each; throws StoreError and leaves nothing
+/// committed when any of them fails.
 void run_transaction(Connection& conn, const std::vector<Query>& queries);
 
 }  // namespace mobix::pg
