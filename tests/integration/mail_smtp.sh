@@ -166,3 +166,32 @@ grep -q -i -E '^(Sender|Resent-From):|bank.test>?$' <(sed '/^\r\?$/q' "$f") && f
 grep -q '^MAIL FROM:<ceo@bank.test>' "$f" || fail "the smuggling attempt is not in the body as text"
 grep -q '^\.dot line' "$f" || fail "dot-stuffing not undone/redone: $(tail -3 "$f")"
 pass "every originator field is replaced, bare line endings are normalised, and a bare-LF '.' cannot end DATA"
+
+# The upstream stops taking the message mid-DATA (a FAKE submission server: it answers up to 354,
+# then never reads again; no real server does that on cue). The proxy's write times out
+# (upstream_timeout), it reads the handset's message to its end and answers 451, counted and logged.
+read -r P_STALL <<<"$(free_ports t)"
+/usr/bin/python3 - "$P_STALL" >$T/stall.log 2>&1 <<'PY' &
+import socket, sys, time
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(4)
+print("listening", flush=True)
+c, _ = srv.accept(); f = c.makefile("rb"); c.sendall(b"220 fake ESMTP\r\n")
+while True:
+    line = f.readline()
+    if not line: break
+    verb = line[:4].upper()
+    if verb == b"EHLO": c.sendall(b"250-fake\r\n250 AUTH PLAIN LOGIN\r\n")
+    elif verb == b"AUTH": c.sendall(b"235 ok\r\n")
+    elif verb == b"DATA": c.sendall(b"354 go on\r\n"); time.sleep(600)
+    else: c.sendall(b"250 ok\r\n")
+PY
+PIDS+=($!)
+for _ in $(seq 100); do grep -q listening $T/stall.log && break; sleep 0.05; done
+api PATCH subscribers/alice '{"attrs":{"mail.smtp":"127.0.0.1:'$P_STALL'"}}' >/dev/null
+lost=$(metric 'mobix_mail_smtp_failures_total{reason="upstream_lost"}')
+out=$(send "$IP_A" bob@mail.test $T/large.eml --max-time 120 -v 2>&1 || true)
+echo "$out" | grep -q "< 451 4.4.1 the mail server did not take the message" || fail "stalled upstream: $(echo "$out" | grep '^<' | tail -2)"
+[ "$(metric 'mobix_mail_smtp_failures_total{reason="upstream_lost"}')" = $((lost + 1)) ] || fail "upstream_lost not counted"
+grep -q "the mail server stopped taking msisdn 31610000001's message" $T/mobix.log || fail "no log line for upstream_lost"
+pass "an upstream that stops reading mid-DATA: 451 4.4.1 to the handset, counted and logged"
