@@ -1,5 +1,7 @@
 #include "access/access_config.hpp"
 
+#include <algorithm>
+
 #include <boost/asio/ip/address_v4.hpp>
 
 namespace mobix {
@@ -9,6 +11,9 @@ namespace {
 constexpr KeySpec kAccessKeys[] = {
     {"radius", "section", "", "the RADIUS listeners and clients, see `access.radius`"},
     {"pools", "list", "", "address pools, see `access.pools[]`"},
+    {"provisioning_realm", "string", "",
+     "seed 004 Phase II: log-ins \"serial@<realm>\" are connectivity boxes configuring, checked against "
+     "the valid-serial database (PAP only); a pool with this realm gives their addresses"},
 };
 constexpr SectionSpec kAccess{"access", "The access role: RADIUS (RFC 2865/2866) and the live session table.",
                               kAccessKeys};
@@ -113,6 +118,12 @@ void parse(Section& s, Config& c, const ConfigEnv& env) {
   });
   radius.check_unknown();
   for_each_item(s, "pools", &kPool, [&](Section& p) { a.pools.push_back(parse_pool(p)); });
+  a.provisioning_realm = lower(s.str_or_default("provisioning_realm"));
+  if (!a.provisioning_realm.empty() && std::none_of(a.pools.begin(), a.pools.end(), [&](const PoolConfig& p) {
+        return lower(p.realm) == a.provisioning_realm;
+      }))
+    s.fail(s.key("provisioning_realm"), s.get("provisioning_realm"),
+           "needs a pool with this realm (access.pools[].realm): the configuration addresses");
   if (a.clients.empty()) s.fail(s.key("radius.clients"), s.node(), "at least one RADIUS client is required");
   c.access = std::move(a);
 }

@@ -7,8 +7,10 @@
 namespace mobix {
 
 AccessService::AccessService(const AccessConfig& cfg, Directory& dir, SessionTable& table,
-                             const RoamingConfig* roaming)
-    : cfg_(cfg), dir_(dir), table_(table), roaming_(roaming), pools_(cfg.pools) {}
+                             const RoamingConfig* roaming, BoxRepository* boxes)
+    : cfg_(cfg), dir_(dir), table_(table), roaming_(roaming), pools_(cfg.pools) {
+  if (boxes && !cfg.provisioning_realm.empty()) config_auth_.emplace(cfg.provisioning_realm, *boxes);
+}
 
 std::int64_t AccessService::roamer_id(std::string_view nai) {
   std::uint64_t h = 1469598103934665603ull;  // FNV-1a: stable across restarts and builds
@@ -70,7 +72,39 @@ void AccessService::load_leases(const std::vector<Lease>& leases) {
     if (auto* p = pools_.by_name(l.pool)) p->restore(l);
 }
 
+AuthDecision AccessService::authorize_box(const AuthInput& in, std::int64_t now) {
+  AuthDecision d;
+  bool chap = in.has_credentials && in.pap_password.empty();
+  if (auto refusal = config_auth_->check(in.username, in.pap_password, chap, now)) {
+    d.reason = refusal->reason;
+    d.metric_reason = refusal->metric_reason;
+    return d;
+  }
+  // The configuration pool is the one for this realm (access.pools[].realm): it reaches the
+  // configuration service and nothing else (examples/nftables-config-pool.nft).
+  auto* pool = pools_.select(in.apn, AccessService::realm_of(in.username));
+  if (!pool || pool->config().realm != AccessService::realm_of(in.username)) {
+    d.reason = "no configuration address pool for realm " + AccessService::realm_of(in.username);
+    d.metric_reason = "no_pool";
+    return d;
+  }
+  auto key = ConfigAuthorizer::lease_key(in.username);
+  auto lease = pool->offer(key, now + cfg_.offer_timeout);
+  if (!lease) {
+    d.reason = "address pool " + pool->config().name + " exhausted";
+    d.metric_reason = "pool_exhausted";
+    return d;
+  }
+  d.accept = true;
+  d.subscriber_id = key;
+  d.framed_ip = lease->ip;
+  d.reason = "configuration log-in, pool " + pool->config().name;
+  d.changes.push_back(Change{Change::Kind::put_lease, {}, *lease});
+  return d;
+}
+
 AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now) {
+  if (config_auth_ && config_auth_->handles(in.username)) return authorize_box(in, now);
   AuthDecision d;
   std::optional<Subscriber> sub;
   if (!in.username.empty()) {
@@ -144,6 +178,10 @@ AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now) {
 }
 
 void AccessService::resolve_subscriber(AcctInput& in) {
+  if (config_auth_ && config_auth_->handles(in.username)) {
+    in.subscriber_id = ConfigAuthorizer::lease_key(in.username);  // a box configuring (seed 004)
+    return;
+  }
   if (partner_for(in.username)) {
     // A visiting terminal: our directory does not know it; its pool key follows its NAI.
     in.subscriber_id = roamer_id(in.username);

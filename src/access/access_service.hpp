@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "access/config_auth.hpp"
 #include "access/ip_pool.hpp"
 #include "access/session_table.hpp"
 #include "core/config.hpp"
@@ -22,6 +23,8 @@ struct AuthInput {
   /// Checks the request's credentials (PAP or CHAP) against a stored password.
   std::function<bool(const std::string& password)> check_password;
   bool has_credentials = false;
+  /// The unhidden User-Password (PAP) when the request carried one; never logged.
+  std::string pap_password;
   /// Asked by a roaming partner's visited network (seed 002 [0028]): authenticate and answer
   /// with the host name, but the visited network assigns the address.
   bool from_roaming_partner = false;
@@ -39,8 +42,9 @@ struct AuthDecision {
 
 class AccessService {
  public:
+  /// `boxes`: the valid-serial database, for the configuration realm (seed 004 Phase II [3]).
   AccessService(const AccessConfig& cfg, Directory& dir, SessionTable& table,
-                const RoamingConfig* roaming = nullptr);
+                const RoamingConfig* roaming = nullptr, BoxRepository* boxes = nullptr);
 
   /// A stable pool key for a roaming terminal the directory does not know (negative, so it
   /// never collides with a subscriber id): the same NAI gets its previous address back.
@@ -58,6 +62,8 @@ class AccessService {
   void load_leases(const std::vector<Lease>& leases);
 
   AuthDecision authorize(const AuthInput& in, std::int64_t now);
+  /// A box's configuration log-in (seed 004 Phase II step [3]): a configuration-pool address.
+  AuthDecision authorize_box(const AuthInput& in, std::int64_t now);
 
   /// Applies Start/Interim/Stop to the session table and the leases.
   Outcome account_start(AcctInput in, std::int64_t now);
@@ -83,6 +89,7 @@ class AccessService {
   SessionTable& table_;
   const RoamingConfig* roaming_;
   PoolSet pools_;
+  std::optional<ConfigAuthorizer> config_auth_;
 };
 
 }  // namespace mobix

@@ -20,6 +20,7 @@ bool read_credentials(const radius::Packet& req, const std::string& secret, Auth
     auto plain = radius::unhide_password(pw->value, req.authenticator, secret);
     if (!plain) return false;
     plain_password = *plain;
+    in.pap_password = *plain;
     in.has_credentials = true;
     in.check_password = [p = *plain](const std::string& stored) {
       return radius::constant_time_equal(

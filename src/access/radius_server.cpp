@@ -17,7 +17,8 @@ namespace mobix {
 namespace asio = boost::asio;
 
 AccessRole::Impl::Impl(asio::io_context& io_, const AccessConfig& cfg_, Directory& dir_,
-                       SessionRepository& repo_, StoreWriter& w, Clock c, const RoamingConfig* roaming_cfg)
+                       SessionRepository& repo_, StoreWriter& w, Clock c, const RoamingConfig* roaming_cfg,
+                       BoxRepository* boxes)
     : roaming(roaming_cfg),
       io(io_),
       cfg(cfg_),
@@ -25,7 +26,7 @@ AccessRole::Impl::Impl(asio::io_context& io_, const AccessConfig& cfg_, Director
       repo(repo_),
       writer(w),
       clock(c ? std::move(c) : Clock([] { return static_cast<std::int64_t>(std::time(nullptr)); })),
-      service(cfg_, dir_, table, roaming_cfg),
+      service(cfg_, dir_, table, roaming_cfg, boxes),
       auth_sock(io_),
       acct_sock(io_),
       sweep_timer(io_),
@@ -42,8 +43,8 @@ AccessRole::Impl::Impl(asio::io_context& io_, const AccessConfig& cfg_, Director
 }
 
 AccessRole::AccessRole(asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,
-                       StoreWriter& writer, Clock clock, const RoamingConfig* roaming)
-    : impl_(std::make_unique<Impl>(io, cfg, dir, repo, writer, std::move(clock), roaming)) {}
+                       StoreWriter& writer, Clock clock, const RoamingConfig* roaming, BoxRepository* boxes)
+    : impl_(std::make_unique<Impl>(io, cfg, dir, repo, writer, std::move(clock), roaming, boxes)) {}
 
 AccessRole::~AccessRole() = default;
 

@@ -28,7 +28,8 @@ class AccessRole final : public Role, public SessionControl {
   /// With `roaming`, also the visited side (roamers' requests to their home networks over
   /// RadSec) and, with radsec_listen, the home side for partners (seed 002).
   AccessRole(boost::asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,
-             StoreWriter& writer, Clock clock = {}, const RoamingConfig* roaming = nullptr);
+             StoreWriter& writer, Clock clock = {}, const RoamingConfig* roaming = nullptr,
+             BoxRepository* boxes = nullptr);
   ~AccessRole();
 
   /// Loads sessions and leases from the store, binds both UDP sockets (throws on failure)

@@ -48,7 +48,7 @@ struct AccessRole::Impl {
   };
 
   Impl(boost::asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,
-       StoreWriter& writer, Clock clock, const RoamingConfig* roaming);
+       StoreWriter& writer, Clock clock, const RoamingConfig* roaming, BoxRepository* boxes);
 
   const RoamingConfig* roaming;  ///< null: no roaming partners
   boost::asio::io_context& io;

@@ -3,6 +3,8 @@
 #include "admin/api.hpp"
 #include "core/config.hpp"
 #include "net/http_server.hpp"
+#include "provisioning/registry.hpp"
+#include "store/store.hpp"
 #include "store/writer.hpp"
 
 namespace mobix {
@@ -12,10 +14,12 @@ namespace {
 class AdminRole final : public Role {
  public:
   explicit AdminRole(RoleContext& ctx)
-      : api_(ctx.directory, ctx.sessions, ctx.session_control, ctx.cfg.admin.token,
+      : registry_(ctx.store),
+        api_(ctx.directory, ctx.sessions, ctx.session_control, ctx.cfg.admin.token,
              ctx.cfg.admin.allowed_hosts),
         server_(ctx.io, ctx.cfg.admin.listen,
                 [this](const HttpRequest& r, HttpReply reply) { api_.handle(r, std::move(reply)); }) {
+    if (ctx.cfg.css) api_.set_boxes(&registry_);
     api_.set_health(
         [&w = ctx.writer] { return w.healthy() ? std::string() : std::string("store commits failing"); });
   }
@@ -25,6 +29,7 @@ class AdminRole final : public Role {
   void listeners(Listeners& out) const override { out["admin.http"] = {server_.local_endpoint(), "http"}; }
 
  private:
+  BoxRegistry registry_;
   AdminApi api_;
   HttpServer server_;
 };

@@ -11,6 +11,7 @@
 #include "core/metrics.hpp"
 #include "core/text.hpp"
 #include "directory/directory.hpp"
+#include "provisioning/registry.hpp"
 #include "spine/session_view.hpp"
 
 namespace mobix {
@@ -68,6 +69,58 @@ json to_json(const SessionRecord& r) {
               {"subscriber_id", r.subscriber_id},
               {"started", iso8601(r.started)},
               {"last_seen", iso8601(r.last_seen)}};
+}
+
+json to_json(const BoxRecord& r) {
+  json book = json::array();
+  for (const auto& e : r.address_book)
+    book.push_back({{"cb_name", e.cb_name}, {"friendly_name", e.friendly_name}});
+  return json{{"cb_id", r.cb_id},
+              {"cb_name", r.cb_name},
+              {"friendly_name", r.friendly_name},
+              {"serial", r.serial},
+              {"line_id", r.line_id},
+              {"state", to_string(r.state)},
+              {"state_reason", r.state_reason},
+              {"address_book", book},
+              {"cert_serial", r.cert_serial},
+              {"last_ip", r.last_ip},
+              {"ab_seq", r.ab_seq},
+              {"cfg_seq", r.cfg_seq},
+              {"created", iso8601(r.created)},
+              {"updated", iso8601(r.updated)},
+              {"last_seen", r.last_seen ? iso8601(r.last_seen) : ""}};
+}
+
+Registration registration_from(const json& j) {
+  if (!j.is_object()) throw std::invalid_argument("body must be a JSON object");
+  Registration r;
+  std::map<std::string, std::string*> fields{
+      {"serial", &r.serial},   {"cb_name", &r.cb_name}, {"friendly_name", &r.friendly_name},
+      {"line_id", &r.line_id}, {"name", &r.name},       {"street_address", &r.street_address},
+      {"billing", &r.billing}};
+  for (auto& [k, v] : j.items()) {
+    if (auto it = fields.find(k); it != fields.end()) {
+      if (!v.is_string()) throw RegistrationError(k, "must be a string");
+      *it->second = v.get<std::string>();
+    } else if (k == "address_book") {
+      if (!v.is_array()) throw RegistrationError(k, "must be a list of {cb_name, friendly_name}");
+      for (const auto& e : v) {
+        if (!e.is_object() || !e.value("cb_name", json()).is_string() ||
+            !e.value("friendly_name", json()).is_string())
+          throw RegistrationError(k, "must be a list of {cb_name, friendly_name}");
+        r.address_book.push_back({e["cb_name"].get<std::string>(), e["friendly_name"].get<std::string>()});
+      }
+    } else {
+      throw RegistrationError(k, "unknown field");
+    }
+  }
+  return r;
+}
+
+/// The call center sees that billing data is on file, not the data (the SRMS keeps it).
+std::string masked(const std::string& s) {
+  return s.size() <= 4 ? std::string(s.size(), '*') : std::string(s.size() - 4, '*') + s.substr(s.size() - 4);
 }
 
 // Every refused API request is counted by status (400 bad input, 401, 404, 405, 409).
@@ -192,7 +245,12 @@ void AdminApi::handle(const HttpRequest& req, HttpReply reply) {
   try {
     if (collection == "subscribers") return subscribers(req, key, reply);
     if (collection == "sessions") return sessions(req, key, reply);
+    if (collection == "cb") return boxes(req, key, reply);
     return reply(error(404, "no such collection: " + collection));
+  } catch (const RegistrationError& e) {
+    auto resp = error(400, e.what());
+    resp.body = json{{"error", e.what()}, {"fields", e.fields()}}.dump() + "\n";
+    return reply(std::move(resp));
   } catch (const StoreConflict& e) {
     return reply(error(409, std::string("conflict: ") + e.what()));
   } catch (const std::invalid_argument& e) {
@@ -267,6 +325,40 @@ void AdminApi::sessions(const HttpRequest& req, const std::string& key, HttpRepl
     return;
   }
   return reply(error(405, "use GET or DELETE"));
+}
+
+// Seed 004 Phase I: the call center registers a box; its record then shows Phases II and III.
+void AdminApi::boxes(const HttpRequest& req, const std::string& key, HttpReply& reply) {
+  if (!boxes_) return reply(error(404, "this node keeps no connectivity boxes (no css role)"));
+  if (key.empty()) {
+    if (req.method == "GET") {
+      std::optional<BoxState> state;
+      if (auto s = query_param(req.query, "state"); !s.empty()) {
+        BoxState st;
+        if (!box_state_from_string(s, st)) return reply(error(400, "no such state: " + s));
+        state = st;
+      }
+      json arr = json::array();
+      for (const auto& b : boxes_->list(state)) arr.push_back(to_json(b));
+      return reply(ok(arr));
+    }
+    if (req.method == "POST") {
+      auto rec = boxes_->register_box(registration_from(json::parse(req.body)),
+                                      static_cast<std::int64_t>(std::time(nullptr)));
+      metrics().counter("mobix_cb_registrations_total", "Boxes registered by the call center").inc();
+      spdlog::info("admin: box {} registered as {} ({})", rec.serial, rec.cb_name, rec.cb_id);
+      return reply(ok(to_json(rec), 201));
+    }
+    return reply(error(405, "use GET or POST"));
+  }
+  auto rec = boxes_->find(key);
+  if (!rec) return reply(error(404, "no box with CB ID, CB Name or serial " + key));
+  if (req.method != "GET") return reply(error(405, "use GET"));
+  auto out = to_json(*rec);
+  if (auto bill = boxes_->billing(rec->cb_id))
+    out["subscriber"] = {
+        {"name", bill->name}, {"street_address", bill->street_address}, {"billing", masked(bill->billing)}};
+  return reply(ok(out));
 }
 
 }  // namespace mobix

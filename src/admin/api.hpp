@@ -10,6 +10,7 @@
 namespace mobix {
 
 class Directory;
+class BoxRegistry;
 class SessionView;
 class SessionControl;
 
@@ -27,12 +28,16 @@ class AdminApi {
   void handle(const HttpRequest& req, HttpReply reply);
   /// What /healthz reports: empty when healthy, else why the node is degraded (503).
   void set_health(std::function<std::string()> degraded) { degraded_ = std::move(degraded); }
+  /// Seed 004 Phase I: /api/v1/cb registers and shows connectivity boxes.
+  void set_boxes(BoxRegistry* boxes) { boxes_ = boxes; }
 
  private:
   std::optional<HttpResponse> refuse_cross_site(const HttpRequest& req) const;
   std::function<std::string()> degraded_;
   void subscribers(const HttpRequest& req, const std::string& key, HttpReply& reply);
   void sessions(const HttpRequest& req, const std::string& key, HttpReply& reply);
+  void boxes(const HttpRequest& req, const std::string& key, HttpReply& reply);
+  BoxRegistry* boxes_ = nullptr;
   Directory& dir_;
   SessionView* sessions_;
   SessionControl* control_;

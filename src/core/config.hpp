@@ -98,6 +98,8 @@ struct AccessConfig {
   std::uint32_t ended_session_memory = 86400;  ///< seconds an ended session cannot start again
   std::uint32_t max_ended_sessions = 1000000;  ///< at most this many remembered (oldest forgotten first)
   std::uint32_t max_pending_writes = 50000;  ///< requests waiting for the store; beyond, new ones are dropped
+  /// seed 004 Phase II [3]: log-ins "serial@<this realm>" are boxes configuring (empty: none)
+  std::string provisioning_realm;
 };
 
 /// The `mail` role (seed 000): proxies that log in on the subscriber's behalf.
@@ -279,6 +281,28 @@ struct DnsConfig {
   std::string roamers_zone;
 };
 
+/// The connectivity service system (seed 004): the configuration manager (Phase II), wake-up
+/// (Phase III) and the connectivity listener boxes call with their CB certificate.
+struct CssConfig {
+  std::string ca_dir;     ///< the root CA (seed 004 (i)): issues CB certificates; boxes trust its certificate
+  std::string cert_file;  ///< the CSS's own certificate (OU "css"), issued by that root CA
+  std::string key_file;
+  std::string config_realm;                ///< the configuration log-in realm: access.provisioning_realm
+  std::uint32_t box_port = 8443;           ///< boxes serve the configuration protocol here during Phase II
+  Endpoint listen{"127.0.0.1", 8444};      ///< the connectivity listener (Phase III, later CONNECT)
+  std::optional<Endpoint> public_address;  ///< what boxes are told (parameters 191); default: listen
+  std::string access_realm;                ///< boxes' normal access log-ins are "<CB ID>@<this realm>"
+  std::uint32_t download_timeout = 10;     ///< seconds for one Phase II download
+  std::uint32_t wakeup_delay = 2;          ///< seconds after Phase II before the wake-up (step [6])
+  std::uint32_t callback_timeout = 120;    ///< seconds for the box to call back (Phase III)
+  std::uint32_t connected_timeout = 5;     ///< parameters 191: seconds a box stays connected when idle
+  std::uint32_t cert_days = 397;
+  std::uint32_t max_concurrent_downloads = 64;
+  SmppClientConfig wakeup_smsc;           ///< wake-up SMS (seed 004 Phase III; the pager variant)
+  std::string wakeup_source = "MOBIX";    ///< the SMS's originating address
+  std::uint32_t wakeups_per_second = 50;  ///< SMS cost money: at most this many per second
+};
+
 struct Config {
   std::string source;  ///< the file it came from
   std::string node_name = "mobix";
@@ -293,6 +317,7 @@ struct Config {
   std::optional<GatewayConfig> gateway;
   std::optional<DnsConfig> dns;
   std::optional<RoamingConfig> roaming;
+  std::optional<CssConfig> css;
 };
 
 // Parsing: core/config_section.hpp (Section, the tables) and node/config_sections.hpp (the whole file).

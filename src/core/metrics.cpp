@@ -24,6 +24,15 @@ void Metrics::gauge(const std::string& name, const std::string& help, std::funct
   fam.gauge = std::move(read);
 }
 
+void Metrics::gauge_family(const std::string& name, const std::string& help,
+                           std::function<std::vector<std::pair<std::string, double>>()> read) {
+  std::lock_guard lock(mu_);
+  auto& fam = families_[name];
+  fam.type = "gauge";
+  fam.help = help;
+  fam.gauges = std::move(read);
+}
+
 std::string Metrics::render() const {
   std::lock_guard lock(mu_);
   std::string out;
@@ -31,6 +40,10 @@ std::string Metrics::render() const {
     out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, fam.help, name, fam.type);
     if (fam.gauge) {
       out += fmt::format("{} {}\n", name, fam.gauge());
+      continue;
+    }
+    if (fam.gauges) {
+      for (const auto& [labels, v] : fam.gauges()) out += fmt::format("{}{{{}}} {}\n", name, labels, v);
       continue;
     }
     for (const auto& [labels, c] : fam.counters) {

@@ -28,6 +28,10 @@ class Metrics {
   Counter& counter(const std::string& name, const std::string& help, const std::string& labels = "");
   /// A gauge whose value is read when /metrics is rendered.
   void gauge(const std::string& name, const std::string& help, std::function<double()> read);
+  /// A gauge with labels whose values are read together when /metrics is rendered: `read` returns
+  /// (labels, value) pairs, e.g. {"state=\"online\"", 3}.
+  void gauge_family(const std::string& name, const std::string& help,
+                    std::function<std::vector<std::pair<std::string, double>>()> read);
   std::string render() const;
 
  private:
@@ -36,6 +40,7 @@ class Metrics {
     std::string type;
     std::map<std::string, std::unique_ptr<Counter>> counters;
     std::function<double()> gauge;
+    std::function<std::vector<std::pair<std::string, double>>()> gauges;
   };
   mutable std::mutex mu_;
   std::map<std::string, Family> families_;

@@ -17,6 +17,8 @@ struct HttpRequest {
   std::string host;    ///< the Host header
   std::string origin;  ///< the Origin header (browsers send it on cross-site requests)
   std::string peer;    ///< the client's address
+  /// Over mutual TLS: the client's verified certificate (PEM); empty otherwise.
+  std::string peer_cert_pem;
 };
 
 struct HttpResponse {

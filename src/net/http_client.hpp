@@ -14,6 +14,7 @@
 namespace boost::asio::ssl {
 class context;
 }
+struct ssl_session_st;
 
 namespace mobix::net {
 
@@ -28,6 +29,19 @@ class HttpsConnection {
   /// False on failure, with `why`.
   boost::asio::awaitable<bool> connect(const Endpoint& to, boost::asio::ssl::context& ctx,
                                        std::chrono::seconds timeout, std::string& why);
+  /// As connect(), but the server's certificate is only checked against the context's CA (and CRL),
+  /// not against a host name: for peers named by what their certificate says, which the caller then
+  /// checks in peer_certificate() (seed 004: a box reached at its temporary address proves its serial).
+  /// `resume`, when set, is offered for a shorter handshake (seed 004 variants).
+  boost::asio::awaitable<bool> connect_verified_chain(const Endpoint& to, boost::asio::ssl::context& ctx,
+                                                      std::chrono::seconds timeout, std::string& why,
+                                                      std::shared_ptr<ssl_session_st> resume = nullptr);
+  /// The server's verified certificate (PEM) after connect; empty before.
+  std::string peer_certificate() const;
+  /// True when the last handshake resumed a session.
+  bool resumed() const;
+  /// The session to offer next time (TLS 1.3 sends it after the handshake: ask after a response).
+  std::shared_ptr<ssl_session_st> session() const;
 
   struct Result {
     int status = 0;           ///< 0: no response (the connection failed)
@@ -38,6 +52,17 @@ class HttpsConnection {
   /// coroutine keeps references past the caller's full expression.
   boost::asio::awaitable<Result> post(std::string target, std::string host_header, std::string content_type,
                                       std::string body, std::chrono::seconds timeout);
+  struct Response {
+    int status = 0;  ///< 0: no response (the connection failed)
+    std::string body;
+    std::string error;
+  };
+  /// One request whose response body (at most `body_limit` bytes) is returned.
+  boost::asio::awaitable<Response> request(std::string method, std::string target, std::string host_header,
+                                           std::string content_type, std::string body,
+                                           std::chrono::seconds timeout, std::size_t body_limit = 256 << 10);
+  /// Closes the connection (TLS close_notify, bounded by `timeout`).
+  boost::asio::awaitable<void> close(std::chrono::seconds timeout);
 
  private:
   struct Impl;

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <optional>
 
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
@@ -69,6 +71,19 @@ HttpRequest to_request(const http::request<http::string_body>& req, const std::s
   return r;
 }
 
+/// The client's certificate when it presented one and it was verified (mutual TLS).
+std::string peer_certificate(SSL* ssl) {
+  X509* cert = SSL_get0_peer_certificate(ssl);
+  if (!cert || SSL_get_verify_result(ssl) != X509_V_OK) return {};
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_X509(bio, cert);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string out(data, static_cast<std::size_t>(n));
+  BIO_free(bio);
+  return out;
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -102,7 +117,7 @@ struct HttpServer::Impl {
     try {
       if (!opts.tls) {
         beast::tcp_stream stream(std::move(sock));
-        co_await serve(stream, peer);
+        co_await serve(stream, peer, {});
         stream.socket().shutdown(tcp::socket::shutdown_both, ec);
         co_return;
       }
@@ -115,7 +130,7 @@ struct HttpServer::Impl {
         spdlog::debug("{}: TLS handshake with {} failed: {}", opts.name, peer, hec.message());
         co_return;
       }
-      co_await serve(stream, peer);
+      co_await serve(stream, peer, peer_certificate(stream.native_handle()));
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
       co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
     } catch (const std::exception& e) {
@@ -125,7 +140,7 @@ struct HttpServer::Impl {
 
   /// Requests on one connection until the client closes, a deadline passes or a response closes it.
   template <typename Stream>
-  asio::awaitable<void> serve(Stream& stream, const std::string& peer) {
+  asio::awaitable<void> serve(Stream& stream, const std::string& peer, const std::string& peer_cert) {
     beast::flat_buffer buf;
     for (bool first = true;; first = false) {
       // Between requests a kept-alive connection may idle; then the request has read_timeout.
@@ -157,6 +172,7 @@ struct HttpServer::Impl {
       }
       auto& req = parser.get();
       auto request = to_request(req, peer);
+      request.peer_cert_pem = peer_cert;
       auto ex = stream.get_executor();
       auto result = co_await call_handler(ex, request);
       if (!result) co_return;

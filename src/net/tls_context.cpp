@@ -33,6 +33,20 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsOptions& opts) {
       ctx->set_default_verify_paths(ec);
     if (ec) throw std::runtime_error("cannot load the CA certificates " + opts.ca_file + ": " + ec.message());
   }
+  if (!opts.crl_file.empty()) {
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx->native_handle());
+    X509_LOOKUP* lookup = X509_STORE_add_lookup(store, X509_LOOKUP_file());
+    if (!lookup || X509_load_crl_file(lookup, opts.crl_file.c_str(), X509_FILETYPE_PEM) <= 0)
+      throw std::runtime_error("cannot load the CRL " + opts.crl_file);
+    X509_STORE_set_flags(store, X509_V_FLAG_CRL_CHECK);
+  }
+  if (server && opts.session_resumption) {
+    // Server-side cache keyed by this context; the id context must be set when clients present
+    // certificates (OpenSSL refuses to resume otherwise).
+    static const unsigned char kIdContext[] = "mobix";
+    SSL_CTX_set_session_id_context(ctx->native_handle(), kIdContext, sizeof kIdContext - 1);
+    SSL_CTX_set_session_cache_mode(ctx->native_handle(), SSL_SESS_CACHE_SERVER);
+  }
   if (server && opts.verify_peer)
     ctx->set_verify_mode(ssl::verify_peer | ssl::verify_fail_if_no_peer_cert);
   else if (!server)
@@ -41,12 +55,12 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsOptions& opts) {
 }
 
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
-  return make_tls_context({TlsOptions::Side::client, {}, {}, ca_file, true});
+  return make_tls_context({TlsOptions::Side::client, {}, {}, ca_file, true, {}, false});
 }
 
 std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_file,
                                                       const std::string& key_file) {
-  return make_tls_context({TlsOptions::Side::server, cert_file, key_file, {}, false});
+  return make_tls_context({TlsOptions::Side::server, cert_file, key_file, {}, false, {}, false});
 }
 
 std::string certificate_sha256(x509_st* cert) {

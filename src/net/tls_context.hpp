@@ -22,6 +22,11 @@ struct TlsOptions {
   /// Verify the peer's chain. A client always does; a server does only when it asks for a client
   /// certificate (mutual TLS: RadSec, RFC 6614 2.4).
   bool verify_peer = true;
+  /// A CRL (PEM) checked for the peer's certificate; empty: none.
+  std::string crl_file;
+  /// A server: resume sessions from this context's cache and with tickets (seed 004 variants: a
+  /// resumed session costs a much shorter handshake).
+  bool session_resumption = false;
 };
 
 /// A context for `opts`; throws std::runtime_error naming the file that could not be loaded.

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "access/access_config.hpp"
+#include "css/css_config.hpp"
 #include "dns/dns_config.hpp"
 #include "mail/mail_config.hpp"
 #include "relay/relay_config.hpp"
@@ -11,9 +12,9 @@
 namespace mobix {
 
 std::span<const ConfigSectionHandler> role_config_sections() {
-  static const std::vector<ConfigSectionHandler> sections{access_config_section(),  relay_config_section(),
-                                                          gateway_config_section(), roaming_config_section(),
-                                                          dns_config_section(),     mail_config_section()};
+  static const std::vector<ConfigSectionHandler> sections{
+      access_config_section(), relay_config_section(), gateway_config_section(), roaming_config_section(),
+      dns_config_section(),    mail_config_section(),  css_config_section()};
   return sections;
 }
 

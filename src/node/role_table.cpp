@@ -3,6 +3,7 @@
 #include "access/radius_server.hpp"
 #include "admin/admin_role.hpp"
 #include "core/config.hpp"
+#include "css/css_role.hpp"
 #include "directory/directory.hpp"
 #include "dns/dns_role.hpp"
 #include "mail/mail_role.hpp"
@@ -15,9 +16,9 @@ namespace mobix {
 namespace {
 
 std::unique_ptr<Role> make_access(RoleContext& ctx) {
-  auto access =
-      std::make_unique<AccessRole>(ctx.io, *ctx.cfg.access, ctx.directory, ctx.store, ctx.writer,
-                                   AccessRole::Clock{}, ctx.cfg.roaming ? &*ctx.cfg.roaming : nullptr);
+  auto access = std::make_unique<AccessRole>(ctx.io, *ctx.cfg.access, ctx.directory, ctx.store, ctx.writer,
+                                             AccessRole::Clock{},
+                                             ctx.cfg.roaming ? &*ctx.cfg.roaming : nullptr, &ctx.store);
   // Whatever the directory cached about a subscriber goes when their session ends.
   access->sessions().subscribe([&dir = ctx.directory](const SessionEvent& e) {
     if (e.kind == SessionEvent::Kind::detach && !e.session.msisdn.empty()) dir.forget(e.session.msisdn);
@@ -42,6 +43,7 @@ constexpr RoleEntry kRoles[] = {
     {"mail", [](const Config& c) { return c.mail.has_value(); }, make_mail_role},
     {"relay", [](const Config& c) { return c.relay.has_value(); }, make_relay},
     {"gateway", [](const Config& c) { return c.gateway.has_value(); }, make_gateway},
+    {"css", [](const Config& c) { return c.css.has_value(); }, make_css_role},
     {"admin", [](const Config&) { return true; }, make_admin_role},
 };
 

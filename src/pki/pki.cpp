@@ -252,6 +252,107 @@ void CertificateAuthority::write_crl() {
   write_file(fs::path(dir_) / "crl.pem", std::string(data, static_cast<std::size_t>(n)), false);
 }
 
+void CertificateAuthority::record(const std::string& serial, const std::string& common_name,
+                                  const std::string& path) {
+  auto index = load_index(dir_);
+  index["certificates"].push_back(
+      json{{"serial", serial}, {"cn", common_name}, {"path", path}, {"revoked", false}});
+  write_file(fs::path(dir_) / "index.json", index.dump(2), false);
+}
+
+namespace {
+std::string subject_entry(X509* cert, int nid) {
+  X509_NAME* name = X509_get_subject_name(cert);
+  int idx = X509_NAME_get_index_by_NID(name, nid, -1);
+  if (idx < 0) return {};
+  ASN1_STRING* data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, idx));
+  unsigned char* utf8 = nullptr;
+  int n = ASN1_STRING_to_UTF8(&utf8, data);
+  if (n < 0) return {};
+  std::string out(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n));
+  OPENSSL_free(utf8);
+  return out;
+}
+
+std::string serial_hex(X509* cert) {
+  std::unique_ptr<BIGNUM, Deleter<BIGNUM, BN_free>> bn(
+      ASN1_INTEGER_to_BN(X509_get_serialNumber(cert), nullptr));
+  if (!bn) return {};
+  char* hex = BN_bn2hex(bn.get());
+  std::string s(hex);
+  OPENSSL_free(hex);
+  return s;
+}
+
+std::string bio_string(BIO* bio) {
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  return std::string(data, static_cast<std::size_t>(n));
+}
+}  // namespace
+
+CertIdentity identity_of(const std::string& cert_pem) {
+  auto cert = load_cert(cert_pem);
+  CertIdentity id;
+  id.common_name = subject_entry(cert.get(), NID_commonName);
+  id.unit = subject_entry(cert.get(), NID_organizationalUnitName);
+  id.serial = serial_hex(cert.get());
+  struct tm t = {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &t) == 1) id.not_after = timegm(&t);
+  return id;
+}
+
+std::string public_key_of(const std::string& cert_pem) {
+  auto cert = load_cert(cert_pem);
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PUBKEY(bio.get(), X509_get0_pubkey(cert.get())) != 1) fail("writing a public key");
+  return bio_string(bio.get());
+}
+
+KeyPair generate_key_pair() {
+  auto key = new_key();
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (PEM_write_bio_PUBKEY(bio.get(), key.get()) != 1) fail("writing a public key");
+  return {pem_of_key(key.get()), bio_string(bio.get())};
+}
+
+struct Signer::Impl {
+  X509Ptr ca_cert;
+  KeyPtr ca_key;
+};
+
+Signer::Signer(const std::string& ca_dir) : impl_(std::make_unique<Impl>()) {
+  ca_pem_ = read_file(ca_dir + "/ca.crt");
+  impl_->ca_cert = load_cert(ca_pem_);
+  impl_->ca_key = load_key(read_file(ca_dir + "/ca.key"));
+}
+Signer::~Signer() = default;
+
+Signer::Signed Signer::sign(const std::string& public_key_pem, const Subject& subject) const {
+  if (subject.common_name.empty()) throw std::invalid_argument("pki: a certificate needs a common name");
+  BioPtr bio(BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
+  KeyPtr pub(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (!pub) fail("not a PEM public key");
+  auto cert = make_cert(subject.common_name, pub.get(), subject.days);
+  if (!subject.unit.empty())
+    X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "OU", MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(subject.unit.c_str()), -1, -1, 0);
+  X509* ca = impl_->ca_cert.get();
+  Signed out;
+  out.serial = random_serial(cert.get());
+  X509_set_issuer_name(cert.get(), X509_get_subject_name(ca));
+  add_ext(cert.get(), ca, NID_basic_constraints, "critical,CA:FALSE");
+  add_ext(cert.get(), ca, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+  std::string eku;
+  if (subject.server) eku += "serverAuth";
+  if (subject.client) eku += std::string(eku.empty() ? "" : ",") + "clientAuth";
+  if (!eku.empty()) add_ext(cert.get(), ca, NID_ext_key_usage, eku);
+  add_ext(cert.get(), ca, NID_authority_key_identifier, "keyid:always");
+  if (!X509_sign(cert.get(), impl_->ca_key.get(), EVP_sha256())) fail("signing the certificate");
+  out.pem = pem_of(cert.get());
+  return out;
+}
+
 VerifyResult verify(const std::string& cert_pem, const std::string& ca_pem, const std::string& crl_pem,
                     const std::string& purpose) {
   auto cert = load_cert(cert_pem);

@@ -2,6 +2,8 @@
 // A small certificate authority on OpenSSL 3, shared by every role that needs X.509:
 // create a CA, issue server/client certificates with SANs and key usages, revoke (CRL),
 // verify chains. Keys are ECDSA P-256; private keys are written with mode 0600.
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -40,6 +42,9 @@ class CertificateAuthority {
   /// Marks the serial revoked and rewrites crl.pem; throws if the serial is unknown.
   void revoke(const std::string& serial);
   void write_crl();
+  /// Adds a certificate signed elsewhere with this CA's key (a Signer) to the index, so that
+  /// revoke() can put it on the CRL.
+  void record(const std::string& serial, const std::string& common_name, const std::string& path);
 
   std::string cert_path() const { return dir_ + "/ca.crt"; }
   std::string crl_path() const { return dir_ + "/crl.pem"; }
@@ -47,6 +52,58 @@ class CertificateAuthority {
  private:
   explicit CertificateAuthority(std::string dir) : dir_(std::move(dir)) {}
   std::string dir_;
+};
+
+/// What identifies a certificate's holder: subject CN and OU, the serial (upper-case hex) and the
+/// end of its validity (seed 004: OU says which identity, serial number or CB ID, the CN carries).
+struct CertIdentity {
+  std::string common_name;
+  std::string unit;
+  std::string serial;
+  std::int64_t not_after = 0;  ///< unix seconds
+};
+/// Throws std::runtime_error when `cert_pem` is not a certificate.
+CertIdentity identity_of(const std::string& cert_pem);
+/// The subject public key of `cert_pem`, as a PEM SubjectPublicKeyInfo.
+std::string public_key_of(const std::string& cert_pem);
+
+/// A new ECDSA P-256 key pair: the private key (PKCS#8 PEM) and its public key (PEM).
+struct KeyPair {
+  std::string private_pem;
+  std::string public_pem;
+};
+KeyPair generate_key_pair();
+
+/// Signs certificates with a CA loaded once, for a public key the holder keeps the private half of
+/// (seed 004: the CB certificate binds the box's existing key to its CB ID, so the private key never
+/// leaves the box). Thread-safe; keeps no index (the caller records the serial).
+class Signer {
+ public:
+  /// Loads ca.crt and ca.key from `ca_dir`; throws std::runtime_error.
+  explicit Signer(const std::string& ca_dir);
+  ~Signer();
+  Signer(const Signer&) = delete;
+  Signer& operator=(const Signer&) = delete;
+
+  struct Subject {
+    std::string common_name;
+    std::string unit;  ///< OU; empty: none
+    bool server = true;
+    bool client = true;
+    int days = 397;
+  };
+  struct Signed {
+    std::string serial;  ///< upper-case hex
+    std::string pem;
+  };
+  /// Throws std::runtime_error for a key that is not a PEM public key.
+  Signed sign(const std::string& public_key_pem, const Subject& subject) const;
+  const std::string& ca_pem() const { return ca_pem_; }
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+  std::string ca_pem_;
 };
 
 /// Verifies `cert_pem` against the CA (and the CRL when given) for the purpose

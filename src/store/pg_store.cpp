@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/config.hpp"
+#include "store/box_doc.hpp"
 #include "store/pg_batch.hpp"
 #include "store/pg_connection.hpp"
 #include "store/pg_feed.hpp"
@@ -82,6 +83,16 @@ DELETE FROM sessions a USING sessions b WHERE a.context = b.context AND a.ipv4 =
   AND (a.started, a.sid) < (b.started, b.sid);
 CREATE UNIQUE INDEX sessions_address ON sessions(context, ipv4) WHERE ipv4 <> '';
 )sql",
+    // 9: seed 004 provisioning: the valid-serial database (183), the operational user records (63,
+    // key columns + a JSON document) and their billing data (24), linked by the CB ID
+    R"sql(
+CREATE TABLE valid_serials (serial TEXT PRIMARY KEY, password_sha256 TEXT NOT NULL, cert_serial TEXT NOT NULL,
+  minted BIGINT NOT NULL, revoked BIGINT NOT NULL DEFAULT 0);
+CREATE TABLE boxes (cb_id TEXT PRIMARY KEY, cb_name TEXT NOT NULL UNIQUE, serial TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL, version BIGINT NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX boxes_state ON boxes(state);
+CREATE TABLE box_billing (cb_id TEXT PRIMARY KEY REFERENCES boxes(cb_id) ON DELETE CASCADE, doc TEXT NOT NULL);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 /// Nodes starting together migrate one at a time (a transaction-scoped lock: safe behind pgbouncer).
@@ -126,6 +137,28 @@ const std::vector<pg::Statement>& statements() {
         {"load_leases", "SELECT pool, ip, subscriber_id, bound, expires FROM leases"},
         {"load_dns_removals", "SELECT sid, hostname, ipv4 FROM dns_removals"},
         {"load_seen_signals", "SELECT tunnel_id, expires FROM seen_signals WHERE expires >= $1"},
+        {"put_valid_serial",
+         "INSERT INTO valid_serials (serial, password_sha256, cert_serial, minted, revoked) VALUES "
+         "($1,$2,$3,$4,$5) "
+         "ON CONFLICT (serial) DO UPDATE SET password_sha256=EXCLUDED.password_sha256, "
+         "cert_serial=EXCLUDED.cert_serial, minted=EXCLUDED.minted, revoked=EXCLUDED.revoked"},
+        {"find_valid_serial",
+         "SELECT serial, password_sha256, cert_serial, minted, revoked FROM valid_serials WHERE serial=$1"},
+        {"revoke_serial", "UPDATE valid_serials SET revoked=$2 WHERE serial=$1 AND revoked=0"},
+        {"add_box",
+         "INSERT INTO boxes (cb_id, cb_name, serial, state, version, doc) VALUES ($1,$2,$3,$4,$5,$6)"},
+        {"add_billing", "INSERT INTO box_billing (cb_id, doc) VALUES ($1,$2)"},
+        {"find_box_cb_id", "SELECT cb_id, cb_name, serial, state, version, doc FROM boxes WHERE cb_id=$1"},
+        {"find_box_serial", "SELECT cb_id, cb_name, serial, state, version, doc FROM boxes WHERE serial=$1"},
+        {"find_box_cb_name",
+         "SELECT cb_id, cb_name, serial, state, version, doc FROM boxes WHERE cb_name=$1"},
+        {"list_boxes", "SELECT cb_id, cb_name, serial, state, version, doc FROM boxes ORDER BY cb_name"},
+        {"list_boxes_state",
+         "SELECT cb_id, cb_name, serial, state, version, doc FROM boxes WHERE state=$1 ORDER BY cb_name"},
+        {"update_box",
+         "UPDATE boxes SET cb_name=$2, serial=$3, state=$4, version=version+1, doc=$5 WHERE cb_id=$1 AND "
+         "version=$6"},
+        {"find_billing", "SELECT cb_id, doc FROM box_billing WHERE cb_id=$1"},
         {"load_ended_sessions",
          "SELECT nas, acct_session_id, ended FROM ended_sessions WHERE ended >= $1 ORDER BY ended"},
     };
@@ -375,6 +408,79 @@ class PgStore final : public Store {
     for (int i = 0; i < PQntuples(r.get()); ++i)
       out.push_back(EndedSession{text(r.get(), i, 0), text(r.get(), i, 1), integer(r.get(), i, 2), 0});
     return out;
+  }
+
+  // ---- seed 004 provisioning (BoxRepository) ----
+
+  void put_valid_serial(const ValidSerial& v) override {
+    auto c = readers_.acquire();
+    c->exec_prepared("put_valid_serial",
+                     {v.serial, v.password_sha256, v.cert_serial, num(v.minted), num(v.revoked)});
+  }
+
+  std::optional<ValidSerial> find_valid_serial(std::string_view serial) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("find_valid_serial", {std::string(serial)});
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    const auto* p = r.get();
+    return ValidSerial{text(p, 0, 0), text(p, 0, 1), text(p, 0, 2), integer(p, 0, 3), integer(p, 0, 4)};
+  }
+
+  bool revoke_serial(std::string_view serial, std::int64_t now) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("revoke_serial", {std::string(serial), num(now)});
+    return std::string_view(PQcmdTuples(r.get())) != "0";
+  }
+
+  void add_box(const BoxRecord& b, const BoxBilling& bill) override {
+    auto c = readers_.acquire();
+    pg::run_transaction(
+        *c, {{"add_box", {b.cb_id, b.cb_name, b.serial, to_string(b.state), num(b.version), box_to_doc(b)}},
+             {"add_billing", {b.cb_id, billing_to_doc(bill)}}});
+  }
+
+  std::optional<BoxRecord> find_box(Key key, std::string_view value) override {
+    const char* stmt = key == Key::cb_id    ? "find_box_cb_id"
+                       : key == Key::serial ? "find_box_serial"
+                                            : "find_box_cb_name";
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared(stmt, {std::string(value)});
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return read_box(r.get(), 0);
+  }
+
+  std::vector<BoxRecord> list_boxes(std::optional<BoxState> state) override {
+    auto c = readers_.acquire();
+    auto r = state ? c->exec_prepared("list_boxes_state", {to_string(*state)})
+                   : c->exec_prepared("list_boxes", {});
+    std::vector<BoxRecord> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(read_box(r.get(), i));
+    return out;
+  }
+
+  bool update_box(const BoxRecord& b) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared(
+        "update_box", {b.cb_id, b.cb_name, b.serial, to_string(b.state), box_to_doc(b), num(b.version)});
+    return std::string_view(PQcmdTuples(r.get())) != "0";
+  }
+
+  std::optional<BoxBilling> find_billing(std::string_view cb_id) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("find_billing", {std::string(cb_id)});
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return billing_from_doc(text(r.get(), 0, 0), text(r.get(), 0, 1));
+  }
+
+  static BoxRecord read_box(const PGresult* p, int row) {
+    BoxRecord b;
+    b.cb_id = text(p, row, 0);
+    b.cb_name = text(p, row, 1);
+    b.serial = text(p, row, 2);
+    box_state_from_string(text(p, row, 3), b.state);
+    b.version = integer(p, row, 4);
+    box_from_doc(text(p, row, 5), b);
+    return b;
   }
 
   std::unique_ptr<SessionFeed> follow_sessions(SessionFeed::Handler handler) override {

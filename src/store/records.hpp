@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace mobix {
 
@@ -65,6 +67,59 @@ struct EndedSession {
   std::string acct_session_id;
   std::int64_t ended = 0;          ///< unix seconds
   std::int64_t forget_before = 0;  ///< put_ended_session: entries ended before this are pruned
+};
+
+/// The valid-serial database (seed 004 Phase II step [3], database 183): every box the factory
+/// minted, with the hash of its configuration access password (parameters 190).
+struct ValidSerial {
+  std::string serial;
+  std::string password_sha256;  ///< lowercase hex SHA-256 of the password; the password is never stored
+  std::string cert_serial;      ///< the serial-number certificate's X.509 serial (upper-case hex)
+  std::int64_t minted = 0;      ///< unix seconds
+  std::int64_t revoked = 0;     ///< unix seconds; 0: valid
+};
+
+/// Where a box stands in its configuration (seed 004 phases I-III), as the console shows it.
+enum class BoxState { registered, configuring, configured, config_error, online };
+const char* to_string(BoxState s);
+/// False for a name that is not a state.
+bool box_state_from_string(std::string_view name, BoxState& out);
+
+/// One entry of a box's address book (seed 004 Figure 12): who the user may send to.
+struct AddressBookEntry {
+  std::string cb_name;
+  std::string friendly_name;
+};
+
+/// The operational user record (seed 004 Phase I: record 63 in the connectivity manager's
+/// database 204). Billing data lives apart (BoxBilling), linked by the CB ID.
+struct BoxRecord {
+  std::string cb_id;          ///< generated at registration, never changes ("cb-" + 16 hex)
+  std::string cb_name;        ///< globally unique, chosen at registration
+  std::string friendly_name;  ///< how others see this box in their address books
+  std::string serial;         ///< the box's serial number (parameters 190)
+  std::string line_id;        ///< the number the box's line answers (wake-up, seed 004 Phase III)
+  std::vector<AddressBookEntry> address_book;
+  BoxState state = BoxState::registered;
+  std::string state_reason;        ///< why it is in that state (refusals name their reason here)
+  std::string cert_serial;         ///< the CB certificate issued last: the only one the CSS accepts
+  std::int64_t subscriber_id = 0;  ///< the box's normal access credentials in the directory
+  std::int64_t ab_seq = 1;         ///< CSS address-book sequence number (seed 004 Figure 11)
+  std::int64_t cfg_seq = 1;        ///< CSS configuration sequence number
+  std::string last_ip;             ///< where it was last seen
+  /// Phase III: the box must call back by then (unix seconds), or its record shows a
+  /// configuration error; 0: no call back awaited.
+  std::int64_t callback_due = 0;
+  std::int64_t created = 0, updated = 0, last_seen = 0;  ///< unix seconds
+  std::int64_t version = 0;  ///< bumped by every update; updates compare it (several writers)
+};
+
+/// Billing data (seed 004 Phase I: the SRMS database 24), apart from the operational record.
+struct BoxBilling {
+  std::string cb_id;
+  std::string name;
+  std::string street_address;
+  std::string billing;  ///< the payment reference the call center took; never logged
 };
 
 struct Change {

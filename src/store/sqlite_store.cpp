@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "store/box_doc.hpp"
 #include "store/store.hpp"
 
 namespace mobix {
@@ -70,6 +71,16 @@ CREATE INDEX ended_sessions_ended ON ended_sessions(ended);
     // 8: PostgreSQL makes one live session per (context, address) a constraint for several nodes;
     // here one node's session table is the only writer
     "SELECT 1;",
+    // 9: seed 004 provisioning: the valid-serial database (183), the operational user records (63,
+    // key columns + a JSON document) and their billing data (24), linked by the CB ID
+    R"sql(
+CREATE TABLE valid_serials (serial TEXT PRIMARY KEY, password_sha256 TEXT NOT NULL, cert_serial TEXT NOT NULL,
+  minted INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE boxes (cb_id TEXT PRIMARY KEY, cb_name TEXT NOT NULL UNIQUE, serial TEXT NOT NULL UNIQUE,
+  state TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL);
+CREATE INDEX boxes_state ON boxes(state);
+CREATE TABLE box_billing (cb_id TEXT PRIMARY KEY REFERENCES boxes(cb_id) ON DELETE CASCADE, doc TEXT NOT NULL);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -465,6 +476,107 @@ class SqliteStore final : public Store {
         .bind_or_null(3, s.username)
         .bind_or_null(4, s.serial);
     st.bind(5, s.password).bind(6, s.framed_ip).bind(7, s.hostname).bind(8, attrs_to_json(s.attrs));
+  }
+
+  // ---- seed 004 provisioning (BoxRepository) ----
+
+  void put_valid_serial(const ValidSerial& v) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_,
+            "INSERT OR REPLACE INTO valid_serials (serial, password_sha256, cert_serial, minted, revoked) "
+            "VALUES (?1,?2,?3,?4,?5)");
+    st.bind(1, v.serial)
+        .bind(2, v.password_sha256)
+        .bind(3, v.cert_serial)
+        .bind(4, v.minted)
+        .bind(5, v.revoked);
+    st.run();
+  }
+
+  std::optional<ValidSerial> find_valid_serial(std::string_view serial) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(
+        read_,
+        "SELECT serial, password_sha256, cert_serial, minted, revoked FROM valid_serials WHERE serial=?1");
+    st.bind(1, serial);
+    if (!st.step()) return std::nullopt;
+    return ValidSerial{st.text(0), st.text(1), st.text(2), st.integer(3), st.integer(4)};
+  }
+
+  bool revoke_serial(std::string_view serial, std::int64_t now) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_, "UPDATE valid_serials SET revoked=?2 WHERE serial=?1 AND revoked=0");
+    st.bind(1, serial).bind(2, now).run();
+    return sqlite3_changes(write_.get()) > 0;
+  }
+
+  void add_box(const BoxRecord& r, const BoxBilling& b) override {
+    std::lock_guard lock(write_mu_);
+    write_.exec("BEGIN IMMEDIATE");
+    try {
+      {
+        Stmt st(write_,
+                "INSERT INTO boxes (cb_id, cb_name, serial, state, version, doc) VALUES (?1,?2,?3,?4,?5,?6)");
+        st.bind(1, r.cb_id).bind(2, r.cb_name).bind(3, r.serial).bind(4, to_string(r.state));
+        st.bind(5, r.version).bind(6, box_to_doc(r)).run();
+        Stmt bill(write_, "INSERT INTO box_billing (cb_id, doc) VALUES (?1,?2)");
+        bill.bind(1, r.cb_id).bind(2, billing_to_doc(b)).run();
+      }
+      write_.exec("COMMIT");
+    } catch (...) {
+      sqlite3_exec(write_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      throw;
+    }
+  }
+
+  std::optional<BoxRecord> find_box(Key key, std::string_view value) override {
+    const char* col = key == Key::cb_id ? "cb_id" : key == Key::serial ? "serial" : "cb_name";
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, std::string("SELECT cb_id, cb_name, serial, state, version, doc FROM boxes WHERE ") + col +
+                       " = ?1");
+    st.bind(1, value);
+    if (!st.step()) return std::nullopt;
+    return read_box(st);
+  }
+
+  std::vector<BoxRecord> list_boxes(std::optional<BoxState> state) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, state ? "SELECT cb_id, cb_name, serial, state, version, doc FROM boxes WHERE state = ?1 "
+                           "ORDER BY cb_name"
+                         : "SELECT cb_id, cb_name, serial, state, version, doc FROM boxes ORDER BY cb_name");
+    if (state) st.bind(1, to_string(*state));
+    std::vector<BoxRecord> out;
+    while (st.step()) out.push_back(read_box(st));
+    return out;
+  }
+
+  bool update_box(const BoxRecord& r) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_,
+            "UPDATE boxes SET cb_name=?2, serial=?3, state=?4, version=version+1, doc=?5 "
+            "WHERE cb_id=?1 AND version=?6");
+    st.bind(1, r.cb_id).bind(2, r.cb_name).bind(3, r.serial).bind(4, to_string(r.state));
+    st.bind(5, box_to_doc(r)).bind(6, r.version).run();
+    return sqlite3_changes(write_.get()) > 0;
+  }
+
+  std::optional<BoxBilling> find_billing(std::string_view cb_id) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, "SELECT cb_id, doc FROM box_billing WHERE cb_id=?1");
+    st.bind(1, cb_id);
+    if (!st.step()) return std::nullopt;
+    return billing_from_doc(st.text(0), st.text(1));
+  }
+
+  static BoxRecord read_box(const Stmt& st) {
+    BoxRecord r;
+    r.cb_id = st.text(0);
+    r.cb_name = st.text(1);
+    r.serial = st.text(2);
+    box_state_from_string(st.text(3), r.state);
+    r.version = st.integer(4);
+    box_from_doc(st.text(5), r);
+    return r;
   }
 
   int current_version() {

@@ -90,12 +90,36 @@ class ChangeLog {
   virtual void apply(const std::vector<Change>& batch) = 0;
 };
 
+/// Seed 004's provisioning data: the valid-serial database (183), the operational user records
+/// (63) and their billing data (24). Every write is its own durable transaction.
+class BoxRepository {
+ public:
+  enum class Key { cb_id, serial, cb_name };
+  virtual ~BoxRepository() = default;
+  /// Adds or replaces (a re-mint) a serial; throws StoreError.
+  virtual void put_valid_serial(const ValidSerial& v) = 0;
+  virtual std::optional<ValidSerial> find_valid_serial(std::string_view serial) = 0;
+  /// Marks a serial revoked at `now`; false when unknown.
+  virtual bool revoke_serial(std::string_view serial, std::int64_t now) = 0;
+  /// The record and its billing data in one transaction; throws StoreConflict when the CB ID,
+  /// CB Name or serial is already registered.
+  virtual void add_box(const BoxRecord& r, const BoxBilling& b) = 0;
+  virtual std::optional<BoxRecord> find_box(Key key, std::string_view value) = 0;
+  /// Every record, by CB Name; with `state`, only those in it.
+  virtual std::vector<BoxRecord> list_boxes(std::optional<BoxState> state = std::nullopt) = 0;
+  /// Writes `r` when the stored record still has `r.version` (then stored as version + 1); false
+  /// when another writer came first (re-read and decide again). Throws StoreConflict.
+  virtual bool update_box(const BoxRecord& r) = 0;
+  virtual std::optional<BoxBilling> find_billing(std::string_view cb_id) = 0;
+};
+
 struct StoreConfig;
 
 class Store : public SubscriberRepository,
               public SessionRepository,
               public DnsJournal,
               public SignalReplayMemory,
+              public BoxRepository,
               public ChangeLog {
  public:
   /// Opens (creating if needed) and migrates the embedded store; throws StoreError.

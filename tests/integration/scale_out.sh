@@ -37,7 +37,7 @@ start_serve "$T/b.yaml" "$B_ADMIN" "$T/b.log" || fail "node b: $(tail -3 "$T/b.l
 B_PID=${PIDS[-1]}
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null || fail "node a: $(tail -3 "$T/a.log")"
-[ "$(sql 'SELECT version FROM schema_version')" = 8 ] || fail "schema after two nodes started together"
+[ "$(sql 'SELECT version FROM schema_version')" = 9 ] || fail "schema after two nodes started together"
 grep -q "following other nodes' sessions" "$T/a.log" || fail "node a does not follow the feed"
 grep -q 'address pools are allocated per node' "$T/a.log" || fail "no warning that pools are per node"
 pass "two nodes started together on an empty database: migrated once, both serving"

@@ -90,9 +90,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()
 TEST_P(StoreContract, MigratesAndReportsVersion) {
   auto s = open();
   EXPECT_EQ(s->schema_version(), Store::current_schema_version());
-  EXPECT_EQ(Store::current_schema_version(), 8);
+  EXPECT_EQ(Store::current_schema_version(), 9);
   s.reset();
-  EXPECT_EQ(open()->schema_version(), 8) << "reopen must not re-run migrations";
+  EXPECT_EQ(open()->schema_version(), 9) << "reopen must not re-run migrations";
 }
 
 TEST_P(StoreContract, RefusesANewerSchema) {
@@ -247,4 +247,62 @@ TEST_P(StoreContract, ABatchAppliesItsChangesInOrder) {
   s->apply({Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.9", 3, true, 0}},
             Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.9", 0, false, 0}}});
   EXPECT_EQ(s->load_leases().size(), 1u);
+}
+
+// Seed 004 provisioning: the valid-serial database, user records with their billing data apart,
+// and updates that lose to a concurrent writer instead of overwriting it.
+TEST_P(StoreContract, BoxRecordsAndValidSerials) {
+  {
+    auto s = open();
+    s->put_valid_serial({"SN-1", std::string(64, 'a'), "0A1B", 100, 0});
+    auto v = s->find_valid_serial("SN-1");
+    ASSERT_TRUE(v);
+    EXPECT_EQ(v->password_sha256, std::string(64, 'a'));
+    EXPECT_EQ(v->cert_serial, "0A1B");
+    EXPECT_FALSE(s->find_valid_serial("SN-2"));
+    EXPECT_TRUE(s->revoke_serial("SN-1", 200));
+    EXPECT_FALSE(s->revoke_serial("SN-1", 300));  // already revoked: the first time stays
+    EXPECT_FALSE(s->revoke_serial("SN-9", 300));
+
+    BoxRecord r;
+    r.cb_id = "cb-0001";
+    r.cb_name = "jo12345678";
+    r.friendly_name = "Uncle Jo";
+    r.serial = "SN-1";
+    r.line_id = "+4420000001";
+    r.address_book = {{"ann00000001", "Ann"}, {"bob00000002", "Bob"}};
+    r.created = r.updated = 100;
+    s->add_box(r, {"cb-0001", "Jo Smith", "1 High Street", "IBAN GB00TEST"});
+    // CB Name and serial are unique; a failed add leaves nothing behind (no billing row either).
+    auto dup = r;
+    dup.cb_id = "cb-0002";
+    EXPECT_THROW(s->add_box(dup, {"cb-0002", "X", "Y", "Z"}), StoreConflict);
+    EXPECT_FALSE(s->find_billing("cb-0002"));
+    dup.cb_name = "other";
+    EXPECT_THROW(s->add_box(dup, {"cb-0002", "X", "Y", "Z"}), StoreConflict);
+
+    auto got = s->find_box(BoxRepository::Key::serial, "SN-1");
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->cb_id, "cb-0001");
+    ASSERT_EQ(got->address_book.size(), 2u);
+    EXPECT_EQ(got->address_book[1].friendly_name, "Bob");
+    EXPECT_EQ(got->state, BoxState::registered);
+
+    got->state = BoxState::configuring;
+    got->state_reason = "Phase II";
+    EXPECT_TRUE(s->update_box(*got));
+    // A writer holding the old version loses and must re-read.
+    EXPECT_FALSE(s->update_box(*got));
+    EXPECT_EQ(s->list_boxes(BoxState::configuring).size(), 1u);
+    EXPECT_TRUE(s->list_boxes(BoxState::registered).empty());
+  }
+  auto s = open();  // durable across a reopen
+  auto got = s->find_box(BoxRepository::Key::cb_name, "jo12345678");
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->version, 1);
+  EXPECT_EQ(got->state_reason, "Phase II");
+  auto bill = s->find_billing("cb-0001");
+  ASSERT_TRUE(bill);
+  EXPECT_EQ(bill->street_address, "1 High Street");
+  EXPECT_EQ(s->find_valid_serial("SN-1")->revoked, 200);
 }
