@@ -18,6 +18,9 @@ struct AdminOptions {
   // subscriber fields
   std::string key, msisdn, imsi, username, serial, password, framed_ip, hostname, ip;
   std::vector<std::string> attrs;
+  // connectivity box registration (seed 004 Phase I)
+  std::string cb_name, friendly_name, line_id, name, street_address, billing, state;
+  std::vector<std::string> book;
 };
 
 Endpoint server(const AdminOptions& o) {
@@ -83,6 +86,69 @@ void print_sessions(const json& arr) {
                              s["ipv6_prefix"].get<std::string>());
 }
 
+json registration(const AdminOptions& o) {
+  json j{{"serial", o.serial},
+         {"line_id", o.line_id},
+         {"name", o.name},
+         {"street_address", o.street_address},
+         {"billing", o.billing}};
+  if (!o.cb_name.empty()) j["cb_name"] = o.cb_name;
+  if (!o.friendly_name.empty()) j["friendly_name"] = o.friendly_name;
+  json book = json::array();
+  for (const auto& e : o.book) {
+    auto eq = e.find('=');
+    if (eq == std::string::npos) throw std::invalid_argument("--contact takes CB_NAME=Friendly Name");
+    book.push_back({{"cb_name", e.substr(0, eq)}, {"friendly_name", e.substr(eq + 1)}});
+  }
+  j["address_book"] = book;
+  return j;
+}
+
+void print_boxes(const json& arr) {
+  std::cout << fmt::format("{:<20} {:<14} {:<16} {:<14} {:<13} {}\n", "cb_id", "cb_name", "serial", "line_id",
+                           "state", "reason");
+  for (const auto& b : arr)
+    std::cout << fmt::format("{:<20} {:<14} {:<16} {:<14} {:<13} {}\n", b["cb_id"].get<std::string>(),
+                             b["cb_name"].get<std::string>(), b["serial"].get<std::string>(),
+                             b["line_id"].get<std::string>(), b["state"].get<std::string>(),
+                             b["state_reason"].get<std::string>());
+}
+
+void add_cb(CLI::App* admin, const std::shared_ptr<AdminOptions>& o,
+            const std::function<std::function<void()>(std::function<void()>)>& wrap) {
+  auto* cb = admin->add_subcommand("cb", "Connectivity boxes (seed 004): register, show, list");
+  cb->require_subcommand(1);
+  auto* reg = cb->add_subcommand("register", "Register a box to its user (the call center, Phase I)");
+  reg->add_option("--serial", o->serial, "the serial number on the box's label")->required();
+  reg->add_option("--line", o->line_id, "the phone number of the line the box will use")->required();
+  reg->add_option("--name", o->name, "the user's name")->required();
+  reg->add_option("--address", o->street_address, "the user's street address")->required();
+  reg->add_option("--billing", o->billing, "billing reference (kept apart from the box record)")->required();
+  reg->add_option("--cb-name", o->cb_name, "the box's globally unique name (default: generated)");
+  reg->add_option("--friendly-name", o->friendly_name, "how others see it (default: the user's name)");
+  reg->add_option("--contact", o->book, "initial address book entry CB_NAME=Friendly Name (repeatable)");
+  reg->callback(wrap([o] {
+    auto rec = call(*o, "POST", "/api/v1/cb", registration(*o).dump());
+    if (o->as_json)
+      std::cout << rec.dump(2) << "\n";
+    else
+      std::cout << "registered " << rec["serial"].get<std::string>() << " as "
+                << rec["cb_name"].get<std::string>() << " (" << rec["cb_id"].get<std::string>() << ")\n";
+  }));
+  auto* show = cb->add_subcommand("show", "Show a box by CB ID, CB Name or serial");
+  show->add_option("key", o->key)->required();
+  show->callback(wrap([o] { std::cout << call(*o, "GET", "/api/v1/cb/" + o->key).dump(2) << "\n"; }));
+  auto* list = cb->add_subcommand("list", "List boxes and their states");
+  list->add_option("--state", o->state, "registered, configuring, configured, config_error or online");
+  list->callback(wrap([o] {
+    auto arr = call(*o, "GET", "/api/v1/cb" + (o->state.empty() ? std::string() : "?state=" + o->state));
+    if (o->as_json)
+      std::cout << arr.dump(2) << "\n";
+    else
+      print_boxes(arr);
+  }));
+}
+
 }  // namespace
 
 void add_admin(CLI::App& app, int& exit_code) {
@@ -138,6 +204,8 @@ void add_admin(CLI::App& app, int& exit_code) {
     call(*o, "DELETE", "/api/v1/subscribers/" + o->key);
     std::cout << "removed " << o->key << "\n";
   }));
+
+  add_cb(admin, o, wrap);
 
   auto* sessions = admin->add_subcommand("sessions", "List live access sessions");
   sessions->add_option("--ip", o->ip, "only the session holding this IP");

@@ -33,5 +33,7 @@ void add_pki(CLI::App& app, int& exit_code);
 void add_smpp(CLI::App& app, int& exit_code);
 void add_signal(CLI::App& app, int& exit_code);
 void add_store(CLI::App& app, int& exit_code);
+void add_factory(CLI::App& app, int& exit_code);
+void add_cb(CLI::App& app, int& exit_code);
 
 }  // namespace mobix::cli

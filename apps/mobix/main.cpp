@@ -39,7 +39,8 @@ int main(int argc, char** argv) {
                               {cfg.relay.has_value(), "relay"},
                               {cfg.gateway.has_value(), "gateway"},
                               {cfg.roaming.has_value(), "roaming"},
-                              {cfg.dns.has_value(), "dns"}})
+                              {cfg.dns.has_value(), "dns"},
+                              {cfg.css.has_value(), "css"}})
         if (on) roles += std::string(name) + ", ";
       std::cout << check_file << ": OK (roles: " << roles << "admin; directory: "
                 << (cfg.directory.backend == mobix::DirectoryBackend::ldap ? "ldap" : "store") << ")\n";
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
   mobix::cli::add_smpp(app, exit_code);
   mobix::cli::add_signal(app, exit_code);
   mobix::cli::add_store(app, exit_code);
+  mobix::cli::add_factory(app, exit_code);
+  mobix::cli::add_cb(app, exit_code);
 
   app.parse_complete_callback([&] {
     mobix::cli::g_log_set_on_cli = app.count("--log-format") + app.count("--log-level") > 0;

@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
 
+#include "codec/cb/cb_protocol.hpp"
 #include "core/metrics.hpp"
 #include "css/wakeup.hpp"
 #include "net/http_client.hpp"
@@ -58,6 +59,15 @@ std::string random_password() {
   return out;
 }
 
+std::shared_ptr<asio::ssl::context> client_tls(const CssConfig& cfg) {
+  net::TlsOptions o;
+  o.side = net::TlsOptions::Side::client;
+  o.cert_file = cfg.cert_file;
+  o.key_file = cfg.key_file;
+  o.ca_file = cfg.ca_dir + "/ca.crt";
+  return net::make_tls_context(o);
+}
+
 Counter& phase2(const char* result) {
   return metrics().counter("mobix_css_phase2_total", "Phase II configurations, by result",
                            std::string("result=\"") + result + "\"");
@@ -77,13 +87,7 @@ ConfigManager::ConfigManager(asio::io_context& io, const CssConfig& cfg, BoxRegi
       // Mutual TLS (seed 004 step [5]): the CSS shows its certificate, the box's must chain to the
       // root CA. The box is reached at a temporary address: what it proves is its serial, checked
       // below, not a host name.
-      tls_(net::make_tls_context({net::TlsOptions::Side::client,
-                                  cfg.cert_file,
-                                  cfg.key_file,
-                                  cfg.ca_dir + "/ca.crt",
-                                  true,
-                                  {},
-                                  false})),
+      tls_(client_tls(cfg)),
       sweep_timer_(io) {}
 
 ConfigManager::~ConfigManager() = default;
@@ -219,10 +223,21 @@ asio::awaitable<void> ConfigManager::configure(Job job) {
     Endpoint to{job.ip, static_cast<std::uint16_t>(cfg_.box_port)};
     auto timeout = std::chrono::seconds(cfg_.download_timeout);
     std::string why;
-    bool connected = co_await conn.connect_verified_chain(to, *tls_, timeout, why);
+    // The box brings its server up right after its log-in: a refused connection is tried again
+    // (100 ms, then doubling) until the download's deadline.
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    bool connected = false;
+    for (auto pause = std::chrono::milliseconds(100);; pause *= 2) {
+      connected = co_await conn.connect_verified_chain(to, *tls_, timeout, why);
+      if (connected || why.rfind("TLS handshake failed", 0) == 0 || gate_.closed() ||
+          std::chrono::steady_clock::now() + pause >= deadline)
+        break;
+      asio::steady_timer wait(io_, pause);
+      co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
     if (!connected) {
-      auto reason = why.rfind("certificate not trusted", 0) == 0 ? Phase2Refusal::untrusted_certificate
-                                                                 : Phase2Refusal::unreachable;
+      auto reason = why.rfind("TLS handshake failed", 0) == 0 ? Phase2Refusal::untrusted_certificate
+                                                              : Phase2Refusal::unreachable;
       refuse(cb_id, job, reason, why);
       co_return;
     }
@@ -267,7 +282,7 @@ asio::awaitable<void> ConfigManager::configure(Job job) {
         },
         now());
     auto body = parameters_191(*recorded, issued.pem, nap_user, creds.second);
-    std::string method = "POST", target = "/cb/v1/configuration", host = job.serial,
+    std::string method = "POST", target(cbproto::kConfigurationPath), host = job.serial,
                 type = "application/json";
     auto resp = co_await conn.request(method, target, host, type, body, timeout);
     if (resp.status != 200) {

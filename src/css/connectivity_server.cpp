@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
+#include "codec/cb/cb_protocol.hpp"
 #include "core/metrics.hpp"
 #include "net/http_server.hpp"
 #include "net/tls_context.hpp"
@@ -26,8 +27,14 @@ ConnectivityServer::ConnectivityServer(boost::asio::io_context& io, const CssCon
   opts.idle_timeout = std::chrono::seconds(cfg.connected_timeout + 5);
   // Seed 004 (i)-(iii): both ends prove themselves with certificates from the root CA; sessions
   // resume with a shorter handshake (the seed's variant) from the cache or a ticket.
-  opts.tls = net::make_tls_context(
-      {net::TlsOptions::Side::server, cfg.cert_file, cfg.key_file, cfg.ca_dir + "/ca.crt", true, {}, true});
+  net::TlsOptions tls;
+  tls.side = net::TlsOptions::Side::server;
+  tls.cert_file = cfg.cert_file;
+  tls.key_file = cfg.key_file;
+  tls.ca_file = cfg.ca_dir + "/ca.crt";
+  tls.verify_peer = true;
+  tls.session_resumption = true;
+  opts.tls = net::make_tls_context(tls);
   server_ = std::make_unique<HttpServer>(
       io, cfg.listen, [this](const HttpRequest& r, HttpReply reply) { handle(r, std::move(reply)); }, opts);
 }
@@ -81,7 +88,7 @@ void ConnectivityServer::handle(const HttpRequest& req, HttpReply reply) {
         refuse(req, 403, "session_mismatch",
                "the call does not come from " + rec->cb_id + "'s access session (address " + req.peer + ")"));
 
-  if (req.method == "GET" && req.path == "/cb/v1/hello") {
+  if (req.method == "GET" && req.path == cbproto::kHelloPath) {
     // Phase III: the box is back through the normal access point; the first call brings the
     // initial address book.
     auto updated = registry_.transition(
@@ -108,7 +115,7 @@ void ConnectivityServer::handle(const HttpRequest& req, HttpReply reply) {
                                    {"address_book", book}}
                                   .dump()});
   }
-  if (req.method == "POST" && req.path == "/cb/v1/bye") {
+  if (req.method == "POST" && req.path == cbproto::kByePath) {
     registry_.transition(
         rec->cb_id,
         [&](BoxRecord& r) {

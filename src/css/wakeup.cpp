@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "codec/cb/cb_protocol.hpp"
 #include "core/metrics.hpp"
 #include "net/token_buckets.hpp"
 #include "smpp/esme.hpp"
@@ -15,14 +16,6 @@
 namespace mobix {
 
 namespace asio = boost::asio;
-
-std::string wakeup_text(const std::string& cb_id) {
-  return "MOBIX WAKE " + cb_id;
-}
-
-bool is_wakeup_for(const std::string& text, const std::string& cb_id) {
-  return text == wakeup_text(cb_id);
-}
 
 struct WakeupSender::Impl {
   asio::io_context& io;
@@ -65,7 +58,7 @@ struct WakeupSender::Impl {
     m.dest_addr_ton = 1;
     m.dest_addr_npi = 1;
     m.destination_addr = line_id;
-    auto text = wakeup_text(cb_id);
+    auto text = cbproto::wakeup_text(cb_id);
     m.short_message.assign(text.begin(), text.end());
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!esme) {

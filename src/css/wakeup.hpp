@@ -28,8 +28,4 @@ class WakeupSender {
   std::shared_ptr<Impl> impl_;
 };
 
-/// The text of a wake-up SMS, and whether a text is one for `cb_id` (the box agent's check).
-std::string wakeup_text(const std::string& cb_id);
-bool is_wakeup_for(const std::string& text, const std::string& cb_id);
-
 }  // namespace mobix

@@ -70,7 +70,8 @@ asio::awaitable<bool> HttpsConnection::connect(const Endpoint& to, asio::ssl::co
 
 asio::awaitable<bool> HttpsConnection::connect_verified_chain(const Endpoint& to, asio::ssl::context& ctx,
                                                               std::chrono::seconds timeout, std::string& why,
-                                                              std::shared_ptr<SSL_SESSION> resume) {
+                                                              std::shared_ptr<SSL_SESSION> resume,
+                                                              std::string source) {
   auto& m = *impl_;
   m.stream = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(m.ex, ctx);
   boost::system::error_code ec;
@@ -80,6 +81,15 @@ asio::awaitable<bool> HttpsConnection::connect_verified_chain(const Endpoint& to
     co_return false;
   }
   auto& tcp_stream = beast::get_lowest_layer(*m.stream);
+  if (!source.empty()) {
+    auto from = asio::ip::make_address(source, ec);
+    if (!ec) tcp_stream.socket().open(from.is_v4() ? tcp::v4() : tcp::v6(), ec);
+    if (!ec) tcp_stream.socket().bind(tcp::endpoint(from, 0), ec);
+    if (ec) {
+      why = "cannot connect from " + source + ": " + ec.message();
+      co_return false;
+    }
+  }
   tcp_stream.expires_after(timeout);
   auto [cec] = co_await tcp_stream.async_connect(tcp::endpoint(addr, to.port), kUse);
   if (cec) {
@@ -92,9 +102,10 @@ asio::awaitable<bool> HttpsConnection::connect_verified_chain(const Endpoint& to
   auto [hec] = co_await m.stream->async_handshake(asio::ssl::stream_base::client, kUse);
   if (hec) {
     long verify = SSL_get_verify_result(m.stream->native_handle());
-    why = verify != X509_V_OK
-              ? std::string("certificate not trusted: ") + X509_verify_cert_error_string(verify)
-              : hec.message();
+    why = std::string("TLS handshake failed: ") +
+          (verify != X509_V_OK
+               ? std::string("certificate not trusted: ") + X509_verify_cert_error_string(verify)
+               : hec.message());
     co_return false;
   }
   co_return true;

@@ -32,10 +32,12 @@ class HttpsConnection {
   /// As connect(), but the server's certificate is only checked against the context's CA (and CRL),
   /// not against a host name: for peers named by what their certificate says, which the caller then
   /// checks in peer_certificate() (seed 004: a box reached at its temporary address proves its serial).
-  /// `resume`, when set, is offered for a shorter handshake (seed 004 variants).
+  /// `resume`, when set, is offered for a shorter handshake (seed 004 variants); `source`, when set,
+  /// is the local address to connect from (a device calls from the address its access session got).
   boost::asio::awaitable<bool> connect_verified_chain(const Endpoint& to, boost::asio::ssl::context& ctx,
                                                       std::chrono::seconds timeout, std::string& why,
-                                                      std::shared_ptr<ssl_session_st> resume = nullptr);
+                                                      std::shared_ptr<ssl_session_st> resume = nullptr,
+                                                      std::string source = {});
   /// The server's verified certificate (PEM) after connect; empty before.
   std::string peer_certificate() const;
   /// True when the last handshake resumed a session.

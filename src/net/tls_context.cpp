@@ -17,7 +17,13 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsOptions& opts) {
   auto ctx = std::make_shared<ssl::context>(server ? ssl::context::tls_server : ssl::context::tls_client);
   SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
   boost::system::error_code ec;
-  if (!opts.cert_file.empty()) {
+  if (!opts.cert_pem.empty()) {
+    ctx->use_certificate_chain(boost::asio::buffer(opts.cert_pem), ec);
+    if (!ec) ctx->use_private_key_file(opts.key_file, ssl::context::pem, ec);
+    if (ec)
+      throw std::runtime_error("cannot load the TLS certificate or its key " + opts.key_file + ": " +
+                               ec.message());
+  } else if (!opts.cert_file.empty()) {
     ctx->use_certificate_chain_file(opts.cert_file, ec);
     if (!ec) ctx->use_private_key_file(opts.key_file, ssl::context::pem, ec);
     if (ec)
@@ -55,12 +61,12 @@ std::shared_ptr<ssl::context> make_tls_context(const TlsOptions& opts) {
 }
 
 std::shared_ptr<ssl::context> make_client_tls_context(const std::string& ca_file) {
-  return make_tls_context({TlsOptions::Side::client, {}, {}, ca_file, true, {}, false});
+  return make_tls_context({TlsOptions::Side::client, {}, {}, ca_file, true, {}, false, {}});
 }
 
 std::shared_ptr<ssl::context> make_server_tls_context(const std::string& cert_file,
                                                       const std::string& key_file) {
-  return make_tls_context({TlsOptions::Side::server, cert_file, key_file, {}, false, {}, false});
+  return make_tls_context({TlsOptions::Side::server, cert_file, key_file, {}, false, {}, false, {}});
 }
 
 std::string certificate_sha256(x509_st* cert) {

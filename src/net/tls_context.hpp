@@ -27,6 +27,8 @@ struct TlsOptions {
   /// A server: resume sessions from this context's cache and with tickets (seed 004 variants: a
   /// resumed session costs a much shorter handshake).
   bool session_resumption = false;
+  /// Our certificate chain as PEM text instead of cert_file (a box keeps it inside its parameters).
+  std::string cert_pem;
 };
 
 /// A context for `opts`; throws std::runtime_error naming the file that could not be loaded.

@@ -252,11 +252,11 @@ void CertificateAuthority::write_crl() {
   write_file(fs::path(dir_) / "crl.pem", std::string(data, static_cast<std::size_t>(n)), false);
 }
 
-void CertificateAuthority::record(const std::string& serial, const std::string& common_name,
-                                  const std::string& path) {
+void CertificateAuthority::record(const std::vector<Recorded>& certs) {
   auto index = load_index(dir_);
-  index["certificates"].push_back(
-      json{{"serial", serial}, {"cn", common_name}, {"path", path}, {"revoked", false}});
+  for (const auto& c : certs)
+    index["certificates"].push_back(
+        json{{"serial", c.serial}, {"cn", c.common_name}, {"path", c.path}, {"revoked", false}});
   write_file(fs::path(dir_) / "index.json", index.dump(2), false);
 }
 

@@ -44,7 +44,10 @@ class CertificateAuthority {
   void write_crl();
   /// Adds a certificate signed elsewhere with this CA's key (a Signer) to the index, so that
   /// revoke() can put it on the CRL.
-  void record(const std::string& serial, const std::string& common_name, const std::string& path);
+  struct Recorded {
+    std::string serial, common_name, path;
+  };
+  void record(const std::vector<Recorded>& certs);
 
   std::string cert_path() const { return dir_ + "/ca.crt"; }
   std::string crl_path() const { return dir_ + "/crl.pem"; }

@@ -106,7 +106,8 @@ BoxRecord BoxRegistry::register_box(const Registration& r, std::int64_t now) {
   rec.cb_name = r.cb_name.empty() ? generated_cb_name(r.name) : r.cb_name;
   rec.friendly_name = r.friendly_name.empty() ? r.name : r.friendly_name;
   rec.serial = r.serial;
-  rec.line_id = r.line_id;
+  // As the access network reports it (Calling-Station-Id, normalised without '+'): one form.
+  rec.line_id = r.line_id.front() == '+' ? r.line_id.substr(1) : r.line_id;
   rec.address_book = r.address_book;
   rec.state = BoxState::registered;
   rec.state_reason = "registered by the call center; waiting for the box to be plugged in";

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Seed 004 phases I-III end to end with real TLS and RADIUS: mint at the factory, register at the
+# call center (CLI and API), power up the box agent with no input, watch it configure (RADIUS
+# log-in as serial@config_domain, the CSS connects to the box with mutual TLS and downloads the
+# parameters 191), get woken by SMS and call back with its CB certificate. radclient logs in as a
+# box too (an independent RADIUS client), openssl verifies the certificates and talks to the box's
+# configuration server, and the refusals leave a reason in the log, a counter and the record.
+source "$(dirname "$0")/lib.sh"
+read -r P_AUTH P_ACCT P_ADMIN P_CSS P_SMSC P_BOX <<<"$(free_ports u u t t t t)"
+ADMIN=127.0.0.1:$P_ADMIN
+"$MOBIX" smpp smsc --listen 127.0.0.1:$P_SMSC --account css:css-pw --account boxes:box-pw >$T/smsc.log 2>&1 &
+PIDS+=($!)
+"$MOBIX" pki init --dir $T/ca --cn "Test Root CA" >/dev/null
+"$MOBIX" factory css-cert --ca $T/ca --cn css.cb.test --out $T/css >/dev/null
+echo "nas-secret-123" >$T/nas_secret
+cat >$T/mobix.yaml <<YAML
+log: {level: info}
+store: {path: $T/mobix.db}
+admin: {listen: 127.0.0.1:$P_ADMIN, no_token: true}
+access:
+  provisioning_realm: config.cb.test
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: nas, address: 127.0.0.1/32, secret_file: $T/nas_secret}]
+  pools:
+    - {name: config, range: 127.40.0.10-127.40.0.250, realm: config.cb.test}
+    - {name: boxes, range: 127.41.0.10-127.41.0.250, realm: cb.test}
+css:
+  ca_dir: $T/ca
+  cert: $T/css.crt
+  key: $T/css.key
+  config_realm: config.cb.test
+  access_realm: cb.test
+  box_port: $P_BOX
+  listen: 127.0.0.1:$P_CSS
+  wakeup_delay: 1
+  callback_timeout: 20
+  connected_timeout: 1
+  wakeup: {smsc: 127.0.0.1:$P_SMSC, system_id: css, password: css-pw}
+YAML
+"$MOBIX" check-config $T/mobix.yaml | grep -q "css" || fail "check-config does not see the css role"
+start_serve $T/mobix.yaml $P_ADMIN $T/serve.log || fail "serve did not start: $(tail -5 $T/serve.log)"
+
+# --- the factory ---
+"$MOBIX" factory mint --config $T/mobix.yaml --serial SN-A1 --out $T/boxA --css-name css.cb.test --retry 1 >/dev/null
+"$MOBIX" factory mint --config $T/mobix.yaml --count 2 --prefix SN-B --out $T/batch --css-name css.cb.test --retry 1 >/dev/null
+[ -f $T/batch/SN-B000002/serial.crt ] || fail "batch mint"
+[ "$(stat -c %a $T/boxA/key.pem)" = 600 ] || fail "the box's private key is not 0600"
+openssl verify -CAfile $T/ca/ca.crt $T/boxA/serial.crt >/dev/null || fail "openssl verify of the serial-number certificate"
+openssl x509 -in $T/boxA/serial.crt -noout -subject | grep -q "OU = serial, \|OU = serial$\|CN = SN-A1" || fail "serial certificate subject"
+pass "factory: keys, serial-number certificates (openssl verify), 0600 key"
+
+# --- Phase I: the call center ---
+ADM=("$MOBIX" admin --url $ADMIN)
+"${ADM[@]}" cb register --serial SN-A1 --line +4420000001 --name "Ann Smith" --address "1 High St" \
+  --billing "IBAN GB00 1234" --cb-name ann00000001 --contact "jo12345678=Uncle Jo" | grep -q "registered SN-A1 as ann00000001" ||
+  fail "cb register"
+before=$(metric 'mobix_admin_errors_total{status="400"}')
+out=$(curl -s -XPOST -H 'Content-Type: application/json' http://$ADMIN/api/v1/cb \
+  -d '{"serial":"SN-NOPE","line_id":"12","name":"","street_address":"x","billing":"y"}')
+echo "$out" | jq -e '.fields.serial and .fields.line_id and .fields.name' >/dev/null || fail "validation fields: $out"
+[ "$(metric 'mobix_admin_errors_total{status="400"}')" = $((before + 1)) ] || fail "the refusal was not counted"
+out=$("${ADM[@]}" cb register --serial SN-A1 --line +4420000009 --name X --address Y --billing Z 2>&1) &&
+  fail "a second registration of one serial was accepted"
+echo "$out" | grep -q "serial: this box is already registered" || fail "second registration: $out"
+rec=$(curl -fsS http://$ADMIN/api/v1/cb/ann00000001)
+echo "$rec" | jq -e '.state == "registered" and .subscriber.billing == "**********1234" and (.cb_id | startswith("cb-"))' >/dev/null ||
+  fail "record: $rec"
+CB_A=$(echo "$rec" | jq -r .cb_id)
+pass "Phase I: registration, validation messages per field, billing kept apart and masked"
+
+# --- radclient as an independent RADIUS client for the configuration log-in ---
+PW_B1=$(jq -r .config_nap.password $T/batch/SN-B000001/params190.json)
+printf 'User-Name = "SN-B000001@config.cb.test"\nUser-Password = "%s"\nMessage-Authenticator = 0x00\n' "$PW_B1" |
+  radclient -q -r 1 -t 2 127.0.0.1:$P_AUTH auth nas-secret-123 >/dev/null || fail "radclient config log-in refused"
+before=$(metric 'mobix_radius_access_rejects_total{reason="bad_password"}')
+printf 'User-Name = "SN-B000001@config.cb.test"\nUser-Password = "wrong"\nMessage-Authenticator = 0x00\n' |
+  radclient -q -r 1 -t 2 127.0.0.1:$P_AUTH auth nas-secret-123 >/dev/null 2>&1 && fail "a wrong password was accepted"
+[ "$(metric 'mobix_radius_access_rejects_total{reason="bad_password"}')" = $((before + 1)) ] || fail "bad_password not counted"
+before=$(metric 'mobix_radius_access_rejects_total{reason="unknown_serial"}')
+printf 'User-Name = "SN-ZZZ@config.cb.test"\nUser-Password = "x"\nMessage-Authenticator = 0x00\n' |
+  radclient -q -r 1 -t 2 127.0.0.1:$P_AUTH auth nas-secret-123 >/dev/null 2>&1 && fail "an unknown serial was accepted"
+[ "$(metric 'mobix_radius_access_rejects_total{reason="unknown_serial"}')" = $((before + 1)) ] || fail "unknown_serial not counted"
+grep -q "reject user=SN-ZZZ@config.cb.test.*unknown serial number" $T/serve.log || fail "no log line for the unknown serial"
+pass "configuration log-in with radclient: accepted, wrong password and unknown serial refused (reply, counter, log)"
+
+# --- Phase II and III: power up box A with no input ---
+CB=("$MOBIX" cb run --nas 127.0.0.1:$P_AUTH --nas-acct 127.0.0.1:$P_ACCT --nas-secret-file $T/nas_secret
+    --smsc 127.0.0.1:$P_SMSC --smsc-account boxes:box-pw)
+"${CB[@]}" --state $T/boxA --line +4420000001 >$T/boxA.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 200); do
+  state=$(curl -fsS http://$ADMIN/api/v1/cb/$CB_A | jq -r .state)
+  [ "$state" = online ] || [ "$state" = configured ] && break
+  [ "$state" = config_error ] && break
+  sleep 0.1
+done
+[ "$state" = online ] || [ "$state" = configured ] ||
+  fail "box A did not configure: $(curl -fsS http://$ADMIN/api/v1/cb/$CB_A | jq -c '{state,state_reason}'); $(tail -5 $T/boxA.log)"
+[ ! -f $T/boxA/unconfigured ] || fail "the unconfigured flag is still set"
+jq -e '.cb_id and .cb_certificate and .nap.username' $T/boxA/params191.json >/dev/null || fail "parameters 191"
+jq -r .cb_certificate $T/boxA/params191.json >$T/boxA-cb.crt
+openssl verify -CAfile $T/ca/ca.crt $T/boxA-cb.crt >/dev/null || fail "openssl verify of the CB certificate"
+[ "$(openssl x509 -in $T/boxA-cb.crt -noout -pubkey)" = "$(openssl pkey -in $T/boxA/key.pem -pubout)" ] ||
+  fail "the CB certificate is not for the box's own key"
+openssl x509 -in $T/boxA-cb.crt -noout -subject | grep -q "CN = $CB_A" || fail "the CB certificate's subject is not the CB ID"
+grep -q "woken up" $T/boxA.log || fail "no wake-up: $(tail -5 $T/boxA.log)"
+for _ in $(seq 1 50); do [ -f $T/boxA/address_book.json ] && break; sleep 0.1; done
+jq -e '.entries[0].cb_name == "jo12345678"' $T/boxA/address_book.json >/dev/null || fail "initial address book"
+[ "$(metric 'mobix_css_phase2_total{result="configured"}')" -ge 1 ] || fail "Phase II not counted"
+[ "$(metric 'mobix_css_wakeups_total{outcome="sent"}')" -ge 1 ] || fail "wake-up not counted"
+pass "Phases II and III: configured with no input, CB certificate for the box's key (openssl), woken, address book"
