@@ -285,6 +285,12 @@ asio::awaitable<void> ConfigManager::configure(Job job) {
     std::string method = "POST", target(cbproto::kConfigurationPath), host = job.serial,
                 type = "application/json";
     auto resp = co_await conn.request(method, target, host, type, body, timeout);
+    if (resp.status == 0 && resp.error.find("alert") != std::string::npos) {
+      // TLS 1.3: the box judges our certificate after the handshake; its alert comes with the
+      // first read (seed 004 (i): the box refuses a manager whose certificate is not from its CA).
+      refuse(cb_id, job, Phase2Refusal::untrusted_certificate, "the box refused the CSS's certificate: " + resp.error);
+      co_return;
+    }
     if (resp.status != 200) {
       refuse(cb_id, job, Phase2Refusal::download_failed,
              resp.status

@@ -111,3 +111,95 @@ jq -e '.entries[0].cb_name == "jo12345678"' $T/boxA/address_book.json >/dev/null
 [ "$(metric 'mobix_css_phase2_total{result="configured"}')" -ge 1 ] || fail "Phase II not counted"
 [ "$(metric 'mobix_css_wakeups_total{outcome="sent"}')" -ge 1 ] || fail "wake-up not counted"
 pass "Phases II and III: configured with no input, CB certificate for the box's key (openssl), woken, address book"
+
+# --- the serial-number identity is good for configuration only; a CB certificate only from its box ---
+css_refusal() { # REASON CERT KEY: a call to the connectivity listener, refused with REASON (counter by its change)
+  local before code
+  before=$(metric "mobix_css_refusals_total{reason=\"$1\"}")
+  code=$(curl -s -o $T/refusal.json -w '%{http_code}' --cacert $T/ca/ca.crt --cert "$2" --key "$3" \
+    --resolve css.cb.test:$P_CSS:127.0.0.1 https://css.cb.test:$P_CSS/cb/v1/hello || true)
+  [ "$code" = 403 ] || fail "$1: HTTP $code $(cat $T/refusal.json 2>/dev/null)"
+  jq -e --arg r "$1" '.reason == $r' $T/refusal.json >/dev/null || fail "$1: $(cat $T/refusal.json)"
+  [ "$(metric "mobix_css_refusals_total{reason=\"$1\"}")" = $((before + 1)) ] || fail "$1 not counted"
+  grep -q "css: GET /cb/v1/hello from 127.0.0.1 refused ($1)" $T/serve.log || fail "$1: no log line"
+}
+css_refusal serial_certificate $T/boxA/serial.crt $T/boxA/key.pem
+# Box A's own CB certificate and key, but not from box A's access session (a copied box).
+css_refusal session_mismatch $T/boxA-cb.crt $T/boxA/key.pem
+pass "connectivity listener: serial-number certificate and a CB certificate from outside its box's session refused"
+
+# --- Phase II refusals, each with its reason in the record, a counter and a log line ---
+phase2_refused() { # DIR CB_ID REASON: runs the box until its record shows REASON
+  local before rec
+  before=$(metric "mobix_css_phase2_total{result=\"$3\"}")
+  "${CB[@]}" --state "$1" --line "+44200000$RANDOM" >"$1.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    rec=$(curl -fsS http://$ADMIN/api/v1/cb/$2)
+    [ "$(echo "$rec" | jq -r .state)" = config_error ] && break
+    sleep 0.1
+  done
+  kill $pid 2>/dev/null; wait $pid 2>/dev/null || true
+  echo "$rec" | jq -e --arg r "$3" '.state == "config_error" and (.state_reason | contains("(" + $r + ")"))' >/dev/null ||
+    fail "$3: record $(echo "$rec" | jq -c '{state,state_reason}')"
+  [ "$(metric "mobix_css_phase2_total{result=\"$3\"}")" -ge $((before + 1)) ] || fail "$3 not counted"
+  grep -q "css: Phase II for box .* refused ($3)" $T/serve.log || fail "$3: no log line"
+  [ -f "$1/unconfigured" ] || fail "$3: the box cleared its unconfigured flag"
+  [ ! -f "$1/params191.json" ] || fail "$3: the box stored parameters"
+}
+register() { # SERIAL -> prints the CB ID
+  "${ADM[@]}" --json cb register --serial "$1" --line "+4420$RANDOM$RANDOM" --name "User $1" --address "2 Low St" \
+    --billing "acct-$1" | jq -r .cb_id
+}
+# Serial mismatch: the box logs in as SN-B000001 but holds SN-B000002's certificate and key.
+CB_B1=$(register SN-B000001)
+cp $T/batch/SN-B000002/serial.crt $T/batch/SN-B000002/key.pem $T/batch/SN-B000001/
+phase2_refused $T/batch/SN-B000001 $CB_B1 serial_mismatch
+# The CSS's certificate is not from the box's root CA: the box refuses the TLS handshake.
+"$MOBIX" pki init --dir $T/other-ca --cn "Impostor CA" >/dev/null
+"$MOBIX" factory mint --config $T/mobix.yaml --serial SN-C1 --out $T/boxC --css-name css.cb.test --retry 1 >/dev/null
+cp $T/other-ca/ca.crt $T/boxC/ca.crt
+CB_C=$(register SN-C1)
+phase2_refused $T/boxC $CB_C untrusted_certificate
+# Revoked serial: refused at the configuration log-in already (RADIUS), with the reason on the record.
+CB_B2=$(register SN-B000002)
+"$MOBIX" factory revoke --config $T/mobix.yaml --serial SN-B000002 | grep -q "revoked SN-B000002" || fail "revoke"
+openssl verify -crl_check -CRLfile $T/ca/crl.pem -CAfile $T/ca/ca.crt $T/batch/SN-B000002/serial.crt >/dev/null 2>&1 &&
+  fail "the revoked certificate still verifies against the CRL"
+before=$(metric 'mobix_radius_access_rejects_total{reason="revoked_serial"}')
+"${CB[@]}" --state $T/batch/SN-B000002 --line +4420777777 >$T/b2.log 2>&1 &
+pid=$!
+for _ in $(seq 1 50); do grep -q "refused: serial number revoked" $T/b2.log && break; sleep 0.1; done
+kill $pid; wait $pid 2>/dev/null || true
+grep -q "refused: serial number revoked" $T/b2.log || fail "the revoked box was not told why"
+[ "$(metric 'mobix_radius_access_rejects_total{reason="revoked_serial"}')" -ge $((before + 1)) ] || fail "revoked_serial not counted"
+curl -fsS http://$ADMIN/api/v1/cb/$CB_B2 | jq -e '.state == "config_error" and (.state_reason | contains("revoked"))' >/dev/null ||
+  fail "the revoked box's record does not say so"
+pass "refusals: serial mismatch, CSS certificate from another CA, revoked serial (record, counter, log; nothing stored)"
+
+# --- kill -9 of the box agent while it configures, then power it up again: it completes ---
+"$MOBIX" factory mint --config $T/mobix.yaml --serial SN-D1 --out $T/boxD --css-name css.cb.test --retry 1 >/dev/null
+CB_D=$(register SN-D1)
+for delay in 0.15 0.3; do
+  "${CB[@]}" --state $T/boxD --line +4420000004 >>$T/boxD.log 2>&1 &
+  pid=$!
+  sleep $delay
+  kill -9 $pid; wait $pid 2>/dev/null || true
+  # Old state or new, never a mix: parameters 191 are absent or whole, and the flag stays until
+  # they are.
+  if [ -f $T/boxD/params191.json ]; then jq -e .cb_certificate $T/boxD/params191.json >/dev/null || fail "torn parameters 191"; fi
+  [ -f $T/boxD/unconfigured ] || [ -f $T/boxD/params191.json ] || fail "flag cleared without parameters"
+done
+"${CB[@]}" --state $T/boxD --line +4420000004 >>$T/boxD.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 200); do
+  state=$(curl -fsS http://$ADMIN/api/v1/cb/$CB_D | jq -r .state)
+  [ "$state" = online ] || [ "$state" = configured ] && break
+  sleep 0.1
+done
+[ "$state" = online ] || [ "$state" = configured ] ||
+  fail "box D after kill -9: $(curl -fsS http://$ADMIN/api/v1/cb/$CB_D | jq -c '{state,state_reason}')"
+[ ! -f $T/boxD/unconfigured ] || fail "box D still unconfigured"
+jq -r .cb_certificate $T/boxD/params191.json | openssl x509 -noout -serial | grep -qi "$(curl -fsS http://$ADMIN/api/v1/cb/$CB_D | jq -r .cert_serial)" ||
+  fail "box D holds a CB certificate the CSS no longer accepts"
+pass "kill -9 during configuration: nothing torn, and the box completes after a restart"
