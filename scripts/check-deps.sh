@@ -35,6 +35,10 @@ if [ "$mode" = test ]; then
   need clang "ASan/fuzz build" have clang++
   need clang-format "format check" have clang-format
   need libclang-rt-14-dev "libFuzzer runtime" test -n "$(find /usr/lib/llvm-14 -name 'libclang_rt.fuzzer-x86_64.a' -print -quit 2>/dev/null)"
+  # --- the console test's browser and its driver (seed 004)
+  need chromium "headless browser for the console test" chromium --headless --no-sandbox --disable-gpu --dump-dom about:blank
+  need "nodejs npm" "Node.js 18 or later for puppeteer-core" node -e 'process.exit(+process.versions.node.split(".")[0] >= 18 ? 0 : 1)'
+  need "npm: tests/console (npm ci)" "puppeteer-core" test -f "$(dirname "$0")/../tests/console/node_modules/puppeteer-core/package.json"
   # --- clients the tests drive
   for p in pop3 pop3s imap imaps smtp smtps http https; do
     need curl "curl speaking $p" curl_has "$p"

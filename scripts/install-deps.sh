@@ -28,7 +28,12 @@ PKGS=(
   # roaming DNS (seed 002): ldns for DNS wire format; BIND and Knot receive RFC 2136 updates;
   # dig/nsupdate/dnsperf drive them; radsecproxy is an independent RadSec (RFC 6614) peer
   libldns-dev bind9 bind9-dnsutils bind9-utils knot knot-dnsutils dnsperf radsecproxy
+  # the call-center console (seed 004) is tested in a real headless browser: Debian's Chromium,
+  # driven by puppeteer-core from npm (tests/console; no browser download)
+  chromium
 )
+# Node.js and npm for that driver: Debian's, unless the machine already has a Node.js with npm.
+command -v npm >/dev/null 2>&1 || PKGS+=(nodejs npm)
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -40,3 +45,11 @@ if ((${#missing[@]})); then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 echo "install-deps: all ${#PKGS[@]} packages present"
+# npm packages pinned by tests/console/package-lock.json (the only thing taken from npm).
+CONSOLE=$(cd "$(dirname "$0")/../tests/console" && pwd)
+want=$(jq -r '.packages["node_modules/puppeteer-core"].version' "$CONSOLE/package-lock.json")
+have=$(jq -r .version "$CONSOLE/node_modules/puppeteer-core/package.json" 2>/dev/null || true)
+if [ "$want" != "$have" ]; then
+  (cd "$CONSOLE" && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+echo "install-deps: npm packages for the console tests present"

@@ -1,5 +1,7 @@
 #include "admin/api.hpp"
 
+#include "admin/console.hpp"
+
 #include <algorithm>
 #include <ctime>
 
@@ -225,6 +227,12 @@ void AdminApi::handle(const HttpRequest& req, HttpReply reply) {
   }
   if (req.path == "/metrics")
     return reply(HttpResponse{200, "text/plain; version=0.0.4", metrics().render()});
+  if (req.path.rfind("/console", 0) == 0 && boxes_) {
+    // The call-center page (seed 004 Phase I): static files; the data comes through /api/v1.
+    if (req.method != "GET") return reply(error(405, "use GET"));
+    if (auto asset = console_asset(req.path)) return reply(std::move(*asset));
+    return reply(error(404, "no such page: " + req.path));
+  }
   const std::string prefix = "/api/v1/";
   if (req.path.rfind(prefix, 0) != 0) return reply(error(404, "no such endpoint: " + req.path));
   if (auto refusal = refuse_cross_site(req)) return reply(std::move(*refusal));

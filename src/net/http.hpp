@@ -4,6 +4,8 @@
 // the .cpp files.
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace mobix {
 
@@ -26,6 +28,8 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::string body;
   bool close = false;  ///< close the connection after this response (refusals)
+  /// Extra header fields (a web page's Content-Security-Policy and the like).
+  std::vector<std::pair<std::string, std::string>> headers = {};
 };
 
 /// Handlers answer through `reply`, possibly later (after a durable write), on the io thread.

@@ -209,6 +209,7 @@ struct HttpServer::Impl {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     res.set(http::field::server, "mobix/" MOBIX_VERSION);
     if (!r.body.empty()) res.set(http::field::content_type, r.content_type);
+    for (const auto& [name, value] : r.headers) res.set(name, value);
     res.keep_alive(keep);
     res.body() = std::move(r.body);
     res.prepare_payload();

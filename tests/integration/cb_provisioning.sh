@@ -6,41 +6,8 @@
 # box too (an independent RADIUS client), openssl verifies the certificates and talks to the box's
 # configuration server, and the refusals leave a reason in the log, a counter and the record.
 source "$(dirname "$0")/lib.sh"
-read -r P_AUTH P_ACCT P_ADMIN P_CSS P_SMSC P_BOX <<<"$(free_ports u u t t t t)"
-ADMIN=127.0.0.1:$P_ADMIN
-"$MOBIX" smpp smsc --listen 127.0.0.1:$P_SMSC --account css:css-pw --account boxes:box-pw >$T/smsc.log 2>&1 &
-PIDS+=($!)
-"$MOBIX" pki init --dir $T/ca --cn "Test Root CA" >/dev/null
-"$MOBIX" factory css-cert --ca $T/ca --cn css.cb.test --out $T/css >/dev/null
-echo "nas-secret-123" >$T/nas_secret
-cat >$T/mobix.yaml <<YAML
-log: {level: info}
-store: {path: $T/mobix.db}
-admin: {listen: 127.0.0.1:$P_ADMIN, no_token: true}
-access:
-  provisioning_realm: config.cb.test
-  radius:
-    auth_listen: 127.0.0.1:$P_AUTH
-    acct_listen: 127.0.0.1:$P_ACCT
-    clients: [{name: nas, address: 127.0.0.1/32, secret_file: $T/nas_secret}]
-  pools:
-    - {name: config, range: 127.40.0.10-127.40.0.250, realm: config.cb.test}
-    - {name: boxes, range: 127.41.0.10-127.41.0.250, realm: cb.test}
-css:
-  ca_dir: $T/ca
-  cert: $T/css.crt
-  key: $T/css.key
-  config_realm: config.cb.test
-  access_realm: cb.test
-  box_port: $P_BOX
-  listen: 127.0.0.1:$P_CSS
-  wakeup_delay: 1
-  callback_timeout: 20
-  connected_timeout: 1
-  wakeup: {smsc: 127.0.0.1:$P_SMSC, system_id: css, password: css-pw}
-YAML
+start_css "  callback_timeout: 20"
 "$MOBIX" check-config $T/mobix.yaml | grep -q "css" || fail "check-config does not see the css role"
-start_serve $T/mobix.yaml $P_ADMIN $T/serve.log || fail "serve did not start: $(tail -5 $T/serve.log)"
 
 # --- the factory ---
 "$MOBIX" factory mint --config $T/mobix.yaml --serial SN-A1 --out $T/boxA --css-name css.cb.test --retry 1 >/dev/null
@@ -48,11 +15,11 @@ start_serve $T/mobix.yaml $P_ADMIN $T/serve.log || fail "serve did not start: $(
 [ -f $T/batch/SN-B000002/serial.crt ] || fail "batch mint"
 [ "$(stat -c %a $T/boxA/key.pem)" = 600 ] || fail "the box's private key is not 0600"
 openssl verify -CAfile $T/ca/ca.crt $T/boxA/serial.crt >/dev/null || fail "openssl verify of the serial-number certificate"
-openssl x509 -in $T/boxA/serial.crt -noout -subject | grep -q "OU = serial, \|OU = serial$\|CN = SN-A1" || fail "serial certificate subject"
+subj=$(openssl x509 -in $T/boxA/serial.crt -noout -subject)
+[[ $subj == *"CN = SN-A1"* && $subj == *"OU = serial"* ]] || fail "serial certificate subject: $subj"
 pass "factory: keys, serial-number certificates (openssl verify), 0600 key"
 
 # --- Phase I: the call center ---
-ADM=("$MOBIX" admin --url $ADMIN)
 "${ADM[@]}" cb register --serial SN-A1 --line +4420000001 --name "Ann Smith" --address "1 High St" \
   --billing "IBAN GB00 1234" --cb-name ann00000001 --contact "jo12345678=Uncle Jo" | grep -q "registered SN-A1 as ann00000001" ||
   fail "cb register"
@@ -86,8 +53,6 @@ grep -q "reject user=SN-ZZZ@config.cb.test.*unknown serial number" $T/serve.log 
 pass "configuration log-in with radclient: accepted, wrong password and unknown serial refused (reply, counter, log)"
 
 # --- Phase II and III: power up box A with no input ---
-CB=("$MOBIX" cb run --nas 127.0.0.1:$P_AUTH --nas-acct 127.0.0.1:$P_ACCT --nas-secret-file $T/nas_secret
-    --smsc 127.0.0.1:$P_SMSC --smsc-account boxes:box-pw)
 "${CB[@]}" --state $T/boxA --line +4420000001 >$T/boxA.log 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 200); do
@@ -203,3 +168,25 @@ done
 jq -r .cb_certificate $T/boxD/params191.json | openssl x509 -noout -serial | grep -qi "$(curl -fsS http://$ADMIN/api/v1/cb/$CB_D | jq -r .cert_serial)" ||
   fail "box D holds a CB certificate the CSS no longer accepts"
 pass "kill -9 during configuration: nothing torn, and the box completes after a restart"
+
+# --- an unregistered box waits; openssl s_client meets its configuration server meanwhile ---
+"$MOBIX" factory mint --config $T/mobix.yaml --serial SN-E1 --out $T/boxE --css-name css.cb.test --config-wait 8 >/dev/null
+before=$(metric 'mobix_css_phase2_total{result="unregistered"}')
+"${CB[@]}" --state $T/boxE --line +4420000005 >$T/boxE.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 1 50); do grep -q "awaiting_download" $T/boxE.log && break; sleep 0.1; done
+E_IP=$(grep -o 'logged in as SN-E1@config.cb.test at [0-9.]*' $T/boxE.log | awk '{print $NF}')
+[ -n "$E_IP" ] || fail "box E did not log in: $(tail -3 $T/boxE.log)"
+for _ in $(seq 1 30); do [ "$(metric 'mobix_css_phase2_total{result="unregistered"}')" -gt "$before" ] && break; sleep 0.1; done
+[ "$(metric 'mobix_css_phase2_total{result="unregistered"}')" = $((before + 1)) ] || fail "unregistered not counted"
+grep -q "css: Phase II for box SN-E1 at $E_IP refused (unregistered)" $T/serve.log || fail "unregistered: no log line"
+# The box's server proves the serial (its certificate verifies against the root CA) to a client
+# with the CSS's certificate, and refuses a client without one.
+out=$(echo | openssl s_client -connect $E_IP:$P_BOX -CAfile $T/ca/ca.crt -cert $T/css.crt -key $T/css.key \
+  -verify_return_error 2>&1 || true)
+echo "$out" | grep -q "Verify return code: 0 (ok)" || fail "s_client to the box: $(echo "$out" | tail -5)"
+echo "$out" | grep -q "subject=.*CN = SN-E1" || fail "the box's server certificate is not its serial-number certificate"
+out=$(printf 'POST /cb/v1/configuration HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}' |
+  openssl s_client -connect $E_IP:$P_BOX -CAfile $T/ca/ca.crt -quiet 2>&1 || true)
+echo "$out" | grep -q "HTTP/1.1" && fail "the box served a client without a certificate: $out"
+pass "unregistered box: counted and logged; openssl s_client: the box serves its serial certificate, mutual TLS only"

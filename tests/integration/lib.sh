@@ -170,3 +170,47 @@ CONF
   for _ in $(seq 200); do curl -fsS "pop3://127.0.0.1:$pop3/" -u "$1:$1-mail-pw" >/dev/null 2>&1 && return 0; sleep 0.05; done
   return 1
 }
+
+# start_css [extra css keys as YAML lines]: a node with the access role (a configuration realm and
+# pools) and the css role (seed 004), an SMSC stand-in with accounts css and boxes, a root CA and
+# the CSS's certificate. Sets ADMIN, P_AUTH, P_ACCT, P_CSS, P_SMSC, P_BOX, CB (the box agent command
+# line without --state) and ADM (the admin CLI). Logs in $T/serve.log.
+start_css() {
+  read -r P_AUTH P_ACCT P_ADMIN P_CSS P_SMSC P_BOX <<<"$(free_ports u u t t t t)"
+  ADMIN=127.0.0.1:$P_ADMIN
+  "$MOBIX" smpp smsc --listen 127.0.0.1:$P_SMSC --account css:css-pw --account boxes:box-pw >$T/smsc.log 2>&1 &
+  PIDS+=($!)
+  "$MOBIX" pki init --dir $T/ca --cn "Test Root CA" >/dev/null
+  "$MOBIX" factory css-cert --ca $T/ca --cn css.cb.test --out $T/css >/dev/null
+  echo "nas-secret-123" >$T/nas_secret
+  cat >$T/mobix.yaml <<YAML
+log: {level: ${CSS_LOG_LEVEL:-info}}
+store: {path: $T/mobix.db}
+admin: {listen: 127.0.0.1:$P_ADMIN, no_token: true}
+access:
+  provisioning_realm: config.cb.test
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: nas, address: 127.0.0.1/32, secret_file: $T/nas_secret}]
+  pools:
+    - {name: config, range: 127.40.0.10-127.40.255.250, realm: config.cb.test}
+    - {name: boxes, range: 127.41.0.10-127.41.255.250, realm: cb.test}
+css:
+  ca_dir: $T/ca
+  cert: $T/css.crt
+  key: $T/css.key
+  config_realm: config.cb.test
+  access_realm: cb.test
+  box_port: $P_BOX
+  listen: 127.0.0.1:$P_CSS
+  wakeup_delay: 1
+  connected_timeout: 1
+  wakeup: {smsc: 127.0.0.1:$P_SMSC, system_id: css, password: css-pw, per_second: 1000}
+${1:-}
+YAML
+  start_serve $T/mobix.yaml $P_ADMIN $T/serve.log || fail "serve did not start: $(tail -5 $T/serve.log)"
+  CB=("$MOBIX" cb run --nas 127.0.0.1:$P_AUTH --nas-acct 127.0.0.1:$P_ACCT --nas-secret-file $T/nas_secret
+      --smsc 127.0.0.1:$P_SMSC --smsc-account boxes:box-pw)
+  ADM=("$MOBIX" admin --url $ADMIN)
+}
