@@ -2,19 +2,17 @@
 // serial-number certificate per box from the root CA, the configuration log-in, and the
 // valid-serial database (183) updated in the same step. Also the CSS's own certificate, and
 // revocation of a serial (the valid-serial database and the CRL).
-#include <openssl/rand.h>
-
 #include <ctime>
 #include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
 
-#include "access/config_auth.hpp"
 #include "cb/box_flash.hpp"
 #include "commands.hpp"
 #include "node/config_sections.hpp"
 #include "pki/pki.hpp"
+#include "provisioning/factory.hpp"
 #include "store/store.hpp"
 
 namespace mobix::cli {
@@ -28,22 +26,6 @@ struct FactoryOptions {
   std::uint32_t count = 0, config_wait = 30, retry = 10, days = 3650;
 };
 
-std::string random_password() {
-  static const char alphabet[] = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-  unsigned char r[20];
-  if (RAND_bytes(r, sizeof r) != 1) throw std::runtime_error("no randomness for a password");
-  std::string out;
-  for (auto b : r) out += alphabet[b % (sizeof alphabet - 1)];
-  return out;
-}
-
-bool valid_serial(const std::string& s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
-}
-
 void mint(const FactoryOptions& o) {
   auto cfg = load_config(o.config);
   if (!cfg.css)
@@ -52,33 +34,24 @@ void mint(const FactoryOptions& o) {
   for (std::uint32_t i = 1; i <= o.count; ++i) serials.push_back(fmt::format("{}{:06d}", o.prefix, i));
   if (serials.empty()) throw std::invalid_argument("give --serial or --count");
   for (const auto& s : serials)
-    if (!valid_serial(s))
+    if (!valid_serial_number(s))
       throw std::invalid_argument("serial \"" + s + "\": 1-64 letters, digits, '-', '_' or '.'");
   bool batch = serials.size() > 1 || o.count > 0;
   auto store = Store::open(cfg.store, cfg.store.migrate == StoreMigrate::automatic);
   pki::Signer signer(cfg.css->ca_dir);
   auto ca = pki::CertificateAuthority::open(cfg.css->ca_dir);
+  MintRequest req;
+  req.config_realm = cfg.css->config_realm;
+  req.box_port = static_cast<std::uint16_t>(cfg.css->box_port);
+  req.css_name = o.css_name;
+  req.config_wait = o.config_wait;
+  req.retry = o.retry;
+  req.days = static_cast<int>(o.days);
   std::vector<pki::CertificateAuthority::Recorded> recorded;
-  auto now = static_cast<std::int64_t>(std::time(nullptr));
   for (const auto& serial : serials) {
-    auto dir = batch ? (fs::path(o.out) / serial).string() : o.out;
-    auto keys = pki::generate_key_pair();
-    auto cert = signer.sign(keys.public_pem,
-                            pki::Signer::Subject{serial, "serial", true, true, static_cast<int>(o.days)});
-    cb::FactoryParams p;
-    p.serial = serial;
-    p.config_username = serial + "@" + cfg.css->config_realm;
-    p.config_password = random_password();
-    p.css_name = o.css_name;
-    p.box_port = static_cast<std::uint16_t>(cfg.css->box_port);
-    p.config_wait = o.config_wait;
-    p.retry = o.retry;
-    cb::BoxFlash::write_factory(dir, p, keys.private_pem, cert.pem, signer.ca_pem());
-    // The valid-serial database in the same step (the flash is written first: a serial in the
-    // database always has a box).
-    store->put_valid_serial({serial, password_sha256(p.config_password), cert.serial, now, 0});
-    recorded.push_back({cert.serial, serial, dir + "/serial.crt"});
-    std::cout << "minted " << serial << " -> " << dir << " (certificate " << cert.serial << ")\n";
+    auto box = mint_box(*store, signer, req, serial, batch ? (fs::path(o.out) / serial).string() : o.out);
+    recorded.push_back({box.cert_serial, serial, box.dir + "/serial.crt"});
+    std::cout << "minted " << serial << " -> " << box.dir << " (certificate " << box.cert_serial << ")\n";
   }
   ca.record(recorded);
 }

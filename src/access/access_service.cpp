@@ -41,6 +41,10 @@ bool AccessService::is_own_realm(std::string_view username) const {
   if (realm.empty() || !roaming_) return true;
   for (const auto& r : roaming_->realms)
     if (r == realm) return true;
+  // Boxes configuring (seed 004) and realms with a pool of their own are served here too.
+  if (realm == cfg_.provisioning_realm) return true;
+  for (const auto& p : cfg_.pools)
+    if (!p.realm.empty() && ascii_lower(p.realm) == realm) return true;
   return false;
 }
 

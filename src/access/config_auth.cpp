@@ -1,25 +1,12 @@
 #include "access/config_auth.hpp"
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 
 #include "access/access_service.hpp"
 #include "core/text.hpp"
+#include "provisioning/factory.hpp"
 
 namespace mobix {
-
-std::string password_sha256(std::string_view password) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(password.data(), password.size(), md, &n, EVP_sha256(), nullptr);
-  static const char hex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned i = 0; i < n; ++i) {
-    out += hex[md[i] >> 4];
-    out += hex[md[i] & 15];
-  }
-  return out;
-}
 
 bool ConfigAuthorizer::handles(std::string_view username) const {
   return !realm_.empty() && AccessService::realm_of(username) == realm_;

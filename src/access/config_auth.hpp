@@ -40,7 +40,4 @@ class ConfigAuthorizer {
   BoxRepository& boxes_;
 };
 
-/// Lowercase hex SHA-256 of `password` (what the valid-serial database keeps).
-std::string password_sha256(std::string_view password);
-
 }  // namespace mobix

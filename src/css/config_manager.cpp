@@ -180,7 +180,7 @@ std::pair<std::int64_t, std::string> ConfigManager::access_credentials(const Box
 std::string ConfigManager::parameters_191(const BoxRecord& rec, const std::string& cert_pem,
                                           const std::string& nap_user,
                                           const std::string& nap_password) const {
-  auto css = cfg_.public_address.value_or(cfg_.listen);
+  const auto& css = css_address_;
   return json{{"cb_id", rec.cb_id},
               {"cb_name", rec.cb_name},
               {"friendly_name", rec.friendly_name},
@@ -288,7 +288,8 @@ asio::awaitable<void> ConfigManager::configure(Job job) {
     if (resp.status == 0 && resp.error.find("alert") != std::string::npos) {
       // TLS 1.3: the box judges our certificate after the handshake; its alert comes with the
       // first read (seed 004 (i): the box refuses a manager whose certificate is not from its CA).
-      refuse(cb_id, job, Phase2Refusal::untrusted_certificate, "the box refused the CSS's certificate: " + resp.error);
+      refuse(cb_id, job, Phase2Refusal::untrusted_certificate,
+             "the box refused the CSS's certificate: " + resp.error);
       co_return;
     }
     if (resp.status != 200) {

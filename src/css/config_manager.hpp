@@ -57,6 +57,9 @@ class ConfigManager {
   /// Seed 004 step [4]: the box with `serial` logged in to the configuration access point and
   /// holds `ip`; `line_id` is the caller id the access network gave (empty when none).
   void box_logged_in(const std::string& serial, const std::string& ip, const std::string& line_id);
+  /// Where boxes call the connectivity listener (parameters 191): public_address, or where the
+  /// listener is bound (port 0 resolved).
+  void set_css_address(Endpoint e) { css_address_ = std::move(e); }
 
  private:
   struct Job {
@@ -84,6 +87,7 @@ class ConfigManager {
   std::deque<Job> waiting_;
   std::uint32_t running_ = 0;
   boost::asio::steady_timer sweep_timer_;
+  Endpoint css_address_;
 };
 
 }  // namespace mobix

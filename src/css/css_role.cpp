@@ -55,6 +55,7 @@ class CssRole final : public Role {
     wakeups_.start();
     manager_.start();
     server_.start();
+    manager_.set_css_address(cfg_.public_address.value_or(server_.local_endpoint()));
     spdlog::info("css: connectivity listener on {}, configuration realm {}", server_.local_endpoint().str(),
                  cfg_.config_realm);
   }

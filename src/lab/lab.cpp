@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 
 #include "directory/directory.hpp"
+#include "lab/lab_boxes.hpp"
 #include "lab/lab_mail.hpp"
 #include "lab/lab_relay.hpp"
 #include "lab/lab_util.hpp"
@@ -74,12 +75,20 @@ access:
       - name: lab-ggsn
         address: 127.0.0.0/16  # the GGSN side only: never the handset pools (127.1-127.5)
         secret_file: radius_secret
+  # Seed 004: boxes log in as "serial@config.lab.mobix.test" to be configured (Phase II).
+  provisioning_realm: config.lab.mobix.test
   pools:
     - name: internet
       range: 127.1.0.10-127.1.255.250
       apn: internet
     - name: default
       range: 127.2.0.10-127.2.255.250
+    - name: box-config  # reaches the configuration service only (examples/nftables-config-pool.nft)
+      range: 127.6.0.10-127.6.255.250
+      realm: config.lab.mobix.test
+    - name: boxes
+      range: 127.7.0.10-127.7.255.250
+      realm: cb.lab.mobix.test
 mail:
   pop3_listen: 127.0.0.1:0
   smtp_listen: 127.0.0.1:0
@@ -111,6 +120,17 @@ roaming:
   ca_file: pki/ca.crt
   partners:
     - {name: visited, realm: visited.mobix.test, certificate_name: radsec.visited.mobix.test}
+# Seed 004: the connectivity service system (configuration manager, wake-up, connectivity listener);
+# the call-center console is at http://<admin>/console/.
+css:
+  ca_dir: pki
+  cert: pki/css.crt
+  key: pki/css.key
+  config_realm: config.lab.mobix.test
+  access_realm: cb.lab.mobix.test
+  box_port: BOX_PORT
+  listen: 127.0.0.1:0
+  wakeup: {smsc: "127.0.0.1:SMSC_PORT", system_id: css, password_file: smpp_css_password}
 dns:
   listen: 127.0.0.1:0
   zones:
@@ -158,9 +178,12 @@ int run_lab(std::string dir) {
     std::string text = kLabConfig;
     lab::replace_all(text, "SMSC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     lab::replace_all(text, "RADSEC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
+    lab::replace_all(text, "BOX_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     write_private(config_path, text);
     write_private(fs::path(dir) / "smpp_relay_password", random_token(8) + "\n");
     write_private(fs::path(dir) / "smpp_gateway_password", random_token(8) + "\n");
+    write_private(fs::path(dir) / "smpp_css_password", random_token(8) + "\n");
+    write_private(fs::path(dir) / "smpp_boxes_password", random_token(8) + "\n");
     std::string key(64, '0');
     unsigned char raw[32];
     if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("RAND_bytes failed");
@@ -176,6 +199,17 @@ int run_lab(std::string dir) {
     req.dns_names = {"localhost", "lab.mobix.test"};
     req.ip_addresses = {"127.0.0.1"};
     ca.issue(req, pki_dir + "/lab-server");
+  }
+  if (!fs::exists(pki_dir + "/css.crt")) {
+    // Seed 004: the CSS's own certificate from the root CA (OU css); boxes accept it by name.
+    pki::Signer signer(pki_dir);
+    auto keys = pki::generate_key_pair();
+    auto cert =
+        signer.sign(keys.public_pem, pki::Signer::Subject{"css.lab.mobix.test", "css", true, true, 397});
+    write_private(fs::path(pki_dir) / "css.key", keys.private_pem);
+    write_private(fs::path(pki_dir) / "css.crt", cert.pem);
+    pki::CertificateAuthority::open(pki_dir).record(
+        {{cert.serial, "css.lab.mobix.test", pki_dir + "/css.crt"}});
   }
   bool two_networks = prepare_lab_visited(dir);
 
@@ -220,7 +254,10 @@ int run_lab(std::string dir) {
       if (m) stop_lab_mail(*m);
     }
   } stop_mail{lab_mail};
-  if (node.config().relay) lab_relay = start_lab_relay(node.config(), dirx);
+  std::string boxes_smsc_password;
+  std::ifstream(fs::path(dir) / "smpp_boxes_password") >> boxes_smsc_password;
+  if (node.config().relay)
+    lab_relay = start_lab_relay(node.config(), dirx, {{kLabBoxesSmscAccount, boxes_smsc_password}});
   node.start();
   std::optional<LabVisited> visited;
   if (two_networks) visited = start_lab_visited(dir);
@@ -233,6 +270,11 @@ int run_lab(std::string dir) {
 
   std::string secret;
   std::ifstream(secret_path) >> secret;
+  std::optional<LabBoxes> lab_boxes;
+  if (node.config().css && lab_relay)
+    lab_boxes = start_lab_boxes(
+        dir, node.config(), node.store(), node.listeners().at("access.radius_auth").endpoint,
+        node.listeners().at("access.radius_acct").endpoint, secret, lab_relay->smsc, boxes_smsc_password);
   json lab;
   lab["dir"] = dir;
   lab["config"] = config_path.string();
@@ -276,6 +318,20 @@ int run_lab(std::string dir) {
                                               {"msisdn", lab_relay->msisdn},
                                               {"device", lab_relay->mobile_server.str()}}});
   }
+  if (lab_boxes) {
+    // Seed 004: the demo boxes (their live state: the console or `mobix admin cb list`).
+    json boxes = json::array();
+    for (const auto& b : lab_boxes->boxes)
+      boxes.push_back(json{{"serial", b.serial},
+                           {"cb_id", b.cb_id},
+                           {"cb_name", b.cb_name},
+                           {"state_dir", b.state_dir},
+                           {"line", b.line},
+                           {"state", "powered up: configuring (Phases II and III)"}});
+    lab["boxes"] = boxes;
+    lab["console"] = "http://" + node.listeners().at("admin.http").endpoint.str() + "/console/";
+    lab["boxes_smsc_account"] = json{{"system_id", kLabBoxesSmscAccount}, {"password", boxes_smsc_password}};
+  }
   lab["handset_defaults"] =
       json{{"user", kHandsetUser}, {"password", kHandsetPassword}, {"sender", kHandsetSender}};
   if (lab_mail) {
@@ -310,6 +366,10 @@ int run_lab(std::string dir) {
               << "  curl -H 'Host: " << kLabCamHostname << "' http://" << pub.str()
               << "/   # through the relay\n";
   }
+  if (lab_boxes)
+    std::cout << "  open http://" << admin.str()
+              << "/console/   # the call center: two demo boxes configure\n"
+              << "  mobix admin --lab " << dir << " cb list\n";
   std::cout << "Everything is described in " << dir
             << "/lab.json. Ctrl-C stops the lab; run it again with --dir " << dir << " to resume.\n"
             << std::endl;

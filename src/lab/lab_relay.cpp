@@ -25,7 +25,8 @@ struct LabRelay::Runner {
   }
 };
 
-LabRelay start_lab_relay(const Config& cfg, Directory& dir) {
+LabRelay start_lab_relay(const Config& cfg, Directory& dir,
+                         const std::map<std::string, std::string>& extra_accounts) {
   LabRelay lab;
   lab.runner = std::make_shared<LabRelay::Runner>();
   auto& r = *lab.runner;
@@ -34,6 +35,8 @@ LabRelay start_lab_relay(const Config& cfg, Directory& dir) {
   sc.accounts[cfg.relay->smpp.system_id] = cfg.relay->smpp.password;
   if (cfg.gateway && cfg.gateway->smpp)
     sc.accounts[cfg.gateway->smpp->system_id] = cfg.gateway->smpp->password;
+  if (cfg.css) sc.accounts[cfg.css->wakeup_smsc.system_id] = cfg.css->wakeup_smsc.password;
+  for (const auto& [id, password] : extra_accounts) sc.accounts[id] = password;
   r.smsc = std::make_unique<smpp::LabSmsc>(r.io, sc);
   r.smsc->start();
   lab.smsc = r.smsc->local_endpoint();

@@ -2,6 +2,7 @@
 // The lab's part of seed 001: the SMSC stand-in the relay and gateway talk SMPP to, and a demo
 // mobile server (a small HTTP service bound to a lab handset's fixed address), both on their own
 // thread next to the node.
+#include <map>
 #include <memory>
 #include <string>
 
@@ -28,6 +29,8 @@ inline constexpr const char* kLabCamIp = "127.3.0.9";
 
 /// Starts the SMSC on the address the config names and the demo server, and points the demo
 /// subscriber's relay.http_port at it. Throws when the SMSC port is taken.
-LabRelay start_lab_relay(const Config& cfg, Directory& dir);
+/// `extra_accounts`: more SMSC accounts (system_id -> password), e.g. the lab boxes' receiver.
+LabRelay start_lab_relay(const Config& cfg, Directory& dir,
+                         const std::map<std::string, std::string>& extra_accounts = {});
 
 }  // namespace mobix

@@ -78,6 +78,9 @@ Listeners Node::listeners() const {
 Directory& Node::directory() {
   return *impl_->directory;
 }
+Store& Node::store() {
+  return *impl_->store;
+}
 SessionView* Node::sessions() {
   return impl_->ctx->sessions;
 }

@@ -12,6 +12,7 @@ namespace mobix {
 
 class Directory;
 class SessionView;
+class Store;
 
 class Node {
  public:
@@ -26,6 +27,8 @@ class Node {
   /// "access.radius_auth" -> where it actually listens (port 0 resolved).
   Listeners listeners() const;
   Directory& directory();
+  /// The store the roles share (the lab seeds demo data through it).
+  Store& store();
   /// The access sessions' read side, or null when the node runs no access role.
   SessionView* sessions();
   const Config& config() const;
