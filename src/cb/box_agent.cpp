@@ -304,7 +304,8 @@ asio::awaitable<void> BoxAgent::listen_for_wakeups() {
     if (bound) {
       spdlog::info("{}: listening for wake-ups on {}", tag_, line);
       auto cb_id = op->cb_id;
-      co_await esme.receive([this, cb_id](const smpp::ShortMessage& m) {
+      // Named, not a temporary, across co_await (docs/design.md: GCC 12 coroutines).
+      smpp::Esme::DeliverHandler on_deliver = [this, cb_id](const smpp::ShortMessage& m) {
         auto payload = m.payload();
         std::string text(payload.begin(), payload.end());
         if (!cbproto::is_wakeup_for(text, cb_id)) {
@@ -314,7 +315,8 @@ asio::awaitable<void> BoxAgent::listen_for_wakeups() {
         spdlog::info("{}: woken up", tag_);
         wake_pending_ = true;
         signal_.cancel();
-      });
+      };
+      co_await esme.receive(on_deliver);
     } else {
       spdlog::warn("{}: cannot bind to the SMSC for wake-ups: {}", tag_, bound.error);
     }
