@@ -58,9 +58,12 @@ int main(int argc, char** argv) {
   auto* lab = app.add_subcommand("lab", "Run every role on loopback with the embedded store and demo data");
   std::string lab_dir;
   lab->add_option("--dir", lab_dir, "state directory (default: a new temp dir); reuse it to resume");
+  mobix::LabOptions lab_options;
+  lab->add_flag("--no-boxes{false}", lab_options.boxes,
+                "do not power up the demo connectivity boxes (a quiet lab: RADIUS moves only with you)");
   lab->callback([&] {
     try {
-      exit_code = mobix::run_lab(lab_dir);
+      exit_code = mobix::run_lab(lab_dir, lab_options);
     } catch (const mobix::ConfigError& e) {
       spdlog::critical("config error: {}", e.what());
       exit_code = mobix::cli::kExitConfig;

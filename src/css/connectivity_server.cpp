@@ -79,6 +79,9 @@ void ConnectivityServer::handle(const HttpRequest& req, HttpReply reply) {
   if (rec->cert_serial != id.serial)
     return reply(refuse(req, 403, "stale_certificate",
                         "certificate " + id.serial + " is not the one issued last to " + rec->cb_id));
+  // A revoked serial is refused at every step, after configuration too (issue 15 item 1).
+  if (auto valid = registry_.repository().find_valid_serial(rec->serial); !valid || valid->revoked)
+    return reply(refuse(req, 403, "revoked_serial", "the serial number of " + rec->cb_id + " is revoked"));
   // The session table says who holds the address the call comes from (DESIGN.md: identity from
   // the session table): a copied certificate used from another box's line is refused.
   auto session = sessions_.find_by_ip(req.peer);

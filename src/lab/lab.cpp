@@ -161,7 +161,7 @@ const char* kHandsetSender = "user@handset.invalid";
 
 }  // namespace
 
-int run_lab(std::string dir) {
+int run_lab(std::string dir, LabOptions options) {
   if (dir.empty()) {
     char tmpl[] = "/tmp/mobix-lab-XXXXXX";
     if (!mkdtemp(tmpl)) throw std::runtime_error("cannot create a temp dir");
@@ -271,7 +271,7 @@ int run_lab(std::string dir) {
   std::string secret;
   std::ifstream(secret_path) >> secret;
   std::optional<LabBoxes> lab_boxes;
-  if (node.config().css && lab_relay)
+  if (options.boxes && node.config().css && lab_relay)
     lab_boxes = start_lab_boxes(
         dir, node.config(), node.store(), node.listeners().at("access.radius_auth").endpoint,
         node.listeners().at("access.radius_acct").endpoint, secret, lab_relay->smsc, boxes_smsc_password);

@@ -5,7 +5,13 @@
 
 namespace mobix {
 
+struct LabOptions {
+  /// Power up the demo connectivity boxes (seed 004) at start; off for a quiet lab whose RADIUS
+  /// counters move only with what the user does.
+  bool boxes = true;
+};
+
 /// Runs the lab until SIGINT/SIGTERM. `dir` empty: a new temp dir. Returns an exit code.
-int run_lab(std::string dir);
+int run_lab(std::string dir, LabOptions options = {});
 
 }  // namespace mobix

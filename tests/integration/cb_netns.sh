@@ -20,7 +20,7 @@ teardown() {
   ip netns del $OP 2>/dev/null || true
   ip netns del $BOX 2>/dev/null || true
 }
-trap 'cleanup; teardown' EXIT
+trap 'teardown; cleanup' EXIT  # teardown first: it stops what runs inside the namespaces
 inop() { ip netns exec $OP "$@"; }
 inbox() { ip netns exec $BOX "$@"; }
 ip netns add $OP
@@ -43,7 +43,9 @@ inop nft -D config_pool=10.77.0.0/24 -D css_address=$OPNET -D css_port=$P_CSS -D
 ADMIN=127.0.0.1:$P_ADMIN
 metric() { inop curl -fsS "http://$ADMIN/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 inop "$MOBIX" smpp smsc --listen $OPNET:$P_SMSC --account css:css-pw --account boxes:box-pw >$T/smsc.log 2>&1 &
+PIDS+=($!)
 inop /usr/bin/python3 -m http.server $P_WEB --bind $OPNET >$T/web.log 2>&1 &
+PIDS+=($!)
 "$MOBIX" pki init --dir $T/ca --cn "Test Root CA" >/dev/null
 "$MOBIX" factory css-cert --ca $T/ca --cn css.cb.test --out $T/css >/dev/null
 echo "nas-secret-123" >$T/nas_secret
@@ -73,6 +75,7 @@ css:
   wakeup: {smsc: $OPNET:$P_SMSC, system_id: css, password: css-pw}
 YAML
 inop "$MOBIX" serve --config $T/mobix.yaml >$T/serve.log 2>&1 &
+PIDS+=($!)
 for _ in $(seq 1 100); do inop curl -fsS "http://$ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 inop curl -fsS "http://$ADMIN/healthz" >/dev/null || fail "serve did not start: $(tail -5 $T/serve.log)"
 
@@ -81,6 +84,7 @@ CB_N=$(inop curl -fsS -XPOST -H 'Content-Type: application/json' http://$ADMIN/a
   -d '{"serial":"SN-N1","line_id":"4420000077","name":"Net Box","street_address":"x","billing":"y"}' | jq -r .cb_id)
 inbox "$MOBIX" cb run --state $T/boxN --line 4420000077 --nas $OPNET:$P_AUTH --nas-acct $OPNET:$P_ACCT \
   --nas-secret-file $T/nas_secret --smsc $OPNET:$P_SMSC --smsc-account boxes:box-pw >$T/boxN.log 2>&1 &
+PIDS+=($!)
 for _ in $(seq 1 150); do
   state=$(inop curl -fsS http://$ADMIN/api/v1/cb/$CB_N | jq -r .state)
   [ "$state" = online ] || [ "$state" = configured ] || [ "$state" = config_error ] && break

@@ -190,3 +190,8 @@ out=$(printf 'POST /cb/v1/configuration HTTP/1.1\r\nHost: x\r\nContent-Length: 2
   openssl s_client -connect $E_IP:$P_BOX -CAfile $T/ca/ca.crt -quiet 2>&1 || true)
 echo "$out" | grep -q "HTTP/1.1" && fail "the box served a client without a certificate: $out"
 pass "unregistered box: counted and logged; openssl s_client: the box serves its serial certificate, mutual TLS only"
+
+# --- a serial revoked after configuration: its CB certificate is refused too ---
+"$MOBIX" factory revoke --config $T/mobix.yaml --serial SN-A1 >/dev/null
+css_refusal revoked_serial $T/boxA-cb.crt $T/boxA/key.pem
+pass "a box whose serial was revoked after configuration is refused by the connectivity listener"

@@ -106,14 +106,18 @@ openssl rand -hex 32 >$T/examples/pki/signal.key
 echo relaypw >$T/examples/pki/smpp-relay.pw
 echo gwpw >$T/examples/pki/smpp-gateway.pw
 openssl rand -hex 24 >$T/examples/admin.token
-for f in mobix relay gateway home visited; do
+"$MOBIX" factory css-cert --ca $T/examples/pki --cn css.example.net --out $T/examples/pki/css >/dev/null
+echo "nas-secret-example" >$T/examples/pki/nas_secret
+echo csspw >$T/examples/pki/smpp-css.pw
+for f in mobix relay gateway home visited css; do
   out=$("$MOBIX" check-config $T/examples/$f.yaml) || fail "examples/$f.yaml: $out"
 done
 "$MOBIX" check-config $T/examples/relay.yaml | grep -q "roles: relay, admin" || fail "relay roles"
 "$MOBIX" check-config $T/examples/gateway.yaml | grep -q "roles: access, gateway, admin" || fail "gateway roles"
 "$MOBIX" check-config $T/examples/visited.yaml | grep -q "roles: access, roaming, dns, admin" || fail "visited roles"
 "$MOBIX" check-config $T/examples/home.yaml | grep -q "roles: access, roaming, dns, admin" || fail "home roles"
-pass "examples/mobix.yaml, relay.yaml, gateway.yaml, home.yaml and visited.yaml validate"
+"$MOBIX" check-config $T/examples/css.yaml | grep -q "roles: access, css, admin" || fail "css roles"
+pass "examples/mobix.yaml, relay.yaml, gateway.yaml, home.yaml, visited.yaml and css.yaml validate"
 
 # check-config runs the DNS zone checks serve runs (issue 11): a bad address, a record outside its zone
 # and a zone given twice are refused with the real line of the offending entry, before anything binds.
