@@ -68,8 +68,10 @@ void BM_Phase2RecordTransition(benchmark::State& state) {
   auto path = ca().dir + "/steps.db";
   auto store = Store::open_sqlite(path);
   BoxRegistry registry(*store);
-  store->put_valid_serial({"SN-1", password_sha256("pw"), "AA", 1, 0});
-  auto rec = registry.register_box({"SN-1", "", "", "4420000001", "Bench", "1 St", "b", {}}, 1);
+  static int run = 0;  // the library calls this function more than once: a new box each time
+  auto serial = "SN-" + std::to_string(++run);
+  store->put_valid_serial({serial, password_sha256("pw"), "AA", 1, 0});
+  auto rec = registry.register_box({serial, "", "", "4420000001", "Bench", "1 St", "b", {}}, 1);
   std::int64_t n = 0;
   for (auto _ : state)
     registry.transition(

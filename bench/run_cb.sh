@@ -26,10 +26,10 @@ cleanup() {
   for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -d "$T/pg/data" ] && runuser -u postgres -- $PG/pg_ctl -D "$T/pg/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$T"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"  # a fleet of boxes holds a few sockets each
 free_port() { /usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="u" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"; }
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }  # utime + stime, clock ticks
 HZ=$(getconf CLK_TCK)

@@ -12,6 +12,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "cb/box_agent.hpp"
+#include "cb/line_radio.hpp"
 #include "commands.hpp"
 #include "lab_file.hpp"
 
@@ -32,17 +33,25 @@ std::string first_line(const std::string& path) {
   return s;
 }
 
-cb::BoxWorld world_of(const CbOptions& o) {
-  cb::BoxWorld w;
+/// The NAS the boxes log in through, and the SMSC their lines' wake-ups come from.
+struct Surroundings {
+  cb::BoxWorld world;
+  Endpoint smsc;
+  std::string smsc_system_id, smsc_password;
+};
+
+Surroundings world_of(const CbOptions& o) {
+  Surroundings s;
+  auto& w = s.world;
   if (!o.lab_dir.empty()) {
     auto lab = read_lab(o.lab_dir);
     w.nas_auth = lab_endpoint(lab, "access.radius_auth");
     w.nas_acct = lab_endpoint(lab, "access.radius_acct");
     w.nas_secret = lab.at("radius_secret").get<std::string>();
-    w.smsc = lab_endpoint(lab, "lab.smsc");
-    w.smsc_system_id = lab.at("boxes_smsc_account").at("system_id").get<std::string>();
-    w.smsc_password = lab.at("boxes_smsc_account").at("password").get<std::string>();
-    return w;
+    s.smsc = lab_endpoint(lab, "lab.smsc");
+    s.smsc_system_id = lab.at("boxes_smsc_account").at("system_id").get<std::string>();
+    s.smsc_password = lab.at("boxes_smsc_account").at("password").get<std::string>();
+    return s;
   }
   auto parse = [](const std::string& s, const char* what) {
     auto ep = parse_endpoint(s);
@@ -53,20 +62,22 @@ cb::BoxWorld world_of(const CbOptions& o) {
   w.nas_acct = parse(o.nas_acct, "--nas-acct");
   if (o.nas_secret_file.empty()) throw std::invalid_argument("give --lab or --nas-secret-file");
   w.nas_secret = first_line(o.nas_secret_file);
-  w.smsc = parse(o.smsc, "--smsc");
+  s.smsc = parse(o.smsc, "--smsc");
   auto colon = o.smsc_account.find(':');
   if (colon == std::string::npos) throw std::invalid_argument("--smsc-account takes SYSTEM_ID:PASSWORD");
-  w.smsc_system_id = o.smsc_account.substr(0, colon);
-  w.smsc_password = o.smsc_account.substr(colon + 1);
-  return w;
+  s.smsc_system_id = o.smsc_account.substr(0, colon);
+  s.smsc_password = o.smsc_account.substr(colon + 1);
+  return s;
 }
 
 void run(const CbOptions& o) {
   if (!o.lines.empty() && o.lines.size() != o.states.size())
     throw std::invalid_argument("give one --line per --state, or none (each DIR/line is read)");
-  auto world = world_of(o);
+  auto surroundings = world_of(o);
+  const auto& world = surroundings.world;
   boost::asio::io_context io;
   boost::asio::thread_pool blocking(4);
+  cb::LineRadio radio(io, surroundings.smsc, surroundings.smsc_system_id, surroundings.smsc_password);
   std::vector<std::unique_ptr<cb::BoxAgent>> boxes;
   for (std::size_t i = 0; i < o.states.size(); ++i) {
     auto w = world;
@@ -76,13 +87,14 @@ void run(const CbOptions& o) {
     } else {
       w.line = cb::BoxFlash(o.states[i]).line();
     }
-    boxes.push_back(std::make_unique<cb::BoxAgent>(io, blocking, o.states[i], w));
+    boxes.push_back(std::make_unique<cb::BoxAgent>(io, blocking, radio, o.states[i], w));
   }
   for (auto& b : boxes) boost::asio::co_spawn(io, b->run(), boost::asio::detached);
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const boost::system::error_code& ec, int) {
     if (ec) return;
     for (auto& b : boxes) b->stop();
+    radio.stop();
     io.stop();
   });
   io.run();

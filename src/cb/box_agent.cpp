@@ -1,5 +1,7 @@
 #include "cb/box_agent.hpp"
 
+#include "cb/line_radio.hpp"
+
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
 
@@ -20,7 +22,6 @@
 #include "net/tls_context.hpp"
 #include "pki/pki.hpp"
 #include "sim/radius_client.hpp"
-#include "smpp/esme.hpp"
 
 namespace mobix::cb {
 
@@ -78,9 +79,16 @@ std::string random_session_id() {
 
 }  // namespace
 
-BoxAgent::BoxAgent(asio::io_context& io, asio::thread_pool& blocking, std::string dir, BoxWorld world)
-    : io_(io), blocking_(blocking), flash_(std::move(dir)), world_(std::move(world)), signal_(io) {
+BoxAgent::BoxAgent(asio::io_context& io, asio::thread_pool& blocking, LineRadio& radio, std::string dir,
+                   BoxWorld world)
+    : io_(io),
+      blocking_(blocking),
+      radio_(radio),
+      flash_(std::move(dir)),
+      world_(std::move(world)),
+      signal_(io) {
   tag_ = "cb " + flash_.factory().serial;
+  listen_for_wakeups();
 }
 
 BoxAgent::~BoxAgent() = default;
@@ -115,7 +123,7 @@ asio::awaitable<void> BoxAgent::run() {
       continue;
     }
     set_state(BoxAgentState::configured);
-    if (!listening_) asio::co_spawn(io_, listen_for_wakeups(), asio::detached);
+    if (!listening_) listen_for_wakeups();
     while (!wake_pending_ && !stopping_) {
       auto forever = std::chrono::milliseconds(3600 * 1000);
       co_await sleep(forever);
@@ -290,41 +298,24 @@ asio::awaitable<bool> BoxAgent::configure() {
   co_return ok;
 }
 
-asio::awaitable<void> BoxAgent::listen_for_wakeups() {
+void BoxAgent::listen_for_wakeups() {
+  // The line the box is plugged into, or the one its parameters 191 name. Tuned once: a fleet's
+  // lines are all known before the radio binds, so it binds once for all of them.
+  auto op = flash_.operational();
+  auto line = !world_.line.empty() ? world_.line : op ? op->wakeup_line : std::string();
+  if (line.empty() || listening_) return;
   listening_ = true;
-  while (!stopping_) {
-    auto op = flash_.operational();
-    if (!op) break;
-    auto line = world_.line.empty() ? op->wakeup_line : world_.line;
-    if (!line.empty() && line.front() == '+') line.erase(0, 1);  // the SMSC routes international numbers
-    smpp::EsmeConfig ec{world_.smsc, world_.smsc_system_id,    world_.smsc_password,
-                        "",          smpp::BindMode::receiver, line};
-    smpp::Esme esme(io_.get_executor(), ec);
-    auto bound = co_await esme.bind();
-    if (bound) {
-      spdlog::info("{}: listening for wake-ups on {}", tag_, line);
-      auto cb_id = op->cb_id;
-      // Named, not a temporary, across co_await (docs/design.md: GCC 12 coroutines).
-      smpp::Esme::DeliverHandler on_deliver = [this, cb_id](const smpp::ShortMessage& m) {
-        auto payload = m.payload();
-        std::string text(payload.begin(), payload.end());
-        if (!cbproto::is_wakeup_for(text, cb_id)) {
-          spdlog::info("{}: ignored a message that is not our wake-up", tag_);
-          return;
-        }
-        spdlog::info("{}: woken up", tag_);
-        wake_pending_ = true;
-        signal_.cancel();
-      };
-      co_await esme.receive(on_deliver);
-    } else {
-      spdlog::warn("{}: cannot bind to the SMSC for wake-ups: {}", tag_, bound.error);
+  radio_.tune(line, [this](const std::string& text) {
+    auto params = flash_.operational();
+    if (!params || !cbproto::is_wakeup_for(text, params->cb_id)) {
+      spdlog::info("{}: ignored a message that is not our wake-up", tag_);
+      return;
     }
-    if (stopping_) break;
-    asio::steady_timer pause(io_, std::chrono::seconds(2));
-    co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-  }
-  listening_ = false;
+    spdlog::info("{}: woken up", tag_);
+    wake_pending_ = true;
+    signal_.cancel();
+  });
+  spdlog::info("{}: listening for wake-ups on {}", tag_, sms_address(line));
 }
 
 asio::awaitable<bool> BoxAgent::call_back() {

@@ -28,14 +28,15 @@ class HttpServer;
 
 namespace mobix::cb {
 
-/// Where the box is plugged in: its NAS (RADIUS) and its phone line's wake-up channel (SMPP).
+class LineRadio;
+
+/// Where the box is plugged in: its NAS (RADIUS) and its phone line (Calling-Station-Id; the
+/// wake-ups arrive on it through the process's LineRadio).
 struct BoxWorld {
   Endpoint nas_auth{"127.0.0.1", 1812};
   Endpoint nas_acct{"127.0.0.1", 1813};
   std::string nas_secret;  ///< never logged
-  std::string line;        ///< the line's number (Calling-Station-Id, wake-ups)
-  Endpoint smsc{"127.0.0.1", 2775};
-  std::string smsc_system_id, smsc_password;
+  std::string line;        ///< the line's number; empty: the one parameters 191 name
 };
 
 /// Seed 004 Figures 3 and 5, as far as Phases II and III go.
@@ -51,7 +52,8 @@ const char* to_string(BoxAgentState s);
 
 class BoxAgent {
  public:
-  BoxAgent(boost::asio::io_context& io, boost::asio::thread_pool& blocking, std::string dir, BoxWorld world);
+  BoxAgent(boost::asio::io_context& io, boost::asio::thread_pool& blocking, LineRadio& radio, std::string dir,
+           BoxWorld world);
   ~BoxAgent();
   /// Runs until stop(): configures when needed, then answers wake-ups.
   boost::asio::awaitable<void> run();
@@ -68,13 +70,14 @@ class BoxAgent {
   boost::asio::awaitable<bool> call_back();
   boost::asio::awaitable<std::optional<Login>> log_in(std::string username, std::string password);
   boost::asio::awaitable<void> log_out(Login login);
-  boost::asio::awaitable<void> listen_for_wakeups();
+  void listen_for_wakeups();
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
   std::string check_download(const std::string& body, const std::string& peer_cert, std::string& why) const;
   void set_state(BoxAgentState s);
 
   boost::asio::io_context& io_;
   boost::asio::thread_pool& blocking_;
+  LineRadio& radio_;
   BoxFlash flash_;
   BoxWorld world_;
   std::string tag_;  ///< "cb <serial>" in logs

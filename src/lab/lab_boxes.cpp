@@ -11,6 +11,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "cb/box_agent.hpp"
+#include "cb/line_radio.hpp"
 #include "pki/pki.hpp"
 #include "provisioning/factory.hpp"
 #include "provisioning/registry.hpp"
@@ -22,10 +23,12 @@ namespace fs = std::filesystem;
 struct LabBoxes::Runner {
   boost::asio::io_context io;
   boost::asio::thread_pool blocking{2};
+  std::unique_ptr<cb::LineRadio> radio;
   std::vector<std::unique_ptr<cb::BoxAgent>> agents;
   std::thread thread;
   ~Runner() {
     for (auto& a : agents) boost::asio::post(io, [p = a.get()] { p->stop(); });
+    boost::asio::post(io, [p = radio.get()] { p->stop(); });
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // let them log out
     io.stop();
     if (thread.joinable()) thread.join();
@@ -82,17 +85,15 @@ LabBoxes start_lab_boxes(const std::string& dir, const Config& cfg, Store& store
   lab.runner = std::make_shared<LabBoxes::Runner>();
   auto& r = *lab.runner;
   BoxRegistry registry(store);
+  r.radio = std::make_unique<cb::LineRadio>(r.io, smsc, kLabBoxesSmscAccount, smsc_password);
   for (const auto& d : kDemoBoxes) {
     cb::BoxWorld world;
     world.nas_auth = auth;
     world.nas_acct = acct;
     world.nas_secret = secret;
     world.line = d.line;
-    world.smsc = smsc;
-    world.smsc_system_id = kLabBoxesSmscAccount;
-    world.smsc_password = smsc_password;
     auto state_dir = boxes_dir + "/" + d.serial;
-    r.agents.push_back(std::make_unique<cb::BoxAgent>(r.io, r.blocking, state_dir, world));
+    r.agents.push_back(std::make_unique<cb::BoxAgent>(r.io, r.blocking, *r.radio, state_dir, world));
     auto rec = registry.find(d.serial);
     lab.boxes.push_back(LabBox{d.serial, rec ? rec->cb_id : "", d.cb_name, state_dir, d.line});
   }
