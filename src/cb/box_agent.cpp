@@ -199,12 +199,12 @@ asio::awaitable<void> BoxAgent::log_out(Login login) {
   spdlog::info("{}: logged out of {}", tag_, login.ip);
 }
 
-std::string BoxAgent::check_download(const std::string& body, const std::string& peer_cert,
+std::string BoxAgent::check_download(const std::string& body, const HttpRequest::PeerCertificate& peer_cert,
                                      std::string& why) const {
   // Only the configuration manager may configure the box: a certificate from the root CA (checked
   // by TLS) that says "css" (seed 004 (i)).
   auto factory = flash_.factory();
-  auto manager = pki::identity_of(peer_cert);
+  const auto& manager = peer_cert;
   if (manager.unit != "css" || (!factory.css_name.empty() && manager.common_name != factory.css_name)) {
     why = "the client is not the configuration manager (" + manager.common_name + ")";
     return "403";
@@ -253,7 +253,7 @@ asio::awaitable<bool> BoxAgent::configure() {
         if (req.method != "POST" || req.path != cbproto::kConfigurationPath)
           return reply(HttpResponse{404, "application/json", R"({"error":"no such endpoint"})", true});
         std::string why;
-        auto status = check_download(req.body, req.peer_cert_pem, why);
+        auto status = check_download(req.body, req.peer_cert, why);
         if (status != "200") {
           spdlog::warn("{}: configuration download refused ({}): {}", tag_, status, why);
           return reply(

@@ -19,12 +19,13 @@
 
 #include "cb/box_flash.hpp"
 #include "core/net.hpp"
+#include "net/http.hpp"
 
 struct ssl_session_st;
 
 namespace mobix {
 class HttpServer;
-}
+}  // namespace mobix
 
 namespace mobix::cb {
 
@@ -72,7 +73,8 @@ class BoxAgent {
   boost::asio::awaitable<void> log_out(Login login);
   void listen_for_wakeups();
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds d);
-  std::string check_download(const std::string& body, const std::string& peer_cert, std::string& why) const;
+  std::string check_download(const std::string& body, const HttpRequest::PeerCertificate& peer_cert,
+                             std::string& why) const;
   void set_state(BoxAgentState s);
 
   boost::asio::io_context& io_;

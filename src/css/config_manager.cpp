@@ -241,8 +241,8 @@ asio::awaitable<void> ConfigManager::configure(Job job) {
       refuse(cb_id, job, reason, why);
       co_return;
     }
-    auto peer_pem = conn.peer_certificate();
-    auto id = pki::identity_of(peer_pem);
+    auto* peer = conn.peer_certificate();
+    auto id = pki::identity_of(peer);
     if (id.unit != "serial") {
       refuse(cb_id, job, Phase2Refusal::not_a_serial_certificate,
              "the box showed a certificate for \"" + id.unit + "\", not its serial-number certificate");
@@ -265,9 +265,8 @@ asio::awaitable<void> ConfigManager::configure(Job job) {
     }
 
     // Parameters 191: a CB certificate for the key the box already holds, binding it to the CB ID.
-    auto issued =
-        signer_.sign(pki::public_key_of(peer_pem),
-                     pki::Signer::Subject{cb_id, "cb", true, true, static_cast<int>(cfg_.cert_days)});
+    auto issued = signer_.sign_for_key_of(
+        peer, pki::Signer::Subject{cb_id, "cb", true, true, static_cast<int>(cfg_.cert_days)});
     auto creds = access_credentials(*rec);
     auto nap_user = rec->cb_id + "@" + cfg_.access_realm;
     // Recorded before the download: once the box has the certificate, the CSS accepts it even if

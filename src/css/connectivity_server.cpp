@@ -9,7 +9,6 @@
 #include "core/metrics.hpp"
 #include "net/http_server.hpp"
 #include "net/tls_context.hpp"
-#include "pki/pki.hpp"
 #include "provisioning/registry.hpp"
 #include "spine/session_view.hpp"
 
@@ -66,9 +65,9 @@ HttpResponse ConnectivityServer::refuse(const HttpRequest& req, int status, cons
 
 void ConnectivityServer::handle(const HttpRequest& req, HttpReply reply) {
   auto now = static_cast<std::int64_t>(std::time(nullptr));
-  if (req.peer_cert_pem.empty())
+  if (!req.peer_cert.present())
     return reply(refuse(req, 403, "no_certificate", "a CB certificate is required"));
-  auto id = pki::identity_of(req.peer_cert_pem);
+  const auto& id = req.peer_cert;
   if (id.unit == "serial")
     return reply(
         refuse(req, 403, "serial_certificate",

@@ -78,22 +78,25 @@ struct LabSmsc::Impl {
 
   explicit Impl(SmscConfig c) : cfg(std::move(c)) {}
 
-  // Delivers to the first live receiver whose address_range prefixes the destination.
+  // Delivers to the live receiver whose address_range is the longest prefix of the destination
+  // (the most specific route, as in a routing table; the first bound among equals).
   bool route(const ShortMessage& m) {
+    std::shared_ptr<Peer> best;
     for (auto it = receivers.begin(); it != receivers.end();) {
       auto p = it->lock();
       if (!p || !p->open) {
         it = receivers.erase(it);
         continue;
       }
-      if (m.destination_addr.rfind(p->address_range, 0) == 0) {
-        p->send(Pdu{cmd::deliver_sm, status::ok, p->next_sequence++, m});
-        pdus("delivered").inc();
-        return true;
-      }
+      if (m.destination_addr.rfind(p->address_range, 0) == 0 &&
+          (!best || p->address_range.size() > best->address_range.size()))
+        best = p;
       ++it;
     }
-    return false;
+    if (!best) return false;
+    best->send(Pdu{cmd::deliver_sm, status::ok, best->next_sequence++, m});
+    pdus("delivered").inc();
+    return true;
   }
 
   void flush_queue() {

@@ -2,7 +2,8 @@
 // The lab's SMSC: a stand-in for the operator's SMS centre, because none is reachable here (and
 // no SMPP server is packaged for Debian). It speaks SMPP 3.4 as a server: binds checked against
 // configured accounts, submit_sm acknowledged with a message_id and delivered as deliver_sm to
-// a receiver (or transceiver) bound with an address_range that prefixes the destination; held
+// a receiver (or transceiver) bound with an address_range that prefixes the destination (the
+// longest such range wins); held
 // in memory (bounded) until such a receiver binds. Not a production SMSC: no persistence, no
 // delivery receipts, no throughput control.
 #include <cstdint>

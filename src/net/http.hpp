@@ -19,8 +19,12 @@ struct HttpRequest {
   std::string host;    ///< the Host header
   std::string origin;  ///< the Origin header (browsers send it on cross-site requests)
   std::string peer;    ///< the client's address
-  /// Over mutual TLS: the client's verified certificate (PEM); empty otherwise.
-  std::string peer_cert_pem;
+  /// Over mutual TLS, the client's verified certificate: its subject CN and OU and its serial
+  /// (upper-case hex); empty otherwise.
+  struct PeerCertificate {
+    std::string common_name, unit, serial;
+    bool present() const { return !serial.empty(); }
+  } peer_cert;
 };
 
 struct HttpResponse {

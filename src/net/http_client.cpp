@@ -1,6 +1,5 @@
 #include "net/http_client.hpp"
 
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -111,17 +110,8 @@ asio::awaitable<bool> HttpsConnection::connect_verified_chain(const Endpoint& to
   co_return true;
 }
 
-std::string HttpsConnection::peer_certificate() const {
-  if (!impl_->stream) return {};
-  X509* cert = SSL_get0_peer_certificate(impl_->stream->native_handle());
-  if (!cert) return {};
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, cert);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return out;
+X509* HttpsConnection::peer_certificate() const {
+  return impl_->stream ? SSL_get0_peer_certificate(impl_->stream->native_handle()) : nullptr;
 }
 
 bool HttpsConnection::resumed() const {

@@ -15,6 +15,7 @@ namespace boost::asio::ssl {
 class context;
 }
 struct ssl_session_st;
+struct x509_st;
 
 namespace mobix::net {
 
@@ -38,8 +39,8 @@ class HttpsConnection {
                                                       std::chrono::seconds timeout, std::string& why,
                                                       std::shared_ptr<ssl_session_st> resume = nullptr,
                                                       std::string source = {});
-  /// The server's verified certificate (PEM) after connect; empty before.
-  std::string peer_certificate() const;
+  /// The server's verified certificate after connect (owned by the connection), or null.
+  x509_st* peer_certificate() const;
   /// True when the last handshake resumed a session.
   bool resumed() const;
   /// The session to offer next time (TLS 1.3 sends it after the handshake: ask after a response).

@@ -3,7 +3,6 @@
 #include <cctype>
 #include <optional>
 
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -18,6 +17,7 @@
 
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
+#include "pki/pki.hpp"
 
 namespace mobix {
 
@@ -72,16 +72,11 @@ HttpRequest to_request(const http::request<http::string_body>& req, const std::s
 }
 
 /// The client's certificate when it presented one and it was verified (mutual TLS).
-std::string peer_certificate(SSL* ssl) {
+HttpRequest::PeerCertificate peer_certificate(SSL* ssl) {
   X509* cert = SSL_get0_peer_certificate(ssl);
   if (!cert || SSL_get_verify_result(ssl) != X509_V_OK) return {};
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(bio, cert);
-  char* data = nullptr;
-  long n = BIO_get_mem_data(bio, &data);
-  std::string out(data, static_cast<std::size_t>(n));
-  BIO_free(bio);
-  return out;
+  auto id = pki::identity_of(cert);
+  return {id.common_name, id.unit, id.serial};
 }
 
 }  // namespace
@@ -117,7 +112,8 @@ struct HttpServer::Impl {
     try {
       if (!opts.tls) {
         beast::tcp_stream stream(std::move(sock));
-        co_await serve(stream, peer, {});
+        HttpRequest::PeerCertificate none;
+        co_await serve(stream, peer, none);
         stream.socket().shutdown(tcp::socket::shutdown_both, ec);
         co_return;
       }
@@ -130,7 +126,8 @@ struct HttpServer::Impl {
         spdlog::debug("{}: TLS handshake with {} failed: {}", opts.name, peer, hec.message());
         co_return;
       }
-      co_await serve(stream, peer, peer_certificate(stream.native_handle()));
+      auto peer_cert = peer_certificate(stream.native_handle());
+      co_await serve(stream, peer, peer_cert);
       beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
       co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
     } catch (const std::exception& e) {
@@ -140,7 +137,8 @@ struct HttpServer::Impl {
 
   /// Requests on one connection until the client closes, a deadline passes or a response closes it.
   template <typename Stream>
-  asio::awaitable<void> serve(Stream& stream, const std::string& peer, const std::string& peer_cert) {
+  asio::awaitable<void> serve(Stream& stream, const std::string& peer,
+                              HttpRequest::PeerCertificate peer_cert) {
     beast::flat_buffer buf;
     for (bool first = true;; first = false) {
       // Between requests a kept-alive connection may idle; then the request has read_timeout.
@@ -172,7 +170,7 @@ struct HttpServer::Impl {
       }
       auto& req = parser.get();
       auto request = to_request(req, peer);
-      request.peer_cert_pem = peer_cert;
+      request.peer_cert = peer_cert;
       auto ex = stream.get_executor();
       auto result = co_await call_handler(ex, request);
       if (!result) co_return;

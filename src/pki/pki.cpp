@@ -291,15 +291,20 @@ std::string bio_string(BIO* bio) {
 }
 }  // namespace
 
+CertIdentity identity_of(X509* cert) {
+  CertIdentity id;
+  if (!cert) return id;
+  id.common_name = subject_entry(cert, NID_commonName);
+  id.unit = subject_entry(cert, NID_organizationalUnitName);
+  id.serial = serial_hex(cert);
+  struct tm t = {};
+  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &t) == 1) id.not_after = timegm(&t);
+  return id;
+}
+
 CertIdentity identity_of(const std::string& cert_pem) {
   auto cert = load_cert(cert_pem);
-  CertIdentity id;
-  id.common_name = subject_entry(cert.get(), NID_commonName);
-  id.unit = subject_entry(cert.get(), NID_organizationalUnitName);
-  id.serial = serial_hex(cert.get());
-  struct tm t = {};
-  if (ASN1_TIME_to_tm(X509_get0_notAfter(cert.get()), &t) == 1) id.not_after = timegm(&t);
-  return id;
+  return identity_of(cert.get());
 }
 
 std::string public_key_of(const std::string& cert_pem) {
@@ -329,11 +334,21 @@ Signer::Signer(const std::string& ca_dir) : impl_(std::make_unique<Impl>()) {
 Signer::~Signer() = default;
 
 Signer::Signed Signer::sign(const std::string& public_key_pem, const Subject& subject) const {
-  if (subject.common_name.empty()) throw std::invalid_argument("pki: a certificate needs a common name");
   BioPtr bio(BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())));
   KeyPtr pub(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
   if (!pub) fail("not a PEM public key");
-  auto cert = make_cert(subject.common_name, pub.get(), subject.days);
+  return sign_key(pub.get(), subject);
+}
+
+Signer::Signed Signer::sign_for_key_of(X509* cert, const Subject& subject) const {
+  EVP_PKEY* key = cert ? X509_get0_pubkey(cert) : nullptr;
+  if (!key) fail("no public key in the certificate");
+  return sign_key(key, subject);
+}
+
+Signer::Signed Signer::sign_key(EVP_PKEY* key, const Subject& subject) const {
+  if (subject.common_name.empty()) throw std::invalid_argument("pki: a certificate needs a common name");
+  auto cert = make_cert(subject.common_name, key, subject.days);
   if (!subject.unit.empty())
     X509_NAME_add_entry_by_txt(X509_get_subject_name(cert.get()), "OU", MBSTRING_UTF8,
                                reinterpret_cast<const unsigned char*>(subject.unit.c_str()), -1, -1, 0);

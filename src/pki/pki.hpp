@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+struct x509_st;
+struct evp_pkey_st;
+
 namespace mobix::pki {
 
 struct CertRequest {
@@ -67,6 +70,8 @@ struct CertIdentity {
 };
 /// Throws std::runtime_error when `cert_pem` is not a certificate.
 CertIdentity identity_of(const std::string& cert_pem);
+/// The same from a parsed certificate (a TLS peer's, no PEM round trip).
+CertIdentity identity_of(x509_st* cert);
 /// The subject public key of `cert_pem`, as a PEM SubjectPublicKeyInfo.
 std::string public_key_of(const std::string& cert_pem);
 
@@ -101,10 +106,13 @@ class Signer {
   };
   /// Throws std::runtime_error for a key that is not a PEM public key.
   Signed sign(const std::string& public_key_pem, const Subject& subject) const;
+  /// For the public key of an already parsed certificate (a TLS peer's: no PEM round trip).
+  Signed sign_for_key_of(x509_st* cert, const Subject& subject) const;
   const std::string& ca_pem() const { return ca_pem_; }
 
  private:
   struct Impl;
+  Signed sign_key(evp_pkey_st* key, const Subject& subject) const;
   std::unique_ptr<Impl> impl_;
   std::string ca_pem_;
 };

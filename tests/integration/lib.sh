@@ -17,11 +17,14 @@ trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; [ -f "$T/lab.log" ] && tail -20 "$T/lab.log" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 
-# start_lab DIR [ARGS]: runs `mobix lab` and waits for lab.json (written once listeners are up).
+# start_lab DIR [--with-boxes]: runs `mobix lab` and waits for lab.json (written once listeners are
+# up). Without --with-boxes the lab's demo connectivity boxes stay off (`--no-boxes`): their own
+# log-ins would move the global counters and gauges these tests check (lab_boxes.sh runs them).
 start_lab() {
-  local dir=$1
+  local dir=$1 boxes=--no-boxes
+  [ "${2:-}" = --with-boxes ] && boxes=
   rm -f "$dir/lab.json"
-  "$MOBIX" lab --dir "$dir" "${@:2}" >>"$T/lab.log" 2>&1 &
+  "$MOBIX" lab --dir "$dir" $boxes >>"$T/lab.log" 2>&1 &
   LAB_PID=$!
   PIDS+=("$LAB_PID")
   for _ in $(seq 1 100); do

@@ -3,7 +3,7 @@
 # counted per reason; duplicates are answered from the cache and processed once; the
 # server keeps answering afterwards.
 source "$(dirname "$0")/lib.sh"
-start_lab "$T" --no-boxes  # the session-event counters below count this test's sessions only
+start_lab "$T"
 HOST=${ACCT%:*}; APORT=${ACCT##*:}; UPORT=${AUTH##*:}
 
 /usr/bin/python3 - "$HOST" "$APORT" "$UPORT" "$SECRET" <<'PY'
