@@ -335,15 +335,16 @@ asio::awaitable<bool> BoxAgent::call_back() {
   net::HttpsConnection conn(io_.get_executor());
   std::string why;
   auto timeout = std::chrono::seconds(10);
-  bool connected = co_await conn.connect_verified_chain(op->css, *ctx, timeout, why, tls_session_, login->ip);
+  Endpoint css{op->css_host, op->css_port};
+  bool connected = co_await conn.connect_verified_chain(css, *ctx, timeout, why, tls_session_, login->ip);
   bool ok = false;
   if (!connected) {
-    spdlog::warn("{}: cannot reach the CSS at {}: {}", tag_, op->css.str(), why);
+    spdlog::warn("{}: cannot reach the CSS at {}: {}", tag_, css.str(), why);
   } else if (pki::identity_of(conn.peer_certificate()).unit != "css") {
-    spdlog::warn("{}: the server at {} is not the CSS", tag_, op->css.str());
+    spdlog::warn("{}: the server at {} is not the CSS", tag_, css.str());
   } else {
     set_state(BoxAgentState::connected);
-    std::string method = "GET", target(cbproto::kHelloPath), host = op->css.host, type;
+    std::string method = "GET", target(cbproto::kHelloPath), host = op->css_host, type;
     std::string body;
     auto hello = co_await conn.request(method, target, host, type, body, timeout);
     if (hello.status == 200) {

@@ -64,37 +64,6 @@ void write_file_atomic(const std::string& path, const std::string& data, unsigne
   fsync_dir(fs::path(path).parent_path().string());
 }
 
-std::optional<OperationalParams> parse_operational(const std::string& json_text, std::string& why) {
-  auto j = json::parse(json_text, nullptr, false);
-  if (!j.is_object()) {
-    why = "not a JSON object";
-    return std::nullopt;
-  }
-  try {
-    OperationalParams p;
-    p.cb_id = j.at("cb_id").get<std::string>();
-    p.cb_name = j.at("cb_name").get<std::string>();
-    p.friendly_name = j.value("friendly_name", "");
-    p.cb_certificate = j.at("cb_certificate").get<std::string>();
-    p.nap_username = j.at("nap").at("username").get<std::string>();
-    p.nap_password = j.at("nap").at("password").get<std::string>();
-    p.css.host = j.at("css").at("host").get<std::string>();
-    p.css.port = j.at("css").at("port").get<std::uint16_t>();
-    p.connected_timeout = j.at("timeouts").value("connected", 5u);
-    p.wakeup_line = j.at("wakeup").value("line_id", "");
-    p.wakeup_source = j.at("wakeup").value("source", "");
-    p.cfg_seq = j.value("cfg_seq", std::int64_t{0});
-    if (p.cb_id.empty() || p.cb_name.empty() || p.nap_username.empty() || p.css.port == 0) {
-      why = "a required parameter is empty";
-      return std::nullopt;
-    }
-    return p;
-  } catch (const json::exception& e) {
-    why = std::string("missing or mistyped parameter: ") + e.what();
-    return std::nullopt;
-  }
-}
-
 FactoryParams BoxFlash::factory() const {
   auto text = slurp(dir_ + "/params190.json");
   if (!text)

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "codec/cb/cb_params.hpp"
 #include "core/net.hpp"
 #include "store/records.hpp"
 
@@ -34,19 +35,9 @@ struct FactoryParams {
   std::uint32_t retry = 10;        ///< seconds between configuration attempts
 };
 
-/// Parameters 191 (seed 004): what configuration downloads.
-struct OperationalParams {
-  std::string cb_id, cb_name, friendly_name;
-  std::string cb_certificate;  ///< PEM, for the box's own key
-  std::string nap_username, nap_password;
-  Endpoint css;
-  std::uint32_t connected_timeout = 5;
-  std::string wakeup_line, wakeup_source;
-  std::int64_t cfg_seq = 0;
-};
-
-/// Parses and checks parameters 191 as downloaded; nullopt with `why` when they are unusable.
-std::optional<OperationalParams> parse_operational(const std::string& json_text, std::string& why);
+/// Parameters 191 (seed 004): what configuration downloads (codec/cb/cb_params.hpp).
+using OperationalParams = cbproto::OperationalParams;
+using cbproto::parse_operational;
 
 class BoxFlash {
  public:

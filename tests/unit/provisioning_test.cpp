@@ -153,7 +153,7 @@ TEST(BoxFlash, ParametersAreWholeAndTheFlagGoesLast) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("params191.json.tmp")));
   flash.clear_unconfigured_flag();
   EXPECT_FALSE(flash.unconfigured());
-  EXPECT_EQ(flash.operational()->css.port, 8444);
+  EXPECT_EQ(flash.operational()->css_port, 8444);
 
   // Corrupt parameters make the box unconfigured again (seed 004: it reconfigures itself).
   std::ofstream(dir.file("params191.json")) << "{\"cb_id\": \"cb-1\"";
