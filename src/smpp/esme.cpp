@@ -87,6 +87,12 @@ Esme::~Esme() = default;
 asio::awaitable<SmppResult> Esme::bind() {
   auto& m = *impl_;
   SmppResult out;
+  // SMPP 3.4 5.2.1/5.2.2: system_id at most 15 octets, password at most 8; longer ones would not
+  // encode, and the bind would wait for an answer that never comes.
+  if (m.cfg.system_id.size() > 15 || m.cfg.password.size() > 8) {
+    out.error = "smpp: system_id is at most 15 characters and the password at most 8 (SMPP 3.4)";
+    co_return out;
+  }
   tcp::resolver resolver(m.sock.get_executor());
   auto port = std::to_string(m.cfg.smsc.port);
   auto [rec, results] =

@@ -140,7 +140,14 @@ grep -q "refused: serial number revoked" $T/b2.log || fail "the revoked box was 
 [ "$(metric 'mobix_radius_access_rejects_total{reason="revoked_serial"}')" -ge $((before + 1)) ] || fail "revoked_serial not counted"
 curl -fsS http://$ADMIN/api/v1/cb/$CB_B2 | jq -e '.state == "config_error" and (.state_reason | contains("revoked"))' >/dev/null ||
   fail "the revoked box's record does not say so"
-pass "refusals: serial mismatch, CSS certificate from another CA, revoked serial (record, counter, log; nothing stored)"
+# An expired serial-number certificate (minted with no validity left): TLS refuses it.
+"$MOBIX" factory mint --config $T/mobix.yaml --serial SN-X1 --out $T/boxX --css-name css.cb.test --retry 1 --days 0 >/dev/null
+sleep 1
+CB_X=$(register SN-X1)
+phase2_refused $T/boxX $CB_X untrusted_certificate
+curl -fsS http://$ADMIN/api/v1/cb/$CB_X | jq -e '.state_reason | test("expired")' >/dev/null ||
+  fail "the expired certificate's record does not say so: $(curl -fsS http://$ADMIN/api/v1/cb/$CB_X | jq -r .state_reason)"
+pass "refusals: serial mismatch, CSS certificate from another CA, revoked serial, expired certificate (record, counter, log; nothing stored)"
 
 # --- kill -9 of the box agent while it configures, then power it up again: it completes ---
 "$MOBIX" factory mint --config $T/mobix.yaml --serial SN-D1 --out $T/boxD --css-name css.cb.test --retry 1 >/dev/null
