@@ -47,6 +47,9 @@ class CssRole final : public Role {
     // serial, the address from accounting and the line id; here, through the session table.
     sessions_.subscribe([this](const SessionEvent& e) {
       if (e.kind != SessionEvent::Kind::attach || e.session.ipv4.empty()) return;
+      // With several nodes on one store, the node that accounted the log-in configures the box;
+      // the others learn the session as "remote" and leave it (one download, one certificate).
+      if (e.reason == "remote") return;
       const auto& user = e.session.username;
       auto at = user.rfind('@');
       if (at == std::string::npos || lower(user.substr(at + 1)) != cfg_.config_realm) return;

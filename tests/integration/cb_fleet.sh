@@ -2,7 +2,7 @@
 # Seed 004 at scale (issue 15 item 9): N boxes (default 200) registered, then powered up at once in
 # one `mobix cb run` fleet process; every one must reach Phase III (online or configured) and none
 # may be left in an error state by the load. BOXES=N and a report of the time taken; bench/run_cb.sh
-# measures the rate.
+# measures the rate. CSS_STORE=postgresql runs it over a PostgreSQL of its own.
 source "$(dirname "$0")/lib.sh"
 N=${BOXES:-200}
 CSS_LOG_LEVEL=warn start_css "  callback_timeout: 120"

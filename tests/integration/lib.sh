@@ -177,7 +177,7 @@ CONF
 }
 
 # start_css [extra css keys as YAML lines]: a node with the access role (a configuration realm and
-# pools) and the css role (seed 004), an SMSC stand-in with accounts css and boxes, a root CA and
+# pools) and the css role (seed 004), on SQLite or, with CSS_STORE=postgresql, a PostgreSQL of its own, an SMSC stand-in with accounts css and boxes, a root CA and
 # the CSS's certificate. Sets ADMIN, P_AUTH, P_ACCT, P_CSS, P_SMSC, P_BOX, CB (the box agent command
 # line without --state) and ADM (the admin CLI). Logs in $T/serve.log.
 start_css() {
@@ -188,9 +188,14 @@ start_css() {
   "$MOBIX" pki init --dir $T/ca --cn "Test Root CA" >/dev/null
   "$MOBIX" factory css-cert --ca $T/ca --cn css.cb.test --out $T/css >/dev/null
   echo "nas-secret-123" >$T/nas_secret
+  local store="{path: $T/mobix.db}"
+  if [ "${CSS_STORE:-sqlite}" = postgresql ]; then
+    start_postgres $T/pg "$(free_ports t)"
+    store="{backend: postgresql, dsn: \"$PG_DSN\"}"
+  fi
   cat >$T/mobix.yaml <<YAML
 log: {level: ${CSS_LOG_LEVEL:-info}}
-store: {path: $T/mobix.db}
+store: $store
 admin: {listen: 127.0.0.1:$P_ADMIN, no_token: true}
 access:
   provisioning_realm: config.cb.test
