@@ -41,7 +41,13 @@ std::shared_ptr<ssl::context> make_context(const RoamingConfig& cfg, bool server
   // Both ends must show a certificate chaining to the roaming CA (RFC 6614 2.4).
   try {
     return net::make_tls_context({server ? net::TlsOptions::Side::server : net::TlsOptions::Side::client,
-                                  cfg.tls_cert_file, cfg.tls_key_file, cfg.ca_file, true, {}, false, {}});
+                                  cfg.tls_cert_file,
+                                  cfg.tls_key_file,
+                                  cfg.ca_file,
+                                  true,
+                                  {},
+                                  false,
+                                  {}});
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("roaming: RadSec: ") + e.what());
   }
