@@ -128,7 +128,7 @@ for line in sys.stdin:
   local node_cpu smsc_cpu fleet_cpu
   node_cpu=$(( $(cpu $node) - cpu0 )); smsc_cpu=$(( $(cpu $SMSC_PID) - smsc0 )); fleet_cpu=$(cpu $fleet)
   kill $fleet; wait $fleet 2>/dev/null || true
-  log "raw $backend: $counts elapsed=$(echo "$t1 - $t0" | bc) node_ticks=$node_cpu smsc_ticks=$smsc_cpu fleet_ticks=$fleet_cpu hz=$HZ"
+  log "raw $backend: $counts elapsed=$(awk -v a=$t0 -v b=$t1 'BEGIN {printf "%.1f", b - a}') node_ticks=$node_cpu smsc_ticks=$smsc_cpu fleet_ticks=$fleet_cpu hz=$HZ"
   awk -v n=$N -v b=$backend -v t0=$t0 -v t1=$t1 -v done=$done_count -v c="$counts" -v nc=$node_cpu -v fc=$fleet_cpu -v hz=$HZ 'BEGIN {
     e = t1 - t0; errors = 0
     if (match(c, /config_error=[0-9]+/)) errors = substr(c, RSTART + 13, RLENGTH - 13)
