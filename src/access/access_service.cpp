@@ -56,17 +56,22 @@ AuthDecision AccessService::offer_roamer(const std::string& nai, const std::stri
     d.metric_reason = "no_pool";
     return d;
   }
-  auto id = roamer_id(nai);
-  auto lease = pool->offer(id, now + cfg_.offer_timeout);
+  return offer_from(*pool, roamer_id(nai), now, "roaming, ");
+}
+
+AuthDecision AccessService::offer_from(IpPool& pool, std::int64_t key, std::int64_t now,
+                                       const std::string& what) {
+  AuthDecision d;
+  d.subscriber_id = key;
+  auto lease = pool.offer(key, now + cfg_.offer_timeout);
   if (!lease) {
-    d.reason = "address pool " + pool->config().name + " exhausted";
+    d.reason = "address pool " + pool.config().name + " exhausted";
     d.metric_reason = "pool_exhausted";
     return d;
   }
   d.accept = true;
-  d.subscriber_id = id;
   d.framed_ip = lease->ip;
-  d.reason = "roaming, pool " + pool->config().name;
+  d.reason = what + "pool " + pool.config().name;
   d.changes.push_back(Change{Change::Kind::put_lease, {}, *lease});
   return d;
 }
@@ -92,19 +97,7 @@ AuthDecision AccessService::authorize_box(const AuthInput& in, std::int64_t now)
     d.metric_reason = "no_pool";
     return d;
   }
-  auto key = ConfigAuthorizer::lease_key(in.username);
-  auto lease = pool->offer(key, now + cfg_.offer_timeout);
-  if (!lease) {
-    d.reason = "address pool " + pool->config().name + " exhausted";
-    d.metric_reason = "pool_exhausted";
-    return d;
-  }
-  d.accept = true;
-  d.subscriber_id = key;
-  d.framed_ip = lease->ip;
-  d.reason = "configuration log-in, pool " + pool->config().name;
-  d.changes.push_back(Change{Change::Kind::put_lease, {}, *lease});
-  return d;
+  return offer_from(*pool, ConfigAuthorizer::lease_key(in.username), now, "configuration log-in, ");
 }
 
 AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now) {

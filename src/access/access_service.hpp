@@ -82,6 +82,8 @@ class AccessService {
  private:
   /// For every detach, frees the session's pool address.
   void release_leases(Outcome& out);
+  /// An address from `pool` for `key` (a lease offer to be made durable before the Accept).
+  AuthDecision offer_from(IpPool& pool, std::int64_t key, std::int64_t now, const std::string& what);
   void resolve_subscriber(AcctInput& in);
 
   const AccessConfig& cfg_;
