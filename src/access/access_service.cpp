@@ -1,5 +1,6 @@
 #include "access/access_service.hpp"
 
+#include <algorithm>
 #include <cctype>
 
 #include "core/text.hpp"
@@ -79,6 +80,35 @@ AuthDecision AccessService::offer_from(IpPool& pool, std::int64_t key, std::int6
 void AccessService::load_leases(const std::vector<Lease>& leases) {
   for (const auto& l : leases)
     if (auto* p = pools_.by_name(l.pool)) p->restore(l);
+}
+
+void AccessService::share_pools() {
+  for (auto& p : pools_.pools()) p.start_at_random();
+}
+
+void AccessService::follow_remote(const std::vector<SessionEvent>& events) {
+  for (const auto& e : events) {
+    if (e.session.ipv4.empty()) continue;
+    auto* p = pools_.owner_of(e.session.ipv4);
+    if (!p) continue;
+    if (e.kind == SessionEvent::Kind::attach)
+      p->bind(e.session.ipv4, e.session.subscriber_id);
+    else if (e.kind == SessionEvent::Kind::detach && !table_.find_by_ip(e.session.ipv4))
+      p->release(e.session.ipv4);
+  }
+}
+
+void AccessService::offers_taken(const std::vector<Lease>& taken,
+                                 const std::function<std::vector<Lease>(const std::string& pool)>& stored) {
+  std::vector<std::string> reloaded;
+  for (const auto& l : taken) {
+    auto* p = pools_.by_name(l.pool);
+    if (!p) continue;
+    p->release(l.ip);
+    if (std::find(reloaded.begin(), reloaded.end(), l.pool) != reloaded.end()) continue;
+    p->adopt(stored(l.pool));
+    reloaded.push_back(l.pool);
+  }
 }
 
 AuthDecision AccessService::authorize_box(const AuthInput& in, std::int64_t now) {
@@ -161,17 +191,9 @@ AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now) {
     d.metric_reason = "no_pool";
     return d;
   }
-  auto lease = pool->offer(sub->id, now + cfg_.offer_timeout);
-  if (!lease) {
-    d.reason = "address pool " + pool->config().name + " exhausted";
-    d.metric_reason = "pool_exhausted";
-    return d;
-  }
-  d.accept = true;
-  d.framed_ip = lease->ip;
-  d.reason = "pool " + pool->config().name;
-  d.changes.push_back(Change{Change::Kind::put_lease, {}, *lease});
-  return d;
+  auto offered = offer_from(*pool, sub->id, now, "");
+  offered.hostname = d.hostname;
+  return offered;
 }
 
 void AccessService::resolve_subscriber(AcctInput& in) {

@@ -60,6 +60,15 @@ class AccessService {
 
   /// Restores leases saved in the store.
   void load_leases(const std::vector<Lease>& leases);
+  /// Several nodes share the pools (issue 14 item 3): cursors start apart, and the store decides
+  /// between offers (ChangeLog::apply refuses an address another subscriber holds).
+  void share_pools();
+  /// Another node's committed session changes: their addresses are bound, or free again, here too.
+  void follow_remote(const std::vector<SessionEvent>& events);
+  /// Offers the store refused: forgotten, and each pool's stored leases (`stored(pool)`) adopted,
+  /// so the next offer picks an address nobody holds.
+  void offers_taken(const std::vector<Lease>& taken,
+                    const std::function<std::vector<Lease>(const std::string& pool)>& stored);
 
   AuthDecision authorize(const AuthInput& in, std::int64_t now);
   /// A box's configuration log-in (seed 004 Phase II step [3]): a configuration-pool address.

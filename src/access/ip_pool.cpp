@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <random>
+
 namespace mobix {
 namespace {
 std::optional<std::uint32_t> to_u32(std::string_view ip) {
@@ -96,6 +98,25 @@ void IpPool::restore(const Lease& l) {
   if (!v || *v < first_ || *v > last_) return;
   leases_[*v] = l;
   if (l.subscriber_id) by_subscriber_[l.subscriber_id] = *v;
+}
+
+void IpPool::adopt(const std::vector<Lease>& stored) {
+  for (const auto& l : stored) {
+    auto v = to_u32(l.ip);
+    if (l.pool != cfg_.name || !v || *v < first_ || *v > last_) continue;
+    if (auto it = leases_.find(*v); it != leases_.end() && it->second.subscriber_id != l.subscriber_id)
+      if (auto s = by_subscriber_.find(it->second.subscriber_id);
+          s != by_subscriber_.end() && s->second == *v)
+        by_subscriber_.erase(s);
+    leases_[*v] = l;
+    if (l.subscriber_id) by_subscriber_.emplace(l.subscriber_id, *v);  // keeps one it already has
+  }
+}
+
+void IpPool::start_at_random() {
+  std::random_device rd;
+  std::uint64_t n = std::uint64_t{last_} - first_ + 1;
+  cursor_ = first_ + static_cast<std::uint32_t>(rd() % n);
 }
 
 PoolSet::PoolSet(const std::vector<PoolConfig>& cfgs) {

@@ -27,6 +27,12 @@ class IpPool {
   /// Frees offers that expired before `now`; returns them.
   std::vector<Lease> expire_offers(std::int64_t now);
   void restore(const Lease& l);
+  /// Takes the stored leases as the truth for their addresses (another node offered or bound
+  /// them): this node offers them to nobody else. Its own leases the store lacks are kept (their
+  /// commits may be in flight).
+  void adopt(const std::vector<Lease>& stored);
+  /// Starts the next-fit cursor at a random address, so nodes sharing the pool start apart.
+  void start_at_random();
   std::size_t size() const { return static_cast<std::size_t>(last_ - first_ + 1); }
   std::size_t used() const { return leases_.size(); }
 

@@ -12,6 +12,8 @@ namespace asio = boost::asio;
 
 namespace {
 
+constexpr int kOfferAttempts = 3;  ///< pool offers per Access-Request before it is left to the NAS
+
 /// The credentials a request carries: PAP (hidden User-Password, RFC 2865 5.2) or CHAP (5.3).
 /// False when User-Password cannot be unhidden with the client's secret.
 bool read_credentials(const radius::Packet& req, const std::string& secret, AuthInput& in,
@@ -48,7 +50,7 @@ void AccessRole::Impl::reject(radius::Packet& resp, const std::string& reply_mes
 
 void AccessRole::Impl::answer_auth(const radius::Packet& req, const Source& src, const std::string& key,
                                    radius::Packet resp, std::vector<Change> changes,
-                                   std::function<void()> after) {
+                                   std::function<void()> after, std::function<void()> retry) {
   resp.identifier = req.identifier;
   resp.add_message_authenticator();
   auto bytes = std::make_shared<const Bytes>(radius::encode_response(resp, req.authenticator, src.secret));
@@ -59,7 +61,13 @@ void AccessRole::Impl::answer_auth(const radius::Packet& req, const Source& src,
         auth_cache.answered(key, bytes);
         reply(bytes);
       },
-      [this, key] { auth_cache.forget(key); });
+      [this, key] { auth_cache.forget(key); },
+      [this, key, peer = src.peer, retry = std::move(retry)](std::vector<Lease> taken) {
+        offers_taken(taken);
+        if (retry) return retry();
+        auth_cache.forget(key);  // unanswered: the NAS retransmits and gets a fresh offer
+        drop("auth", "pool_contended", peer);
+      });
 }
 
 void AccessRole::Impl::process_auth(std::span<const std::uint8_t> raw, const Source& src) {
@@ -80,7 +88,8 @@ void AccessRole::Impl::process_auth(std::span<const std::uint8_t> raw, const Sou
   process_once(auth_cache, src, req, [&](const std::string& key) { authenticate(req, src, key); });
 }
 
-void AccessRole::Impl::authenticate(const radius::Packet& req, const Source& src, const std::string& key) {
+void AccessRole::Impl::authenticate(const radius::Packet& req, const Source& src, const std::string& key,
+                                    int attempt) {
   AuthInput in;
   in.username = req.text(radius::attr::user_name).value_or("");
   in.msisdn = normalize_msisdn(req.text(radius::attr::calling_station_id).value_or(""));
@@ -134,7 +143,13 @@ void AccessRole::Impl::authenticate(const radius::Packet& req, const Source& src
     spdlog::info("radius auth: reject user={} msisdn={} apn={}: {}{}", in.username, in.msisdn, in.apn,
                  d.reason, src.partner ? " (asked by roaming partner " + src.partner->name + ")" : "");
   }
-  answer_auth(req, src, key, std::move(resp), std::move(d.changes), std::move(after));
+  // With several nodes, another one may have offered the address in the meantime (issue 14 item 3):
+  // the store refuses the offer and the pool, reloaded, offers another. A few tries, then the NAS's
+  // retransmission is the next one.
+  std::function<void()> retry;
+  if (!d.changes.empty() && attempt + 1 < kOfferAttempts)
+    retry = [this, req, src, key, attempt] { authenticate(req, src, key, attempt + 1); };
+  answer_auth(req, src, key, std::move(resp), std::move(d.changes), std::move(after), std::move(retry));
 }
 
 asio::awaitable<void> AccessRole::Impl::proxy_auth(radius::Packet req, std::string password, Source src,

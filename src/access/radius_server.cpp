@@ -53,7 +53,7 @@ void AccessRole::start() {
   m.table.load(m.repo.load_sessions());
   const std::int64_t memory = m.cfg.ended_session_memory;
   m.table.remember_ends(memory, m.cfg.max_ended_sessions, m.repo.load_ended_sessions(m.clock() - memory));
-  m.service.load_leases(m.repo.load_leases());
+  m.service.load_leases(m.repo.load_leases(""));
   spdlog::info("access: restored {} sessions from the store", m.table.size());
   m.open(m.auth_sock, m.cfg.auth_listen);
   m.open(m.acct_sock, m.cfg.acct_listen);
@@ -106,16 +106,31 @@ void AccessRole::Impl::follow_other_nodes() {
   feed = repo.follow_sessions(std::move(h));
   if (!feed) return;
   spdlog::info("access: following other nodes' sessions in the shared store");
-  // Pools are still allocated in each node's memory (issue 14): say so where an operator looks.
-  if (!cfg.pools.empty())
-    spdlog::warn(
-        "access: address pools are allocated per node; with several nodes over this store give each its own "
-        "ranges (docs/scale-out.md)");
+  if (!cfg.pools.empty()) {
+    service.share_pools();
+    spdlog::info("access: address pools are shared with the other nodes; the store arbitrates offers");
+  }
 }
 
 void AccessRole::Impl::remote_events(const std::vector<SessionEvent>& events) {
   log_events(events);
+  service.follow_remote(events);
   table.publish(events);
+}
+
+void AccessRole::Impl::offers_taken(const std::vector<Lease>& taken) {
+  static auto& counter = metrics().counter(
+      "mobix_access_pool_offers_taken_total",
+      "Address offers the shared store refused because another node's subscriber holds the address");
+  counter.inc(taken.size());
+  for (const auto& l : taken)
+    spdlog::info("access: pool {}: {} is held on another node; offering subscriber {} another address",
+                 l.pool, l.ip, l.subscriber_id);
+  try {
+    service.offers_taken(taken, [this](const std::string& pool) { return repo.load_leases(pool); });
+  } catch (const std::exception& e) {
+    spdlog::warn("access: cannot reload the pool's leases: {}", e.what());  // the next offer may clash again
+  }
 }
 
 bool AccessRole::drained() const {

@@ -111,16 +111,25 @@ struct AccessRole::Impl {
       throw;
     }
   }
-  /// Commits `changes`, then runs `then` on the io thread (only if the commit succeeded).
-  void commit(std::vector<Change> changes, std::function<void()> then, std::function<void()> on_failure);
+  /// What to do when the store refused a pool offer (another node holds the address).
+  using OnTaken = std::function<void(std::vector<Lease> taken)>;
+  /// Commits `changes`, then runs `then` on the io thread (only if the commit succeeded); a
+  /// refused offer runs `on_taken`, or `on_failure` without one.
+  void commit(std::vector<Change> changes, std::function<void()> then, std::function<void()> on_failure,
+              OnTaken on_taken = {});
 
   // radius_auth.cpp
   void process_auth(std::span<const std::uint8_t> raw, const Source& src);
   /// After the checks and the duplicate cache: the decision and its answer.
-  void authenticate(const radius::Packet& req, const Source& src, const std::string& key);
+  /// `attempt` counts the offers the shared store refused for this request so far.
+  void authenticate(const radius::Packet& req, const Source& src, const std::string& key, int attempt = 0);
   /// Encodes the answer, makes `changes` durable, then sends it (and caches it for retransmissions).
+  /// When the store refuses its pool offer, `retry` runs instead (without one, it is dropped).
   void answer_auth(const radius::Packet& req, const Source& src, const std::string& key, radius::Packet resp,
-                   std::vector<Change> changes, std::function<void()> after = {});
+                   std::vector<Change> changes, std::function<void()> after = {},
+                   std::function<void()> retry = {});
+  /// The shared store refused these offers: counted, logged, and the pools' leases reloaded.
+  void offers_taken(const std::vector<Lease>& taken);
   void reject(radius::Packet& resp, const std::string& reply_message, const std::string& metric_reason);
   /// Visited side: asks the home network, then assigns the address from our pool.
   boost::asio::awaitable<void> proxy_auth(radius::Packet req, std::string password, Source src,

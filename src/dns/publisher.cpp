@@ -114,7 +114,7 @@ void ZonePublisher::free_journal(const std::string& sid) {
   SessionRecord r;
   r.sid = sid;
   // Lost if the process dies first: the removal is then simply sent again after the restart.
-  writer_->submit({Change{Change::Kind::free_dns_removal, r, {}}}, [](bool) {});
+  writer_->submit({Change{Change::Kind::free_dns_removal, r, {}}}, {});
 }
 
 void ZonePublisher::on_event(const SessionEvent& e) {

@@ -118,14 +118,28 @@ const std::vector<Statement>& batch_statements() {
        "DELETE FROM sessions s USING unnest($1::text[], $2::text[], $3::text[]) AS t(context, ipv4, sid) "
        "WHERE s.context = t.context AND s.ipv4 = t.ipv4 AND s.ipv4 <> '' AND s.sid <> t.sid"},
       {"batch_put_sessions", put_sessions_sql.c_str()},
+      // A session's end frees its address (expires 0); an offer that timed out is freed only while it
+      // is still that subscriber's unused offer (another node may have bound or re-offered it since).
       {"batch_free_leases",
-       "DELETE FROM leases l USING unnest($1::text[], $2::text[]) AS t(pool, ip) WHERE l.pool = t.pool AND "
-       "l.ip = t.ip"},
+       "DELETE FROM leases l USING unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) AS t(pool, ip, "
+       "sub, expires) WHERE l.pool = t.pool AND l.ip = t.ip AND (t.expires = 0 OR (NOT l.bound AND "
+       "l.subscriber_id = t.sub AND l.expires <= t.expires))"},
+      // The network bound the address (an Accounting-Start): it wins over any offer.
       {"batch_put_leases",
        "INSERT INTO leases (pool, ip, subscriber_id, bound, expires) SELECT * FROM unnest($1::text[], "
        "$2::text[], "
        "$3::bigint[], $4::boolean[], $5::bigint[]) ON CONFLICT (pool, ip) DO UPDATE SET "
        "subscriber_id=EXCLUDED.subscriber_id, bound=EXCLUDED.bound, expires=EXCLUDED.expires"},
+      // An offer claims the address only when it is free, already this subscriber's, or an offer that
+      // expired: the unique key makes a concurrent claim by another node wait for this one's COMMIT
+      // and then see it (Kea's allocation engine does the same against its lease table). The
+      // addresses claimed come back; the others are the caller's to offer again.
+      {"batch_claim_leases",
+       "INSERT INTO leases AS l (pool, ip, subscriber_id, bound, expires) SELECT * FROM unnest($1::text[], "
+       "$2::text[], $3::bigint[], $4::boolean[], $5::bigint[]) ON CONFLICT (pool, ip) DO UPDATE SET "
+       "expires=EXCLUDED.expires, bound=l.bound AND l.subscriber_id = EXCLUDED.subscriber_id, "
+       "subscriber_id=EXCLUDED.subscriber_id WHERE l.subscriber_id = EXCLUDED.subscriber_id OR "
+       "(NOT l.bound AND l.expires < $6) RETURNING l.pool, l.ip"},
       {"batch_free_dns_removals", "DELETE FROM dns_removals WHERE sid = ANY($1::text[])"},
       {"batch_put_dns_removals",
        "INSERT INTO dns_removals (sid, hostname, ipv4) SELECT * FROM unnest($1::text[], $2::text[], "
@@ -140,11 +154,13 @@ const std::vector<Statement>& batch_statements() {
        "$2::text[], "
        "$3::bigint[]) ON CONFLICT (nas, acct_session_id) DO UPDATE SET ended=EXCLUDED.ended"},
       {"batch_prune_ended_sessions", "DELETE FROM ended_sessions WHERE ended < $1"},
+      // A singleton job's write passes its fence first (issue 14 item 5).
+      {"fence", "SELECT mobix_fence($1, $2, $3::bigint)"},
   };
   return list;
 }
 
-std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t now) {
+std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t now, ClaimedRows* claimed) {
   LastPerKey<SessionRecord> sessions, removals;
   LastPerKey<Lease> leases;
   std::map<std::uint64_t, std::uint32_t> seen;                        // tunnel id -> latest expiry
@@ -187,17 +203,29 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
     q.push_back(put_sessions(sessions));
   }
   if (leases.any(false)) {
-    ArrayLiteral pool, ip;
-    leases.each(false, [&](const Lease& l) { pool.add(l.pool), ip.add(l.ip); });
-    q.push_back({"batch_free_leases", {pool.str(), ip.str()}});
+    ArrayLiteral pool, ip, sub, expires;
+    leases.each(false, [&](const Lease& l) {
+      pool.add(l.pool), ip.add(l.ip), sub.add(l.subscriber_id), expires.add(l.bound ? 0 : l.expires);
+    });
+    q.push_back({"batch_free_leases", {pool.str(), ip.str(), sub.str(), expires.str()}});
   }
-  if (leases.any(true)) {
+  for (bool offers : {false, true}) {
     ArrayLiteral pool, ip, sub, bound, expires;
+    bool any = false;
     leases.each(true, [&](const Lease& l) {
+      if (l.bound == offers) return;
+      any = true;
       pool.add(l.pool), ip.add(l.ip), sub.add(l.subscriber_id), bound.add(l.bound ? "t" : "f"),
           expires.add(l.expires);
     });
-    q.push_back({"batch_put_leases", {pool.str(), ip.str(), sub.str(), bound.str(), expires.str()}});
+    if (!any) continue;
+    if (!offers) {
+      q.push_back({"batch_put_leases", {pool.str(), ip.str(), sub.str(), bound.str(), expires.str()}});
+      continue;
+    }
+    q.push_back({"batch_claim_leases",
+                 {pool.str(), ip.str(), sub.str(), bound.str(), expires.str(), std::to_string(now)},
+                 claimed});
   }
   if (removals.any(false)) {
     ArrayLiteral sids;
@@ -225,6 +253,23 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
   if (forget_ended_before > 0)
     q.push_back({"batch_prune_ended_sessions", {std::to_string(forget_ended_before)}});
   return q;
+}
+
+std::vector<Lease> refused_offers(const std::vector<Change>& batch, const ClaimedRows& claimed) {
+  std::map<std::string, const Lease*> offers;  // the last change per address, when it is an offer
+  for (const auto& c : batch) {
+    if (c.kind != Change::Kind::put_lease && c.kind != Change::Kind::free_lease) continue;
+    auto key = c.lease.pool + "\n" + c.lease.ip;
+    if (c.kind == Change::Kind::put_lease && !c.lease.bound)
+      offers[key] = &c.lease;
+    else
+      offers.erase(key);
+  }
+  for (const auto& row : claimed)
+    if (row.size() == 2) offers.erase(row[0] + "\n" + row[1]);
+  std::vector<Lease> out;
+  for (const auto& [key, lease] : offers) out.push_back(*lease);
+  return out;
 }
 
 }  // namespace mobix::pg

@@ -33,15 +33,23 @@ void send_plain(PGconn* c, const char* sql) {
 
 /// Reads the results of `n` pipelined statements and the sync that follows them. The first
 /// failure is kept in `error` (the server skips the rest until the sync).
-void collect(PGconn* c, std::size_t n, std::string& error, bool& conflict) {
-  for (std::size_t i = 0; i < n; ++i) {
+void collect(PGconn* c, const std::vector<const Query*>& sent, std::string& error, bool& conflict,
+             bool& fenced) {
+  for (const Query* q : sent) {
     Result r(PQgetResult(c));
     if (!r) throw StoreError("postgresql: connection lost in a pipeline: " + error_of(c));
     auto st = PQresultStatus(r.get());
+    if (st == PGRES_TUPLES_OK && q && q->rows) {
+      for (int row = 0; row < PQntuples(r.get()); ++row) {
+        auto& out = q->rows->emplace_back();
+        for (int col = 0; col < PQnfields(r.get()); ++col) out.emplace_back(PQgetvalue(r.get(), row, col));
+      }
+    }
     if (st == PGRES_FATAL_ERROR && error.empty()) {
       error = PQresultErrorMessage(r.get());
       const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
       conflict = state && std::string_view(state) == "23505";
+      fenced = state && std::string_view(state) == "MX001";
     }
     while (Result more{PQgetResult(c)}) {
     }
@@ -160,23 +168,26 @@ void run_transaction(Connection& conn, const std::vector<Query>& queries) {
   if (!PQenterPipelineMode(c)) throw StoreError("postgresql: cannot enter pipeline mode: " + error_of(c));
   std::string error;
   bool conflict = false;
+  bool fenced = false;
   try {
     // Durable before acknowledged (issue 14 item 2), whatever the server's default says; SET LOCAL
     // also holds behind a transaction-mode pooler.
     send_plain(c, "BEGIN");
     send_plain(c, "SET LOCAL synchronous_commit TO on");
-    std::size_t sent = 2;
-    for (std::size_t i = 0; i < queries.size(); ++i) {
-      send(c, queries[i]);
-      if (++sent == kPipelineChunk) {
+    std::vector<const Query*> sent{nullptr, nullptr};  // what each pending result belongs to
+    for (const auto& q : queries) {
+      send(c, q);
+      sent.push_back(&q);
+      if (sent.size() == kPipelineChunk) {
         if (!PQpipelineSync(c)) throw StoreError("postgresql: " + error_of(c));
-        collect(c, sent, error, conflict);
-        sent = 0;
+        collect(c, sent, error, conflict, fenced);
+        sent.clear();
       }
     }
     send_plain(c, error.empty() ? "COMMIT" : "ROLLBACK");
+    sent.push_back(nullptr);
     if (!PQpipelineSync(c)) throw StoreError("postgresql: " + error_of(c));
-    collect(c, sent + 1, error, conflict);
+    collect(c, sent, error, conflict, fenced);
     if (!PQexitPipelineMode(c)) throw StoreError("postgresql: cannot leave pipeline mode: " + error_of(c));
   } catch (...) {
     conn.drop();  // a half-read pipeline cannot be reused; the next call reconnects
@@ -186,6 +197,7 @@ void run_transaction(Connection& conn, const std::vector<Query>& queries) {
     while (!error.empty() && error.back() == '\n') error.pop_back();
     if (PQtransactionStatus(c) != PQTRANS_IDLE) conn.drop();
     if (conflict) throw StoreConflict("postgresql: " + error);
+    if (fenced) throw StoreFenced("postgresql: " + error);
     throw StoreError("postgresql: " + error);
   }
 }

@@ -93,6 +93,8 @@ class Pool {
 struct Query {
   const char* name;
   Params params;
+  /// When set, the rows the statement returns (RETURNING), each as its columns' text.
+  std::vector<std::vector<std::string>>* rows = nullptr;
 };
 /// Runs `queries` as one transaction with synchronous_commit on, in libpq pipeline mode: the
 /// statements go out in chunks without a round trip each; throws StoreError and leaves nothing

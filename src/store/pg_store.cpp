@@ -93,6 +93,23 @@ CREATE TABLE boxes (cb_id TEXT PRIMARY KEY, cb_name TEXT NOT NULL UNIQUE, serial
 CREATE INDEX boxes_state ON boxes(state);
 CREATE TABLE box_billing (cb_id TEXT PRIMARY KEY REFERENCES boxes(cb_id) ON DELETE CASCADE, doc TEXT NOT NULL);
 )sql",
+    // 10: singleton jobs run on one node at a time under a lease with an epoch (issue 14 item 5), on
+    // the database's clock; a job's write first passes mobix_fence, which locks the lease row until
+    // COMMIT (a takeover waits for it) and refuses a holder or epoch that is no longer the job's.
+    // Host names are unique (the relay and the DNS find a subscriber by it).
+    R"sql(
+CREATE TABLE job_leases (job TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL,
+  expires TIMESTAMPTZ NOT NULL);
+CREATE FUNCTION mobix_fence(j TEXT, h TEXT, e BIGINT) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM 1 FROM job_leases WHERE job = j AND holder = h AND epoch = e FOR SHARE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'job % lease epoch % was taken over; its write is refused', j, e USING ERRCODE = 'MX001';
+  END IF;
+END $$;
+DROP INDEX subscribers_hostname;
+CREATE UNIQUE INDEX subscribers_hostname ON subscribers(hostname) WHERE hostname <> '';
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 /// Nodes starting together migrate one at a time (a transaction-scoped lock: safe behind pgbouncer).
@@ -134,8 +151,22 @@ const std::vector<pg::Statement>& statements() {
          "serial=nullif($4,''), password=$5, framed_ip=$6, hostname=$7, attrs=$8 WHERE id=$9"},
         {"remove_subscriber", "DELETE FROM subscribers WHERE id=$1"},
         {"count_subscribers", "SELECT count(*) FROM subscribers"},
-        {"load_leases", "SELECT pool, ip, subscriber_id, bound, expires FROM leases"},
+        {"load_leases",
+         "SELECT pool, ip, subscriber_id, bound, expires FROM leases WHERE $1 = '' OR pool = $1"},
         {"load_dns_removals", "SELECT sid, hostname, ipv4 FROM dns_removals"},
+        // Singleton jobs (issue 14 item 5), on the database's clock. A holder that still has the job
+        // keeps its epoch; a takeover of an expired lease makes the next one.
+        {"claim_job",
+         "INSERT INTO job_leases AS j (job, holder, epoch, expires) VALUES ($1, $2, 1, clock_timestamp() + "
+         "$3::bigint * interval '1 millisecond') ON CONFLICT (job) DO UPDATE SET epoch = CASE WHEN j.holder "
+         "= "
+         "EXCLUDED.holder THEN j.epoch ELSE j.epoch + 1 END, holder = EXCLUDED.holder, expires = "
+         "EXCLUDED.expires WHERE j.holder = EXCLUDED.holder OR j.expires < clock_timestamp() RETURNING "
+         "j.epoch"},
+        {"release_job",
+         "UPDATE job_leases SET expires = clock_timestamp() - interval '1 second' WHERE job = $1 AND holder "
+         "= $2 "
+         "AND epoch = $3::bigint"},
         {"load_seen_signals", "SELECT tunnel_id, expires FROM seen_signals WHERE expires >= $1"},
         {"put_valid_serial",
          "INSERT INTO valid_serials (serial, password_sha256, cert_serial, minted, revoked) VALUES "
@@ -367,9 +398,9 @@ class PgStore final : public Store {
     return out;
   }
 
-  std::vector<Lease> load_leases() override {
+  std::vector<Lease> load_leases(std::string_view pool) override {
     auto c = readers_.acquire();
-    auto r = c->exec_prepared("load_leases", {});
+    auto r = c->exec_prepared("load_leases", {std::string(pool)});
     std::vector<Lease> out;
     for (int i = 0; i < PQntuples(r.get()); ++i)
       out.push_back(Lease{text(r.get(), i, 0), text(r.get(), i, 1), integer(r.get(), i, 2),
@@ -487,11 +518,31 @@ class PgStore final : public Store {
     return std::make_unique<pg::SessionFeedThread>(opts_, opts_.application_name, std::move(handler));
   }
 
-  void apply(const std::vector<Change>& batch) override {
-    auto queries = pg::batch_queries(batch, static_cast<std::int64_t>(std::time(nullptr)));
-    if (queries.empty()) return;
-    std::lock_guard lock(write_mu_);
-    pg::run_transaction(writer_, queries);
+  std::optional<std::int64_t> claim_job(const std::string& job, const std::string& holder,
+                                        std::int64_t ttl_ms) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("claim_job", {job, holder, num(ttl_ms)});
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return integer(r.get(), 0, 0);
+  }
+
+  std::string job_holder() const override { return opts_.application_name; }
+
+  void release_job(const JobLease& l) override {
+    auto c = readers_.acquire();
+    c->exec_prepared("release_job", {l.job, l.holder, num(l.epoch)});
+  }
+
+  std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease* fence) override {
+    pg::ClaimedRows claimed;
+    auto queries = pg::batch_queries(batch, static_cast<std::int64_t>(std::time(nullptr)), &claimed);
+    if (queries.empty()) return {};
+    if (fence) queries.insert(queries.begin(), {"fence", {fence->job, fence->holder, num(fence->epoch)}});
+    {
+      std::lock_guard lock(write_mu_);
+      pg::run_transaction(writer_, queries);
+    }
+    return pg::refused_offers(batch, claimed);
   }
 
  private:

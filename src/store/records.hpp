@@ -53,6 +53,14 @@ struct Lease {
   std::int64_t expires = 0;  ///< unix seconds; only meaningful while not bound
 };
 
+/// A node's lease on a singleton job (issue 14 item 5): the job runs on one node at a time, and each
+/// write it makes carries the lease, so a former holder that stalled past its lease cannot write.
+struct JobLease {
+  std::string job;
+  std::string holder;      ///< the node process (its store application_name)
+  std::int64_t epoch = 0;  ///< grows by one each time another holder takes the job over
+};
+
 /// One durable change to sessions or leases; a batch of them commits atomically.
 /// An access request signal the gateway has acted on (seed 001 step E): never again before it expires.
 struct SeenSignal {

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <ctime>
 #include <mutex>
 #include <unordered_map>
@@ -80,6 +81,14 @@ CREATE TABLE boxes (cb_id TEXT PRIMARY KEY, cb_name TEXT NOT NULL UNIQUE, serial
   state TEXT NOT NULL, version INTEGER NOT NULL, doc TEXT NOT NULL);
 CREATE INDEX boxes_state ON boxes(state);
 CREATE TABLE box_billing (cb_id TEXT PRIMARY KEY REFERENCES boxes(cb_id) ON DELETE CASCADE, doc TEXT NOT NULL);
+)sql",
+    // 10: singleton jobs run on one node at a time under a lease with an epoch (issue 14 item 5);
+    // host names are unique (the relay and the DNS find a subscriber by it)
+    R"sql(
+CREATE TABLE job_leases (job TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEGER NOT NULL,
+  expires_ms INTEGER NOT NULL);
+DROP INDEX subscribers_hostname;
+CREATE UNIQUE INDEX subscribers_hostname ON subscribers(hostname) WHERE hostname <> '';
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -378,20 +387,44 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  std::vector<Lease> load_leases() override {
+  std::vector<Lease> load_leases(std::string_view pool) override {
     std::lock_guard lock(read_mu_);
-    Stmt st(read_, "SELECT pool, ip, subscriber_id, bound, expires FROM leases");
+    Stmt st(read_, "SELECT pool, ip, subscriber_id, bound, expires FROM leases WHERE ?1 = '' OR pool = ?1");
+    st.bind(1, pool);
     std::vector<Lease> out;
     while (st.step())
       out.push_back(Lease{st.text(0), st.text(1), st.integer(2), st.integer(3) != 0, st.integer(4)});
     return out;
   }
 
-  void apply(const std::vector<Change>& batch) override {
-    if (batch.empty()) return;
+  std::optional<std::int64_t> claim_job(const std::string& job, const std::string& holder,
+                                        std::int64_t ttl_ms) override {
     std::lock_guard lock(write_mu_);
+    Stmt st(write_,
+            "INSERT INTO job_leases (job, holder, epoch, expires_ms) VALUES (?1, ?2, 1, ?3 + ?4) "
+            "ON CONFLICT (job) DO UPDATE SET epoch = CASE WHEN holder = excluded.holder THEN epoch ELSE "
+            "epoch + 1 END, holder = excluded.holder, expires_ms = excluded.expires_ms "
+            "WHERE holder = excluded.holder OR expires_ms < ?3 RETURNING epoch");
+    st.bind(1, job).bind(2, holder).bind(3, now_ms()).bind(4, ttl_ms);
+    if (!st.step()) return std::nullopt;
+    return st.integer(0);
+  }
+
+  std::string job_holder() const override { return "mobix/" + std::to_string(::getpid()) + "/" + started_; }
+
+  void release_job(const JobLease& l) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_, "UPDATE job_leases SET expires_ms = 0 WHERE job = ?1 AND holder = ?2 AND epoch = ?3");
+    st.bind(1, l.job).bind(2, l.holder).bind(3, l.epoch).run();
+  }
+
+  std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease* fence) override {
+    if (batch.empty()) return {};
+    std::lock_guard lock(write_mu_);
+    std::vector<Lease> refused;
     write_.exec("BEGIN IMMEDIATE");
     try {
+      if (fence) check_fence(*fence);
       Stmt put_session(
           write_,
           "INSERT OR REPLACE INTO sessions (sid, context, ipv4, ipv6_prefix, msisdn, imsi, username, "
@@ -401,7 +434,17 @@ class SqliteStore final : public Store {
       Stmt put_lease(
           write_,
           "INSERT OR REPLACE INTO leases (pool, ip, subscriber_id, bound, expires) VALUES (?1,?2,?3,?4,?5)");
-      Stmt free_lease(write_, "DELETE FROM leases WHERE pool=?1 AND ip=?2");
+      // The same rules as the shared store's (pg_batch.cpp): an offer claims only a free address, the
+      // subscriber's own, or an expired offer; a timed-out offer is freed only while still unused.
+      Stmt claim_lease(write_,
+                       "INSERT INTO leases (pool, ip, subscriber_id, bound, expires) VALUES (?1,?2,?3,0,?4) "
+                       "ON CONFLICT (pool, ip) DO UPDATE SET expires=excluded.expires, bound=bound AND "
+                       "subscriber_id = excluded.subscriber_id, subscriber_id=excluded.subscriber_id WHERE "
+                       "subscriber_id = excluded.subscriber_id OR (bound = 0 AND expires < ?5)");
+      Stmt free_lease(write_,
+                      "DELETE FROM leases WHERE pool=?1 AND ip=?2 AND (?4 = 0 OR (bound = 0 AND "
+                      "subscriber_id = ?3 AND expires <= ?4))");
+      const auto now = static_cast<std::int64_t>(std::time(nullptr));
       Stmt put_removal(write_, "INSERT OR REPLACE INTO dns_removals (sid, hostname, ipv4) VALUES (?1,?2,?3)");
       Stmt free_removal(write_, "DELETE FROM dns_removals WHERE sid=?1");
       Stmt put_seen(write_, "INSERT OR REPLACE INTO seen_signals (tunnel_id, expires) VALUES (?1,?2)");
@@ -436,11 +479,18 @@ class SqliteStore final : public Store {
             end_session.bind(1, c.session.sid).run();
             break;
           case Change::Kind::put_lease:
+            if (!c.lease.bound) {
+              claim_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).bind(3, c.lease.subscriber_id);
+              claim_lease.bind(4, c.lease.expires).bind(5, now).run();
+              if (sqlite3_changes(write_.get()) == 0) refused.push_back(c.lease);
+              break;
+            }
             put_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).bind(3, c.lease.subscriber_id);
-            put_lease.bind(4, std::int64_t{c.lease.bound ? 1 : 0}).bind(5, c.lease.expires).run();
+            put_lease.bind(4, std::int64_t{1}).bind(5, c.lease.expires).run();
             break;
           case Change::Kind::free_lease:
-            free_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).run();
+            free_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).bind(3, c.lease.subscriber_id);
+            free_lease.bind(4, c.lease.bound ? 0 : c.lease.expires).run();
             break;
           case Change::Kind::put_dns_removal:
             put_removal.bind(1, c.session.sid).bind(2, c.session.hostname).bind(3, c.session.ipv4).run();
@@ -467,6 +517,7 @@ class SqliteStore final : public Store {
       sqlite3_exec(write_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
       throw;
     }
+    return refused;
   }
 
  private:
@@ -579,6 +630,22 @@ class SqliteStore final : public Store {
     return r;
   }
 
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+
+  /// Inside the write transaction: the job is still `fence`'s (the same rule as mobix_fence in
+  /// PostgreSQL).
+  void check_fence(const JobLease& fence) {
+    Stmt st(write_, "SELECT 1 FROM job_leases WHERE job = ?1 AND holder = ?2 AND epoch = ?3");
+    st.bind(1, fence.job).bind(2, fence.holder).bind(3, fence.epoch);
+    if (!st.step())
+      throw StoreFenced("store: job " + fence.job + " lease epoch " + std::to_string(fence.epoch) +
+                        " was taken over; its write is refused");
+  }
+
   int current_version() {
     write_.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
     Stmt st(write_, "SELECT coalesce(max(version), 0) FROM schema_version");
@@ -612,6 +679,7 @@ class SqliteStore final : public Store {
   Db write_;
   std::mutex read_mu_;
   Db read_;
+  const std::string started_ = std::to_string(now_ms());  ///< a restart is another holder
 };
 
 }  // namespace

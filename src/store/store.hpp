@@ -60,7 +60,8 @@ class SessionRepository {
   /// The feed of other nodes' changes, or null when no other node can write (the embedded store).
   virtual std::unique_ptr<SessionFeed> follow_sessions(SessionFeed::Handler) { return nullptr; }
   virtual std::vector<SessionRecord> load_sessions() = 0;
-  virtual std::vector<Lease> load_leases() = 0;
+  /// The leases of `pool`, or of every pool when it is empty.
+  virtual std::vector<Lease> load_leases(std::string_view pool) = 0;
   /// Accounting sessions that ended at or after `since`, oldest first.
   virtual std::vector<EndedSession> load_ended_sessions(std::int64_t since) = 0;
 };
@@ -82,12 +83,40 @@ class SignalReplayMemory {
   virtual std::vector<SeenSignal> load_seen_signals(std::uint32_t now) = 0;
 };
 
+/// A singleton job's write whose lease another holder has taken over: nothing was written.
+class StoreFenced : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
+/// Leases on singleton jobs (issue 14 item 5), timed by the store's clock so nodes need not agree
+/// on theirs.
+class JobLeaseRepository {
+ public:
+  virtual ~JobLeaseRepository() = default;
+  /// Takes `job` for `holder` for `ttl_ms` when nobody holds it or its lease has expired (the epoch
+  /// then grows), or extends it when `holder` has it. The epoch held; nullopt when another holder
+  /// has a live lease. Throws StoreError.
+  virtual std::optional<std::int64_t> claim_job(const std::string& job, const std::string& holder,
+                                                std::int64_t ttl_ms) = 0;
+  /// Lets the job go at once (a clean stop), so another node need not wait for the lease to expire.
+  virtual void release_job(const JobLease& lease) = 0;
+  /// This process's name as a holder: unique among the nodes (and across its restarts).
+  virtual std::string job_holder() const = 0;
+};
+
 /// Where group commit writes: a batch of changes to any of the domains above, in one transaction.
 class ChangeLog {
  public:
   virtual ~ChangeLog() = default;
   /// Applies the batch in one transaction, durable (fsync'd) when this returns; throws StoreError.
-  virtual void apply(const std::vector<Change>& batch) = 0;
+  /// With `fence`, only while that lease is still the job's: otherwise nothing is written and it
+  /// throws StoreFenced (the lease row is locked until COMMIT, so a takeover waits for this write).
+  /// Returns the pool offers (put_lease, not bound) it did not write because the address is
+  /// held by another subscriber: another node offered or bound it first (issue 14 item 3). The
+  /// rest of the batch is committed. Both backends apply the same rules; with the embedded store
+  /// only one node writes and its pools' memory prevents a refusal.
+  virtual std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease* fence) = 0;
 };
 
 /// Seed 004's provisioning data: the valid-serial database (183), the operational user records
@@ -120,6 +149,7 @@ class Store : public SubscriberRepository,
               public DnsJournal,
               public SignalReplayMemory,
               public BoxRepository,
+              public JobLeaseRepository,
               public ChangeLog {
  public:
   /// Opens (creating if needed) and migrates the embedded store; throws StoreError.

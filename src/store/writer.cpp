@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
 
 #include <spdlog/spdlog.h>
 
@@ -10,6 +11,23 @@
 #include "store/store.hpp"
 
 namespace mobix {
+
+namespace {
+
+/// The offers among `changes` that the store refused (matched by pool and address).
+std::vector<Lease> taken_from(std::span<const Change> changes, const std::vector<Lease>& refused) {
+  std::vector<Lease> out;
+  if (refused.empty()) return out;
+  for (const auto& c : changes) {
+    if (c.kind != Change::Kind::put_lease || c.lease.bound) continue;
+    for (const auto& r : refused)
+      if (r.pool == c.lease.pool && r.ip == c.lease.ip && r.subscriber_id == c.lease.subscriber_id)
+        out.push_back(c.lease);
+  }
+  return out;
+}
+
+}  // namespace
 
 StoreWriter::StoreWriter(ChangeLog& repo) : repo_(repo), thread_([this] { run(); }) {}
 
@@ -22,10 +40,10 @@ StoreWriter::~StoreWriter() {
   thread_.join();
 }
 
-void StoreWriter::submit(std::vector<Change> changes, Done done) {
+void StoreWriter::submit(std::vector<Change> changes, Done done, std::optional<JobLease> fence) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(Item{std::move(changes), std::move(done)});
+    queue_.push_back(Item{std::move(changes), std::move(done), std::move(fence)});
   }
   cv_.notify_one();
 }
@@ -38,6 +56,26 @@ void StoreWriter::flush() {
 std::size_t StoreWriter::pending() const {
   std::lock_guard lock(mu_);
   return queue_.size() + (busy_ ? 1 : 0);
+}
+
+void StoreWriter::commit_fenced(std::deque<Item>& items) {
+  static auto& fenced =
+      metrics().counter("mobix_store_fenced_writes_total",
+                        "Singleton job writes refused because another node took the job over");
+  for (auto& item : items) {
+    auto outcome = Outcome::committed;
+    try {
+      repo_.apply(item.changes, &*item.fence);
+    } catch (const StoreFenced& e) {
+      outcome = Outcome::failed;
+      fenced.inc();
+      spdlog::warn("store: {}", e.what());
+    } catch (const std::exception& e) {
+      outcome = Outcome::failed;
+      spdlog::error("store: job {} commit failed: {}", item.fence->job, e.what());
+    }
+    if (item.done) item.done(outcome, {});
+  }
 }
 
 void StoreWriter::run() {
@@ -59,12 +97,28 @@ void StoreWriter::run() {
       batch.swap(queue_);
       busy_ = true;
     }
+    // A singleton job's changes must not share a transaction: if its lease was taken over, only
+    // they are refused.
+    std::deque<Item> fenced;
+    for (auto it = batch.begin(); it != batch.end();) {
+      if (it->fence) {
+        fenced.push_back(std::move(*it));
+        it = batch.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    commit_fenced(fenced);
     std::vector<Change> all;
-    for (auto& item : batch)
+    std::vector<std::size_t> ends;  // where each item's changes end in `all`
+    for (auto& item : batch) {
       for (auto& c : item.changes) all.push_back(std::move(c));
+      ends.push_back(all.size());
+    }
     bool ok = true;
+    std::vector<Lease> refused;
     try {
-      repo_.apply(all);
+      if (!all.empty()) refused = repo_.apply(all, nullptr);
       commits.inc();
       if (!healthy_.exchange(true)) spdlog::info("store: commits succeed again");
       backoff = std::chrono::milliseconds(0);
@@ -80,8 +134,18 @@ void StoreWriter::run() {
                       all.size(), e.what(),
                       suppressed ? fmt::format(" ({} similar suppressed)", suppressed) : std::string());
     }
-    for (auto& item : batch)
-      if (item.done) item.done(ok);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& item = batch[i];
+      if (!item.done) continue;
+      if (!ok) {
+        item.done(Outcome::failed, {});
+        continue;
+      }
+      auto taken =
+          taken_from(std::span(all).subspan(i ? ends[i - 1] : 0, ends[i] - (i ? ends[i - 1] : 0)), refused);
+      auto outcome = taken.empty() ? Outcome::committed : Outcome::offer_taken;  // before the move below
+      item.done(outcome, std::move(taken));
+    }
     {
       std::lock_guard lock(mu_);
       busy_ = false;

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -17,15 +18,23 @@ class ChangeLog;
 
 class StoreWriter {
  public:
-  /// `done(ok)` runs on the writer thread; post to your executor from it.
-  using Done = std::function<void(bool ok)>;
+  enum class Outcome {
+    committed,
+    failed,       ///< nothing of the batch was written (the store unreachable, an error)
+    offer_taken,  ///< committed, except a pool offer: another subscriber holds that address
+  };
+  /// `done(outcome, taken)` runs on the writer thread; post to your executor from it. `taken`:
+  /// the offers of this submission that were not written (offer_taken only).
+  using Done = std::function<void(Outcome, std::vector<Lease> taken)>;
 
   explicit StoreWriter(ChangeLog& log);
   ~StoreWriter();
   StoreWriter(const StoreWriter&) = delete;
   StoreWriter& operator=(const StoreWriter&) = delete;
 
-  void submit(std::vector<Change> changes, Done done);
+  /// With `fence`, the changes are a singleton job's: committed in a transaction of their own only
+  /// while the job's lease is still `fence` (otherwise `failed`, counted and logged).
+  void submit(std::vector<Change> changes, Done done, std::optional<JobLease> fence = std::nullopt);
   /// Blocks until everything submitted so far is committed.
   void flush();
   std::size_t pending() const;
@@ -37,7 +46,10 @@ class StoreWriter {
   struct Item {
     std::vector<Change> changes;
     Done done;
+    std::optional<JobLease> fence;
   };
+  /// Commits the fenced items, each in its own transaction.
+  void commit_fenced(std::deque<Item>& items);
   ChangeLog& repo_;
   mutable std::mutex mu_;
   std::condition_variable cv_;

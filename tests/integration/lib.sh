@@ -98,7 +98,7 @@ start_postgres() {
     fail "initdb: $(tail -3 "$d/initdb.log")"
   PG_DATA="$d/data"
   PG_DATA_DIRS+=("$PG_DATA")
-  PG_OPTS="-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off -c full_page_writes=off"
+  PG_OPTS="-c listen_addresses=127.0.0.1 -p $port -k $d -c fsync=off -c full_page_writes=off ${PG_EXTRA_OPTS:-}"
   PG_LOG="$d/pg.log"
   pg_ctl_start
   psql -h 127.0.0.1 -p "$port" -U postgres -qc "CREATE DATABASE mobix" >/dev/null || fail "createdb"

@@ -21,7 +21,9 @@ access:
     auth_listen: 127.0.0.1:$2
     acct_listen: 127.0.0.1:$3
     clients: [{name: ggsn, address: 127.0.0.1/32, secret: scale-out-secret}]
-  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+  pools:
+    - {name: internet, range: 127.1.0.10-127.1.0.50}
+    - {name: shared, range: 127.1.40.1-127.1.40.30, apn: shared.apn}
 mail:
   pop3_listen: 127.0.0.1:$5
   access_ranges: [127.1.0.0/16]
@@ -37,9 +39,9 @@ start_serve "$T/b.yaml" "$B_ADMIN" "$T/b.log" || fail "node b: $(tail -3 "$T/b.l
 B_PID=${PIDS[-1]}
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null || fail "node a: $(tail -3 "$T/a.log")"
-[ "$(sql 'SELECT version FROM schema_version')" = 9 ] || fail "schema after two nodes started together"
+[ "$(sql 'SELECT version FROM schema_version')" = 10 ] || fail "schema after two nodes started together"
 grep -q "following other nodes' sessions" "$T/a.log" || fail "node a does not follow the feed"
-grep -q 'address pools are allocated per node' "$T/a.log" || fail "no warning that pools are per node"
+grep -q 'address pools are shared with the other nodes' "$T/a.log" || fail "no log line that the pools are shared"
 pass "two nodes started together on an empty database: migrated once, both serving"
 
 holders() { # ADMIN_PORT IP: the MSISDNs holding IP as that node sees it
@@ -112,6 +114,40 @@ for _ in $(seq 100); do [ "$(view $A_ADMIN)" = "$store_view" ] && [ "$(view $B_A
 [ "$(view $A_ADMIN)" = "$store_view" ] || fail "node a's table differs from the store: $(diff <(view $A_ADMIN) <(echo "$store_view") | head -5)"
 [ "$(view $B_ADMIN)" = "$store_view" ] || fail "node b's table differs from the store: $(diff <(view $B_ADMIN) <(echo "$store_view") | head -5)"
 pass "40 addresses taken through both nodes at once: one session each in the store, both tables agree with it"
+
+# One pool, two nodes (issue 14 item 3): 30 subscribers ask for an address at once, half through each
+# node, from a pool of exactly 30. Each node offers from its own memory; the store refuses an offer of
+# an address another node's subscriber holds, and the pool, reloaded, offers another. Every address
+# is handed out once, and a 31st subscriber is refused on either node.
+for i in $(seq -w 1 31); do
+  curl -fsS -X POST "http://127.0.0.1:$A_ADMIN/api/v1/subscribers" \
+    --json "{\"msisdn\":\"316300000$i\",\"username\":\"pool$i\",\"password\":\"pw-$i\"}" >/dev/null ||
+    fail "adding subscriber pool$i"
+done
+ask() { # N NODE_AUTH_PORT: the Access-Request of subscriber poolN
+  printf 'User-Name = "pool%s"\nUser-Password = "pw-%s"\nCalled-Station-Id = "shared.apn"\nMessage-Authenticator = 0x00\n' "$1" "$1" |
+    radclient -x -r 3 -t 3 "127.0.0.1:$2" auth scale-out-secret 2>&1
+}
+for i in $(seq -w 1 30); do
+  port=$A_AUTH
+  [ $((10#$i % 2)) = 0 ] && port=$B_AUTH
+  ask "$i" "$port" >"$T/ask.$i" &
+done
+wait_all
+ips=$(grep -ho 'Framed-IP-Address = [0-9.]*' "$T"/ask.* | awk '{print $3}' | sort)
+[ "$(echo "$ips" | grep -c .)" = 30 ] || fail "$(echo "$ips" | grep -c .) of 30 subscribers got an address: $(grep -l Reject "$T"/ask.* | head -3)"
+[ "$(echo "$ips" | sort -u | grep -c .)" = 30 ] || fail "an address was handed out twice: $(echo "$ips" | uniq -d | head -3) $(sql "SELECT ip, subscriber_id, bound, expires, extract(epoch from now())::bigint FROM leases WHERE pool = 'shared' ORDER BY ip" | head -40)"
+[ "$(sql "SELECT count(DISTINCT subscriber_id) FROM leases WHERE pool = 'shared'")" = 30 ] ||
+  fail "the store's leases do not hold the 30 offers: $(sql "SELECT ip, subscriber_id FROM leases WHERE pool = 'shared'" | head -5)"
+taken() { echo $(($(ADMIN=127.0.0.1:$A_ADMIN metric mobix_access_pool_offers_taken_total) + $(ADMIN=127.0.0.1:$B_ADMIN metric mobix_access_pool_offers_taken_total))); }
+for port in $A_AUTH $B_AUTH; do
+  out=$(ask 31 "$port" || true) # radclient exits 1 on a reject
+  echo "$out" | grep -q 'Reply-Message = "address pool shared exhausted"' || fail "a 31st subscriber was not refused: $out"
+done
+# Node a knew at most its own 15 and what earlier clashes taught it: at least one offer was refused.
+[ "$(taken)" -gt 0 ] || fail "no offer was ever refused by the store (mobix_access_pool_offers_taken_total)"
+grep -q 'is held on another node' "$T/a.log" "$T/b.log" || fail "no log line for a refused offer"
+pass "one pool over two nodes: 30 subscribers at once got 30 different addresses; the 31st is refused on both ($(taken) offers refused by the store and offered again)"
 
 # kill -9 of node a: node b goes on; node a comes back with what node b did meanwhile.
 kill -9 "$A_PID"

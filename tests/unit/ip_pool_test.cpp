@@ -63,6 +63,32 @@ TEST(IpPool, BindFromNasMovesOwnership) {
   EXPECT_FALSE(p.bind("192.168.0.1", 1)) << "outside the pool";
 }
 
+TEST(IpPool, AdoptsWhatAnotherNodeHolds) {
+  // This node offered 10.0.0.1 to subscriber 1; the shared store says subscriber 5 (another node)
+  // holds it and subscriber 6 holds 10.0.0.2. After the refused offer is released and the store's
+  // leases adopted, subscriber 1 gets the one address nobody holds.
+  IpPool p(pool("10.0.0.1", "10.0.0.3"));
+  auto mine = p.offer(1, 100);
+  ASSERT_EQ(mine->ip, "10.0.0.1");
+  p.release(mine->ip);
+  p.adopt({Lease{"p", "10.0.0.1", 5, false, 100}, Lease{"p", "10.0.0.2", 6, true, 0},
+           Lease{"other", "10.0.0.3", 7, true, 0}});
+  EXPECT_EQ(p.offer(1, 100)->ip, "10.0.0.3") << "another pool's lease does not count here";
+  EXPECT_FALSE(p.offer(2, 100)) << "exhausted";
+  EXPECT_EQ(p.offer(5, 100)->ip, "10.0.0.1") << "the other node's subscriber keeps its address here too";
+}
+
+TEST(IpPool, NodesSharingAPoolStartApart) {
+  // Random starting points: of 20 nodes over a /16, not all begin with the same address.
+  std::set<std::string> first;
+  for (int node = 0; node < 20; ++node) {
+    IpPool p(pool("10.1.0.0", "10.1.255.255"));
+    p.start_at_random();
+    first.insert(p.offer(1, 100)->ip);
+  }
+  EXPECT_GT(first.size(), 1u);
+}
+
 TEST(PoolSet, SelectsByApnThenRealmThenDefault) {
   PoolSet s({PoolConfig{"inet", "10.0.0.1", "10.0.0.9", "internet", ""},
              PoolConfig{"corp", "10.1.0.1", "10.1.0.9", "", "corp.example"},

@@ -4,7 +4,12 @@
 // no test ran).
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <ctime>
+#include <map>
+#include <set>
+#include <thread>
 
 #include <libpq-fe.h>
 #include <sqlite3.h>
@@ -90,9 +95,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()
 TEST_P(StoreContract, MigratesAndReportsVersion) {
   auto s = open();
   EXPECT_EQ(s->schema_version(), Store::current_schema_version());
-  EXPECT_EQ(Store::current_schema_version(), 9);
+  EXPECT_EQ(Store::current_schema_version(), 10);
   s.reset();
-  EXPECT_EQ(open()->schema_version(), 9) << "reopen must not re-run migrations";
+  EXPECT_EQ(open()->schema_version(), 10) << "reopen must not re-run migrations";
 }
 
 TEST_P(StoreContract, RefusesANewerSchema) {
@@ -149,7 +154,7 @@ TEST_P(StoreContract, SessionBatchesSurviveReopen) {
     w.submit({Change{Change::Kind::put_session, r, {}}, Change{Change::Kind::put_session, r2, {}},
               Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.1", 1, true, 0}},
               Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.2", 2, false, 99}}},
-             [&](bool o) { ok = o; });
+             [&](StoreWriter::Outcome o, std::vector<Lease>) { ok = o == StoreWriter::Outcome::committed; });
     r.last_seen = 9;  // an interim rewrites the record
     w.submit({Change{Change::Kind::end_session, r2, {}}, Change{Change::Kind::put_session, r, {}},
               Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.2", 0, false, 0}}},
@@ -165,7 +170,7 @@ TEST_P(StoreContract, SessionBatchesSurviveReopen) {
   EXPECT_EQ(sessions[0].last_seen, 9);
   EXPECT_EQ(sessions[0].hostname, "alice.example");
   EXPECT_EQ(sessions[0].nas_address, "127.0.0.1");
-  auto leases = s->load_leases();
+  auto leases = s->load_leases("");
   ASSERT_EQ(leases.size(), 1u);
   EXPECT_TRUE(leases[0].bound);
   EXPECT_EQ(leases[0].subscriber_id, 1);
@@ -178,10 +183,10 @@ TEST_P(StoreContract, LargeBatchesCommitWhole) {
   for (int i = 0; i < 1000; ++i)
     batch.push_back(Change{
         Change::Kind::put_session, session("s" + std::to_string(i), "10.1.0." + std::to_string(i)), {}});
-  s->apply(batch);
+  s->apply(batch, nullptr);
   EXPECT_EQ(s->load_sessions().size(), 1000u);
   // The same batch again (a retransmission after a lost answer) is harmless.
-  s->apply(batch);
+  s->apply(batch, nullptr);
   EXPECT_EQ(s->load_sessions().size(), 1000u);
 }
 
@@ -190,9 +195,9 @@ TEST_P(StoreContract, EndedSessionsAreDurableAndPruned) {
     auto s = open();
     Change c{Change::Kind::put_ended_session, {}, {}};
     c.ended = EndedSession{"ggsn1", "A", 100, 0};
-    s->apply({c});
+    s->apply({c}, nullptr);
     c.ended = EndedSession{"ggsn1", "B", 200, 150};  // forgets what ended before 150
-    s->apply({c});
+    s->apply({c}, nullptr);
   }
   auto s = open();
   auto ended = s->load_ended_sessions(0);
@@ -207,12 +212,12 @@ TEST_P(StoreContract, JournalsAndReplayMemory) {
   auto r = session("s1", "10.0.0.1");
   Change seen{Change::Kind::put_seen_signal, {}, {}};
   seen.signal = SeenSignal{0xfedcba9876543210ull, 4000000000u};  // the top bit set: must round-trip
-  s->apply({Change{Change::Kind::put_dns_removal, r, {}}, seen});
+  s->apply({Change{Change::Kind::put_dns_removal, r, {}}, seen}, nullptr);
   auto removals = s->load_dns_removals();
   ASSERT_EQ(removals.size(), 1u);
   EXPECT_EQ(removals[0].hostname, "alice.example");
   EXPECT_EQ(removals[0].ipv4, "10.0.0.1");
-  s->apply({Change{Change::Kind::free_dns_removal, r, {}}});
+  s->apply({Change{Change::Kind::free_dns_removal, r, {}}}, nullptr);
   EXPECT_TRUE(s->load_dns_removals().empty());
   auto signals = s->load_seen_signals(3999999999u);
   ASSERT_EQ(signals.size(), 1u);
@@ -234,19 +239,82 @@ TEST_P(StoreContract, ABatchAppliesItsChangesInOrder) {
             Change{Change::Kind::end_session, a, {}},
             Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.1", 0, false, 0}},
             Change{Change::Kind::put_session, b, {}},
-            Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.1", 2, true, 0}}});
+            Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.1", 2, true, 0}}},
+           nullptr);
   auto sessions = s->load_sessions();
   ASSERT_EQ(sessions.size(), 1u);
   EXPECT_EQ(sessions[0].sid, "b");
   EXPECT_EQ(sessions[0].context, "apn:we\"ird,{apn}\\x");
-  auto leases = s->load_leases();
+  auto leases = s->load_leases("");
   ASSERT_EQ(leases.size(), 1u);
   EXPECT_EQ(leases[0].subscriber_id, 2);
   EXPECT_TRUE(leases[0].bound);
   // Freed last: gone.
   s->apply({Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.9", 3, true, 0}},
-            Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.9", 0, false, 0}}});
-  EXPECT_EQ(s->load_leases().size(), 1u);
+            Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.9", 0, false, 0}}},
+           nullptr);
+  EXPECT_EQ(s->load_leases("").size(), 1u);
+}
+
+// Pool offers claim an address only when nobody else holds it (issue 14 item 3): the store is the
+// arbiter between nodes that each allocate from their own memory.
+TEST_P(StoreContract, AnOfferClaimsOnlyAFreeAddress) {
+  auto s = open();
+  auto offer = [](const char* ip, std::int64_t sub, std::int64_t expires) {
+    return Change{Change::Kind::put_lease, {}, Lease{"p", ip, sub, false, expires}};
+  };
+  const std::int64_t later = std::time(nullptr) + 3600;
+  EXPECT_TRUE(s->apply({offer("10.0.0.5", 1, later)}, nullptr).empty());
+  auto refused = s->apply({offer("10.0.0.5", 2, later), offer("10.0.0.6", 2, later)}, nullptr);
+  ASSERT_EQ(refused.size(), 1u) << "another subscriber's live offer";
+  EXPECT_EQ(refused[0].ip, "10.0.0.5");
+  EXPECT_EQ(refused[0].subscriber_id, 2);
+  EXPECT_TRUE(s->apply({offer("10.0.0.5", 1, later + 1)}, nullptr).empty()) << "renewing one's own offer";
+  // Bound by the network: no offer takes it, expired or not.
+  s->apply({Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.7", 3, true, 0}}}, nullptr);
+  EXPECT_EQ(s->apply({offer("10.0.0.7", 4, later)}, nullptr).size(), 1u);
+  // An offer that expired is free to claim; its late timeout then leaves the new offer alone.
+  EXPECT_TRUE(s->apply({offer("10.0.0.8", 5, 1)}, nullptr).empty());
+  EXPECT_TRUE(s->apply({offer("10.0.0.8", 6, later)}, nullptr).empty());
+  s->apply({Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.8", 5, false, 1}}}, nullptr);
+  // A session's end frees the address whoever held it.
+  s->apply({Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.7", 0, false, 0}}}, nullptr);
+  std::map<std::string, std::int64_t> held;
+  for (const auto& l : s->load_leases("")) held[l.ip] = l.subscriber_id;
+  EXPECT_EQ(held, (std::map<std::string, std::int64_t>{{"10.0.0.5", 1}, {"10.0.0.6", 2}, {"10.0.0.8", 6}}));
+}
+
+// Singleton jobs (issue 14 item 5): one holder at a time, a takeover only after the lease expires
+// (or is released), and a former holder's fenced write refused whole.
+TEST_P(StoreContract, JobLeasesAndFencedWrites) {
+  auto s = open();
+  auto a = s->claim_job("expiry", "node-a", 60000);
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(s->claim_job("expiry", "node-b", 60000)) << "node a's lease is live";
+  EXPECT_EQ(s->claim_job("expiry", "node-a", 60000), a) << "renewing keeps the epoch";
+  EXPECT_TRUE(s->claim_job("dns", "node-b", 60000)) << "another job is another lease";
+  JobLease old{"expiry", "node-a", *a};
+  auto write = [](const char* sid) {
+    SessionRecord r;
+    r.sid = sid;
+    return std::vector<Change>{Change{Change::Kind::put_session, r, {}}};
+  };
+  s->apply(write("by-a-1"), &old);
+  // Node a stalls; its lease runs out (1 ms) and node b takes the job over.
+  ASSERT_TRUE(s->claim_job("expiry", "node-a", 1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto b = s->claim_job("expiry", "node-b", 60000);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(*b, *a + 1);
+  EXPECT_THROW(s->apply(write("by-a-2"), &old), StoreFenced);
+  s->apply(write("by-b"), &*std::make_unique<JobLease>(JobLease{"expiry", "node-b", *b}));
+  std::set<std::string> sids;
+  for (const auto& r : s->load_sessions()) sids.insert(r.sid);
+  EXPECT_EQ(sids, (std::set<std::string>{"by-a-1", "by-b"}));
+  // A clean stop lets the job go at once.
+  s->release_job(JobLease{"expiry", "node-b", *b});
+  EXPECT_EQ(s->claim_job("expiry", "node-c", 60000), *b + 1);
+  EXPECT_FALSE(s->job_holder().empty());
 }
 
 // Seed 004 provisioning: the valid-serial database, user records with their billing data apart,

@@ -11,7 +11,9 @@ namespace {
 // A change log whose disk is "full": every commit fails.
 class FailingRepository final : public ChangeLog {
  public:
-  void apply(const std::vector<Change>&) override { throw StoreError("disk full"); }
+  std::vector<Lease> apply(const std::vector<Change>&, const JobLease*) override {
+    throw StoreError("disk full");
+  }
 };
 }  // namespace
 
@@ -22,12 +24,46 @@ TEST(StoreWriter, FailedCommitIsReportedNotAcknowledged) {
   StoreWriter w(repo);
   int calls = 0;
   bool ok = true;
-  w.submit({Change{Change::Kind::end_session, {}, {}}}, [&](bool o) {
-    ok = o;
+  w.submit({Change{Change::Kind::end_session, {}, {}}}, [&](StoreWriter::Outcome o, std::vector<Lease>) {
+    ok = o == StoreWriter::Outcome::committed;
     ++calls;
   });
   w.flush();
   EXPECT_EQ(calls, 1);
   EXPECT_FALSE(ok) << "the caller must not answer the NAS";
   EXPECT_EQ(failures.value(), before + 1);
+}
+
+namespace {
+// A change log shared with another node that already holds 10.0.0.1: it refuses offers of it.
+class ContendedRepository final : public ChangeLog {
+ public:
+  std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease*) override {
+    std::vector<Lease> refused;
+    for (const auto& c : batch)
+      if (c.kind == Change::Kind::put_lease && !c.lease.bound && c.lease.ip == "10.0.0.1")
+        refused.push_back(c.lease);
+    return refused;
+  }
+};
+}  // namespace
+
+TEST(StoreWriter, ARefusedOfferIsReportedToItsSubmitterOnly) {
+  ContendedRepository repo;
+  StoreWriter w(repo);
+  std::vector<std::pair<StoreWriter::Outcome, std::size_t>> seen(2);
+  auto offer = [](const char* ip, std::int64_t sub) {
+    return Change{Change::Kind::put_lease, {}, Lease{"p", ip, sub, false, 99}};
+  };
+  w.submit({offer("10.0.0.2", 2)}, [&](StoreWriter::Outcome o, std::vector<Lease> t) {
+    seen[0] = {o, t.size()};
+  });
+  w.submit({offer("10.0.0.1", 1)}, [&](StoreWriter::Outcome o, std::vector<Lease> t) {
+    seen[1] = {o, t.size()};
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t[0].ip, "10.0.0.1");
+  });
+  w.flush();
+  EXPECT_EQ(seen[0], std::make_pair(StoreWriter::Outcome::committed, std::size_t{0}));
+  EXPECT_EQ(seen[1], std::make_pair(StoreWriter::Outcome::offer_taken, std::size_t{1}));
 }
