@@ -10,7 +10,7 @@ PKGS=(
   libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   # the shared store for several nodes (issue 14): libpq to build, a real server for the tests
-  libpq-dev postgresql-15 postgresql-client-15
+  libpq-dev postgresql-15 postgresql-client-15 pgbouncer
   # test peers and clients (an independent RADIUS implementation, HTTP client, PKI checks)
   freeradius-utils curl openssl jq procps iproute2 python3
   # the subscriber's real mail server in the mail tests (seed 000)

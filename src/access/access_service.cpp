@@ -260,10 +260,15 @@ Outcome AccessService::nas_restarted(std::string_view nas, std::string_view nas_
   return out;
 }
 
-Outcome AccessService::sweep(std::int64_t now) {
+Outcome AccessService::expire_sessions(std::int64_t now) {
   std::int64_t silent = std::int64_t{cfg_.interim_interval} * cfg_.missed_interims;
   auto out = table_.expire(now - silent);
   release_leases(out);
+  return out;
+}
+
+Outcome AccessService::expire_offers(std::int64_t now) {
+  Outcome out;
   for (auto& p : pools_.pools())
     for (auto& l : p.expire_offers(now)) out.changes.push_back(Change{Change::Kind::free_lease, {}, l});
   return out;

@@ -80,8 +80,10 @@ class AccessService {
   Outcome account_stop(const AcctInput& in, std::int64_t now);
   Outcome nas_restarted(std::string_view nas, std::string_view nas_address, std::string_view reason,
                         std::int64_t now);
-  /// Sessions silent for `missed_interims` intervals and unused offers.
-  Outcome sweep(std::int64_t now);
+  /// Sessions silent for `missed_interims` intervals (a singleton job when nodes share the store).
+  Outcome expire_sessions(std::int64_t now);
+  /// This node's offers that no Start used in time (every node sweeps its own).
+  Outcome expire_offers(std::int64_t now);
   Outcome purge_ip(std::string_view ip, std::int64_t now);
 
   PoolSet& pools() { return pools_; }

@@ -219,10 +219,17 @@ void AccessRole::Impl::schedule_sweep() {
   sweep_timer.expires_after(std::chrono::seconds(5));
   sweep_timer.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
-    auto out = service.sweep(clock());
+    auto offers = service.expire_offers(clock());
+    commit(std::move(offers.changes), [] {}, {});
+    // Session expiry runs on one node at a time (issue 14 item 5); the others hear of the ends
+    // through the store. Its writes carry the lease: a node that stalled past it cannot write.
+    std::optional<JobLease> fence;
+    if (jobs && !(fence = jobs->held(kExpiryJob))) return schedule_sweep();
+    auto out = service.expire_sessions(clock());
     journal(out);
     auto events = out.events;
-    commit(std::move(out.changes), [this, events] { publish(events); }, {});
+    commit(
+        std::move(out.changes), [this, events] { publish(events); }, {}, {}, std::move(fence));
     schedule_sweep();
   });
 }

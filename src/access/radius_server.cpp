@@ -133,6 +133,11 @@ void AccessRole::Impl::offers_taken(const std::vector<Lease>& taken) {
   }
 }
 
+void AccessRole::share_jobs(JobLeader& jobs) {
+  impl_->jobs = &jobs;
+  jobs.add(Impl::kExpiryJob);
+}
+
 bool AccessRole::drained() const {
   return impl_->gate.active() == 0;
 }

@@ -21,6 +21,7 @@ namespace mobix {
 
 class StoreWriter;
 class SessionRepository;
+class JobLeader;
 
 class AccessRole final : public Role, public SessionControl {
  public:
@@ -45,6 +46,8 @@ class AccessRole final : public Role, public SessionControl {
   std::optional<Endpoint> radsec_endpoint() const;
   SessionTable& sessions();
   AccessService& service();
+  /// Several nodes over one store: session expiry runs only while this node holds its job.
+  void share_jobs(JobLeader& jobs);
 
   /// Ends the session holding `ip` (admin purge); `done(found)` runs on the io thread
   /// once the change is durable.

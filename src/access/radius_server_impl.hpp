@@ -26,6 +26,7 @@
 #include "roaming/home_side.hpp"
 #include "roaming/radsec.hpp"
 #include "roaming/visited_side.hpp"
+#include "store/job_leader.hpp"
 #include "store/store.hpp"
 
 namespace mobix {
@@ -71,6 +72,9 @@ struct AccessRole::Impl {
   std::unique_ptr<roaming::RadsecServer> radsec_server;  ///< home side: partners reach us here
   roaming::HomeSide home;
   std::unique_ptr<SessionFeed> feed;  ///< other nodes' sessions, when the store is shared
+  /// The singleton session expiry runs while this node holds kExpiryJob (null: always).
+  JobLeader* jobs = nullptr;
+  static constexpr const char* kExpiryJob = "access.expiry";
 
   Counter& requests_auth;
   Counter& requests_acct;
@@ -116,7 +120,7 @@ struct AccessRole::Impl {
   /// Commits `changes`, then runs `then` on the io thread (only if the commit succeeded); a
   /// refused offer runs `on_taken`, or `on_failure` without one.
   void commit(std::vector<Change> changes, std::function<void()> then, std::function<void()> on_failure,
-              OnTaken on_taken = {});
+              OnTaken on_taken = {}, std::optional<JobLease> fence = std::nullopt);
 
   // radius_auth.cpp
   void process_auth(std::span<const std::uint8_t> raw, const Source& src);

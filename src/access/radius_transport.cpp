@@ -143,24 +143,27 @@ bool AccessRole::Impl::is_duplicate(DedupCache& cache, const Source& src, const 
 }
 
 void AccessRole::Impl::commit(std::vector<Change> changes, std::function<void()> then,
-                              std::function<void()> on_failure, OnTaken on_taken) {
+                              std::function<void()> on_failure, OnTaken on_taken,
+                              std::optional<JobLease> fence) {
   if (changes.empty()) {
     then();
     return;
   }
   auto pass = std::make_shared<Gate::Pass>(gate.enter());
-  writer.submit(std::move(changes),
-                [this, pass, then = std::move(then), on_failure = std::move(on_failure),
-                 on_taken = std::move(on_taken)](StoreWriter::Outcome o, std::vector<Lease> taken) mutable {
-                  asio::post(io, [pass, o, then, on_failure, on_taken, taken = std::move(taken)]() mutable {
-                    if (o == StoreWriter::Outcome::committed)
-                      then();
-                    else if (o == StoreWriter::Outcome::offer_taken && on_taken)
-                      on_taken(std::move(taken));
-                    else if (on_failure)
-                      on_failure();
-                  });
-                });
+  writer.submit(
+      std::move(changes),
+      [this, pass, then = std::move(then), on_failure = std::move(on_failure),
+       on_taken = std::move(on_taken)](StoreWriter::Outcome o, std::vector<Lease> taken) mutable {
+        asio::post(io, [pass, o, then, on_failure, on_taken, taken = std::move(taken)]() mutable {
+          if (o == StoreWriter::Outcome::committed)
+            then();
+          else if (o == StoreWriter::Outcome::offer_taken && on_taken)
+            on_taken(std::move(taken));
+          else if (on_failure)
+            on_failure();
+        });
+      },
+      std::move(fence));
 }
 
 }  // namespace mobix

@@ -223,6 +223,17 @@ constexpr KeySpec kStoreKeys[] = {
     {"pool_size", "u32", "4", "PostgreSQL connections this node keeps (one is the group-commit writer's)", 2,
      256},
     {"connect_timeout", "u32", "5", "seconds per PostgreSQL connection attempt", 1, 120},
+    {"job_lease", "u32", "15",
+     "seconds a node holds a singleton job (session expiry, RFC 2136 updates, box call-backs) without "
+     "renewing; another node takes it over within this after the holder dies",
+     2, 600},
+    {"prepared_statements", "bool", "true",
+     "prepare statements on each PostgreSQL connection; false behind PgBouncer in transaction mode older "
+     "than 1.21 (Debian 12 ships 1.18), which cannot keep them (docs/scale-out.md)"},
+    {"feed_dsn", "secret", "",
+     "the change feed's LISTEN connection needs a session of its own: straight to PostgreSQL when dsn "
+     "goes through a transaction-mode pooler; empty: dsn; never logged"},
+    {"feed_dsn_file", "file", "", "feed_dsn from a file (first line) instead of inline"},
     {"migrate", "enum", "auto",
      "auto: bring the schema up to date at start (under a lock, so nodes starting together are safe); "
      "manual: refuse to start on an older schema until `mobix store migrate` ran",
@@ -327,6 +338,9 @@ void parse_common(Section& top, Config& c, const ConfigEnv& env) {
   c.store.dsn = store.secret("dsn", env.base_dir);
   c.store.pool_size = store.u32("pool_size");
   c.store.connect_timeout = store.u32("connect_timeout");
+  c.store.job_lease = store.u32("job_lease");
+  c.store.prepared_statements = store.boolean("prepared_statements");
+  c.store.feed_dsn = store.secret("feed_dsn", env.base_dir);
   c.store.migrate = store.choice<StoreMigrate>(
       "migrate", {{"auto", StoreMigrate::automatic}, {"manual", StoreMigrate::manual}});
   if (c.store.backend == StoreBackend::postgresql && c.store.dsn.empty())

@@ -54,6 +54,12 @@ struct StoreConfig {
   std::string dsn;                ///< PostgreSQL connection string (libpq); may hold a password: never logged
   std::uint32_t pool_size = 4;    ///< PostgreSQL connections per node (one is the group-commit writer's)
   std::uint32_t connect_timeout = 5;  ///< seconds per PostgreSQL connection attempt
+  std::uint32_t job_lease = 15;       ///< seconds a node holds a singleton job without renewing
+  /// Server-side prepared statements; off behind a transaction-mode pooler older than PgBouncer 1.21.
+  bool prepared_statements = true;
+  /// The change feed's LISTEN connection (it needs a session: straight to PostgreSQL when `dsn` goes
+  /// through a transaction-mode pooler); empty: `dsn`. Never logged.
+  std::string feed_dsn;
   StoreMigrate migrate = StoreMigrate::automatic;
 };
 

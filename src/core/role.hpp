@@ -18,6 +18,7 @@ class StoreWriter;
 class Directory;
 class SessionView;
 class SessionControl;
+class JobLeader;
 
 /// One listener of a role, as lab.json and `mobix serve` report it.
 struct ListenerInfo {
@@ -51,6 +52,8 @@ struct RoleContext {
   SessionView* sessions = nullptr;
   /// Operator actions on sessions (admin purge); null without an access role.
   SessionControl* session_control = nullptr;
+  /// Singleton jobs between the nodes sharing the store (a role registers its jobs when made).
+  JobLeader* jobs = nullptr;
 };
 
 }  // namespace mobix

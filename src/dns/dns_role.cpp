@@ -4,10 +4,14 @@
 #include <map>
 #include <stdexcept>
 
+#include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
+
 #include "core/config.hpp"
 #include "dns/dns_server.hpp"
 #include "dns/publisher.hpp"
 #include "spine/session_view.hpp"
+#include "store/job_leader.hpp"
 #include "store/store.hpp"
 
 namespace mobix {
@@ -21,6 +25,7 @@ class DnsRole final : public Role {
     publisher_ = std::make_unique<dns::ZonePublisher>(*zones_, *ctx.sessions, cfg_.ttl, &ctx.writer);
     add_zones();
     if (!cfg_.roamers_zone.empty()) publisher_->set_roamers_zone(cfg_.roamers_zone);
+    if (ctx.jobs && publisher_->has_external_zones()) share_update_job(*ctx.jobs);
   }
 
   void start() override {
@@ -43,6 +48,23 @@ class DnsRole final : public Role {
   }
 
  private:
+  /// RFC 2136 updates come from one node at a time (issue 14 item 5). The node that takes the job
+  /// (over) sends everything again: the live sessions' records and the journaled removals.
+  void share_update_job(JobLeader& jobs) {
+    publisher_->set_update_lease([&jobs] { return jobs.held(kUpdateJob); });
+    jobs.add(kUpdateJob, [this](bool leading) {
+      if (!leading) return;
+      boost::asio::post(ctx_.io, [this] {
+        try {
+          publisher_->reconcile(ctx_.sessions->list(), ctx_.store.load_dns_removals());
+        } catch (const std::exception& e) {  // the store is down: the journal is resent on the next takeover
+          spdlog::warn("dns: cannot load the removal journal after taking the update job: {}", e.what());
+        }
+      });
+    });
+  }
+  static constexpr const char* kUpdateJob = "dns.updates";
+
   void add_zones() {
     static const std::map<std::string, std::uint16_t> types{
         {"A", dns::kA}, {"AAAA", dns::kAAAA}, {"NS", dns::kNS}, {"PTR", dns::kPTR}};

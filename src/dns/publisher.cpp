@@ -1,5 +1,7 @@
 #include "dns/publisher.hpp"
 
+#include "store/writer.hpp"
+
 #include <spdlog/spdlog.h>
 
 #include "core/metrics.hpp"
@@ -51,6 +53,7 @@ std::vector<RecordChange> ZonePublisher::records_of(const SessionRecord& s, Reco
 void ZonePublisher::apply(RecordChange c) {
   auto target = route(c.name);
   if (!target) return;  // neither a zone of ours nor one we update: the other network's business
+  if (target->external && !updating()) return;  // another node holds the update job
   (c.op == RecordChange::Op::put ? puts_ : drops_).inc();
   if (target->external) {
     target->external->submit(std::move(c));
@@ -78,10 +81,14 @@ void ZonePublisher::drop_journaled(const SessionRecord& s, bool embedded_too) {
       if (embedded_too) apply(std::move(c));
       continue;
     }
+    if (!updating()) continue;  // the journal stays for the node that holds the update job
     c.sid = s.sid;
     external.emplace_back(t->external, std::move(c));
   }
-  if (external.empty()) return free_journal(s.sid);
+  if (external.empty()) {
+    if (updating()) free_journal(s.sid);
+    return;
+  }
   {
     // Counted before the first is sent: a fast answer must not free the journal early.
     std::lock_guard lock(mu_);
@@ -113,8 +120,13 @@ void ZonePublisher::free_journal(const std::string& sid) {
   if (!writer_) return;
   SessionRecord r;
   r.sid = sid;
-  // Lost if the process dies first: the removal is then simply sent again after the restart.
-  writer_->submit({Change{Change::Kind::free_dns_removal, r, {}}}, {});
+  // Lost if the process dies first: the removal is then simply sent again after the restart. With
+  // several nodes, the write carries the update job's lease (a former holder cannot write).
+  auto lease = updating();
+  if (!lease) return;  // the node that holds the job now resends and frees it
+  std::optional<JobLease> fence;
+  if (update_lease_) fence = std::move(lease);
+  writer_->submit({Change{Change::Kind::free_dns_removal, r, {}}}, {}, std::move(fence));
 }
 
 void ZonePublisher::on_event(const SessionEvent& e) {

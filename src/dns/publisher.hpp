@@ -3,8 +3,10 @@
 // name gets an A record (in the forward zone that holds it) and its address a PTR (in the
 // reverse zone that holds it); on detach both go. Each zone is served either by the embedded
 // server (a ZoneSet) or by the operator's DNS server through RFC 2136 (an UpdateClient).
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -26,6 +28,11 @@ class ZonePublisher {
   void set_roamers_zone(const std::string& origin) { roamers_zone_ = origin; }
   /// Routes `origin` (normalized) to an RFC 2136 server instead of the embedded server.
   void add_external_zone(const std::string& origin, UpdateServerConfig cfg);
+  bool has_external_zones() const { return !external_.empty(); }
+  /// Several nodes over one store (issue 14 item 5): only the node holding the update job sends
+  /// RFC 2136 updates (`lease` says whether this one does, and fences its journal writes); the
+  /// others keep their embedded zones only. A node that takes the job over reconciles.
+  void set_update_lease(std::function<std::optional<JobLease>()> lease) { update_lease_ = std::move(lease); }
 
   void on_event(const SessionEvent& e);
   /// After a start: the zones say exactly what the live sessions say. Embedded zones are rebuilt;
@@ -61,6 +68,10 @@ class ZonePublisher {
   Counter& drops_ = metrics().counter("mobix_dns_record_changes_total",
                                       "Session-driven record changes, by operation", "op=\"drop\"");
   StoreWriter* writer_;
+  std::function<std::optional<JobLease>()> update_lease_;  ///< unset: this node always sends
+  std::optional<JobLease> updating() const {
+    return update_lease_ ? update_lease_() : std::optional<JobLease>(JobLease{});
+  }
   std::mutex mu_;
   std::unordered_map<std::string, int> outstanding_;  ///< sid -> removals not yet confirmed
   std::vector<std::pair<std::string, std::unique_ptr<UpdateClient>>> external_;

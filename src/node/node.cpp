@@ -8,6 +8,7 @@
 #include "directory/directory.hpp"
 #include "directory/ldap_directory.hpp"
 #include "node/role_table.hpp"
+#include "store/job_leader.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 
@@ -20,6 +21,7 @@ struct Node::Impl {
   std::unique_ptr<Store> store;
   std::unique_ptr<Directory> directory;  ///< the embedded store or the operator's LDAP (one line of config)
   std::unique_ptr<StoreWriter> writer;
+  std::unique_ptr<JobLeader> jobs;  ///< after the writer: its jobs' writes go through it
   std::unique_ptr<RoleContext> ctx;
   std::vector<std::unique_ptr<Role>> roles;  ///< in role_table() order
 
@@ -34,13 +36,21 @@ struct Node::Impl {
       directory = std::make_unique<StoreDirectory>(*store);
     writer = std::make_unique<StoreWriter>(*store);
     ctx = std::make_unique<RoleContext>(RoleContext{io, cfg, *store, *writer, *directory});
+    // Singleton jobs need leases only when other nodes share the store; one node owns a SQLite file
+    // (and after a kill -9 it must not wait for its former self's lease to run out).
+    if (cfg.store.backend == StoreBackend::postgresql) {
+      jobs = std::make_unique<JobLeader>(*store, std::chrono::seconds(cfg.store.job_lease));
+      ctx->jobs = jobs.get();
+    }
   }
 };
 
 Node::Node(Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
 
 Node::~Node() {
-  // The roles are destroyed after this (Impl's members in reverse), before the writer and the store.
+  // The roles are destroyed after this (Impl's members in reverse), before the writer and the store;
+  // the job leader stops first, so no job change reaches a role that is gone.
+  if (impl_->jobs) impl_->jobs->stop();
   if (impl_->writer) impl_->writer->flush();
 }
 
@@ -57,6 +67,7 @@ void Node::start() {
     m.runtime.add_drain_check([r] { return r->drained(); });
   }
   m.runtime.add_drain_check([&m] { return m.writer->pending() == 0; });
+  if (m.jobs) m.jobs->start();  // the roles registered their jobs while they were made
 }
 
 void Node::run() {

@@ -19,6 +19,7 @@ std::unique_ptr<Role> make_access(RoleContext& ctx) {
   auto access = std::make_unique<AccessRole>(ctx.io, *ctx.cfg.access, ctx.directory, ctx.store, ctx.writer,
                                              AccessRole::Clock{},
                                              ctx.cfg.roaming ? &*ctx.cfg.roaming : nullptr, &ctx.store);
+  if (ctx.jobs) access->share_jobs(*ctx.jobs);
   // Whatever the directory cached about a subscriber goes when their session ends.
   access->sessions().subscribe([&dir = ctx.directory](const SessionEvent& e) {
     if (e.kind == SessionEvent::Kind::detach && !e.session.msisdn.empty()) dir.forget(e.session.msisdn);

@@ -18,14 +18,6 @@ std::string error_of(PGconn* conn) {
   return e;
 }
 
-void send(PGconn* c, const Query& q) {
-  std::vector<const char*> values;
-  values.reserve(q.params.size());
-  for (const auto& p : q.params) values.push_back(p.c_str());
-  if (!PQsendQueryPrepared(c, q.name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0))
-    throw StoreError("postgresql: cannot send " + std::string(q.name) + ": " + error_of(c));
-}
-
 void send_plain(PGconn* c, const char* sql) {
   if (!PQsendQueryParams(c, sql, 0, nullptr, nullptr, nullptr, nullptr, 0))
     throw StoreError("postgresql: cannot send " + std::string(sql) + ": " + error_of(c));
@@ -81,6 +73,23 @@ Connection::~Connection() {
   drop();
 }
 
+const char* Connection::sql_of(const char* name) const {
+  for (const auto& st : statements_)
+    if (std::string_view(st.name) == name) return st.sql;
+  throw StoreError("postgresql: no statement " + std::string(name));
+}
+
+void Connection::send(const Query& q) {
+  std::vector<const char*> values;
+  values.reserve(q.params.size());
+  for (const auto& p : q.params) values.push_back(p.c_str());
+  auto n = static_cast<int>(values.size());
+  bool sent = opts_.prepared
+                  ? PQsendQueryPrepared(conn_, q.name, n, values.data(), nullptr, nullptr, 0)
+                  : PQsendQueryParams(conn_, sql_of(q.name), n, nullptr, values.data(), nullptr, nullptr, 0);
+  if (!sent) throw StoreError("postgresql: cannot send " + std::string(q.name) + ": " + error_of(conn_));
+}
+
 void Connection::drop() {
   if (conn_) PQfinish(conn_);
   conn_ = nullptr;
@@ -103,6 +112,7 @@ void Connection::connect() {
   PQsetNoticeProcessor(
       conn_, [](void*, const char* message) { spdlog::debug("postgresql: {}", std::string_view(message)); },
       nullptr);
+  if (!opts_.prepared) return;
   for (const auto& s : statements_) {
     Result r(PQprepare(conn_, s.name, s.sql, 0, nullptr));
     check(conn_, r.get(), std::string("prepare ") + s.name);
@@ -130,7 +140,10 @@ Result Connection::exec_prepared(const char* name, const Params& params) {
   ensure();
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
-  Result r(PQexecPrepared(conn_, name, static_cast<int>(values.size()), values.data(), nullptr, nullptr, 0));
+  auto n = static_cast<int>(values.size());
+  Result r(opts_.prepared
+               ? PQexecPrepared(conn_, name, n, values.data(), nullptr, nullptr, 0)
+               : PQexecParams(conn_, sql_of(name), n, nullptr, values.data(), nullptr, nullptr, 0));
   check(conn_, r.get(), name);
   return r;
 }
@@ -176,7 +189,7 @@ void run_transaction(Connection& conn, const std::vector<Query>& queries) {
     send_plain(c, "SET LOCAL synchronous_commit TO on");
     std::vector<const Query*> sent{nullptr, nullptr};  // what each pending result belongs to
     for (const auto& q : queries) {
-      send(c, q);
+      conn.send(q);
       sent.push_back(&q);
       if (sent.size() == kPipelineChunk) {
         if (!PQpipelineSync(c)) throw StoreError("postgresql: " + error_of(c));

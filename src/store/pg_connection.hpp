@@ -18,6 +18,9 @@ struct Options {
   std::string dsn;  ///< never logged
   std::uint32_t connect_timeout = 5;
   std::string application_name = "mobix";
+  /// Prepare the statements on each connection (named, server-side); without, each query carries its
+  /// SQL (unnamed statements), which a transaction-mode pooler before PgBouncer 1.21 requires.
+  bool prepared = true;
 };
 
 /// A named statement prepared on every connection when it (re)connects.
@@ -34,6 +37,8 @@ using Result = std::unique_ptr<PGresult, ResultDeleter>;
 /// A query's parameters, all sent as text (PostgreSQL casts them to the column types).
 using Params = std::vector<std::string>;
 
+struct Query;
+
 class Connection {
  public:
   Connection(const Options& opts, const std::vector<Statement>& statements);
@@ -49,11 +54,14 @@ class Connection {
   Result exec(const std::string& sql);
   Result exec_prepared(const char* name, const Params& params);
   PGconn* get() const { return conn_; }
+  /// Sends `q` in the current pipeline (prepared, or with its SQL when statements are not prepared).
+  void send(const Query& q);
   /// Forgets the connection after a failure in the middle of a transaction or pipeline.
   void drop();
 
  private:
   void connect();
+  const char* sql_of(const char* name) const;
   const Options& opts_;
   const std::vector<Statement>& statements_;
   PGconn* conn_ = nullptr;

@@ -314,7 +314,8 @@ std::string origin() {
 class PgStore final : public Store {
  public:
   PgStore(const StoreConfig& cfg, bool migrate_schema)
-      : opts_{cfg.dsn, cfg.connect_timeout, origin()},
+      : opts_{cfg.dsn, cfg.connect_timeout, origin(), cfg.prepared_statements},
+        feed_dsn_(cfg.feed_dsn.empty() ? cfg.dsn : cfg.feed_dsn),
         version_(ensure_schema(opts_, migrate_schema)),
         writer_(opts_, pg::batch_statements()),
         readers_(opts_, statements(), cfg.pool_size > 1 ? cfg.pool_size - 1 : 1) {}
@@ -515,7 +516,9 @@ class PgStore final : public Store {
   }
 
   std::unique_ptr<SessionFeed> follow_sessions(SessionFeed::Handler handler) override {
-    return std::make_unique<pg::SessionFeedThread>(opts_, opts_.application_name, std::move(handler));
+    auto opts = opts_;
+    opts.dsn = feed_dsn_;  // LISTEN needs a session: not through a transaction-mode pooler
+    return std::make_unique<pg::SessionFeedThread>(opts, opts_.application_name, std::move(handler));
   }
 
   std::optional<std::int64_t> claim_job(const std::string& job, const std::string& holder,
@@ -547,7 +550,8 @@ class PgStore final : public Store {
 
  private:
   pg::Options opts_;
-  int version_;  ///< the schema version at start
+  std::string feed_dsn_;  ///< never logged
+  int version_;           ///< the schema version at start
   std::mutex write_mu_;
   pg::Connection writer_;  ///< the group-commit writer's own connection
   pg::Pool readers_;

@@ -14,7 +14,7 @@ start_dovecot "$T/dovecot" "$P_DOVE" "$P_IMAPD" "" "" "" "" alice || fail "dovec
 node_config() { # NAME AUTH ACCT ADMIN POP3
   cat >"$T/$1.yaml" <<YAML
 node: $1
-store: {backend: postgresql, dsn: "$PG_DSN"}
+store: {backend: postgresql, dsn: "$PG_DSN", job_lease: 3}
 admin: {listen: "127.0.0.1:$4", no_token: true}
 access:
   radius:
@@ -154,6 +154,7 @@ kill -9 "$A_PID"
 wait "$A_PID" 2>/dev/null || true
 send "$B_ACCT" "${START//X-1/X-2}" || fail "Start to node b after node a died"
 start_serve "$T/a.yaml" "$A_ADMIN" "$T/a2.log" || fail "node a restart: $(tail -3 "$T/a2.log")"
+A_PID=${PIDS[-1]}
 [ "$(holders "$A_ADMIN" 127.1.9.9)" = 31610000077 ] || fail "restarted node a does not see node b's session"
 pass "node a killed with -9: node b goes on, and node a comes back with node b's sessions"
 
@@ -169,3 +170,40 @@ X3=${START//X-1/X-3}
 send "$A_ACCT" "${X3//127.1.9.9/127.1.9.10}" || fail "Start to node a after PostgreSQL restarted"
 wait_for "$B_ADMIN" 127.1.9.10 31610000077 >/dev/null || fail "node b does not see changes after the restart"
 pass "after PostgreSQL restarts the feed reconnects, resyncs and changes flow again"
+
+# Singleton jobs (issue 14 item 5): session expiry runs on exactly one node, under a lease of 3 s
+# (store.job_lease). A holder that stalls loses it to the other node and, when it wakes, knows it; a
+# holder killed with -9 is replaced within the lease time (and a third, the renewal period).
+leads() { ADMIN=127.0.0.1:$1 metric 'mobix_job_leader{job="access.expiry"}'; }
+admin_of() { if [ "$1" = a ]; then echo "$A_ADMIN"; else echo "$B_ADMIN"; fi; }
+holder() { # prints a or b once exactly one node runs the job
+  for _ in $(seq 100); do
+    case "$(leads $A_ADMIN)$(leads $B_ADMIN)" in 10) echo a; return 0 ;; 01) echo b; return 0 ;; esac
+    sleep 0.1
+  done
+  return 1
+}
+took_over() { # NODE: waits until NODE runs the job; prints the milliseconds it took
+  local t0; t0=$(date +%s%N)
+  for _ in $(seq 100); do
+    [ "$(leads "$(admin_of "$1")")" = 1 ] && { echo $((($(date +%s%N) - t0) / 1000000)); return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+first=$(holder) || fail "not exactly one node runs session expiry: a=$(leads $A_ADMIN) b=$(leads $B_ADMIN)"
+if [ "$first" = a ]; then stalled=$A_PID other=b stalled_log=$T/a2.log; else stalled=$B_PID other=a stalled_log=$T/b.log; fi
+kill -STOP "$stalled"
+ms=$(took_over $other) || fail "node $other did not take session expiry over from a stalled node"
+kill -CONT "$stalled"
+[ "$(holder)" = "$other" ] || fail "after waking up, the stalled node still claims session expiry"
+for _ in $(seq 50); do grep -q 'no longer runs access.expiry' "$stalled_log" && break; sleep 0.1; done
+grep -q 'no longer runs access.expiry' "$stalled_log" || fail "the stalled node did not log that it lost the job"
+pass "session expiry runs on one node; node $other took it over from a stalled node $first after ${ms} ms (lease 3 s), and $first knows it lost it"
+
+if [ "$other" = a ]; then victim=$A_PID survivor=$first; else victim=$B_PID survivor=$first; fi
+kill -9 "$victim"
+ms=$(took_over "$survivor") || fail "nobody took session expiry over after its holder was killed"
+epoch=$(sql "SELECT epoch FROM job_leases WHERE job = 'access.expiry'")
+[ "$epoch" -ge 3 ] || fail "the lease's epoch did not grow with each takeover ($epoch)"
+pass "the holder killed with -9: node $survivor took session expiry over after ${ms} ms (lease 3 s), epoch $epoch"

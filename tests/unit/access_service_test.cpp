@@ -93,8 +93,8 @@ TEST_F(Fixture, StopFreesTheLeaseAndExpiryEndsSilentSessions) {
   // intervals.
   in.acct_session_id = "X2";
   svc.account_start(in, 2000);
-  EXPECT_TRUE(svc.sweep(2000 + 299).events.empty());
-  auto swept = svc.sweep(2000 + 301);
+  EXPECT_TRUE(svc.expire_sessions(2000 + 299).events.empty());
+  auto swept = svc.expire_sessions(2000 + 301);
   ASSERT_EQ(swept.events.size(), 1u);
   EXPECT_EQ(swept.events[0].reason, "expired");
 }

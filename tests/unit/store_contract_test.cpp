@@ -135,6 +135,14 @@ TEST_P(StoreContract, SubscriberCrudAndConflicts) {
   s->update_subscriber(*found);
   EXPECT_EQ(s->find_subscriber(IdentityKind::msisdn, "31610000001")->hostname, "alice.example");
   EXPECT_EQ(s->find_subscriber(IdentityKind::hostname, "alice.example")->username, "alice");
+  // Host names are unique (schema 10): the relay and the DNS find a subscriber by it.
+  auto bob = *s->find_subscriber(IdentityKind::username, "bob");
+  bob.hostname = "alice.example";
+  EXPECT_THROW(s->update_subscriber(bob), StoreConflict);
+  Subscriber dup_host;
+  dup_host.username = "dave";
+  dup_host.hostname = "alice.example";
+  EXPECT_THROW(s->add_subscriber(dup_host), StoreConflict);
   EXPECT_FALSE(s->find_subscriber(IdentityKind::id, "not-a-number"));
   EXPECT_TRUE(s->remove_subscriber(found->id));
   EXPECT_FALSE(s->remove_subscriber(found->id));

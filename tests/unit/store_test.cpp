@@ -1,6 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "core/metrics.hpp"
+#include "store/job_leader.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
 #include "test_util.hpp"
@@ -66,4 +70,30 @@ TEST(StoreWriter, ARefusedOfferIsReportedToItsSubmitterOnly) {
   w.flush();
   EXPECT_EQ(seen[0], std::make_pair(StoreWriter::Outcome::committed, std::size_t{0}));
   EXPECT_EQ(seen[1], std::make_pair(StoreWriter::Outcome::offer_taken, std::size_t{1}));
+}
+
+TEST(JobLeader, OneHolderAtATimeAndAReleaseHandsOver) {
+  mobix::test::TempDir dir;
+  auto store_a = Store::open_sqlite(dir.file("jobs.db"));
+  auto store_b = Store::open_sqlite(dir.file("jobs.db"));  // a second node on the same store
+  std::atomic<int> gained_b{0};
+  auto a = std::make_unique<JobLeader>(*store_a, std::chrono::milliseconds(600));
+  JobLeader b(*store_b, std::chrono::milliseconds(600));
+  a->add("expiry");
+  b.add("expiry", [&](bool leading) { gained_b += leading ? 1 : 0; });
+  a->start();
+  auto wait_for = [](auto pred) {
+    for (int i = 0; i < 300 && !pred(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return pred();
+  };
+  ASSERT_TRUE(wait_for([&] { return a->held("expiry").has_value(); }));
+  b.start();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_FALSE(b.held("expiry")) << "node a's lease is live";
+  auto epoch_a = a->held("expiry")->epoch;
+  a->stop();  // a clean stop releases: b need not wait for the lease to run out
+  a.reset();
+  ASSERT_TRUE(wait_for([&] { return b.held("expiry").has_value(); }));
+  EXPECT_EQ(b.held("expiry")->epoch, epoch_a + 1);
+  EXPECT_EQ(gained_b.load(), 1);
 }
