@@ -61,6 +61,10 @@ int main(int argc, char** argv) {
   mobix::LabOptions lab_options;
   lab->add_flag("--no-boxes{false}", lab_options.boxes,
                 "do not power up the demo connectivity boxes (a quiet lab: RADIUS moves only with you)");
+  lab->add_option("--nodes", lab_options.nodes,
+                  "2: the store in a PostgreSQL cluster in the lab directory and a second node on 127.0.0.3 "
+                  "(chosen on a directory's first run)")
+      ->check(CLI::Range(1, 2));
   lab->callback([&] {
     try {
       exit_code = mobix::run_lab(lab_dir, lab_options);

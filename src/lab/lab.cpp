@@ -19,6 +19,7 @@
 #include "directory/directory.hpp"
 #include "lab/lab_boxes.hpp"
 #include "lab/lab_mail.hpp"
+#include "lab/lab_nodes.hpp"
 #include "lab/lab_relay.hpp"
 #include "lab/lab_util.hpp"
 #include "lab/lab_visited.hpp"
@@ -179,6 +180,7 @@ int run_lab(std::string dir, LabOptions options) {
     lab::replace_all(text, "SMSC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     lab::replace_all(text, "RADSEC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     lab::replace_all(text, "BOX_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
+    if (options.nodes == 2) prepare_lab_nodes(dir, text);
     write_private(config_path, text);
     write_private(fs::path(dir) / "smpp_relay_password", random_token(8) + "\n");
     write_private(fs::path(dir) / "smpp_gateway_password", random_token(8) + "\n");
@@ -212,6 +214,17 @@ int run_lab(std::string dir, LabOptions options) {
         {{cert.serial, "css.lab.mobix.test", pki_dir + "/css.crt"}});
   }
   bool two_networks = prepare_lab_visited(dir);
+  if (options.nodes == 2 && !is_lab_cluster(dir))
+    throw std::runtime_error(dir + " was made as a one-node lab; --nodes 2 needs a new directory");
+  // Issue 14: a two-node lab keeps its store in a PostgreSQL cluster of its own (stopped last).
+  std::optional<LabCluster> cluster;
+  struct StopCluster {
+    std::optional<LabCluster>& c;
+    ~StopCluster() {
+      if (c) stop_lab_cluster(*c);
+    }
+  } stop_cluster{cluster};
+  if (is_lab_cluster(dir)) cluster = start_lab_postgres(dir);
 
   Node node(load_config(config_path.string()));
   auto& dirx = node.directory();
@@ -259,6 +272,7 @@ int run_lab(std::string dir, LabOptions options) {
   if (node.config().relay)
     lab_relay = start_lab_relay(node.config(), dirx, {{kLabBoxesSmscAccount, boxes_smsc_password}});
   node.start();
+  if (cluster) start_lab_node2(dir, *cluster);  // the store is migrated now
   std::optional<LabVisited> visited;
   if (two_networks) visited = start_lab_visited(dir);
   struct StopVisited {
@@ -298,6 +312,20 @@ int run_lab(std::string dir, LabOptions options) {
     lab["endpoints"]["visited.admin.http"] = endpoint_json(visited->admin, "http");
     lab["networks"] = json{{"home", json{{"realm", kLabHomeRealm}, {"dns", "dns.home"}}},
                            {"visited", json{{"realm", kLabVisitedRealm}, {"dns", "dns.visited"}}}};
+  }
+  if (cluster) {
+    // Issue 14: both nodes serve the same sessions, pools and subscribers from the shared store.
+    lab["store"] = json{{"backend", "postgresql"}, {"port", cluster->pg_port}, {"data", cluster->pg_data}};
+    lab["endpoints"]["node2.admin.http"] = endpoint_json(cluster->node2_admin, "http");
+    lab["endpoints"]["node2.access.radius_auth"] = endpoint_json(cluster->node2_auth, "radius/udp");
+    lab["endpoints"]["node2.access.radius_acct"] = endpoint_json(cluster->node2_acct, "radius-acct/udp");
+    lab["endpoints"]["node2.mail.pop3"] = endpoint_json(cluster->node2_pop3, "pop3");
+    lab["endpoints"]["node2.mail.imap"] = endpoint_json(cluster->node2_imap, "imap");
+    lab["endpoints"]["node2.mail.smtp"] = endpoint_json(cluster->node2_smtp, "smtp");
+    lab["endpoints"]["node2.dns"] = endpoint_json(cluster->node2_dns, "dns");
+    lab["nodes"] = json::array(
+        {json{{"name", node.config().node_name}, {"admin", "admin.http"}, {"config", config_path.string()}},
+         json{{"name", "lab-2"}, {"admin", "node2.admin.http"}, {"config", cluster->node2_config}}});
   }
   json subs = json::array();
   for (const auto& s : dirx.list())

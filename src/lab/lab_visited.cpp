@@ -1,5 +1,7 @@
 #include "lab/lab_visited.hpp"
 
+#include "lab/lab_process.hpp"
+
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -97,48 +99,14 @@ LabVisited start_lab_visited(const std::string& dir) {
   v.admin = cfg.admin.listen;
   v.dns = *cfg.dns->listen;
   auto log = dir + "/visited/mobix.log";
-  char self[4096];
-  auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n <= 0) throw std::runtime_error("cannot find the mobix binary");
-  self[n] = 0;
-  v.pid = ::fork();
-  if (v.pid < 0) throw std::runtime_error("fork failed");
-  if (v.pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the visited network ends with the lab, even on kill -9
-    auto* out = std::fopen(log.c_str(), "a");
-    if (out) {
-      ::dup2(fileno(out), 1);
-      ::dup2(fileno(out), 2);
-    }
-    ::execl(self, self, "serve", "--config", v.config.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  // Ready when the admin listener accepts (it starts after every other listener).
-  boost::asio::io_context io;
-  for (int i = 0; i < 200; ++i) {
-    boost::asio::ip::tcp::socket s(io);
-    boost::system::error_code ec;
-    s.connect({boost::asio::ip::make_address(v.admin.host), v.admin.port}, ec);
-    if (!ec) {
-      spdlog::info("lab: visited network (pid {}) up; RADIUS {}, DNS {}; log {}", v.pid, v.auth.str(),
-                   v.dns.str(), log);
-      return v;
-    }
-    int status = 0;
-    if (::waitpid(v.pid, &status, WNOHANG) == v.pid)
-      throw std::runtime_error("the visited network exited; see " + log);
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  ::kill(v.pid, SIGKILL);
-  throw std::runtime_error("the visited network did not start; see " + log);
+  v.pid = lab::spawn_serve(v.config, log, v.admin, "the visited network");
+  spdlog::info("lab: visited network (pid {}) up; RADIUS {}, DNS {}; log {}", v.pid, v.auth.str(),
+               v.dns.str(), log);
+  return v;
 }
 
 void stop_lab_visited(LabVisited& v) {
-  if (v.pid <= 0) return;
-  ::kill(v.pid, SIGTERM);
-  int status = 0;
-  ::waitpid(v.pid, &status, 0);
-  v.pid = -1;
+  lab::stop_serve(v.pid);
 }
 
 }  // namespace mobix

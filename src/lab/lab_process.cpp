@@ -1,0 +1,58 @@
+#include "lab/lab_process.hpp"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+namespace mobix::lab {
+
+pid_t spawn_serve(const std::string& config, const std::string& log, const Endpoint& admin,
+                  const std::string& what) {
+  char self[4096];
+  auto n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n <= 0) throw std::runtime_error("cannot find the mobix binary");
+  self[n] = 0;
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // it ends with the lab, even on kill -9
+    if (auto* out = std::fopen(log.c_str(), "a")) {
+      ::dup2(fileno(out), 1);
+      ::dup2(fileno(out), 2);
+    }
+    ::execl(self, self, "serve", "--config", config.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // Ready when the admin listener accepts (it starts after every other listener).
+  boost::asio::io_context io;
+  for (int i = 0; i < 400; ++i) {
+    boost::asio::ip::tcp::socket s(io);
+    boost::system::error_code ec;
+    s.connect({boost::asio::ip::make_address(admin.host), admin.port}, ec);
+    if (!ec) return pid;
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) throw std::runtime_error(what + " exited; see " + log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  ::kill(pid, SIGKILL);
+  throw std::runtime_error(what + " did not start; see " + log);
+}
+
+void stop_serve(pid_t& pid) {
+  if (pid <= 0) return;
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  pid = -1;
+}
+
+}  // namespace mobix::lab
