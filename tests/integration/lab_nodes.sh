@@ -6,21 +6,9 @@
 source "$(dirname "$0")/lib.sh"
 LAB="$T/lab"
 chmod 755 "$T" # PostgreSQL runs as the postgres user under root: it must reach the lab directory
-start_nodes_lab() {
-  rm -f "$LAB/lab.json"
-  "$MOBIX" lab --dir "$LAB" --nodes 2 --no-boxes >>"$T/lab.log" 2>&1 &
-  LAB_PID=$!
-  PIDS+=("$LAB_PID")
-  for _ in $(seq 1 400); do
-    [ -f "$LAB/lab.json" ] && break
-    kill -0 "$LAB_PID" 2>/dev/null || fail "lab exited early"
-    sleep 0.05
-  done
-  [ -f "$LAB/lab.json" ] || fail "lab.json not written"
-}
 PG_DATA_DIRS+=("$LAB/pg/data") # stopped by cleanup even if the lab dies hard
 ep() { jq -r --arg k "$1" '.endpoints[$k] | "\(.host):\(.port)"' "$LAB/lab.json"; }
-start_nodes_lab
+start_lab "$LAB" --nodes 2
 [ "$(jq -r '.store.backend' "$LAB/lab.json")" = postgresql ] || fail "lab.json does not name the shared store"
 [ "$(jq -r '.nodes | length' "$LAB/lab.json")" = 2 ] || fail "lab.json does not list two nodes"
 [ -f "$LAB/pg/data/PG_VERSION" ] || fail "no PostgreSQL cluster in the lab directory"
@@ -46,7 +34,7 @@ pass "a Stop through the second node ends the session on the first"
 
 kill "$LAB_PID"; wait "$LAB_PID" 2>/dev/null || true
 pgrep -f "$LAB/node2/mobix.yaml" >/dev/null && fail "the second node outlived the lab"
-start_nodes_lab
+start_lab "$LAB" --nodes 2
 IP=$("$MOBIX" sim attach --lab "$LAB" --msisdn 31610000002 | tail -1)
 [[ $IP == 127.1.* ]] || fail "attach after the lab restarted: $IP"
 pass "the lab stops both nodes and PostgreSQL, and resumes on the same cluster"

@@ -20,14 +20,15 @@ pass() { echo "ok - $*"; }
 # start_lab DIR [--with-boxes]: runs `mobix lab` and waits for lab.json (written once listeners are
 # up). Without --with-boxes the lab's demo connectivity boxes stay off (`--no-boxes`): their own
 # log-ins would move the global counters and gauges these tests check (lab_boxes.sh runs them).
-start_lab() {
+start_lab() { # DIR [--with-boxes] [more `mobix lab` options]
   local dir=$1 boxes=--no-boxes
-  [ "${2:-}" = --with-boxes ] && boxes=
+  shift
+  if [ "${1:-}" = --with-boxes ]; then boxes=; shift; fi
   rm -f "$dir/lab.json"
-  "$MOBIX" lab --dir "$dir" $boxes >>"$T/lab.log" 2>&1 &
+  "$MOBIX" lab --dir "$dir" $boxes "$@" >>"$T/lab.log" 2>&1 &
   LAB_PID=$!
   PIDS+=("$LAB_PID")
-  for _ in $(seq 1 100); do
+  for _ in $(seq 1 400); do
     [ -f "$dir/lab.json" ] && break
     kill -0 "$LAB_PID" 2>/dev/null || fail "lab exited early"
     sleep 0.05
