@@ -325,6 +325,21 @@ TEST_P(StoreContract, JobLeasesAndFencedWrites) {
   EXPECT_FALSE(s->job_holder().empty());
 }
 
+// Two nodes claiming a free job at the same moment: exactly one gets it.
+TEST_P(StoreContract, TwoNodesClaimingAJobAtOnceGetOneLease) {
+  auto a = open();
+  auto b = open();
+  for (int round = 0; round < 20; ++round) {
+    auto job = "race-" + std::to_string(round);
+    std::optional<std::int64_t> got_a, got_b;
+    std::thread ta([&] { got_a = a->claim_job(job, "node-a", 60000); });
+    std::thread tb([&] { got_b = b->claim_job(job, "node-b", 60000); });
+    ta.join();
+    tb.join();
+    EXPECT_NE(got_a.has_value(), got_b.has_value()) << job;
+  }
+}
+
 // Seed 004 provisioning: the valid-serial database, user records with their billing data apart,
 // and updates that lose to a concurrent writer instead of overwriting it.
 TEST_P(StoreContract, BoxRecordsAndValidSerials) {
