@@ -37,6 +37,20 @@ runuser -u postgres -- $PG/initdb -D "$T/pg/data" -U postgres -A trust -E UTF8 -
 runuser -u postgres -- $PG/pg_ctl -D "$T/pg/data" -l "$T/pg/pg.log" -w \
   -o "-c listen_addresses=127.0.0.1 -p $P_PG -k $T/pg -c max_connections=200 -c shared_buffers=256MB" start >/dev/null
 psql() { command psql -h 127.0.0.1 -p "$P_PG" -U postgres -qAt "$@"; }
+PG_MASTER=$(head -1 "$T/pg/data/postmaster.pid")
+HZ=$(getconf CLK_TCK)
+# CPU ticks used so far by PostgreSQL (postmaster and every backend) and by the given processes: the
+# whole server side of the path. Fields after the command name, which sits in parentheses.
+server_ticks() {
+  local total=0 p u s
+  for p in "$PG_MASTER" $(pgrep -P "$PG_MASTER") "$@"; do
+    read -r u s < <(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12, $13}' || true)
+    total=$((total + ${u:-0} + ${s:-0}))
+  done
+  echo "$total"
+}
+# CPU milliseconds per 1,000 requests: TICKS over RATE requests/s for SECS seconds.
+cpu_per_k() { awk -v t="$1" -v hz="$HZ" -v r="$2" -v s="$SECS" 'BEGIN {printf "%.0f", (r > 0 ? t * 1000 / hz / (r * s / 1000) : 0)}'; }
 fresh_db() { psql -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null 2>&1; }
 
 # --- mobix nodes over one database
@@ -64,10 +78,12 @@ load() { # PORT CLIENTS: answered requests/s
 }
 stop_nodes() { for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; sleep 0.5; for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
 
-run_one() {
+run_one() { # prints: requests/s, CPU-ms per 1,000 requests (node + PostgreSQL)
   fresh_db mobix1
   start_node n1 mobix1
-  load "$NODE_ACCT" 2
+  local t0 rate; t0=$(server_ticks "${PIDS[@]}")
+  rate=$(load "$NODE_ACCT" 2)
+  echo "$rate $(cpu_per_k $(($(server_ticks "${PIDS[@]}") - t0)) "$rate")"
   stop_nodes
 }
 run_two() {
@@ -78,13 +94,14 @@ run_two() {
   local pb=$NODE_ACCT
   # Half the load on each node; the generators' address slices must not overlap across processes,
   # so node b's generator works on another /16 through a different session count offset.
-  local fa=$T/a.out fb=$T/b.out
+  local fa=$T/a.out fb=$T/b.out t0; t0=$(server_ticks "${PIDS[@]}")
   load "$pa" 1 >"$fa" & local ga=$!
   $B/bench/bench_radius_acct --target 127.0.0.1:$pb --secret $SECRET --seconds "$SECS" --clients 1 --sessions 20000 --first 20000 |
     awk '/accounting_requests_per_second/ {print $2}' >"$fb"
   wait $ga
+  local rate=$(($(cat "$fa") + $(cat "$fb")))
+  echo "$rate $(cpu_per_k $(($(server_ticks "${PIDS[@]}") - t0)) "$rate")"
   stop_nodes
-  echo $(($(cat "$fa") + $(cat "$fb")))
 }
 run_freeradius() {
   fresh_db radius
@@ -124,20 +141,25 @@ CONF
   local pid=$!
   PIDS+=($pid)
   for _ in $(seq 100); do grep -q "Ready to process" "$d/radius.log" 2>/dev/null && break; sleep 0.1; done
-  grep -q "Ready to process" "$d/radius.log" || { tail -20 "$d/radius.log" >&2; echo 0; return; }
-  load "$port" 2
+  grep -q "Ready to process" "$d/radius.log" || { tail -20 "$d/radius.log" >&2; echo "0 0"; return; }
+  local t0 rate; t0=$(server_ticks "$pid")
+  rate=$(load "$port" 2)
+  echo "$rate $(cpu_per_k $(($(server_ticks "$pid") - t0)) "$rate")"
   stop_nodes
   echo "freeradius: radacct rows $(psql -d radius -c 'select count(*) from radacct')" >&2
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 minmax() { sort -n | awk 'NR==1{mn=$1} {mx=$1} END {print mn "–" mx}'; }
-ONE=() TWO=() FR=()
+ONE=() TWO=() FR=() ONE_CPU=() TWO_CPU=() FR_CPU=()
 for r in $(seq "$RUNS"); do
-  ONE+=("$(run_one)"); TWO+=("$(run_two)"); FR+=("$(run_freeradius)")
-  echo "run $r: one node ${ONE[-1]}/s, two nodes ${TWO[-1]}/s, freeradius ${FR[-1]}/s" | tee -a "$raw" >&2
+  read -r a ac <<<"$(run_one)"; read -r b bc <<<"$(run_two)"; read -r f fc <<<"$(run_freeradius)"
+  ONE+=("$a") ONE_CPU+=("$ac") TWO+=("$b") TWO_CPU+=("$bc") FR+=("$f") FR_CPU+=("$fc")
+  echo "run $r: one node $a/s ($ac CPU-ms/1k), two nodes $b/s ($bc CPU-ms/1k), freeradius $f/s ($fc CPU-ms/1k)" | tee -a "$raw" >&2
 done
 one=$(printf '%s\n' "${ONE[@]}" | median); two=$(printf '%s\n' "${TWO[@]}" | median); fr=$(printf '%s\n' "${FR[@]}" | median)
+one_cpu=$(printf '%s\n' "${ONE_CPU[@]}" | median); two_cpu=$(printf '%s\n' "${TWO_CPU[@]}" | median)
+fr_cpu=$(printf '%s\n' "${FR_CPU[@]}" | median)
 
 # --- visibility: idle, then with node a and node b under the accounting load
 fresh_db vis
@@ -161,6 +183,8 @@ echo "| what (median of $RUNS × ${SECS}s) | mobix | FreeRADIUS 3.2 + rlm_sql po
 echo "|---|---|---|---|---|---|---|"
 echo "| durable Accounting-Requests/s, one node | $one ($(printf '%s\n' "${ONE[@]}" | minmax)) | $fr ($(printf '%s\n' "${FR[@]}" | minmax)) | ×$(ratio "$one" "$fr") | $cmd | $date | $machine |"
 echo "| durable Accounting-Requests/s, two nodes | $two ($(printf '%s\n' "${TWO[@]}" | minmax)) | — | ×$(ratio "$two" "$fr") | $cmd | $date | $machine |"
+echo "| CPU-ms per 1,000 durable requests (server side: mobix or FreeRADIUS + PostgreSQL), one node | $one_cpu | $fr_cpu | ×$(ratio "$fr_cpu" "$one_cpu") less | $cmd | $date | $machine |"
+echo "| CPU-ms per 1,000 durable requests, two nodes | $two_cpu | — | ×$(ratio "$fr_cpu" "$two_cpu") less | $cmd | $date | $machine |"
 echo "| cross-node visibility, idle (p50 / p99) | $(pct "$T/vis_idle.txt" 0.5) ms / $(pct "$T/vis_idle.txt" 0.99) ms | — | — | $cmd | $date | $machine |"
 echo "| cross-node visibility, node a under load (p50 / p99) | $(pct "$T/vis_load.txt" 0.5) ms / $(pct "$T/vis_load.txt" 0.99) ms | — | — | $cmd | $date | $machine |"
 echo "raw output: $raw" >&2
