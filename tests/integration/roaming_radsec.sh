@@ -64,6 +64,7 @@ dns:
   roamers_zone: visited.test
 Y
 start_serve "$T/h/mobix.yaml" "$H_ADMIN" "$T/home.log" || fail "home did not start: $(tail "$T/home.log")"
+H_PID=${PIDS[-1]}
 start_serve "$T/v/mobix.yaml" "$V_ADMIN" "$T/visited.log" || fail "visited did not start: $(tail "$T/visited.log")"
 V_PID=${PIDS[-1]}
 ADMIN=127.0.0.1:$H_ADMIN
@@ -177,3 +178,15 @@ C
 else
   fail "radsecproxy is not installed"
 fi
+
+# The home network is down: the visited network answers the terminal's NAS at once with a reason
+# (the RADIUS error path: a reply, a counter and a log line), instead of leaving it to time out.
+kill "$H_PID"; wait "$H_PID" 2>/dev/null || true
+ADMIN=127.0.0.1:$V_ADMIN
+before=$(metric 'mobix_radius_access_rejects_total{reason="home_unreachable"}')
+out=$(vsim attach --msisdn 31600000004 --username alice@home.test --password alice-pw 2>&1) && fail "attached with the home network down"
+grep -q 'home network home did not answer' <<<"$out" || fail "home down: $out"
+[ "$(metric 'mobix_radius_access_rejects_total{reason="home_unreachable"}')" = $((before + 1)) ] ||
+  fail "the reject was not counted as home_unreachable"
+grep -q 'reject user=alice@home.test: home network home did not answer' "$T/visited2.log" || fail "no log line for the unreachable home"
+pass "home network down: the visited network rejects with 'home network home did not answer', counted and logged"
