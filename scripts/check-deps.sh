@@ -65,6 +65,7 @@ if [ "$mode" = test ]; then
   need radsecproxy "RadSec peer" test -x /usr/sbin/radsecproxy
   need postgresql-15 "PostgreSQL server (the shared store's tests)" test -x /usr/lib/postgresql/15/bin/initdb
   need postgresql-client-15 "psql" have psql
+  need pgbouncer "PgBouncer (the pooler in front of the shared store)" pgbouncer --version
   need haproxy "PROXY v2 receiver" test -x /usr/sbin/haproxy
 fi
 
