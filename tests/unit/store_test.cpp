@@ -1,4 +1,6 @@
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <thread>
@@ -96,4 +98,36 @@ TEST(JobLeader, OneHolderAtATimeAndAReleaseHandsOver) {
   ASSERT_TRUE(wait_for([&] { return b.held("expiry").has_value(); }));
   EXPECT_EQ(b.held("expiry")->epoch, epoch_a + 1);
   EXPECT_EQ(gained_b.load(), 1);
+}
+
+// A singleton job's write after another node took the job over: not written, reported as failed,
+// counted and logged (issue 14 item 5).
+TEST(StoreWriter, AFencedWriteOfAFormerHolderIsRefusedCountedAndLogged) {
+  mobix::test::TempDir dir;
+  auto store = Store::open_sqlite(dir.file("fence.db"));
+  auto epoch_a = store->claim_job("expiry", "node-a", 1);
+  ASSERT_TRUE(epoch_a);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(store->claim_job("expiry", "node-b", 60000));
+  auto& fenced = metrics().counter("mobix_store_fenced_writes_total", "");
+  auto before = fenced.value();
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(16);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("capture", sink));
+  StoreWriter w(*store);
+  SessionRecord r;
+  r.sid = "by-a";
+  std::optional<StoreWriter::Outcome> outcome;
+  w.submit(
+      {Change{Change::Kind::put_session, r, {}}},
+      [&](StoreWriter::Outcome o, std::vector<Lease>) { outcome = o; },
+      JobLease{"expiry", "node-a", *epoch_a});
+  w.flush();
+  spdlog::set_default_logger(previous);
+  EXPECT_EQ(outcome, StoreWriter::Outcome::failed);
+  EXPECT_EQ(fenced.value(), before + 1);
+  bool logged = false;
+  for (const auto& line : sink->last_formatted()) logged |= line.find("was taken over") != std::string::npos;
+  EXPECT_TRUE(logged);
+  EXPECT_TRUE(store->load_sessions().empty());
 }
