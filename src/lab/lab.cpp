@@ -134,11 +134,6 @@ css:
   wakeup: {smsc: "127.0.0.1:SMSC_PORT", system_id: css, password_file: smpp_css_password}
 dns:
   listen: 127.0.0.1:0
-  zones:
-    - {name: home.mobix.test, records: ["ns1 A 127.0.0.1"]}
-    - {name: 1.127.in-addr.arpa}
-    - {name: 2.127.in-addr.arpa}
-    - {name: 3.127.in-addr.arpa}
 )";
 
 struct Demo {
@@ -176,7 +171,7 @@ int run_lab(std::string dir, LabOptions options) {
   if (!fs::exists(secret_path)) write_private(secret_path, random_token(24) + "\n");
   auto config_path = fs::path(dir) / "mobix.yaml";
   if (!fs::exists(config_path)) {
-    std::string text = kLabConfig;
+    std::string text = std::string(kLabConfig) + lab::kHomeZones;
     lab::replace_all(text, "SMSC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     lab::replace_all(text, "RADSEC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     lab::replace_all(text, "BOX_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));

@@ -45,11 +45,6 @@ mail:
   access_ranges: [127.1.0.0/16, 127.2.0.0/16]
 dns:
   listen: 127.0.0.3:DNS_PORT
-  zones:
-    - {name: home.mobix.test, records: ["ns1 A 127.0.0.1"]}
-    - {name: 1.127.in-addr.arpa}
-    - {name: 2.127.in-addr.arpa}
-    - {name: 3.127.in-addr.arpa}
 )";
 
 /// Runs a PostgreSQL tool; as the `postgres` user when the lab runs as root (PostgreSQL refuses root).
@@ -82,12 +77,11 @@ void prepare_lab_nodes(const std::string& dir, std::string& cfg) {
   std::ofstream(fs::path(dir) / "store.dsn")
       << "host=127.0.0.1 port=" << port << " user=postgres dbname=mobix\n";
   fs::create_directories(fs::path(dir) / "node2");
-  std::string node2 = kNode2Config;
-  for (const char* p : {"ADMIN_PORT", "AUTH_PORT", "ACCT_PORT", "POP3_PORT", "SMTP_PORT", "IMAP_PORT"})
-    lab::replace_all(node2, p,
-                     std::to_string(std::string(p) == "AUTH_PORT" || std::string(p) == "ACCT_PORT"
-                                        ? lab::free_port<boost::asio::ip::udp>()
-                                        : lab::free_port<boost::asio::ip::tcp>()));
+  std::string node2 = std::string(kNode2Config) + lab::kHomeZones;
+  for (const char* p : {"ADMIN_PORT", "POP3_PORT", "SMTP_PORT", "IMAP_PORT"})
+    lab::replace_all(node2, p, std::to_string(lab::free_port<boost::asio::ip::tcp>()));
+  for (const char* p : {"AUTH_PORT", "ACCT_PORT"})
+    lab::replace_all(node2, p, std::to_string(lab::free_port<boost::asio::ip::udp>()));
   lab::replace_all(node2, "DNS_PORT", std::to_string(lab::free_dns_port()));
   std::ofstream(fs::path(dir) / "node2" / "mobix.yaml") << node2;
 }

@@ -10,6 +10,15 @@
 
 namespace mobix::lab {
 
+/// The home network's DNS zones, the end of the `dns:` section that closes the lab's config and the
+/// second node's (--nodes 2): both serve the same.
+inline constexpr const char* kHomeZones = R"(  zones:
+    - {name: home.mobix.test, records: ["ns1 A 127.0.0.1"]}
+    - {name: 1.127.in-addr.arpa}
+    - {name: 2.127.in-addr.arpa}
+    - {name: 3.127.in-addr.arpa}
+)";
+
 /// A loopback port free right now (kept in the config so the lab resumes on the same ports).
 template <typename Protocol>
 std::uint16_t free_port() {

@@ -1,24 +1,13 @@
 #include "lab/lab_visited.hpp"
 
-#include "lab/lab_process.hpp"
-
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
-#include <thread>
 
 #include <spdlog/spdlog.h>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ip/udp.hpp>
 
 #include "core/config.hpp"
+#include "lab/lab_process.hpp"
 #include "lab/lab_util.hpp"
 #include "node/config_sections.hpp"
 #include "pki/pki.hpp"

@@ -112,9 +112,8 @@ void JobLeader::run() {
       }
       auto change = renew(*job);
       if (!change) continue;
-      if (*change)
-        spdlog::info("jobs: this node now runs {} (epoch {})", job->name,
-                     held(job->name) ? held(job->name)->epoch : 0);
+      if (auto lease = held(job->name); *change)
+        spdlog::info("jobs: this node now runs {} (epoch {})", job->name, lease ? lease->epoch : 0);
       else
         spdlog::warn("jobs: this node no longer runs {} (another node holds it or the lease ran out)",
                      job->name);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 namespace mobix::pg {
@@ -91,6 +93,23 @@ Query lock_addresses(const LastPerKey<SessionRecord>& sessions) {
   return {"batch_lock_addresses", {keys.str()}};
 }
 
+/// The array parameters of the bound leases (`offers` false) or of the offers; nullopt when there
+/// are none. The offers' leases are also listed in `offered`.
+std::optional<Params> lease_rows(const LastPerKey<Lease>& leases, bool offers,
+                                 std::vector<const Lease*>* offered) {
+  ArrayLiteral pool, ip, sub, bound, expires;
+  bool any = false;
+  leases.each(true, [&](const Lease& l) {
+    if (l.bound == offers) return;
+    any = true;
+    if (offered) offered->push_back(&l);
+    pool.add(l.pool), ip.add(l.ip), sub.add(l.subscriber_id), bound.add(l.bound ? "t" : "f"),
+        expires.add(l.expires);
+  });
+  if (!any) return std::nullopt;
+  return Params{pool.str(), ip.str(), sub.str(), bound.str(), expires.str()};
+}
+
 }  // namespace
 
 const std::vector<Statement>& batch_statements() {
@@ -160,7 +179,7 @@ const std::vector<Statement>& batch_statements() {
   return list;
 }
 
-std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t now, ClaimedRows* claimed) {
+std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t now, Claims* claims) {
   LastPerKey<SessionRecord> sessions, removals;
   LastPerKey<Lease> leases;
   std::map<std::uint64_t, std::uint32_t> seen;                        // tunnel id -> latest expiry
@@ -209,23 +228,10 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
     });
     q.push_back({"batch_free_leases", {pool.str(), ip.str(), sub.str(), expires.str()}});
   }
-  for (bool offers : {false, true}) {
-    ArrayLiteral pool, ip, sub, bound, expires;
-    bool any = false;
-    leases.each(true, [&](const Lease& l) {
-      if (l.bound == offers) return;
-      any = true;
-      pool.add(l.pool), ip.add(l.ip), sub.add(l.subscriber_id), bound.add(l.bound ? "t" : "f"),
-          expires.add(l.expires);
-    });
-    if (!any) continue;
-    if (!offers) {
-      q.push_back({"batch_put_leases", {pool.str(), ip.str(), sub.str(), bound.str(), expires.str()}});
-      continue;
-    }
-    q.push_back({"batch_claim_leases",
-                 {pool.str(), ip.str(), sub.str(), bound.str(), expires.str(), std::to_string(now)},
-                 claimed});
+  if (auto put = lease_rows(leases, false, nullptr)) q.push_back({"batch_put_leases", std::move(*put)});
+  if (auto offered = lease_rows(leases, true, claims ? &claims->offered : nullptr)) {
+    offered->push_back(std::to_string(now));
+    q.push_back({"batch_claim_leases", std::move(*offered), claims ? &claims->returned : nullptr});
   }
   if (removals.any(false)) {
     ArrayLiteral sids;
@@ -255,20 +261,13 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
   return q;
 }
 
-std::vector<Lease> refused_offers(const std::vector<Change>& batch, const ClaimedRows& claimed) {
-  std::map<std::string, const Lease*> offers;  // the last change per address, when it is an offer
-  for (const auto& c : batch) {
-    if (c.kind != Change::Kind::put_lease && c.kind != Change::Kind::free_lease) continue;
-    auto key = c.lease.pool + "\n" + c.lease.ip;
-    if (c.kind == Change::Kind::put_lease && !c.lease.bound)
-      offers[key] = &c.lease;
-    else
-      offers.erase(key);
-  }
-  for (const auto& row : claimed)
-    if (row.size() == 2) offers.erase(row[0] + "\n" + row[1]);
+std::vector<Lease> Claims::refused() const {
+  std::set<std::pair<std::string, std::string>> written;
+  for (const auto& row : returned)
+    if (row.size() == 2) written.emplace(row[0], row[1]);
   std::vector<Lease> out;
-  for (const auto& [key, lease] : offers) out.push_back(*lease);
+  for (const Lease* l : offered)
+    if (!written.count({l->pool, l->ip})) out.push_back(*l);
   return out;
 }
 

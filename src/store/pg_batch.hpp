@@ -13,13 +13,16 @@ namespace mobix::pg {
 
 /// The statements batch_queries uses, to prepare on the writer's connection.
 const std::vector<Statement>& batch_statements();
-/// (pool, ip) rows of the offers a batch claimed.
-using ClaimedRows = std::vector<std::vector<std::string>>;
+/// A batch's pool offers and what the claim statement wrote of them (RETURNING pool, ip).
+struct Claims {
+  std::vector<const Lease*> offered;  ///< into the batch the queries were made from
+  std::vector<std::vector<std::string>> returned;
+  /// The offers not written: another subscriber holds the address.
+  std::vector<Lease> refused() const;
+};
 /// The batch's statements, in the order they must run; `now` prunes expired seen signals and
-/// decides which offers have expired. The offers (unbound put_lease) the batch claims are written
-/// to `claimed` when the transaction runs.
-std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t now, ClaimedRows* claimed);
-/// The batch's offers that `claimed` does not hold: another subscriber has the address.
-std::vector<Lease> refused_offers(const std::vector<Change>& batch, const ClaimedRows& claimed);
+/// decides which offers have expired. With `claims`, the offers (unbound put_lease) are listed there
+/// and the claim statement's rows land there when the transaction runs.
+std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t now, Claims* claims);
 
 }  // namespace mobix::pg

@@ -537,15 +537,15 @@ class PgStore final : public Store {
   }
 
   std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease* fence) override {
-    pg::ClaimedRows claimed;
-    auto queries = pg::batch_queries(batch, static_cast<std::int64_t>(std::time(nullptr)), &claimed);
+    pg::Claims claims;
+    auto queries = pg::batch_queries(batch, static_cast<std::int64_t>(std::time(nullptr)), &claims);
     if (queries.empty()) return {};
     if (fence) queries.insert(queries.begin(), {"fence", {fence->job, fence->holder, num(fence->epoch)}});
     {
       std::lock_guard lock(write_mu_);
       pg::run_transaction(writer_, queries);
     }
-    return pg::refused_offers(batch, claimed);
+    return claims.refused();
   }
 
  private:

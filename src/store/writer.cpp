@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <span>
 
 #include <spdlog/spdlog.h>
@@ -99,15 +100,10 @@ void StoreWriter::run() {
     }
     // A singleton job's changes must not share a transaction: if its lease was taken over, only
     // they are refused.
-    std::deque<Item> fenced;
-    for (auto it = batch.begin(); it != batch.end();) {
-      if (it->fence) {
-        fenced.push_back(std::move(*it));
-        it = batch.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    auto unfenced_end =
+        std::stable_partition(batch.begin(), batch.end(), [](const Item& i) { return !i.fence; });
+    std::deque<Item> fenced(std::make_move_iterator(unfenced_end), std::make_move_iterator(batch.end()));
+    batch.erase(unfenced_end, batch.end());
     commit_fenced(fenced);
     std::vector<Change> all;
     std::vector<std::size_t> ends;  // where each item's changes end in `all`

@@ -201,7 +201,7 @@ for _ in $(seq 50); do grep -q 'no longer runs access.expiry' "$stalled_log" && 
 grep -q 'no longer runs access.expiry' "$stalled_log" || fail "the stalled node did not log that it lost the job"
 pass "session expiry runs on one node; node $other took it over from a stalled node $first after ${ms} ms (lease 3 s), and $first knows it lost it"
 
-if [ "$other" = a ]; then victim=$A_PID survivor=$first; else victim=$B_PID survivor=$first; fi
+victim=$([ "$other" = a ] && echo "$A_PID" || echo "$B_PID") survivor=$first
 kill -9 "$victim"
 ms=$(took_over "$survivor") || fail "nobody took session expiry over after its holder was killed"
 epoch=$(sql "SELECT epoch FROM job_leases WHERE job = 'access.expiry'")
