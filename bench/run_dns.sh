@@ -2,13 +2,19 @@
 # Seed 002 benchmarks, side by side in one run on loopback (prints markdown rows):
 #  1. attach -> resolvable at both networks (two mobix processes, RadSec, embedded DNS), p50/p99;
 #  2. DNS query throughput with dnsperf on a 10,000-record zone: mobix's embedded server, BIND 9
-#     and Knot serving the same zone, alternating, median of RUNS;
+#     and Knot serving the same zone, alternating, median of RUNS; without EDNS, with EDNS (what
+#     resolvers send) and with EDNS + DO;
 #  3. sustained attach+detach rate with the zones following the sessions: embedded zones, no DNS
 #     (baseline), and the zones in BIND / Knot through RFC 2136 + TSIG (batched, and one change per
 #     message), counting until the DNS server has every change.
-# Usage: bench/run_dns.sh [RUNS] [SECONDS]
+# Usage: bench/run_dns.sh [RUNS] [SECONDS]   (PARTS=123 by default: PARTS=2 for the queries only)
+# The output is kept in bench/results/dns-<time>.txt too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+PARTS=${PARTS:-123}
+mkdir -p bench/results
+exec > >(tee "bench/results/dns-$(date -u +%Y%m%dT%H%M%S).txt") 2>&1
+echo "# bench/run_dns.sh $* (PARTS=$PARTS) on $(nproc) cores, $(date -u)"
 RUNS=${1:-3}
 SECS=${2:-10}
 B=$PWD/build/release
@@ -20,7 +26,13 @@ done
 T=$(mktemp -d /tmp/mobix-bench-dns-XXXXXX)
 chmod 755 $T
 PIDS=()
-trap 'for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+# Waits on the servers by PID: a bare `wait` would also wait for the tee that keeps this output.
+stop_all() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+trap 'stop_all; rm -rf "$T"' EXIT
 ports() { /usr/bin/python3 -c 'import socket,sys
 ps=[]
 for k in sys.argv[1:]:
@@ -34,6 +46,7 @@ tsig-keygen -a hmac-sha256 mobix >$T/mobix.key
 TSIG=$(awk -F'"' '/secret/ {print $2}' $T/mobix.key)
 echo "$TSIG" >$T/tsig.secret
 
+if [[ $PARTS == *1* ]]; then
 # ---------------------------------------------------------------- 1. roaming latency
 "$M" pki init --dir $T/pki --cn "bench CA" >/dev/null
 for n in home visited; do "$M" pki issue --dir $T/pki --cn radsec.$n.test --dns radsec.$n.test --server --client --out $T/$n >/dev/null; done
@@ -81,8 +94,10 @@ done | jq -sc '.[]' | while read -r s; do curl -fsS -X POST "http://127.0.0.1:$H
 lat=$($B/bench/bench_roaming --auth 127.0.0.1:$VA --acct 127.0.0.1:$VC --home-dns 127.0.0.1:$HD \
   --visited-dns 127.0.0.1:$VD --secret $SECRET --count $N)
 echo "| roaming attach -> A at home and PTR at visited (two mobix, RadSec, embedded DNS) | $lat |"
-for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=()
+stop_all
 
+fi
+if [[ $PARTS == *2* ]]; then
 # ---------------------------------------------------------------- 2. query throughput
 RECORDS=10000
 mkdir -p $T/bind $T/knot/run $T/knot/db $T/knot/zones $T/emb
@@ -140,20 +155,26 @@ knotd -c $T/knot/knot.conf >$T/knot.log 2>&1 & PIDS+=($!)
 wait_http $PEA
 sleep 1
 for port in $PB $PK $PE; do dig +short @127.0.0.1 -p $port h42.bench.test | grep -q 10.0.0.42 || { echo "server on $port not answering" >&2; exit 1; }; done
-qps() { dnsperf -s 127.0.0.1 -p "$1" -d $T/queries -l "$SECS" -c 8 -T 2 -q 256 2>/dev/null | awk '/Queries per second/ {print int($4)}'; }
+# QUERY_FLAGS: none (dnsperf's default), -e (EDNS, as resolvers send), -D (EDNS with DO).
+qps() { dnsperf -s 127.0.0.1 -p "$1" -d $T/queries -l "$SECS" -c 8 -T 2 -q 256 $2 2>/dev/null | awk '/Queries per second/ {print int($4)}'; }
 cpu() { awk '{print $14 + $15}' /proc/$1/stat; }
-declare -A Q
-for r in $(seq 1 "$RUNS"); do
-  for s in mobix:$PE bind:$PB knot:$PK; do Q[${s%%:*}]+="$(qps ${s#*:}) "; done
+for mode in "no EDNS:" "EDNS:-e" "EDNS+DO:-D"; do
+  label=${mode%%:*} flags=${mode#*:}
+  unset Q; declare -A Q
+  for r in $(seq 1 "$RUNS"); do
+    for s in mobix:$PE bind:$PB knot:$PK; do Q[${s%%:*}]+="$(qps ${s#*:} "$flags") "; done
+  done
+  for s in mobix bind knot; do
+    m=$(echo ${Q[$s]} | tr ' ' '\n' | median); mm=$(echo ${Q[$s]} | tr ' ' '\n' | minmax)
+    eval "QPS_$s=$m"
+    echo "| dnsperf ($label), $RECORDS-record zone, 2 server threads: $s | $m q/s (min–max $mm) |"
+  done
+  echo "| embedded DNS vs BIND / vs Knot ($label) | $(awk -v a=$QPS_mobix -v b=$QPS_bind 'BEGIN{printf "%.2f", a/b}')x / $(awk -v a=$QPS_mobix -v b=$QPS_knot 'BEGIN{printf "%.2f", a/b}')x |"
 done
-for s in mobix bind knot; do
-  m=$(echo ${Q[$s]} | tr ' ' '\n' | median); mm=$(echo ${Q[$s]} | tr ' ' '\n' | minmax)
-  eval "QPS_$s=$m"
-  echo "| dnsperf, $RECORDS-record zone, 2 server threads: $s | $m q/s (min–max $mm) |"
-done
-echo "| embedded DNS vs BIND / vs Knot | $(awk -v a=$QPS_mobix -v b=$QPS_bind 'BEGIN{printf "%.2f", a/b}')x / $(awk -v a=$QPS_mobix -v b=$QPS_knot 'BEGIN{printf "%.2f", a/b}')x |"
-for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=()
+stop_all
 
+fi
+if [[ $PARTS == *3* ]]; then
 # ---------------------------------------------------------------- 3. attach+detach rate
 SESSIONS=2000
 # run_acct NAME ZONE_YAML: a single network whose sessions' names and addresses go to DNS.
@@ -248,3 +269,4 @@ run_acct "zones in Knot 3.2, RFC 2136, 100 changes per UPDATE" "$(ext $PK2 100)"
 # short, throttled load: the figure is how fast the changes land, not how fast RADIUS went.
 SECS=0.5 WINDOW=4 run_acct "zones in BIND 9, RFC 2136, one change per UPDATE" "$(ext $PB2 1)"
 SECS=0.5 WINDOW=1 run_acct "zones in Knot 3.2, RFC 2136, one change per UPDATE" "$(ext $PK2 1)"
+fi

@@ -6,6 +6,8 @@
 # Usage: bench/run_radius_acct.sh [RUNS] [SECONDS]     (prints markdown table rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p bench/results # the whole output is kept there too (issue 17: raw output with the rows)
+exec > >(tee "bench/results/radius_acct-$(date -u +%Y%m%dT%H%M%S).txt") 2>&1
 RUNS=${1:-3}
 SECS=${2:-10}
 SECRET=bench-secret-123
@@ -15,7 +17,8 @@ dpkg -s freeradius >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get ins
 T=$(mktemp -d /tmp/mobix-bench-XXXXXX)
 chmod 755 "$T"  # FreeRADIUS drops to the freerad user
 PIDS=()
-trap 'for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+# Waits on its servers by PID: a bare `wait` would also wait for the tee keeping this output.
+trap 'for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done; for p in "${PIDS[@]:-}"; do wait $p 2>/dev/null || true; done; rm -rf "$T"' EXIT
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 run_mobix() {

@@ -10,6 +10,8 @@
 #        carry TLS end to end instead of plain HTTP)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mkdir -p bench/results # the whole output is kept there too (issue 17: raw output with the rows)
+exec > >(tee "bench/results/relay-$(date -u +%Y%m%dT%H%M%S).txt") 2>&1
 MIB=${1:-2048}
 SETUPS=${2:-200}
 M=$PWD/build/release/apps/mobix/mobix
@@ -19,7 +21,8 @@ for p in socat haproxy nginx-light libnginx-mod-stream wrk; do
 done
 T=$(mktemp -d /tmp/mobix-bench-relay-XXXXXX)
 PIDS=()
-trap 'for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$T"' EXIT
+# Waits on its servers by PID: a bare `wait` would also wait for the tee keeping this output.
+trap 'for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done; for p in "${PIDS[@]:-}"; do wait $p 2>/dev/null || true; done; rm -rf "$T"' EXIT
 ports() { /usr/bin/python3 -c 'import socket,sys
 ps=[]
 for _ in range(int(sys.argv[1])):

@@ -28,6 +28,7 @@ need python3-aiosmtpd "lab SMTP server" py 'import aiosmtpd.controller, aiosmtpd
 need python3 "python ssl module" py 'import ssl, socket, struct, socketserver, http.server, threading'
 need jq "lab.json reading" have jq
 need libpq-dev "PostgreSQL client library (the shared store)" pkg-config --exists libpq
+need libkrb5-dev "MIT Kerberos and GSSAPI (seed 003)" pkg-config --exists krb5-gssapi
 need curl "curl with TLS" curl_tls
 
 if [ "$mode" = test ]; then
@@ -57,9 +58,13 @@ if [ "$mode" = test ]; then
   need procps "pkill/ps" have pkill
   need sqlite3 "sqlite3 CLI" have sqlite3
   need libnet-smpp-perl "SMPP peer" perl -MNet::SMPP -e 1
+  need tshark "Wireshark's Mobile IP dissector" have tshark
+  need krb5-user "kinit/klist/kvno" have kvno
+  need python3-scapy "Scapy's Mobile IP layers (an independent mobile node)" /usr/bin/python3 -c 'import scapy.layers.mobileip'
   # --- servers the tests start
   need dovecot-core "Dovecot" test -x /usr/sbin/dovecot
   need slapd "OpenLDAP server" test -x /usr/sbin/slapd
+  need postfix "Postfix (a real submission server)" test -x /usr/lib/postfix/sbin/master
   need bind9 "BIND" test -x /usr/sbin/named
   need knot "Knot DNS" test -x /usr/sbin/knotd
   need radsecproxy "RadSec peer" test -x /usr/sbin/radsecproxy
@@ -67,6 +72,8 @@ if [ "$mode" = test ]; then
   need postgresql-client-15 "psql" have psql
   need pgbouncer "PgBouncer (the pooler in front of the shared store)" pgbouncer --version
   need haproxy "PROXY v2 receiver" test -x /usr/sbin/haproxy
+  need krb5-kdc "MIT Kerberos KDC" test -x /usr/sbin/krb5kdc
+  need krb5-admin-server "kadmin.local" test -x /usr/sbin/kadmin.local
 fi
 
 if ((${#missing[@]})); then

@@ -15,6 +15,9 @@ PKGS=(
   freeradius-utils curl openssl jq procps iproute2 python3
   # the subscriber's real mail server in the mail tests (seed 000)
   dovecot-pop3d dovecot-imapd python3-aiosmtpd
+  # a real MTA as the subscriber's submission server (STARTTLS, AUTH through Dovecot's SASL); the
+  # tests run their own instance, the package is installed unconfigured ("No configuration" below)
+  postfix
   # an independent SMTP client for the e-mail signal channel test (seed 001); its STARTTLS needs
   # Net::SSLeay, which Debian ships only as a Recommends of swaks (issue 18)
   swaks libnet-ssleay-perl
@@ -28,6 +31,12 @@ PKGS=(
   # roaming DNS (seed 002): ldns for DNS wire format; BIND and Knot receive RFC 2136 updates;
   # dig/nsupdate/dnsperf drive them; radsecproxy is an independent RadSec (RFC 6614) peer
   libldns-dev bind9 bind9-dnsutils bind9-utils knot knot-dnsutils dnsperf radsecproxy
+  # seed 003's Home Agent (RFC 5944) meets independent Mobile IP implementations: Scapy's MobileIP
+  # layers play a mobile node; Wireshark's dissector (tshark) decodes what mobix sends
+  tshark python3-scapy
+  # seed 003's Kerberos (MIT): the library and GSSAPI to build; a real KDC, kadmin.local and the
+  # kinit/klist/kvno clients for the tests and the lab
+  libkrb5-dev krb5-kdc krb5-admin-server krb5-user
   # the call-center console (seed 004) is tested in a real headless browser: Debian's Chromium,
   # driven by puppeteer-core from npm (tests/console; no browser download)
   chromium
@@ -41,6 +50,8 @@ for p in "${PKGS[@]}"; do
 done
 if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
+  # Postfix must not take over the machine's mail: no main.cf, no system instance started.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi

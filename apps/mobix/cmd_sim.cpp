@@ -162,8 +162,8 @@ int detach(const SimOptions& o) {
 }  // namespace
 
 void add_sim(CLI::App& app, int& exit_code) {
-  auto* sim =
-      app.add_subcommand("sim", "Act as the access network (GGSN/P-GW as RADIUS NAS) for one handset");
+  auto* sim = app.add_subcommand(
+      "sim", "Act as the access network (GGSN/P-GW as RADIUS NAS) for one handset, or as a device");
   sim->require_subcommand(1);
   auto opts = std::make_shared<SimOptions>();
   auto common = [opts](CLI::App* c, bool attach_opts) {
@@ -205,6 +205,8 @@ void add_sim(CLI::App& app, int& exit_code) {
   auto* d = sim->add_subcommand("detach", "Send the Accounting-Stop for an attached handset");
   common(d, false);
   d->callback(run(detach, opts));
+  add_sim_mip(sim, exit_code);
+  add_sim_device(sim, exit_code);
 }
 
 }  // namespace mobix::cli

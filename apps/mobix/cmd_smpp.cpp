@@ -70,7 +70,7 @@ void add_smpp(CLI::App& app, int& exit_code) {
     smpp::LabSmsc server(io, cfg);
     server.start();
     runtime.on_stop([&] { server.stop(); });
-    runtime.add_drain_check([&] { return server.drained(); });
+    runtime.add_drain_check("smsc", [&] { return server.drained(); });
     spdlog::info("lab smsc (a stand-in for the operator's SMSC) on {}", server.local_endpoint().str());
     if (!o->port_file.empty()) std::ofstream(o->port_file) << server.local_endpoint().port << "\n";
     runtime.run();

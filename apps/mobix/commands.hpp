@@ -28,6 +28,10 @@ inline std::function<void()> guarded(const char* what, int& exit_code, std::func
 
 void add_serve(CLI::App& app, int& exit_code);
 void add_sim(CLI::App& app, int& exit_code);
+/// `mobix sim mip` (seed 003): under the `sim` subcommand.
+void add_sim_mip(CLI::App* sim, int& exit_code);
+/// `mobix sim device` (seed 003): under the `sim` subcommand.
+void add_sim_device(CLI::App* sim, int& exit_code);
 void add_admin(CLI::App& app, int& exit_code);
 void add_pki(CLI::App& app, int& exit_code);
 void add_smpp(CLI::App& app, int& exit_code);

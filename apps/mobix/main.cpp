@@ -9,6 +9,7 @@
 #include "core/log.hpp"
 #include "lab/lab.hpp"
 #include "node/config_sections.hpp"
+#include "node/role_table.hpp"
 
 bool mobix::cli::g_log_set_on_cli = false;
 
@@ -33,16 +34,13 @@ int main(int argc, char** argv) {
   check->callback([&] {
     try {
       auto cfg = mobix::load_config(check_file);
-      std::string roles;
-      for (auto [on, name] : {std::pair{cfg.access.has_value(), "access"},
-                              {cfg.mail.has_value(), "mail"},
-                              {cfg.relay.has_value(), "relay"},
-                              {cfg.gateway.has_value(), "gateway"},
-                              {cfg.roaming.has_value(), "roaming"},
-                              {cfg.dns.has_value(), "dns"},
-                              {cfg.css.has_value(), "css"}})
-        if (on) roles += std::string(name) + ", ";
-      std::cout << check_file << ": OK (roles: " << roles << "admin; directory: "
+      std::string roles;  // the roles `serve` would start, in its order
+      for (const auto& entry : mobix::role_table()) {
+        if (!entry.wanted(cfg)) continue;
+        roles += (roles.empty() ? "" : ", ") + std::string(entry.name);
+        if (entry.name == std::string_view("access") && cfg.roaming) roles += " (with roaming)";
+      }
+      std::cout << check_file << ": OK (roles: " << roles << "; directory: "
                 << (cfg.directory.backend == mobix::DirectoryBackend::ldap ? "ldap" : "store") << ")\n";
     } catch (const mobix::ConfigError& e) {
       std::cerr << "config error: " << e.what() << "\n";

@@ -142,10 +142,11 @@ void AccessRole::Impl::account(const radius::Packet& req, const Source& src, con
   Outcome out = apply_accounting(in, *status, refused, now);
   status_counter(*status).inc();
   count_outcome(req, in, stale, out);
+  auto owed = owe_home(out.events, out.changes);
   // The home network follows its roamers' interims too, or it would expire them.
   if (roamer && st == radius::AcctStatus::interim_update && out.note.empty())
     if (auto s = table.find_by_ip(in.ipv4, in.context()))
-      forward_accounting(*s, radius::AcctStatus::interim_update);
+      owe_home(*s, radius::AcctStatus::interim_update, owed, out.changes);
   radius::Packet resp;
   resp.code = radius::Code::accounting_response;
   resp.identifier = req.identifier;
@@ -155,8 +156,8 @@ void AccessRole::Impl::account(const radius::Packet& req, const Source& src, con
   // Durable before the Accounting-Response (RFC 2866 2: the server must record it first).
   commit(
       std::move(out.changes),
-      [this, key, bytes, reply = src.reply, events = std::move(events)] {
-        publish(events);
+      [this, key, bytes, reply = src.reply, events = std::move(events), owed = std::move(owed)] {
+        publish(events, owed);
         acct_cache.answered(key, bytes);
         reply(bytes);
       },
@@ -169,18 +170,34 @@ void AccessRole::Impl::journal(Outcome& out) {
       out.changes.push_back(Change{Change::Kind::put_dns_removal, e.session, {}});
 }
 
-void AccessRole::Impl::publish(const std::vector<SessionEvent>& events) {
+void AccessRole::Impl::publish(const std::vector<SessionEvent>& events, std::vector<OutboxRecord> owed) {
   log_events(events);
   table.publish(events);
-  if (!roaming) return;
-  for (const auto& e : events)
-    if (service.partner_for(e.session.username))
-      forward_accounting(e.session, e.kind == SessionEvent::Kind::attach ? radius::AcctStatus::start
-                                                                         : radius::AcctStatus::stop);
+  if (visited && !owed.empty()) visited->deliver(std::move(owed));
 }
 
-void AccessRole::Impl::forward_accounting(const SessionRecord& s, radius::AcctStatus status) {
-  if (const auto* partner = service.partner_for(s.username)) visited->forward_accounting(*partner, s, status);
+std::vector<OutboxRecord> AccessRole::Impl::owe_home(const std::vector<SessionEvent>& events,
+                                                     std::vector<Change>& changes) {
+  std::vector<OutboxRecord> owed;
+  for (const auto& e : events)
+    owe_home(e.session,
+             e.kind == SessionEvent::Kind::attach ? radius::AcctStatus::start : radius::AcctStatus::stop,
+             owed, changes);
+  return owed;
+}
+
+void AccessRole::Impl::owe_home(const SessionRecord& s, radius::AcctStatus status,
+                                std::vector<OutboxRecord>& owed, std::vector<Change>& changes) {
+  if (!visited) return;
+  const auto* partner = service.partner_for(s.username);
+  if (!partner || !visited->home(partner)) return;
+  auto record = visited->accounting_record(*partner, s, status);
+  if (outbox) {
+    Change c{Change::Kind::put_outbox, {}, {}};
+    c.outbox = record;
+    changes.push_back(std::move(c));
+  }
+  owed.push_back(std::move(record));
 }
 
 void AccessRole::Impl::log_events(const std::vector<SessionEvent>& events) {
@@ -228,8 +245,9 @@ void AccessRole::Impl::schedule_sweep() {
     auto out = service.expire_sessions(clock());
     journal(out);
     auto events = out.events;
+    auto owed = owe_home(events, out.changes);
     commit(
-        std::move(out.changes), [this, events] { publish(events); }, {}, {}, std::move(fence));
+        std::move(out.changes), [this, events, owed] { publish(events, owed); }, {}, {}, std::move(fence));
     schedule_sweep();
   });
 }

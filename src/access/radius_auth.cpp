@@ -76,6 +76,7 @@ void AccessRole::Impl::process_auth(std::span<const std::uint8_t> raw, const Sou
     return drop("auth", std::string("malformed_") + std::string(radius::to_string(decoded.error())),
                 src.peer);
   auto& req = *decoded;
+  if (req.code == radius::Code::status_server) return answer_status_server(raw, req, src);
   if (req.code != radius::Code::access_request) return drop("auth", "unexpected_code", src.peer);
   // RFC 3579 3.2 / BlastRADIUS: check Message-Authenticator before anything else. Over
   // RadSec the TLS connection protects the packet (RFC 6614 2.3), so it may be absent.
@@ -86,6 +87,26 @@ void AccessRole::Impl::process_auth(std::span<const std::uint8_t> raw, const Sou
     return drop("auth", "missing_message_authenticator", src.peer);
 
   process_once(auth_cache, src, req, [&](const std::string& key) { authenticate(req, src, key); });
+}
+
+// RFC 5997: a NAS or a roaming partner asks whether we are alive. Only with a valid
+// Message-Authenticator (section 3: else silently discarded); answered Access-Accept, never cached.
+void AccessRole::Impl::answer_status_server(std::span<const std::uint8_t> raw, const radius::Packet& req,
+                                            const Source& src) {
+  if (radius::check_request_message_authenticator(raw, src.secret) !=
+      radius::MessageAuthenticatorCheck::valid)
+    return drop("auth", "status_server_unauthenticated", src.peer);
+  radius::Packet resp;
+  resp.code = radius::Code::access_accept;
+  resp.identifier = req.identifier;
+  resp.add_message_authenticator();
+  metrics()
+      .counter("mobix_radius_status_server_total", "Status-Server requests answered (RFC 5997)",
+               src.partner ? "via=\"radsec\"" : "via=\"udp\"")
+      .inc();
+  spdlog::debug("radius: Status-Server from {} answered", src.peer);
+  src.reply(std::make_shared<const std::vector<std::uint8_t>>(
+      radius::encode_response(std::move(resp), req.authenticator, src.secret)));
 }
 
 void AccessRole::Impl::authenticate(const radius::Packet& req, const Source& src, const std::string& key,

@@ -63,7 +63,25 @@ void AccessRole::start() {
   m.follow_other_nodes();
   spdlog::info("access: RADIUS auth on {}, accounting on {}", auth_endpoint().str(), acct_endpoint().str());
   if (m.roaming) {
-    m.visited = std::make_unique<roaming::VisitedSide>(m.io, *m.roaming, m.clock);
+    roaming::VisitedSide::Forget forget;
+    if (m.outbox)  // a delivered record leaves the store with the next group commit
+      forget = [&m](const OutboxRecord& r) {
+        Change c{Change::Kind::delete_outbox, {}, {}};
+        c.outbox = r;
+        m.commit(
+            {std::move(c)}, [] {},
+            [] { spdlog::warn("access: a delivered outbox record stays in the store"); });
+      };
+    m.visited =
+        std::make_unique<roaming::VisitedSide>(m.io, *m.roaming, m.clock, m.node_name, std::move(forget));
+    // What the last run could not deliver (seed 002: accounting is never skipped).
+    if (m.outbox) {
+      auto left = m.outbox->load_outbox(m.node_name);
+      if (!left.empty())
+        spdlog::info("access: {} accounting record(s) for home networks left by the last run; delivering",
+                     left.size());
+      m.visited->deliver(std::move(left));
+    }
     if (m.roaming->radsec_listen) {
       m.radsec_server = std::make_unique<roaming::RadsecServer>(
           m.io, *m.roaming,
@@ -133,6 +151,11 @@ void AccessRole::Impl::offers_taken(const std::vector<Lease>& taken) {
   }
 }
 
+void AccessRole::keep_roaming_outbox(RoamingOutbox& outbox, std::string node_name) {
+  impl_->outbox = &outbox;
+  impl_->node_name = std::move(node_name);
+}
+
 void AccessRole::share_jobs(JobLeader& jobs) {
   impl_->jobs = &jobs;
   jobs.add(Impl::kExpiryJob);
@@ -176,10 +199,11 @@ void AccessRole::purge(const std::string& ip, std::function<void(bool)> done) {
   m.journal(out);
   bool found = !out.events.empty();
   auto events = out.events;
+  auto owed = m.owe_home(events, out.changes);
   m.commit(
       std::move(out.changes),
-      [&m, events, done, found] {
-        m.publish(events);
+      [&m, events, owed, done, found] {
+        m.publish(events, owed);
         done(found);
       },
       [done] { done(false); });

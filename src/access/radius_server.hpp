@@ -21,6 +21,7 @@ namespace mobix {
 
 class StoreWriter;
 class SessionRepository;
+class RoamingOutbox;
 class JobLeader;
 
 class AccessRole final : public Role, public SessionControl {
@@ -48,6 +49,9 @@ class AccessRole final : public Role, public SessionControl {
   AccessService& service();
   /// Several nodes over one store: session expiry runs only while this node holds its job.
   void share_jobs(JobLeader& jobs);
+  /// Seed 002 visited side: roamers' accounting for their home networks is kept in `outbox` until
+  /// delivered, under this node's name (each node delivers its own). Before start().
+  void keep_roaming_outbox(RoamingOutbox& outbox, std::string node_name);
 
   /// Ends the session holding `ip` (admin purge); `done(found)` runs on the io thread
   /// once the change is durable.

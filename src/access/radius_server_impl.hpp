@@ -68,7 +68,9 @@ struct AccessRole::Impl {
   DedupCache auth_cache;
   DedupCache acct_cache;
   LogRateLimiter log_limit{5};
-  std::unique_ptr<roaming::VisitedSide> visited;         ///< with roaming: roamers' home networks
+  std::unique_ptr<roaming::VisitedSide> visited;  ///< with roaming: roamers' home networks
+  RoamingOutbox* outbox = nullptr;                ///< where undelivered accounting survives restarts
+  std::string node_name = "mobix";
   std::unique_ptr<roaming::RadsecServer> radsec_server;  ///< home side: partners reach us here
   roaming::HomeSide home;
   std::unique_ptr<SessionFeed> feed;  ///< other nodes' sessions, when the store is shared
@@ -124,6 +126,7 @@ struct AccessRole::Impl {
 
   // radius_auth.cpp
   void process_auth(std::span<const std::uint8_t> raw, const Source& src);
+  void answer_status_server(std::span<const std::uint8_t> raw, const radius::Packet& req, const Source& src);
   /// After the checks and the duplicate cache: the decision and its answer.
   /// `attempt` counts the offers the shared store refused for this request so far.
   void authenticate(const radius::Packet& req, const Source& src, const std::string& key, int attempt = 0);
@@ -156,10 +159,14 @@ struct AccessRole::Impl {
   /// Ended sessions whose DNS records an external server must still drop are written in the same
   /// transaction as their end, so a crash before the server answers cannot leave them behind.
   void journal(Outcome& out);
-  /// Logs and publishes session events; a visiting terminal's attach and detach also go to
-  /// its home network (seed 002 [0029], [0033]), whatever ended the session.
-  void publish(const std::vector<SessionEvent>& events);
-  void forward_accounting(const SessionRecord& s, radius::AcctStatus status);
+  /// Seed 002 [0029], [0033]: a visiting terminal's attach and detach, whatever ended the session,
+  /// owe its home network a Start or Stop. The records are added to `changes` (durable with the
+  /// change they report) and returned for publish() to hand to the visited side.
+  std::vector<OutboxRecord> owe_home(const std::vector<SessionEvent>& events, std::vector<Change>& changes);
+  void owe_home(const SessionRecord& s, radius::AcctStatus status, std::vector<OutboxRecord>& owed,
+                std::vector<Change>& changes);
+  /// Logs and publishes session events (after their commit) and delivers what they owe home.
+  void publish(const std::vector<SessionEvent>& events, std::vector<OutboxRecord> owed = {});
   void log_events(const std::vector<SessionEvent>& events);
   /// Several nodes over one store (issue 14 item 4): other nodes' changes into this node's table.
   void follow_other_nodes();

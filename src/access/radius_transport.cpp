@@ -9,6 +9,7 @@
 
 #include "access/radius_server_impl.hpp"
 #include "codec/radius/radsec.hpp"
+#include "core/net.hpp"
 #include "store/writer.hpp"
 
 namespace mobix {
@@ -18,9 +19,11 @@ using udp = asio::ip::udp;
 
 void AccessRole::Impl::open(udp::socket& s, const Endpoint& ep) {
   udp::endpoint e(asio::ip::make_address(ep.host), ep.port);
-  s.open(e.protocol());
-  s.set_option(asio::socket_base::receive_buffer_size(4 << 20));
-  s.bind(e);
+  boost::system::error_code ec;
+  s.open(e.protocol(), ec);
+  if (!ec) s.set_option(asio::socket_base::receive_buffer_size(4 << 20), ec);
+  if (!ec) s.bind(e, ec);
+  if (ec) throw_listen_error("access: RADIUS", ep, ec);
 }
 
 asio::awaitable<void> AccessRole::Impl::receive_loop(udp::socket& sock, bool accounting) {

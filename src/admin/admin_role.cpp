@@ -20,6 +20,7 @@ class AdminRole final : public Role {
         server_(ctx.io, ctx.cfg.admin.listen,
                 [this](const HttpRequest& r, HttpReply reply) { api_.handle(r, std::move(reply)); }) {
     if (ctx.cfg.css) api_.set_boxes(&registry_);
+    api_.set_devices(&ctx.devices);
     api_.set_health(
         [&w = ctx.writer] { return w.healthy() ? std::string() : std::string("store commits failing"); });
   }

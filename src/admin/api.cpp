@@ -1,5 +1,7 @@
 #include "admin/api.hpp"
 
+#include "admin/api_bodies.hpp"
+#include "admin/api_util.hpp"
 #include "admin/console.hpp"
 
 #include <algorithm>
@@ -19,17 +21,13 @@
 namespace mobix {
 
 using json = nlohmann::json;
+using admin::error;
+using admin::iso8601;
+using admin::merge;
+using admin::ok;
+using admin::registration_from;
 
 namespace {
-
-std::string iso8601(std::int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // An attribute holding a secret (mail.password, mail.smtp_password, ...): write-only.
 bool secret_attr(const std::string& k) {
@@ -94,87 +92,9 @@ json to_json(const BoxRecord& r) {
               {"last_seen", r.last_seen ? iso8601(r.last_seen) : ""}};
 }
 
-Registration registration_from(const json& j) {
-  if (!j.is_object()) throw std::invalid_argument("body must be a JSON object");
-  Registration r;
-  std::map<std::string, std::string*> fields{
-      {"serial", &r.serial},   {"cb_name", &r.cb_name}, {"friendly_name", &r.friendly_name},
-      {"line_id", &r.line_id}, {"name", &r.name},       {"street_address", &r.street_address},
-      {"billing", &r.billing}};
-  for (auto& [k, v] : j.items()) {
-    if (auto it = fields.find(k); it != fields.end()) {
-      if (!v.is_string()) throw RegistrationError(k, "must be a string");
-      *it->second = v.get<std::string>();
-    } else if (k == "address_book") {
-      if (!v.is_array()) throw RegistrationError(k, "must be a list of {cb_name, friendly_name}");
-      for (const auto& e : v) {
-        if (!e.is_object() || !e.value("cb_name", json()).is_string() ||
-            !e.value("friendly_name", json()).is_string())
-          throw RegistrationError(k, "must be a list of {cb_name, friendly_name}");
-        r.address_book.push_back({e["cb_name"].get<std::string>(), e["friendly_name"].get<std::string>()});
-      }
-    } else {
-      throw RegistrationError(k, "unknown field");
-    }
-  }
-  return r;
-}
-
 /// The call center sees that billing data is on file, not the data (the SRMS keeps it).
 std::string masked(const std::string& s) {
   return s.size() <= 4 ? std::string(s.size(), '*') : std::string(s.size() - 4, '*') + s.substr(s.size() - 4);
-}
-
-// Every refused API request is counted by status (400 bad input, 401, 404, 405, 409).
-HttpResponse error(int status, const std::string& msg) {
-  metrics()
-      .counter("mobix_admin_errors_total", "Admin API requests refused, by HTTP status",
-               "status=\"" + std::to_string(status) + "\"")
-      .inc();
-  return HttpResponse{status, "application/json", json{{"error", msg}}.dump() + "\n"};
-}
-HttpResponse ok(const json& j, int status = 200) {
-  return HttpResponse{status, "application/json", j.dump(2) + "\n"};
-}
-
-// Applies the fields present in `j` to `s`; rejects unknown fields and wrong types.
-void merge(Subscriber& s, const json& j) {
-  if (!j.is_object()) throw std::invalid_argument("body must be a JSON object");
-  for (auto& [k, v] : j.items()) {
-    auto str = [&](std::string& field) {
-      if (!v.is_string()) throw std::invalid_argument(k + ": must be a string");
-      field = v.get<std::string>();
-    };
-    if (k == "msisdn")
-      str(s.msisdn);
-    else if (k == "imsi")
-      str(s.imsi);
-    else if (k == "username")
-      str(s.username);
-    else if (k == "serial")
-      str(s.serial);
-    else if (k == "password")
-      str(s.password);
-    else if (k == "framed_ip")
-      str(s.framed_ip);
-    else if (k == "hostname")
-      str(s.hostname);
-    else if (k == "attrs") {
-      if (!v.is_object()) throw std::invalid_argument("attrs: must be an object of strings");
-      for (auto& [ak, av] : v.items()) {
-        if (av.is_null())
-          s.attrs.erase(ak);
-        else if (av.is_string())
-          s.attrs[ak] = av.get<std::string>();
-        else
-          throw std::invalid_argument("attrs." + ak + ": must be a string or null");
-      }
-    } else if (k == "id" || k == "password_set" || k == "secret_attrs_set") {
-      continue;  // read-only, tolerated so a GET result can be sent back
-    } else {
-      throw std::invalid_argument(k + ": unknown field");
-    }
-  }
 }
 
 }  // namespace
@@ -254,6 +174,9 @@ void AdminApi::handle(const HttpRequest& req, HttpReply reply) {
     if (collection == "subscribers") return subscribers(req, key, reply);
     if (collection == "sessions") return sessions(req, key, reply);
     if (collection == "cb") return boxes(req, key, reply);
+    if (collection == "devices" && devices_) return devices(req, key, reply);
+    if (collection == "mip" && devices_) return bindings(req, key, reply);
+    if (collection == "charges" && devices_) return charges(req, key, reply);
     return reply(error(404, "no such collection: " + collection));
   } catch (const RegistrationError& e) {
     auto resp = error(400, e.what());

@@ -13,6 +13,7 @@ class Directory;
 class BoxRegistry;
 class SessionView;
 class SessionControl;
+class DeviceRepository;
 
 class AdminApi {
  public:
@@ -30,6 +31,8 @@ class AdminApi {
   void set_health(std::function<std::string()> degraded) { degraded_ = std::move(degraded); }
   /// Seed 004 Phase I: /api/v1/cb registers and shows connectivity boxes.
   void set_boxes(BoxRegistry* boxes) { boxes_ = boxes; }
+  /// Seed 003: /api/v1/devices (identity codes) and /api/v1/mip/bindings (the Home Agent's table).
+  void set_devices(DeviceRepository* devices) { devices_ = devices; }
 
  private:
   std::optional<HttpResponse> refuse_cross_site(const HttpRequest& req) const;
@@ -37,7 +40,11 @@ class AdminApi {
   void subscribers(const HttpRequest& req, const std::string& key, HttpReply& reply);
   void sessions(const HttpRequest& req, const std::string& key, HttpReply& reply);
   void boxes(const HttpRequest& req, const std::string& key, HttpReply& reply);
+  void devices(const HttpRequest& req, const std::string& key, HttpReply& reply);
+  void bindings(const HttpRequest& req, const std::string& key, HttpReply& reply);
+  void charges(const HttpRequest& req, const std::string& key, HttpReply& reply);
   BoxRegistry* boxes_ = nullptr;
+  DeviceRepository* devices_ = nullptr;
   Directory& dir_;
   SessionView* sessions_;
   SessionControl* control_;

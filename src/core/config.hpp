@@ -249,8 +249,12 @@ struct RoamingConfig {
   std::vector<std::string> realms;        ///< our own subscribers' realms
   std::optional<Endpoint> radsec_listen;  ///< partners' visited networks reach us (home role) here
   std::string tls_cert_file, tls_key_file, ca_file;
+  std::string crl_file;  ///< the roaming CA's CRL (PEM), re-read when it changes; empty: none
   std::vector<RoamingPartnerConfig> partners;
   std::uint32_t timeout = 5;  ///< seconds for a partner's answer
+  /// RFC 5997 watchdog: an idle connection to a partner's server is probed with Status-Server after
+  /// this many seconds and closed when the probe goes unanswered; 0: off.
+  std::uint32_t status_server_interval = 30;
 };
 
 /// RFC 2136 + TSIG target for a zone the operator's own DNS server holds (seed 002, alternative).
@@ -309,6 +313,65 @@ struct CssConfig {
   std::uint32_t wakeups_per_second = 50;  ///< SMS cost money: at most this many per second
 };
 
+/// The Home Agent (seed 003, RFC 5944): Mobile IPv4 registrations of the devices' home addresses.
+struct HomeAgentConfig {
+  Endpoint listen{"0.0.0.0", 434};
+  std::string address;                         ///< the Home Agent address requests carry; default: listen's
+  std::uint32_t max_lifetime = 1800;           ///< seconds granted at most (longer requests get this)
+  std::uint32_t replay_window = 7;             ///< seconds of clock difference accepted (RFC 5944 5.7)
+  std::uint32_t max_bindings = 1000000;        ///< more registrations are refused (code 130)
+  std::uint32_t per_source_per_minute = 6000;  ///< requests per source address (a foreign agent relays many)
+  std::uint32_t per_source_burst = 200;
+  std::uint32_t key_cache_seconds = 60;  ///< a changed Mobile IP key takes effect within this
+};
+
+/// Seed 003's Kerberos realm, for every role of the node that uses it (the library is set once per
+/// process: KRB5_CONFIG).
+struct KerberosConfig {
+  std::string realm;        ///< devices are "<identity code>@<realm>"
+  std::string config_file;  ///< krb5.conf naming the realm's KDCs
+  std::string rcache_dir;   ///< the acceptors' replay caches (default: the library's)
+};
+
+/// The initiating database (seed 003, the "telephone directory"): a device's initiating
+/// information, served over HTTPS only to the device's own Kerberos principal (SPNEGO, RFC 4559).
+struct InitiatingDbConfig {
+  Endpoint listen{"127.0.0.1", 8449};
+  std::string cert_file, key_file;  ///< its TLS certificate (the operator's PKI)
+  std::string keytab;               ///< HTTP/<host>@REALM's key
+  Endpoint home_agent;              ///< handed out: where the device's proxy registers (UDP)
+  std::string home_agent_address;   ///< the Home Agent address its requests carry
+  std::uint32_t per_source_per_minute = 600;
+  std::uint32_t per_source_burst = 60;
+};
+
+/// The billing (debiting) service (seed 003 claims 2-3): charges posted over HTTPS + SPNEGO, each
+/// bound to the Kerberos principal that posted it, written durably, a retried post one charge.
+struct BillingConfig {
+  Endpoint listen{"127.0.0.1", 8451};
+  std::string cert_file, key_file, keytab;
+  std::uint32_t per_source_per_minute = 6000;
+  std::uint32_t per_source_burst = 200;
+};
+
+/// The mobility manager (seed 003's proxy manager): base stations report devices on and off; it
+/// fetches each device's initiating information with the device's Kerberos identity and represents
+/// the device on the IP network (Mobile IP towards the Home Agent).
+struct MobilityManagerConfig {
+  Endpoint listen{"127.0.0.1", 8450};   ///< base stations report here (HTTP)
+  std::vector<Cidr> base_stations;      ///< only these may report (trusted ranges)
+  std::string keytab;                   ///< the devices' keys (claim 1: the identity code's principal)
+  Endpoint initiating_db;               ///< host:port of the initiating database (HTTPS)
+  std::string initiating_db_host;       ///< its name: TLS host name and HTTP@<host> service principal
+  std::string ca_file;                  ///< verifies the initiating database's certificate
+  std::uint32_t device_timeout = 300;   ///< seconds without a report before a device's proxy stops
+  std::uint32_t mip_lifetime = 600;     ///< seconds of Mobile IP registration asked for
+  std::uint32_t bootstrap_threads = 4;  ///< Kerberos exchanges in parallel (they block on the KDC)
+  std::uint32_t retry_max = 60;         ///< seconds between bootstrap attempts at most (backoff from 1 s)
+  std::optional<Endpoint> billing;      ///< the billing service (HTTPS); absent: calls are not charged
+  std::string billing_host;             ///< its name (TLS and HTTP@<host>); default: its host
+};
+
 struct Config {
   std::string source;  ///< the file it came from
   std::string node_name = "mobix";
@@ -324,6 +387,11 @@ struct Config {
   std::optional<DnsConfig> dns;
   std::optional<RoamingConfig> roaming;
   std::optional<CssConfig> css;
+  std::optional<HomeAgentConfig> home_agent;
+  std::optional<KerberosConfig> kerberos;
+  std::optional<InitiatingDbConfig> initiating_db;
+  std::optional<MobilityManagerConfig> mobility_manager;
+  std::optional<BillingConfig> billing;
 };
 
 // Parsing: core/config_section.hpp (Section, the tables) and node/config_sections.hpp (the whole file).

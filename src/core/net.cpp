@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <charconv>
+#include <stdexcept>
 
 namespace mobix {
 
@@ -21,6 +22,10 @@ bool dns_name(std::string_view h) {
   return true;
 }
 }  // namespace
+
+void throw_listen_error(std::string_view listener, const Endpoint& at, const boost::system::error_code& ec) {
+  throw std::runtime_error(std::string(listener) + ": cannot listen on " + at.str() + ": " + ec.message());
+}
 
 std::optional<Endpoint> parse_endpoint(std::string_view s) {
   return parse_endpoint(s, false);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <boost/asio/ip/address.hpp>
+#include <boost/system/error_code.hpp>
 
 namespace mobix {
 
@@ -15,6 +16,11 @@ struct Endpoint {
   std::uint16_t port = 0;
   std::string str() const;
 };
+
+/// Throws the error of a listener that could not bind, naming it and its address ("pop3: cannot
+/// listen on 127.0.0.2:26110: Address already in use"): an operator sees which setting to change.
+[[noreturn]] void throw_listen_error(std::string_view listener, const Endpoint& at,
+                                     const boost::system::error_code& ec);
 
 /// Parses "127.0.0.1:1812", "[::1]:1812" or ":1812" (host defaults to 127.0.0.1).
 std::optional<Endpoint> parse_endpoint(std::string_view s);

@@ -16,6 +16,7 @@ struct Config;
 class Store;
 class StoreWriter;
 class Directory;
+class DeviceRepository;
 class SessionView;
 class SessionControl;
 class JobLeader;
@@ -47,6 +48,9 @@ struct RoleContext {
   Store& store;
   StoreWriter& writer;
   Directory& directory;
+  /// Seed 003's devices: the store's, or read from LDAP when the directory is LDAP (bindings and call
+  /// records stay in the store either way).
+  DeviceRepository& devices;
   /// The session table's read side, or null when this node runs no access role (config
   /// validation refuses a role that needs it without one).
   SessionView* sessions = nullptr;

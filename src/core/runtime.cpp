@@ -34,14 +34,15 @@ void Runtime::do_stop() {
 }
 
 void Runtime::poll_drained(std::chrono::steady_clock::time_point deadline) {
-  bool drained = true;
-  for (auto& check : drain_checks_) drained = drained && check();
-  if (drained) {
+  std::string busy;
+  for (auto& check : drain_checks_)
+    if (!check.drained()) busy += (busy.empty() ? "" : ", ") + check.name;
+  if (busy.empty()) {
     io_.stop();
     return;
   }
   if (std::chrono::steady_clock::now() >= deadline) {
-    spdlog::warn("shutdown grace period over; stopping with work still in flight");
+    spdlog::warn("shutdown grace period over; stopping with work still in flight ({})", busy);
     io_.stop();
     return;
   }

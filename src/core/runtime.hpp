@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -49,7 +50,10 @@ class Runtime {
   explicit Runtime(boost::asio::io_context& io) : io_(io) {}
   void on_stop(std::function<void()> hook) { stop_hooks_.push_back(std::move(hook)); }
   /// After stop, run() returns once every drain check is true (or the grace period ends).
-  void add_drain_check(std::function<bool()> drained) { drain_checks_.push_back(std::move(drained)); }
+  /// `name` is what the warning names when the grace period ends before this check is true.
+  void add_drain_check(std::string name, std::function<bool()> drained) {
+    drain_checks_.push_back({std::move(name), std::move(drained)});
+  }
   void run(std::chrono::milliseconds grace = std::chrono::seconds(5));
   /// Requests the same shutdown a signal would (used by tests and `lab`).
   void request_stop();
@@ -57,7 +61,11 @@ class Runtime {
  private:
   void do_stop();
   void poll_drained(std::chrono::steady_clock::time_point deadline);
-  std::vector<std::function<bool()>> drain_checks_;
+  struct DrainCheck {
+    std::string name;
+    std::function<bool()> drained;
+  };
+  std::vector<DrainCheck> drain_checks_;
   boost::asio::io_context& io_;
   std::vector<std::function<void()>> stop_hooks_;
   bool stopping_ = false;

@@ -146,10 +146,12 @@ TcpService::~TcpService() = default;
 
 void TcpService::start() {
   tcp::endpoint ep(asio::ip::make_address(impl_->listen.host), impl_->listen.port);
-  impl_->acceptor.open(ep.protocol());
-  impl_->acceptor.set_option(asio::socket_base::reuse_address(true));
-  impl_->acceptor.bind(ep);
-  impl_->acceptor.listen();
+  boost::system::error_code ec;
+  impl_->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl_->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl_->acceptor.bind(ep, ec);
+  if (!ec) impl_->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) throw_listen_error(impl_->name, impl_->listen, ec);
   asio::co_spawn(impl_->io, impl_->accept_loop(), asio::detached);
   spdlog::info("{}: listening on {}", impl_->name, local_endpoint().str());
 }

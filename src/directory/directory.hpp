@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "directory/subscriber_rules.hpp"
 #include "store/records.hpp"
 #include "store/store.hpp"
 
@@ -35,12 +36,6 @@ class Directory {
   /// True when lookups may wait on the network: callers on an event loop run them elsewhere.
   virtual bool blocking() const { return false; }
 };
-
-/// "+31 6-1234 5678" -> "31612345678". Returns empty when it is not a phone number.
-std::string normalize_msisdn(std::string_view s);
-
-/// Throws std::invalid_argument naming the first bad field.
-void validate_subscriber(Subscriber& s);
 
 class StoreDirectory final : public Directory {
  public:

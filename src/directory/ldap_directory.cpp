@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/metrics.hpp"
+#include "directory/ldap_entry.hpp"
 
 namespace mobix {
 
@@ -26,17 +27,6 @@ Counter& cache_hits() {
 Counter& connects(const char* result) {
   return metrics().counter("mobix_directory_ldap_connects_total", "LDAP connections opened and bound",
                            std::string("result=\"") + result + "\"");
-}
-
-// A stable positive id for an entry, from its DN (sessions and sticky leases refer to it and
-// survive restarts, so it must not depend on the process). FNV-1a 64, top bits cleared.
-std::int64_t id_from_dn(std::string_view dn) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : dn) {
-    h ^= c;
-    h *= 1099511628211ull;
-  }
-  return static_cast<std::int64_t>((h >> 3) | (1ull << 60));
 }
 
 std::string escape_filter_value(std::string_view v) {
@@ -69,31 +59,12 @@ const char* kind_field(IdentityKind k) {
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> LdapDirectory::default_attributes() {
-  // inetOrgPerson (RFC 2798) where it has the field; the rest from examples/ldap/mobix.schema.
-  return {{"msisdn", "mobile"},
-          {"username", "uid"},
-          {"imsi", "mobixImsi"},
-          {"serial", "mobixSerial"},
-          {"password", "mobixAccessPassword"},
-          {"framed_ip", "mobixFramedIp"},
-          {"hostname", "mobixHostname"},
-          {"mail.address", "mail"},
-          {"mail.name", "displayName"},
-          {"mail.pop3", "mobixMailPop3"},
-          {"mail.imap", "mobixMailImap"},
-          {"mail.smtp", "mobixMailSmtp"},
-          {"mail.pop3_tls", "mobixMailPop3Tls"},
-          {"mail.imap_tls", "mobixMailImapTls"},
-          {"mail.smtp_tls", "mobixMailSmtpTls"},
-          {"mail.user", "mobixMailUser"},
-          {"mail.password", "mobixMailPassword"},
-          {"mail.smtp_user", "mobixMailSmtpUser"},
-          {"mail.smtp_password", "mobixMailSmtpPassword"}};
+  return default_ldap_attributes();
 }
 
 struct LdapDirectory::Impl {
   LdapConfig cfg;
-  std::vector<std::pair<std::string, std::string>> map;  // mobix field -> LDAP attribute
+  LdapAttributeMap map;
 
   std::mutex pool_mu;
   std::condition_variable pool_cv;
@@ -202,42 +173,51 @@ struct LdapDirectory::Impl {
     pool_cv.notify_one();
   }
 
-  Subscriber to_subscriber(LDAP* ld, LDAPMessage* e) {
-    Subscriber s;
-    if (char* dn = ldap_get_dn(ld, e)) {
-      s.id = id_from_dn(dn);
-      ldap_memfree(dn);
+  static std::string entry_dn(LDAP* ld, LDAPMessage* e) {
+    std::string dn;
+    if (char* d = ldap_get_dn(ld, e)) {
+      dn = d;
+      ldap_memfree(d);
     }
-    for (const auto& [field, attr] : map) {
-      berval** vals = ldap_get_values_len(ld, e, attr.c_str());
-      if (!vals) continue;
-      std::string v;
-      if (vals[0]) v.assign(vals[0]->bv_val, vals[0]->bv_len);
-      ldap_value_free_len(vals);
-      if (field == "msisdn")
-        s.msisdn = normalize_msisdn(v);
-      else if (field == "imsi")
-        s.imsi = v;
-      else if (field == "username")
-        s.username = v;
-      else if (field == "serial")
-        s.serial = v;
-      else if (field == "password")
-        s.password = v;
-      else if (field == "framed_ip")
-        s.framed_ip = v;
-      else if (field == "hostname")
-        s.hostname = v;
-      else
-        s.attrs[field] = v;
-    }
-    return s;
+    return dn;
   }
 
-  // Subtree search under base_dn; one reconnect when a pooled connection turns out dead.
-  std::vector<Subscriber> search(const std::string& filter, int size_limit) {
-    std::vector<std::string> names;
-    for (const auto& m : map) names.push_back(m.second);
+  static LdapFirstValue first_value_of(LDAP* ld, LDAPMessage* e) {
+    return [ld, e](const std::string& attr) -> std::optional<std::string> {
+      berval** vals = ldap_get_values_len(ld, e, attr.c_str());
+      if (!vals) return std::nullopt;
+      std::optional<std::string> v;
+      if (vals[0]) v.emplace(vals[0]->bv_val, vals[0]->bv_len);
+      ldap_value_free_len(vals);
+      return v;
+    };
+  }
+
+  // An entry whose values break the rules: counted and logged with its DN, never used.
+  static void refused(const std::string& dn, const std::string& why) {
+    metrics()
+        .counter("mobix_directory_ldap_invalid_entries_total",
+                 "LDAP entries refused because a value breaks the subscriber or device rules")
+        .inc();
+    spdlog::warn("directory: LDAP entry {} refused: {}", dn, why);
+  }
+
+  // The entry as a subscriber, or nullopt (logged and counted) when a value breaks the rules.
+  std::optional<Subscriber> to_subscriber(LDAP* ld, LDAPMessage* e) {
+    auto dn = entry_dn(ld, e);
+    try {
+      return subscriber_from_entry(dn, map, first_value_of(ld, e));
+    } catch (const std::invalid_argument& err) {
+      refused(dn, err.what());
+      return std::nullopt;
+    }
+  }
+
+  // One search (subtree under base_dn, or the base entry alone); `on_entry` sees each entry while the
+  // connection is held. One reconnect when a pooled connection turns out dead.
+  template <typename OnEntry>
+  void search_raw(const std::string& base, int scope, const std::string& filter,
+                  std::vector<std::string> names, int size_limit, OnEntry&& on_entry) {
     std::vector<char*> attrs;
     for (auto& n : names) attrs.push_back(n.data());
     attrs.push_back(nullptr);
@@ -245,17 +225,15 @@ struct LdapDirectory::Impl {
       Lease c{*this, take()};
       LDAPMessage* res = nullptr;
       auto tv = timeout();
-      int rc = ldap_search_ext_s(c.ld, cfg.base_dn.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(), attrs.data(),
-                                 0, nullptr, nullptr, &tv, size_limit, &res);
+      int rc = ldap_search_ext_s(c.ld, base.c_str(), scope, filter.c_str(), attrs.data(), 0, nullptr, nullptr,
+                                 &tv, size_limit, &res);
       if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) {
-        std::vector<Subscriber> out;
-        for (auto* e = ldap_first_entry(c.ld, res); e; e = ldap_next_entry(c.ld, e))
-          out.push_back(to_subscriber(c.ld, e));
+        for (auto* e = ldap_first_entry(c.ld, res); e; e = ldap_next_entry(c.ld, e)) on_entry(c.ld, e);
         ldap_msgfree(res);
-        return out;
+        return;
       }
       if (res) ldap_msgfree(res);
-      if (rc == LDAP_NO_SUCH_OBJECT) return {};
+      if (rc == LDAP_NO_SUCH_OBJECT) return;
       c.broken = true;  // anything else: do not reuse this connection
       bool transient = rc == LDAP_SERVER_DOWN || rc == LDAP_CONNECT_ERROR || rc == LDAP_UNAVAILABLE ||
                        rc == LDAP_BUSY || rc == LDAP_TIMEOUT;
@@ -264,6 +242,54 @@ struct LdapDirectory::Impl {
         throw DirectoryUnavailable("ldap search " + filter + ": " + ldap_err2string(rc));
       }
     }
+  }
+
+  std::vector<std::string> subscriber_attributes() const {
+    std::vector<std::string> names;
+    for (const auto& m : map) names.push_back(m.second);
+    return names;
+  }
+
+  std::vector<Subscriber> search(const std::string& filter, int size_limit, const std::string& base = "",
+                                 int scope = LDAP_SCOPE_SUBTREE) {
+    std::vector<Subscriber> out;
+    search_raw(base.empty() ? cfg.base_dn : base, scope, filter, subscriber_attributes(), size_limit,
+               [&](LDAP* ld, LDAPMessage* e) {
+                 if (auto s = to_subscriber(ld, e)) out.push_back(std::move(*s));
+               });
+    return out;
+  }
+
+  // Seed 003: mobixDevice entries under their subscribers' entries. The subscriber is read back (a
+  // base search on the parent), so its id is the one its own entry gives, and a device under
+  // anything but a subscriber is refused.
+  std::vector<Device> search_devices(const std::string& filter, int size_limit) {
+    std::vector<std::pair<Device, std::string>> found;  // with the parent's DN
+    search_raw(cfg.base_dn, LDAP_SCOPE_SUBTREE, "(&(objectClass=mobixDevice)" + filter + ")",
+               {"mobixIdentityCode", "mobixHomeAddress", "mobixMipSpi", "mobixMipKey"}, size_limit,
+               [&](LDAP* ld, LDAPMessage* e) {
+                 auto dn = entry_dn(ld, e);
+                 try {
+                   found.emplace_back(device_from_entry(dn, first_value_of(ld, e)), parent_dn(dn));
+                 } catch (const std::invalid_argument& err) {
+                   refused(dn, err.what());
+                 }
+               });
+    std::vector<Device> out;
+    for (auto& [d, parent] : found) {
+      auto owner = search(cfg.filter, 1, parent, LDAP_SCOPE_BASE);
+      if (owner.empty()) {
+        refused("mobixIdentityCode=" + d.identity_code + "," + parent,
+                "its parent entry is not a subscriber");
+        continue;
+      }
+      d.subscriber_id = owner.front().id;
+      // Ids come from DNs, so find(id) answers only from the cache: the device's owner is put there,
+      // for the initiating database that looks the subscriber up by the device's subscriber id.
+      remember("dn:" + parent, owner.front());
+      out.push_back(std::move(d));
+    }
+    return out;
   }
 
   std::optional<Subscriber> cached(const std::string& key) {
@@ -341,6 +367,26 @@ void LdapDirectory::update(const Subscriber&) {
 }
 bool LdapDirectory::remove(std::int64_t) {
   throw std::invalid_argument("the directory is the operator's LDAP: remove subscribers there");
+}
+
+std::optional<Device> LdapDirectory::find_device(DeviceKey key, std::string_view value) {
+  const char* attr = key == DeviceKey::identity_code ? "mobixIdentityCode" : "mobixHomeAddress";
+  auto found = impl_->search_devices("(" + std::string(attr) + "=" + escape_filter_value(value) + ")", 2);
+  if (found.size() > 1) {
+    // Two devices claiming one code or home address: either could be the wrong key.
+    searches("ambiguous").inc();
+    spdlog::error("ldap: more than one device matches {}={}: refusing to choose", attr, value);
+    return std::nullopt;
+  }
+  searches(found.empty() ? "not_found" : "found").inc();
+  if (found.empty()) return std::nullopt;
+  return found.front();
+}
+
+std::vector<Device> LdapDirectory::list_devices(std::int64_t subscriber_id) {
+  auto all = impl_->search_devices("", 1000);
+  if (subscriber_id) std::erase_if(all, [&](const Device& d) { return d.subscriber_id != subscriber_id; });
+  return all;
 }
 
 void LdapDirectory::forget(std::string_view msisdn) {

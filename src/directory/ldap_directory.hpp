@@ -28,6 +28,11 @@ class LdapDirectory final : public Directory {
   void forget(std::string_view msisdn) override;
   bool blocking() const override { return true; }
 
+  /// Seed 003's devices: mobixDevice entries under their subscriber's entry (examples/ldap/mobix.schema).
+  /// Read-only like the subscribers; throws DirectoryUnavailable when LDAP cannot be asked.
+  std::optional<Device> find_device(DeviceKey key, std::string_view value);
+  std::vector<Device> list_devices(std::int64_t subscriber_id = 0);
+
   /// The LDAP attribute each mobix field is read from, after the config's overrides.
   static std::vector<std::pair<std::string, std::string>> default_attributes();
 

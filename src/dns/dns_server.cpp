@@ -20,6 +20,7 @@
 #include "codec/dns/responder.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/net.hpp"
 #include "core/tcp_service.hpp"
 
 namespace mobix::dns {
@@ -160,7 +161,9 @@ void DnsServer::start() {
       int one = 1;
       ::setsockopt(s->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
       s->set_option(asio::socket_base::receive_buffer_size(4 << 20));
-      s->bind(ep);
+      boost::system::error_code ec;
+      s->bind(ep, ec);
+      if (ec) throw_listen_error("dns (udp)", Endpoint{ep.address().to_string(), ep.port()}, ec);
       ep.port(s->local_endpoint().port());  // port 0: the others share the first one's port
       m.udp_sockets.push_back(std::move(s));
     }

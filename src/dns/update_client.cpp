@@ -119,7 +119,10 @@ UpdateClient::Result UpdateClient::send(const std::string& zone, const UpdateSer
     // Signed with the key (RFC 8945 5.1); ldns_send verifies the answer's TSIG against it (5.3).
     auto st = ldns_update_pkt_tsig_add(pkt, r);
     if (st == LDNS_STATUS_OK) st = ldns_resolver_send_pkt(&answer, r, pkt);
-    if (st != LDNS_STATUS_OK) {
+    if (st == LDNS_STATUS_ERR || st == LDNS_STATUS_NETWORK_ERR) {
+      // ldns reports a TCP connection that failed or timed out only as a "General LDNS error".
+      res.error = "no answer over TCP (server down, connection refused or timed out)";
+    } else if (st != LDNS_STATUS_OK) {
       res.error = ldns_get_errorstr_by_id(st);
     } else if (!answer) {
       res.error = "no answer";

@@ -21,6 +21,7 @@
 #include "lab/lab_mail.hpp"
 #include "lab/lab_nodes.hpp"
 #include "lab/lab_relay.hpp"
+#include "lab/lab_telephony.hpp"
 #include "lab/lab_util.hpp"
 #include "lab/lab_visited.hpp"
 #include "node/config_sections.hpp"
@@ -176,6 +177,7 @@ int run_lab(std::string dir, LabOptions options) {
     lab::replace_all(text, "RADSEC_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     lab::replace_all(text, "BOX_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
     if (options.nodes == 2) prepare_lab_nodes(dir, text);
+    prepare_lab_telephony(dir, text);  // after node 2's copy: one mobility manager, one realm
     write_private(config_path, text);
     write_private(fs::path(dir) / "smpp_relay_password", random_token(8) + "\n");
     write_private(fs::path(dir) / "smpp_gateway_password", random_token(8) + "\n");
@@ -221,6 +223,14 @@ int run_lab(std::string dir, LabOptions options) {
   } stop_cluster{cluster};
   if (is_lab_cluster(dir)) cluster = start_lab_postgres(dir);
 
+  // Seed 003: the realm's KDC runs before the node (the mobility manager bootstraps devices from it).
+  auto telephony = start_lab_kdc(dir);
+  struct StopKdc {
+    std::optional<LabTelephony>& t;
+    ~StopKdc() {
+      if (t) stop_lab_kdc(*t);
+    }
+  } stop_kdc{telephony};
   Node node(load_config(config_path.string()));
   auto& dirx = node.directory();
   std::optional<LabRelay> lab_relay;
@@ -266,7 +276,10 @@ int run_lab(std::string dir, LabOptions options) {
   std::ifstream(fs::path(dir) / "smpp_boxes_password") >> boxes_smsc_password;
   if (node.config().relay)
     lab_relay = start_lab_relay(node.config(), dirx, {{kLabBoxesSmscAccount, boxes_smsc_password}});
+  if (telephony) add_lab_devices(dir, node.store(), dirx, *telephony);
   node.start();
+  if (telephony && node.listeners().count("mobility_manager.http"))
+    switch_on_lab_devices(*telephony, node.listeners().at("mobility_manager.http").endpoint);
   if (cluster) start_lab_node2(dir, *cluster);  // the store is migrated now
   std::optional<LabVisited> visited;
   if (two_networks) visited = start_lab_visited(dir);
@@ -355,6 +368,23 @@ int run_lab(std::string dir, LabOptions options) {
     lab["console"] = "http://" + node.listeners().at("admin.http").endpoint.str() + "/console/";
     lab["boxes_smsc_account"] = json{{"system_id", kLabBoxesSmscAccount}, {"password", boxes_smsc_password}};
   }
+  if (telephony) {
+    // Seed 003: the realm, its KDC and the demo phones (switched on at start; their state:
+    // `mobix sim device status --lab DIR --id CODE`).
+    json phones = json::array();
+    for (const auto& d : telephony->devices)
+      phones.push_back(json{{"identity_code", d.identity_code},
+                            {"msisdn", d.msisdn},
+                            {"home_address", d.home_address},
+                            {"care_of", "192.0.2.10"}});
+    lab["telephony"] = json{{"realm", kLabRealm},
+                            {"krb5_conf", telephony->krb5_conf},
+                            {"kdc", endpoint_json(telephony->kdc, "kerberos")},
+                            {"home_agent", "home_agent.mip"},
+                            {"initiating_db", "initiating_db.https"},
+                            {"mobility_manager", "mobility_manager.http"},
+                            {"devices", phones}};
+  }
   lab["handset_defaults"] =
       json{{"user", kHandsetUser}, {"password", kHandsetPassword}, {"sender", kHandsetSender}};
   if (lab_mail) {
@@ -389,6 +419,9 @@ int run_lab(std::string dir, LabOptions options) {
               << "  curl -H 'Host: " << kLabCamHostname << "' http://" << pub.str()
               << "/   # through the relay\n";
   }
+  if (telephony && !telephony->devices.empty())
+    std::cout << "  mobix sim device status --lab " << dir << " --id " << telephony->devices[0].identity_code
+              << "   # alice's phone, represented with Kerberos and Mobile IP\n";
   if (lab_boxes)
     std::cout << "  open http://" << admin.str()
               << "/console/   # the call center: two demo boxes configure\n"

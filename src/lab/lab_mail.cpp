@@ -1,5 +1,7 @@
 #include "lab/lab_mail.hpp"
 
+#include "lab/lab_process.hpp"
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -68,24 +70,6 @@ void stop_dovecot(pid_t pid) {
     return !(close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z');
   };
   for (int i = 0; i < 100 && alive(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(30));
-}
-
-pid_t spawn(const std::vector<std::string>& argv, const std::string& log) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the lab, even after kill -9
-    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-    if (fd >= 0) {
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-    }
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  return pid;
 }
 
 // Delivers to DIR/mail/home/<user>/Maildir for local recipients; AUTH required.
@@ -194,7 +178,7 @@ std::optional<LabMail> start_lab_mail(const std::string& dir, const std::vector<
     for (const auto& u : users) f << u.user << ":" << u.password << "\n";
     argv.push_back(path.string());
   }
-  lm.smtp_pid = spawn(argv, (m / "smtp.log").string());
+  lm.smtp_pid = lab::spawn_program(argv, (m / "smtp.log").string());
   if (!wait_port(lm.smtp.port)) {
     spdlog::warn("lab: the demo SMTP server did not start (see {}/smtp.log)", m.string());
     stop_lab_mail(lm);

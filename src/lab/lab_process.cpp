@@ -1,5 +1,6 @@
 #include "lab/lab_process.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -45,6 +46,26 @@ pid_t spawn_serve(const std::string& config, const std::string& log, const Endpo
   }
   ::kill(pid, SIGKILL);
   throw std::runtime_error(what + " did not start; see " + log);
+}
+
+pid_t spawn_program(const std::vector<std::string>& argv, const std::string& log,
+                    const std::vector<std::string>& env) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the lab, even after kill -9
+    int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    if (fd >= 0) {
+      ::dup2(fd, 1);
+      ::dup2(fd, 2);
+    }
+    for (const auto& e : env) ::putenv(const_cast<char*>(e.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  return pid;
 }
 
 void stop_serve(pid_t& pid) {

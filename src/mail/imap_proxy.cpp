@@ -72,17 +72,17 @@ struct ImapProxy : mail::ProxyBase {
   Counter& logged_in =
       metrics().counter("mobix_mail_imap_logins_total", "IMAP logins made on a subscriber's behalf");
 
-  // Sends one command upstream and returns the text after its tag, skipping untagged lines.
-  static asio::awaitable<std::optional<std::string>> tagged(net::Conn& up, std::string& ubuf,
-                                                            std::string command, std::string tag,
-                                                            std::chrono::seconds t) {
+  // Sends one command upstream and returns its tagged response, skipping untagged lines.
+  static asio::awaitable<std::optional<imap::TaggedResponse>> tagged(net::Conn& up, std::string& ubuf,
+                                                                     std::string command, std::string tag,
+                                                                     std::chrono::seconds t) {
     // Not std::move(command): GCC 12 double-frees a moved coroutine parameter here.
     bool sent = co_await write_all(up, command, t);
     if (!sent) co_return std::nullopt;
     for (int i = 0; i < 50; ++i) {
       auto l = co_await read_line(up, ubuf, kMaxLine, t);
       if (!l) break;
-      if (l->rfind(tag, 0) == 0) co_return l->substr(tag.size());
+      if (auto r = imap::parse_tagged(*l, tag)) co_return r;
     }
     co_return std::nullopt;
   }
@@ -129,7 +129,7 @@ struct ImapProxy : mail::ProxyBase {
     if (!co_await write_all(client, greeting, t)) co_return;
     state = SessionState::awaiting_login;
     std::string buf, tag;  // `tag`: the handset's LOGIN/AUTHENTICATE, answered after the upstream login
-    bool login = co_await await_login(client, buf, tag);
+    bool login = co_await await_login(client, buf, tag, id, ip);
     if (!login) co_return;
     state = SessionState::identifying;
     auto found = co_await identify_subscriber(ip, id, imap_login_profile);
@@ -159,19 +159,20 @@ struct ImapProxy : mail::ProxyBase {
 
   // The handset's commands before it logs in; true at LOGIN or AUTHENTICATE PLAIN (its default
   // credentials are ignored: step 102 knows who it is), with the command's tag in `tag`.
-  asio::awaitable<bool> await_login(net::Conn& client, std::string& buf, std::string& tag) {
+  asio::awaitable<bool> await_login(net::Conn& client, std::string& buf, std::string& tag, std::uint64_t id,
+                                    std::string ip) {
     const auto t = std::chrono::seconds(cfg.imap_command_timeout);
     for (;;) {
       auto line = co_await read_command(client, buf, t);
       if (!line) {
-        failure("bad_command").inc();
+        protocol_error("bad_command", id, ip);
         co_await write_all(client, "* BYE line or literal too long, or timeout\r\n", t);
         co_return false;
       }
       auto parsed = imap::parse_command(*line);
       std::string reply;
       if (!parsed) {
-        failure("bad_command").inc();
+        protocol_error("bad_command", id, ip);
         reply = "* BAD malformed command\r\n";
       } else {
         tag = parsed->tag;
@@ -222,13 +223,13 @@ struct ImapProxy : mail::ProxyBase {
     auto opened = co_await net::open_upstream(upstream, *p.imap, p.imap_tls, *tls, t, why);
     std::optional<std::string> greeting;
     if (opened == net::UpstreamOpen::ok) greeting = co_await read_line(upstream, ubuf, kMaxLine, t);
-    bool greeted = greeting && greeting->rfind("* OK", 0) == 0;
+    bool greeted = greeting && imap::is_ok_greeting(*greeting);
     if (greeted && p.imap_tls == net::TlsMode::starttls) {
       // Nothing the server sent before the handshake may be kept.
-      auto r = co_await tagged(upstream, ubuf, "m0 STARTTLS\r\n", "m0 ", t);
+      auto r = co_await tagged(upstream, ubuf, "m0 STARTTLS\r\n", "m0", t);
       opened = net::UpstreamOpen::tls_failed;
       why = "the server refused STARTTLS";
-      if (r && r->rfind("OK", 0) == 0 && ubuf.empty()) {
+      if (r && r->status == imap::Status::ok && ubuf.empty()) {
         auto failed = co_await upstream.start_tls(*tls, p.imap->host, t, why);
         if (!failed) opened = net::UpstreamOpen::ok;
       }
@@ -239,24 +240,24 @@ struct ImapProxy : mail::ProxyBase {
       co_return Refusal::upstream_tls_failed;
     }
     state = SessionState::logging_in;
-    std::optional<std::string> answer;
+    std::optional<imap::TaggedResponse> answer;
     if (greeted) {
       const std::string login =
           "m1 LOGIN " + *imap::quoted(p.user) + " " + *imap::quoted(p.password) + "\r\n";
-      answer = co_await tagged(upstream, ubuf, login, "m1 ", t);
+      answer = co_await tagged(upstream, ubuf, login, "m1", t);
     }
     if (!answer) {
       spdlog::warn("imap #{}: mail server {} for msisdn {} unreachable: {}", id, p.imap->str(),
                    me.who.session.msisdn, why.empty() ? "no * OK greeting" : why);
       co_return Refusal::upstream_unreachable;
     }
-    if (answer->rfind("OK", 0) != 0) {
+    if (answer->status != imap::Status::ok) {
       spdlog::warn(
           "imap #{}: {} rejected the stored credentials of msisdn {} (user {}): the account needs attention",
           id, p.imap->str(), me.who.session.msisdn, p.user);
       co_return Refusal::upstream_rejected_credentials;
     }
-    done = *answer;
+    done = answer->text.empty() ? "OK" : "OK " + answer->text;
     co_return std::nullopt;
   }
 };

@@ -79,7 +79,7 @@ struct Pop3Proxy : mail::ProxyBase {
     if (!co_await write_all(client, "+OK mobix POP3 proxy ready\r\n", t)) co_return;
     state = SessionState::awaiting_login;
     std::string buf;  // what the handset sent past its PASS goes upstream after the login
-    bool pass = co_await await_pass(client, buf);
+    bool pass = co_await await_pass(client, buf, id, ip);
     if (!pass) co_return;
     state = SessionState::identifying;
     auto found = co_await identify_subscriber(ip, id, pop3_profile);
@@ -107,13 +107,13 @@ struct Pop3Proxy : mail::ProxyBase {
 
   // Step 101: the handset's commands before PASS (its default USER is ignored: step 102 knows who
   // it is). True at PASS; false when the handset quit, misbehaved or went away.
-  asio::awaitable<bool> await_pass(net::Conn& client, std::string& buf) {
+  asio::awaitable<bool> await_pass(net::Conn& client, std::string& buf, std::uint64_t id, std::string ip) {
     const auto t = std::chrono::seconds(cfg.pop3_command_timeout);
     for (;;) {
       auto line = co_await read_line(client, buf, 1024, t);
       if (!line) {
         if (buf.size() >= 1024) {
-          failure("line_too_long").inc();
+          protocol_error("line_too_long", id, ip);
           co_await write_all(client, "-ERR line too long\r\n", t);
         }
         co_return false;
@@ -121,7 +121,7 @@ struct Pop3Proxy : mail::ProxyBase {
       auto parsed = pop3::parse_command(*line);
       std::string reply;
       if (!parsed.command) {
-        failure("bad_command").inc();
+        protocol_error("bad_command", id, ip);
         reply = "-ERR malformed command\r\n";
       } else if (parsed.command->verb == pop3::Verb::pass) {
         co_return true;

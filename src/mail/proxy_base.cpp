@@ -72,6 +72,12 @@ Counter& ProxyBase::failure(const std::string& reason) {
                            "reason=\"" + reason + "\"");
 }
 
+void ProxyBase::protocol_error(const char* reason, std::uint64_t id, const std::string& ip) {
+  failure(reason).inc();
+  if (auto suppressed = protocol_log.allow(reason); suppressed >= 0)
+    spdlog::info("{} #{}: {}: {} ({} similar suppressed)", text.name, id, ip, reason, suppressed);
+}
+
 std::string ProxyBase::refuse(Refusal r, std::uint64_t id, const std::string& detail,
                               const std::string& tag) {
   failure(to_string(r)).inc();

@@ -17,6 +17,7 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "core/config.hpp"
+#include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
 #include "mail/access_identity.hpp"
@@ -88,6 +89,10 @@ struct ProxyBase {
 
   /// mobix_mail_<proto>_failures_total{reason}.
   Counter& failure(const std::string& reason);
+  /// A command the protocol cannot take (bad_command, line_too_long): counted and logged (at most a
+  /// few lines a second per reason); the caller sends the protocol's reply.
+  void protocol_error(const char* reason, std::uint64_t id, const std::string& ip);
+  LogRateLimiter protocol_log{5};
   /// Counts `r` and returns the protocol's reply (the step that found `r` logged why).
   std::string refuse(Refusal r, std::uint64_t id, const std::string& detail, const std::string& tag = {});
   /// Admission: only the access network's ranges, and not an address over its failure limit.

@@ -20,10 +20,10 @@ namespace mobix {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
-using net::ehlo_keyword;
 using net::read_line;
 using net::read_reply;
 using net::write_all;
+using smtp::ehlo_keyword;
 
 namespace {
 
@@ -184,7 +184,7 @@ struct SmtpProxy : mail::ProxyBase {
       auto line = co_await read_line(c.conn, c.buf, smtp::kMaxCommandLine, t);
       if (!line) {
         if (c.buf.size() >= smtp::kMaxCommandLine) {
-          failure("line_too_long").inc();
+          protocol_error("line_too_long", c.id, c.ip);
           co_await write_all(c.conn, "500 5.5.2 line too long\r\n", t);
         }
         co_return;
@@ -200,7 +200,7 @@ struct SmtpProxy : mail::ProxyBase {
   asio::awaitable<std::string> handle(Client& c, const std::string& line) {
     auto cmd = smtp::parse_command(line);
     if (!cmd) {
-      failure("bad_command").inc();
+      protocol_error("bad_command", c.id, c.ip);
       co_return "500 5.5.2 syntax error\r\n";
     }
     const auto& verb = cmd->verb;

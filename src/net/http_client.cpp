@@ -130,7 +130,7 @@ std::shared_ptr<SSL_SESSION> HttpsConnection::session() const {
 
 asio::awaitable<HttpsConnection::Response> HttpsConnection::request(
     std::string method, std::string target, std::string host_header, std::string content_type,
-    std::string body, std::chrono::seconds timeout, std::size_t body_limit) {
+    std::string body, std::chrono::seconds timeout, std::size_t body_limit, std::string authorization) {
   auto& m = *impl_;
   Response out;
   if (!m.stream) {
@@ -140,6 +140,7 @@ asio::awaitable<HttpsConnection::Response> HttpsConnection::request(
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, host_header);
   if (!content_type.empty()) req.set(http::field::content_type, content_type);
+  if (!authorization.empty()) req.set(http::field::authorization, authorization);
   req.keep_alive(true);
   req.body() = std::move(body);
   req.prepare_payload();
@@ -159,6 +160,8 @@ asio::awaitable<HttpsConnection::Response> HttpsConnection::request(
     co_return out;
   }
   out.status = static_cast<int>(parser.get().result_int());
+  out.www_authenticate = std::string(parser.get()[http::field::www_authenticate]);
+  out.keep_alive = parser.get().keep_alive();
   out.body = std::move(parser.get().body());
   co_return out;
 }

@@ -59,11 +59,15 @@ class HttpsConnection {
     int status = 0;  ///< 0: no response (the connection failed)
     std::string body;
     std::string error;
+    std::string www_authenticate;  ///< the WWW-Authenticate field (HTTP Negotiate's mutual authentication)
+    bool keep_alive = false;       ///< the connection can carry the next request
   };
-  /// One request whose response body (at most `body_limit` bytes) is returned.
+  /// One request whose response body (at most `body_limit` bytes) is returned; `authorization`, when
+  /// set, is sent as the Authorization field.
   boost::asio::awaitable<Response> request(std::string method, std::string target, std::string host_header,
                                            std::string content_type, std::string body,
-                                           std::chrono::seconds timeout, std::size_t body_limit = 256 << 10);
+                                           std::chrono::seconds timeout, std::size_t body_limit = 256 << 10,
+                                           std::string authorization = {});
   /// Closes the connection (TLS close_notify, bounded by `timeout`).
   boost::asio::awaitable<void> close(std::chrono::seconds timeout);
 

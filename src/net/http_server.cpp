@@ -1,7 +1,9 @@
 #include "net/http_server.hpp"
 
 #include <cctype>
+#include <mutex>
 #include <optional>
+#include <unordered_map>
 
 #include <openssl/ssl.h>
 #include <spdlog/spdlog.h>
@@ -85,6 +87,40 @@ struct HttpServer::Impl {
   HttpHandler handler;
   HttpServerOptions opts;
   std::unique_ptr<TcpService> service;
+  // Kept-alive connections waiting for their next request: stop() cancels those waits, so a
+  // draining node does not wait out idle_timeout for clients that keep connections open.
+  std::mutex idle_mutex;
+  std::unordered_map<std::uint64_t, beast::tcp_stream*> idle;
+  std::uint64_t next_idle = 0;
+
+  /// Marks a connection idle for the scope (falsy when the server is already stopping).
+  class IdleMark {
+   public:
+    IdleMark(Impl& impl, beast::tcp_stream& s) : impl_(impl) {
+      std::lock_guard lock(impl_.idle_mutex);
+      if (impl_.service->stopping()) return;
+      id_ = ++impl_.next_idle;
+      impl_.idle.emplace(id_, &s);
+    }
+    ~IdleMark() {
+      if (!id_) return;
+      std::lock_guard lock(impl_.idle_mutex);
+      impl_.idle.erase(id_);
+    }
+    IdleMark(const IdleMark&) = delete;
+    IdleMark& operator=(const IdleMark&) = delete;
+    explicit operator bool() const { return id_ != 0; }
+
+   private:
+    Impl& impl_;
+    std::uint64_t id_ = 0;
+  };
+
+  void stop() {
+    service->stop();
+    std::lock_guard lock(idle_mutex);
+    for (auto& [id, stream] : idle) stream->cancel();
+  }
 
   Impl(asio::io_context& io, const Endpoint& listen, HttpHandler h, HttpServerOptions o)
       : handler(std::move(h)), opts(std::move(o)) {
@@ -128,7 +164,9 @@ struct HttpServer::Impl {
       }
       auto peer_cert = peer_certificate(stream.native_handle());
       co_await serve(stream, peer, peer_cert);
-      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+      // close_notify, and a short wait for the client's (shorter while the node drains).
+      beast::get_lowest_layer(stream).expires_after(service->stopping() ? std::chrono::milliseconds(200)
+                                                                        : std::chrono::milliseconds(2000));
       co_await stream.async_shutdown(asio::as_tuple(asio::use_awaitable));
     } catch (const std::exception& e) {
       spdlog::warn("{}: connection error: {}", opts.name, e.what());
@@ -144,6 +182,8 @@ struct HttpServer::Impl {
       // Between requests a kept-alive connection may idle; then the request has read_timeout.
       if (!first && buf.size() == 0) {
         beast::get_lowest_layer(stream).expires_after(opts.idle_timeout);
+        IdleMark idle_mark(*this, beast::get_lowest_layer(stream));
+        if (!idle_mark) co_return;
         auto [ec, n] =
             co_await stream.async_read_some(buf.prepare(1024), asio::as_tuple(asio::use_awaitable));
         if (ec) co_return;
@@ -227,7 +267,7 @@ void HttpServer::start() {
   impl_->service->start();
 }
 void HttpServer::stop() {
-  impl_->service->stop();
+  impl_->stop();
 }
 bool HttpServer::drained() const {
   return impl_->service->drained();

@@ -6,15 +6,26 @@
 #include "css/css_config.hpp"
 #include "dns/dns_config.hpp"
 #include "mail/mail_config.hpp"
+#include "mip/home_agent_config.hpp"
 #include "relay/relay_config.hpp"
 #include "roaming/roaming_config.hpp"
+#include "telephony/telephony_config.hpp"
 
 namespace mobix {
 
 std::span<const ConfigSectionHandler> role_config_sections() {
-  static const std::vector<ConfigSectionHandler> sections{
-      access_config_section(), relay_config_section(), gateway_config_section(), roaming_config_section(),
-      dns_config_section(),    mail_config_section(),  css_config_section()};
+  static const std::vector<ConfigSectionHandler> sections{access_config_section(),
+                                                          relay_config_section(),
+                                                          gateway_config_section(),
+                                                          roaming_config_section(),
+                                                          dns_config_section(),
+                                                          mail_config_section(),
+                                                          css_config_section(),
+                                                          home_agent_config_section(),
+                                                          kerberos_config_section(),
+                                                          initiating_db_config_section(),
+                                                          mobility_manager_config_section(),
+                                                          billing_config_section()};
   return sections;
 }
 

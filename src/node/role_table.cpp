@@ -7,9 +7,13 @@
 #include "directory/directory.hpp"
 #include "dns/dns_role.hpp"
 #include "mail/mail_role.hpp"
+#include "mip/home_agent.hpp"
 #include "relay/tunnel_roles.hpp"
 #include "store/store.hpp"
 #include "store/writer.hpp"
+#include "telephony/billing.hpp"
+#include "telephony/initiating_db.hpp"
+#include "telephony/mobility_manager.hpp"
 
 namespace mobix {
 
@@ -20,6 +24,7 @@ std::unique_ptr<Role> make_access(RoleContext& ctx) {
                                              AccessRole::Clock{},
                                              ctx.cfg.roaming ? &*ctx.cfg.roaming : nullptr, &ctx.store);
   if (ctx.jobs) access->share_jobs(*ctx.jobs);
+  if (ctx.cfg.roaming) access->keep_roaming_outbox(ctx.store, ctx.cfg.node_name);
   // Whatever the directory cached about a subscriber goes when their session ends.
   access->sessions().subscribe([&dir = ctx.directory](const SessionEvent& e) {
     if (e.kind == SessionEvent::Kind::detach && !e.session.msisdn.empty()) dir.forget(e.session.msisdn);
@@ -45,6 +50,11 @@ constexpr RoleEntry kRoles[] = {
     {"relay", [](const Config& c) { return c.relay.has_value(); }, make_relay},
     {"gateway", [](const Config& c) { return c.gateway.has_value(); }, make_gateway},
     {"css", [](const Config& c) { return c.css.has_value(); }, make_css_role},
+    {"home_agent", [](const Config& c) { return c.home_agent.has_value(); }, make_home_agent_role},
+    {"initiating_db", [](const Config& c) { return c.initiating_db.has_value(); }, make_initiating_db_role},
+    {"billing", [](const Config& c) { return c.billing.has_value(); }, make_billing_role},
+    {"mobility_manager", [](const Config& c) { return c.mobility_manager.has_value(); },
+     make_mobility_manager_role},
     {"admin", [](const Config&) { return true; }, make_admin_role},
 };
 

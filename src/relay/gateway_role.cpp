@@ -1,11 +1,11 @@
 #include <atomic>
 #include <ctime>
+#include <functional>
 #include <unordered_map>
 #include <unordered_set>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <boost/algorithm/hex.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -149,12 +149,15 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     co_return *ok;
   }
 
-  // Steps F-G for one admitted signal: remembered, then the first leg of its link.
-  asio::awaitable<void> tunnel(signal::AccessRequest r) {
+  // Steps F-G for one admitted signal: remembered, then the first leg of its link. `remembered` is
+  // told whether step E held (the webhook answers 202 only then, 503 store_failed otherwise).
+  asio::awaitable<void> tunnel(signal::AccessRequest r, std::function<void(bool)> remembered = {}) {
     auto self = shared_from_this();
     ++active;
     ActiveGuard done{active};
-    if (!co_await remember(r)) co_return;
+    const bool kept = co_await remember(r);
+    if (remembered) remembered(kept);
+    if (!kept) co_return;
     // A terminal that is not attached gets no leg: the relay's clients get their 503 at its timeout.
     if (terminal_ip(r.msisdn).empty()) {
       signals("not_attached").inc();
@@ -197,9 +200,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     bool up = relay_socket.has_value();
     auto relay = std::make_unique<net::Leg>(up ? std::move(*relay_socket) : asio::ip::tcp::socket(io));
     if (up) up = co_await relay->connect_tls(tls->native_handle(), r.relay_ip, t, why);
-    std::string key_hex;
-    boost::algorithm::hex_lower(r.one_time_key.begin(), r.one_time_key.end(), std::back_inserter(key_hex));
-    std::string hello = fmt::format("MOBIX-TUNNEL {:016x} {}\r\n", r.tunnel_id, key_hex);
+    const std::string hello = leg::format_hello({r.tunnel_id, r.one_time_key});
     if (up) up = co_await relay->write_all(hello, t);
     if (!up) {
       signals("relay_unreachable").inc();
@@ -228,12 +229,12 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     waiting_legs.insert(relay.get());
     auto go = co_await relay->read_line(buf, 64, std::chrono::seconds(cfg.leg_wait_timeout));
     waiting_legs.erase(relay.get());
-    if (!go || go->rfind("MOBIX-GO ", 0) != 0 || !buf.empty()) {
+    auto wanted = go ? leg::parse_go(*go) : std::nullopt;
+    if (!wanted || !buf.empty()) {
       spdlog::debug("gateway: tunnel {:016x}: the relay closed a waiting leg", r.tunnel_id);
       co_return;  // the relay had no client for it, or we are stopping
     }
-    const unsigned more =
-        std::min<unsigned>(relay::kMaxLegsPerGo, static_cast<unsigned>(std::atoi(go->c_str() + 9)));
+    const unsigned more = *wanted;
     const auto t = std::chrono::seconds(cfg.connect_timeout);
     const std::string ip = terminal_ip(r.msisdn);
     std::optional<asio::ip::tcp::socket> terminal_socket;
@@ -246,7 +247,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
       signals(ip.empty() ? "not_attached" : "terminal_unreachable").inc();
       spdlog::info("gateway: tunnel {:016x}: msisdn {} at {}:{}: {}", r.tunnel_id, r.msisdn, ip,
                    r.target_port, why);
-      const std::string down = ip.empty() ? "MOBIX-DOWN not_attached\r\n" : "MOBIX-DOWN unreachable\r\n";
+      const std::string down = leg::format_down(ip.empty() ? "not_attached" : "unreachable");
       co_await relay->write_all(down, t);
       co_return;
     }
@@ -254,7 +255,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     // The legs this gateway will dial (max_legs_per_link bounds them), so the relay counts right.
     unsigned granted = 0;
     while (granted < more && reserve_leg(r.tunnel_id)) ++granted;
-    const std::string up = fmt::format("MOBIX-UP {}\r\n", granted);
+    const std::string up = leg::format_up(granted);
     if (!co_await relay->write_all(up, t)) {
       for (unsigned i = 0; i < granted; ++i) release_leg(r.tunnel_id);
       co_return;
@@ -304,7 +305,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   }
 };
 
-// Step D over HTTPS: POST /v1/signal with the sealed signal as the body. 202 when admitted, 403
+// Step D over HTTPS: POST /v1/signal with the sealed signal as the body. 202 when admitted and
+// remembered, 503 when the replay memory could not be written (nothing acts on the signal), 403
 // otherwise (no detail for strangers), 404 for anything else; a refusal closes the connection and
 // repeated refusals from one address are rate limited before the TLS handshake. An admitted
 // signal's tunnel runs on its own; the connection stays for the relay's next signal (keep-alive).
@@ -321,8 +323,13 @@ void GatewayRole::Impl::webhook(const HttpRequest& req, HttpReply reply) {
     webhook_failures.record(req.peer);
     return reply(HttpResponse{403, "text/plain", "", true});
   }
-  asio::co_spawn(io, tunnel(*r), asio::detached);
-  reply(HttpResponse{202, "text/plain", "", webhook_failures.blocked(req.peer)});
+  // 202 once the signal is durably remembered (step E): a relay that gets 503 knows it was dropped.
+  const bool close = webhook_failures.blocked(req.peer);
+  auto answer = [reply = std::move(reply), close](bool kept) {
+    reply(kept ? HttpResponse{202, "text/plain", "", close}
+               : HttpResponse{503, "text/plain", "store_failed\n", true});
+  };
+  asio::co_spawn(io, tunnel(*r, std::move(answer)), asio::detached);
 }
 
 GatewayRole::GatewayRole(asio::io_context& io, const GatewayConfig& cfg, SessionView& sessions,

@@ -96,7 +96,7 @@ struct MailSignalSender::Impl {
     if (!caps) co_return false;
     if (cfg.tls == SmtpTls::starttls) {
       // Required, not opportunistic: a server that does not offer it is refused (RFC 3207 4.1).
-      if (!net::ehlo_keyword(*caps, "STARTTLS")) {
+      if (!smtp::ehlo_keyword(*caps, "STARTTLS")) {
         error = "the server offers no STARTTLS";
         co_return false;
       }

@@ -28,6 +28,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "codec/leg/leg.hpp"
 #include "codec/signal/signal.hpp"
 
 namespace mobix::net {
@@ -36,7 +37,7 @@ class Leg;
 
 namespace mobix::relay {
 
-inline constexpr unsigned kMaxLegsPerGo = 16;
+inline constexpr unsigned kMaxLegsPerGo = leg::kMaxLegsPerGo;
 
 enum class LinkState {
   idle,        ///< nothing outstanding: the next client needs a signal

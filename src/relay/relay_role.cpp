@@ -404,17 +404,17 @@ struct RelayRole::Impl {
   asio::awaitable<const char*> start_leg(net::Leg& leg, std::shared_ptr<Link> link, unsigned more,
                                          std::string& server_early) {
     const auto t = std::chrono::seconds(cfg.hold_timeout);
-    const std::string go = fmt::format("MOBIX-GO {}\r\n", more);
+    const std::string go = leg::format_go(more);
     std::optional<std::string> line;
     if (co_await leg.write_all(go, t)) line = co_await leg.read_line(server_early, 256, t);
-    if (line && line->rfind("MOBIX-UP ", 0) == 0) {
+    if (auto up = line ? leg::parse_up(*line) : std::nullopt) {
       // The gateway dials at most what it says (it bounds legs per link); the rest will not come.
-      const unsigned granted = std::min<unsigned>(more, static_cast<unsigned>(std::atoi(line->c_str() + 9)));
+      const unsigned granted = std::min(more, *up);
       link->legs_not_coming(more - granted);
       co_return nullptr;
     }
     link->legs_not_coming(more);  // the gateway dials more only after UP
-    if (line && line->rfind("MOBIX-DOWN", 0) == 0) {
+    if (line && leg::parse_down(*line)) {
       link->fail("terminal_unreachable");  // everyone waiting for it learns now, not at the timeout
       co_return "terminal_unreachable";
     }
@@ -541,25 +541,16 @@ struct RelayRole::Impl {
     }
     std::string buf;
     auto line = co_await c->read_line(buf, 128, std::chrono::seconds(10));
-    std::uint64_t tunnel = 0;
-    std::string key_hex;
-    if (line && line->rfind("MOBIX-TUNNEL ", 0) == 0 && line->size() == 13 + 16 + 1 + 32) {
-      tunnel = std::strtoull(line->substr(13, 16).c_str(), nullptr, 16);
-      key_hex = line->substr(30);
-    }
-    auto link = links.for_tunnel(tunnel);
+    auto hello = line ? leg::parse_hello(*line) : std::nullopt;
+    auto link = hello ? links.for_tunnel(hello->tunnel_id) : nullptr;
     if (!link) {
       callbacks("unknown_tunnel").inc();  // expired, superseded, or made up
       spdlog::info("relay callback #{}: unknown tunnel", id);
       co_return;
     }
-    std::string presented;
-    try {
-      boost::algorithm::unhex(key_hex, std::back_inserter(presented));
-    } catch (const std::exception&) {
-    }
-    if (presented.size() != link->key.size() ||
-        CRYPTO_memcmp(presented.data(), link->key.data(), link->key.size()) != 0) {
+    const auto tunnel = hello->tunnel_id;
+    static_assert(leg::kKeySize == signal::kOneTimeKeySize);
+    if (CRYPTO_memcmp(hello->key.data(), link->key.data(), link->key.size()) != 0) {
       callbacks("bad_key").inc();
       spdlog::warn("relay callback #{}: wrong one-time key for link {:016x}", id, tunnel);
       co_return;

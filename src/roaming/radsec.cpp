@@ -4,6 +4,7 @@
 #include <openssl/x509.h>
 
 #include <deque>
+#include <filesystem>
 #include <map>
 
 #include <spdlog/spdlog.h>
@@ -38,19 +39,59 @@ Counter& counter(const std::string& name, const std::string& help, const std::st
 }
 
 std::shared_ptr<ssl::context> make_context(const RoamingConfig& cfg, bool server) {
-  // Both ends must show a certificate chaining to the roaming CA (RFC 6614 2.4).
+  // Both ends must show a certificate chaining to the roaming CA (RFC 6614 2.4), not revoked.
   try {
     return net::make_tls_context({server ? net::TlsOptions::Side::server : net::TlsOptions::Side::client,
                                   cfg.tls_cert_file,
                                   cfg.tls_key_file,
                                   cfg.ca_file,
                                   true,
-                                  {},
+                                  cfg.crl_file,
                                   false,
                                   {}});
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("roaming: RadSec: ") + e.what());
   }
+}
+
+/// The TLS context for new connections; made again when the CRL file changes (a CA publishes a
+/// new CRL without the node restarting). A CRL that cannot be read keeps the last good context.
+class Contexts {
+ public:
+  Contexts(const RoamingConfig& cfg, bool server)
+      : cfg_(cfg), server_(server), ctx_(make_context(cfg, server)) {
+    crl_time_ = crl_mtime();
+  }
+  std::shared_ptr<ssl::context> current() {
+    if (cfg_.crl_file.empty()) return ctx_;
+    auto t = crl_mtime();
+    if (t == crl_time_) return ctx_;
+    crl_time_ = t;
+    try {
+      ctx_ = make_context(cfg_, server_);
+      spdlog::info("roaming: RadSec: CRL {} re-read", cfg_.crl_file);
+    } catch (const std::exception& e) {
+      spdlog::error("{}; the previous CRL stays in force", e.what());
+    }
+    return ctx_;
+  }
+
+ private:
+  std::filesystem::file_time_type crl_mtime() const {
+    std::error_code ec;
+    auto t = std::filesystem::last_write_time(cfg_.crl_file, ec);
+    return ec ? std::filesystem::file_time_type{} : t;
+  }
+  const RoamingConfig& cfg_;
+  bool server_;
+  std::shared_ptr<ssl::context> ctx_;
+  std::filesystem::file_time_type crl_time_{};
+};
+
+/// Why the peer's certificate failed verification ("certificate revoked"), for the log line.
+std::string verify_detail(SSL* ssl) {
+  long v = SSL_get_verify_result(ssl);
+  return v == X509_V_OK ? std::string() : std::string(" (") + X509_verify_cert_error_string(v) + ")";
 }
 
 /// The pins of one partner against a certificate that already chained to the roaming CA.
@@ -61,7 +102,8 @@ bool matches(X509* cert, const RoamingPartnerConfig& p) {
 // One RadSec connection: frames in (RFC 6614 2.3), a write queue out.
 class Link : public std::enable_shared_from_this<Link> {
  public:
-  explicit Link(Stream s) : stream_(std::move(s)) {}
+  Link(tcp::socket sock, std::shared_ptr<ssl::context> ctx)
+      : ctx_(std::move(ctx)), stream_(std::move(sock), *ctx_) {}
   Stream& stream() { return stream_; }
 
   void send(Bytes packet) {
@@ -123,6 +165,7 @@ class Link : public std::enable_shared_from_this<Link> {
     self->writing_ = false;
   }
 
+  std::shared_ptr<ssl::context> ctx_;  // outlives the stream made from it (a CRL change makes a new one)
   Stream stream_;
   std::deque<Bytes> queue_;
   bool writing_ = false;
@@ -143,21 +186,21 @@ struct RadsecServer::Impl : std::enable_shared_from_this<RadsecServer::Impl> {
   asio::io_context& io;
   const RoamingConfig& cfg;
   Handler handler;
-  std::shared_ptr<ssl::context> ctx;
+  Contexts contexts;
   /// The listener: connection caps per listener and per address, accept backoff (core/tcp_service).
   std::unique_ptr<TcpService> service;
   std::vector<std::weak_ptr<Link>> links;
   bool stopping = false;
 
   Impl(asio::io_context& i, const RoamingConfig& c, Handler h)
-      : io(i), cfg(c), handler(std::move(h)), ctx(make_context(c, true)) {}
+      : io(i), cfg(c), handler(std::move(h)), contexts(c, true) {}
 
   static asio::awaitable<void> session(std::shared_ptr<Impl> self, tcp::socket sock) {
     boost::system::error_code ec;
     auto peer_ep = sock.remote_endpoint(ec);
     std::string peer = ec ? "?" : peer_ep.address().to_string();
     sock.set_option(tcp::no_delay(true), ec);
-    auto link = std::make_shared<Link>(Stream(std::move(sock), *self->ctx));
+    auto link = std::make_shared<Link>(std::move(sock), self->contexts.current());
     asio::steady_timer timer(self->io);
     timer.expires_after(std::chrono::seconds(10));
     auto hs = co_await (
@@ -165,8 +208,9 @@ struct RadsecServer::Impl : std::enable_shared_from_this<RadsecServer::Impl> {
         timer.async_wait(asio::as_tuple(asio::use_awaitable)));
     if (hs.index() == 1 || std::get<0>(std::get<0>(hs))) {
       counter("mobix_radsec_refused_total", "RadSec connections refused, by reason", "reason=\"tls\"").inc();
-      spdlog::warn("radsec: TLS handshake with {} failed{}", peer,
-                   hs.index() == 0 ? ": " + std::get<0>(std::get<0>(hs)).message() : " (timeout)");
+      spdlog::warn("radsec: TLS handshake with {} failed{}{}", peer,
+                   hs.index() == 0 ? ": " + std::get<0>(std::get<0>(hs)).message() : " (timeout)",
+                   verify_detail(link->stream().native_handle()));
       link->close();
       co_return;
     }
@@ -242,8 +286,9 @@ struct RadsecClient::Impl : std::enable_shared_from_this<RadsecClient::Impl> {
   asio::io_context& io;
   const RoamingConfig& cfg;
   const RoamingPartnerConfig& partner;
-  std::shared_ptr<ssl::context> ctx;
+  Contexts contexts;
   std::shared_ptr<Link> link;
+  std::chrono::steady_clock::time_point last_heard;  ///< the partner's last verified answer
   bool connecting = false;
   std::uint8_t next_id = 0;
   struct Pending {
@@ -259,7 +304,7 @@ struct RadsecClient::Impl : std::enable_shared_from_this<RadsecClient::Impl> {
       : io(i),
         cfg(c),
         partner(p),
-        ctx(make_context(c, false)),
+        contexts(c, false),
         timeouts(counter("mobix_radsec_client_failures_total",
                          "RadSec requests to a partner that got no answer",
                          fmt::format("partner=\"{}\",reason=\"no_answer\"", p.name))),
@@ -281,6 +326,7 @@ struct RadsecClient::Impl : std::enable_shared_from_this<RadsecClient::Impl> {
       return;
     }
     p->reply = std::move(*decoded);
+    last_heard = std::chrono::steady_clock::now();
     pending.erase(it);
     p->wake->cancel();
   }
@@ -323,7 +369,7 @@ struct RadsecClient::Impl : std::enable_shared_from_this<RadsecClient::Impl> {
     }
     boost::system::error_code ec;
     sock.set_option(tcp::no_delay(true), ec);
-    auto l = std::make_shared<Link>(Stream(std::move(sock), *ctx));
+    auto l = std::make_shared<Link>(std::move(sock), contexts.current());
     if (!partner.certificate_name.empty()) {
       SSL_set_tlsext_host_name(l->stream().native_handle(), partner.certificate_name.c_str());
       l->stream().set_verify_callback(ssl::host_name_verification(partner.certificate_name));
@@ -339,16 +385,60 @@ struct RadsecClient::Impl : std::enable_shared_from_this<RadsecClient::Impl> {
       counter("mobix_radsec_refused_total", "RadSec connections refused, by reason", "reason=\"server_tls\"")
           .inc();
       spdlog::warn("radsec {}: TLS with {} failed: {}", partner.name, partner.server->str(),
-                   hs.index() == 1                ? "timeout"
-                   : std::get<0>(std::get<0>(hs)) ? std::get<0>(std::get<0>(hs)).message()
-                                                  : "certificate does not match the partner's pin");
+                   hs.index() == 1 ? "timeout"
+                   : std::get<0>(std::get<0>(hs))
+                       ? std::get<0>(std::get<0>(hs)).message() + verify_detail(l->stream().native_handle())
+                       : "certificate does not match the partner's pin");
       l->close();
       co_return false;
     }
     link = l;
+    last_heard = std::chrono::steady_clock::now();
     spdlog::info("radsec {}: connected to {}", partner.name, partner.server->str());
     asio::co_spawn(io, reader(self, l), asio::detached);
+    if (cfg.status_server_interval > 0) asio::co_spawn(io, watchdog(self, l), asio::detached);
     co_return true;
+  }
+
+  /// Sends `request` on the link (opened if needed) and waits for its verified answer.
+  static asio::awaitable<std::optional<radius::Packet>> exchange(std::shared_ptr<Impl> self,
+                                                                 radius::Packet request,
+                                                                 std::string pap_password);
+
+  /// RFC 5997 section 4 (and RFC 6614 2.6): a connection the partner has not answered on for
+  /// status_server_interval seconds is probed with Status-Server; no answer within `timeout`, and
+  /// the connection is closed (requests waiting on it fail now, the next one connects again)
+  /// instead of hanging on a peer that stopped answering.
+  static asio::awaitable<void> watchdog(std::shared_ptr<Impl> self, std::shared_ptr<Link> l) {
+    const auto interval = std::chrono::seconds(self->cfg.status_server_interval);
+    asio::steady_timer timer(self->io);
+    for (;;) {
+      timer.expires_after(interval);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (l->closed() || self->link != l) co_return;
+      if (std::chrono::steady_clock::now() - self->last_heard < interval) continue;  // heard lately
+      radius::Packet probe;
+      probe.code = radius::Code::status_server;
+      probe.add_message_authenticator();  // RFC 5997 section 3: required
+      auto answer = co_await exchange(self, std::move(probe), {});
+      if (l->closed() || self->link != l) co_return;
+      if (answer && answer->code == radius::Code::access_accept) {
+        self->watchdog_counter("alive").inc();
+        continue;
+      }
+      self->watchdog_counter("dead").inc();
+      spdlog::warn("radsec {}: no answer to Status-Server from {} within {} s; closing the connection",
+                   self->partner.name, self->partner.server->str(), self->cfg.timeout);
+      l->close();
+      self->fail_all();
+      co_return;
+    }
+  }
+
+  Counter& watchdog_counter(const char* result) {
+    return counter("mobix_radsec_watchdog_total",
+                   "Status-Server probes of idle partner connections (RFC 5997)",
+                   fmt::format("partner=\"{}\",result=\"{}\"", partner.name, result));
   }
 };
 
@@ -368,6 +458,14 @@ const RoamingPartnerConfig& RadsecClient::partner() const {
 asio::awaitable<std::optional<radius::Packet>> RadsecClient::exchange(radius::Packet request,
                                                                       std::string pap_password) {
   auto self = impl_;
+  // Named, not temporaries, across co_await (GCC 12).
+  auto answer = co_await Impl::exchange(self, std::move(request), std::move(pap_password));
+  co_return answer;
+}
+
+asio::awaitable<std::optional<radius::Packet>> RadsecClient::Impl::exchange(std::shared_ptr<Impl> self,
+                                                                            radius::Packet request,
+                                                                            std::string pap_password) {
   auto& m = *self;
   bool up = co_await m.ensure_link(self);
   if (!up) {
@@ -383,7 +481,7 @@ asio::awaitable<std::optional<radius::Packet>> RadsecClient::exchange(radius::Pa
   }
   request.identifier = m.next_id++;
   Bytes raw;
-  if (request.code == radius::Code::access_request) {
+  if (request.code == radius::Code::access_request || request.code == radius::Code::status_server) {
     request.authenticator = radius::random_authenticator();
     if (!pap_password.empty())
       request.add(radius::attr::user_password,

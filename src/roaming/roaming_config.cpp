@@ -10,7 +10,14 @@ constexpr KeySpec kRoamingKeys[] = {
     {"tls_cert_file", "file", "", "required: our RadSec certificate (PEM)"},
     {"tls_key_file", "file", "", "required: its key"},
     {"ca_file", "file", "", "required: the roaming CA both ends chain to (RFC 6614 2.4)"},
+    {"crl_file", "file", "",
+     "the roaming CA's CRL (PEM): a revoked partner certificate is refused; re-read "
+     "when the file changes"},
     {"timeout", "u32", "5", "seconds for a partner's answer", 1, 60},
+    {"status_server_interval", "u32", "30",
+     "seconds an idle connection to a partner's server waits before a Status-Server probe (RFC 5997); "
+     "unanswered, the connection is closed; 0: off",
+     0, 3600},
     {"partners", "list", "", "networks we have a roaming agreement with, see `roaming.partners[]`"},
 };
 constexpr SectionSpec kRoaming{
@@ -60,7 +67,9 @@ void parse(Section& s, Config& c, const ConfigEnv& env) {
   if (r.tls_cert_file.empty() || r.tls_key_file.empty() || r.ca_file.empty())
     s.fail(s.key("tls_cert_file"), s.node(),
            "RadSec is mutually authenticated: give tls_cert_file, tls_key_file and ca_file");
+  r.crl_file = s.existing_file("crl_file", env.base_dir);
   r.timeout = s.u32("timeout");
+  r.status_server_interval = s.u32("status_server_interval");
   for_each_item(s, "partners", &kPartner, [&](Section& p) { r.partners.push_back(parse_partner(p, r)); });
   c.roaming = std::move(r);
 }

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "core/hex.hpp"
 #include "core/metrics.hpp"
 
 namespace mobix::roaming {
@@ -33,18 +34,22 @@ std::optional<std::string> hostname_from_class(std::string_view cls) {
 
 struct VisitedSide::Outbox {
   std::unique_ptr<RadsecClient> client;
-  std::deque<radius::Packet> queue;  ///< accounting for the home network, in order
+  std::deque<OutboxRecord> queue;  ///< accounting for the home network, in order
   bool delivering = false;
 };
 
-VisitedSide::VisitedSide(asio::io_context& io, const RoamingConfig& cfg, Clock clock)
-    : io_(io), clock_(std::move(clock)) {
+VisitedSide::VisitedSide(asio::io_context& io, const RoamingConfig& cfg, Clock clock, std::string node,
+                         Forget forget)
+    : io_(io), clock_(std::move(clock)), node_(std::move(node)), forget_(std::move(forget)) {
   for (const auto& p : cfg.partners)
     if (p.server) {
       auto out = std::make_unique<Outbox>();
       out->client = std::make_unique<RadsecClient>(io, cfg, p);
       outboxes_[p.name] = std::move(out);
     }
+  // The gauge outlives this object in the registry: it reads a count it shares, not the queues.
+  metrics().gauge("mobix_roaming_outbox_pending", "Accounting-Requests waiting for home networks (seed 002)",
+                  [count = pending_count_] { return static_cast<double>(count->load()); });
 }
 
 VisitedSide::~VisitedSide() = default;
@@ -69,10 +74,8 @@ asio::awaitable<std::optional<radius::Packet>> VisitedSide::ask_home(RadsecClien
   co_return co_await home.exchange(fwd, std::move(pap_password));
 }
 
-void VisitedSide::forward_accounting(const RoamingPartnerConfig& partner, const SessionRecord& s,
-                                     radius::AcctStatus status) {
-  auto it = outboxes_.find(partner.name);
-  if (it == outboxes_.end() || stopping_) return;
+OutboxRecord VisitedSide::accounting_record(const RoamingPartnerConfig& partner, const SessionRecord& s,
+                                            radius::AcctStatus status) {
   radius::Packet p;
   p.code = radius::Code::accounting_request;
   p.add_integer(radius::attr::acct_status_type, static_cast<std::uint32_t>(status));
@@ -80,20 +83,47 @@ void VisitedSide::forward_accounting(const RoamingPartnerConfig& partner, const 
   p.add_text(radius::attr::user_name, s.username);
   if (!s.ipv4.empty()) p.add_ipv4(radius::attr::framed_ip_address, s.ipv4);
   if (!s.msisdn.empty()) p.add_text(radius::attr::calling_station_id, s.msisdn);
-  p.add_integer(radius::attr::event_timestamp, static_cast<std::uint32_t>(clock_()));
-  auto& out = *it->second;
-  out.queue.push_back(std::move(p));
-  if (!out.delivering) {
-    out.delivering = true;
-    asio::co_spawn(io_, deliver(out), asio::detached);
+  const auto now = clock_();
+  p.add_integer(radius::attr::event_timestamp, static_cast<std::uint32_t>(now));
+  // Ordered within this node: milliseconds shifted, never going back (also across a restart: the
+  // records loaded from the store raise last_seq_).
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count();
+  last_seq_ = std::max(last_seq_ + 1, static_cast<std::int64_t>(ms) << 16);
+  return OutboxRecord{node_, partner.name, last_seq_, encode_hex(radius::encode(p)), now};
+}
+
+void VisitedSide::deliver(std::vector<OutboxRecord> records) {
+  for (auto& r : records) {
+    last_seq_ = std::max(last_seq_, r.seq);
+    auto it = outboxes_.find(r.partner);
+    if (it == outboxes_.end()) {
+      spdlog::warn("roaming: accounting queued for {} dropped: no longer a partner with a server", r.partner);
+      if (forget_) forget_(r);
+      continue;
+    }
+    it->second->queue.push_back(std::move(r));
+    ++*pending_count_;
   }
+  for (auto& [name, out] : outboxes_)
+    if (!out->queue.empty() && !out->delivering && !stopping_) {
+      out->delivering = true;
+      asio::co_spawn(io_, deliver_loop(*out), asio::detached);
+    }
+}
+
+std::size_t VisitedSide::pending() const {
+  std::size_t n = 0;
+  for (const auto& [name, out] : outboxes_) n += out->queue.size();
+  return n;
 }
 
 void VisitedSide::stop() {
   stopping_ = true;
 }
 
-asio::awaitable<void> VisitedSide::deliver(Outbox& out) {
+asio::awaitable<void> VisitedSide::deliver_loop(Outbox& out) {
   auto backoff = std::chrono::milliseconds(200);
   const auto& name = out.client->partner().name;
   auto& sent = metrics().counter("mobix_roaming_accounting_forwarded_total",
@@ -103,10 +133,21 @@ asio::awaitable<void> VisitedSide::deliver(Outbox& out) {
                                    "Accounting-Requests to home networks that must be retried",
                                    fmt::format("partner=\"{}\"", name));
   while (!out.queue.empty() && !stopping_) {
-    auto packet = out.queue.front();
-    auto answer = co_await out.client->exchange(packet, std::string());
+    const auto record = out.queue.front();
+    auto raw = decode_hex(record.packet_hex);
+    auto packet = raw ? radius::decode(*raw) : radius::decode({});
+    if (!packet) {  // written by this code, so only a damaged row: never blocks the queue
+      spdlog::error("roaming: outbox record {} for {} cannot be decoded; dropped", record.seq, name);
+      out.queue.pop_front();
+      --*pending_count_;
+      if (forget_) forget_(record);
+      continue;
+    }
+    auto answer = co_await out.client->exchange(*packet, std::string());
     if (answer && answer->code == radius::Code::accounting_response) {
       out.queue.pop_front();
+      --*pending_count_;
+      if (forget_) forget_(record);
       sent.inc();
       backoff = std::chrono::milliseconds(200);
       continue;

@@ -1,6 +1,7 @@
 #pragma once
 // The visited network's side of roaming (seed 002 [0028]-[0033]): a terminal from a partner's
 // realm is authenticated by its home network over RadSec, and its accounting follows it there.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -31,8 +32,12 @@ std::optional<std::string> hostname_from_class(std::string_view cls);
 class VisitedSide {
  public:
   using Clock = std::function<std::int64_t()>;  ///< unix seconds
-  /// One RadSec client per partner with a `server` (opened on first use).
-  VisitedSide(boost::asio::io_context& io, const RoamingConfig& cfg, Clock clock);
+  /// Removes a delivered record from the store (a delete_outbox change); may be empty (tests).
+  using Forget = std::function<void(const OutboxRecord&)>;
+  /// One RadSec client per partner with a `server` (opened on first use). `node` names this
+  /// node's outbox records.
+  VisitedSide(boost::asio::io_context& io, const RoamingConfig& cfg, Clock clock, std::string node = "mobix",
+              Forget forget = {});
   ~VisitedSide();
   VisitedSide(const VisitedSide&) = delete;
   VisitedSide& operator=(const VisitedSide&) = delete;
@@ -45,20 +50,29 @@ class VisitedSide {
   boost::asio::awaitable<std::optional<radius::Packet>> ask_home(RadsecClient& home,
                                                                  const radius::Packet& req,
                                                                  std::string pap_password);
-  /// Queues a visiting terminal's Start, Interim or Stop for its home network ([0029], [0033]):
-  /// delivered in order, retried with backoff, never skipped.
-  void forward_accounting(const RoamingPartnerConfig& partner, const SessionRecord& s,
-                          radius::AcctStatus status);
-  /// Stops retrying; queued accounting is abandoned.
+  /// A visiting terminal's Start, Interim or Stop for its home network ([0029], [0033]), as a
+  /// record the caller commits with the change it reports (so a restart cannot lose it).
+  OutboxRecord accounting_record(const RoamingPartnerConfig& partner, const SessionRecord& s,
+                                 radius::AcctStatus status);
+  /// Committed records (or those left in the store by the last run): delivered in order per
+  /// partner, retried with backoff, never skipped; each forgotten once its home network answered.
+  void deliver(std::vector<OutboxRecord> records);
+  /// Records waiting for their home network.
+  std::size_t pending() const;
+  /// Stops retrying; what is queued stays in the store for the next run.
   void stop();
 
  private:
   struct Outbox;
-  boost::asio::awaitable<void> deliver(Outbox& out);
+  boost::asio::awaitable<void> deliver_loop(Outbox& out);
 
   boost::asio::io_context& io_;
   Clock clock_;
+  std::string node_;
+  Forget forget_;
   bool stopping_ = false;
+  std::int64_t last_seq_ = 0;
+  std::shared_ptr<std::atomic<std::int64_t>> pending_count_ = std::make_shared<std::atomic<std::int64_t>>(0);
   std::map<std::string, std::unique_ptr<Outbox>> outboxes_;  ///< by partner name
 };
 

@@ -173,6 +173,21 @@ const std::vector<Statement>& batch_statements() {
        "$2::text[], "
        "$3::bigint[]) ON CONFLICT (nas, acct_session_id) DO UPDATE SET ended=EXCLUDED.ended"},
       {"batch_prune_ended_sessions", "DELETE FROM ended_sessions WHERE ended < $1"},
+      // A binding never goes back to an older identification (RFC 5944 5.7).
+      {"batch_put_mobility_bindings",
+       "INSERT INTO mobility_bindings AS b (home_address, care_of, expires, identification, registered) "
+       "SELECT * "
+       "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT "
+       "(home_address) "
+       "DO UPDATE SET care_of=EXCLUDED.care_of, expires=EXCLUDED.expires, "
+       "identification=EXCLUDED.identification, "
+       "registered=EXCLUDED.registered WHERE b.identification <= EXCLUDED.identification"},
+      {"batch_put_outbox",
+       "INSERT INTO roaming_outbox (node, partner, seq, packet, created) SELECT * FROM unnest($1::text[], "
+       "$2::text[], $3::bigint[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING"},
+      {"batch_delete_outbox",
+       "DELETE FROM roaming_outbox o USING unnest($1::text[], $2::text[], $3::bigint[]) AS t(node, partner, "
+       "seq) WHERE o.node = t.node AND o.partner = t.partner AND o.seq = t.seq"},
       // A singleton job's write passes its fence first (issue 14 item 5).
       {"fence", "SELECT mobix_fence($1, $2, $3::bigint)"},
   };
@@ -185,6 +200,8 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
   std::map<std::uint64_t, std::uint32_t> seen;                        // tunnel id -> latest expiry
   std::map<std::pair<std::string, std::string>, std::int64_t> ended;  // (nas, acct-session-id) -> when
   std::int64_t forget_ended_before = 0;
+  std::map<std::string, const MobilityBinding*> bindings;  // home address -> latest
+  std::vector<const OutboxRecord*> outbox_puts, outbox_deletes;
   for (const auto& c : batch) {
     switch (c.kind) {
       case Change::Kind::put_session:
@@ -207,6 +224,17 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
       case Change::Kind::put_ended_session:
         ended[{c.ended.nas, c.ended.acct_session_id}] = c.ended.ended;
         forget_ended_before = std::max(forget_ended_before, c.ended.forget_before);
+        break;
+      case Change::Kind::put_mobility_binding: {
+        auto& b = bindings[c.binding.home_address];
+        if (!b || b->identification <= c.binding.identification) b = &c.binding;
+        break;
+      }
+      case Change::Kind::put_outbox:
+        outbox_puts.push_back(&c.outbox);
+        break;
+      case Change::Kind::delete_outbox:
+        outbox_deletes.push_back(&c.outbox);
         break;
     }
   }
@@ -258,6 +286,28 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
   }
   if (forget_ended_before > 0)
     q.push_back({"batch_prune_ended_sessions", {std::to_string(forget_ended_before)}});
+  if (!bindings.empty()) {
+    ArrayLiteral home, care_of, expires, id, registered;
+    for (const auto& [h, b] : bindings)
+      home.add(h), care_of.add(b->care_of), expires.add(b->expires),
+          id.add(to_ordered_int64(b->identification)), registered.add(b->registered);
+    q.push_back({"batch_put_mobility_bindings",
+                 {home.str(), care_of.str(), expires.str(), id.str(), registered.str()}});
+  }
+  // Puts before deletes: a record is deleted only after the home network answered it, which is
+  // after the commit that wrote it.
+  if (!outbox_puts.empty()) {
+    ArrayLiteral node, partner, seq, packet, created;
+    for (const auto* o : outbox_puts)
+      node.add(o->node), partner.add(o->partner), seq.add(o->seq), packet.add(o->packet_hex),
+          created.add(o->created);
+    q.push_back({"batch_put_outbox", {node.str(), partner.str(), seq.str(), packet.str(), created.str()}});
+  }
+  if (!outbox_deletes.empty()) {
+    ArrayLiteral node, partner, seq;
+    for (const auto* o : outbox_deletes) node.add(o->node), partner.add(o->partner), seq.add(o->seq);
+    q.push_back({"batch_delete_outbox", {node.str(), partner.str(), seq.str()}});
+  }
   return q;
 }
 

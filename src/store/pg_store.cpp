@@ -110,6 +110,24 @@ END $$;
 DROP INDEX subscribers_hostname;
 CREATE UNIQUE INDEX subscribers_hostname ON subscribers(hostname) WHERE hostname <> '';
 )sql",
+    // 11: seed 003: devices by identity code with their initiating information (the subscriber is
+    // the directory's, embedded or LDAP: no foreign key), and the Home Agent's mobility bindings
+    // (RFC 5944 3.8.3) with the last identification accepted
+    R"sql(
+CREATE TABLE devices (identity_code TEXT PRIMARY KEY,
+  subscriber_id BIGINT NOT NULL,
+  home_address TEXT NOT NULL UNIQUE, mip_spi BIGINT NOT NULL, mip_key TEXT NOT NULL, created BIGINT NOT NULL);
+CREATE INDEX devices_subscriber ON devices(subscriber_id);
+CREATE TABLE call_records (principal TEXT NOT NULL, call_id TEXT NOT NULL, callee TEXT NOT NULL,
+  started BIGINT NOT NULL, seconds BIGINT NOT NULL, recorded BIGINT NOT NULL, PRIMARY KEY (principal, call_id));
+CREATE TABLE mobility_bindings (home_address TEXT PRIMARY KEY, care_of TEXT NOT NULL, expires BIGINT NOT NULL,
+  identification BIGINT NOT NULL, registered BIGINT NOT NULL);
+)sql",
+    // 12: seed 002: the visited side's accounting for home networks, kept until delivered
+    R"sql(
+CREATE TABLE roaming_outbox (node TEXT NOT NULL, partner TEXT NOT NULL, seq BIGINT NOT NULL,
+  packet TEXT NOT NULL, created BIGINT NOT NULL, PRIMARY KEY (node, partner, seq));
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 /// Nodes starting together migrate one at a time (a transaction-scoped lock: safe behind pgbouncer).
@@ -168,6 +186,39 @@ const std::vector<pg::Statement>& statements() {
          "= $2 "
          "AND epoch = $3::bigint"},
         {"load_seen_signals", "SELECT tunnel_id, expires FROM seen_signals WHERE expires >= $1"},
+        // Seed 003: devices and the Home Agent's bindings.
+        {"add_device",
+         "INSERT INTO devices (identity_code, subscriber_id, home_address, mip_spi, mip_key, created) VALUES "
+         "($1,$2,$3,$4,$5,$6)"},
+        {"find_device_code",
+         "SELECT identity_code, subscriber_id, home_address, mip_spi, mip_key, created FROM devices WHERE "
+         "identity_code=$1"},
+        {"find_device_home",
+         "SELECT identity_code, subscriber_id, home_address, mip_spi, mip_key, created FROM devices WHERE "
+         "home_address=$1"},
+        {"list_devices",
+         "SELECT identity_code, subscriber_id, home_address, mip_spi, mip_key, created FROM devices WHERE "
+         "$1::bigint = 0 OR subscriber_id=$1 ORDER BY identity_code"},
+        {"remove_device", "DELETE FROM devices WHERE identity_code=$1"},
+        {"add_call_record",
+         "INSERT INTO call_records (principal, call_id, callee, started, seconds, recorded) VALUES "
+         "($1,$2,$3,$4,$5,$6) "
+         "ON CONFLICT (principal, call_id) DO NOTHING"},
+        {"find_call_record",
+         "SELECT principal, call_id, callee, started, seconds, recorded FROM call_records WHERE principal=$1 "
+         "AND "
+         "call_id=$2"},
+        {"list_call_records",
+         "SELECT principal, call_id, callee, started, seconds, recorded FROM call_records WHERE $1 = '' OR "
+         "principal=$1 ORDER BY recorded, principal, call_id"},
+        {"load_mobility_bindings",
+         "SELECT home_address, care_of, expires, identification, registered FROM mobility_bindings"},
+        {"load_outbox",
+         "SELECT node, partner, seq, packet, created FROM roaming_outbox WHERE node=$1 ORDER BY partner, "
+         "seq"},
+        {"find_mobility_binding",
+         "SELECT home_address, care_of, expires, identification, registered FROM mobility_bindings "
+         "WHERE home_address=$1"},
         {"put_valid_serial",
          "INSERT INTO valid_serials (serial, password_sha256, cert_serial, minted, revoked) VALUES "
          "($1,$2,$3,$4,$5) "
@@ -440,6 +491,95 @@ class PgStore final : public Store {
     for (int i = 0; i < PQntuples(r.get()); ++i)
       out.push_back(EndedSession{text(r.get(), i, 0), text(r.get(), i, 1), integer(r.get(), i, 2), 0});
     return out;
+  }
+
+  // ---- seed 003 devices and mobility bindings (DeviceRepository) ----
+
+  void add_device(const Device& d) override {
+    auto c = readers_.acquire();
+    c->exec_prepared("add_device", {d.identity_code, num(d.subscriber_id), d.home_address,
+                                    num(std::int64_t{d.mip_spi}), d.mip_key_hex, num(d.created)});
+  }
+
+  std::optional<Device> find_device(DeviceKey key, std::string_view value) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared(key == DeviceKey::identity_code ? "find_device_code" : "find_device_home",
+                              {std::string(value)});
+    if (PQntuples(r.get()) == 0) return std::nullopt;
+    return device_from(r.get(), 0);
+  }
+
+  std::vector<Device> list_devices(std::int64_t subscriber_id) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("list_devices", {num(subscriber_id)});
+    std::vector<Device> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(device_from(r.get(), i));
+    return out;
+  }
+
+  bool remove_device(std::string_view identity_code) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("remove_device", {std::string(identity_code)});
+    return std::string_view(PQcmdTuples(r.get())) != "0";
+  }
+
+  std::vector<MobilityBinding> load_mobility_bindings() override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("load_mobility_bindings", {});
+    std::vector<MobilityBinding> out;
+    const auto* p = r.get();
+    for (int i = 0; i < PQntuples(p); ++i)
+      out.push_back({text(p, i, 0), text(p, i, 1), integer(p, i, 2), from_ordered_int64(integer(p, i, 3)),
+                     integer(p, i, 4)});
+    return out;
+  }
+
+  std::vector<OutboxRecord> load_outbox(std::string_view node) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("load_outbox", {std::string(node)});
+    std::vector<OutboxRecord> out;
+    const auto* p = r.get();
+    for (int i = 0; i < PQntuples(p); ++i)
+      out.push_back({text(p, i, 0), text(p, i, 1), integer(p, i, 2), text(p, i, 3), integer(p, i, 4)});
+    return out;
+  }
+
+  std::optional<MobilityBinding> find_mobility_binding(std::string_view home_address) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("find_mobility_binding", {std::string(home_address)});
+    const auto* p = r.get();
+    if (PQntuples(p) == 0) return std::nullopt;
+    return MobilityBinding{text(p, 0, 0), text(p, 0, 1), integer(p, 0, 2),
+                           from_ordered_int64(integer(p, 0, 3)), integer(p, 0, 4)};
+  }
+
+  std::pair<CallRecord, bool> add_call_record(const CallRecord& r) override {
+    auto c = readers_.acquire();
+    auto ins = c->exec_prepared("add_call_record", {r.principal, r.call_id, r.callee, num(r.started),
+                                                    num(r.seconds), num(r.recorded)});
+    bool wrote = std::string_view(PQcmdTuples(ins.get())) != "0";
+    auto f = c->exec_prepared("find_call_record", {r.principal, r.call_id});
+    if (PQntuples(f.get()) == 0) throw StoreError("postgresql: the call record vanished");
+    return {call_from(f.get(), 0), wrote};
+  }
+
+  std::vector<CallRecord> list_call_records(const std::string& principal) override {
+    auto c = readers_.acquire();
+    auto r = c->exec_prepared("list_call_records", {principal});
+    std::vector<CallRecord> out;
+    for (int i = 0; i < PQntuples(r.get()); ++i) out.push_back(call_from(r.get(), i));
+    return out;
+  }
+
+  static CallRecord call_from(const PGresult* p, int i) {
+    return CallRecord{text(p, i, 0),    text(p, i, 1),    text(p, i, 2),
+                      integer(p, i, 3), integer(p, i, 4), integer(p, i, 5)};
+  }
+
+  static Device device_from(const PGresult* p, int i) {
+    return Device{text(p, i, 0), integer(p, i, 1),
+                  text(p, i, 2), static_cast<std::uint32_t>(integer(p, i, 3)),
+                  text(p, i, 4), integer(p, i, 5)};
   }
 
   // ---- seed 004 provisioning (BoxRepository) ----

@@ -130,6 +130,58 @@ struct BoxBilling {
   std::string billing;  ///< the payment reference the call center took; never logged
 };
 
+/// A device of seed 003 (the seed's DECT telephone; any IP phone, softphone or IoT voice device):
+/// its globally unique identity code, the subscriber it belongs to, and its initiating information
+/// (claim 1): the home address and the Mobile IP security association with the Home Agent.
+struct Device {
+  std::string identity_code;
+  std::int64_t subscriber_id = 0;
+  std::string home_address;   ///< IPv4; unique
+  std::uint32_t mip_spi = 0;  ///< RFC 5944 1.6: 256 or more
+  std::string mip_key_hex;    ///< the Mobile IP key (HMAC-MD5); never logged, never returned
+  std::int64_t created = 0;   ///< unix seconds
+};
+
+/// The Home Agent's record of a home address (RFC 5944 3.8.3): where it is reachable until when,
+/// and the last identification accepted from it (replay protection, RFC 5944 5.7). A
+/// deregistration keeps the row with no care-of address, so a captured request stays refused.
+struct MobilityBinding {
+  std::string home_address;
+  std::string care_of;               ///< empty: not registered
+  std::int64_t expires = 0;          ///< unix seconds
+  std::uint64_t identification = 0;  ///< the last one accepted
+  std::int64_t registered = 0;       ///< unix seconds of that registration
+};
+
+/// Seed 002: a roamer's accounting for its home network, kept from the commit that made it until
+/// the home network answered it, so a restart of the visited node loses none (issue 13 item 5).
+struct OutboxRecord {
+  std::string node;        ///< the node that queued it: each node delivers its own
+  std::string partner;     ///< the home network (roaming.partners[].name)
+  std::int64_t seq = 0;    ///< delivery order within the partner's queue
+  std::string packet_hex;  ///< the Accounting-Request as encoded (Identifier, authenticators set on sending)
+  std::int64_t created = 0;
+};
+
+/// A charge for one call (seed 003 claims 2-3: Kerberos billing), bound to the Kerberos principal
+/// that posted it. (principal, call_id) is unique: a retried post is one charge.
+struct CallRecord {
+  std::string principal;  ///< "<identity code>@REALM", as the billing service authenticated it
+  std::string call_id;
+  std::string callee;
+  std::int64_t started = 0;   ///< unix seconds
+  std::int64_t seconds = 0;   ///< duration
+  std::int64_t recorded = 0;  ///< unix seconds, when the billing service wrote it
+};
+
+/// A 64-bit identification as a signed column with the same order (the top bit flipped), and back.
+inline std::int64_t to_ordered_int64(std::uint64_t v) {
+  return static_cast<std::int64_t>(v ^ (std::uint64_t{1} << 63));
+}
+inline std::uint64_t from_ordered_int64(std::int64_t v) {
+  return static_cast<std::uint64_t>(v) ^ (std::uint64_t{1} << 63);
+}
+
 struct Change {
   enum class Kind {
     put_session,
@@ -139,15 +191,20 @@ struct Change {
     put_dns_removal,
     free_dns_removal,
     put_seen_signal,
-    put_ended_session
+    put_ended_session,
+    put_mobility_binding,
+    put_outbox,
+    delete_outbox
   };
   Kind kind;
   /// put_session: the record; end_session: its sid; put_dns_removal: the ended session whose
   /// records the operator's DNS server must still drop (sid, hostname, ipv4); free_dns_removal: sid
   SessionRecord session;
-  Lease lease;              ///< put_lease: the lease; free_lease: pool + ip
-  SeenSignal signal = {};   ///< put_seen_signal (expired ones are pruned in the same transaction)
-  EndedSession ended = {};  ///< put_ended_session
+  Lease lease;                   ///< put_lease: the lease; free_lease: pool + ip
+  SeenSignal signal = {};        ///< put_seen_signal (expired ones are pruned in the same transaction)
+  EndedSession ended = {};       ///< put_ended_session
+  MobilityBinding binding = {};  ///< put_mobility_binding
+  OutboxRecord outbox = {};      ///< put_outbox; delete_outbox: node, partner, seq
 };
 
 }  // namespace mobix

@@ -90,8 +90,32 @@ CREATE TABLE job_leases (job TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch INTEG
 DROP INDEX subscribers_hostname;
 CREATE UNIQUE INDEX subscribers_hostname ON subscribers(hostname) WHERE hostname <> '';
 )sql",
+    // 11: seed 003: devices by identity code with their initiating information (the subscriber is
+    // the directory's, embedded or LDAP: no foreign key), and the Home Agent's mobility bindings
+    // (RFC 5944 3.8.3) with the last identification accepted
+    R"sql(
+CREATE TABLE devices (identity_code TEXT PRIMARY KEY,
+  subscriber_id INTEGER NOT NULL,
+  home_address TEXT NOT NULL UNIQUE, mip_spi INTEGER NOT NULL, mip_key TEXT NOT NULL, created INTEGER NOT NULL);
+CREATE INDEX devices_subscriber ON devices(subscriber_id);
+CREATE TABLE call_records (principal TEXT NOT NULL, call_id TEXT NOT NULL, callee TEXT NOT NULL,
+  started INTEGER NOT NULL, seconds INTEGER NOT NULL, recorded INTEGER NOT NULL, PRIMARY KEY (principal, call_id));
+CREATE TABLE mobility_bindings (home_address TEXT PRIMARY KEY, care_of TEXT NOT NULL, expires INTEGER NOT NULL,
+  identification INTEGER NOT NULL, registered INTEGER NOT NULL);
+)sql",
+    // 12: seed 002: the visited side's accounting for home networks, kept until delivered
+    R"sql(
+CREATE TABLE roaming_outbox (node TEXT NOT NULL, partner TEXT NOT NULL, seq INTEGER NOT NULL,
+  packet TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (node, partner, seq));
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+constexpr const char* kDeviceSelect =
+    "SELECT identity_code, subscriber_id, home_address, mip_spi, mip_key, created FROM devices WHERE ";
+
+constexpr const char* kCallSelect =
+    "SELECT principal, call_id, callee, started, seconds, recorded FROM call_records ";
 
 class Db {
  public:
@@ -452,6 +476,17 @@ class SqliteStore final : public Store {
       Stmt put_ended(write_,
                      "INSERT OR REPLACE INTO ended_sessions (nas, acct_session_id, ended) VALUES (?1,?2,?3)");
       Stmt prune_ended(write_, "DELETE FROM ended_sessions WHERE ended < ?1");
+      // A binding never goes back to an older identification (RFC 5944 5.7).
+      Stmt put_binding(
+          write_,
+          "INSERT INTO mobility_bindings (home_address, care_of, expires, identification, registered) "
+          "VALUES (?1,?2,?3,?4,?5) ON CONFLICT (home_address) DO UPDATE SET care_of=excluded.care_of, "
+          "expires=excluded.expires, identification=excluded.identification, "
+          "registered=excluded.registered WHERE identification <= excluded.identification");
+      Stmt put_outbox(write_,
+                      "INSERT OR IGNORE INTO roaming_outbox (node, partner, seq, packet, created) "
+                      "VALUES (?1,?2,?3,?4,?5)");
+      Stmt delete_outbox(write_, "DELETE FROM roaming_outbox WHERE node=?1 AND partner=?2 AND seq=?3");
       std::int64_t forget_ended_before = 0;
       for (const auto& c : batch) {
         switch (c.kind) {
@@ -509,6 +544,21 @@ class SqliteStore final : public Store {
             put_ended.bind(1, c.ended.nas).bind(2, c.ended.acct_session_id).bind(3, c.ended.ended).run();
             forget_ended_before = std::max(forget_ended_before, c.ended.forget_before);
             break;
+          case Change::Kind::put_mobility_binding: {
+            const auto& b = c.binding;
+            put_binding.bind(1, b.home_address).bind(2, b.care_of).bind(3, b.expires);
+            put_binding.bind(4, to_ordered_int64(b.identification)).bind(5, b.registered).run();
+            break;
+          }
+          case Change::Kind::put_outbox: {
+            const auto& o = c.outbox;
+            put_outbox.bind(1, o.node).bind(2, o.partner).bind(3, o.seq).bind(4, o.packet_hex);
+            put_outbox.bind(5, o.created).run();
+            break;
+          }
+          case Change::Kind::delete_outbox:
+            delete_outbox.bind(1, c.outbox.node).bind(2, c.outbox.partner).bind(3, c.outbox.seq).run();
+            break;
         }
       }
       if (forget_ended_before > 0) prune_ended.bind(1, forget_ended_before).run();
@@ -521,12 +571,114 @@ class SqliteStore final : public Store {
   }
 
  private:
+  static Device device_from(const Stmt& st) {
+    return Device{st.text(0), st.integer(1), st.text(2), static_cast<std::uint32_t>(st.integer(3)),
+                  st.text(4), st.integer(5)};
+  }
+
   static void bind_subscriber(Stmt& st, const Subscriber& s) {
     st.bind_or_null(1, s.msisdn)
         .bind_or_null(2, s.imsi)
         .bind_or_null(3, s.username)
         .bind_or_null(4, s.serial);
     st.bind(5, s.password).bind(6, s.framed_ip).bind(7, s.hostname).bind(8, attrs_to_json(s.attrs));
+  }
+
+  // ---- seed 003 devices and mobility bindings (DeviceRepository) ----
+
+  void add_device(const Device& d) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_,
+            "INSERT INTO devices (identity_code, subscriber_id, home_address, mip_spi, mip_key, created) "
+            "VALUES (?1,?2,?3,?4,?5,?6)");
+    st.bind(1, d.identity_code).bind(2, d.subscriber_id).bind(3, d.home_address);
+    st.bind(4, std::int64_t{d.mip_spi}).bind(5, d.mip_key_hex).bind(6, d.created).run();
+  }
+
+  std::optional<Device> find_device(DeviceKey key, std::string_view value) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, std::string(kDeviceSelect) +
+                       (key == DeviceKey::identity_code ? "identity_code=?1" : "home_address=?1"));
+    st.bind(1, value);
+    if (!st.step()) return std::nullopt;
+    return device_from(st);
+  }
+
+  std::vector<Device> list_devices(std::int64_t subscriber_id) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_, std::string(kDeviceSelect) + "(?1 = 0 OR subscriber_id=?1) ORDER BY identity_code");
+    st.bind(1, subscriber_id);
+    std::vector<Device> out;
+    while (st.step()) out.push_back(device_from(st));
+    return out;
+  }
+
+  bool remove_device(std::string_view identity_code) override {
+    std::lock_guard lock(write_mu_);
+    Stmt st(write_, "DELETE FROM devices WHERE identity_code=?1");
+    st.bind(1, identity_code).run();
+    return sqlite3_changes(write_.get()) > 0;
+  }
+
+  std::vector<MobilityBinding> load_mobility_bindings() override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_,
+            "SELECT home_address, care_of, expires, identification, registered FROM mobility_bindings");
+    std::vector<MobilityBinding> out;
+    while (st.step())
+      out.push_back(
+          {st.text(0), st.text(1), st.integer(2), from_ordered_int64(st.integer(3)), st.integer(4)});
+    return out;
+  }
+
+  std::vector<OutboxRecord> load_outbox(std::string_view node) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(
+        read_,
+        "SELECT node, partner, seq, packet, created FROM roaming_outbox WHERE node=?1 ORDER BY partner, seq");
+    st.bind(1, node);
+    std::vector<OutboxRecord> out;
+    while (st.step()) out.push_back({st.text(0), st.text(1), st.integer(2), st.text(3), st.integer(4)});
+    return out;
+  }
+
+  std::optional<MobilityBinding> find_mobility_binding(std::string_view home_address) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_,
+            "SELECT home_address, care_of, expires, identification, registered FROM mobility_bindings "
+            "WHERE home_address=?1");
+    st.bind(1, home_address);
+    if (!st.step()) return std::nullopt;
+    return MobilityBinding{st.text(0), st.text(1), st.integer(2), from_ordered_int64(st.integer(3)),
+                           st.integer(4)};
+  }
+
+  std::pair<CallRecord, bool> add_call_record(const CallRecord& r) override {
+    std::lock_guard lock(write_mu_);
+    Stmt ins(write_,
+             "INSERT INTO call_records (principal, call_id, callee, started, seconds, recorded) VALUES "
+             "(?1,?2,?3,?4,?5,?6) ON CONFLICT (principal, call_id) DO NOTHING");
+    ins.bind(1, r.principal).bind(2, r.call_id).bind(3, r.callee).bind(4, r.started).bind(5, r.seconds);
+    ins.bind(6, r.recorded).run();
+    bool wrote = sqlite3_changes(write_.get()) > 0;
+    Stmt st(write_, std::string(kCallSelect) + "WHERE principal=?1 AND call_id=?2");
+    st.bind(1, r.principal).bind(2, r.call_id);
+    if (!st.step()) throw StoreError("store: the call record vanished");
+    return {call_from(st), wrote};
+  }
+
+  std::vector<CallRecord> list_call_records(const std::string& principal) override {
+    std::lock_guard lock(read_mu_);
+    Stmt st(read_,
+            std::string(kCallSelect) + "WHERE ?1 = '' OR principal=?1 ORDER BY recorded, principal, call_id");
+    st.bind(1, principal);
+    std::vector<CallRecord> out;
+    while (st.step()) out.push_back(call_from(st));
+    return out;
+  }
+
+  static CallRecord call_from(const Stmt& st) {
+    return CallRecord{st.text(0), st.text(1), st.text(2), st.integer(3), st.integer(4), st.integer(5)};
   }
 
   // ---- seed 004 provisioning (BoxRepository) ----

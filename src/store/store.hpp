@@ -142,6 +142,38 @@ class BoxRepository {
   virtual std::optional<BoxBilling> find_billing(std::string_view cb_id) = 0;
 };
 
+/// Seed 003's devices (identity codes and initiating information) and the Home Agent's mobility
+/// bindings (written by group commit: Change::Kind::put_mobility_binding).
+enum class DeviceKey { identity_code, home_address };
+class DeviceRepository {
+ public:
+  virtual ~DeviceRepository() = default;
+  /// Throws StoreConflict when the identity code or home address is taken. The subscriber is the
+  /// directory's (the caller checks it exists: the directory may be LDAP).
+  virtual void add_device(const Device& d) = 0;
+  virtual std::optional<Device> find_device(DeviceKey key, std::string_view value) = 0;
+  /// By identity code; with `subscriber_id`, only that subscriber's.
+  virtual std::vector<Device> list_devices(std::int64_t subscriber_id = 0) = 0;
+  virtual bool remove_device(std::string_view identity_code) = 0;
+  virtual std::vector<MobilityBinding> load_mobility_bindings() = 0;
+  /// One home address's binding (also one without a care-of address: a deregistration).
+  virtual std::optional<MobilityBinding> find_mobility_binding(std::string_view home_address) = 0;
+  /// Writes `r` durably unless (principal, call_id) exists; returns the stored record either way
+  /// and whether this call wrote it.
+  virtual std::pair<CallRecord, bool> add_call_record(const CallRecord& r) = 0;
+  /// By time; with `principal`, only its records.
+  virtual std::vector<CallRecord> list_call_records(const std::string& principal = {}) = 0;
+};
+
+/// Seed 002: the visited side's accounting outbox (written by group commit: put_outbox,
+/// delete_outbox once the home network answered).
+class RoamingOutbox {
+ public:
+  virtual ~RoamingOutbox() = default;
+  /// `node`'s undelivered accounting, by partner and in order.
+  virtual std::vector<OutboxRecord> load_outbox(std::string_view node) = 0;
+};
+
 struct StoreConfig;
 
 class Store : public SubscriberRepository,
@@ -149,6 +181,8 @@ class Store : public SubscriberRepository,
               public DnsJournal,
               public SignalReplayMemory,
               public BoxRepository,
+              public DeviceRepository,
+              public RoamingOutbox,
               public JobLeaseRepository,
               public ChangeLog {
  public:

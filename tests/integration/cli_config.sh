@@ -10,11 +10,7 @@ for sub in serve check-config lab sim "sim attach" "sim detach" "sim interim" ad
 done
 pass "--version and --help on every subcommand"
 
-ports=$(/usr/bin/python3 -c 'import socket
-ps=[]
-for k in (socket.SOCK_DGRAM, socket.SOCK_DGRAM, socket.SOCK_STREAM):
-    s=socket.socket(socket.AF_INET,k); s.bind(("127.0.0.1",0)); ps.append(s.getsockname()[1]); s.close()
-print(*ps)')
+ports=$(free_ports u u t)
 read -r P_AUTH P_ACCT P_ADMIN <<<"$ports"
 cat >"$T/good.yaml" <<YAML
 node: edge-test
@@ -58,6 +54,30 @@ sed "s/listen: 127.0.0.1:$P_ADMIN/listen: 0.0.0.0:$P_ADMIN/" "$T/good.yaml" >"$T
 msg=$("$MOBIX" check-config "$T/open.yaml" 2>&1) && fail "no_token on 0.0.0.0 was accepted"
 echo "$msg" | grep -q "admin.no_token: is allowed only on a loopback listener" || fail "no_token message: $msg"
 pass "no admin token is a config error; no_token only on loopback"
+
+# A listener whose address is taken: the node exits before serving and names the listener, its
+# address and the reason (the RADIUS socket is the first bound; the admin listener the last).
+for taken in "udp $P_AUTH access: RADIUS" "tcp $P_ADMIN admin"; do
+  read -r proto port name <<<"$taken"
+  /usr/bin/python3 - "$proto" "$port" "$T/holder.ready" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1] == "udp" else socket.SOCK_STREAM)
+s.bind(("127.0.0.1", int(sys.argv[2])))
+if sys.argv[1] == "tcp": s.listen()
+open(sys.argv[3], "w").write("ready")
+time.sleep(30)
+PY
+  HOLDER=$!
+  for _ in $(seq 100); do [ -f "$T/holder.ready" ] && break; sleep 0.05; done
+  set +e
+  msg=$("$MOBIX" serve --config "$T/good.yaml" 2>&1); rc=$?
+  set -e
+  kill "$HOLDER"; wait "$HOLDER" 2>/dev/null || true; rm -f "$T/holder.ready"
+  [ $rc != 0 ] || fail "serve with $name's address taken exited 0"
+  echo "$msg" | grep -q "$name.*cannot listen on 127.0.0.1:$port: Address already in use" ||
+    fail "serve with $name's address taken: $msg"
+done
+pass "a taken listen address: serve exits naming the listener, the address and the reason"
 
 start_serve "$T/good.yaml" "$P_ADMIN" "$T/serve.log" --log-format json || true
 curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" | grep -q ok || fail "serve not healthy"
@@ -109,15 +129,22 @@ openssl rand -hex 24 >$T/examples/admin.token
 "$MOBIX" factory css-cert --ca $T/examples/pki --cn css.example.net --out $T/examples/pki/css >/dev/null
 echo "nas-secret-example" >$T/examples/pki/nas_secret
 echo csspw >$T/examples/pki/smpp-css.pw
-for f in mobix relay gateway home visited css; do
+# examples/telephony.yaml: its TLS files, the realm's krb5.conf and the keytabs (empty files: the check
+# reads the config, not the keys).
+"$MOBIX" pki issue --dir $T/examples/pki --cn idb --ip 127.0.0.1 --out $T/examples/pki/idb >/dev/null
+cp $T/examples/pki/ca.crt $T/examples/pki/ca.crt 2>/dev/null || true
+touch $T/examples/krb5.conf $T/examples/http.keytab $T/examples/mm.keytab
+for f in mobix relay gateway home visited css telephony; do
   out=$("$MOBIX" check-config $T/examples/$f.yaml) || fail "examples/$f.yaml: $out"
 done
-"$MOBIX" check-config $T/examples/relay.yaml | grep -q "roles: relay, admin" || fail "relay roles"
-"$MOBIX" check-config $T/examples/gateway.yaml | grep -q "roles: access, gateway, admin" || fail "gateway roles"
-"$MOBIX" check-config $T/examples/visited.yaml | grep -q "roles: access, roaming, dns, admin" || fail "visited roles"
-"$MOBIX" check-config $T/examples/home.yaml | grep -q "roles: access, roaming, dns, admin" || fail "home roles"
-"$MOBIX" check-config $T/examples/css.yaml | grep -q "roles: access, css, admin" || fail "css roles"
-pass "examples/mobix.yaml, relay.yaml, gateway.yaml, home.yaml, visited.yaml and css.yaml validate"
+"$MOBIX" check-config $T/examples/telephony.yaml | grep -q "roles: home_agent, initiating_db, billing, mobility_manager, admin;" ||
+  fail "telephony roles: $("$MOBIX" check-config $T/examples/telephony.yaml)"
+"$MOBIX" check-config $T/examples/relay.yaml | grep -q "roles: relay, admin;" || fail "relay roles"
+"$MOBIX" check-config $T/examples/gateway.yaml | grep -q "roles: access, gateway, admin;" || fail "gateway roles"
+"$MOBIX" check-config $T/examples/visited.yaml | grep -q "roles: access (with roaming), dns, admin;" || fail "visited roles"
+"$MOBIX" check-config $T/examples/home.yaml | grep -q "roles: access (with roaming), dns, admin;" || fail "home roles"
+"$MOBIX" check-config $T/examples/css.yaml | grep -q "roles: access, css, admin;" || fail "css roles"
+pass "examples/mobix.yaml, relay.yaml, gateway.yaml, home.yaml, visited.yaml, css.yaml and telephony.yaml validate"
 
 # check-config runs the DNS zone checks serve runs (issue 11): a bad address, a record outside its zone
 # and a zone given twice are refused with the real line of the offending entry, before anything binds.

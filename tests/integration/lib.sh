@@ -14,8 +14,28 @@ cleanup() {
   if [ "${KEEP_TMP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }
 trap cleanup EXIT
+# A command that ends the test through set -e says which one: CI shows a test's output, and a test
+# that stops without a word cannot be diagnosed from there.
+trap 'echo "FAIL: line $LINENO: \`$BASH_COMMAND\` exited with $?" >&2' ERR
 fail() { echo "FAIL: $*" >&2; [ -f "$T/lab.log" ] && tail -20 "$T/lab.log" >&2; exit 1; }
 pass() { echo "ok - $*"; }
+
+# first_file DIR: the first regular file in DIR (by name), or nothing. Never fails: under set -e and
+# pipefail, `f=$(ls DIR/* | head -1)` on an empty directory ends the test without a word.
+first_file() { find "$1" -maxdepth 1 -type f 2>/dev/null | sort | head -1 || true; }
+# wait_file DIR [TRIES]: waits (0.05 s a try, 10 s by default) for a file in DIR and prints it.
+wait_file() {
+  local f= _
+  for _ in $(seq "${2:-200}"); do f=$(first_file "$1"); [ -n "$f" ] && break; sleep 0.05; done
+  echo "$f"
+}
+# wait_grep PATTERN FILE [TRIES]: waits (0.05 s a try, 10 s by default) for PATTERN in a log that
+# another process writes on its own schedule (Postfix's postlogd, a daemon's buffered log).
+wait_grep() {
+  local _
+  for _ in $(seq "${3:-200}"); do grep -q -- "$1" "$2" 2>/dev/null && return 0; sleep 0.05; done
+  return 1
+}
 
 # start_lab DIR [--with-boxes]: runs `mobix lab` and waits for lab.json (written once listeners are
 # up). Without --with-boxes the lab's demo connectivity boxes stay off (`--no-boxes`): their own
@@ -57,20 +77,33 @@ session_count() { curl -fsS "http://$ADMIN/api/v1/sessions" | jq '[.[] | select(
 # acct FILE_CONTENT: sends one Accounting-Request with radclient (independent implementation).
 acct() { printf '%s\n' "$1" | radclient -q -r 2 -t 2 "$ACCT" acct "$SECRET"; }
 
-# free_ports t|u|d ...: prints one free loopback port per argument (t: TCP, u: UDP, d: both, for DNS).
+# free_ports t|u|d ...: prints one free port per argument (t: TCP, u: UDP, d: both, for DNS).
+# Ports come from below the kernel's ephemeral range, so no client's outgoing connection takes one
+# between now and a restart that binds it again; a registry shared by the tests running in parallel
+# (flock'd, entries kept 15 minutes) keeps two tests from being handed the same number.
 free_ports() {
-  /usr/bin/python3 -c 'import socket, sys
-ps = []
-for k in sys.argv[1:]:
-    while True:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM if k == "u" else socket.SOCK_STREAM)
-        s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]
-        if k == "d":  # the same number must be free for UDP too
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            try: u.bind(("127.0.0.1", p))
-            except OSError: s.close(); continue
-            u.close()
-        s.close(); ps.append(p); break
+  /usr/bin/python3 -c 'import fcntl, json, os, random, socket, sys, time
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+def free(p, kinds):
+    for kind in kinds:
+        s = socket.socket(socket.AF_INET, kind)
+        try: s.bind(("0.0.0.0", p))
+        except OSError: return False
+        finally: s.close()
+    return True
+kinds = {"t": [socket.SOCK_STREAM], "u": [socket.SOCK_DGRAM], "d": [socket.SOCK_STREAM, socket.SOCK_DGRAM]}
+with open("/tmp/mobix-it-ports-%d.json" % os.getuid(), "a+") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    f.seek(0)
+    try: taken = {int(k): v for k, v in json.loads(f.read() or "{}").items() if v > time.time() - 900}
+    except ValueError: taken = {}
+    ps = []
+    for k in sys.argv[1:]:
+        while True:
+            p = random.randrange(20000, max(low, 20001))
+            if p not in taken and free(p, kinds[k]): break
+        taken[p] = time.time(); ps.append(p)
+    f.seek(0); f.truncate(); f.write(json.dumps(taken))
 print(*ps)' "$@"
 }
 
@@ -113,10 +146,26 @@ pg_ctl_start() {
 # pg_crash: stops PostgreSQL the hard way (no shutdown checkpoint; it recovers from its WAL).
 pg_crash() { pg_as /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_DATA" -m immediate stop >/dev/null; }
 
+# access_yaml ADMIN_PORT AUTH_PORT ACCT_PORT SECRET: the head most test configs share: the embedded
+# store, an open admin listener, and the access role with one RADIUS client (127.0.0.1) and the pool
+# 127.1.0.10-50 that `mobix sim attach` addresses come from.
+access_yaml() {
+  cat <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$1", no_token: true}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$2
+    acct_listen: 127.0.0.1:$3
+    clients: [{name: ggsn, address: 127.0.0.1/32, secret: $4}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+YAML
+}
+
 # start_dovecot DIR POP3 IMAP [POP3S IMAPS CERT KEY] USER...: a real Dovecot (ENVIRONMENT.md recipe)
 # on loopback with one message per user ("Hello USER, ...") and password USER-mail-pw.
 # With CERT and KEY it offers STLS/STARTTLS on POP3/IMAP and implicit TLS on POP3S/IMAPS.
-# Stopped by cleanup. Pass "" "" "" "" for no TLS.
+# Stopped by cleanup. Pass "" "" "" "" for no TLS. DOVECOT_EXTRA is appended to its configuration.
 start_dovecot() {
   local d=$1 pop3=$2 imap=$3 pop3s=$4 imaps=$5 cert=$6 key=$7
   shift 7
@@ -170,6 +219,7 @@ service imap-login {
     port = ${imaps:-0}
   }
 }
+${DOVECOT_EXTRA:-}
 CONF
   dovecot -c "$d/dovecot.conf"
   DOVECOT_PIDFILE=$d/run/master.pid

@@ -6,8 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 command -v slapd >/dev/null || fail "slapd not installed (scripts/install-deps.sh)"
 EX=$(cd "$(dirname "$0")/../../examples/ldap" && pwd)
-read -r P_LDAP P_LDAPS P_POP3D P_IMAPD P_POP3S P_IMAPS P_SUB P_AUTH P_ACCT P_ADMIN P_POP3 P_IMAP P_SMTP \
-  <<<"$(free_ports t t t t t t t u u t t t t)"
+read -r P_LDAP P_LDAPS P_POP3D P_IMAPD P_POP3S P_IMAPS P_SUB P_AUTH P_ACCT P_ADMIN P_POP3 P_IMAP P_SMTP P_HA \
+  <<<"$(free_ports t t t t t t t u u t t t t u)"
 
 "$MOBIX" pki init --dir $T/ca --cn "Test CA" >/dev/null
 "$MOBIX" pki issue --dir $T/ca --cn server --dns localhost --ip 127.0.0.1 --out $T/server >/dev/null
@@ -36,7 +36,8 @@ rootpw adminpw
 directory $L/db
 index objectClass eq
 index uid,mobile eq
-access to attrs=userPassword,mobixAccessPassword,mobixMailPassword,mobixMailSmtpPassword
+index mobixIdentityCode,mobixHomeAddress eq
+access to attrs=userPassword,mobixAccessPassword,mobixMailPassword,mobixMailSmtpPassword,mobixMipKey
   by dn.exact="cn=mobix,dc=operator,dc=test" read
   by anonymous auth
   by * none
@@ -98,6 +99,10 @@ mail:
   access_ranges: [127.1.0.0/16]
   upstream_timeout: 5
   upstream_ca_file: ca/ca.crt
+home_agent:
+  listen: 127.0.0.1:$P_HA
+  address: 127.0.0.1
+  max_lifetime: 30
 YAML
 }
 write_config "ldaps://127.0.0.1:$P_LDAPS" false
@@ -152,6 +157,75 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://$ADMIN/api/v1/subs
 [ "$(curl -fsS "http://$ADMIN/api/v1/subscribers/31610000003" | jq -r .username)" = carol ] || fail "admin show"
 pass "the admin API lists LDAP subscribers and refuses to provision them"
 
+# Seed 003 with LDAP as the directory: alice's phone is a mobixDevice entry under hers. The Home
+# Agent takes the Mobile IP key from there; the admin API lists the device (never the key) and
+# refuses to provision devices; a device whose key breaks the rules is refused, counted and logged.
+MIP_KEY=00112233445566778899aabbccddeeff
+ldapadd -x -H ldap://127.0.0.1:$P_LDAP -D cn=admin,dc=operator,dc=test -w adminpw >/dev/null <<LDIF || fail "ldapadd devices"
+dn: mobixIdentityCode=IPUI-A11CE001,uid=alice,ou=subscribers,dc=operator,dc=test
+objectClass: mobixDevice
+mobixIdentityCode: IPUI-A11CE001
+mobixHomeAddress: 10.64.0.7
+mobixMipSpi: 300
+mobixMipKey: $MIP_KEY
+
+dn: mobixIdentityCode=IPUI-B0B00002,uid=bob,ou=subscribers,dc=operator,dc=test
+objectClass: mobixDevice
+mobixIdentityCode: IPUI-B0B00002
+mobixHomeAddress: 10.64.0.8
+mobixMipKey: not-hex
+LDIF
+ldapsearch -x -LLL -H ldap://127.0.0.1:$P_LDAP -b ou=subscribers,dc=operator,dc=test "(mobixIdentityCode=IPUI-A11CE001)" mobixMipKey |
+  grep -q mobixMipKey && fail "the ACL lets anyone read a Mobile IP key"
+alice_id=$(curl -fsS "http://$ADMIN/api/v1/subscribers/31610000001" | jq -r .id)
+devices=$(curl -fsS "http://$ADMIN/api/v1/devices")
+[ "$(jq -r --arg id "$alice_id" '[.[] | select(.identity_code == "IPUI-A11CE001" and (.subscriber_id | tostring) == $id
+  and .home_address == "10.64.0.7" and .mip_spi == 300 and .mip_key_set)] | length' <<<"$devices")" = 1 ] ||
+  fail "alice's device from LDAP: $devices (alice is $alice_id)"
+[ "$(jq length <<<"$devices")" = 1 ] || fail "bob's device with a bad key was listed: $devices"
+grep -qi "$MIP_KEY" <<<"$devices" && fail "the API returned the Mobile IP key"
+grep -q "LDAP entry mobixIdentityCode=IPUI-B0B00002,uid=bob,ou=subscribers,dc=operator,dc=test refused: attribute mobixMipKey" \
+  $T/mobix.log || fail "no log line for bob's device"
+grep -q "not-hex" $T/mobix.log && fail "the refused key was logged"
+code=$(curl -s -o $T/body -w '%{http_code}' -X POST "http://$ADMIN/api/v1/devices" --json \
+  '{"identity_code":"IPUI-C0001","subscriber":"31610000003","home_address":"10.64.0.9","mip_key":"'$MIP_KEY'"}')
+[ "$code" = 400 ] && grep -q "provision devices there" $T/body || fail "provisioning a device through mobix with LDAP: $code $(cat $T/body)"
+echo $MIP_KEY >$T/mip.key
+reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.100.9 --spi 300 --key-file $T/mip.key --lifetime 10 2>&1)
+jq -e 'select(.event == "registered") | .code == 0' <<<"$reg" >/dev/null || fail "registration with the key from LDAP: $reg"
+curl -fsS "http://$ADMIN/api/v1/mip/bindings" | jq -e '.[] | select(.home_address == "10.64.0.7" and .care_of == "198.51.100.9")' >/dev/null ||
+  fail "no binding for alice's phone"
+echo 00112233445566778899aabbccddeef0 >$T/wrong.key
+reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.100.9 --spi 300 --key-file $T/wrong.key --lifetime 10 --attempts 1 2>&1 || true)
+grep -q '"code":131' <<<"$reg" || fail "a wrong key was not refused with 131: $reg"
+pass "devices in LDAP (seed 003): listed without their key, provisioning refused, a bad entry refused and logged; the Home Agent registers with the key from LDAP and refuses another (131)"
+
+# An entry whose value breaks the subscriber rules (a CR LF in the mail password would add a command
+# to the upstream login) is refused where it is read: logged with its DN and attribute, counted, and
+# the terminal is rejected as unknown. The secret itself is never logged.
+ldapadd -x -H ldap://127.0.0.1:$P_LDAP -D cn=admin,dc=operator,dc=test -w adminpw >/dev/null <<'LDIF' || fail "ldapadd dave"
+dn: uid=dave,ou=subscribers,dc=operator,dc=test
+objectClass: inetOrgPerson
+objectClass: mobixSubscriber
+uid: dave
+cn: Dave
+sn: Dave
+mobile: 31610000004
+mobixAccessPassword: dave-radius-pw
+mobixMailPassword:: ZGF2ZS1wdw0KYTEgTE9HT1VU
+LDIF
+invalid0=$(metric mobix_directory_ldap_invalid_entries_total)
+rejects0=$(metric 'mobix_radius_access_rejects_total{reason="unknown_subscriber"}')
+sim attach 31610000004 dave dave-radius-pw >/dev/null 2>&1 && fail "an entry with a CR LF in its mail password was accepted"
+[ "$(metric mobix_directory_ldap_invalid_entries_total)" -gt "$invalid0" ] || fail "the invalid entry was not counted"
+[ "$(metric 'mobix_radius_access_rejects_total{reason="unknown_subscriber"}')" -gt "$rejects0" ] ||
+  fail "the terminal was not rejected as unknown"
+grep -q "LDAP entry uid=dave,ou=subscribers,dc=operator,dc=test refused: attribute mobixMailPassword: mail.password: control characters" \
+  $T/mobix.log || fail "no log line naming the entry and its attribute: $(grep dave $T/mobix.log | tail -2)"
+grep -q "LOGOUT" $T/mobix.log && fail "the refused secret was logged"
+[ "$(curl -fsS "http://$ADMIN/api/v1/subscribers" | jq length)" = 3 ] || fail "the admin list shows the invalid entry"
+pass "an LDAP entry that breaks the rules is refused (reply, counter, log line naming DN and attribute; no secret logged)"
+
 # LDAP down: carol has a session but no cached entry (cache_ttl 1 s) -> temporary failure.
 kill $SERVE_PID; wait $SERVE_PID 2>/dev/null || true
 write_config "ldap://127.0.0.1:$P_LDAP" true 1
@@ -167,10 +241,19 @@ out=$(curl -sS --max-time 10 --interface "$IP_C" "pop3://127.0.0.1:$P_POP3/1" -u
 [ "$(metric 'mobix_mail_pop3_failures_total{reason="directory_unavailable"}')" = 1 ] \
   || fail "LDAP down was not a temporary failure: $out"
 grep -q "directory unavailable for msisdn 31610000003" $T/mobix2.log || fail "no log line for LDAP down"
+# IMAP and SMTP answer the same way: a temporary failure, counted and logged.
+out=$(curl -sS -v --max-time 10 --interface "$IP_C" "imap://127.0.0.1:$P_IMAP/INBOX" -u mobile:mobile 2>&1 || true)
+echo "$out" | grep -q "NO \[UNAVAILABLE\] the subscriber directory is not reachable" || fail "IMAP with LDAP down: $out"
+[ "$(metric 'mobix_mail_imap_failures_total{reason="directory_unavailable"}')" = 1 ] || fail "IMAP: directory_unavailable not counted"
+out=$(printf 'Subject: t\r\n\r\nx\r\n' | curl -sS -v --max-time 10 --interface "$IP_C" "smtp://127.0.0.1:$P_SMTP" \
+  --mail-from user@default.invalid --mail-rcpt bob@mail.test -T - 2>&1 || true)
+echo "$out" | grep -q "< 451 4.4.3 the subscriber directory is not reachable" || fail "SMTP with LDAP down: $out"
+[ "$(metric 'mobix_mail_smtp_failures_total{reason="directory_unavailable"}')" = 1 ] || fail "SMTP: directory_unavailable not counted"
+[ "$(grep -c "directory unavailable for msisdn 31610000003" $T/mobix2.log)" -ge 3 ] || fail "no log lines for IMAP and SMTP with LDAP down"
 # It comes back: the pool reconnects.
 start_slapd || fail "slapd restart"
 sleep 0.3
 pop3 "$IP_C" | grep -q "Hello carol" || fail "no recovery after LDAP came back"
-pass "LDAP down is a temporary failure (counter, log line); service resumes when it returns"
+pass "LDAP down is a temporary failure on POP3, IMAP and SMTP (replies, counters, log lines); service resumes when it returns"
 grep -q "mobix-bind-pw\|mail-pw" $T/mobix.log $T/mobix2.log && fail "a password in the log"
 pass "no password in the log"

@@ -12,15 +12,7 @@ start_dovecot $D $P_DOVE $P_IMAPD "" "" "" "" alice bob || fail "dovecot not ser
 curl -fsS pop3://127.0.0.1:$P_DOVE/1 -u alice:alice-mail-pw | grep -q "Hello alice" || fail "dovecot not serving"
 
 # --- mobix: access + mail ---
-cat >$T/mobix.yaml <<YAML
-store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN", no_token: true}
-access:
-  radius:
-    auth_listen: 127.0.0.1:$P_AUTH
-    acct_listen: 127.0.0.1:$P_ACCT
-    clients: [{name: ggsn, address: 127.0.0.1/32, secret: mail-test-secret}]
-  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+{ access_yaml $P_ADMIN $P_AUTH $P_ACCT mail-test-secret; cat <<YAML; } >$T/mobix.yaml
 mail:
   pop3_listen: 127.0.0.1:$P_POP3
   imap_listen: 127.0.0.1:$P_IMAP
@@ -114,7 +106,6 @@ grep -q "mail: 1 connection(s) from $IP_A closed: its session ended (stop)" $T/m
 pass "a logged-in IMAP session closes when its access session ends (counter, log line)"
 
 # Errors: each with its reply text and counter.
-metric() { curl -fsS "http://$ADMIN/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
 err() { curl -sS -v --max-time 10 --interface "$1" "pop3://127.0.0.1:$P_POP3/1" -u mobile:mobile 2>&1 | grep -- "< -ERR" | head -1 || true; }
 ierr() { curl -sS -v --max-time 10 --interface "$1" "imap://127.0.0.1:$P_IMAP/INBOX" -u mobile:mobile 2>&1 | grep -E -- "< (\* BYE|[A-Z0-9]+ NO)" | head -1 || true; }
 e=$(err 127.1.0.99)   # in the access range, but no session
@@ -155,13 +146,26 @@ PY
 [ "$(metric 'mobix_mail_pop3_failures_total{reason="bad_command"}')" -ge 1 ] || fail "pop3 bad_command counter"
 [ "$(metric 'mobix_mail_pop3_failures_total{reason="line_too_long"}')" -ge 1 ] || fail "pop3 line_too_long counter"
 [ "$(metric 'mobix_mail_imap_failures_total{reason="bad_command"}')" -ge 2 ] || fail "imap bad_command counter"
+grep -q "pop3 #[0-9]*: $IP_A: bad_command" $T/mobix.log || fail "no log line for the POP3 bad command"
+grep -q "pop3 #[0-9]*: $IP_A: line_too_long" $T/mobix.log || fail "no log line for the POP3 long line"
+grep -q "imap #[0-9]*: $IP_A: bad_command" $T/mobix.log || fail "no log line for the IMAP bad command"
 for r in no_session outside_access_range upstream_rejected_credentials upstream_unreachable no_mail_account; do
   [ "$(metric "mobix_mail_pop3_failures_total{reason=\"$r\"}")" -ge 1 ] || fail "counter $r"
 done
 pass "no session, outside range, rejected credentials, dead upstream, no account, malformed and long lines: replies, counters, log lines (POP3 and IMAP)"
 
-# Rate limit: an address with too many failures is refused.
+# Rate limit: an address with too many failures is refused, on POP3 and on IMAP (each listener
+# keeps its own count): reply, counter (by its change) and log line.
+before=$(metric 'mobix_mail_pop3_failures_total{reason="rate_limited"}')
 for _ in $(seq 50); do err 127.1.0.98 >/dev/null; done
 e=$(err 127.1.0.98)
 echo "$e" | grep -q "too many failed logins" || fail "rate limit: $e"
-pass "failed logins per IP are rate limited"
+[ "$(metric 'mobix_mail_pop3_failures_total{reason="rate_limited"}')" -gt "$before" ] || fail "pop3 rate_limited not counted ($before -> $(metric 'mobix_mail_pop3_failures_total{reason="rate_limited"}')): $(curl -fsS "http://$ADMIN/metrics" | grep rate_limited)"
+grep -q "pop3 #[0-9]*: 127.1.0.98 is over its failed-login limit: refused" $T/mobix.log || fail "no pop3 rate-limit log line"
+before=$(metric 'mobix_mail_imap_failures_total{reason="rate_limited"}')
+for _ in $(seq 50); do ierr 127.1.0.97 >/dev/null; done
+e=$(ierr 127.1.0.97)
+echo "$e" | grep -q "BYE \[UNAVAILABLE\] too many failed logins" || fail "imap rate limit: $e"
+[ "$(metric 'mobix_mail_imap_failures_total{reason="rate_limited"}')" -gt "$before" ] || fail "imap rate_limited not counted"
+grep -q "imap #[0-9]*: 127.1.0.97 is over its failed-login limit: refused" $T/mobix.log || fail "no imap rate-limit log line"
+pass "failed logins per IP are rate limited on POP3 and IMAP (reply, counter, log line)"

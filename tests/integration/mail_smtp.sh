@@ -8,15 +8,7 @@ read -r P_UP P_AUTH P_ACCT P_ADMIN P_SMTP <<<"$(free_ports t u u t t)"
 mkdir -p $T/maildir/{tmp,new,cur}
 /usr/bin/python3 "$(dirname "$0")/smtp_upstream.py" 127.0.0.1 $P_UP $T/maildir alice:alice-smtp-pw bob:bob-smtp-pw >$T/up.log 2>&1 &
 PIDS+=($!)
-cat >$T/mobix.yaml <<YAML
-store: {path: mobix.db}
-admin: {listen: "127.0.0.1:$P_ADMIN", no_token: true}
-access:
-  radius:
-    auth_listen: 127.0.0.1:$P_AUTH
-    acct_listen: 127.0.0.1:$P_ACCT
-    clients: [{name: ggsn, address: 127.0.0.1/32, secret: mail-test-secret}]
-  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+{ access_yaml $P_ADMIN $P_AUTH $P_ACCT mail-test-secret; cat <<YAML; } >$T/mobix.yaml
 mail:
   smtp_listen: 127.0.0.1:$P_SMTP
   access_ranges: [127.1.0.0/16]
@@ -70,6 +62,33 @@ out=$(curl -sS -v --max-time 5 smtp://127.0.0.1:$P_SMTP --mail-from a@b --mail-r
 echo "$out" | grep -q "554 5.7.1" || fail "outside-range: $out"
 pass "no session -> 550 5.7.1; outside the access ranges -> 554 5.7.1"
 
+# A command that is not SMTP, and an over-long line: the reply, the counter (by its change) and a
+# log line; the connection survives the first.
+fails() { metric "mobix_mail_smtp_failures_total{reason=\"$1\"}"; }
+bad=$(fails bad_command) long=$(fails line_too_long)
+/usr/bin/python3 - "$IP_A" "$P_SMTP" <<'PY' || fail "SMTP syntax error and long line"
+import socket, sys
+s = socket.socket(); s.bind((sys.argv[1], 0)); s.settimeout(5); s.connect(("127.0.0.1", int(sys.argv[2])))
+f = s.makefile("rb"); assert f.readline().startswith(b"220"), "greeting"
+s.sendall(b"!!! what\r\n"); r = f.readline(); assert r.startswith(b"500 5.5.2 syntax error"), r
+s.sendall(b"NOOP\r\n"); r = f.readline(); assert r.startswith(b"250"), r
+s.sendall(b"HELO " + b"x" * 5000 + b"\r\n"); r = f.readline(); assert r.startswith(b"500 5.5.2 line too long"), r
+PY
+[ "$(fails bad_command)" = $((bad + 1)) ] || fail "bad_command not counted"
+[ "$(fails line_too_long)" = $((long + 1)) ] || fail "line_too_long not counted"
+grep -q "smtp #[0-9]*: $IP_A: bad_command" $T/mobix.log || fail "no log line for the syntax error"
+grep -q "smtp #[0-9]*: $IP_A: line_too_long" $T/mobix.log || fail "no log line for the long line"
+pass "a syntax error (500 5.5.2, the connection survives) and an over-long line: replied, counted, logged"
+
+# An address over its failure limit (10 a minute) is refused at the greeting: 421, counted, logged.
+limited=$(fails rate_limited)
+for _ in $(seq 12); do send 127.1.0.96 bob@mail.test $T/msg.eml >/dev/null 2>&1 || true; done
+out=$(send 127.1.0.96 bob@mail.test $T/msg.eml -v 2>&1 || true)
+echo "$out" | grep -q "< 421 4.7.0 too many failed attempts" || fail "rate limit: $(echo "$out" | grep '^<' | head -3)"
+[ "$(fails rate_limited)" -gt "$limited" ] || fail "rate_limited not counted"
+grep -q "smtp #[0-9]*: 127.1.0.96 is over its failed-login limit: refused" $T/mobix.log || fail "no log line for the rate limit"
+pass "an address over its failure limit: 421 4.7.0 at the greeting, counted and logged"
+
 # Upstream rejects the stored credentials; upstream down; message too big.
 api PATCH subscribers/alice '{"attrs":{"mail.smtp_password":"wrong"}}' >/dev/null
 out=$(send "$IP_A" bob@mail.test $T/msg.eml -v 2>&1 || true)
@@ -86,12 +105,12 @@ delivered=$(ls $T/maildir/new | wc -l)
 fails() { metric "mobix_mail_smtp_failures_total{reason=\"$1\"}"; }
 too_big=$(fails message_too_big) header_too_big=$(fails header_too_big)
 head -c 26000000 /dev/zero | tr '\0' 'x' | fold -w 900 | sed 's/$/\r/' | sed '1i Subject: big\r\n\r' >$T/big.eml
-out=$(send "$IP_A" bob@mail.test $T/big.eml -v 2>&1 || true)
+out=$(send "$IP_A" bob@mail.test $T/big.eml -v --max-time 120 2>&1 || true) # 26 MB: slow under ASan on a busy machine
 echo "$out" | grep -q "< 552 5.3.4 message exceeds" || fail "size limit: $(echo "$out" | grep '^<' | tail -3)"
 [ "$(fails message_too_big)" = $((too_big + 1)) ] || fail "message_too_big not counted"
 grep -q "sent a message over 25000000 octets: refused" $T/mobix.log || fail "no log line for the size limit"
 head -c 400000 /dev/zero | tr '\0' 'h' | fold -w 900 | sed 's/^/X-Filler: /; s/$/\r/' >$T/headers.eml
-out=$(send "$IP_A" bob@mail.test $T/headers.eml -v 2>&1 || true)
+out=$(send "$IP_A" bob@mail.test $T/headers.eml -v --max-time 60 2>&1 || true)
 echo "$out" | grep -q "< 552 5.3.4 the message's header section is too large" || fail "header cap: $(echo "$out" | grep '^<' | tail -3)"
 [ "$(fails header_too_big)" = $((header_too_big + 1)) ] || fail "header_too_big not counted"
 grep -q "sent a header section over 262144 octets: refused" $T/mobix.log || fail "no log line for the header cap"

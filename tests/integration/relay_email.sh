@@ -80,8 +80,7 @@ wait $MTA_PID 2>/dev/null || true
 start_mta mailbox $T/maildir
 curl -sS --max-time 15 -o $T/held.out -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUBLIC/" &
 CURL_PID=$!
-for _ in $(seq 100); do ls $T/maildir/new/* >/dev/null 2>&1 && break; sleep 0.05; done
-MAIL=$(ls $T/maildir/new/* 2>/dev/null | head -1)
+MAIL=$(wait_file $T/maildir/new 100)
 [ -n "$MAIL" ] || fail "no signal mail delivered: $(tail -3 $T/relay.log) $(tail -3 $T/mta.log)"
 grep -qi '^Content-Type: application/vnd.mobix.signal' "$MAIL" || fail "not a signal mail: $(head -20 "$MAIL")"
 HEX=$(/usr/bin/python3 -c '

@@ -72,6 +72,31 @@ accepted=$(curl -fsS "http://127.0.0.1:$P_ADMIN_OP/metrics" | awk '$1 == "mobix_
 [ "${accepted:-0}" = 1 ] || fail "the webhook connection was not reused: $accepted connections for 6 signals"
 pass "six signals over one kept-alive HTTPS connection to the gateway"
 
+# Step E durably or not at all: while another process holds the gateway's database locked (a backup
+# tool, say), a signal cannot be remembered. The webhook answers 503 only after the store gave up
+# (SQLite's 5 s busy timeout), counts store_failed and logs it; no leg is opened for it.
+ADMIN=127.0.0.1:$P_ADMIN_OP
+signal_hex() { "$MOBIX" signal seal --key-file $T/signal.key --key-id 7 --relay-ip 127.0.0.1 --callback-port $P_CALLBACK \
+  --msisdn 31610000001 --target-port $P_WEB --protocol http --tunnel-id "$1"; }
+post_signal() { /usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(bytes.fromhex(sys.argv[1]))' "$(signal_hex "$1")" >$T/sealed.bin
+  curl -s -o $T/hook.body -w '%{http_code}' --max-time 20 --cacert $T/ca/ca.crt --data-binary @$T/sealed.bin \
+    -H 'Content-Type: application/octet-stream' "https://127.0.0.1:$P_HOOK/v1/signal"; }
+failed0=$(metric 'mobix_gateway_signals_total{result="store_failed"}')
+(echo "BEGIN EXCLUSIVE;"; sleep 9; echo "COMMIT;") | sqlite3 $T/op/mobix.db &
+LOCK=$!
+sleep 0.5
+code=$(post_signal 4242) # tunnel 0000000000001092
+[ "$code" = 503 ] || fail "a signal that could not be remembered got $code ($(cat $T/hook.body))"
+grep -q store_failed $T/hook.body || fail "the 503 does not say why: $(cat $T/hook.body)"
+[ "$(metric 'mobix_gateway_signals_total{result="store_failed"}')" -gt "$failed0" ] || fail "store_failed not counted"
+grep -q "tunnel 0000000000001092: the replay memory could not be written; signal dropped" $T/op.log ||
+  fail "no log line for store_failed"
+wait $LOCK
+[ "$(grep -c 0000000000001092 $T/op.log)" = 1 ] || fail "the gateway acted on a signal it could not remember: $(grep 0000000000001092 $T/op.log)"
+code=$(post_signal 4243)
+[ "$code" = 202 ] || fail "after the lock was released a signal got $code"
+pass "a signal the gateway cannot remember: 503 store_failed after the store gave up, counted, logged; 202 again once it can"
+
 # A stranger posting to the webhook: 403, counted, and rate limited after repeated refusals.
 head -c 90 /dev/urandom >$T/junk
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert $T/ca/ca.crt --data-binary @$T/junk \

@@ -38,6 +38,25 @@ pass "persisted leases are not handed out again ($new_ip)"
 [ -z "$(session_ip_of 31610000001)" ] || fail "detach after restart"
 pass "detach after restart ends the restored session"
 
-# SIGTERM drains and exits 0.
+# SIGTERM drains and exits 0. A client holding a kept-alive admin connection (and the mobility
+# manager's kept-alive connection to the initiating database) must not hold the drain until the
+# grace period ends: idle connections are closed when the node stops.
+/usr/bin/python3 - "${ADMIN%:*}" "${ADMIN##*:}" "$T/keepalive.out" <<'PY' &
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+first = s.recv(4096)
+open(sys.argv[3], "w").write(first.decode(errors="replace").split("\r\n")[0] + "\n")
+s.settimeout(60)
+rest = s.recv(4096)  # b"" once the server closes the idle connection
+open(sys.argv[3], "a").write("closed\n" if rest == b"" else "more\n")
+PY
+KEEPALIVE=$!
+for _ in $(seq 100); do [ -s "$T/keepalive.out" ] && break; sleep 0.05; done
+grep -q "200" "$T/keepalive.out" || fail "kept-alive admin request: $(cat "$T/keepalive.out")"
 kill -TERM "$LAB_PID"
 wait "$LAB_PID" && pass "SIGTERM: clean exit" || fail "lab exit code $? on SIGTERM"
+wait "$KEEPALIVE"
+grep -q closed "$T/keepalive.out" || fail "the idle kept-alive connection was not closed: $(cat "$T/keepalive.out")"
+grep "grace period over" "$T/lab.log" && fail "the lab did not drain before the grace period ended"
+pass "SIGTERM closes idle kept-alive connections; the node drains without waiting out the grace period"

@@ -56,6 +56,7 @@ roaming:
   tls_key_file: $T/visited.key
   ca_file: $T/pki/ca.crt
   timeout: 2
+  status_server_interval: 1
   partners:
     - {name: home, realm: home.test, certificate_name: home.radsec.test, server: "127.0.0.1:$H_RS"}
 dns:
@@ -87,6 +88,10 @@ home_nas=$(api "$H_ADMIN" sessions | jq -r '.[] | select(.ip == "'"$ip"'") | .na
 grep -q 'status: REFUSED' <<<"$(qh -x "$ip")" || fail "home must not claim the visited network's reverse zone"
 [ "$(qv +short alice.home.test.visited.test A)" = "$ip" ] || fail "visited's forward name for the roamer"
 grep -q 'status: REFUSED' <<<"$(qv alice.home.test A)" || fail "visited must not claim the home zone"
+# Idle for a second, the visited side probes the link with Status-Server (RFC 5997); home answers.
+for _ in $(seq 1 100); do [ "$(ADMIN=127.0.0.1:$V_ADMIN metric 'mobix_radsec_watchdog_total{partner="home",result="alive"}')" -ge 1 ] && break; sleep 0.05; done
+[ "$(ADMIN=127.0.0.1:$V_ADMIN metric 'mobix_radsec_watchdog_total{partner="home",result="alive"}')" -ge 1 ] || fail "no Status-Server probe answered by home"
+[ "$(metric 'mobix_radius_status_server_total{via="radsec"}')" -ge 1 ] || fail "home did not count the Status-Server it answered over RadSec"
 pass "roaming attach: visited IP $ip; alice.home.test A at home, PTR (and alice.home.test.visited.test A) at visited; home learned the session over RadSec"
 
 out=$(vsim attach --msisdn 31600000001 --username alice@home.test --password wrong 2>&1) && fail "wrong secret accepted"

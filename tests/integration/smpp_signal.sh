@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Seed 001 step D over SMS: a sealed access request signal travels relay -> SMSC -> gateway as a
-# binary short message. Our SMPP client and our lab SMSC (a stand-in for the operator's) are each
-# tested against an independent implementation (Perl Net::SMPP), and the signal that comes out
+# binary short message. Our SMPP client (sending and receiving) and our lab SMSC (a stand-in for the
+# operator's) are each tested against an independent implementation (Perl Net::SMPP), and the signal that comes out
 # opens with the gateway's key while a tampered one does not.
 source "$(dirname "$0")/lib.sh"
 perl -MNet::SMPP -e1 2>/dev/null || fail "Net::SMPP missing (scripts/install-deps.sh installs libnet-smpp-perl)"
@@ -65,6 +65,20 @@ grep -q "submit_sm to=31612345678 dcs=4 hex=$SIG" $T/perl-smsc.log || fail "Net:
   && fail "a refused bind reported success"
 grep -q "status 0x0000000E" $T/bad.out || fail "bind refusal not reported: $(cat $T/bad.out)"
 pass "mobix's ESME against Net::SMPP's SMSC: submit acknowledged, bind refusal (0x0E) reported"
+
+# 4b. The gateway's receiving side against Net::SMPP as the SMSC: it binds as a receiver and gets
+# the signal as a deliver_sm from an implementation other than our lab SMSC, and acknowledges it.
+read -r P_PERL2 <<<"$(free_ports t)"
+$PEER smsc $P_PERL2 $T/perl-smsc2.log 31612345678 "$SIG" >$T/perl-smsc2.out 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do grep -q listening $T/perl-smsc2.out && break; sleep 0.05; done
+timeout 10 "$MOBIX" smpp receive --smsc 127.0.0.1:$P_PERL2 --system-id gateway --password gw-pw --address-range 316 \
+  --count 1 >$T/from-perl.out 2>&1 || fail "mobix's receiver got nothing from Net::SMPP: $(cat $T/from-perl.out)"
+grep -q "deliver_sm from=31600000000 to=31612345678 dcs=4 hex=$SIG" $T/from-perl.out ||
+  fail "deliver_sm from Net::SMPP: $(cat $T/from-perl.out)"
+for _ in $(seq 40); do grep -q "deliver_sm_resp" $T/perl-smsc2.log && break; sleep 0.05; done
+grep -q "deliver_sm_resp status=0" $T/perl-smsc2.log || fail "Net::SMPP got no positive deliver_sm_resp: $(cat $T/perl-smsc2.log)"
+pass "the gateway's receiver against Net::SMPP's SMSC: the deliver_sm arrives intact and is acknowledged"
 
 # 5. A signal for a gateway that is not bound yet waits at the SMSC and is delivered on bind.
 "$MOBIX" smpp submit --smsc $SMSC --system-id relay --password relay-pw --to 31699000001 --hex "$SIG" >/dev/null \

@@ -62,7 +62,7 @@ PIDS+=($!)
 start_serve "$T/b.yaml" "$B_ADMIN" "$T/b.log" || fail "node b: $(tail -3 "$T/b.log")"
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
 curl -fsS "http://127.0.0.1:$A_ADMIN/healthz" >/dev/null || fail "node a: $(tail -3 "$T/a.log")"
-[ "$(sql 'SELECT version FROM schema_version')" = 10 ] || fail "schema through pgbouncer"
+[ "$(sql 'SELECT version FROM schema_version')" = 12 ] || fail "schema through pgbouncer"
 pass "two nodes started together through PgBouncer in transaction mode: migrated once, both serving"
 
 # Accounting through the pooler, durable before the answer; node b sees it through its feed.

@@ -36,11 +36,11 @@ write_config manual "$PG_DSN"
 rc=0
 "$MOBIX" serve --config "$T/mobix.yaml" >"$T/refused.log" 2>&1 || rc=$?
 [ "$rc" = 1 ] || fail "serve on an empty database with migrate: manual exited $rc"
-grep -q 'schema version 0 is older than this mobix (10); run `mobix store migrate`' "$T/refused.log" ||
+grep -q 'schema version 0 is older than this mobix (12); run `mobix store migrate`' "$T/refused.log" ||
   fail "no clear refusal: $(tail -2 "$T/refused.log")"
-"$MOBIX" store migrate --config "$T/mobix.yaml" | grep -q 'schema version 10' || fail "store migrate"
-[ "$(sql 'SELECT version FROM schema_version')" = 10 ] || fail "schema_version after migrate"
-"$MOBIX" store status --config "$T/mobix.yaml" | grep -q 'schema version 10 (this mobix writes 10)' || fail "store status"
+"$MOBIX" store migrate --config "$T/mobix.yaml" | grep -q 'schema version 12' || fail "store migrate"
+[ "$(sql 'SELECT version FROM schema_version')" = 12 ] || fail "schema_version after migrate"
+"$MOBIX" store status --config "$T/mobix.yaml" | grep -q 'schema version 12 (this mobix writes 12)' || fail "store status"
 pass "migrate: manual refuses an older schema by name; mobix store migrate brings it to 8"
 
 # --- a node on PostgreSQL: durable before acknowledged, and kill -9

@@ -1,6 +1,11 @@
 #include <gtest/gtest.h>
 
+#include <map>
+#include <optional>
+#include <string>
+
 #include "directory/directory.hpp"
+#include "directory/ldap_entry.hpp"
 #include "test_util.hpp"
 
 using namespace mobix;
@@ -58,4 +63,107 @@ TEST(Directory, FindsMobileServersByHostNameCaseInsensitively) {
   ASSERT_TRUE(found) << "host names are stored lower-case (the relay's peekers lower-case what they read)";
   EXPECT_EQ(found->msisdn, "31610000001");
   EXPECT_FALSE(dir.find(IdentityKind::hostname, "other.mobile.example"));
+}
+
+namespace {
+// An LDAP entry as the mapping sees it: attribute -> first value.
+LdapFirstValue entry(std::map<std::string, std::string> values) {
+  return [values = std::move(values)](const std::string& attr) -> std::optional<std::string> {
+    auto it = values.find(attr);
+    if (it == values.end()) return std::nullopt;
+    return it->second;
+  };
+}
+}  // namespace
+
+TEST(LdapEntry, MapsAndNormalises) {
+  auto s = subscriber_from_entry("uid=alice,dc=test", default_ldap_attributes(),
+                                 entry({{"mobile", "+31 6 1000 0001"},
+                                        {"uid", "alice"},
+                                        {"mobixFramedIp", "10.64.0.9"},
+                                        {"mobixHostname", "Alice-Phone"},
+                                        {"mobixMailPop3Tls", "none"},
+                                        {"mail", "alice@mail.test"}}));
+  EXPECT_EQ(s.msisdn, "31610000001");
+  EXPECT_EQ(s.username, "alice");
+  EXPECT_EQ(s.hostname, "alice-phone");
+  EXPECT_EQ(s.attrs.at("mail.address"), "alice@mail.test");
+  EXPECT_EQ(s.id, id_from_dn("uid=alice,dc=test"));
+  EXPECT_GT(s.id, 0);
+}
+
+TEST(LdapEntry, RefusesValuesThatBreakTheRulesNamingTheAttribute) {
+  const auto map = default_ldap_attributes();
+  auto refusal = [&](std::map<std::string, std::string> values) -> std::string {
+    try {
+      subscriber_from_entry("uid=x,dc=test", map, entry(std::move(values)));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  // An MSISDN the signal codec could not carry (the relay's bad_signal_fields), from the directory.
+  EXPECT_EQ(
+      refusal({{"mobile", "+31 6 1000 0001 0000 99"}, {"uid", "x"}}).rfind("attribute mobile: msisdn:", 0),
+      0u);
+  EXPECT_EQ(refusal({{"uid", "x"}, {"mobixFramedIp", "10.0.0.300"}}).rfind("attribute mobixFramedIp:", 0),
+            0u);
+  // A CR LF in a mail password would add a command to the upstream login; the secret is not quoted.
+  auto crlf = refusal({{"uid", "x"}, {"mobixMailPassword", "pw\r\nQUIT"}});
+  EXPECT_NE(crlf.find("mail.password"), std::string::npos) << crlf;
+  EXPECT_EQ(crlf.find("QUIT"), std::string::npos) << crlf;
+  EXPECT_NE(refusal({{"uid", "x"}, {"mobixMailImapTls", "plain"}}), "accepted");
+  EXPECT_NE(refusal({{"mail", "nobody@mail.test"}}), "accepted") << "no identity at all";
+}
+
+TEST(LdapEntry, DevicesSitUnderTheirSubscriber) {
+  EXPECT_EQ(parent_dn("mobixIdentityCode=IPUI-1,uid=alice,dc=test"), "uid=alice,dc=test");
+  EXPECT_EQ(parent_dn("cn=a\\,b,uid=alice,dc=test"), "uid=alice,dc=test") << "an escaped comma (RFC 4514)";
+  EXPECT_EQ(parent_dn("dc=test"), "");
+  auto d = device_from_entry("mobixIdentityCode=IPUI-1,uid=alice,dc=test",
+                             entry({{"mobixIdentityCode", "IPUI-0001"},
+                                    {"mobixHomeAddress", "10.64.0.7"},
+                                    {"mobixMipSpi", "300"},
+                                    {"mobixMipKey", "00112233445566778899aabbccddeeff"}}));
+  EXPECT_EQ(d.subscriber_id, id_from_dn("uid=alice,dc=test"));
+  EXPECT_EQ(d.mip_spi, 300u);
+  EXPECT_EQ(device_from_entry("mobixIdentityCode=IPUI-1,uid=alice,dc=test",
+                              entry({{"mobixIdentityCode", "IPUI-0001"},
+                                     {"mobixHomeAddress", "10.64.0.7"},
+                                     {"mobixMipKey", "00112233445566778899aabbccddeeff"}}))
+                .mip_spi,
+            256u)
+      << "the RFC's smallest SPI by default";
+  auto refusal = [](std::map<std::string, std::string> values) -> std::string {
+    try {
+      device_from_entry("mobixIdentityCode=x,uid=alice,dc=test", entry(std::move(values)));
+    } catch (const std::invalid_argument& e) {
+      return e.what();
+    }
+    return "accepted";
+  };
+  const std::string key = "00112233445566778899aabbccddeeff";
+  auto bad_key =
+      refusal({{"mobixIdentityCode", "IPUI-0001"}, {"mobixHomeAddress", "10.64.0.7"}, {"mobixMipKey", "zz"}});
+  EXPECT_EQ(bad_key.rfind("attribute mobixMipKey:", 0), 0u) << bad_key;
+  EXPECT_EQ(bad_key.find("zz"), std::string::npos) << "the key is never quoted";
+  EXPECT_EQ(refusal({{"mobixIdentityCode", "IPUI-0001"},
+                     {"mobixHomeAddress", "10.64.0.7"},
+                     {"mobixMipKey", key},
+                     {"mobixMipSpi", "255"}})
+                .rfind("attribute mobixMipSpi:", 0),
+            0u);
+  EXPECT_EQ(refusal({{"mobixIdentityCode", "IPUI-0001"},
+                     {"mobixHomeAddress", "10.64.0.7"},
+                     {"mobixMipKey", key},
+                     {"mobixMipSpi", "99999999999"}})
+                .rfind("attribute mobixMipSpi:", 0),
+            0u);
+  EXPECT_EQ(refusal({{"mobixIdentityCode", "a b"}, {"mobixHomeAddress", "10.64.0.7"}, {"mobixMipKey", key}})
+                .rfind("attribute mobixIdentityCode:", 0),
+            0u);
+  EXPECT_EQ(
+      refusal({{"mobixIdentityCode", "IPUI-0001"}, {"mobixHomeAddress", "0.0.0.0"}, {"mobixMipKey", key}})
+          .rfind("attribute mobixHomeAddress:", 0),
+      0u);
 }

@@ -116,6 +116,59 @@ TEST(DnsResponder, WireAnswers) {
   EXPECT_EQ(rcode, kRefused);
 }
 
+namespace {
+/// `q` with an EDNS OPT record (RFC 6891 6.1.2) appended: UDP size, version, DO, options.
+std::vector<std::uint8_t> with_opt(std::vector<std::uint8_t> q, std::uint16_t udp, std::uint8_t version,
+                                   bool dnssec_ok, std::vector<std::uint8_t> options = {}) {
+  q[11] = 1;  // ARCOUNT
+  std::uint16_t flags = dnssec_ok ? 0x8000 : 0;
+  q.insert(q.end(),
+           {0, 0, 41, static_cast<std::uint8_t>(udp >> 8), static_cast<std::uint8_t>(udp), 0, version,
+            static_cast<std::uint8_t>(flags >> 8), static_cast<std::uint8_t>(flags),
+            static_cast<std::uint8_t>(options.size() >> 8), static_cast<std::uint8_t>(options.size())});
+  q.insert(q.end(), options.begin(), options.end());
+  return q;
+}
+}  // namespace
+
+// Issue 17 item 4: EDNS queries (what resolvers send) take the fast path; what it answers is what the
+// full path answers for the same query.
+TEST(DnsResponder, EdnsQueriesAreAnsweredFromTheCacheAsTheFullPathWould) {
+  const std::vector<std::uint8_t> cookie{0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8};  // COOKIE, client part only
+  for (auto q : {with_opt(query("www.home.test", kA), 4096, 0, false),
+                 with_opt(query("www.home.test", kA), 1232, 0, true),
+                 with_opt(query("nobody.home.test", kA), 512, 0, true, cookie),
+                 with_opt(query("www.home.test", kA), 0, 0, false)}) {
+    ZoneSet z(100);
+    make_zones(z);
+    Responder full(z), cached(z);
+    int rc1 = -1, rc2 = -1, rc3 = -1;
+    auto first = full.respond(q, false, rc1);  // the full path (an empty cache)
+    cached.respond(q, false, rc2);
+    auto again = cached.respond(q, false, rc3);  // the fast path
+    EXPECT_EQ(first, again);
+    EXPECT_EQ(rc1, rc3);
+    EXPECT_EQ((first[10] << 8) | first[11], 1) << "the answer carries OPT";
+  }
+}
+
+TEST(DnsResponder, AnUnknownEdnsVersionIsRefusedAndNeverCached) {
+  ZoneSet z(100);
+  make_zones(z);
+  Responder r(z);
+  int rcode = -1;
+  r.respond(with_opt(query("www.home.test", kA), 1232, 1, false), false, rcode);
+  EXPECT_EQ(rcode, kFormErr);
+  auto ok = r.respond(with_opt(query("www.home.test", kA), 1232, 0, false), false, rcode);
+  EXPECT_EQ(rcode, kNoError) << "a version-0 query after a version-1 one must not get its FORMERR";
+  EXPECT_EQ(ancount(ok), 1);
+  // Trailing octets after OPT, or OPT not last: not the fast path's to answer.
+  auto trailing = with_opt(query("www.home.test", kA), 1232, 0, false);
+  trailing.push_back(0);
+  r.respond(trailing, false, rcode);
+  EXPECT_NE(rcode, -1);
+}
+
 TEST(DnsResponder, MalformedInput) {
   ZoneSet z(100);
   make_zones(z);

@@ -36,3 +36,25 @@ TEST(ImapCodec, Quoted) {
   EXPECT_FALSE(quoted("a\r\nb"));
   EXPECT_FALSE(mobix::imap::quoted(std::string("a\0b", 3)));
 }
+
+TEST(ImapCodec, UpstreamTaggedResponses) {
+  auto r = parse_tagged("m1 OK [CAPABILITY IMAP4rev1 IDLE] Logged in", "m1");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, Status::ok);
+  EXPECT_EQ(r->text, "[CAPABILITY IMAP4rev1 IDLE] Logged in");
+  EXPECT_EQ(parse_tagged("m1 no [AUTHENTICATIONFAILED] nope", "m1")->status, Status::no);
+  EXPECT_EQ(parse_tagged("m1 BAD", "m1")->status, Status::bad);
+  EXPECT_EQ(parse_tagged("m1 OKAY fine", "m1")->status, Status::malformed)
+      << "a word that starts with OK is not OK";
+  EXPECT_FALSE(parse_tagged("* OK untagged", "m1"));
+  EXPECT_FALSE(parse_tagged("m10 OK another tag", "m1"));
+  EXPECT_FALSE(parse_tagged("m1", "m1"));
+}
+
+TEST(ImapCodec, Greetings) {
+  EXPECT_TRUE(is_ok_greeting("* OK [CAPABILITY IMAP4rev1] Dovecot ready."));
+  EXPECT_TRUE(is_ok_greeting("* ok"));
+  EXPECT_FALSE(is_ok_greeting("* PREAUTH logged in already"));
+  EXPECT_FALSE(is_ok_greeting("* BYE too many connections"));
+  EXPECT_FALSE(is_ok_greeting("* OKAY"));
+}

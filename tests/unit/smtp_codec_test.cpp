@@ -150,3 +150,26 @@ TEST(SmtpCodec, StreamedRewriteHoldsOnlyTheHeaderSection) {
   EXPECT_EQ(st, mobix::smtp::DataRewriter::Status::header_too_big);
   EXPECT_TRUE(none.empty());
 }
+
+TEST(SmtpCodec, ReplyReaderAssemblesMultiLineReplies) {
+  ReplyReader r;
+  EXPECT_EQ(r.line("250-mail.test"), ReplyReader::Status::more);
+  EXPECT_EQ(r.line("250-STARTTLS"), ReplyReader::Status::more);
+  EXPECT_EQ(r.line("250 AUTH PLAIN LOGIN"), ReplyReader::Status::done);
+  EXPECT_EQ(r.reply().code, 250);
+  EXPECT_EQ(ehlo_keyword(r.reply(), "AUTH"), "PLAIN LOGIN");
+  EXPECT_EQ(ehlo_keyword(r.reply(), "STARTTLS"), "");
+  EXPECT_FALSE(ehlo_keyword(r.reply(), "MAIL")) << "the greeting line is not a keyword";
+  EXPECT_FALSE(ehlo_keyword(r.reply(), "AUT"));
+
+  ReplyReader mixed;  // RFC 5321 4.2.1: the same code on every line
+  EXPECT_EQ(mixed.line("250-a"), ReplyReader::Status::more);
+  EXPECT_EQ(mixed.line("451 b"), ReplyReader::Status::bad);
+
+  ReplyReader endless;
+  ReplyReader::Status s = ReplyReader::Status::more;
+  for (int i = 0; i < ReplyReader::kMaxLines + 1 && s == ReplyReader::Status::more; ++i)
+    s = endless.line("250-x");
+  EXPECT_EQ(s, ReplyReader::Status::bad);
+  EXPECT_FALSE(parse_reply_line("250 a\nb")) << "a bare LF is not part of a reply line (RFC 5321 2.3.8)";
+}

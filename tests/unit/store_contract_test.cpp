@@ -95,9 +95,9 @@ INSTANTIATE_TEST_SUITE_P(Backends, StoreContract, ::testing::ValuesIn(backends()
 TEST_P(StoreContract, MigratesAndReportsVersion) {
   auto s = open();
   EXPECT_EQ(s->schema_version(), Store::current_schema_version());
-  EXPECT_EQ(Store::current_schema_version(), 10);
+  EXPECT_EQ(Store::current_schema_version(), 12);
   s.reset();
-  EXPECT_EQ(open()->schema_version(), 10) << "reopen must not re-run migrations";
+  EXPECT_EQ(open()->schema_version(), 12) << "reopen must not re-run migrations";
 }
 
 TEST_P(StoreContract, RefusesANewerSchema) {
@@ -396,4 +396,98 @@ TEST_P(StoreContract, BoxRecordsAndValidSerials) {
   ASSERT_TRUE(bill);
   EXPECT_EQ(bill->street_address, "1 High Street");
   EXPECT_EQ(s->find_valid_serial("SN-1")->revoked, 200);
+}
+
+// Seed 003: devices by identity code, unique home addresses, and the Home Agent's bindings, which
+// never go back to an older identification and survive a reopen (RFC 5944 3.8.3, 5.7).
+TEST_P(StoreContract, DevicesAndMobilityBindings) {
+  {
+    auto s = open();
+    Subscriber alice;
+    alice.msisdn = "4670001";
+    auto a = s->add_subscriber(alice);
+    Device d{"IPUI-0001", a.id, "10.64.0.7", 256, "00112233445566778899aabbccddeeff", 5};
+    s->add_device(d);
+    EXPECT_THROW(s->add_device(Device{"IPUI-0001", a.id, "10.64.0.8", 256, "00", 5}), StoreConflict);
+    EXPECT_THROW(s->add_device(Device{"IPUI-0002", a.id, "10.64.0.7", 256, "00", 5}), StoreConflict);
+    s->add_device(Device{"IPUI-0002", a.id, "10.64.0.8", 300, "ff", 6});
+    auto found = s->find_device(DeviceKey::home_address, "10.64.0.7");
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->identity_code, "IPUI-0001");
+    EXPECT_EQ(found->mip_spi, 256u);
+    EXPECT_EQ(found->mip_key_hex, "00112233445566778899aabbccddeeff");
+    EXPECT_EQ(s->list_devices(a.id).size(), 2u);
+    EXPECT_TRUE(s->list_devices(a.id + 1).empty());
+    EXPECT_TRUE(s->remove_device("IPUI-0002"));
+    EXPECT_FALSE(s->remove_device("IPUI-0002"));
+
+    auto put = [&](std::string care_of, std::uint64_t id) {
+      Change c{Change::Kind::put_mobility_binding, {}, {}};
+      c.binding = MobilityBinding{"10.64.0.7", std::move(care_of), 1000, id, 10};
+      return c;
+    };
+    const std::uint64_t t = 0xEC5C8A0000000001ull;  // NTP seconds with the top bit set (after 1968)
+    s->apply({put("198.51.100.9", t), put("198.51.100.10", t + (1ull << 32))}, nullptr);
+    s->apply({put("203.0.113.1", t)}, nullptr);  // older: must not win
+  }
+  auto s = open();
+  auto b = s->load_mobility_bindings();
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_EQ(b[0].care_of, "198.51.100.10");
+  EXPECT_EQ(b[0].identification, 0xEC5C8A0000000001ull + (1ull << 32));
+  auto one = s->find_mobility_binding("10.64.0.7");
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->care_of, "198.51.100.10");
+  EXPECT_EQ(one->identification, b[0].identification);
+  EXPECT_FALSE(s->find_mobility_binding("10.64.0.8"));
+  EXPECT_TRUE(s->find_device(DeviceKey::identity_code, "IPUI-0001"));
+}
+
+// Seed 002: the visited side's outbox keeps each node's accounting, in order, until delivered.
+TEST_P(StoreContract, RoamingOutboxKeepsEachNodesQueueInOrder) {
+  auto put = [](std::string node, std::string partner, std::int64_t seq) {
+    Change c{Change::Kind::put_outbox, {}, {}};
+    c.outbox = OutboxRecord{std::move(node), std::move(partner), seq, "04000014", 100 + seq};
+    return c;
+  };
+  {
+    auto s = open();
+    s->apply({put("v1", "home", 3), put("v1", "home", 1), put("v1", "other", 2), put("v2", "home", 1)},
+             nullptr);
+    auto del = put("v1", "home", 1);
+    del.kind = Change::Kind::delete_outbox;
+    s->apply({del}, nullptr);
+  }
+  auto s = open();
+  auto v1 = s->load_outbox("v1");
+  ASSERT_EQ(v1.size(), 2u);
+  EXPECT_EQ(v1[0].partner, "home");
+  EXPECT_EQ(v1[0].seq, 3);
+  EXPECT_EQ(v1[0].packet_hex, "04000014");
+  EXPECT_EQ(v1[0].created, 103);
+  EXPECT_EQ(v1[1].partner, "other");
+  ASSERT_EQ(s->load_outbox("v2").size(), 1u);
+  EXPECT_TRUE(s->load_outbox("v3").empty());
+}
+
+// Seed 003 billing: a charge is bound to its principal; a retried post is one charge.
+TEST_P(StoreContract, CallRecordsAreOnePerPrincipalAndCall) {
+  {
+    auto s = open();
+    CallRecord r{"IPUI-1@R", "call-1", "IPUI-2", 100, 42, 101};
+    auto [first, wrote] = s->add_call_record(r);
+    EXPECT_TRUE(wrote);
+    EXPECT_EQ(first.seconds, 42);
+    auto again = r;
+    again.seconds = 99;  // a conflicting retry does not change the charge
+    auto [second, wrote2] = s->add_call_record(again);
+    EXPECT_FALSE(wrote2);
+    EXPECT_EQ(second.seconds, 42);
+    EXPECT_TRUE(s->add_call_record(CallRecord{"IPUI-2@R", "call-1", "IPUI-1", 100, 42, 102}).second)
+        << "the same call id from another principal is its own charge";
+  }
+  auto s = open();
+  EXPECT_EQ(s->list_call_records().size(), 2u);
+  ASSERT_EQ(s->list_call_records("IPUI-1@R").size(), 1u);
+  EXPECT_EQ(s->list_call_records("IPUI-1@R")[0].callee, "IPUI-2");
 }

@@ -7,8 +7,10 @@
 
 #include "codec/dns/responder.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 namespace mobix::dns {
 
@@ -63,6 +65,26 @@ std::string cache_key(const ldns_rdf* owner, std::uint16_t qtype, std::uint16_t 
   return key;
 }
 
+/// The query's EDNS OPT record (RFC 6891 6.1.2) when it is the last record and one the fast path
+/// answers exactly as the full path would: version 0, no extended RCODE. Options (a COOKIE, say)
+/// are skipped: neither path implements them.
+struct Opt {
+  bool edns = false;
+  bool dnssec_ok = false;
+  std::size_t udp_limit = 512;
+};
+std::optional<Opt> read_opt(std::span<const std::uint8_t> q, std::size_t at) {
+  if (at + 11 > q.size() || q[at] != 0) return std::nullopt;  // the root name
+  const std::uint8_t* p = q.data() + at + 1;
+  if (ldns_read_uint16(p) != LDNS_RR_TYPE_OPT) return std::nullopt;
+  const std::size_t udp = ldns_read_uint16(p + 2);
+  const std::uint8_t ext_rcode = p[4], version = p[5];
+  const std::uint16_t flags = ldns_read_uint16(p + 6);
+  const std::size_t rdlength = ldns_read_uint16(p + 8);
+  if (ext_rcode != 0 || version != 0 || at + 11 + rdlength != q.size()) return std::nullopt;
+  return Opt{true, (flags & 0x8000) != 0, std::max<std::size_t>(512, std::min<std::size_t>(udp, kEdnsSize))};
+}
+
 struct RdfFree {
   void operator()(ldns_rdf* r) const { ldns_rdf_deep_free(r); }
 };
@@ -84,17 +106,19 @@ std::vector<std::uint8_t> Responder::respond(std::span<const std::uint8_t> query
     generation_ = g;
   }
   const std::uint8_t* w = query.data();
-  // Fast path for the common query (one question, no EDNS, nothing else): ldns reads the name
-  // and the cache answers, without building a full ldns_pkt.
-  if (LDNS_QDCOUNT(w) == 1 && LDNS_ANCOUNT(w) == 0 && LDNS_NSCOUNT(w) == 0 && LDNS_ARCOUNT(w) == 0 &&
+  // Fast path for the common query (one question, and at most an EDNS OPT record: what resolvers
+  // send, RFC 6891): ldns reads the name and the cache answers, without building a full ldns_pkt.
+  if (LDNS_QDCOUNT(w) == 1 && LDNS_ANCOUNT(w) == 0 && LDNS_NSCOUNT(w) == 0 && LDNS_ARCOUNT(w) <= 1 &&
       LDNS_OPCODE_WIRE(w) == LDNS_PACKET_QUERY) {
     ldns_rdf* raw_name = nullptr;
     std::size_t pos = LDNS_HEADER_SIZE;
     if (ldns_wire2dname(&raw_name, w, query.size(), &pos) == LDNS_STATUS_OK) {
       std::unique_ptr<ldns_rdf, RdfFree> name(raw_name);
-      if (pos + 4 == query.size()) {
-        auto key = cache_key(name.get(), ldns_read_uint16(w + pos), ldns_read_uint16(w + pos + 2),
-                             tcp ? 65535 : 512, LDNS_RD_WIRE(w) != 0, LDNS_CD_WIRE(w) != 0, 0);
+      auto opt = LDNS_ARCOUNT(w) == 0 ? std::optional<Opt>(Opt{}) : read_opt(query, pos + 4);
+      if (pos + 4 <= query.size() && opt && (LDNS_ARCOUNT(w) == 1 || pos + 4 == query.size())) {
+        const std::size_t limit = tcp ? 65535 : opt->edns ? opt->udp_limit : 512;
+        auto key = cache_key(name.get(), ldns_read_uint16(w + pos), ldns_read_uint16(w + pos + 2), limit,
+                             LDNS_RD_WIRE(w) != 0, LDNS_CD_WIRE(w) != 0, opt->edns ? 1 + opt->dnssec_ok : 0);
         if (auto hit = cache_.find(key); hit != cache_.end()) {
           rcode = hit->second.rcode;
           auto wire = hit->second.wire;
@@ -191,6 +215,9 @@ std::vector<std::uint8_t> Responder::respond(std::span<const std::uint8_t> query
     wire = to_wire(r.get());
   }
   if (wire.size() < 12 + ldns_rdf_size(owner)) return header_only(query, kServFail);
+  // An unknown EDNS version's refusal is not the answer for the key (which has no version): a
+  // cached one would be served to the version-0 queries that share it.
+  if (edns && ldns_pkt_edns_version(q.get()) != 0) return patch(std::move(wire));
   if (cache_.size() >= max_cached_) cache_.clear();
   cache_.emplace(std::move(key), Cached{wire, rcode});
   return patch(std::move(wire));

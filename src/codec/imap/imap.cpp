@@ -26,6 +26,39 @@ std::optional<Command> parse_command(std::string_view line) {
   return c;
 }
 
+namespace {
+// RFC 9051 9: status words are atoms, matched without regard to case.
+bool word_is(std::string_view s, std::string_view word) {
+  if (s.size() != word.size()) return false;
+  for (std::size_t i = 0; i < s.size(); ++i)
+    if (std::toupper(static_cast<unsigned char>(s[i])) != word[i]) return false;
+  return true;
+}
+}  // namespace
+
+std::optional<TaggedResponse> parse_tagged(std::string_view line, std::string_view tag) {
+  if (tag.empty() || line.size() <= tag.size() || line.substr(0, tag.size()) != tag ||
+      line[tag.size()] != ' ')
+    return std::nullopt;
+  auto rest = line.substr(tag.size() + 1);
+  auto sp = rest.find(' ');
+  auto word = rest.substr(0, sp);
+  TaggedResponse r;
+  if (word_is(word, "OK"))
+    r.status = Status::ok;
+  else if (word_is(word, "NO"))
+    r.status = Status::no;
+  else if (word_is(word, "BAD"))
+    r.status = Status::bad;
+  if (sp != std::string_view::npos) r.text = std::string(rest.substr(sp + 1));
+  return r;
+}
+
+bool is_ok_greeting(std::string_view line) {
+  return line.size() >= 4 && line.substr(0, 2) == "* " && word_is(line.substr(2, 2), "OK") &&
+         (line.size() == 4 || line[4] == ' ');
+}
+
 std::optional<Literal> literal_at_end(std::string_view line) {
   if (line.size() < 3 || line.back() != '}') return std::nullopt;
   auto open = line.rfind('{');

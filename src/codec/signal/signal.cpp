@@ -9,6 +9,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/hex.hpp"
+
 namespace mobix::signal {
 
 namespace {
@@ -85,19 +87,10 @@ std::optional<AccessRequest> decode_body(std::span<const std::uint8_t> body) {
 }
 
 std::optional<Key> key_from_hex(std::string_view hex) {
-  if (hex.size() != 2 * kKeySize) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
+  auto octets = decode_hex(hex);
+  if (!octets || octets->size() != kKeySize) return std::nullopt;
   Key k;
-  for (std::size_t i = 0; i < kKeySize; ++i) {
-    int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    k[i] = static_cast<std::uint8_t>(hi << 4 | lo);
-  }
+  std::copy(octets->begin(), octets->end(), k.begin());
   return k;
 }
 

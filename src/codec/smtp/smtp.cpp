@@ -47,9 +47,37 @@ std::optional<ReplyLine> parse_reply_line(std::string_view line) {
     code = code * 10 + (line[i] - '0');
   }
   if (code < 200 || code > 599) return std::nullopt;
+  if (line.find_first_of("\r\n") != std::string_view::npos) return std::nullopt;  // RFC 5321 2.3.8
   bool more = line.size() > 3 && line[3] == '-';
   if (line.size() > 3 && line[3] != '-' && line[3] != ' ') return std::nullopt;
   return ReplyLine{code, more};
+}
+
+ReplyReader::Status ReplyReader::line(std::string_view line) {
+  auto rl = parse_reply_line(line);
+  if (!rl || ++lines_ > kMaxLines || (lines_ > 1 && rl->code != reply_.code)) return Status::bad;
+  reply_.code = rl->code;
+  reply_.text.append(line).append("\r\n");
+  return rl->more ? Status::more : Status::done;
+}
+
+std::optional<std::string> ehlo_keyword(const Reply& ehlo, std::string_view keyword) {
+  std::string_view text = ehlo.text;
+  std::size_t pos = 0;
+  for (int line = 0; pos < text.size(); ++line) {
+    auto end = text.find("\r\n", pos);
+    if (end == std::string_view::npos) end = text.size();
+    if (line > 0 && end - pos >= 4) {  // the first line is the greeting, not a keyword
+      std::string kw(text.substr(pos + 4, end - pos - 4));
+      for (auto& c : kw) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (kw == keyword) return "";
+      if (kw.size() > keyword.size() && kw.compare(0, keyword.size(), keyword) == 0 &&
+          kw[keyword.size()] == ' ')
+        return kw.substr(keyword.size() + 1);
+    }
+    pos = end + 2;
+  }
+  return std::nullopt;
 }
 
 std::string base64(std::string_view in) {

@@ -38,6 +38,24 @@ struct ReplyLine {
 };
 std::optional<ReplyLine> parse_reply_line(std::string_view line);
 
+/// Assembles a reply from its lines as they arrive. RFC 5321 4.2.1: every line of a multi-line reply
+/// carries the same code; a line that does not, or a reply longer than kMaxLines, is `bad`.
+class ReplyReader {
+ public:
+  static constexpr int kMaxLines = 100;
+  enum class Status { more, done, bad };
+  Status line(std::string_view line);
+  const Reply& reply() const { return reply_; }
+
+ private:
+  Reply reply_;
+  int lines_ = 0;
+};
+
+/// The EHLO keyword's parameters ("AUTH PLAIN LOGIN" -> "PLAIN LOGIN"), or nullopt when the server
+/// does not advertise it (RFC 5321 4.1.1.1). `keyword` is upper case; the reply's case does not matter.
+std::optional<std::string> ehlo_keyword(const Reply& ehlo, std::string_view keyword);
+
 /// RFC 2047 "B" encoded-word for a display name when it is not plain ASCII; otherwise the
 /// name quoted as an RFC 5322 quoted-string.
 std::string display_name(std::string_view utf8_name);

@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# Seed 003 benchmarks (issue 16 item 9), in one run:
+#  1. Mobile IP registrations per second at the Home Agent, durable (each binding committed before
+#     its reply; the embedded store, synchronous=FULL), DEVICES mobile nodes from bench_mip_register,
+#     with the Home Agent's CPU per 1,000 registrations.
+#  2. Device bootstraps per second through the mobility manager (AS + TGS with a real MIT KDC, the
+#     initiating database over HTTPS + SPNEGO, a Mobile IP registration) against the KDC's own rate
+#     for the same AS exchange (kinit -k in a loop, the same keys, the same KDC), alternately.
+#  3. Memory per represented device (RSS growth of the mobix process over BOOT devices).
+# Prints markdown rows; raw output in bench/results/telephony-<time>.txt.
+# Usage: bench/run_telephony.sh [RUNS] [SECONDS] [DEVICES] [BOOT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${1:-3}
+SECS=${2:-10}
+DEVICES=${3:-1000}
+BOOT=${4:-500}
+B=build/release
+[ -x $B/bench/bench_mip_register ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
+mkdir -p bench/results
+raw=bench/results/telephony-$(date -u +%Y%m%dT%H%M%S).txt
+T=$(mktemp -d /tmp/mobix-bench-XXXXXX)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$T"
+}
+trap cleanup EXIT
+[ -n "${KEEP_BENCH:-}" ] && trap "echo kept $T" EXIT
+free_port() { /usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="u" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"; }
+HZ=$(getconf CLK_TCK)
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+median() { sort -n | awk '{a[NR]=$1} END {print (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2)}'; }
+wait_http() { for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.05; done; echo "not up: $1" >&2; tail -3 "$T"/serve*.log >&2; exit 1; }
+
+KEY=00112233445566778899aabbccddeeff
+echo "$KEY" >"$T/mip.key"
+ADMIN_PORT=$(free_port t) HA_PORT=$(free_port u) IDB_PORT=$(free_port t) MM_PORT=$(free_port t) KDC_PORT=$(free_port t)
+REALM=BENCH.TEST
+K=$T/krb5
+mkdir -p "$K"
+
+# --- the realm (as tests/integration/telephony_kerberos.sh) ---
+source scripts/krb5-realm.sh
+write_realm "$K" "$REALM" "$KDC_PORT"
+kdb5_util create -s -r $REALM -P masterpw >/dev/null 2>&1
+{
+  echo "addprinc -randkey HTTP/localhost"
+  echo "ktadd -k $K/http.keytab HTTP/localhost"
+  for i in $(seq 1 "$BOOT"); do echo "addprinc -randkey DEV-$i"; done
+  printf 'ktadd -k %s/mm.keytab' "$K"; for i in $(seq 1 "$BOOT"); do printf ' DEV-%s' "$i"; done; echo
+} | kadmin.local >/dev/null 2>&1
+krb5kdc -n -P "$K/kdc.pid" >/dev/null 2>&1 &
+KDC_PID=$!
+PIDS+=($KDC_PID)
+for _ in $(seq 1 100); do kinit -k -t "$K/mm.keytab" DEV-1@$REALM 2>/dev/null && break; sleep 0.05; done
+
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/ca.key" -out "$T/ca.crt" -days 2 \
+  -subj "/CN=Bench CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$T/idb.key" -out "$T/idb.csr" -subj "/CN=localhost" 2>/dev/null
+printf "subjectAltName=DNS:localhost\n" >"$T/ext.cnf"
+openssl x509 -req -in "$T/idb.csr" -CA "$T/ca.crt" -CAkey "$T/ca.key" -CAcreateserial -out "$T/idb.crt" -days 2 -extfile "$T/ext.cnf" 2>/dev/null
+
+cat >"$T/mobix.yaml" <<Y
+node: bench
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$ADMIN_PORT", no_token: true}
+home_agent: {listen: 127.0.0.1:$HA_PORT, address: 127.0.0.1, per_source_per_minute: 10000000, per_source_burst: 1000000}
+kerberos: {realm: $REALM, config: $K/krb5.conf, rcache_dir: $K}
+initiating_db: {listen: 127.0.0.1:$IDB_PORT, cert: $T/idb.crt, key: $T/idb.key, keytab: $K/http.keytab,
+                home_agent: 127.0.0.1:$HA_PORT, per_source_per_minute: 1000000, per_source_burst: 100000}
+mobility_manager: {listen: 127.0.0.1:$MM_PORT, base_stations: [127.0.0.1], keytab: $K/mm.keytab,
+                   initiating_db: 127.0.0.1:$IDB_PORT, initiating_db_host: localhost, ca: $T/ca.crt,
+                   device_timeout: 3600, bootstrap_threads: 4}
+Y
+# The devices' records, written straight into the store (migrated by a first start).
+$B/apps/mobix/mobix serve --config "$T/mobix.yaml" >"$T/serve0.log" 2>&1 &
+P=$!
+wait_http "http://127.0.0.1:$ADMIN_PORT/healthz"
+kill $P; wait $P 2>/dev/null || true
+n=$(( DEVICES > BOOT ? DEVICES : BOOT ))
+{
+  echo "BEGIN;"
+  for i in $(seq 1 "$n"); do
+    a=$((0x0A400001 + i - 1))  # 10.64.0.1 upwards, as bench_mip_register counts
+    echo "INSERT INTO devices VALUES ('DEV-$i', $i, '$((a >> 24 & 255)).$((a >> 16 & 255)).$((a >> 8 & 255)).$((a & 255))', 300, '$KEY', 0);"
+  done
+  echo "COMMIT;"
+} | sqlite3 "$T/mobix.db"
+$B/apps/mobix/mobix serve --config "$T/mobix.yaml" >"$T/serve.log" 2>&1 &
+MOBIX_PID=$!
+PIDS+=($MOBIX_PID)
+wait_http "http://127.0.0.1:$ADMIN_PORT/healthz"
+echo "# seed 003 bench $(date -u +%FT%TZ): runs=$RUNS seconds=$SECS devices=$DEVICES boot=$BOOT" | tee "$raw"
+
+# --- 1. Mobile IP registrations at the Home Agent ---
+for r in $(seq 1 "$RUNS"); do
+  # A new bench_mip_register counts its identifications from 1 again: start in a later second than
+  # the last run ended, or the Home Agent rightly calls the first second's requests replays.
+  sleep 1.1
+  t0=$(ticks $MOBIX_PID)
+  out=$($B/bench/bench_mip_register --port "$HA_PORT" --devices "$DEVICES" --seconds "$SECS" --window 128 --key-file "$T/mip.key")
+  t1=$(ticks $MOBIX_PID)
+  rate=$(sed 's/.*accepted_per_s=\([0-9]*\).*/\1/' <<<"$out")
+  cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v r="$rate" -v s="$SECS" 'BEGIN {printf "%.1f", (r > 0 ? t * 1000 / hz / (r * s / 1000) : 0)}')
+  echo "mip run=$r $out cpu_ms_per_1k=$cpu" | tee -a "$raw"
+done
+
+# --- 2. bootstraps through the mobility manager vs the KDC's own AS rate (alternately) ---
+MM=127.0.0.1:$MM_PORT
+# report on|off: the base station reports every device on one kept-alive connection.
+report() {
+  /usr/bin/python3 - "$MM_PORT" "$BOOT" "$1" <<'P'
+import http.client, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]))
+for i in range(1, int(sys.argv[2]) + 1):
+    c.request("POST", "/v1/devices/DEV-%d/%s" % (i, sys.argv[3]), body='{"care_of":"198.51.100.9"}',
+              headers={"Content-Type": "application/json"})
+    r = c.getresponse(); r.read()
+    assert r.status == 202, (i, r.status)
+P
+}
+for r in $(seq 1 "$RUNS"); do
+  # The KDC alone: sequential AS exchanges with the devices' keys, one kinit process each.
+  start=$(date +%s.%N); k=0
+  while [ $k -lt 200 ]; do k=$((k + 1)); kinit -k -t "$K/mm.keytab" DEV-$(( (k % BOOT) + 1 ))@$REALM; done
+  kdc=$(awk -v n=$k -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", n / (b - a)}')
+  # Four kinit loops at once: what the KDC gives several clients.
+  start=$(date +%s.%N)
+  loops=()
+  for w in 1 2 3 4; do
+    ( for k in $(seq 1 100); do kinit -c "MEMORY:w$w" -k -t "$K/mm.keytab" DEV-$(( (k * w % BOOT) + 1 ))@$REALM; done ) &
+    loops+=($!)
+  done
+  wait "${loops[@]}"
+  kdc4=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN {printf "%.0f", 400 / (b - a)}')
+  # mobix: BOOT devices switched on at once; time until all are represented.
+  rss0=$(rss_kb $MOBIX_PID); t0=$(ticks $MOBIX_PID)
+  start=$(date +%s.%N)
+  report on
+  for _ in $(seq 1 1200); do
+    active=$(curl -fsS "http://$MM/v1/devices" | jq '[.[] | select(.state == "active")] | length')
+    [ "$active" = "$BOOT" ] && break; sleep 0.05
+  done
+  end=$(date +%s.%N); t1=$(ticks $MOBIX_PID); rss1=$(rss_kb $MOBIX_PID)
+  [ "$active" = "$BOOT" ] || curl -fsS "http://$MM/v1/devices" |
+    jq -c '[.[] | select(.state != "active") | {identity_code, state, reason}] | .[:5]' | tee -a "$raw"
+  boot=$(awk -v n="$BOOT" -v a="$start" -v b="$end" 'BEGIN {printf "%.0f", n / (b - a)}')
+  per_dev=$(awk -v a="$rss0" -v b="$rss1" -v n="$BOOT" 'BEGIN {printf "%.1f", (b - a) / n}')
+  cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$BOOT" 'BEGIN {printf "%.2f", t * 1000 / hz / n}')
+  echo "boot run=$r active=$active mobix_per_s=$boot kdc_kinit_seq_per_s=$kdc kdc_kinit_4_per_s=$kdc4 ratio_vs_4=$(awk -v a="$boot" -v b="$kdc4" 'BEGIN {printf "%.2f", a / b}') rss_kb_per_device=$per_dev cpu_ms_per_boot=$cpu" | tee -a "$raw"
+  report off
+  for _ in $(seq 1 600); do [ "$(curl -fsS "http://$MM/v1/devices" | jq length)" = 0 ] && break; sleep 0.05; done
+done
+
+echo
+curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^mobix_(mip_requests|mm_bootstraps|initiating_db_requests)_total' | tee -a "$raw"
+echo "| work | mobix (median of $RUNS) | reference | ratio | CPU |"
+echo "| --- | --- | --- | --- | --- |"
+mip=$(grep '^mip ' "$raw" | sed 's/.*accepted_per_s=\([0-9]*\).*/\1/' | median)
+mipcpu=$(grep '^mip ' "$raw" | sed 's/.*cpu_ms_per_1k=\([0-9.]*\).*/\1/' | median)
+mip99=$(grep '^mip ' "$raw" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/' | median)
+echo "| Mobile IP registrations/s, durable, $DEVICES devices | $mip/s (p99 $mip99 ms) | goal 20,000/s | $(awk -v a="$mip" 'BEGIN {printf "%.2f", a / 20000}')× goal | $mipcpu CPU-ms per 1,000 |"
+boot=$(grep '^boot ' "$raw" | sed 's/.*mobix_per_s=\([0-9]*\).*/\1/' | median)
+kdc4=$(grep '^boot ' "$raw" | sed 's/.*kdc_kinit_4_per_s=\([0-9]*\).*/\1/' | median)
+kdc=$(grep '^boot ' "$raw" | sed 's/.*kdc_kinit_seq_per_s=\([0-9]*\).*/\1/' | median)
+rss=$(grep '^boot ' "$raw" | sed 's/.*rss_kb_per_device=\([0-9.]*\).*/\1/' | median)
+bcpu=$(grep '^boot ' "$raw" | sed 's/.*cpu_ms_per_boot=\([0-9.]*\).*/\1/' | median)
+echo "| device bootstraps/s ($BOOT switched on at once: AS + TGS + HTTPS/SPNEGO + Mobile IP) | $boot/s | kinit -k: $kdc/s sequential, $kdc4/s four at once | $(awk -v a="$boot" -v b="$kdc4" 'BEGIN {printf "%.2f", a / b}')× | $bcpu CPU-ms per bootstrap |"
+echo "| memory per represented device (RSS growth over $BOOT) | $rss KiB | goal ≤ 100 kB | | |"
+echo "raw: $raw"

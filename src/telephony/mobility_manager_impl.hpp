@@ -1,0 +1,77 @@
+#pragma once
+// The mobility manager's insides, shared by its parts (private to src/telephony):
+//   mobility_manager.cpp  the Role and the base stations' HTTP intake (reports, listings)
+//   proxy_lifecycle.cpp   each device's coroutine: tickets, initiating information, Mobile IP
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "core/role.hpp"
+#include "mobile_node/mobile_node.hpp"
+#include "net/http_client.hpp"
+#include "net/http_server.hpp"
+#include "telephony/device_proxy.hpp"
+
+namespace mobix::telephony {
+
+class MobilityManager final : public Role {
+ public:
+  explicit MobilityManager(RoleContext& ctx);
+  ~MobilityManager() override;
+  void start() override;
+  void stop() override;
+  bool drained() const override;
+  void listeners(Listeners& out) const override;
+
+ private:
+  // ---- intake (mobility_manager.cpp) ----
+  void handle(const HttpRequest& req, HttpReply reply);
+  HttpResponse report(const std::string& code, bool on, const std::string& body, const std::string& peer);
+  HttpResponse refuse(int status, const std::string& outcome, const std::string& peer,
+                      const std::string& detail);
+  /// A chargeable use (a call): the proxy posts the charge to the billing service as the device.
+  boost::asio::awaitable<void> charge(std::shared_ptr<DeviceProxy> d, std::string body, HttpReply reply);
+
+  // ---- each device (proxy_lifecycle.cpp) ----
+  enum class Ended { stop, restart };
+  boost::asio::awaitable<void> run_device(std::shared_ptr<DeviceProxy> d);
+  boost::asio::awaitable<bool> bootstrap(DeviceProxy& d);
+  boost::asio::awaitable<bool> fetch_initiating(DeviceProxy& d, std::string token,
+                                                krb::SpnegoInitiator& initiator);
+  boost::asio::awaitable<bool> register_at(DeviceProxy& d, std::uint32_t care_of);
+  boost::asio::awaitable<Ended> keep(DeviceProxy& d);
+  boost::asio::awaitable<void> renew_tickets(DeviceProxy& d);
+  boost::asio::awaitable<void> backoff(DeviceProxy& d);
+  void fail(DeviceProxy& d, const std::string& outcome, const std::string& detail);
+
+  /// Kept-alive HTTPS connections to the initiating database (no TLS handshake per device).
+  std::unique_ptr<net::HttpsConnection> take_connection();
+  void give_back(std::unique_ptr<net::HttpsConnection> c);
+  boost::asio::awaitable<net::HttpsConnection::Response> get_initiating(const std::string& code,
+                                                                        const std::string& token);
+
+  static std::int64_t now();
+  static void count(const std::string& name, const std::string& outcome);
+
+  boost::asio::io_context& io_;
+  const MobilityManagerConfig& cfg_;
+  std::string realm_;
+  boost::asio::thread_pool pool_;  ///< Kerberos calls block on the KDC: they run here
+  std::shared_ptr<boost::asio::ssl::context> tls_;
+  std::unique_ptr<mip::RegistrationClient> mip_;
+  std::map<std::string, std::shared_ptr<DeviceProxy>> devices_;
+  static constexpr std::size_t kIdleConnections = 8;
+  std::vector<std::unique_ptr<net::HttpsConnection>> idle_connections_;
+  std::unique_ptr<HttpServer> server_;
+  LogRateLimiter log_limit_{5};
+  bool stopping_ = false;
+};
+
+}  // namespace mobix::telephony

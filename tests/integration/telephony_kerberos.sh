@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# Seed 003 against a real MIT Kerberos KDC (krb5kdc, kdb5_util, kadmin.local, keytabs), with kinit,
+# klist, kvno and curl --negotiate as independent clients. The initiating database serves a device's
+# initiating information only to that device's principal over HTTPS + SPNEGO: no credentials (401
+# challenge), another device's principal (403), a replayed authenticator and an expired ticket
+# (401) are refused, each replied, counted and logged. The mobility manager bootstraps devices from
+# `mobix sim device on`: a TGT with the identity code as principal (the KDC's log shows the AS and
+# TGS exchanges), the initiating information, a Mobile IP registration at the Home Agent; a move to a
+# new care-of address; a wrong identity code; the KDC down (the new device retries with a clear
+# reason while the running one stays represented; back up, it is represented); switch-off and silence;
+# billing flooded (429) and billing down behind a second mobility manager (502 billing_unreachable).
+source "$(dirname "$0")/lib.sh"
+for b in krb5kdc kdb5_util kadmin.local kinit klist kvno; do
+  command -v $b >/dev/null || fail "$b is not installed (krb5-kdc, krb5-admin-server, krb5-user)"
+done
+read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT < <(free_ports t u t t d t t)
+ADMIN=127.0.0.1:$ADMIN_PORT
+MM=127.0.0.1:$MM_PORT
+REALM=MOBIX.TEST
+K=$T/krb5
+mkdir -p "$K"
+
+# --- the realm: its own krb5.conf and kdc.conf (ENVIRONMENT.md recipe), a 2 s clock skew so an
+# expired ticket is refused without waiting five minutes ---
+source "$(dirname "$0")/../../scripts/krb5-realm.sh"
+write_realm "$K" "$REALM" "$KDC_PORT" 2
+kdb5_util create -s -r $REALM -P masterpw >"$K/create.log" 2>&1 || fail "kdb5_util: $(tail -3 "$K/create.log")"
+kadm() { kadmin.local -q "$1" >>"$K/kadmin.log" 2>&1 || fail "kadmin.local $1: $(tail -3 "$K/kadmin.log")"; }
+kadm "addprinc -randkey HTTP/localhost"
+kadm "ktadd -k $K/http.keytab HTTP/localhost"
+for d in IPUI-00A1B2C3 IPUI-00D4E5F6; do
+  kadm "addprinc -randkey $d"
+  kadm "ktadd -k $K/mm.keytab $d"   # the device's key lives only in the KDC and the mobility manager's keytab
+done
+start_kdc() {
+  krb5kdc -n -P "$K/kdc.pid" >>"$K/kdc.out" 2>&1 &
+  KDC_PID=$!
+  PIDS+=("$KDC_PID")
+  for _ in $(seq 1 100); do kinit -k -t "$K/mm.keytab" IPUI-00A1B2C3@$REALM 2>/dev/null && return 0; sleep 0.05; done
+  fail "krb5kdc did not start: $(tail -3 "$K/kdc.out")"
+}
+start_kdc
+klist | grep -q "krbtgt/$REALM@$REALM" || fail "kinit gave no TGT: $(klist 2>&1)"
+
+# --- TLS for the initiating database (a private CA; ENVIRONMENT.md recipe) ---
+P=$T/pki
+mkdir -p "$P"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 2 \
+  -subj "/CN=Telephony Test CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/idb.key" -out "$P/idb.csr" -subj "/CN=localhost" 2>/dev/null
+printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" > "$P/ext.cnf"
+openssl x509 -req -in "$P/idb.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial -out "$P/idb.crt" -days 2 \
+  -extfile "$P/ext.cnf" 2>/dev/null
+
+cat > "$T/mobix.yaml" <<Y
+node: telephony-test
+store: {path: mobix.db}
+admin: {listen: "$ADMIN", no_token: true}
+home_agent: {listen: 127.0.0.1:$HA_PORT, address: 127.0.0.1, max_lifetime: 60}
+kerberos: {realm: $REALM, config: $K/krb5.conf, rcache_dir: $K}
+initiating_db:
+  listen: 127.0.0.1:$IDB_PORT
+  cert: $P/idb.crt
+  key: $P/idb.key
+  keytab: $K/http.keytab
+  home_agent: 127.0.0.1:$HA_PORT
+# A small burst per source (refilled at one a second): the test's end runs one client into it.
+billing: {listen: 127.0.0.1:$BILL_PORT, cert: $P/idb.crt, key: $P/idb.key, keytab: $K/http.keytab,
+          per_source_per_minute: 60, per_source_burst: 30}
+mobility_manager:
+  listen: $MM
+  billing: 127.0.0.1:$BILL_PORT
+  billing_host: localhost
+  base_stations: [127.0.0.1/32]
+  keytab: $K/mm.keytab
+  initiating_db: 127.0.0.1:$IDB_PORT
+  initiating_db_host: localhost
+  ca: $P/ca.crt
+  device_timeout: 6
+  mip_lifetime: 60
+  retry_max: 2
+Y
+start_serve "$T/mobix.yaml" "$ADMIN_PORT" "$T/serve.log" || fail "serve did not start: $(tail -5 "$T/serve.log")"
+api() { curl -fsS -H 'Content-Type: application/json' "$@"; }
+for s in 4670001:10.64.0.7:IPUI-00A1B2C3 4670002:10.64.0.8:IPUI-00D4E5F6; do
+  IFS=: read -r msisdn home code <<<"$s"
+  api -X POST "http://$ADMIN/api/v1/subscribers" -d "{\"msisdn\":\"$msisdn\",\"username\":\"user$msisdn\"}" >/dev/null
+  api -X POST "http://$ADMIN/api/v1/devices" -d "{\"identity_code\":\"$code\",\"subscriber\":\"$msisdn\",\"home_address\":\"$home\",\"mip_spi\":300,\"mip_key\":\"$(openssl rand -hex 16)\"}" >/dev/null ||
+    fail "device $code"
+done
+IDB=https://localhost:$IDB_PORT/v1/initiating
+outcome() { metric "mobix_initiating_db_requests_total{outcome=\"$1\"}"; }
+logged() { for _ in $(seq 1 40); do grep -q "$1" "$T/serve.log" && return 0; sleep 0.05; done; fail "no log line matching '$1'"; }
+
+# --- the initiating database, with curl --negotiate as the device's independent client ---
+kinit -k -t "$K/mm.keytab" IPUI-00A1B2C3@$REALM
+body=$(curl -fsS --negotiate -u : --cacert "$P/ca.crt" "$IDB/IPUI-00A1B2C3") || fail "curl --negotiate was refused"
+[ "$(jq -r '.home_address, .user_name, .mip_spi' <<<"$body" | tr '\n' ' ')" = "10.64.0.7 user4670001 300 " ] ||
+  fail "initiating information: $body"
+klist | grep -q "HTTP/localhost@$REALM" || fail "curl did not get a service ticket for HTTP/localhost: $(klist)"
+kvno HTTP/localhost@$REALM | grep -q "kvno = " || fail "kvno disagrees"
+pass "curl --negotiate as IPUI-00A1B2C3@$REALM got its initiating information; klist shows the HTTP/localhost ticket"
+
+before=$(outcome challenged)
+code=$(curl -sS -o /dev/null -D "$T/h" -w '%{http_code}' --cacert "$P/ca.crt" "$IDB/IPUI-00A1B2C3")
+[ "$code" = 401 ] && grep -qi '^WWW-Authenticate: Negotiate' "$T/h" || fail "no Negotiate challenge without credentials ($code)"
+[ "$(outcome challenged)" = $((before + 1)) ] || fail "the challenge was not counted"
+before=$(outcome not_entitled)
+code=$(curl -sS -o "$T/b" -w '%{http_code}' --negotiate -u : --cacert "$P/ca.crt" "$IDB/IPUI-00D4E5F6")
+[ "$code" = 403 ] && grep -q not_entitled "$T/b" || fail "a device got another device's information ($code: $(cat "$T/b"))"
+[ "$(outcome not_entitled)" = $((before + 1)) ] || fail "not_entitled not counted"
+logged "refused a request from 127.0.0.1: not_entitled (IPUI-00A1B2C3@$REALM asked for IPUI-00D4E5F6)"
+pass "without credentials: a Negotiate challenge; another device's information: 403, counted and logged"
+
+# A token captured on its way (never presented) and then replayed twice: the second is refused.
+capture() { # OUT: a fresh Negotiate token for HTTP@localhost, as curl builds it
+  /usr/bin/python3 "$(dirname "$0")/negotiate_capture.py" "$CAP_PORT" "$1" &
+  local cap=$!
+  for _ in $(seq 1 100); do curl -s -o /dev/null "http://localhost:$CAP_PORT/" 2>/dev/null && break; sleep 0.05; done
+  curl -s -o /dev/null --negotiate -u : "http://localhost:$CAP_PORT/x" || true
+  wait $cap
+  [ -s "$1" ] || fail "no token captured"
+}
+capture "$T/token1"
+code=$(curl -sS -o /dev/null -w '%{http_code}' --cacert "$P/ca.crt" -H "Authorization: Negotiate $(cat "$T/token1")" "$IDB/IPUI-00A1B2C3")
+[ "$code" = 200 ] || fail "the captured token was refused on first use ($code)"
+before=$(outcome replayed)
+code=$(curl -sS -o "$T/b" -w '%{http_code}' --cacert "$P/ca.crt" -H "Authorization: Negotiate $(cat "$T/token1")" "$IDB/IPUI-00A1B2C3")
+[ "$code" = 401 ] && grep -q replayed "$T/b" || fail "a replayed authenticator was accepted ($code: $(cat "$T/b"))"
+[ "$(outcome replayed)" = $((before + 1)) ] || fail "the replay was not counted"
+logged "refused a request from 127.0.0.1: replayed"
+# A ticket that expired: a 5 s TGT, a token built at once, presented after it ran out (2 s skew).
+kinit -l 5s -k -t "$K/mm.keytab" IPUI-00A1B2C3@$REALM
+capture "$T/token2"
+sleep 8
+before=$(outcome expired)
+code=$(curl -sS -o "$T/b" -w '%{http_code}' --cacert "$P/ca.crt" -H "Authorization: Negotiate $(cat "$T/token2")" "$IDB/IPUI-00A1B2C3")
+[ "$code" = 401 ] && grep -q expired "$T/b" || fail "an expired ticket was accepted ($code: $(cat "$T/b"))"
+[ "$(outcome expired)" = $((before + 1)) ] || fail "the expired ticket was not counted"
+logged "refused a request from 127.0.0.1: expired"
+pass "a replayed authenticator and an expired ticket are refused (401), counted and logged"
+
+# --- the mobility manager: device switched on through its base station ---
+state() { "$MOBIX" sim device status --id "$1" --mm "$MM" 2>/dev/null | jq -r "${2:-.state} // empty" 2>/dev/null || true; }
+wait_state() { # CODE STATE [FIELD VALUE]
+  for _ in $(seq 1 200); do [ "$(state "$1")" = "$2" ] && return 0; sleep 0.1; done
+  fail "$1 never became $2: $("$MOBIX" sim device status --id "$1" --mm "$MM" 2>&1)"
+}
+binding_of() { curl -fsS "http://$ADMIN/api/v1/mip/bindings" | jq -r --arg h "$1" '[.[] | select(.home_address == $h) | .care_of] | join(",")'; }
+"$MOBIX" sim device on --id IPUI-00A1B2C3 --care-of 198.51.100.9 --mm "$MM" >/dev/null || fail "switch on refused"
+# Its base station repeats the report every second (the heartbeat), from where the device is.
+echo 198.51.100.9 > "$T/careof"
+( while [ -f "$T/careof" ]; do
+    "$MOBIX" sim device on --id IPUI-00A1B2C3 --care-of "$(cat "$T/careof" 2>/dev/null || echo 198.51.100.9)" --mm "$MM" >/dev/null 2>&1
+    sleep 1
+  done ) &
+PIDS+=($!)
+wait_state IPUI-00A1B2C3 active
+[ "$(binding_of 10.64.0.7)" = 198.51.100.9 ] || fail "no Mobile IP binding for 10.64.0.7: $(binding_of 10.64.0.7)"
+[ "$(state IPUI-00A1B2C3 .user_name)" = user4670001 ] || fail "the proxy lacks the subscriber's user name"
+grep -q "AS_REQ .*IPUI-00A1B2C3@$REALM for krbtgt/$REALM@$REALM" "$K/kdc.log" || fail "the KDC saw no AS exchange for the device"
+grep -q "TGS_REQ .*IPUI-00A1B2C3@$REALM for HTTP/localhost@$REALM" "$K/kdc.log" || fail "the KDC saw no TGS exchange for the initiating database"
+pass "switched on: TGT as IPUI-00A1B2C3@$REALM and a ticket for HTTP/localhost (KDC log), initiating information, Mobile IP binding via 198.51.100.9"
+
+echo 203.0.113.5 > "$T/careof"
+for _ in $(seq 1 100); do [ "$(binding_of 10.64.0.7)" = 203.0.113.5 ] && break; sleep 0.05; done
+[ "$(binding_of 10.64.0.7)" = 203.0.113.5 ] || fail "the move did not reach the Home Agent: $(binding_of 10.64.0.7)"
+pass "the device moved: its home address is now reachable via 203.0.113.5 (claim 5)"
+
+# A wrong identity code: the KDC does not know it and the keytab has no key; counted, logged, retried.
+before=$(metric 'mobix_mm_bootstraps_total{outcome="no_key"}')
+"$MOBIX" sim device on --id IPUI-DEADBEEF --care-of 198.51.100.9 --mm "$MM" >/dev/null
+wait_state IPUI-DEADBEEF retrying
+[ "$(state IPUI-DEADBEEF .reason)" = no_key ] || fail "a wrong identity code: $(state IPUI-DEADBEEF .)"
+[ "$(metric 'mobix_mm_bootstraps_total{outcome="no_key"}')" -gt "$before" ] || fail "no_key not counted"
+logged "IPUI-DEADBEEF: no_key"
+"$MOBIX" sim device off --id IPUI-DEADBEEF --mm "$MM" >/dev/null
+# Only base stations may report: a stranger who knows an identity code cannot switch it on.
+before=$(metric 'mobix_mm_reports_total{outcome="not_a_base_station"}')
+code=$(curl -sS -o "$T/b" -w '%{http_code}' --interface 127.0.0.2 -X POST "http://$MM/v1/devices/IPUI-00D4E5F6/on" -d '{"care_of":"1.2.3.4"}')
+[ "$code" = 403 ] && grep -q not_a_base_station "$T/b" || fail "a stranger switched a device on ($code: $(cat "$T/b"))"
+[ "$(metric 'mobix_mm_reports_total{outcome="not_a_base_station"}')" = $((before + 1)) ] || fail "not counted"
+logged "refused a report from 127.0.0.2: not_a_base_station"
+[ -z "$(state IPUI-00D4E5F6)" ] || fail "the stranger's report created a proxy"
+pass "a wrong identity code retries with reason no_key (counted, logged); a stranger's report is refused (403, counted, logged)"
+
+# --- billing (claims 2-3): charges bound to the authenticated principal, a retried post is one charge ---
+BILL=https://localhost:$BILL_PORT/v1/charges
+bill_outcome() { metric "mobix_billing_requests_total{outcome=\"$1\"}"; }
+kinit -k -t "$K/mm.keytab" IPUI-00D4E5F6@$REALM
+charge='{"call_id":"call-0001","callee":"IPUI-00A1B2C3","started":1796000000,"seconds":42,"principal":"someone-else"}'
+code=$(curl -sS -o "$T/b" -w '%{http_code}' --negotiate -u : --cacert "$P/ca.crt" -H 'Content-Type: application/json' -d "$charge" "$BILL")
+[ "$code" = 201 ] && [ "$(jq -r .principal "$T/b")" = "IPUI-00D4E5F6@$REALM" ] || fail "curl's charge: $code $(cat "$T/b")"
+before=$(bill_outcome duplicate)
+code=$(curl -sS -o "$T/b" -w '%{http_code}' --negotiate -u : --cacert "$P/ca.crt" -H 'Content-Type: application/json' -d "$charge" "$BILL")
+[ "$code" = 200 ] && [ "$(bill_outcome duplicate)" = $((before + 1)) ] || fail "a retried charge: $code $(cat "$T/b")"
+before=$(bill_outcome conflict)
+code=$(curl -sS -o "$T/b" -w '%{http_code}' --negotiate -u : --cacert "$P/ca.crt" -H 'Content-Type: application/json' \
+  -d "${charge/\"seconds\":42/\"seconds\":4200}" "$BILL")
+[ "$code" = 409 ] && [ "$(bill_outcome conflict)" = $((before + 1)) ] || fail "a changed retry was not refused: $code $(cat "$T/b")"
+logged "billing: refused a request from 127.0.0.1: conflict"
+before=$(bill_outcome bad_charge)
+code=$(curl -sS -o "$T/b" -w '%{http_code}' --negotiate -u : --cacert "$P/ca.crt" -H 'Content-Type: application/json' -d '{"call_id":"x"}' "$BILL")
+[ "$code" = 400 ] && grep -q call_id "$T/b" && [ "$(bill_outcome bad_charge)" = $((before + 1)) ] || fail "a bad charge: $code $(cat "$T/b")"
+logged "billing: refused a request from 127.0.0.1: bad_charge (call_id:"
+before=$(bill_outcome challenged)
+code=$(curl -sS -o /dev/null -w '%{http_code}' -D "$T/h" --cacert "$P/ca.crt" -H 'Content-Type: application/json' -d "$charge" "$BILL")
+[ "$code" = 401 ] && grep -qi "^WWW-Authenticate: Negotiate" "$T/h" || fail "an unauthenticated charge got $code"
+[ "$(bill_outcome challenged)" = $((before + 1)) ] || fail "the challenge was not counted"
+pass "billing: curl --negotiate's charge is bound to its principal (not the body's); a retry is one charge; a changed retry, a bad charge and no credentials are refused (counted, logged)"
+# The proxy charges a call as its device, with a ticket for the billing service from the device's TGT.
+"$MOBIX" sim device call --id IPUI-00A1B2C3 --to IPUI-00D4E5F6 --seconds 61 --call-id call-0002 --mm "$MM" >"$T/call1" ||
+  fail "the proxy's charge: $(cat "$T/call1")"
+sleep 1.1  # the retry comes in another second: a report without "started" must still be the same charge
+"$MOBIX" sim device call --id IPUI-00A1B2C3 --to IPUI-00D4E5F6 --seconds 61 --call-id call-0002 --mm "$MM" >"$T/call2" ||
+  fail "the proxy's retried charge: $(cat "$T/call2")"
+records=$(curl -fsS "http://$ADMIN/api/v1/charges?principal=IPUI-00A1B2C3@$REALM")
+[ "$(jq '[.[] | select(.call_id == "call-0002")] | length' <<<"$records")" = 1 ] || fail "charges: $records"
+[ "$(jq -r '.[] | select(.call_id == "call-0002") | .seconds' <<<"$records")" = 61 ] || fail "charge: $records"
+grep -q "TGS_REQ .*IPUI-00A1B2C3@$REALM for HTTP/localhost@$REALM" "$K/kdc.log" || fail "no service ticket for the billing service"
+pass "the proxy charged a call as IPUI-00A1B2C3@$REALM (a retry is one record)"
+
+# --- the KDC down: a new device fails clearly and retries; the represented one keeps working ---
+kill "$KDC_PID"; wait "$KDC_PID" 2>/dev/null || true
+before=$(metric 'mobix_mm_bootstraps_total{outcome="kdc_unreachable"}')
+"$MOBIX" sim device on --id IPUI-00D4E5F6 --care-of 198.51.100.77 --mm "$MM" >/dev/null
+wait_state IPUI-00D4E5F6 retrying
+[ "$(state IPUI-00D4E5F6 .reason)" = kdc_unreachable ] || fail "KDC down: $(state IPUI-00D4E5F6 .)"
+[ "$(metric 'mobix_mm_bootstraps_total{outcome="kdc_unreachable"}')" -gt "$before" ] || fail "kdc_unreachable not counted"
+logged "IPUI-00D4E5F6: kdc_unreachable"
+[ "$(state IPUI-00A1B2C3)" = active ] && [ "$(binding_of 10.64.0.7)" = 203.0.113.5 ] ||
+  fail "the represented device stopped working while the KDC was down"
+start_kdc
+"$MOBIX" sim device on --id IPUI-00D4E5F6 --care-of 198.51.100.77 --mm "$MM" >/dev/null
+wait_state IPUI-00D4E5F6 active
+[ "$(binding_of 10.64.0.8)" = 198.51.100.77 ] || fail "after the KDC came back: no binding for 10.64.0.8"
+pass "KDC down: the new device retried with reason kdc_unreachable (counted, logged), the running one stayed represented; KDC back: represented"
+
+# --- switched off; and silence ---
+rm -f "$T/careof"; sleep 1.2  # the heartbeats end
+"$MOBIX" sim device off --id IPUI-00A1B2C3 --mm "$MM" >/dev/null || fail "switch off refused"
+for _ in $(seq 1 100); do [ -z "$(binding_of 10.64.0.7)" ] && break; sleep 0.05; done
+[ -z "$(binding_of 10.64.0.7)" ] || fail "switched off, but the binding stayed"
+# IPUI-00D4E5F6 is not reported again: after device_timeout (6 s) its proxy deregisters it.
+for _ in $(seq 1 200); do [ -z "$(binding_of 10.64.0.8)" ] && break; sleep 0.1; done
+[ -z "$(binding_of 10.64.0.8)" ] || fail "a silent device stayed registered"
+grep -q "IPUI-00D4E5F6 not heard from" "$T/serve.log" || fail "no log line for the silent device"
+[ "$(curl -fsS "http://$MM/v1/devices" | jq length)" = 0 ] || fail "devices still represented: $(curl -fsS "http://$MM/v1/devices")"
+pass "switched off and silent devices are deregistered and no longer represented"
+
+# --- one client flooding billing: refused 429 before any Kerberos work, counted and logged ---
+before=$(bill_outcome rate_limited)
+for i in $(seq 1 80); do
+  code=$(curl -sS -o "$T/b" -w '%{http_code}' --cacert "$P/ca.crt" "$BILL")
+  [ "$code" = 429 ] && break
+  [ "$code" = 401 ] || fail "request $i while flooding: $code $(cat "$T/b")"
+done
+[ "$code" = 429 ] && [ "$(jq -r .error "$T/b")" = rate_limited ] || fail "80 requests and no 429: $code"
+[ "$(bill_outcome rate_limited)" -gt "$before" ] || fail "rate_limited not counted"
+logged "billing: refused a request from 127.0.0.1: rate_limited"
+pass "a client flooding billing is refused 429 rate_limited after its burst (counted, logged)"
+
+# --- a mobility manager whose billing service is down: the call is refused 502 billing_unreachable
+# (counted, logged), the device stays represented. A second node runs only a mobility manager. ---
+read -r ADMIN2_PORT MM2_PORT DEAD_PORT < <(free_ports t t t)
+cat >"$T/mm2.yaml" <<Y
+node: telephony-mm2
+store: {path: mm2.db}
+admin: {listen: "127.0.0.1:$ADMIN2_PORT", no_token: true}
+kerberos: {realm: $REALM, config: $K/krb5.conf, rcache_dir: $K}
+mobility_manager:
+  listen: 127.0.0.1:$MM2_PORT
+  billing: 127.0.0.1:$DEAD_PORT
+  billing_host: localhost
+  base_stations: [127.0.0.1/32]
+  keytab: $K/mm.keytab
+  initiating_db: 127.0.0.1:$IDB_PORT
+  initiating_db_host: localhost
+  ca: $P/ca.crt
+Y
+start_serve "$T/mm2.yaml" "$ADMIN2_PORT" "$T/mm2.log" || fail "the second mobility manager did not start: $(tail -5 "$T/mm2.log")"
+MM=127.0.0.1:$MM2_PORT
+"$MOBIX" sim device on --id IPUI-00A1B2C3 --care-of 198.51.100.33 --mm "$MM" >/dev/null || fail "switch on at the second node"
+wait_state IPUI-00A1B2C3 active
+before=$(ADMIN=127.0.0.1:$ADMIN2_PORT metric 'mobix_mm_charges_total{outcome="billing_unreachable"}')
+"$MOBIX" sim device call --id IPUI-00A1B2C3 --to IPUI-00D4E5F6 --seconds 5 --call-id call-0009 --mm "$MM" >"$T/call9" 2>&1 &&
+  fail "a call was charged with billing down: $(cat "$T/call9")"
+grep -q "billing_unreachable" "$T/call9" || fail "the refused call's answer: $(cat "$T/call9")"
+[ "$(ADMIN=127.0.0.1:$ADMIN2_PORT metric 'mobix_mm_charges_total{outcome="billing_unreachable"}')" = $((before + 1)) ] ||
+  fail "billing_unreachable not counted"
+grep -q "mobility_manager: IPUI-00A1B2C3: charge not posted: billing_unreachable" "$T/mm2.log" || fail "no log line for it"
+[ "$(state IPUI-00A1B2C3)" = active ] || fail "the device stopped being represented after a failed charge"
+pass "billing down: the call is refused 502 billing_unreachable (counted, logged); the device stays represented"
+
