@@ -3,8 +3,10 @@
 #include <arpa/inet.h>
 
 #include <cctype>
-#include <regex>
 #include <stdexcept>
+
+#include "core/hex.hpp"
+#include "core/text.hpp"
 
 namespace mobix {
 
@@ -97,8 +99,7 @@ void validate_subscriber(Subscriber& s) {
 }
 
 void validate_device(Device& d) {
-  static const std::regex code_re("[A-Za-z0-9._:-]{4,64}");
-  if (!std::regex_match(d.identity_code, code_re))
+  if (!is_identity_token(d.identity_code))
     throw std::invalid_argument("identity_code: 4 to 64 of A-Z a-z 0-9 . _ : -");
   in_addr home{};
   if (inet_pton(AF_INET, d.home_address.c_str(), &home) != 1 || home.s_addr == 0)
@@ -107,8 +108,8 @@ void validate_device(Device& d) {
   d.home_address = inet_ntop(AF_INET, &home, text, sizeof text);
   if (d.mip_spi < 256)
     throw std::invalid_argument("mip_spi: an integer from 256 to 4294967295 (RFC 5944 1.6)");
-  static const std::regex key_re("([0-9a-fA-F]{2}){16,64}");
-  if (!std::regex_match(d.mip_key_hex, key_re))
+  auto key = decode_hex(d.mip_key_hex);
+  if (!key || key->size() < 16 || key->size() > 64)
     throw std::invalid_argument("mip_key: 16 to 64 bytes in hex (128 bits or more for HMAC-MD5)");
 }
 

@@ -1,12 +1,12 @@
 #include "telephony/billing.hpp"
 
 #include <ctime>
-#include <regex>
 
 #include <spdlog/spdlog.h>
 #include <nlohmann/json.hpp>
 
 #include "core/config.hpp"
+#include "core/text.hpp"
 #include "store/store.hpp"
 #include "telephony/negotiate_server.hpp"
 
@@ -26,13 +26,12 @@ json record_json(const CallRecord& r) {
 CallRecord charge_from(const std::string& body, bool& started_given) {
   auto j = json::parse(body, nullptr, false);
   if (!j.is_object()) throw std::invalid_argument("body: a JSON object is required");
-  static const std::regex id_re("[A-Za-z0-9._:-]{4,64}");
   CallRecord r;
   if (!j.contains("call_id") || !j["call_id"].is_string() ||
-      !std::regex_match(r.call_id = j["call_id"].get<std::string>(), id_re))
+      !is_identity_token(r.call_id = j["call_id"].get<std::string>()))
     throw std::invalid_argument("call_id: 4 to 64 of A-Z a-z 0-9 . _ : -");
   if (!j.contains("callee") || !j["callee"].is_string() || j["callee"].get<std::string>().empty() ||
-      !std::regex_match(r.callee = j["callee"].get<std::string>(), id_re))
+      !is_identity_token(r.callee = j["callee"].get<std::string>()))
     throw std::invalid_argument("callee: 4 to 64 of A-Z a-z 0-9 . _ : -");
   if (!j.contains("seconds") || !j["seconds"].is_number_unsigned() ||
       j["seconds"].get<std::uint64_t>() > 86400)

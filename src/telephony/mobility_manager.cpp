@@ -1,7 +1,6 @@
 #include "telephony/mobility_manager.hpp"
 
 #include <ctime>
-#include <regex>
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
@@ -9,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/metrics.hpp"
+#include "core/text.hpp"
 #include "net/tls_context.hpp"
 #include "telephony/mobility_manager_impl.hpp"
 
@@ -131,15 +131,17 @@ void MobilityManager::handle(const HttpRequest& req, HttpReply reply) {
     return reply(HttpResponse{200, "application/json", device_json(*it->second).dump(2) + "\n"});
   }
   // POST /v1/devices/<code>/on | /off | /calls
-  static const std::regex route("/([A-Za-z0-9._:-]{4,64})/(on|off|calls)");
-  std::smatch m;
-  if (req.method != "POST" || !std::regex_match(rest, m, route))
+  auto slash = rest.rfind('/');
+  std::string code = slash == std::string::npos || slash == 0 ? "" : rest.substr(1, slash - 1);
+  std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
+  if (req.method != "POST" || rest.empty() || rest.front() != '/' || !is_identity_token(code) ||
+      (action != "on" && action != "off" && action != "calls"))
     return reply(refuse(404, "no_such_endpoint", req.peer, req.method + " " + req.path));
-  if (m[2] != "calls") return reply(report(m[1], m[2] == "on", req.body, req.peer));
-  auto it = devices_.find(m[1]);
+  if (action != "calls") return reply(report(code, action == "on", req.body, req.peer));
+  auto it = devices_.find(code);
   if (!cfg_.billing) return reply(refuse(404, "no_billing", req.peer, "no billing service is configured"));
   if (it == devices_.end() || it->second->state != DeviceState::active || !it->second->tickets)
-    return reply(refuse(409, "not_represented", req.peer, std::string(m[1]) + " is not represented"));
+    return reply(refuse(409, "not_represented", req.peer, code + " is not represented"));
   asio::co_spawn(io_, charge(it->second, req.body, std::move(reply)), asio::detached);
 }
 

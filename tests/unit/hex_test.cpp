@@ -1,4 +1,5 @@
 #include "core/hex.hpp"
+#include "core/text.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,18 @@ TEST(Hex, RefusesEmptyOddAndNonHex) {
   EXPECT_FALSE(decode_hex("0g")) << "not a hex digit";
   EXPECT_FALSE(decode_hex("0 ")) << "a space";
   EXPECT_FALSE(decode_hex("+1")) << "a sign (std::stoi would take it)";
+}
+
+TEST(Text, IdentityTokens) {
+  EXPECT_TRUE(is_identity_token("IPUI-0001"));
+  EXPECT_TRUE(is_identity_token("a.b_c:d-E9"));
+  EXPECT_TRUE(is_identity_token(std::string(64, 'x')));
+  EXPECT_FALSE(is_identity_token("abc")) << "shorter than 4";
+  EXPECT_FALSE(is_identity_token(std::string(65, 'x'))) << "longer than 64";
+  EXPECT_FALSE(is_identity_token("IPUI/0001")) << "a slash would change a URL path";
+  EXPECT_FALSE(is_identity_token("IPUI 0001"));
+  EXPECT_FALSE(is_identity_token(std::string("IPUI\0-01", 8)));
+  EXPECT_FALSE(is_identity_token("IPUI-\xc3\xa9")) << "ASCII only";
 }
 
 }  // namespace mobix
