@@ -18,6 +18,7 @@ class LdapDeviceRepository final : public DeviceRepository {
   std::optional<Device> find_device(DeviceKey key, std::string_view value) override {
     return ldap_.find_device(key, value);
   }
+  bool blocking() const override { return true; }
   std::vector<Device> list_devices(std::int64_t subscriber_id = 0) override {
     return ldap_.list_devices(subscriber_id);
   }

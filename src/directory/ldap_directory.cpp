@@ -10,6 +10,7 @@
 
 #include "core/metrics.hpp"
 #include "directory/ldap_entry.hpp"
+#include "directory/socket_deadlines.hpp"
 
 namespace mobix {
 
@@ -62,9 +63,33 @@ std::vector<std::pair<std::string, std::string>> LdapDirectory::default_attribut
   return default_ldap_attributes();
 }
 
+namespace {
+
+/// The connection this thread is opening in LdapDirectory::Impl::connect(): its deadline, armed by
+/// the connect callback as soon as libldap has a socket (before any TLS handshake).
+struct Opening {
+  SocketDeadlines* deadlines = nullptr;
+  SocketDeadlines::Clock::time_point deadline;
+  std::uint64_t token = 0;
+};
+thread_local Opening t_opening;
+
+int on_connect(LDAP*, Sockbuf* sb, LDAPURLDesc*, sockaddr*, ldap_conncb*) {
+  int fd = -1;
+  if (t_opening.deadlines && t_opening.token == 0 && ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &fd) == 1 &&
+      fd >= 0)
+    t_opening.token = t_opening.deadlines->arm(fd, t_opening.deadline);
+  return 0;
+}
+void on_disconnect(LDAP*, Sockbuf*, ldap_conncb*) {}
+
+}  // namespace
+
 struct LdapDirectory::Impl {
   LdapConfig cfg;
   LdapAttributeMap map;
+  SocketDeadlines deadlines;  ///< bounds what libldap's own timeouts do not (a hung TLS handshake)
+  ldap_conncb connect_callback{&on_connect, &on_disconnect, nullptr};
 
   std::mutex pool_mu;
   std::condition_variable pool_cv;
@@ -105,10 +130,19 @@ struct LdapDirectory::Impl {
     int rc = ldap_initialize(&ld, cfg.uri.c_str());
     if (rc != LDAP_SUCCESS)
       throw DirectoryUnavailable("ldap: bad URI " + cfg.uri + ": " + ldap_err2string(rc));
+    t_opening = Opening{&deadlines, Clock::now() + std::chrono::seconds(cfg.timeout), 0};
+    auto disarm = [&] {
+      bool late = t_opening.token && deadlines.disarm(t_opening.token);
+      t_opening = Opening{};
+      return late;
+    };
     auto fail = [&](const std::string& what, int code) {
+      bool late = disarm();  // before the descriptor is closed
       ldap_unbind_ext_s(ld, nullptr, nullptr);
       connects("failed").inc();
-      throw DirectoryUnavailable("ldap " + cfg.uri + ": " + what + ": " + ldap_err2string(code));
+      throw DirectoryUnavailable("ldap " + cfg.uri + ": " + what + ": " +
+                                 (late ? "no answer within " + std::to_string(cfg.timeout) + " s"
+                                       : std::string(ldap_err2string(code))));
     };
     int v3 = LDAP_VERSION3, hard = LDAP_OPT_X_TLS_HARD, no_new_ctx = 0;
     auto tv = timeout();
@@ -119,6 +153,7 @@ struct LdapDirectory::Impl {
     ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &hard);  // TLS always verified
     if (!cfg.ca_file.empty()) ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, cfg.ca_file.c_str());
     ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &no_new_ctx);  // per-connection TLS context with the above
+    ldap_set_option(ld, LDAP_OPT_CONNECT_CB, &connect_callback);
     if (cfg.start_tls) {
       rc = ldap_start_tls_s(ld, nullptr, nullptr);
       if (rc != LDAP_SUCCESS) fail("StartTLS failed", rc);
@@ -128,6 +163,7 @@ struct LdapDirectory::Impl {
     rc = ldap_sasl_bind_s(ld, cfg.bind_dn.empty() ? nullptr : cfg.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred,
                           nullptr, nullptr, nullptr);
     if (rc != LDAP_SUCCESS) fail("bind as \"" + cfg.bind_dn + "\" failed", rc);
+    if (disarm()) fail("bind as \"" + cfg.bind_dn + "\" failed", LDAP_TIMEOUT);
     connects("ok").inc();
     return ld;
   }
@@ -225,8 +261,18 @@ struct LdapDirectory::Impl {
       Lease c{*this, take()};
       LDAPMessage* res = nullptr;
       auto tv = timeout();
+      int fd = -1;
+      ldap_get_option(c.ld, LDAP_OPT_DESC, &fd);
+      auto token = fd < 0 ? 0 : deadlines.arm(fd, Clock::now() + std::chrono::seconds(cfg.timeout + 1));
       int rc = ldap_search_ext_s(c.ld, base.c_str(), scope, filter.c_str(), attrs.data(), 0, nullptr, nullptr,
                                  &tv, size_limit, &res);
+      if (token && deadlines.disarm(token)) {  // hung: a new connection would hang as well
+        if (res) ldap_msgfree(res);
+        c.broken = true;
+        searches("error").inc();
+        throw DirectoryUnavailable("ldap search " + filter + ": no answer within " +
+                                   std::to_string(cfg.timeout) + " s");
+      }
       if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED) {
         for (auto* e = ldap_first_entry(c.ld, res); e; e = ldap_next_entry(c.ld, e)) on_entry(c.ld, e);
         ldap_msgfree(res);

@@ -3,6 +3,7 @@
 #include <array>
 #include <chrono>
 #include <ctime>
+#include <memory>
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
@@ -12,6 +13,7 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "core/config.hpp"
@@ -40,16 +42,20 @@ class KeyCache {
   std::optional<mip::SecurityAssociation> find(std::uint32_t home, std::int64_t now) {
     auto it = cache_.find(home);
     if (it != cache_.end() && it->second.until > now) return it->second.sa;
-    if (cache_.size() > kMaxEntries) cache_.clear();
-    auto& slot = cache_[home];
-    slot.sa = read(home);
-    slot.until = now + ttl_;
-    return slot.sa;
+    put(home, read(home), now);
+    return cache_[home].sa;
   }
-
- private:
-  static constexpr std::size_t kMaxEntries = 1 << 20;
-  std::optional<mip::SecurityAssociation> read(std::uint32_t home) {
+  bool cached(std::uint32_t home, std::int64_t now) const {
+    auto it = cache_.find(home);
+    return it != cache_.end() && it->second.until > now;
+  }
+  void put(std::uint32_t home, std::optional<mip::SecurityAssociation> sa, std::int64_t now) {
+    if (cache_.size() > kMaxEntries) cache_.clear();
+    cache_[home] = Entry{std::move(sa), now + ttl_};
+  }
+  /// Asks the device records; touches no cache state, so a pool thread may call it. Throws when the
+  /// records cannot be read (the store or LDAP down).
+  std::optional<mip::SecurityAssociation> read(std::uint32_t home) const {
     auto d = devices_.find_device(DeviceKey::home_address, mip::ipv4_to_string(home));
     if (!d) return std::nullopt;
     auto key = decode_hex(d->mip_key_hex);
@@ -61,6 +67,9 @@ class KeyCache {
     }
     return mip::SecurityAssociation{d->mip_spi, std::move(*key)};
   }
+
+ private:
+  static constexpr std::size_t kMaxEntries = 1 << 20;
   struct Entry {
     std::optional<mip::SecurityAssociation> sa;
     std::int64_t until = 0;
@@ -70,6 +79,12 @@ class KeyCache {
   std::unordered_map<std::uint32_t, Entry> cache_;
 };
 
+/// A request that waits for its home address's key to come back from a blocking directory.
+struct WaitingRequest {
+  std::vector<std::uint8_t> datagram;
+  udp::endpoint from;
+};
+
 class HomeAgentRole final : public Role {
  public:
   explicit HomeAgentRole(RoleContext& ctx)
@@ -77,6 +92,7 @@ class HomeAgentRole final : public Role {
         io_(ctx.io),
         store_(ctx.store),
         writer_(ctx.writer),
+        devices_(ctx.devices),
         keys_(ctx.devices, cfg_.key_cache_seconds),
         core_(policy(cfg_), [this](std::uint32_t home) { return keys_.find(home, now()); }),
         per_source_(cfg_.per_source_per_minute, cfg_.per_source_burst),
@@ -133,14 +149,7 @@ class HomeAgentRole final : public Role {
           co_await socket_.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
       if (!socket_.is_open() || ec == asio::error::operation_aborted) co_return;
       if (ec) continue;
-      try {
-        handle(std::span<const std::uint8_t>(buf.data(), n), from);
-      } catch (
-          const std::exception& e) {  // the store is unreachable for a key: unanswered, the node retransmits
-        count("store_unavailable");
-        log_limited("store_unavailable", "home_agent: request from {} unanswered: {}",
-                    from.address().to_string(), e.what());
-      }
+      handle(std::span<const std::uint8_t>(buf.data(), n), from);
     }
   }
 
@@ -152,7 +161,71 @@ class HomeAgentRole final : public Role {
                   cfg_.per_source_per_minute);
       return;
     }
-    auto v = core_.decide(datagram, now());
+    if (devices_.blocking()) {
+      auto home = mip::peek_home_address(datagram);
+      if (home && !keys_.cached(*home, now())) return await_key(*home, datagram, from);
+    }
+    decide(datagram, from);
+  }
+
+  /// With LDAP as the directory a key lookup waits on the network. Requests for a home address not
+  /// in the cache wait in a bounded queue while a pool thread asks (one lookup per address), so the
+  /// event loop keeps answering every cached device meanwhile.
+  void await_key(std::uint32_t home, std::span<const std::uint8_t> datagram, const udp::endpoint& from) {
+    auto [it, first] = waiting_.try_emplace(home);
+    if (waiting_total_ >= kMaxWaiting || it->second.size() >= kMaxWaitingPerHome) {
+      if (first) waiting_.erase(it);
+      count("lookup_queue_full");
+      log_limited("lookup_queue_full", "home_agent: {} requests wait for the directory; one from {} dropped",
+                  waiting_total_, from.address().to_string());
+      return;
+    }
+    it->second.push_back({{datagram.begin(), datagram.end()}, from});
+    ++waiting_total_;
+    if (!first) return;
+    ++in_flight_;
+    asio::post(lookups_, [this, home, alive = std::weak_ptr<int>(alive_)] {
+      std::optional<mip::SecurityAssociation> sa;
+      std::string error;
+      try {
+        sa = keys_.read(home);
+      } catch (const std::exception& e) {
+        error = e.what();
+      }
+      asio::post(io_, [this, home, alive, sa = std::move(sa), error] {
+        if (alive.expired()) return;
+        --in_flight_;
+        key_arrived(home, sa, error);
+      });
+    });
+  }
+
+  void key_arrived(std::uint32_t home, const std::optional<mip::SecurityAssociation>& sa,
+                   const std::string& error) {
+    auto waiting = waiting_.extract(home);
+    if (waiting.empty()) return;
+    waiting_total_ -= waiting.mapped().size();
+    if (!error.empty()) {  // the directory is down: unanswered, the node retransmits
+      for (std::size_t i = 0; i < waiting.mapped().size(); ++i) count("store_unavailable");
+      log_limited("store_unavailable", "home_agent: {} request(s) for {} unanswered: {}",
+                  waiting.mapped().size(), mip::ipv4_to_string(home), error);
+      return;
+    }
+    keys_.put(home, sa, now());
+    for (const auto& w : waiting.mapped()) decide(w.datagram, w.from);
+  }
+
+  void decide(std::span<const std::uint8_t> datagram, const udp::endpoint& from) {
+    const auto source = from.address().to_string();
+    mip::Verdict v;
+    try {
+      v = core_.decide(datagram, now());
+    } catch (
+        const std::exception& e) {  // the store is unreachable for a key: unanswered, the node retransmits
+      count("store_unavailable");
+      log_limited("store_unavailable", "home_agent: request from {} unanswered: {}", source, e.what());
+      return;
+    }
     if (v.action == mip::Verdict::Action::drop) {
       count(v.reason);
       log_limited(v.reason, "home_agent: dropped a datagram from {}: {}", source, v.reason);
@@ -242,6 +315,7 @@ class HomeAgentRole final : public Role {
   asio::io_context& io_;
   Store& store_;
   StoreWriter& writer_;
+  DeviceRepository& devices_;
   KeyCache keys_;
   mip::HomeAgentCore core_;
   net::TokenBuckets per_source_;
@@ -251,6 +325,13 @@ class HomeAgentRole final : public Role {
   std::atomic<std::size_t> live_{0};
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
+  static constexpr std::size_t kMaxWaiting = 4096;      ///< requests waiting for the directory, in all
+  static constexpr std::size_t kMaxWaitingPerHome = 8;  ///< a node's retransmissions, a few at most
+  std::unordered_map<std::uint32_t, std::vector<WaitingRequest>> waiting_;
+  std::size_t waiting_total_ = 0;
+  std::shared_ptr<int> alive_ =
+      std::make_shared<int>(0);   ///< lookups finishing after the role ended see it gone
+  asio::thread_pool lookups_{2};  ///< last member: joined first, while what its threads read still exists
 };
 
 }  // namespace

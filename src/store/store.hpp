@@ -152,6 +152,9 @@ class DeviceRepository {
   /// directory's (the caller checks it exists: the directory may be LDAP).
   virtual void add_device(const Device& d) = 0;
   virtual std::optional<Device> find_device(DeviceKey key, std::string_view value) = 0;
+  /// True when find_device may wait on the network (LDAP): callers on an event loop ask from a
+  /// thread pool then. The stores answer from local memory or one query and say false.
+  virtual bool blocking() const { return false; }
   /// By identity code; with `subscriber_id`, only that subscriber's.
   virtual std::vector<Device> list_devices(std::int64_t subscriber_id = 0) = 0;
   virtual bool remove_device(std::string_view identity_code) = 0;

@@ -200,6 +200,31 @@ reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.10
 grep -q '"code":131' <<<"$reg" || fail "a wrong key was not refused with 131: $reg"
 pass "devices in LDAP (seed 003): listed without their key, provisioning refused, a bad entry refused and logged; the Home Agent registers with the key from LDAP and refuses another (131)"
 
+# LDAP hangs (slapd stopped, not gone): a request for a home address the Home Agent has not cached
+# waits for the directory on a pool thread, and the event loop keeps answering the devices it has
+# cached (alice's key, read above). The hung lookup then fails: counted, logged, left unanswered (the
+# mobile node retransmits).
+unavailable() { metric 'mobix_mip_requests_total{outcome="store_unavailable"}'; }
+unavailable0=$(unavailable)
+kill -STOP "$(SLAPD_PID)"
+"$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.99 --care-of 198.51.100.9 --spi 300 --key-file $T/mip.key \
+  --lifetime 10 --attempts 1 --timeout-ms 500 >$T/uncached.out 2>&1 &
+UNCACHED=$!
+sleep 0.3 # the uncached request goes first (were it second, the checks below would still hold, proving less)
+reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.100.10 --spi 300 --key-file $T/mip.key \
+  --lifetime 10 --attempts 1 --timeout-ms 1500 2>&1 || true)
+unavailable1=$(unavailable)
+for _ in $(seq 100); do [ "$(unavailable)" -gt "$unavailable0" ] && break; sleep 0.1; done
+kill -CONT "$(SLAPD_PID)"
+wait $UNCACHED 2>/dev/null || true
+jq -e 'select(.event == "registered") | .code == 0' <<<"$reg" >/dev/null ||
+  fail "a cached device was not answered while LDAP hung: $reg"
+[ "$unavailable1" = "$unavailable0" ] || fail "the cached device was answered only after the hung lookup had failed"
+[ "$(unavailable)" -gt "$unavailable0" ] || fail "the failed lookup was not counted"
+grep -q "home_agent: 1 request(s) for 10.64.0.99 unanswered" $T/mobix.log || fail "no log line for the failed lookup"
+grep -q '"result":"timed_out"' $T/uncached.out || fail "the uncached request was answered: $(cat $T/uncached.out)"
+pass "LDAP hung: the Home Agent answers cached devices meanwhile; the hung lookup is counted, logged and unanswered"
+
 # An entry whose value breaks the subscriber rules (a CR LF in the mail password would add a command
 # to the upstream login) is refused where it is read: logged with its DN and attribute, counted, and
 # the terminal is rejected as unknown. The secret itself is never logged.

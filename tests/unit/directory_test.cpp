@@ -1,3 +1,8 @@
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <map>
@@ -5,6 +10,7 @@
 #include <string>
 
 #include "directory/directory.hpp"
+#include "directory/ldap_directory.hpp"
 #include "directory/ldap_entry.hpp"
 #include "test_util.hpp"
 
@@ -166,4 +172,29 @@ TEST(LdapEntry, DevicesSitUnderTheirSubscriber) {
       refusal({{"mobixIdentityCode", "IPUI-0001"}, {"mobixHomeAddress", "0.0.0.0"}, {"mobixMipKey", key}})
           .rfind("attribute mobixHomeAddress:", 0),
       0u);
+}
+
+// A server that accepted the connection and then says nothing (a hung slapd: the kernel completes
+// the TCP handshake for it). libldap bounds its connect and its result waits, not a TLS handshake:
+// without the socket deadline this lookup spun for ever. It must fail as "unavailable", in about the
+// configured timeout (ctest's own limit ends the test if it hangs).
+TEST(LdapDirectory, AServerThatNeverAnswersIsUnavailableNotAHang) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(::listen(listener, 8), 0);
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  for (std::string scheme : {"ldaps", "ldap"}) {
+    LdapConfig cfg;
+    cfg.uri = scheme + "://127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    cfg.base_dn = "dc=test";
+    cfg.timeout = 1;
+    LdapDirectory dir(cfg);
+    EXPECT_THROW(dir.find(IdentityKind::msisdn, "31610000001"), DirectoryUnavailable) << scheme;
+  }
+  ::close(listener);
 }

@@ -102,6 +102,20 @@ TEST(MipCodec, MalformedMessagesAreRefusedWithTheirReason) {
   EXPECT_EQ(std::get<Error>(decode_request(huge)), Error::too_long);
 }
 
+TEST(MipCodec, TheHomeAddressIsPeekedOnlyFromWhatCouldBeARequest) {
+  auto wire = encode_request(sample_request(), sa());
+  EXPECT_EQ(peek_home_address(wire), ipv4_from_string("10.64.0.7"));
+  EXPECT_EQ(peek_home_address(std::span(wire).first(kRequestSize)), ipv4_from_string("10.64.0.7"))
+      << "the fixed part is enough (the checks come after the key is found)";
+  EXPECT_FALSE(peek_home_address(std::span(wire).first(kRequestSize - 1)));
+  auto reply = wire;
+  reply[0] = kTypeReply;
+  EXPECT_FALSE(peek_home_address(reply));
+  std::vector<std::uint8_t> huge(kMaxMessageSize + 1, 0);
+  huge[0] = kTypeRequest;
+  EXPECT_FALSE(peek_home_address(huge));
+}
+
 TEST(MipCodec, TimestampIdentificationsCarryNtpSecondsAcrossTheEraBoundary) {
   auto id = timestamp_identification(1'796'000'000, 0xabcdef01);
   EXPECT_EQ(id & 0xffffffffu, 0xabcdef01u);

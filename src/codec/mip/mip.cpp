@@ -154,6 +154,11 @@ std::variant<Decoded<Request>, Error> decode_request(std::span<const std::uint8_
   return d;
 }
 
+std::optional<std::uint32_t> peek_home_address(std::span<const std::uint8_t> in) {
+  if (in.size() < kRequestSize || in.size() > kMaxMessageSize || in[0] != kTypeRequest) return std::nullopt;
+  return get32(in, 4);
+}
+
 std::variant<Decoded<Reply>, Error> decode_reply(std::span<const std::uint8_t> in) {
   if (in.size() < kReplySize) return Error::too_short;
   if (in.size() > kMaxMessageSize) return Error::too_long;

@@ -109,6 +109,9 @@ struct Decoded {
 };
 
 std::variant<Decoded<Request>, Error> decode_request(std::span<const std::uint8_t> in);
+/// The Home Address field of what looks like a Registration Request (type 1, the fixed part
+/// present), before any check: to find its security association without decoding twice.
+std::optional<std::uint32_t> peek_home_address(std::span<const std::uint8_t> in);
 std::variant<Decoded<Reply>, Error> decode_reply(std::span<const std::uint8_t> in);
 
 /// A Mobile IP security association (RFC 5944 1.6): SPI and shared key (HMAC-MD5).
