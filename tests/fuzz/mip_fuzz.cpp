@@ -12,6 +12,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::span<const std::uint8_t> in(data, size);
   static const SecurityAssociation sa{kMinSpi, std::vector<std::uint8_t>(16, 7)};
   auto req = decode_request(in);
+  // The Home Agent's peek (its key lookup) sees the same home address the full decode does.
+  auto peeked = peek_home_address(in);
+  if (auto* d = std::get_if<Decoded<Request>>(&req); d && peeked != d->message.home_address) __builtin_trap();
   if (auto* d = std::get_if<Decoded<Request>>(&req)) {
     if (d->mobile_home && d->mobile_home->covered > size) __builtin_trap();
     if (d->mobile_home) (void)verify(in, *d->mobile_home, sa.key);
