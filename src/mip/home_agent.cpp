@@ -42,16 +42,17 @@ class KeyCache {
   std::optional<mip::SecurityAssociation> find(std::uint32_t home, std::int64_t now) {
     auto it = cache_.find(home);
     if (it != cache_.end() && it->second.until > now) return it->second.sa;
-    put(home, read(home), now);
-    return cache_[home].sa;
+    return put(home, read(home), now);
   }
   bool cached(std::uint32_t home, std::int64_t now) const {
     auto it = cache_.find(home);
     return it != cache_.end() && it->second.until > now;
   }
-  void put(std::uint32_t home, std::optional<mip::SecurityAssociation> sa, std::int64_t now) {
+  const std::optional<mip::SecurityAssociation>& put(std::uint32_t home,
+                                                     std::optional<mip::SecurityAssociation> sa,
+                                                     std::int64_t now) {
     if (cache_.size() > kMaxEntries) cache_.clear();
-    cache_[home] = Entry{std::move(sa), now + ttl_};
+    return (cache_[home] = Entry{std::move(sa), now + ttl_}).sa;
   }
   /// Asks the device records; touches no cache state, so a pool thread may call it. Throws when the
   /// records cannot be read (the store or LDAP down).
