@@ -156,8 +156,8 @@ void AccessRole::Impl::commit(std::vector<Change> changes, std::function<void()>
   writer.submit(
       std::move(changes),
       [this, pass, then = std::move(then), on_failure = std::move(on_failure),
-       on_taken = std::move(on_taken)](StoreWriter::Outcome o, std::vector<Lease> taken) mutable {
-        asio::post(io, [pass, o, then, on_failure, on_taken, taken = std::move(taken)]() mutable {
+       on_taken = std::move(on_taken)](StoreWriter::Outcome o, Refused refused) mutable {
+        asio::post(io, [pass, o, then, on_failure, on_taken, taken = std::move(refused.offers)]() mutable {
           if (o == StoreWriter::Outcome::committed)
             then();
           else if (o == StoreWriter::Outcome::offer_taken && on_taken)

@@ -244,12 +244,22 @@ class HomeAgentRole final : public Role {
     c.binding = *v.write;
     ++in_flight_;
     writer_.submit(
-        {c}, [this, v = std::move(v), from, before](StoreWriter::Outcome o, std::vector<Lease>) mutable {
-          asio::post(io_, [this, v = std::move(v), from, before, o] {
+        {c}, [this, v = std::move(v), from, before](StoreWriter::Outcome o, Refused refused) mutable {
+          asio::post(io_, [this, v = std::move(v), from, before, o, refused = std::move(refused)] {
             --in_flight_;
             if (o == StoreWriter::Outcome::committed) return answer(v, from);
             core_.undo(*v.write, before);
             live_ = core_.live();
+            if (o == StoreWriter::Outcome::binding_superseded) {
+              // Another Home Agent node on the shared store accepted a later registration: this
+              // one is a replay there or arrived late (RFC 5944 5.7 across nodes).
+              std::optional<MobilityBinding> stored;
+              if (!refused.bindings.empty() && refused.bindings.front().care_of != "?")
+                stored = refused.bindings.front();
+              answer(core_.superseded(v, stored, now()), from);
+              live_ = core_.live();
+              return;
+            }
             count("store_failed");
             log_limited("store_failed",
                         "home_agent: binding of {} not written; {} is not answered (it retransmits)",

@@ -89,6 +89,22 @@ Verdict HomeAgentCore::decide(std::span<const std::uint8_t> datagram, std::int64
   return accept(r, *sa, now);
 }
 
+Verdict HomeAgentCore::superseded(const Verdict& accepted, const std::optional<MobilityBinding>& stored,
+                                  std::int64_t now) {
+  if (stored) {
+    auto it = bindings_.find(stored->home_address);
+    if (it == bindings_.end() || it->second.identification < stored->identification) put(*stored);
+  }
+  Verdict v = accepted;
+  v.write.reset();
+  v.reason = "superseded";
+  v.reply.code = Code::identification_mismatch;
+  v.reply.lifetime = 0;
+  v.reply.identification =
+      timestamp_identification(now, static_cast<std::uint32_t>(accepted.reply.identification));
+  return v;
+}
+
 std::optional<MobilityBinding> HomeAgentCore::current(const std::string& home) const {
   auto it = bindings_.find(home);
   if (it == bindings_.end()) return std::nullopt;

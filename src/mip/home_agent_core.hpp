@@ -46,6 +46,11 @@ class HomeAgentCore {
   /// memory at once (a second copy in flight is a replay); undo() takes it back if the write fails.
   Verdict decide(std::span<const std::uint8_t> datagram, std::int64_t now);
   void undo(const MobilityBinding& written, const std::optional<MobilityBinding>& before);
+  /// The store refused the binding `accepted` wrote because another Home Agent node had stored a
+  /// later registration (`stored`, when the store could say which; RFC 5944 5.7 across nodes): the
+  /// later one is remembered and the acceptance becomes a 133 carrying the Home Agent's time. Call
+  /// after undo().
+  Verdict superseded(const Verdict& accepted, const std::optional<MobilityBinding>& stored, std::int64_t now);
   /// The binding in force before decide() wrote `home` (for undo()).
   std::optional<MobilityBinding> current(const std::string& home) const;
 

@@ -134,7 +134,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     auto ok = std::make_shared<bool>(false);
     Change c{Change::Kind::put_seen_signal, {}, {}};
     c.signal = SeenSignal{r.tunnel_id, r.expires};
-    writer.submit({c}, [self, ok, committed](StoreWriter::Outcome o, std::vector<Lease>) {
+    writer.submit({c}, [self, ok, committed](StoreWriter::Outcome o, Refused) {
       asio::post(self->io, [ok, k = o == StoreWriter::Outcome::committed, committed] {
         *ok = k;
         committed->cancel();

@@ -173,15 +173,19 @@ const std::vector<Statement>& batch_statements() {
        "$2::text[], "
        "$3::bigint[]) ON CONFLICT (nas, acct_session_id) DO UPDATE SET ended=EXCLUDED.ended"},
       {"batch_prune_ended_sessions", "DELETE FROM ended_sessions WHERE ended < $1"},
-      // A binding never goes back to an older identification (RFC 5944 5.7).
+      // A binding never goes back to an older identification (RFC 5944 5.7). The rows returned are
+      // the bindings not written, each with the stored one (as the statement's snapshot saw it:
+      // the caller checks it is newer), so the Home Agent that lost learns the winner.
       {"batch_put_mobility_bindings",
-       "INSERT INTO mobility_bindings AS b (home_address, care_of, expires, identification, registered) "
-       "SELECT * "
-       "FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT "
-       "(home_address) "
+       "WITH input (home_address, care_of, expires, identification, registered) AS (SELECT * FROM "
+       "unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])), "
+       "written AS (INSERT INTO mobility_bindings AS b SELECT * FROM input ON CONFLICT (home_address) "
        "DO UPDATE SET care_of=EXCLUDED.care_of, expires=EXCLUDED.expires, "
-       "identification=EXCLUDED.identification, "
-       "registered=EXCLUDED.registered WHERE b.identification <= EXCLUDED.identification"},
+       "identification=EXCLUDED.identification, registered=EXCLUDED.registered "
+       "WHERE b.identification <= EXCLUDED.identification RETURNING b.home_address) "
+       "SELECT i.home_address, m.care_of, m.expires, m.identification, m.registered, i.identification "
+       "FROM input i LEFT JOIN mobility_bindings m USING (home_address) "
+       "WHERE NOT EXISTS (SELECT 1 FROM written w WHERE w.home_address = i.home_address)"},
       {"batch_put_outbox",
        "INSERT INTO roaming_outbox (node, partner, seq, packet, created) SELECT * FROM unnest($1::text[], "
        "$2::text[], $3::bigint[], $4::text[], $5::bigint[]) ON CONFLICT DO NOTHING"},
@@ -292,7 +296,8 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
       home.add(h), care_of.add(b->care_of), expires.add(b->expires),
           id.add(to_ordered_int64(b->identification)), registered.add(b->registered);
     q.push_back({"batch_put_mobility_bindings",
-                 {home.str(), care_of.str(), expires.str(), id.str(), registered.str()}});
+                 {home.str(), care_of.str(), expires.str(), id.str(), registered.str()},
+                 claims ? &claims->bindings_returned : nullptr});
   }
   // Puts before deletes: a record is deleted only after the home network answered it, which is
   // after the commit that wrote it.
@@ -311,13 +316,24 @@ std::vector<Query> batch_queries(const std::vector<Change>& batch, std::int64_t 
   return q;
 }
 
-std::vector<Lease> Claims::refused() const {
+Refused Claims::refused() const {
   std::set<std::pair<std::string, std::string>> written;
   for (const auto& row : returned)
     if (row.size() == 2) written.emplace(row[0], row[1]);
-  std::vector<Lease> out;
+  Refused out;
   for (const Lease* l : offered)
-    if (!written.count({l->pool, l->ip})) out.push_back(*l);
+    if (!written.count({l->pool, l->ip})) out.offers.push_back(*l);
+  // Bindings not written: home, the stored care_of, expires, identification, registered (empty when
+  // the snapshot did not see the winner), the refused identification.
+  for (const auto& row : bindings_returned) {
+    if (row.size() != 6) continue;
+    auto refused_id = std::stoll(row[5]);
+    if (row[3].empty() || std::stoll(row[3]) <= refused_id)
+      out.bindings.push_back({row[0], "?", 0, from_ordered_int64(refused_id), 0});
+    else
+      out.bindings.push_back(
+          {row[0], row[1], std::stoll(row[2]), from_ordered_int64(std::stoll(row[3])), std::stoll(row[4])});
+  }
   return out;
 }
 

@@ -13,12 +13,15 @@ namespace mobix::pg {
 
 /// The statements batch_queries uses, to prepare on the writer's connection.
 const std::vector<Statement>& batch_statements();
-/// A batch's pool offers and what the claim statement wrote of them (RETURNING pool, ip).
+/// A batch's pool offers and what the claim statement wrote of them (RETURNING pool, ip), and the
+/// rows of the bindings the binding statement did not write.
 struct Claims {
   std::vector<const Lease*> offered;  ///< into the batch the queries were made from
   std::vector<std::vector<std::string>> returned;
-  /// The offers not written: another subscriber holds the address.
-  std::vector<Lease> refused() const;
+  std::vector<std::vector<std::string>> bindings_returned;
+  /// The offers not written (another subscriber holds the address) and the bindings not written
+  /// (another node stored a later identification).
+  Refused refused() const;
 };
 /// The batch's statements, in the order they must run; `now` prunes expired seen signals and
 /// decides which offers have expired. With `claims`, the offers (unbound put_lease) are listed there

@@ -676,7 +676,7 @@ class PgStore final : public Store {
     c->exec_prepared("release_job", {l.job, l.holder, num(l.epoch)});
   }
 
-  std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease* fence) override {
+  Refused apply(const std::vector<Change>& batch, const JobLease* fence) override {
     pg::Claims claims;
     auto queries = pg::batch_queries(batch, static_cast<std::int64_t>(std::time(nullptr)), &claims);
     if (queries.empty()) return {};

@@ -207,4 +207,15 @@ struct Change {
   OutboxRecord outbox = {};      ///< put_outbox; delete_outbox: node, partner, seq
 };
 
+/// What a committed batch did not write because another node got there first (ChangeLog::apply).
+struct Refused {
+  /// Pool offers (put_lease, not bound): another subscriber holds the address (issue 14 item 3).
+  std::vector<Lease> offers;
+  /// Bindings older than the stored one: another Home Agent node accepted a later identification
+  /// for the home address (RFC 5944 5.7 across nodes). Each is the stored binding when the store
+  /// could read it, otherwise the refused one with care_of "?" (the caller only learns it lost).
+  std::vector<MobilityBinding> bindings;
+  bool empty() const { return offers.empty() && bindings.empty(); }
+};
+
 }  // namespace mobix

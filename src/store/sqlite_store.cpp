@@ -442,10 +442,10 @@ class SqliteStore final : public Store {
     st.bind(1, l.job).bind(2, l.holder).bind(3, l.epoch).run();
   }
 
-  std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease* fence) override {
+  Refused apply(const std::vector<Change>& batch, const JobLease* fence) override {
     if (batch.empty()) return {};
     std::lock_guard lock(write_mu_);
-    std::vector<Lease> refused;
+    Refused refused;
     write_.exec("BEGIN IMMEDIATE");
     try {
       if (fence) check_fence(*fence);
@@ -517,7 +517,7 @@ class SqliteStore final : public Store {
             if (!c.lease.bound) {
               claim_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).bind(3, c.lease.subscriber_id);
               claim_lease.bind(4, c.lease.expires).bind(5, now).run();
-              if (sqlite3_changes(write_.get()) == 0) refused.push_back(c.lease);
+              if (sqlite3_changes(write_.get()) == 0) refused.offers.push_back(c.lease);
               break;
             }
             put_lease.bind(1, c.lease.pool).bind(2, c.lease.ip).bind(3, c.lease.subscriber_id);
@@ -548,6 +548,7 @@ class SqliteStore final : public Store {
             const auto& b = c.binding;
             put_binding.bind(1, b.home_address).bind(2, b.care_of).bind(3, b.expires);
             put_binding.bind(4, to_ordered_int64(b.identification)).bind(5, b.registered).run();
+            if (sqlite3_changes(write_.get()) == 0) refused.bindings.push_back(stored_binding(b));
             break;
           }
           case Change::Kind::put_outbox: {
@@ -585,6 +586,21 @@ class SqliteStore final : public Store {
   }
 
   // ---- seed 003 devices and mobility bindings (DeviceRepository) ----
+
+  static constexpr const char* kBindingSelect =
+      "SELECT home_address, care_of, expires, identification, registered FROM mobility_bindings "
+      "WHERE home_address=?1";
+  static MobilityBinding binding_from(const Stmt& st) {
+    return {st.text(0), st.text(1), st.integer(2), from_ordered_int64(st.integer(3)), st.integer(4)};
+  }
+
+  /// The stored binding that kept `refused` out, read inside the writing transaction.
+  MobilityBinding stored_binding(const MobilityBinding& refused) {
+    Stmt st(write_, kBindingSelect);
+    st.bind(1, refused.home_address);
+    if (!st.step()) return {refused.home_address, "?", refused.expires, refused.identification, 0};
+    return binding_from(st);
+  }
 
   void add_device(const Device& d) override {
     std::lock_guard lock(write_mu_);
@@ -644,13 +660,10 @@ class SqliteStore final : public Store {
 
   std::optional<MobilityBinding> find_mobility_binding(std::string_view home_address) override {
     std::lock_guard lock(read_mu_);
-    Stmt st(read_,
-            "SELECT home_address, care_of, expires, identification, registered FROM mobility_bindings "
-            "WHERE home_address=?1");
+    Stmt st(read_, kBindingSelect);
     st.bind(1, home_address);
     if (!st.step()) return std::nullopt;
-    return MobilityBinding{st.text(0), st.text(1), st.integer(2), from_ordered_int64(st.integer(3)),
-                           st.integer(4)};
+    return binding_from(st);
   }
 
   std::pair<CallRecord, bool> add_call_record(const CallRecord& r) override {

@@ -112,11 +112,12 @@ class ChangeLog {
   /// Applies the batch in one transaction, durable (fsync'd) when this returns; throws StoreError.
   /// With `fence`, only while that lease is still the job's: otherwise nothing is written and it
   /// throws StoreFenced (the lease row is locked until COMMIT, so a takeover waits for this write).
-  /// Returns the pool offers (put_lease, not bound) it did not write because the address is
-  /// held by another subscriber: another node offered or bound it first (issue 14 item 3). The
-  /// rest of the batch is committed. Both backends apply the same rules; with the embedded store
-  /// only one node writes and its pools' memory prevents a refusal.
-  virtual std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease* fence) = 0;
+  /// Returns what it did not write because another node got there first (the rest of the batch is
+  /// committed): pool offers whose address another subscriber holds (issue 14 item 3), and mobility
+  /// bindings older than the stored one (another Home Agent node accepted a later registration).
+  /// Both backends apply the same rules; with the embedded store only one node writes and its
+  /// memory prevents a refusal.
+  virtual Refused apply(const std::vector<Change>& batch, const JobLease* fence) = 0;
 };
 
 /// Seed 004's provisioning data: the valid-serial database (183), the operational user records

@@ -15,17 +15,28 @@ namespace mobix {
 
 namespace {
 
-/// The offers among `changes` that the store refused (matched by pool and address).
-std::vector<Lease> taken_from(std::span<const Change> changes, const std::vector<Lease>& refused) {
-  std::vector<Lease> out;
+/// What of `changes` (one submission) the store refused: offers matched by pool, address and
+/// subscriber; bindings by home address (the store's newer binding is handed on).
+Refused refused_of(std::span<const Change> changes, const Refused& refused) {
+  Refused out;
   if (refused.empty()) return out;
   for (const auto& c : changes) {
-    if (c.kind != Change::Kind::put_lease || c.lease.bound) continue;
-    for (const auto& r : refused)
-      if (r.pool == c.lease.pool && r.ip == c.lease.ip && r.subscriber_id == c.lease.subscriber_id)
-        out.push_back(c.lease);
+    if (c.kind == Change::Kind::put_lease && !c.lease.bound) {
+      for (const auto& r : refused.offers)
+        if (r.pool == c.lease.pool && r.ip == c.lease.ip && r.subscriber_id == c.lease.subscriber_id)
+          out.offers.push_back(c.lease);
+    } else if (c.kind == Change::Kind::put_mobility_binding) {
+      for (const auto& b : refused.bindings)
+        if (b.home_address == c.binding.home_address) out.bindings.push_back(b);
+    }
   }
   return out;
+}
+
+StoreWriter::Outcome outcome_of(const Refused& r) {
+  if (!r.offers.empty()) return StoreWriter::Outcome::offer_taken;
+  if (!r.bindings.empty()) return StoreWriter::Outcome::binding_superseded;
+  return StoreWriter::Outcome::committed;
 }
 
 }  // namespace
@@ -65,8 +76,10 @@ void StoreWriter::commit_fenced(std::deque<Item>& items) {
                         "Singleton job writes refused because another node took the job over");
   for (auto& item : items) {
     auto outcome = Outcome::committed;
+    Refused refused;
     try {
-      repo_.apply(item.changes, &*item.fence);
+      refused = refused_of(item.changes, repo_.apply(item.changes, &*item.fence));
+      outcome = outcome_of(refused);
     } catch (const StoreFenced& e) {
       outcome = Outcome::failed;
       fenced.inc();
@@ -75,7 +88,7 @@ void StoreWriter::commit_fenced(std::deque<Item>& items) {
       outcome = Outcome::failed;
       spdlog::error("store: job {} commit failed: {}", item.fence->job, e.what());
     }
-    if (item.done) item.done(outcome, {});
+    if (item.done) item.done(outcome, std::move(refused));
   }
 }
 
@@ -112,7 +125,7 @@ void StoreWriter::run() {
       ends.push_back(all.size());
     }
     bool ok = true;
-    std::vector<Lease> refused;
+    Refused refused;
     try {
       if (!all.empty()) refused = repo_.apply(all, nullptr);
       commits.inc();
@@ -137,10 +150,10 @@ void StoreWriter::run() {
         item.done(Outcome::failed, {});
         continue;
       }
-      auto taken =
-          taken_from(std::span(all).subspan(i ? ends[i - 1] : 0, ends[i] - (i ? ends[i - 1] : 0)), refused);
-      auto outcome = taken.empty() ? Outcome::committed : Outcome::offer_taken;  // before the move below
-      item.done(outcome, std::move(taken));
+      auto mine =
+          refused_of(std::span(all).subspan(i ? ends[i - 1] : 0, ends[i] - (i ? ends[i - 1] : 0)), refused);
+      auto outcome = outcome_of(mine);  // before the move below
+      item.done(outcome, std::move(mine));
     }
     {
       std::lock_guard lock(mu_);

@@ -20,12 +20,13 @@ class StoreWriter {
  public:
   enum class Outcome {
     committed,
-    failed,       ///< nothing of the batch was written (the store unreachable, an error)
-    offer_taken,  ///< committed, except a pool offer: another subscriber holds that address
+    failed,              ///< nothing of the batch was written (the store unreachable, an error)
+    offer_taken,         ///< committed, except a pool offer: another subscriber holds that address
+    binding_superseded,  ///< committed, except a binding: another node stored a later registration
   };
-  /// `done(outcome, taken)` runs on the writer thread; post to your executor from it. `taken`:
-  /// the offers of this submission that were not written (offer_taken only).
-  using Done = std::function<void(Outcome, std::vector<Lease> taken)>;
+  /// `done(outcome, refused)` runs on the writer thread; post to your executor from it. `refused`:
+  /// what of this submission was not written (offer_taken, binding_superseded only).
+  using Done = std::function<void(Outcome, Refused refused)>;
 
   explicit StoreWriter(ChangeLog& log);
   ~StoreWriter();

@@ -202,15 +202,29 @@ pass "devices in LDAP (seed 003): listed without their key, provisioning refused
 
 # LDAP hangs (slapd stopped, not gone): a request for a home address the Home Agent has not cached
 # waits for the directory on a pool thread, and the event loop keeps answering the devices it has
-# cached (alice's key, read above). The hung lookup then fails: counted, logged, left unanswered (the
-# mobile node retransmits).
+# cached (alice's key, read above). The queue for one address is bounded (8): more requests for it
+# are dropped, counted and logged. The hung lookup then fails: every waiting request counted, logged,
+# left unanswered (the mobile node retransmits).
 unavailable() { metric 'mobix_mip_requests_total{outcome="store_unavailable"}'; }
+queue_full() { metric 'mobix_mip_requests_total{outcome="lookup_queue_full"}'; }
 unavailable0=$(unavailable)
+full0=$(queue_full)
 kill -STOP "$(SLAPD_PID)"
 "$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.99 --care-of 198.51.100.9 --spi 300 --key-file $T/mip.key \
   --lifetime 10 --attempts 1 --timeout-ms 500 >$T/uncached.out 2>&1 &
 UNCACHED=$!
 sleep 0.3 # the uncached request goes first (were it second, the checks below would still hold, proving less)
+# Ten more requests for the same address (a header is enough to be queued): 7 join it, 3 are dropped.
+/usr/bin/python3 - "$P_HA" <<'P'
+import socket, sys
+rrq = bytes([1, 0, 0, 10]) + b"".join(socket.inet_aton(a) for a in ("10.64.0.99", "127.0.0.1", "198.51.100.9")) + bytes(8)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for _ in range(10): s.sendto(rrq, ("127.0.0.1", int(sys.argv[1])))
+P
+for _ in $(seq 40); do [ "$(queue_full)" -ge $((full0 + 3)) ] && break; sleep 0.05; done
+[ "$(queue_full)" = $((full0 + 3)) ] || fail "expected 3 requests dropped from a full lookup queue, counted $(( $(queue_full) - full0 ))"
+grep -q "home_agent: 8 requests wait for the directory; one from 127.0.0.1 dropped" $T/mobix.log ||
+  fail "no log line for the full lookup queue"
 reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.100.10 --spi 300 --key-file $T/mip.key \
   --lifetime 10 --attempts 1 --timeout-ms 1500 2>&1 || true)
 unavailable1=$(unavailable)
@@ -221,9 +235,10 @@ jq -e 'select(.event == "registered") | .code == 0' <<<"$reg" >/dev/null ||
   fail "a cached device was not answered while LDAP hung: $reg"
 [ "$unavailable1" = "$unavailable0" ] || fail "the cached device was answered only after the hung lookup had failed"
 [ "$(unavailable)" -gt "$unavailable0" ] || fail "the failed lookup was not counted"
-grep -q "home_agent: 1 request(s) for 10.64.0.99 unanswered" $T/mobix.log || fail "no log line for the failed lookup"
+[ "$(unavailable)" = $((unavailable0 + 8)) ] || fail "every queued request must be counted: $(( $(unavailable) - unavailable0 ))"
+grep -q "home_agent: 8 request(s) for 10.64.0.99 unanswered" $T/mobix.log || fail "no log line for the failed lookup"
 grep -q '"result":"timed_out"' $T/uncached.out || fail "the uncached request was answered: $(cat $T/uncached.out)"
-pass "LDAP hung: the Home Agent answers cached devices meanwhile; the hung lookup is counted, logged and unanswered"
+pass "LDAP hung: the Home Agent answers cached devices meanwhile; a full lookup queue drops (counted, logged); the hung lookup's 8 requests are counted, logged and unanswered"
 
 # An entry whose value breaks the subscriber rules (a CR LF in the mail password would add a command
 # to the upstream login) is refused where it is read: logged with its DN and attribute, counted, and

@@ -7,13 +7,15 @@
 # rate. Each refusal: the reply, its counter by its change, its log line. Then mobix's own mobile
 # node (`mobix sim mip`) registers, renews, moves to a new care-of address (claim 5) and
 # deregisters while tshark captures: Wireshark's dissector decodes every packet without error and
-# Python verifies every authenticator. MIP_STORE=postgresql runs the same on PostgreSQL.
+# Python verifies every authenticator. MIP_STORE=postgresql runs the same on PostgreSQL, plus a
+# second Home Agent node on the same database: a registration that node accepts from its memory
+# while the other node has stored a later one is refused by the store (133, counted, logged).
 source "$(dirname "$0")/lib.sh"
 PY=/usr/bin/python3  # Debian's, with python3-scapy
 $PY -c 'import scapy.layers.mobileip' 2>/dev/null || fail "python3-scapy is not installed"
 command -v tshark >/dev/null || fail "tshark is not installed"
 NODE="$PY $(dirname "$0")/mip_scapy_node.py"
-read -r ADMIN_PORT HA_PORT PG_PORT PROBE_PORT < <(free_ports t u t u)
+read -r ADMIN_PORT HA_PORT PG_PORT PROBE_PORT ADMIN2_PORT HA2_PORT < <(free_ports t u t u t u)
 ADMIN=127.0.0.1:$ADMIN_PORT
 KEY=00112233445566778899aabbccddeeff
 echo "$KEY" > "$T/mip.key"
@@ -129,6 +131,33 @@ curl -fsS "http://$ADMIN/api/v1/mip/bindings" | jq -e '.[] | select(.care_of == 
 r=$($NODE "${HA[@]}" 198.51.100.20 300 $KEY 30 --id "$ID")
 [ "$(jq -r .code <<<"$r")" = 133 ] || fail "a request replayed after the restart was accepted: $r"
 pass "kill -9: the binding and its replay memory survived (the replayed request is refused with 133)"
+
+# --- two Home Agent nodes on one PostgreSQL: the store arbitrates (RFC 5944 5.7 across nodes) ---
+if [ "${MIP_STORE:-sqlite}" = postgresql ]; then
+  sed -e "s/^node: ha-test/node: ha-test-2/" -e "s/127.0.0.1:$ADMIN_PORT\"/127.0.0.1:$ADMIN2_PORT\"/" \
+    -e "s/127.0.0.1:$HA_PORT\$/127.0.0.1:$HA2_PORT/" \
+    "$T/mobix.yaml" >"$T/mobix2.yaml"
+  start_serve "$T/mobix2.yaml" "$ADMIN2_PORT" "$T/serve-b.log" || fail "node B: $(tail -5 "$T/serve-b.log")"
+  # Both identifications are newer than anything node B loaded at its start, and within the window.
+  stamp=$(( $(date +%s) + 2208988800 + 2 ))
+  ID_OLDER=$(printf '%08x%08x' "$stamp" 1); ID_LATER=$(printf '%08x%08x' "$stamp" 2)
+  r=$($NODE "${HA[@]}" 203.0.113.77 300 $KEY 30 --id "$ID_LATER")
+  [ "$(jq -r .code <<<"$r")" = 0 ] || fail "node A refused the later registration: $r"
+  before=$(ADMIN=127.0.0.1:$ADMIN2_PORT outcome superseded)
+  r=$($NODE 127.0.0.1 "$HA2_PORT" 127.0.0.1 10.64.0.7 198.51.100.66 300 $KEY 30 --id "$ID_OLDER")
+  [ "$(jq -r '.code, .authentic' <<<"$r" | tr '\n' ' ')" = "133 true " ] ||
+    fail "node B accepted a registration older than the one node A stored: $r"
+  [ "$(ADMIN=127.0.0.1:$ADMIN2_PORT outcome superseded)" = $((before + 1)) ] || fail "the refusal was not counted"
+  wait_grep "refused 10.64.0.7 from 127.0.0.1: superseded" "$T/serve-b.log" || fail "no log line for the refusal"
+  curl -fsS "http://127.0.0.1:$ADMIN2_PORT/api/v1/mip/bindings" |
+    jq -e '.[] | select(.home_address == "10.64.0.7" and .care_of == "203.0.113.77")' >/dev/null ||
+    fail "the stored binding is not node A's later one"
+  # Node B now knows the later registration: the same request again is refused from its memory.
+  r=$($NODE 127.0.0.1 "$HA2_PORT" 127.0.0.1 10.64.0.7 198.51.100.66 300 $KEY 30 --id "$ID_OLDER")
+  [ "$(jq -r .code <<<"$r")" = 133 ] || fail "node B accepted the request the second time: $r"
+  grep -q "refused 10.64.0.7 from 127.0.0.1: replayed" "$T/serve-b.log" || fail "the second refusal is not a replay"
+  pass "two nodes on one PostgreSQL: node B refused (133, counted, logged) a registration older than node A's, then knew A's"
+fi
 
 # --- mobix's own mobile node, captured and dissected by Wireshark ---
 # tshark writes to a pipe so every packet is flushed at once; "Capturing on" comes before the

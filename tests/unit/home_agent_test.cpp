@@ -80,6 +80,32 @@ TEST_F(HomeAgentCoreTest, AFailedWriteIsTakenBackSoTheRetransmissionIsAccepted) 
   EXPECT_EQ(ha.live(), 1u);
 }
 
+// Two Home Agent nodes on one store: this one accepted a request in memory, the store refused it
+// because the other node had stored a later registration (a replay sent to this node, say).
+TEST_F(HomeAgentCoreTest, ARegistrationTheStoreRefusedBecomesA133AndTheLaterBindingIsKept) {
+  auto replayed = request("10.64.0.7", 60);
+  auto v = send(replayed, kNow + 2);
+  ASSERT_EQ(v.reason, "registered");
+  ha.undo(*v.write, std::nullopt);
+  MobilityBinding later{"10.64.0.7", "203.0.113.5", kNow + 60, replayed.identification + (1ull << 32), kNow};
+  auto refused = ha.superseded(v, later, kNow + 2);
+  EXPECT_EQ(refused.reason, "superseded");
+  EXPECT_EQ(refused.reply.code, Code::identification_mismatch);
+  EXPECT_EQ(refused.reply.lifetime, 0);
+  EXPECT_FALSE(refused.write);
+  EXPECT_TRUE(refused.sa) << "the 133 is authenticated, so the node can resynchronise";
+  EXPECT_EQ(identification_unix_seconds(refused.reply.identification), kNow + 2);
+  EXPECT_EQ(static_cast<std::uint32_t>(refused.reply.identification),
+            static_cast<std::uint32_t>(replayed.identification));
+  EXPECT_EQ(ha.care_of("10.64.0.7", kNow + 3), "203.0.113.5") << "the other node's binding is adopted";
+  EXPECT_EQ(send(replayed, kNow + 3).reason, "replayed") << "refused from memory from now on";
+  // When the store could not say which registration won, nothing is adopted.
+  auto other = send(request("10.64.0.8", 60));
+  ha.undo(*other.write, std::nullopt);
+  EXPECT_EQ(ha.superseded(other, std::nullopt, kNow).reason, "superseded");
+  EXPECT_FALSE(ha.care_of("10.64.0.8", kNow + 1));
+}
+
 TEST_F(HomeAgentCoreTest, RefusalsCarryTheRfcCodes) {
   auto r = request("10.64.0.7", 60);
   auto wire = encode_request(r, SecurityAssociation{300, std::vector<std::uint8_t>(16, 0x43)});

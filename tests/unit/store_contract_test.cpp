@@ -162,7 +162,7 @@ TEST_P(StoreContract, SessionBatchesSurviveReopen) {
     w.submit({Change{Change::Kind::put_session, r, {}}, Change{Change::Kind::put_session, r2, {}},
               Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.1", 1, true, 0}},
               Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.2", 2, false, 99}}},
-             [&](StoreWriter::Outcome o, std::vector<Lease>) { ok = o == StoreWriter::Outcome::committed; });
+             [&](StoreWriter::Outcome o, Refused) { ok = o == StoreWriter::Outcome::committed; });
     r.last_seen = 9;  // an interim rewrites the record
     w.submit({Change{Change::Kind::end_session, r2, {}}, Change{Change::Kind::put_session, r, {}},
               Change{Change::Kind::free_lease, {}, Lease{"p", "10.0.0.2", 0, false, 0}}},
@@ -273,14 +273,14 @@ TEST_P(StoreContract, AnOfferClaimsOnlyAFreeAddress) {
   };
   const std::int64_t later = std::time(nullptr) + 3600;
   EXPECT_TRUE(s->apply({offer("10.0.0.5", 1, later)}, nullptr).empty());
-  auto refused = s->apply({offer("10.0.0.5", 2, later), offer("10.0.0.6", 2, later)}, nullptr);
+  auto refused = s->apply({offer("10.0.0.5", 2, later), offer("10.0.0.6", 2, later)}, nullptr).offers;
   ASSERT_EQ(refused.size(), 1u) << "another subscriber's live offer";
   EXPECT_EQ(refused[0].ip, "10.0.0.5");
   EXPECT_EQ(refused[0].subscriber_id, 2);
   EXPECT_TRUE(s->apply({offer("10.0.0.5", 1, later + 1)}, nullptr).empty()) << "renewing one's own offer";
   // Bound by the network: no offer takes it, expired or not.
   s->apply({Change{Change::Kind::put_lease, {}, Lease{"p", "10.0.0.7", 3, true, 0}}}, nullptr);
-  EXPECT_EQ(s->apply({offer("10.0.0.7", 4, later)}, nullptr).size(), 1u);
+  EXPECT_EQ(s->apply({offer("10.0.0.7", 4, later)}, nullptr).offers.size(), 1u);
   // An offer that expired is free to claim; its late timeout then leaves the new offer alone.
   EXPECT_TRUE(s->apply({offer("10.0.0.8", 5, 1)}, nullptr).empty());
   EXPECT_TRUE(s->apply({offer("10.0.0.8", 6, later)}, nullptr).empty());
@@ -427,8 +427,17 @@ TEST_P(StoreContract, DevicesAndMobilityBindings) {
       return c;
     };
     const std::uint64_t t = 0xEC5C8A0000000001ull;  // NTP seconds with the top bit set (after 1968)
-    s->apply({put("198.51.100.9", t), put("198.51.100.10", t + (1ull << 32))}, nullptr);
-    s->apply({put("203.0.113.1", t)}, nullptr);  // older: must not win
+    EXPECT_TRUE(s->apply({put("198.51.100.9", t), put("198.51.100.10", t + (1ull << 32))}, nullptr).empty());
+    // Older (another Home Agent node accepted a later one): not written, and the writer learns the
+    // stored binding, so a replay accepted by one node's memory is refused by the store.
+    auto refused = s->apply({put("203.0.113.1", t)}, nullptr);
+    ASSERT_EQ(refused.bindings.size(), 1u);
+    EXPECT_EQ(refused.bindings[0].home_address, "10.64.0.7");
+    EXPECT_EQ(refused.bindings[0].care_of, "198.51.100.10");
+    EXPECT_EQ(refused.bindings[0].identification, t + (1ull << 32));
+    EXPECT_TRUE(refused.offers.empty());
+    // The same identification again is the same registration rewritten, not a refusal.
+    EXPECT_TRUE(s->apply({put("198.51.100.10", t + (1ull << 32))}, nullptr).empty());
   }
   auto s = open();
   auto b = s->load_mobility_bindings();

@@ -17,9 +17,7 @@ namespace {
 // A change log whose disk is "full": every commit fails.
 class FailingRepository final : public ChangeLog {
  public:
-  std::vector<Lease> apply(const std::vector<Change>&, const JobLease*) override {
-    throw StoreError("disk full");
-  }
+  Refused apply(const std::vector<Change>&, const JobLease*) override { throw StoreError("disk full"); }
 };
 }  // namespace
 
@@ -30,7 +28,7 @@ TEST(StoreWriter, FailedCommitIsReportedNotAcknowledged) {
   StoreWriter w(repo);
   int calls = 0;
   bool ok = true;
-  w.submit({Change{Change::Kind::end_session, {}, {}}}, [&](StoreWriter::Outcome o, std::vector<Lease>) {
+  w.submit({Change{Change::Kind::end_session, {}, {}}}, [&](StoreWriter::Outcome o, Refused) {
     ok = o == StoreWriter::Outcome::committed;
     ++calls;
   });
@@ -44,11 +42,11 @@ namespace {
 // A change log shared with another node that already holds 10.0.0.1: it refuses offers of it.
 class ContendedRepository final : public ChangeLog {
  public:
-  std::vector<Lease> apply(const std::vector<Change>& batch, const JobLease*) override {
-    std::vector<Lease> refused;
+  Refused apply(const std::vector<Change>& batch, const JobLease*) override {
+    Refused refused;
     for (const auto& c : batch)
       if (c.kind == Change::Kind::put_lease && !c.lease.bound && c.lease.ip == "10.0.0.1")
-        refused.push_back(c.lease);
+        refused.offers.push_back(c.lease);
     return refused;
   }
 };
@@ -61,10 +59,12 @@ TEST(StoreWriter, ARefusedOfferIsReportedToItsSubmitterOnly) {
   auto offer = [](const char* ip, std::int64_t sub) {
     return Change{Change::Kind::put_lease, {}, Lease{"p", ip, sub, false, 99}};
   };
-  w.submit({offer("10.0.0.2", 2)}, [&](StoreWriter::Outcome o, std::vector<Lease> t) {
+  w.submit({offer("10.0.0.2", 2)}, [&](StoreWriter::Outcome o, Refused r) {
+    auto& t = r.offers;
     seen[0] = {o, t.size()};
   });
-  w.submit({offer("10.0.0.1", 1)}, [&](StoreWriter::Outcome o, std::vector<Lease> t) {
+  w.submit({offer("10.0.0.1", 1)}, [&](StoreWriter::Outcome o, Refused r) {
+    auto& t = r.offers;
     seen[1] = {o, t.size()};
     ASSERT_EQ(t.size(), 1u);
     EXPECT_EQ(t[0].ip, "10.0.0.1");
@@ -72,6 +72,40 @@ TEST(StoreWriter, ARefusedOfferIsReportedToItsSubmitterOnly) {
   w.flush();
   EXPECT_EQ(seen[0], std::make_pair(StoreWriter::Outcome::committed, std::size_t{0}));
   EXPECT_EQ(seen[1], std::make_pair(StoreWriter::Outcome::offer_taken, std::size_t{1}));
+}
+
+namespace {
+// A change log shared with another Home Agent node that stored a later registration of 10.64.0.7.
+class SupersedingRepository final : public ChangeLog {
+ public:
+  Refused apply(const std::vector<Change>& batch, const JobLease*) override {
+    Refused refused;
+    for (const auto& c : batch)
+      if (c.kind == Change::Kind::put_mobility_binding && c.binding.home_address == "10.64.0.7")
+        refused.bindings.push_back({"10.64.0.7", "203.0.113.5", 99, c.binding.identification + 1, 9});
+    return refused;
+  }
+};
+}  // namespace
+
+TEST(StoreWriter, ASupersededBindingIsReportedToItsSubmitterOnly) {
+  SupersedingRepository repo;
+  StoreWriter w(repo);
+  auto binding = [](const char* home) {
+    Change c{Change::Kind::put_mobility_binding, {}, {}};
+    c.binding = MobilityBinding{home, "198.51.100.9", 99, 7, 9};
+    return c;
+  };
+  std::vector<std::pair<StoreWriter::Outcome, Refused>> seen(2);
+  w.submit({binding("10.64.0.8")}, [&](StoreWriter::Outcome o, Refused r) { seen[0] = {o, std::move(r)}; });
+  w.submit({binding("10.64.0.7")}, [&](StoreWriter::Outcome o, Refused r) { seen[1] = {o, std::move(r)}; });
+  w.flush();
+  EXPECT_EQ(seen[0].first, StoreWriter::Outcome::committed);
+  EXPECT_TRUE(seen[0].second.empty());
+  EXPECT_EQ(seen[1].first, StoreWriter::Outcome::binding_superseded);
+  ASSERT_EQ(seen[1].second.bindings.size(), 1u);
+  EXPECT_EQ(seen[1].second.bindings[0].care_of, "203.0.113.5");
+  EXPECT_EQ(seen[1].second.bindings[0].identification, 8u);
 }
 
 TEST(JobLeader, OneHolderAtATimeAndAReleaseHandsOver) {
@@ -119,8 +153,7 @@ TEST(StoreWriter, AFencedWriteOfAFormerHolderIsRefusedCountedAndLogged) {
   r.sid = "by-a";
   std::optional<StoreWriter::Outcome> outcome;
   w.submit(
-      {Change{Change::Kind::put_session, r, {}}},
-      [&](StoreWriter::Outcome o, std::vector<Lease>) { outcome = o; },
+      {Change{Change::Kind::put_session, r, {}}}, [&](StoreWriter::Outcome o, Refused) { outcome = o; },
       JobLease{"expiry", "node-a", *epoch_a});
   w.flush();
   spdlog::set_default_logger(previous);
