@@ -62,6 +62,7 @@ bool has_word(const std::string& words, const std::string& w) {
 struct Upstream {
   net::Conn conn;
   std::string buf;
+  bool malformed = false;  ///< a reply broke RFC 5321 4.2.1 (a bad line, mixed codes, too many lines)
   explicit Upstream(asio::io_context& io) : conn(io.get_executor()) {}
 };
 
@@ -76,7 +77,7 @@ struct SmtpProxy : mail::ProxyBase {
     // Not std::move(line): GCC 12 double-frees a moved coroutine parameter here.
     bool sent = co_await write_all(up.conn, line, t);
     if (!sent) co_return std::nullopt;
-    auto reply = co_await read_reply(up.conn, up.buf, t);
+    auto reply = co_await read_reply(up.conn, up.buf, t, &up.malformed);
     co_return reply;
   }
 
@@ -89,7 +90,7 @@ struct SmtpProxy : mail::ProxyBase {
     std::string why;
     auto opened = co_await net::open_upstream(up.conn, *p.smtp, p.smtp_tls, *tls, t, why);
     std::optional<smtp::Reply> greet;
-    if (opened == net::UpstreamOpen::ok) greet = co_await read_reply(up.conn, up.buf, t);
+    if (opened == net::UpstreamOpen::ok) greet = co_await read_reply(up.conn, up.buf, t, &up.malformed);
     std::optional<smtp::Reply> ehlo;
     if (greet && greet->code == 220) ehlo = co_await command(up, "EHLO mobix\r\n", t);
     if (ehlo && ehlo->code == 250 && p.smtp_tls == net::TlsMode::starttls) {
@@ -111,8 +112,11 @@ struct SmtpProxy : mail::ProxyBase {
       co_return Refusal::upstream_tls_failed;
     }
     if (!ehlo || ehlo->code != 250) {
-      spdlog::warn("smtp #{}: submission server {} for msisdn {} unreachable: {}", id, p.smtp->str(),
-                   s.msisdn, why.empty() ? "no 220/250 reply" : why);
+      spdlog::warn(
+          "smtp #{}: submission server {} for msisdn {} unreachable: {}", id, p.smtp->str(), s.msisdn,
+          !why.empty()   ? why
+          : up.malformed ? "a malformed reply (RFC 5321 4.2.1: a bad line, mixed codes or too many lines)"
+                         : "no 220/250 reply");
       co_return Refusal::upstream_unreachable;
     }
     if (p.smtp_user.empty()) co_return std::nullopt;

@@ -13,8 +13,10 @@ namespace mobix::net {
 
 class Conn;
 
-/// A whole reply ("250-a\r\n250 b"), or nullopt on EOF, timeout, a malformed line or mixed codes.
+/// A whole reply ("250-a\r\n250 b"), or nullopt on EOF, timeout, a malformed line or mixed codes
+/// (then `*malformed`, when given, is set: the server answered, wrongly).
 boost::asio::awaitable<std::optional<smtp::Reply>> read_reply(Conn& c, std::string& buf,
-                                                              std::chrono::seconds timeout);
+                                                              std::chrono::seconds timeout,
+                                                              bool* malformed = nullptr);
 
 }  // namespace mobix::net

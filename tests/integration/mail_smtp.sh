@@ -214,3 +214,31 @@ echo "$out" | grep -q "< 451 4.4.1 the mail server did not take the message" || 
 [ "$(metric 'mobix_mail_smtp_failures_total{reason="upstream_lost"}')" = $((lost + 1)) ] || fail "upstream_lost not counted"
 grep -q "the mail server stopped taking msisdn 31610000001's message" $T/mobix.log || fail "no log line for upstream_lost"
 pass "an upstream that stops reading mid-DATA: 451 4.4.1 to the handset, counted and logged"
+
+# A submission server whose EHLO reply mixes codes (a FAKE: "250-" then "550 "; RFC 5321 4.2.1 wants
+# one code on every line, and no real server breaks that on cue). The proxy must not take it for a
+# 250: 451 4.4.1 to the handset, counted, and logged as a malformed reply.
+read -r P_MIXED <<<"$(free_ports t)"
+/usr/bin/python3 - "$P_MIXED" >$T/mixed.log 2>&1 <<'PY' &
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(4)
+print("listening", flush=True)
+while True:
+    c, _ = srv.accept(); c.sendall(b"220 fake ESMTP\r\n")
+    for line in c.makefile("rb"):
+        if line[:4].upper() == b"EHLO": c.sendall(b"250-fake\r\n550 AUTH PLAIN LOGIN\r\n")
+        else: c.sendall(b"250 ok\r\n")
+    c.close()
+PY
+PIDS+=($!)
+wait_grep listening $T/mixed.log || fail "the fake server did not start: $(cat $T/mixed.log)"
+api PATCH subscribers/alice '{"attrs":{"mail.smtp":"127.0.0.1:'$P_MIXED'"}}' >/dev/null
+unreachable=$(metric 'mobix_mail_smtp_failures_total{reason="upstream_unreachable"}')
+out=$(send "$IP_A" bob@mail.test $T/msg.eml -v 2>&1 || true)
+echo "$out" | grep -q "< 451 4.4.1" || fail "a mixed-code EHLO reply: $(echo "$out" | grep '^<' | tail -2)"
+[ "$(metric 'mobix_mail_smtp_failures_total{reason="upstream_unreachable"}')" = $((unreachable + 1)) ] ||
+  fail "the malformed reply was not counted"
+grep -q "for msisdn 31610000001 unreachable: a malformed reply (RFC 5321 4.2.1" $T/mobix.log ||
+  fail "no log line naming the malformed reply"
+pass "an upstream whose EHLO reply mixes codes: 451 4.4.1 to the handset, counted, logged as malformed"
