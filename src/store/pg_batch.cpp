@@ -179,7 +179,8 @@ const std::vector<Statement>& batch_statements() {
       {"batch_put_mobility_bindings",
        "WITH input (home_address, care_of, expires, identification, registered) AS (SELECT * FROM "
        "unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bigint[])), "
-       "written AS (INSERT INTO mobility_bindings AS b SELECT * FROM input ON CONFLICT (home_address) "
+       "written AS (INSERT INTO mobility_bindings AS b (home_address, care_of, expires, identification, "
+       "registered) SELECT * FROM input ON CONFLICT (home_address) "
        "DO UPDATE SET care_of=EXCLUDED.care_of, expires=EXCLUDED.expires, "
        "identification=EXCLUDED.identification, registered=EXCLUDED.registered "
        "WHERE b.identification <= EXCLUDED.identification RETURNING b.home_address) "

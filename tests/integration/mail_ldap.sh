@@ -2,16 +2,42 @@
 # The operator LDAP backend (issue 3 item 4) against a real OpenLDAP slapd over ldaps:// (and
 # StartTLS), holding examples/ldap/subscribers.ldif with examples/ldap/mobix.schema: RADIUS
 # authentication and the mail proxies read subscribers from LDAP; the cache is dropped when the
-# session ends; LDAP down is a temporary failure; provisioning through mobix is refused.
+# session ends; LDAP down is a temporary failure; provisioning through mobix is refused. Seed 003
+# with LDAP devices: the Home Agent and the initiating database (a private MIT KDC, curl --negotiate)
+# read them; LDAP hung answers 503 directory_unavailable.
 source "$(dirname "$0")/lib.sh"
 command -v slapd >/dev/null || fail "slapd not installed (scripts/install-deps.sh)"
 EX=$(cd "$(dirname "$0")/../../examples/ldap" && pwd)
 read -r P_LDAP P_LDAPS P_POP3D P_IMAPD P_POP3S P_IMAPS P_SUB P_AUTH P_ACCT P_ADMIN P_POP3 P_IMAP P_SMTP P_HA \
-  <<<"$(free_ports t t t t t t t u u t t t t u)"
+  P_IDB P_KDC <<<"$(free_ports t t t t t t t u u t t t t u t d)"
 
 "$MOBIX" pki init --dir $T/ca --cn "Test CA" >/dev/null
 "$MOBIX" pki issue --dir $T/ca --cn server --dns localhost --ip 127.0.0.1 --out $T/server >/dev/null
 chmod 644 $T/server.key
+
+# --- a private MIT Kerberos realm for the initiating database (seed 003; ENVIRONMENT.md recipe) ---
+K=$T/krb5
+source "$(dirname "$0")/../../scripts/krb5-realm.sh"
+write_realm "$K" MOBIX.TEST "$P_KDC"
+kdb5_util create -s -r MOBIX.TEST -P masterpw >"$K/create.log" 2>&1 || fail "kdb5_util: $(tail -3 "$K/create.log")"
+for q in "addprinc -randkey HTTP/localhost" "ktadd -k $K/http.keytab HTTP/localhost" \
+  "addprinc -randkey IPUI-A11CE001" "addprinc -randkey IPUI-CA201003" \
+  "ktadd -k $K/devices.keytab IPUI-A11CE001" "ktadd -k $K/devices.keytab IPUI-CA201003"; do
+  kadmin.local -q "$q" >>"$K/kadmin.log" 2>&1 || fail "kadmin.local $q: $(tail -3 "$K/kadmin.log")"
+done
+krb5kdc -n -P "$K/kdc.pid" >"$K/kdc.out" 2>&1 &
+PIDS+=($!)
+device_kinit() { # CODE: the device's TGT in its own cache (for curl --negotiate)
+  for _ in $(seq 1 100); do
+    KRB5CCNAME=FILE:$K/cc-$1 kinit -k -t "$K/devices.keytab" "$1@MOBIX.TEST" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "kinit $1: $(tail -3 "$K/kdc.out")"
+}
+initiating() { # CODE -> HTTP status; body in $T/idb.body
+  KRB5CCNAME=FILE:$K/cc-$1 curl -sS -o $T/idb.body -w '%{http_code}' --max-time 20 --negotiate -u : \
+    --cacert $T/ca/ca.crt "https://localhost:$P_IDB/v1/initiating/$1"
+}
 
 # --- slapd (ENVIRONMENT.md recipe): only cn=mobix may read the stored credentials ---
 L=$T/ldap
@@ -103,6 +129,9 @@ home_agent:
   listen: 127.0.0.1:$P_HA
   address: 127.0.0.1
   max_lifetime: 30
+kerberos: {realm: MOBIX.TEST, config: $K/krb5.conf, rcache_dir: $K}
+initiating_db: {listen: 127.0.0.1:$P_IDB, cert: server.crt, key: server.key, keytab: $K/http.keytab,
+                home_agent: 127.0.0.1:$P_HA}
 YAML
 }
 write_config "ldaps://127.0.0.1:$P_LDAPS" false
@@ -200,6 +229,15 @@ reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.10
 grep -q '"code":131' <<<"$reg" || fail "a wrong key was not refused with 131: $reg"
 pass "devices in LDAP (seed 003): listed without their key, provisioning refused, a bad entry refused and logged; the Home Agent registers with the key from LDAP and refuses another (131)"
 
+# The initiating database reads the device and its subscriber from LDAP too (curl --negotiate as
+# the device's principal, an independent SPNEGO client).
+device_kinit IPUI-A11CE001
+code=$(initiating IPUI-A11CE001)
+[ "$code" = 200 ] || fail "initiating information from LDAP: $code $(cat $T/idb.body)"
+[ "$(jq -r '.home_address, .user_name, .mip_spi' $T/idb.body | tr '\n' ' ')" = "10.64.0.7 alice 300 " ] ||
+  fail "initiating information: $(cat $T/idb.body)"
+pass "the initiating database serves alice's device from LDAP to IPUI-A11CE001@MOBIX.TEST (SPNEGO)"
+
 # LDAP hangs (slapd stopped, not gone): a request for a home address the Home Agent has not cached
 # waits for the directory on a pool thread, and the event loop keeps answering the devices it has
 # cached (alice's key, read above). The queue for one address is bounded (8): more requests for it
@@ -209,7 +247,19 @@ unavailable() { metric 'mobix_mip_requests_total{outcome="store_unavailable"}'; 
 queue_full() { metric 'mobix_mip_requests_total{outcome="lookup_queue_full"}'; }
 unavailable0=$(unavailable)
 full0=$(queue_full)
+# Carol's phone, added now: nothing has read it yet, so the initiating database must ask LDAP.
+ldapadd -x -H ldap://127.0.0.1:$P_LDAP -D cn=admin,dc=operator,dc=test -w adminpw >/dev/null <<LDIF || fail "ldapadd carol's device"
+dn: mobixIdentityCode=IPUI-CA201003,uid=carol,ou=subscribers,dc=operator,dc=test
+objectClass: mobixDevice
+mobixIdentityCode: IPUI-CA201003
+mobixHomeAddress: 10.64.0.10
+mobixMipKey: $MIP_KEY
+LDIF
+device_kinit IPUI-CA201003
+idb_unavailable0=$(metric 'mobix_initiating_db_requests_total{outcome="directory_unavailable"}')
 kill -STOP "$(SLAPD_PID)"
+initiating IPUI-CA201003 >$T/idb.code &
+IDB_CURL=$!
 "$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.99 --care-of 198.51.100.9 --spi 300 --key-file $T/mip.key \
   --lifetime 10 --attempts 1 --timeout-ms 500 >$T/uncached.out 2>&1 &
 UNCACHED=$!
@@ -229,6 +279,7 @@ reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.10
   --lifetime 10 --attempts 1 --timeout-ms 1500 2>&1 || true)
 unavailable1=$(unavailable)
 for _ in $(seq 100); do [ "$(unavailable)" -gt "$unavailable0" ] && break; sleep 0.1; done
+wait $IDB_CURL || true # the initiating database answers once its LDAP deadline passed
 kill -CONT "$(SLAPD_PID)"
 wait $UNCACHED 2>/dev/null || true
 jq -e 'select(.event == "registered") | .code == 0' <<<"$reg" >/dev/null ||
@@ -238,7 +289,13 @@ jq -e 'select(.event == "registered") | .code == 0' <<<"$reg" >/dev/null ||
 [ "$(unavailable)" = $((unavailable0 + 8)) ] || fail "every queued request must be counted: $(( $(unavailable) - unavailable0 ))"
 grep -q "home_agent: 8 request(s) for 10.64.0.99 unanswered" $T/mobix.log || fail "no log line for the failed lookup"
 grep -q '"result":"timed_out"' $T/uncached.out || fail "the uncached request was answered: $(cat $T/uncached.out)"
-pass "LDAP hung: the Home Agent answers cached devices meanwhile; a full lookup queue drops (counted, logged); the hung lookup's 8 requests are counted, logged and unanswered"
+[ "$(cat $T/idb.code)" = 503 ] && grep -q directory_unavailable $T/idb.body ||
+  fail "the initiating database with LDAP hung: $(cat $T/idb.code) $(cat $T/idb.body)"
+[ "$(metric 'mobix_initiating_db_requests_total{outcome="directory_unavailable"}')" = $((idb_unavailable0 + 1)) ] ||
+  fail "directory_unavailable not counted"
+grep -q "refused a request from 127.0.0.1: directory_unavailable (IPUI-CA201003: " $T/mobix.log ||
+  fail "no log line for the initiating database's directory_unavailable"
+pass "LDAP hung: the Home Agent answers cached devices meanwhile; a full lookup queue drops (counted, logged); the hung lookup's 8 requests are counted, logged and unanswered; the initiating database answers 503 directory_unavailable (counted, logged)"
 
 # An entry whose value breaks the subscriber rules (a CR LF in the mail password would add a command
 # to the upstream login) is refused where it is read: logged with its DN and attribute, counted, and
