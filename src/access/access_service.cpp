@@ -130,19 +130,46 @@ AuthDecision AccessService::authorize_box(const AuthInput& in, std::int64_t now)
   return offer_from(*pool, ConfigAuthorizer::lease_key(in.username), now, "configuration log-in, ");
 }
 
+std::vector<AccessService::Lookup> AccessService::auth_lookups(const AuthInput& in) const {
+  std::vector<Lookup> l;
+  if (config_auth_ && config_auth_->handles(in.username)) return l;
+  if (!in.username.empty()) {
+    l.push_back({IdentityKind::username, in.username});
+    // "alice@realm" may be provisioned as "alice" (RFC 7542 NAI).
+    if (auto at = in.username.find('@'); at != std::string::npos)
+      l.push_back({IdentityKind::username, in.username.substr(0, at)});
+    l.push_back({std::nullopt, in.username});
+  }
+  if (!in.msisdn.empty()) l.push_back({IdentityKind::msisdn, in.msisdn});
+  if (!in.imsi.empty()) l.push_back({IdentityKind::imsi, in.imsi});
+  return l;
+}
+
+std::vector<AccessService::Lookup> AccessService::acct_lookups(const AcctInput& in) const {
+  std::vector<Lookup> l;
+  if ((config_auth_ && config_auth_->handles(in.username)) || partner_for(in.username)) return l;
+  if (!in.msisdn.empty()) l.push_back({IdentityKind::msisdn, in.msisdn});
+  if (!in.username.empty()) l.push_back({IdentityKind::username, in.username});
+  if (auto at = in.username.find('@'); at != std::string::npos && is_own_realm(in.username))
+    l.push_back({IdentityKind::username, in.username.substr(0, at)});
+  if (!in.imsi.empty()) l.push_back({IdentityKind::imsi, in.imsi});
+  return l;
+}
+
+std::optional<Subscriber> AccessService::run_lookups(Directory& dir, const std::vector<Lookup>& lookups) {
+  for (const auto& l : lookups)
+    if (auto sub = l.kind ? dir.find(*l.kind, l.value) : dir.find(l.value)) return sub;
+  return std::nullopt;
+}
+
 AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now) {
+  return authorize(in, now, run_lookups(dir_, auth_lookups(in)));
+}
+
+AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now,
+                                      const std::optional<Subscriber>& sub) {
   if (config_auth_ && config_auth_->handles(in.username)) return authorize_box(in, now);
   AuthDecision d;
-  std::optional<Subscriber> sub;
-  if (!in.username.empty()) {
-    sub = dir_.find(IdentityKind::username, in.username);
-    // "alice@realm" may be provisioned as "alice" (RFC 7542 NAI).
-    if (auto at = in.username.find('@'); !sub && at != std::string::npos)
-      sub = dir_.find(IdentityKind::username, in.username.substr(0, at));
-    if (!sub) sub = dir_.find(in.username);
-  }
-  if (!sub && !in.msisdn.empty()) sub = dir_.find(IdentityKind::msisdn, in.msisdn);
-  if (!sub && !in.imsi.empty()) sub = dir_.find(IdentityKind::imsi, in.imsi);
   if (!sub) {
     d.reason = "unknown subscriber";
     d.metric_reason = "unknown_subscriber";
@@ -196,7 +223,8 @@ AuthDecision AccessService::authorize(const AuthInput& in, std::int64_t now) {
   return offered;
 }
 
-void AccessService::resolve_subscriber(AcctInput& in) {
+void AccessService::resolve_subscriber(AcctInput& in,
+                                       const std::optional<std::optional<Subscriber>>& looked_up) {
   if (config_auth_ && config_auth_->handles(in.username)) {
     in.subscriber_id = ConfigAuthorizer::lease_key(in.username);  // a box configuring (seed 004)
     return;
@@ -206,12 +234,7 @@ void AccessService::resolve_subscriber(AcctInput& in) {
     in.subscriber_id = roamer_id(in.username);
     return;
   }
-  std::optional<Subscriber> sub;
-  if (!in.msisdn.empty()) sub = dir_.find(IdentityKind::msisdn, in.msisdn);
-  if (!sub && !in.username.empty()) sub = dir_.find(IdentityKind::username, in.username);
-  if (auto at = in.username.find('@'); !sub && at != std::string::npos && is_own_realm(in.username))
-    sub = dir_.find(IdentityKind::username, in.username.substr(0, at));
-  if (!sub && !in.imsi.empty()) sub = dir_.find(IdentityKind::imsi, in.imsi);
+  auto sub = looked_up ? *looked_up : run_lookups(dir_, acct_lookups(in));
   if (!sub) return;
   in.subscriber_id = sub->id;
   // The directory fills identities the NAS did not send.
@@ -231,8 +254,9 @@ void AccessService::release_leases(Outcome& out) {
   }
 }
 
-Outcome AccessService::account_start(AcctInput in, std::int64_t now) {
-  resolve_subscriber(in);
+Outcome AccessService::account_start(AcctInput in, std::int64_t now,
+                                     const std::optional<std::optional<Subscriber>>& looked_up) {
+  resolve_subscriber(in, looked_up);
   auto out = table_.start(in, now);
   release_leases(out);
   if (!in.ipv4.empty())

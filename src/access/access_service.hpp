@@ -70,12 +70,31 @@ class AccessService {
   void offers_taken(const std::vector<Lease>& taken,
                     const std::function<std::vector<Lease>(const std::string& pool)>& stored);
 
+  /// One directory lookup: by `kind`, or by any identity when it has none.
+  struct Lookup {
+    std::optional<IdentityKind> kind;
+    std::string value;
+  };
+  /// The lookups that find an Access-Request's (an Accounting Start's) subscriber, in order: the
+  /// first that finds one wins. Empty when the directory is not asked (a box's configuration
+  /// log-in, a roamer's accounting). With a blocking() directory (LDAP) the caller makes them off
+  /// its event loop (run_lookups) and passes the result to authorize() / account_start().
+  std::vector<Lookup> auth_lookups(const AuthInput& in) const;
+  std::vector<Lookup> acct_lookups(const AcctInput& in) const;
+  /// May block on the network; throws DirectoryUnavailable.
+  static std::optional<Subscriber> run_lookups(Directory& dir, const std::vector<Lookup>& lookups);
+
+  /// Looks the subscriber up in place (fine for the embedded store), then decides.
   AuthDecision authorize(const AuthInput& in, std::int64_t now);
+  /// Decides with the subscriber the lookups found (or not).
+  AuthDecision authorize(const AuthInput& in, std::int64_t now, const std::optional<Subscriber>& sub);
   /// A box's configuration log-in (seed 004 Phase II step [3]): a configuration-pool address.
   AuthDecision authorize_box(const AuthInput& in, std::int64_t now);
 
-  /// Applies Start/Interim/Stop to the session table and the leases.
-  Outcome account_start(AcctInput in, std::int64_t now);
+  /// Applies Start/Interim/Stop to the session table and the leases. A Start is enriched from the
+  /// directory: in place, or with `looked_up` (acct_lookups() made elsewhere).
+  Outcome account_start(AcctInput in, std::int64_t now,
+                        const std::optional<std::optional<Subscriber>>& looked_up = std::nullopt);
   Outcome account_interim(AcctInput in, std::int64_t now);
   Outcome account_stop(const AcctInput& in, std::int64_t now);
   Outcome nas_restarted(std::string_view nas, std::string_view nas_address, std::string_view reason,
@@ -95,7 +114,8 @@ class AccessService {
   void release_leases(Outcome& out);
   /// An address from `pool` for `key` (a lease offer to be made durable before the Accept).
   AuthDecision offer_from(IpPool& pool, std::int64_t key, std::int64_t now, const std::string& what);
-  void resolve_subscriber(AcctInput& in);
+  /// Fills the Start's subscriber id and the identities the NAS did not send.
+  void resolve_subscriber(AcctInput& in, const std::optional<std::optional<Subscriber>>& looked_up);
 
   const AccessConfig& cfg_;
   Directory& dir_;

@@ -59,10 +59,10 @@ bool AccessRole::Impl::refuse_partner_accounting(const RoamingPartnerConfig& par
 }
 
 Outcome AccessRole::Impl::apply_accounting(const AcctInput& in, std::uint32_t status, bool refused,
-                                           std::int64_t now) {
+                                           std::int64_t now, const LookedUp& looked_up) {
   switch (refused ? radius::AcctStatus{0} : static_cast<radius::AcctStatus>(status)) {
     case radius::AcctStatus::start:
-      return service.account_start(in, now);
+      return service.account_start(in, now, looked_up);
     case radius::AcctStatus::interim_update:
       return service.account_interim(in, now);
     case radius::AcctStatus::stop:
@@ -120,9 +120,16 @@ void AccessRole::Impl::process_acct(std::span<const std::uint8_t> raw, const Sou
   process_once(acct_cache, src, req, [&](const std::string& key) { account(req, src, key); });
 }
 
-void AccessRole::Impl::account(const radius::Packet& req, const Source& src, const std::string& key) {
+void AccessRole::Impl::account(const radius::Packet& req, const Source& src, const std::string& key,
+                               const LookedUp& looked_up) {
   const auto status = req.integer(radius::attr::acct_status_type);  // present: checked before
   AcctInput in = read_accounting(req, src.peer);
+  if (!looked_up && lookup_pool && *status == static_cast<std::uint32_t>(radius::AcctStatus::start)) {
+    // LDAP: a Start's subscriber is asked on the lookup pool (account_start enriches the session).
+    if (auto lookups = service.acct_lookups(in); !lookups.empty())
+      return look_up(std::move(lookups), "acct", acct_cache, src, key,
+                     [this, req, src, key](LookedUp found) { account(req, src, key, found); });
+  }
   bool roamer = roaming && !src.partner && service.partner_for(in.username);
   if (auto cls = req.text(radius::attr::class_); roamer && cls)
     if (auto host = roaming::hostname_from_class(*cls)) in.hostname = *host;
@@ -139,7 +146,7 @@ void AccessRole::Impl::account(const radius::Packet& req, const Source& src, con
     in.apn.clear();
     refused = refuse_partner_accounting(*src.partner, in, st);
   }
-  Outcome out = apply_accounting(in, *status, refused, now);
+  Outcome out = apply_accounting(in, *status, refused, now, looked_up);
   status_counter(*status).inc();
   count_outcome(req, in, stale, out);
   auto owed = owe_home(out.events, out.changes);

@@ -110,7 +110,7 @@ void AccessRole::Impl::answer_status_server(std::span<const std::uint8_t> raw, c
 }
 
 void AccessRole::Impl::authenticate(const radius::Packet& req, const Source& src, const std::string& key,
-                                    int attempt) {
+                                    int attempt, const LookedUp& looked_up) {
   AuthInput in;
   in.username = req.text(radius::attr::user_name).value_or("");
   in.msisdn = normalize_msisdn(req.text(radius::attr::calling_station_id).value_or(""));
@@ -146,7 +146,14 @@ void AccessRole::Impl::authenticate(const radius::Packet& req, const Source& src
     in.from_roaming_partner = true;
   }
 
-  auto d = service.authorize(in, clock());
+  if (!looked_up && lookup_pool) {
+    // LDAP: asked on the lookup pool; this request continues when the answer is back.
+    if (auto lookups = service.auth_lookups(in); !lookups.empty())
+      return look_up(
+          std::move(lookups), "auth", auth_cache, src, key,
+          [this, req, src, key, attempt](LookedUp found) { authenticate(req, src, key, attempt, found); });
+  }
+  auto d = looked_up ? service.authorize(in, clock(), *looked_up) : service.authorize(in, clock());
   std::function<void()> after;
   if (d.accept) {
     resp.code = radius::Code::access_accept;

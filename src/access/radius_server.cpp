@@ -40,6 +40,7 @@ AccessRole::Impl::Impl(asio::io_context& io_, const AccessConfig& cfg_, Director
       duplicates(metrics().counter("mobix_radius_duplicates_total",
                                    "Retransmissions answered from the cache (RFC 5080)")) {
   metrics().gauge("mobix_access_sessions", "Live access sessions", [this] { return double(table.size()); });
+  if (dir.blocking()) lookup_pool = std::make_unique<asio::thread_pool>(4);
 }
 
 AccessRole::AccessRole(asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,

@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include "access/dedup_cache.hpp"
 #include "access/radius_server.hpp"
@@ -47,6 +48,10 @@ struct AccessRole::Impl {
     const RoamingPartnerConfig* partner = nullptr;
     std::function<void(DedupCache::Response)> reply;
   };
+
+  /// What a request's directory lookups found, made off the event loop: nullopt while not made yet;
+  /// a value (the subscriber, or nobody) once they were.
+  using LookedUp = std::optional<std::optional<Subscriber>>;
 
   Impl(boost::asio::io_context& io, const AccessConfig& cfg, Directory& dir, SessionRepository& repo,
        StoreWriter& writer, Clock clock, const RoamingConfig* roaming, BoxRepository* boxes);
@@ -123,13 +128,20 @@ struct AccessRole::Impl {
   /// refused offer runs `on_taken`, or `on_failure` without one.
   void commit(std::vector<Change> changes, std::function<void()> then, std::function<void()> on_failure,
               OnTaken on_taken = {}, std::optional<JobLease> fence = std::nullopt);
+  /// With a blocking directory (LDAP): makes `lookups` on the lookup pool and runs `then` with what
+  /// they found on the event loop, which meanwhile answers everyone else. The directory down (or
+  /// too many requests waiting for it) leaves the request unanswered: counted, logged, and its key
+  /// forgotten so the NAS's retransmission is processed again.
+  void look_up(std::vector<AccessService::Lookup> lookups, const char* listener, DedupCache& cache,
+               const Source& src, const std::string& key, std::function<void(LookedUp)> then);
 
   // radius_auth.cpp
   void process_auth(std::span<const std::uint8_t> raw, const Source& src);
   void answer_status_server(std::span<const std::uint8_t> raw, const radius::Packet& req, const Source& src);
   /// After the checks and the duplicate cache: the decision and its answer.
   /// `attempt` counts the offers the shared store refused for this request so far.
-  void authenticate(const radius::Packet& req, const Source& src, const std::string& key, int attempt = 0);
+  void authenticate(const radius::Packet& req, const Source& src, const std::string& key, int attempt = 0,
+                    const LookedUp& looked_up = std::nullopt);
   /// Encodes the answer, makes `changes` durable, then sends it (and caches it for retransmissions).
   /// When the store refuses its pool offer, `retry` runs instead (without one, it is dropped).
   void answer_auth(const radius::Packet& req, const Source& src, const std::string& key, radius::Packet resp,
@@ -145,7 +157,8 @@ struct AccessRole::Impl {
   // radius_accounting.cpp
   void process_acct(std::span<const std::uint8_t> raw, const Source& src);
   /// After the checks and the duplicate cache: the session change, durable, then the answer.
-  void account(const radius::Packet& req, const Source& src, const std::string& key);
+  void account(const radius::Packet& req, const Source& src, const std::string& key,
+               const LookedUp& looked_up = std::nullopt);
   /// When the request's event happened, into `in`; for what can start sessions, a refusal reason
   /// when it is too old (a captured request replayed later) or from the future.
   const char* read_event_time(const radius::Packet& req, radius::AcctStatus st, std::int64_t now,
@@ -154,7 +167,8 @@ struct AccessRole::Impl {
   bool refuse_partner_accounting(const RoamingPartnerConfig& partner, const AcctInput& in,
                                  radius::AcctStatus st);
   /// Start/Interim/Stop/On/Off applied to the sessions; a refused request changes nothing.
-  Outcome apply_accounting(const AcctInput& in, std::uint32_t status, bool refused, std::int64_t now);
+  Outcome apply_accounting(const AcctInput& in, std::uint32_t status, bool refused, std::int64_t now,
+                           const LookedUp& looked_up);
   void count_outcome(const radius::Packet& req, const AcctInput& in, const char* stale, Outcome& out);
   /// Ended sessions whose DNS records an external server must still drop are written in the same
   /// transaction as their end, so a crash before the server answers cannot leave them behind.
@@ -175,6 +189,13 @@ struct AccessRole::Impl {
   Counter& status_counter(std::uint32_t status);
   Counter& event_counter(const SessionEvent& e);
   void schedule_sweep();
+
+  std::size_t lookups_waiting = 0;  ///< requests waiting for the directory (look_up)
+  static constexpr std::size_t kMaxWaitingLookups = 1024;
+  std::shared_ptr<int> alive_token = std::make_shared<int>(0);  ///< lookups ending after the role see it gone
+  /// Directory lookups when the directory is blocking(); last member: joined first, while what its
+  /// threads read still exists.
+  std::unique_ptr<boost::asio::thread_pool> lookup_pool;
 };
 
 }  // namespace mobix

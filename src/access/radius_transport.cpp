@@ -93,6 +93,48 @@ void AccessRole::Impl::handle_radsec(const RoamingPartnerConfig& partner, const 
   }
 }
 
+void AccessRole::Impl::look_up(std::vector<AccessService::Lookup> lookups, const char* listener,
+                               DedupCache& cache, const Source& src, const std::string& key,
+                               std::function<void(LookedUp)> then) {
+  if (lookups_waiting >= kMaxWaitingLookups) {
+    cache.forget(key);
+    return drop(listener, "directory_busy", src.peer);
+  }
+  ++lookups_waiting;
+  auto pass = std::make_shared<Gate::Pass>(gate.enter());
+  asio::post(*lookup_pool, [this, lookups = std::move(lookups), listener, &cache, peer = src.peer, key,
+                            then = std::move(then), pass, alive = std::weak_ptr<int>(alive_token)]() mutable {
+    LookedUp found;
+    std::string error;
+    bool unavailable = false;
+    try {
+      found = AccessService::run_lookups(dir, lookups);
+    } catch (const DirectoryUnavailable& e) {
+      unavailable = true;
+      error = e.what();
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+    asio::post(io, [this, found = std::move(found), error = std::move(error), unavailable, listener, &cache,
+                    peer = std::move(peer), key = std::move(key), then = std::move(then), pass, alive] {
+      if (alive.expired()) return;
+      --lookups_waiting;
+      try {
+        if (!error.empty()) throw std::runtime_error(error);
+        then(found);
+        return;
+      } catch (const std::exception& e) {
+        // Unanswered, so the NAS retransmits (RFC 5080 2.2.1) or fails over to another node.
+        cache.forget(key);
+        bool dir_down = unavailable || dynamic_cast<const DirectoryUnavailable*>(&e);
+        drop(listener, dir_down ? "directory_unavailable" : "internal_error", peer);
+        spdlog::error("radius {}: {} for a request from {}: {}", listener,
+                      dir_down ? "directory unavailable" : "error", peer, e.what());
+      }
+    });
+  });
+}
+
 const RadiusClientConfig* AccessRole::Impl::client_for(const asio::ip::address& a) const {
   for (const auto& c : cfg.clients)
     if (c.network.contains(a)) return &c;

@@ -257,7 +257,18 @@ mobixMipKey: $MIP_KEY
 LDIF
 device_kinit IPUI-CA201003
 idb_unavailable0=$(metric 'mobix_initiating_db_requests_total{outcome="directory_unavailable"}')
+auth_down() { metric 'mobix_radius_dropped_total{listener="auth",reason="directory_unavailable"}'; }
+auth_down0=$(auth_down)
 kill -STOP "$(SLAPD_PID)"
+# RADIUS asks LDAP on its lookup pool too: while an Access-Request for a subscriber nobody cached
+# waits, the access role answers a Status-Server (RFC 5997) at once.
+printf 'User-Name = "zed"\nUser-Password = "zed-pw"\nCalling-Station-Id = "31619999999"\nMessage-Authenticator = 0x00\n' |
+  radclient -r 1 -t 30 127.0.0.1:$P_AUTH auth mail-test-secret >$T/zed.out 2>&1 &
+ZED=$!
+sleep 0.3
+status=$(printf 'Message-Authenticator = 0x00\n' | radclient -x -r 1 -t 5 127.0.0.1:$P_AUTH status mail-test-secret 2>&1) ||
+  fail "Status-Server was not answered while LDAP hung: $status"
+[ "$(auth_down)" = "$auth_down0" ] || fail "Status-Server was answered only after the hung lookup had failed"
 initiating IPUI-CA201003 >$T/idb.code &
 IDB_CURL=$!
 "$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.99 --care-of 198.51.100.9 --spi 300 --key-file $T/mip.key \
@@ -280,7 +291,12 @@ reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.10
 unavailable1=$(unavailable)
 for _ in $(seq 100); do [ "$(unavailable)" -gt "$unavailable0" ] && break; sleep 0.1; done
 wait $IDB_CURL || true # the initiating database answers once its LDAP deadline passed
+for _ in $(seq 300); do [ "$(auth_down)" -gt "$auth_down0" ] && break; sleep 0.1; done
 kill -CONT "$(SLAPD_PID)"
+kill $ZED 2>/dev/null || true
+[ "$(auth_down)" = $((auth_down0 + 1)) ] || fail "the hung RADIUS lookup was not dropped and counted once: $(( $(auth_down) - auth_down0 ))"
+grep -q "radius auth: directory unavailable for a request from 127.0.0.1" $T/mobix.log ||
+  fail "no log line for the hung RADIUS lookup"
 wait $UNCACHED 2>/dev/null || true
 jq -e 'select(.event == "registered") | .code == 0' <<<"$reg" >/dev/null ||
   fail "a cached device was not answered while LDAP hung: $reg"
@@ -295,7 +311,7 @@ grep -q '"result":"timed_out"' $T/uncached.out || fail "the uncached request was
   fail "directory_unavailable not counted"
 grep -q "refused a request from 127.0.0.1: directory_unavailable (IPUI-CA201003: " $T/mobix.log ||
   fail "no log line for the initiating database's directory_unavailable"
-pass "LDAP hung: the Home Agent answers cached devices meanwhile; a full lookup queue drops (counted, logged); the hung lookup's 8 requests are counted, logged and unanswered; the initiating database answers 503 directory_unavailable (counted, logged)"
+pass "LDAP hung: the Home Agent answers cached devices meanwhile; a full lookup queue drops (counted, logged); the hung lookup's 8 requests are counted, logged and unanswered; the initiating database answers 503 directory_unavailable (counted, logged); RADIUS answers Status-Server meanwhile and drops the hung Access-Request (counted, logged)"
 
 # An entry whose value breaks the subscriber rules (a CR LF in the mail password would add a command
 # to the upstream login) is refused where it is read: logged with its DN and attribute, counted, and
