@@ -260,21 +260,15 @@ idb_unavailable0=$(metric 'mobix_initiating_db_requests_total{outcome="directory
 auth_down() { metric 'mobix_radius_dropped_total{listener="auth",reason="directory_unavailable"}'; }
 auth_down0=$(auth_down)
 kill -STOP "$(SLAPD_PID)"
-# RADIUS asks LDAP on its lookup pool too: while an Access-Request for a subscriber nobody cached
-# waits, the access role answers a Status-Server (RFC 5997) at once.
-printf 'User-Name = "zed"\nUser-Password = "zed-pw"\nCalling-Station-Id = "31619999999"\nMessage-Authenticator = 0x00\n' |
-  radclient -r 1 -t 30 127.0.0.1:$P_AUTH auth mail-test-secret >$T/zed.out 2>&1 &
-ZED=$!
-sleep 0.3
-status=$(printf 'Message-Authenticator = 0x00\n' | radclient -x -r 1 -t 5 127.0.0.1:$P_AUTH status mail-test-secret 2>&1) ||
-  fail "Status-Server was not answered while LDAP hung: $status"
-[ "$(auth_down)" = "$auth_down0" ] || fail "Status-Server was answered only after the hung lookup had failed"
 initiating IPUI-CA201003 >$T/idb.code &
 IDB_CURL=$!
 "$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.99 --care-of 198.51.100.9 --spi 300 --key-file $T/mip.key \
   --lifetime 10 --attempts 1 --timeout-ms 500 >$T/uncached.out 2>&1 &
 UNCACHED=$!
 sleep 0.3 # the uncached request goes first (were it second, the checks below would still hold, proving less)
+reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.100.10 --spi 300 --key-file $T/mip.key \
+  --lifetime 10 --attempts 1 --timeout-ms 1500 2>&1 || true)
+unavailable1=$(unavailable)
 # Ten more requests for the same address (a header is enough to be queued): 7 join it, 3 are dropped.
 /usr/bin/python3 - "$P_HA" <<'P'
 import socket, sys
@@ -286,9 +280,15 @@ for _ in $(seq 40); do [ "$(queue_full)" -ge $((full0 + 3)) ] && break; sleep 0.
 [ "$(queue_full)" = $((full0 + 3)) ] || fail "expected 3 requests dropped from a full lookup queue, counted $(( $(queue_full) - full0 ))"
 grep -q "home_agent: 8 requests wait for the directory; one from 127.0.0.1 dropped" $T/mobix.log ||
   fail "no log line for the full lookup queue"
-reg=$("$MOBIX" sim mip --ha 127.0.0.1:$P_HA --home 10.64.0.7 --care-of 198.51.100.10 --spi 300 --key-file $T/mip.key \
-  --lifetime 10 --attempts 1 --timeout-ms 1500 2>&1 || true)
-unavailable1=$(unavailable)
+# RADIUS asks LDAP on its lookup pool too: while an Access-Request for a subscriber nobody cached
+# waits, the access role answers a Status-Server (RFC 5997) at once.
+printf 'User-Name = "zed"\nUser-Password = "zed-pw"\nCalling-Station-Id = "31619999999"\nMessage-Authenticator = 0x00\n' |
+  radclient -r 1 -t 30 127.0.0.1:$P_AUTH auth mail-test-secret >$T/zed.out 2>&1 &
+ZED=$!
+sleep 0.3
+status=$(printf 'Message-Authenticator = 0x00\n' | radclient -x -r 1 -t 5 127.0.0.1:$P_AUTH status mail-test-secret 2>&1) ||
+  fail "Status-Server was not answered while LDAP hung: $status"
+[ "$(auth_down)" = "$auth_down0" ] || fail "Status-Server was answered only after the hung lookup had failed"
 for _ in $(seq 100); do [ "$(unavailable)" -gt "$unavailable0" ] && break; sleep 0.1; done
 wait $IDB_CURL || true # the initiating database answers once its LDAP deadline passed
 for _ in $(seq 300); do [ "$(auth_down)" -gt "$auth_down0" ] && break; sleep 0.1; done
