@@ -6,7 +6,9 @@ PIDS=()
 PG_DATA_DIRS=()
 cleanup() {
   for d in "${PG_DATA_DIRS[@]:-}"; do [ -n "$d" ] && pg_as /usr/lib/postgresql/15/bin/pg_ctl -D "$d" -m immediate stop >/dev/null 2>&1 || true; done
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
+  # SIGCONT too: a test that failed while it held a peer stopped (kill -STOP) must not leave it
+  # frozen for ever (a stopped process acts on SIGTERM only once continued).
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && { kill "$p" 2>/dev/null; kill -CONT "$p" 2>/dev/null; } || true; done
   wait 2>/dev/null || true
   # A lab killed with -9 leaves its demo Dovecot behind.
   [ -f "$T/mail/run/master.pid" ] && kill "$(cat "$T/mail/run/master.pid")" 2>/dev/null || true

@@ -73,7 +73,7 @@ slaptest -f $L/slapd.conf -u >/dev/null 2>&1 || fail "slaptest: $(slaptest -f $L
 start_slapd() { slapd -h "ldap://127.0.0.1:$P_LDAP/ ldaps://127.0.0.1:$P_LDAPS/" -f $L/slapd.conf; }
 start_slapd || fail "slapd did not start"
 SLAPD_PID() { cat $L/slapd.pid 2>/dev/null; }
-trap 'kill $(SLAPD_PID) 2>/dev/null || true; cleanup' EXIT
+trap 'kill $(SLAPD_PID) 2>/dev/null; kill -CONT $(SLAPD_PID) 2>/dev/null || true; cleanup' EXIT
 for _ in $(seq 40); do ldapsearch -x -H ldap://127.0.0.1:$P_LDAP -b "" -s base >/dev/null 2>&1 && break; sleep 0.05; done
 
 # The mail provider: Dovecot with implicit TLS, submission with STARTTLS (the example's ports).
