@@ -119,17 +119,20 @@ void AccessRole::Impl::look_up(std::vector<AccessService::Lookup> lookups, const
                     peer = std::move(peer), key = std::move(key), then = std::move(then), pass, alive] {
       if (alive.expired()) return;
       --lookups_waiting;
-      try {
-        if (!error.empty()) throw std::runtime_error(error);
-        then(found);
-        return;
-      } catch (const std::exception& e) {
-        // Unanswered, so the NAS retransmits (RFC 5080 2.2.1) or fails over to another node.
+      // Unanswered, so the NAS retransmits (RFC 5080 2.2.1) or fails over to another node.
+      auto unanswered = [&](bool dir_down, const char* why) {
         cache.forget(key);
-        bool dir_down = unavailable || dynamic_cast<const DirectoryUnavailable*>(&e);
         drop(listener, dir_down ? "directory_unavailable" : "internal_error", peer);
         spdlog::error("radius {}: {} for a request from {}: {}", listener,
-                      dir_down ? "directory unavailable" : "error", peer, e.what());
+                      dir_down ? "directory unavailable" : "error", peer, why);
+      };
+      if (!error.empty()) return unanswered(unavailable, error.c_str());
+      try {
+        then(found);
+      } catch (const DirectoryUnavailable& e) {
+        unanswered(true, e.what());
+      } catch (const std::exception& e) {
+        unanswered(false, e.what());
       }
     });
   });
