@@ -30,6 +30,8 @@ need jq "lab.json reading" have jq
 need libpq-dev "PostgreSQL client library (the shared store)" pkg-config --exists libpq
 need libkrb5-dev "MIT Kerberos and GSSAPI (seed 003)" pkg-config --exists krb5-gssapi
 need curl "curl with TLS" curl_tls
+need libosip2-dev "SIP parser (seed 003 calls)" pkg-config --exists libosip2
+need libsrtp2-dev "SRTP (seed 003 calls)" pkg-config --exists libsrtp2
 
 if [ "$mode" = test ]; then
   # --- toolchains of the sanitizer and fuzz builds
@@ -57,6 +59,8 @@ if [ "$mode" = test ]; then
   need nftables "NAT in namespaces" have nft
   need procps "pkill/ps" have pkill
   need sqlite3 "sqlite3 CLI" have sqlite3
+  need sip-tester "SIPp (SIP scenarios)" have sipp
+  need baresip-core "baresip (an independent SIP user agent)" test -f /usr/lib/baresip/modules/srtp.so
   need libnet-smpp-perl "SMPP peer" perl -MNet::SMPP -e 1
   need tshark "Wireshark's Mobile IP dissector" have tshark
   need krb5-user "kinit/klist/kvno" have kvno

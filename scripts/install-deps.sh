@@ -37,6 +37,9 @@ PKGS=(
   # seed 003's Kerberos (MIT): the library and GSSAPI to build; a real KDC, kadmin.local and the
   # kinit/klist/kvno clients for the tests and the lab
   libkrb5-dev krb5-kdc krb5-admin-server krb5-user
+  # seed 003's secure calls: SIP parsed by libosip2, media protected by libsrtp2 (SRTP, RFC 3711);
+  # baresip (a SIP/SRTP user agent) and SIPp (SIP load and scenarios) are independent peers
+  libosip2-dev libsrtp2-dev baresip-core sip-tester
   # the call-center console (seed 004) is tested in a real headless browser: Debian's Chromium,
   # driven by puppeteer-core from npm (tests/console; no browser download)
   chromium

@@ -1,12 +1,10 @@
 #include "kerberos/kerberos.hpp"
 
+#include "kerberos/gss_util.hpp"
+
 #include <atomic>
 #include <cstdlib>
 
-#include <gssapi/gssapi.h>
-#include <gssapi/gssapi_ext.h>
-#include <gssapi/gssapi_krb5.h>
-#include <krb5/krb5.h>
 #include <openssl/evp.h>
 
 namespace mobix::krb {
@@ -56,6 +54,10 @@ KerberosError::Kind kind_of(krb5_error_code rc) {
   }
 }
 
+}  // namespace
+
+namespace detail {
+
 std::string gss_message(OM_uint32 major, OM_uint32 minor) {
   std::string out;
   for (auto [code, type] : {std::pair{major, GSS_C_GSS_CODE}, std::pair{minor, GSS_C_MECH_CODE}}) {
@@ -89,8 +91,57 @@ std::string to_string(const gss_buffer_desc& b) {
   return std::string(static_cast<const char*>(b.value), b.length);
 }
 
-std::atomic<unsigned> g_ccache_seq{0};
+AcceptRefusal classify_refusal(OM_uint32 major, const std::string& message) {
+  if (GSS_ROUTINE_ERROR(major) == GSS_S_DUPLICATE_TOKEN || minor_is(message, KRB5KRB_AP_ERR_REPEAT))
+    return AcceptRefusal::replayed;
+  if (GSS_ROUTINE_ERROR(major) == GSS_S_CREDENTIALS_EXPIRED || minor_is(message, KRB5KRB_AP_ERR_TKT_EXPIRED))
+    return AcceptRefusal::expired;
+  if (minor_is(message, KRB5KRB_AP_ERR_SKEW)) return AcceptRefusal::clock_skew;
+  if (minor_is(message, KRB5KRB_AP_WRONG_PRINC) || minor_is(message, KRB5_KT_NOTFOUND) ||
+      minor_is(message, KRB5KRB_AP_ERR_NOKEY))
+    return AcceptRefusal::wrong_service;
+  if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN || major == GSS_S_CONTINUE_NEEDED)
+    return AcceptRefusal::malformed;
+  return AcceptRefusal::other;
+}
 
+gss_cred_id_t initiator_cred(const std::string& ccache, const std::string& principal) {
+  OM_uint32 minor = 0, m2 = 0;
+  gss_key_value_element_desc el{"ccache", ccache.c_str()};
+  gss_key_value_set_desc store{1, &el};
+  gss_name_t me = GSS_C_NO_NAME;
+  gss_buffer_desc pn{principal.size(), const_cast<char*>(principal.data())};
+  gss_import_name(&minor, &pn, GSS_KRB5_NT_PRINCIPAL_NAME, &me);
+  gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+  auto major = gss_acquire_cred_from(&minor, me, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
+                                     &cred, nullptr, nullptr);
+  gss_release_name(&m2, &me);
+  if (GSS_ERROR(major))
+    throw KerberosError(KerberosError::Kind::other,
+                        "credentials of " + principal + ": " + gss_message(major, minor));
+  return cred;
+}
+
+gss_cred_id_t acceptor_cred(const std::string& keytab) {
+  OM_uint32 minor = 0;
+  auto kt = "FILE:" + keytab;
+  gss_key_value_element_desc el{"keytab", kt.c_str()};
+  gss_key_value_set_desc store{1, &el};
+  gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
+  auto major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, GSS_C_ACCEPT,
+                                     &store, &cred, nullptr, nullptr);
+  if (GSS_ERROR(major))
+    throw KerberosError(KerberosError::Kind::no_key,
+                        "service keytab " + keytab + ": " + gss_message(major, minor));
+  return cred;
+}
+
+}  // namespace detail
+
+using namespace detail;
+
+namespace {
+std::atomic<unsigned> g_ccache_seq{0};
 }  // namespace
 
 const char* to_string(KerberosError::Kind k) {
@@ -109,19 +160,19 @@ const char* to_string(KerberosError::Kind k) {
   return "kerberos_error";
 }
 
-const char* to_string(SpnegoAcceptor::Refusal r) {
+const char* to_string(AcceptRefusal r) {
   switch (r) {
-    case SpnegoAcceptor::Refusal::malformed:
+    case AcceptRefusal::malformed:
       return "malformed";
-    case SpnegoAcceptor::Refusal::replayed:
+    case AcceptRefusal::replayed:
       return "replayed";
-    case SpnegoAcceptor::Refusal::expired:
+    case AcceptRefusal::expired:
       return "expired";
-    case SpnegoAcceptor::Refusal::clock_skew:
+    case AcceptRefusal::clock_skew:
       return "clock_skew";
-    case SpnegoAcceptor::Refusal::wrong_service:
+    case AcceptRefusal::wrong_service:
       return "wrong_service";
-    case SpnegoAcceptor::Refusal::other:
+    case AcceptRefusal::other:
       return "refused";
   }
   return "refused";
@@ -235,21 +286,10 @@ SpnegoInitiator::SpnegoInitiator(const Credentials& creds, const std::string& ho
 SpnegoInitiator::~SpnegoInitiator() = default;
 
 std::string SpnegoInitiator::first_token() {
+  impl_->cred = initiator_cred(impl_->ccache, impl_->principal);
   OM_uint32 minor = 0;
-  gss_key_value_element_desc el{"ccache", impl_->ccache.c_str()};
-  gss_key_value_set_desc store{1, &el};
-  gss_name_t me = GSS_C_NO_NAME;
-  gss_buffer_desc pn{impl_->principal.size(), impl_->principal.data()};
-  gss_import_name(&minor, &pn, GSS_KRB5_NT_PRINCIPAL_NAME, &me);
-  auto major = gss_acquire_cred_from(&minor, me, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, GSS_C_INITIATE, &store,
-                                     &impl_->cred, nullptr, nullptr);
-  OM_uint32 m2 = 0;
-  gss_release_name(&m2, &me);
-  if (GSS_ERROR(major))
-    throw KerberosError(KerberosError::Kind::other,
-                        "credentials of " + impl_->principal + ": " + gss_message(major, minor));
   std::string out;
-  major = impl_->step(GSS_C_NO_BUFFER, out, minor);
+  auto major = impl_->step(GSS_C_NO_BUFFER, out, minor);
   if (GSS_ERROR(major)) {
     auto message = gss_message(major, minor);
     throw KerberosError(kind_of_message(message), "service ticket for " + impl_->principal + ": " + message);
@@ -277,15 +317,7 @@ struct SpnegoAcceptor::Impl {
 };
 
 SpnegoAcceptor::SpnegoAcceptor(const std::string& keytab) : impl_(new Impl) {
-  OM_uint32 minor = 0;
-  auto kt = "FILE:" + keytab;
-  gss_key_value_element_desc el{"keytab", kt.c_str()};
-  gss_key_value_set_desc store{1, &el};
-  auto major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, GSS_C_ACCEPT,
-                                     &store, &impl_->cred, nullptr, nullptr);
-  if (GSS_ERROR(major))
-    throw KerberosError(KerberosError::Kind::no_key,
-                        "service keytab " + keytab + ": " + gss_message(major, minor));
+  impl_->cred = acceptor_cred(keytab);
 }
 
 SpnegoAcceptor::~SpnegoAcceptor() = default;
@@ -309,20 +341,8 @@ std::variant<SpnegoAcceptor::Accepted, SpnegoAcceptor::Refused> SpnegoAcceptor::
     gss_release_buffer(&m2, &name);
   } else {
     // A single round trip is all HTTP Negotiate allows here: anything else is a refusal.
-    Refusal why = Refusal::other;
     auto message = gss_message(major, minor);
-    if (GSS_ROUTINE_ERROR(major) == GSS_S_DUPLICATE_TOKEN || minor_is(message, KRB5KRB_AP_ERR_REPEAT))
-      why = Refusal::replayed;
-    else if (GSS_ROUTINE_ERROR(major) == GSS_S_CREDENTIALS_EXPIRED ||
-             minor_is(message, KRB5KRB_AP_ERR_TKT_EXPIRED))
-      why = Refusal::expired;
-    else if (minor_is(message, KRB5KRB_AP_ERR_SKEW))
-      why = Refusal::clock_skew;
-    else if (minor_is(message, KRB5KRB_AP_WRONG_PRINC) || minor_is(message, KRB5_KT_NOTFOUND) ||
-             minor_is(message, KRB5KRB_AP_ERR_NOKEY))
-      why = Refusal::wrong_service;
-    else if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN || major == GSS_S_CONTINUE_NEEDED)
-      why = Refusal::malformed;
+    auto why = classify_refusal(major, message);
     result = Refused{why, message};
   }
   gss_release_buffer(&m2, &out);

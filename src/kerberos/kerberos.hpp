@@ -69,6 +69,10 @@ class SpnegoInitiator {
   std::unique_ptr<Impl> impl_;
 };
 
+/// Why an acceptor refused a client's token.
+enum class AcceptRefusal { malformed, replayed, expired, clock_skew, wrong_service, other };
+const char* to_string(AcceptRefusal r);
+
 /// The server side: accepts one Negotiate token with the service's key from a keytab.
 class SpnegoAcceptor {
  public:
@@ -82,7 +86,7 @@ class SpnegoAcceptor {
     std::string principal;    ///< the client, "name@REALM"
     std::string reply_token;  ///< base64 for "WWW-Authenticate: Negotiate"; may be empty
   };
-  enum class Refusal { malformed, replayed, expired, clock_skew, wrong_service, other };
+  using Refusal = AcceptRefusal;
   struct Refused {
     Refusal why;
     std::string detail;
@@ -93,7 +97,6 @@ class SpnegoAcceptor {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
-const char* to_string(SpnegoAcceptor::Refusal r);
 
 std::string base64_encode(const std::string& bytes);
 /// Empty on malformed input.
