@@ -36,6 +36,10 @@ int device_call(const DeviceOptions& o, const std::string& action) {
                        : o.call_id;
     auto body = nlohmann::json{{"call_id", call_id}, {"callee", o.to}, {"seconds", o.seconds}}.dump();
     r = http_call(*mm, "POST", "/v1/devices/" + o.id + "/calls", body);
+  } else if (action == "dial") {  // the call lasts --seconds: wait for it, and for the SIP around it
+    auto body = nlohmann::json{{"to", o.to}, {"seconds", o.seconds}}.dump();
+    r = http_call(*mm, "POST", "/v1/devices/" + o.id + "/dial", body, {},
+                  std::chrono::seconds(o.seconds + 70));
   } else {
     std::string body = action == "on" ? nlohmann::json{{"care_of", o.care_of}}.dump() : "{}";
     r = http_call(*mm, "POST", "/v1/devices/" + o.id + "/" + action, body);
@@ -56,7 +60,8 @@ void add_sim_device(CLI::App* sim, int& exit_code) {
       {"on", "Switch the device on (or report it again: a heartbeat)"},
       {"off", "Switch the device off"},
       {"status", "Show how the mobility manager represents it"},
-      {"call", "A call by the device: its proxy posts the charge to the billing service"}};
+      {"call", "A call by the device: its proxy posts the charge to the billing service"},
+      {"dial", "A secure call to another device (SIP, Kerberos-keyed SRTP), charged on both sides"}};
   for (const auto& [action, help] : actions) {
     auto* c = dev->add_subcommand(action, help);
     c->add_option("--id", o->id, "the device's identity code")->required();
@@ -64,6 +69,10 @@ void add_sim_device(CLI::App* sim, int& exit_code) {
     c->add_option("--lab", o->lab_dir, "lab directory (reads the mobility manager from lab.json)");
     std::string a = action;
     if (a == "on") c->add_option("--care-of", o->care_of, "the care-of address of its network")->required();
+    if (a == "dial") {
+      c->add_option("--to", o->to, "the callee's identity code")->required();
+      c->add_option("--seconds", o->seconds, "how long the call lasts before the caller hangs up");
+    }
     if (a == "call") {
       c->add_option("--to", o->to, "the callee's identity code")->required();
       c->add_option("--seconds", o->seconds, "the call's duration");

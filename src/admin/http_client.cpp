@@ -16,10 +16,10 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 
 HttpResponse http_call(const Endpoint& server, const std::string& method, const std::string& target,
-                       const std::string& body, const std::string& token) {
+                       const std::string& body, const std::string& token, std::chrono::seconds timeout) {
   asio::io_context io;
   beast::tcp_stream stream(io);
-  stream.expires_after(std::chrono::seconds(30));
+  stream.expires_after(timeout);
   beast::error_code ec;
   stream.connect(asio::ip::tcp::endpoint(asio::ip::make_address(server.host), server.port), ec);
   if (ec) throw std::runtime_error("cannot reach the admin API at " + server.str() + ": " + ec.message());

@@ -31,6 +31,14 @@ MobilityManager::MobilityManager(RoleContext& ctx)
   o.read_timeout = std::chrono::seconds(10);
   server_ = std::make_unique<HttpServer>(
       io_, cfg_.listen, [this](const HttpRequest& r, HttpReply reply) { handle(r, std::move(reply)); }, o);
+  if (cfg_.sip_listen)
+    calls_ = std::make_unique<CallAgent>(
+        io_, cfg_, realm_, pool_,
+        CallHooks{[this](const std::string& code) { return represented(code); },
+                  [this](std::shared_ptr<DeviceProxy> d, std::string body) {
+                    asio::co_spawn(io_, charge(std::move(d), std::move(body), [](HttpResponse) {}),
+                                   asio::detached);
+                  }});
   metrics().gauge_family("mobix_mm_devices", "Devices the mobility manager represents, by state (seed 003)",
                          [this] {
                            std::map<std::string, double> by;
@@ -51,6 +59,7 @@ MobilityManager::~MobilityManager() {
 void MobilityManager::start() {
   mip_ = std::make_unique<mip::RegistrationClient>(io_);
   server_->start();
+  if (calls_) calls_->start();
   spdlog::info("mobility_manager: base stations report on http://{}; devices are <code>@{}",
                server_->local_endpoint().str(), realm_);
 }
@@ -58,6 +67,7 @@ void MobilityManager::start() {
 void MobilityManager::stop() {
   stopping_ = true;
   server_->stop();
+  if (calls_) calls_->stop();
   // Every proxy deregisters its device (bounded by the retransmission schedule) and ends.
   for (auto& [code, d] : devices_) {
     d->off = true;
@@ -66,11 +76,12 @@ void MobilityManager::stop() {
 }
 
 bool MobilityManager::drained() const {
-  return devices_.empty() && server_->drained();
+  return devices_.empty() && server_->drained() && (!calls_ || calls_->drained());
 }
 
 void MobilityManager::listeners(Listeners& out) const {
   out["mobility_manager.http"] = {server_->local_endpoint(), "http"};
+  if (calls_) out["mobility_manager.sip"] = {calls_->local_endpoint(), "sip/udp"};
 }
 
 std::int64_t MobilityManager::now() {
@@ -130,19 +141,51 @@ void MobilityManager::handle(const HttpRequest& req, HttpReply reply) {
       return reply(HttpResponse{404, "application/json", "{\"error\":\"not represented\"}\n"});
     return reply(HttpResponse{200, "application/json", device_json(*it->second).dump(2) + "\n"});
   }
-  // POST /v1/devices/<code>/on | /off | /calls
+  // POST /v1/devices/<code>/on | /off | /calls | /dial
   auto slash = rest.rfind('/');
   std::string code = slash == std::string::npos || slash == 0 ? "" : rest.substr(1, slash - 1);
   std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
   if (req.method != "POST" || rest.empty() || rest.front() != '/' || !is_identity_token(code) ||
-      (action != "on" && action != "off" && action != "calls"))
+      (action != "on" && action != "off" && action != "calls" && action != "dial"))
     return reply(refuse(404, "no_such_endpoint", req.peer, req.method + " " + req.path));
-  if (action != "calls") return reply(report(code, action == "on", req.body, req.peer));
+  if (action == "on" || action == "off") return reply(report(code, action == "on", req.body, req.peer));
   auto it = devices_.find(code);
+  if (action == "dial") {
+    if (!calls_)
+      return reply(refuse(404, "no_calls", req.peer, "mobility_manager.sip_listen is not configured"));
+    if (!represented(code))
+      return reply(refuse(409, "not_represented", req.peer, code + " is not represented"));
+    return dial(it->second, req, std::move(reply));
+  }
   if (!cfg_.billing) return reply(refuse(404, "no_billing", req.peer, "no billing service is configured"));
   if (it == devices_.end() || it->second->state != DeviceState::active || !it->second->tickets)
     return reply(refuse(409, "not_represented", req.peer, code + " is not represented"));
   asio::co_spawn(io_, charge(it->second, req.body, std::move(reply)), asio::detached);
+}
+
+std::shared_ptr<DeviceProxy> MobilityManager::represented(const std::string& code) const {
+  auto it = devices_.find(code);
+  if (it == devices_.end() || it->second->state != DeviceState::active || !it->second->tickets)
+    return nullptr;
+  return it->second;
+}
+
+void MobilityManager::dial(std::shared_ptr<DeviceProxy> d, const HttpRequest& req, HttpReply reply) {
+  auto j = json::parse(req.body, nullptr, false);
+  bool valid = j.is_object() && j.contains("to") && j["to"].is_string() &&
+               is_identity_token(j["to"].get<std::string>()) && j.contains("seconds") &&
+               j["seconds"].is_number_unsigned() && j["seconds"].get<std::uint64_t>() >= 1 &&
+               j["seconds"].get<std::uint64_t>() <= cfg_.max_call_seconds;
+  if (!valid)
+    return reply(
+        refuse(400, "bad_report", req.peer,
+               "the body must be {\"to\": \"<identity code>\", \"seconds\": 1 to max_call_seconds}"));
+  auto work = [this, d, to = j["to"].get<std::string>(), secs = j["seconds"].get<std::uint32_t>(),
+               reply = std::move(reply)]() -> asio::awaitable<void> {
+    auto r = co_await calls_->dial(d, to, secs);
+    reply(HttpResponse{r.status, "application/json", r.body.dump() + "\n"});
+  };
+  asio::co_spawn(io_, std::move(work), asio::detached);
 }
 
 /// A device switched on (with where it is attached) or off; an "on" for a represented device is its

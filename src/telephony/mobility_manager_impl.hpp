@@ -2,6 +2,7 @@
 // The mobility manager's insides, shared by its parts (private to src/telephony):
 //   mobility_manager.cpp  the Role and the base stations' HTTP intake (reports, listings)
 //   proxy_lifecycle.cpp   each device's coroutine: tickets, initiating information, Mobile IP
+//   call_agent.cpp, call_media.cpp   secure calls between represented devices (CallAgent)
 #include <map>
 #include <memory>
 #include <string>
@@ -17,6 +18,7 @@
 #include "mobile_node/mobile_node.hpp"
 #include "net/http_client.hpp"
 #include "net/http_server.hpp"
+#include "telephony/call_agent.hpp"
 #include "telephony/device_proxy.hpp"
 
 namespace mobix::telephony {
@@ -38,6 +40,9 @@ class MobilityManager final : public Role {
                       const std::string& detail);
   /// A chargeable use (a call): the proxy posts the charge to the billing service as the device.
   boost::asio::awaitable<void> charge(std::shared_ptr<DeviceProxy> d, std::string body, HttpReply reply);
+  /// POST /v1/devices/<code>/dial {"to": "<code>", "seconds": N}: a secure call, charged on both sides.
+  void dial(std::shared_ptr<DeviceProxy> d, const HttpRequest& req, HttpReply reply);
+  std::shared_ptr<DeviceProxy> represented(const std::string& code) const;
 
   // ---- each device (proxy_lifecycle.cpp) ----
   enum class Ended { stop, restart };
@@ -70,6 +75,7 @@ class MobilityManager final : public Role {
   static constexpr std::size_t kIdleConnections = 8;
   std::vector<std::unique_ptr<net::HttpsConnection>> idle_connections_;
   std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<CallAgent> calls_;  ///< null without mobility_manager.sip_listen
   LogRateLimiter log_limit_{5};
   bool stopping_ = false;
 };

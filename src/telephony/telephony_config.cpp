@@ -46,6 +46,14 @@ constexpr KeySpec kMmKeys[] = {
     {"retry_max", "u32", "60", "seconds between bootstrap attempts at most (backing off from 1 s)", 1, 3600},
     {"billing", "endpoint", "", "the billing service (HTTPS host:port); absent: calls are not charged"},
     {"billing_host", "string", "", "its name (TLS and the HTTP@<host> service); default: its host"},
+    {"sip_listen", "endpoint", "",
+     "secure calls between represented devices (SIP over UDP, Kerberos-keyed SRTP); absent: no calls"},
+    {"sip_peer", "endpoint", "",
+     "where INVITEs for devices not represented here go (another mobility manager); absent: nowhere"},
+    {"max_calls", "u32", "1000", "calls in progress at once (beyond: 503)", 1, 1000000},
+    {"max_call_seconds", "u32", "14400", "a call longer than this is hung up", 1, 86400},
+    {"sip_per_source_per_minute", "u32", "600", "INVITEs per source address and minute", 1, 1000000},
+    {"sip_per_source_burst", "u32", "60", "INVITEs a source may send at once", 1, 100000},
 };
 constexpr SectionSpec kMm{
     "mobility_manager",
@@ -136,6 +144,16 @@ void parse_mobility_manager(Section& s, Config& c, const ConfigEnv& env) {
     m.billing_host = s.str_or_default("billing_host");
     if (m.billing_host.empty()) m.billing_host = m.billing->host;
   }
+  if (s.get("sip_listen")) m.sip_listen = s.endpoint("sip_listen", Endpoint{});
+  if (s.get("sip_peer")) {
+    if (!m.sip_listen)
+      s.fail(s.key("sip_peer"), s.get("sip_peer"), "needs sip_listen (calls are off without it)");
+    m.sip_peer = s.endpoint("sip_peer", Endpoint{});
+  }
+  m.max_calls = s.u32("max_calls");
+  m.max_call_seconds = s.u32("max_call_seconds");
+  m.sip_per_source_per_minute = s.u32("sip_per_source_per_minute");
+  m.sip_per_source_burst = s.u32("sip_per_source_burst");
   c.mobility_manager = m;
 }
 

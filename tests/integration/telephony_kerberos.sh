@@ -9,11 +9,14 @@
 # new care-of address; a wrong identity code; the KDC down (the new device retries with a clear
 # reason while the running one stays represented; back up, it is represented); switch-off and silence;
 # billing flooded (429) and billing down behind a second mobility manager (502 billing_unreachable).
+# Secure calls: a call between two represented devices keyed by Kerberos (the KDC issues the caller a
+# ticket for the callee's principal), SRTP both ways, charged on both sides; the INVITE captured by
+# tshark and replayed is refused; SIPp as a stranger's phone without a ticket gets 401.
 source "$(dirname "$0")/lib.sh"
 for b in krb5kdc kdb5_util kadmin.local kinit klist kvno; do
   command -v $b >/dev/null || fail "$b is not installed (krb5-kdc, krb5-admin-server, krb5-user)"
 done
-read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT < <(free_ports t u t t d t t)
+read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT < <(free_ports t u t t d t t u u)
 ADMIN=127.0.0.1:$ADMIN_PORT
 MM=127.0.0.1:$MM_PORT
 REALM=MOBIX.TEST
@@ -71,6 +74,7 @@ mobility_manager:
   listen: $MM
   billing: 127.0.0.1:$BILL_PORT
   billing_host: localhost
+  sip_listen: 127.0.0.1:$SIP_PORT
   base_stations: [127.0.0.1/32]
   keytab: $K/mm.keytab
   initiating_db: 127.0.0.1:$IDB_PORT
@@ -219,6 +223,77 @@ records=$(curl -fsS "http://$ADMIN/api/v1/charges?principal=IPUI-00A1B2C3@$REALM
 [ "$(jq -r '.[] | select(.call_id == "call-0002") | .seconds' <<<"$records")" = 61 ] || fail "charge: $records"
 grep -q "TGS_REQ .*IPUI-00A1B2C3@$REALM for HTTP/localhost@$REALM" "$K/kdc.log" || fail "no service ticket for the billing service"
 pass "the proxy charged a call as IPUI-00A1B2C3@$REALM (a retry is one record)"
+
+# --- secure calls between the two devices (seed 003; SIP, Kerberos-keyed SRTP) ---
+touch "$T/careof2"
+( while [ -f "$T/careof2" ]; do  # the second device's base station keeps reporting it
+    "$MOBIX" sim device on --id IPUI-00D4E5F6 --care-of 198.51.100.77 --mm "$MM" >/dev/null 2>&1
+    sleep 1
+  done ) &
+PIDS+=($!)
+wait_state IPUI-00D4E5F6 active
+sip_outcome() { metric "mobix_mm_sip_requests_total{outcome=\"$1\"}"; }
+tshark -i lo -f "udp port $SIP_PORT" -w "$T/sip.pcap" >"$T/tshark.log" 2>&1 &
+TSHARK=$!
+PIDS+=("$TSHARK")
+for _ in $(seq 1 100); do grep -q "Capturing on" "$T/tshark.log" && break; sleep 0.1; done
+received_before=$(metric 'mobix_mm_media_packets_total{outcome="received"}')
+"$MOBIX" sim device dial --id IPUI-00A1B2C3 --to IPUI-00D4E5F6 --seconds 2 --mm "$MM" >"$T/dial" ||
+  fail "the secure call failed: $(cat "$T/dial")"
+CALL_ID=$(jq -r .call_id "$T/dial")
+[ "$(jq '.srtp_received > 20 and .srtp_refused == 0 and .seconds >= 1' "$T/dial")" = true ] ||
+  fail "the caller's media: $(cat "$T/dial")"
+# Both proxies live in this process: the callee's authenticated packets are the rest of the count.
+callee_received=$(($(metric 'mobix_mm_media_packets_total{outcome="received"}') - received_before - $(jq .srtp_received "$T/dial")))
+[ "$callee_received" -gt 20 ] || fail "the callee's proxy authenticated $callee_received SRTP packets"
+grep -q "TGS_REQ .*IPUI-00A1B2C3@$REALM for IPUI-00D4E5F6@$REALM" "$K/kdc.log" ||
+  fail "the KDC issued the caller no ticket for the callee's principal"
+logged "call $CALL_ID from IPUI-00A1B2C3@$REALM to IPUI-00D4E5F6 answered (Kerberos-authenticated, SRTP keyed)"
+charged() { curl -fsS "http://$ADMIN/api/v1/charges?principal=$1@$REALM" | jq --arg c "$CALL_ID" '[.[] | select(.call_id == $c)] | length'; }
+for _ in $(seq 1 50); do [ "$(charged IPUI-00A1B2C3)$(charged IPUI-00D4E5F6)" = 11 ] && break; sleep 0.1; done
+[ "$(charged IPUI-00A1B2C3)$(charged IPUI-00D4E5F6)" = 11 ] || fail "billing records of $CALL_ID: caller $(charged IPUI-00A1B2C3), callee $(charged IPUI-00D4E5F6)"
+pass "a secure call: the caller's ticket for IPUI-00D4E5F6@$REALM (KDC log), SRTP both ways ($(jq .srtp_received "$T/dial") and $callee_received packets authenticated, none refused), a billing record on each side"
+
+# The INVITE as tshark saw it: the AP-REQ in the Kerberos header, no key in the SDP. Replayed, the
+# authenticator is refused (the acceptor's replay cache): 403, counted, logged.
+for _ in $(seq 1 50); do [ "$(tshark -r "$T/sip.pcap" -Y 'sip.Method == "INVITE"' 2>/dev/null | wc -l)" -ge 1 ] && break; sleep 0.1; done
+kill -INT "$TSHARK"; wait "$TSHARK" 2>/dev/null || true
+invite=$(tshark -r "$T/sip.pcap" -Y 'sip.Method == "INVITE"' -T fields -e udp.payload 2>/dev/null | head -1)
+[ -n "$invite" ] || fail "tshark saw no INVITE"
+text=$(xxd -r -p <<<"$invite" 2>/dev/null || /usr/bin/python3 -c 'import sys; print(bytes.fromhex(sys.argv[1]).decode())' "$invite")
+grep -q 'Authorization: Kerberos realm="'$REALM'", targetname="IPUI-00D4E5F6@'$REALM'", gssapi-data="' <<<"$text" ||
+  fail "the INVITE carries no Kerberos AP-REQ: $text"
+grep -q 'm=audio [0-9]* RTP/SAVP 0' <<<"$text" && ! grep -q 'a=crypto' <<<"$text" || fail "the INVITE's SDP: $text"
+before=$(sip_outcome replayed)
+answer=$(/usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
+s.sendto(bytes.fromhex(sys.argv[1]), ("127.0.0.1", int(sys.argv[2])))
+print(s.recv(65535).decode().split("\r\n")[0])' "$invite" "$SIP_PORT") || fail "no answer to the replayed INVITE"
+[ "$answer" = "SIP/2.0 403 Forbidden" ] || fail "the replayed INVITE got: $answer"
+[ "$(sip_outcome replayed)" = $((before + 1)) ] || fail "the replay was not counted"
+logged "INVITE from 127.0.0.1 for IPUI-00D4E5F6 refused with 403: replayed"
+pass "the INVITE carries the AP-REQ (Authorization: Kerberos) and no key; replayed as captured, it is refused 403 (counted, logged)"
+
+# SIPp as a stranger's phone: no ticket, no call (401 with a Kerberos challenge), counted and logged.
+printf 'SEQUENTIAL\nIPUI-00D4E5F6;%s;\n' "$REALM" >"$T/callee.csv"
+before=$(sip_outcome unauthenticated)
+SCENARIO=$(cd "$(dirname "$0")" && pwd)/sipp/unauthenticated_invite.xml
+(cd "$T" && sipp -sf "$SCENARIO" -inf "$T/callee.csv" -m 1 -i 127.0.0.1 \
+  -p "$SIPP_PORT" -timeout 20 -timeout_error -nostdin -trace_err "127.0.0.1:$SIP_PORT" >"$T/sipp.out" 2>&1) ||
+  fail "SIPp's unauthenticated INVITE did not get the Kerberos challenge: $(tail -5 "$T/sipp.out"; cat "$T"/*errors.log 2>/dev/null | tail -5)"
+[ "$(sip_outcome unauthenticated)" = $((before + 1)) ] || fail "the unauthenticated INVITE was not counted"
+logged "INVITE from 127.0.0.1 for IPUI-00D4E5F6 refused with 401: unauthenticated"
+before=$(sip_outcome malformed)
+/usr/bin/python3 -c 'import socket, sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b"INVITE nonsense\r\n\r\n", ("127.0.0.1", int(sys.argv[1])))' "$SIP_PORT"
+for _ in $(seq 1 50); do [ "$(sip_outcome malformed)" = $((before + 1)) ] && break; sleep 0.1; done
+[ "$(sip_outcome malformed)" = $((before + 1)) ] || fail "a malformed SIP message was not counted"
+logged "a malformed SIP message from 127.0.0.1 (19 bytes) dropped"
+pass "SIPp without a ticket is refused 401 with a Kerberos challenge; a malformed datagram is dropped; each counted and logged"
+rm -f "$T/careof2"; sleep 1.2  # the second device goes away again: the KDC test below switches it on anew
+"$MOBIX" sim device off --id IPUI-00D4E5F6 --mm "$MM" >/dev/null || fail "switching IPUI-00D4E5F6 off"
+for _ in $(seq 1 100); do [ -z "$(state IPUI-00D4E5F6)" ] && break; sleep 0.1; done
+[ -z "$(state IPUI-00D4E5F6)" ] || fail "IPUI-00D4E5F6 is still represented: $(state IPUI-00D4E5F6)"
 
 # --- the KDC down: a new device fails clearly and retries; the represented one keeps working ---
 kill "$KDC_PID"; wait "$KDC_PID" 2>/dev/null || true

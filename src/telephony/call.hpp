@@ -1,0 +1,55 @@
+#pragma once
+// One secure call as one represented device's proxy sees it (seed 003); see call_agent.hpp.
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "codec/sip/sip.hpp"
+#include "kerberos/call_keying.hpp"
+#include "media/srtp_stream.hpp"
+
+namespace mobix::telephony {
+
+enum class CallSide { caller, callee };
+
+enum class CallState {
+  inviting,  ///< caller: INVITE sent, no final answer yet
+  answered,  ///< callee: 200 OK sent, waiting for the ACK
+  talking,   ///< both: media flowing
+  ending,    ///< BYE sent or received
+  ended,
+};
+const char* to_string(CallState s);
+
+struct MediaCounts {
+  std::uint64_t sent = 0, received = 0, refused = 0;
+};
+
+struct Call {
+  Call(boost::asio::any_io_executor ex) : wake(ex), rtp(ex) {}
+  CallSide side = CallSide::caller;
+  CallState state = CallState::inviting;
+  std::string call_id, local_tag, remote_tag;
+  std::string device, peer_device;            ///< identity codes: this side's and the other's
+  std::string from_header, to_header;         ///< the dialog's, as the caller wrote them
+  boost::asio::ip::udp::endpoint signalling;  ///< where the other side's SIP goes
+  std::string last_response;                  ///< callee: answered again to a retransmitted INVITE
+  std::string ack;                            ///< caller: sent again to a retransmitted 200 OK
+  std::deque<sip::Message> inbox;             ///< SIP for this call, for the waiting coroutine
+  boost::asio::steady_timer wake;
+  boost::asio::ip::udp::socket rtp;
+  boost::asio::ip::udp::endpoint media_peer;
+  std::unique_ptr<media::SrtpStream> send, recv;
+  std::chrono::steady_clock::time_point talking_since;
+  std::int64_t started = 0;  ///< unix seconds, for the charge
+  std::uint32_t ssrc = 0;
+  MediaCounts media;
+  bool hung_up = false;  ///< the other side sent BYE
+};
+
+}  // namespace mobix::telephony

@@ -1,0 +1,374 @@
+#include "telephony/call_agent.hpp"
+
+#include <openssl/rand.h>
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "core/hex.hpp"
+#include "core/metrics.hpp"
+
+namespace mobix::telephony {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using udp = asio::ip::udp;
+
+namespace {
+
+// RFC 3261 17.1.1.2 and 17.1.2.2: retransmit from T1, doubling (capped at T2 but for INVITE), give
+// up after 64*T1.
+constexpr milliseconds kT1{500}, kT2{4000}, kGiveUp{32000};
+// The keys of each direction (RFC 4402's PRF input; distinct labels keep the two streams apart).
+constexpr const char* kCallerToCallee = "mobix srtp caller to callee";
+constexpr const char* kCalleeToCaller = "mobix srtp callee to caller";
+
+std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
+}  // namespace
+
+const char* to_string(CallState s) {
+  switch (s) {
+    case CallState::inviting:
+      return "inviting";
+    case CallState::answered:
+      return "answered";
+    case CallState::talking:
+      return "talking";
+    case CallState::ending:
+      return "ending";
+    case CallState::ended:
+      return "ended";
+  }
+  return "ended";
+}
+
+CallAgent::CallAgent(asio::io_context& io, const MobilityManagerConfig& cfg, std::string realm,
+                     asio::thread_pool& pool, CallHooks hooks)
+    : io_(io),
+      cfg_(cfg),
+      realm_(std::move(realm)),
+      pool_(pool),
+      hooks_(std::move(hooks)),
+      acceptor_(std::make_unique<krb::CallAcceptor>(cfg.keytab)),
+      socket_(io),
+      per_source_(cfg.sip_per_source_per_minute, cfg.sip_per_source_burst) {}
+
+CallAgent::~CallAgent() = default;
+
+void CallAgent::start() {
+  const auto& at = *cfg_.sip_listen;
+  boost::system::error_code ec;
+  udp::endpoint local(asio::ip::make_address(at.host, ec), at.port);
+  if (ec) throw_listen_error("mobility_manager.sip", at, ec);
+  socket_.open(local.protocol(), ec);
+  if (!ec) socket_.bind(local, ec);
+  if (ec) throw_listen_error("mobility_manager.sip", at, ec);
+  asio::co_spawn(io_, receive_loop(), asio::detached);
+  spdlog::info("mobility_manager: secure calls (SIP over UDP) on {}", local_endpoint().str());
+}
+
+void CallAgent::stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  for (auto& [key, c] : calls_) {
+    c->hung_up = true;
+    c->wake.cancel();
+  }
+}
+
+Endpoint CallAgent::local_endpoint() const {
+  boost::system::error_code ec;
+  auto e = socket_.local_endpoint(ec);
+  return Endpoint{e.address().to_string(), e.port()};
+}
+
+void CallAgent::count(const std::string& name, const std::string& outcome) {
+  static const std::map<std::string, std::string> help{
+      {"mobix_mm_sip_requests_total", "SIP requests at the mobility manager's call listener, by outcome"},
+      {"mobix_mm_calls_total", "Secure calls placed by represented devices, by outcome (seed 003)"},
+      {"mobix_mm_media_packets_total", "SRTP packets of secure calls: sent, received, or why refused"}};
+  metrics().counter(name, help.at(name), "outcome=\"" + outcome + "\"").inc();
+}
+
+std::string CallAgent::new_token(std::size_t bytes) const {
+  std::vector<std::uint8_t> raw(bytes);
+  RAND_bytes(raw.data(), static_cast<int>(bytes));
+  return encode_hex(raw);
+}
+
+void CallAgent::send(const std::string& text, const udp::endpoint& to) {
+  boost::system::error_code ec;
+  socket_.send_to(asio::buffer(text), to, 0, ec);
+  if (ec && log_limit_.allow("send") >= 0)
+    spdlog::warn("mobility_manager: SIP to {} not sent: {}", to.address().to_string(), ec.message());
+}
+
+asio::awaitable<void> CallAgent::receive_loop() {
+  std::string buf(65536, '\0');
+  for (;;) {
+    udp::endpoint from;
+    auto [ec, n] =
+        co_await socket_.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !socket_.is_open()) co_return;
+    if (ec) continue;
+    on_message(buf.substr(0, n), from);
+  }
+}
+
+void CallAgent::on_message(const std::string& text, const udp::endpoint& from) {
+  auto m = sip::Message::parse(text);
+  if (!m) {  // no Via to answer: dropped (RFC 3261 16.3 / 18.3), counted and logged
+    count("mobix_mm_sip_requests_total", "malformed");
+    if (log_limit_.allow("malformed") >= 0)
+      spdlog::warn("mobility_manager: a malformed SIP message from {} ({} bytes) dropped",
+                   from.address().to_string(), text.size());
+    return;
+  }
+  auto deliver = [&](const std::string& key) {
+    auto it = calls_.find(key);
+    if (it == calls_.end()) return false;
+    it->second->inbox.push_back(*m);
+    it->second->wake.cancel();
+    return true;
+  };
+  if (!m->is_request()) {  // to the request's sender: our tag is From's
+    if (!deliver(m->call_id() + "/" + m->from_tag())) count("mobix_mm_sip_requests_total", "stray_response");
+    return;
+  }
+  auto method = m->method();
+  auto dialog = m->call_id() + "/" + m->to_tag();
+  if (method == "INVITE" && m->to_tag().empty()) return on_invite(*m, from);
+  if (method == "ACK") {  // never answered (RFC 3261 17.2.1); an ACK of a refusal matches no call
+    deliver(dialog);
+    return;
+  }
+  if (method == "BYE") {
+    auto it = calls_.find(dialog);
+    if (it == calls_.end()) {
+      count("mobix_mm_sip_requests_total", "no_dialog");
+      return send(m->response(481, "Call/Transaction Does Not Exist", ""), from);
+    }
+    send(m->response(200, "OK", ""), from);
+    count("mobix_mm_sip_requests_total", "bye");
+    it->second->hung_up = true;
+    it->second->wake.cancel();
+    return;
+  }
+  if (method == "OPTIONS") {
+    count("mobix_mm_sip_requests_total", "options");
+    return send(m->response(200, "OK", new_token(4), {"Allow: INVITE, ACK, BYE, OPTIONS"}), from);
+  }
+  count("mobix_mm_sip_requests_total", "not_implemented");
+  if (log_limit_.allow("not_implemented") >= 0)
+    spdlog::info("mobility_manager: SIP {} from {} answered 501", method, from.address().to_string());
+  send(m->response(501, "Not Implemented", new_token(4), {"Allow: INVITE, ACK, BYE, OPTIONS"}), from);
+}
+
+void CallAgent::refuse_invite(const sip::Message& m, const udp::endpoint& from, int code,
+                              const std::string& reason, const std::string& outcome,
+                              const std::string& detail, const std::vector<std::string>& headers) {
+  count("mobix_mm_sip_requests_total", outcome);
+  if (log_limit_.allow("invite_" + outcome) >= 0)
+    spdlog::warn("mobility_manager: INVITE from {} for {} refused with {}: {} ({})",
+                 from.address().to_string(), m.request_user(), code, outcome, detail);
+  send(m.response(code, reason, new_token(4), headers), from);
+}
+
+void CallAgent::on_invite(const sip::Message& m, const udp::endpoint& from) {
+  auto retransmitted = invites_.find(m.call_id() + "/" + m.from_tag());
+  if (retransmitted != invites_.end()) {  // our 200 was lost: the same answer again (17.2.1)
+    count("mobix_mm_sip_requests_total", "retransmission");
+    return send(retransmitted->second->last_response, from);
+  }
+  if (stopping_) return refuse_invite(m, from, 503, "Service Unavailable", "stopping", "stopping");
+  if (!per_source_.take(from.address().to_string()))
+    return refuse_invite(m, from, 503, "Service Unavailable", "rate_limited",
+                         "too many INVITEs from this address", {"Retry-After: 10"});
+  if (calls_.size() >= cfg_.max_calls)
+    return refuse_invite(m, from, 503, "Service Unavailable", "too_many_calls",
+                         std::to_string(calls_.size()) + " calls in progress", {"Retry-After: 10"});
+  auto callee = m.request_user();
+  auto device = hooks_.represented(callee);
+  if (!device)
+    return refuse_invite(m, from, 404, "Not Found", "not_represented", callee + " is not represented here");
+  auto callee_principal = callee + "@" + realm_;
+  auto creds = m.kerberos();
+  if (!creds || creds->gssapi_data.empty())  // seed 003: only authenticated subscribers call
+    return refuse_invite(
+        m, from, 401, "Unauthorized", "unauthenticated", "no Kerberos AP-REQ",
+        {"WWW-Authenticate: Kerberos realm=\"" + realm_ + "\", targetname=\"" + callee_principal + "\""});
+  auto result = acceptor_->accept(creds->gssapi_data);
+  if (auto* r = std::get_if<krb::CallAcceptor::Refused>(&result))
+    return refuse_invite(m, from, 403, "Forbidden", krb::to_string(r->why), r->detail);
+  auto& a = std::get<krb::CallAcceptor::Accepted>(result);
+  if (a.callee != callee_principal)
+    return refuse_invite(m, from, 403, "Forbidden", "wrong_callee", "the ticket is for " + a.callee);
+  if (a.caller != m.from_user() + "@" + realm_)
+    return refuse_invite(m, from, 403, "Forbidden", "caller_mismatch",
+                         a.caller + " authenticated, From says " + m.from_user());
+  auto c = std::make_shared<Call>(io_.get_executor());
+  c->side = CallSide::callee;
+  c->call_id = m.call_id();
+  c->local_tag = new_token(6);
+  c->remote_tag = m.from_tag();
+  c->device = callee;
+  c->peer_device = m.from_user();
+  c->from_header = m.from_header();
+  c->to_header = m.to_header() + ";tag=" + c->local_tag;
+  c->signalling = from;
+  c->started = unix_now();
+  if (!open_media(*c, m.body(), *a.context))
+    return refuse_invite(m, from, 488, "Not Acceptable Here", "bad_offer",
+                         "no RTP/SAVP audio stream with PCMU");
+  auto local = local_endpoint();
+  auto sdp =
+      sip::build_sdp(local.host, c->rtp.local_endpoint().port(), static_cast<std::uint64_t>(c->started));
+  c->last_response = m.response(200, "OK", c->local_tag,
+                                {"Contact: <sip:" + callee + "@" + local.str() + ">",
+                                 "Authentication-Info: Kerberos rspauth=\"" + a.reply_token + "\""},
+                                sdp);
+  c->state = CallState::answered;
+  calls_[c->call_id + "/" + c->local_tag] = c;
+  invites_[c->call_id + "/" + c->remote_tag] = c;
+  count("mobix_mm_sip_requests_total", "answered");
+  spdlog::info("mobility_manager: call {} from {} to {} answered (Kerberos-authenticated, SRTP keyed)",
+               c->call_id, a.caller, callee);
+  send(c->last_response, from);
+  asio::co_spawn(io_, run_callee(c), asio::detached);
+}
+
+asio::awaitable<bool> CallAgent::await_message(Call& c, milliseconds budget) {
+  if (c.inbox.empty() && !c.hung_up) {
+    c.wake.expires_after(budget);
+    co_await c.wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_return !c.inbox.empty();
+}
+
+asio::awaitable<void> CallAgent::run_callee(std::shared_ptr<Call> c) {
+  // 200 OK again until the ACK (RFC 3261 13.3.1.4), at most 64*T1.
+  auto interval = kT1;
+  auto deadline = std::chrono::steady_clock::now() + kGiveUp;
+  while (c->state == CallState::answered && !c->hung_up && std::chrono::steady_clock::now() < deadline) {
+    if (co_await await_message(*c, interval)) {
+      while (!c->inbox.empty()) {
+        if (c->inbox.front().is_request() && c->inbox.front().method() == "ACK")
+          c->state = CallState::talking;
+        c->inbox.pop_front();
+      }
+      continue;
+    }
+    if (c->hung_up) break;
+    send(c->last_response, c->signalling);
+    interval = std::min(interval * 2, kT2);
+  }
+  if (c->state == CallState::talking) {
+    co_await talk(c, seconds(cfg_.max_call_seconds));
+    if (!c->hung_up && !stopping_) {  // the longest call allowed: this side hangs up
+      auto bye = sip::build_request("BYE", "sip:" + c->peer_device + "@" + realm_,
+                                    {request_headers(*c, "BYE", 1, new_token(8))});
+      co_await transact(*c, bye, "BYE");
+    }
+  } else if (!c->hung_up) {
+    count("mobix_mm_sip_requests_total", "no_ack");
+    if (log_limit_.allow("no_ack") >= 0)
+      spdlog::warn("mobility_manager: call {} to {}: no ACK for the 200 OK; ended", c->call_id, c->device);
+  }
+  finish(c);
+}
+
+std::string CallAgent::request_headers(const Call& c, const std::string& method, std::uint32_t cseq,
+                                       const std::string& branch) const {
+  auto local = local_endpoint();
+  // In-dialog requests from the callee swap From and To (RFC 3261 12.2.1.1).
+  bool caller = c.side == CallSide::caller;
+  return "Via: SIP/2.0/UDP " + local.str() + ";branch=z9hG4bK" + branch +
+         "\r\nFrom: " + (caller ? c.from_header : c.to_header) +
+         "\r\nTo: " + (caller ? c.to_header : c.from_header) + "\r\nCall-ID: " + c.call_id +
+         "\r\nCSeq: " + std::to_string(cseq) + " " + method;
+}
+
+asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const std::string& request,
+                                                                 const std::string& cseq_method) {
+  auto interval = kT1;
+  auto deadline = std::chrono::steady_clock::now() + kGiveUp;
+  bool provisional = false;
+  send(request, c.signalling);
+  while (std::chrono::steady_clock::now() < deadline && !stopping_) {
+    if (co_await await_message(c, interval)) {
+      while (!c.inbox.empty()) {
+        auto m = std::move(c.inbox.front());
+        c.inbox.pop_front();
+        if (m.is_request() || m.cseq_method() != cseq_method) continue;
+        if (m.status() >= 200) co_return m;
+        provisional = true;  // 1xx: the INVITE arrived; stop retransmitting it (17.1.1.2)
+      }
+      continue;
+    }
+    if (!provisional || cseq_method != "INVITE") send(request, c.signalling);
+    interval = cseq_method == "INVITE" ? interval * 2 : std::min(interval * 2, kT2);
+  }
+  co_return std::nullopt;
+}
+
+bool CallAgent::open_media(Call& c, const std::string& remote_sdp, const krb::CallContext& keys) {
+  auto offer = sip::parse_sdp(remote_sdp);
+  if (!offer || !offer->savp || !offer->pcmu) return false;
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address_v4(offer->address, ec);
+  if (ec) return false;
+  c.media_peer = udp::endpoint(address, offer->port);
+  if (!c.rtp.is_open()) {
+    c.rtp.open(udp::v4(), ec);
+    if (!ec) c.rtp.bind(udp::endpoint(asio::ip::make_address(cfg_.sip_listen->host, ec), 0), ec);
+    if (ec) return false;
+  }
+  try {
+    auto to_callee = keys.derive(kCallerToCallee, media::SrtpStream::kKeyLength);
+    auto to_caller = keys.derive(kCalleeToCaller, media::SrtpStream::kKeyLength);
+    bool caller = c.side == CallSide::caller;
+    c.send = std::make_unique<media::SrtpStream>(media::SrtpStream::Direction::outbound,
+                                                 caller ? to_callee : to_caller);
+    c.recv = std::make_unique<media::SrtpStream>(media::SrtpStream::Direction::inbound,
+                                                 caller ? to_caller : to_callee);
+  } catch (const std::exception& e) {
+    spdlog::error("mobility_manager: call {}: SRTP keys not derived: {}", c.call_id, e.what());
+    return false;
+  }
+  return true;
+}
+
+void CallAgent::finish(std::shared_ptr<Call> c) {
+  c->state = CallState::ended;
+  boost::system::error_code ec;
+  c->rtp.close(ec);
+  calls_.erase(c->call_id + "/" + c->local_tag);
+  if (c->side == CallSide::callee) invites_.erase(c->call_id + "/" + c->remote_tag);
+  auto talked =
+      c->talking_since == std::chrono::steady_clock::time_point{}
+          ? 0
+          : std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now() - c->talking_since).count();
+  spdlog::info(
+      "mobility_manager: call {} ({} side of {}) ended after {} s: {} SRTP packets sent, {} received, {} "
+      "refused",
+      c->call_id, c->side == CallSide::caller ? "caller" : "callee", c->device, talked, c->media.sent,
+      c->media.received, c->media.refused);
+  if (talked == 0 && c->media.received == 0) return;  // nothing was said: nothing to charge
+  auto device = hooks_.represented(c->device);
+  if (!device) return;
+  auto callee = c->side == CallSide::caller ? c->peer_device : c->device;
+  // One call id per call; each side's record is bound to its own principal (billing.cpp).
+  auto id = c->call_id.substr(0, std::min<std::size_t>(c->call_id.size(), 64));
+  hooks_.charge(
+      device, json{{"call_id", id}, {"callee", callee}, {"seconds", talked}, {"started", c->started}}.dump());
+}
+
+}  // namespace mobix::telephony

@@ -1,0 +1,93 @@
+#pragma once
+// Seed 003's secure calls between represented devices: "the receiver collects a session key from
+// Kerberos and establishes a safe and authenticated channel. After that H.323 follows on" (today:
+// SIP, RFC 3261, over UDP). The caller's proxy puts an AP-REQ for the callee's device principal in
+// its INVITE; the callee's proxy accepts it with the device key the mobility manager holds, answers
+// with the AP-REP, and both derive the call's SRTP keys (RFC 3711) from the Kerberos context
+// (krb/call_keying.hpp). A caller that cannot show a ticket for the callee gets 401; a replayed,
+// expired or foreign one 403. The represented device's speech is a generated tone (the device is
+// simulated); the media path is real SRTP.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "kerberos/call_keying.hpp"
+#include "net/token_buckets.hpp"
+#include "telephony/call.hpp"
+#include "telephony/device_proxy.hpp"
+
+namespace mobix::telephony {
+
+/// What the agent needs from the mobility manager.
+struct CallHooks {
+  /// The device's proxy when it is represented and active here, else null.
+  std::function<std::shared_ptr<DeviceProxy>(const std::string& code)> represented;
+  /// Posts a charge for a finished call as the device (its Kerberos identity).
+  std::function<void(std::shared_ptr<DeviceProxy>, std::string body)> charge;
+};
+
+class CallAgent {
+ public:
+  CallAgent(boost::asio::io_context& io, const MobilityManagerConfig& cfg, std::string realm,
+            boost::asio::thread_pool& pool, CallHooks hooks);
+  ~CallAgent();
+  void start();
+  void stop();
+  bool drained() const { return calls_.empty(); }
+  Endpoint local_endpoint() const;
+
+  struct DialResult {
+    int status = 0;  ///< for the base station's HTTP answer
+    nlohmann::json body;
+  };
+  /// A call from `caller` to the device `callee` for `seconds`, then hung up: both sides charge it.
+  boost::asio::awaitable<DialResult> dial(std::shared_ptr<DeviceProxy> caller, std::string callee,
+                                          std::uint32_t seconds);
+
+ private:
+  using udp = boost::asio::ip::udp;
+  boost::asio::awaitable<void> receive_loop();
+  void on_message(const std::string& text, const udp::endpoint& from);
+  void on_invite(const sip::Message& m, const udp::endpoint& from);
+  void refuse_invite(const sip::Message& m, const udp::endpoint& from, int code, const std::string& reason,
+                     const std::string& outcome, const std::string& detail,
+                     const std::vector<std::string>& headers = {});
+  boost::asio::awaitable<void> run_callee(std::shared_ptr<Call> c);
+  boost::asio::awaitable<bool> await_message(Call& c, std::chrono::milliseconds budget);
+  boost::asio::awaitable<std::optional<sip::Message>> transact(Call& c, const std::string& request,
+                                                               const std::string& cseq_method);
+  boost::asio::awaitable<void> talk(std::shared_ptr<Call> c, std::chrono::seconds limit);
+  boost::asio::awaitable<void> receive_media(std::shared_ptr<Call> c);
+  bool open_media(Call& c, const std::string& remote_sdp, const krb::CallContext& keys);
+  void finish(std::shared_ptr<Call> c);
+  void send(const std::string& text, const udp::endpoint& to);
+  std::string request_headers(const Call& c, const std::string& method, std::uint32_t cseq,
+                              const std::string& branch) const;
+  std::string new_token(std::size_t bytes) const;
+  static void count(const std::string& name, const std::string& outcome);
+
+  boost::asio::io_context& io_;
+  const MobilityManagerConfig& cfg_;
+  std::string realm_;
+  boost::asio::thread_pool& pool_;
+  CallHooks hooks_;
+  std::unique_ptr<krb::CallAcceptor> acceptor_;
+  udp::socket socket_;
+  std::map<std::string, std::shared_ptr<Call>> calls_;    ///< by Call-ID + "/" + local tag
+  std::map<std::string, std::shared_ptr<Call>> invites_;  ///< callee side, by Call-ID + "/" + remote tag
+  net::TokenBuckets per_source_;
+  LogRateLimiter log_limit_{5};
+  bool stopping_ = false;
+};
+
+}  // namespace mobix::telephony
