@@ -383,6 +383,8 @@ int run_lab(std::string dir, LabOptions options) {
                             {"home_agent", "home_agent.mip"},
                             {"initiating_db", "initiating_db.https"},
                             {"mobility_manager", "mobility_manager.http"},
+                            {"billing", "billing.https"},
+                            {"sip", "mobility_manager.sip"},
                             {"devices", phones}};
   }
   lab["handset_defaults"] =

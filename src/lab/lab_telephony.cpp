@@ -41,8 +41,12 @@ initiating_db:
   key: pki/lab-server.key
   keytab: krb5/http.keytab
   home_agent: "127.0.0.1:HA_PORT"
+billing: {listen: "127.0.0.1:BILL_PORT", cert: pki/lab-server.crt, key: pki/lab-server.key, keytab: krb5/http.keytab}
 mobility_manager:
   listen: 127.0.0.1:0
+  billing: "127.0.0.1:BILL_PORT"
+  billing_host: localhost
+  sip_listen: "127.0.0.1:SIP_PORT"   # secure calls: `mobix sim device dial`
   base_stations: [127.0.0.1]
   keytab: krb5/mm.keytab
   initiating_db: 127.0.0.1:IDB_PORT
@@ -116,6 +120,8 @@ bool prepare_lab_telephony(const std::string& dir, std::string& config_text) {
   auto ha = std::to_string(lab::free_port<boost::asio::ip::udp>());
   lab::replace_all(text, "HA_PORT", ha);
   lab::replace_all(text, "IDB_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
+  lab::replace_all(text, "BILL_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
+  lab::replace_all(text, "SIP_PORT", std::to_string(lab::free_port<boost::asio::ip::udp>()));
   lab::replace_all(text, "REALM", kLabRealm);
   config_text += text;
   spdlog::info("lab: Kerberos realm {} created in {}", kLabRealm, k.string());

@@ -207,7 +207,9 @@ void CallAgent::on_invite(const sip::Message& m, const udp::endpoint& from) {
         {"WWW-Authenticate: Kerberos realm=\"" + realm_ + "\", targetname=\"" + callee_principal + "\""});
   auto result = acceptor_->accept(creds->gssapi_data);
   if (auto* r = std::get_if<krb::CallAcceptor::Refused>(&result))
-    return refuse_invite(m, from, 403, "Forbidden", krb::to_string(r->why), r->detail);
+    return refuse_invite(m, from, 403, "Forbidden",
+                         r->why == krb::AcceptRefusal::malformed ? "bad_token" : krb::to_string(r->why),
+                         r->detail);
   auto& a = std::get<krb::CallAcceptor::Accepted>(result);
   if (a.callee != callee_principal)
     return refuse_invite(m, from, 403, "Forbidden", "wrong_callee", "the ticket is for " + a.callee);

@@ -20,6 +20,18 @@ KRB5_CONFIG=$(jq -r .telephony.krb5_conf "$L/lab.json") KRB5CCNAME=FILE:$T/cc ki
 KRB5CCNAME=FILE:$T/cc klist | grep -q "krbtgt/LAB.MOBIX.TEST@LAB.MOBIX.TEST" || fail "no TGT from the lab's KDC"
 pass "the lab's realm and KDC are up; both demo phones are represented and registered (kinit cross-checks the realm)"
 
+# A secure call between the two phones (the README's example): SRTP both ways, a record on each side.
+"$MOBIX" sim device dial --lab "$L" --id "${PHONES[0]}" --to "${PHONES[1]}" --seconds 1 >"$T/dial" ||
+  fail "the lab's call: $(cat "$T/dial")"
+call=$(jq -r .call_id "$T/dial")
+[ "$(jq '.srtp_received > 0 and .srtp_refused == 0' "$T/dial")" = true ] || fail "the call's media: $(cat "$T/dial")"
+records() { curl -fsS "http://$ADMIN/api/v1/charges" | jq --arg c "$call" '[.[] | select(.call_id == $c) | .principal] | sort | join(",")'; }
+want="\"${PHONES[0]}@LAB.MOBIX.TEST,${PHONES[1]}@LAB.MOBIX.TEST\""
+for _ in $(seq 1 50); do [ "$(records)" = "$want" ] && break; sleep 0.1; done
+[ "$(records)" = "$want" ] || fail "billing records of the lab's call: $(records)"
+[ "$(jq -r '.endpoints["mobility_manager.sip"].port' "$L/lab.json")" -gt 0 ] || fail "lab.json lists no SIP end point"
+pass "the lab's phones call each other (Kerberos-keyed SRTP); billing has a record for each side"
+
 "$MOBIX" sim device off --lab "$L" --id "${PHONES[0]}" >/dev/null
 for _ in $(seq 1 100); do [ -z "$(binding_of 10.64.0.1)" ] && break; sleep 0.05; done
 [ -z "$(binding_of 10.64.0.1)" ] || fail "switched off, still bound"
