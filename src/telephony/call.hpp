@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <boost/asio/ip/udp.hpp>
@@ -15,7 +16,10 @@
 
 namespace mobix::telephony {
 
-enum class CallSide { caller, callee };
+/// A network leg (caller or callee: between two represented devices' proxies, Kerberos-keyed) or a
+/// phone leg (between a proxy and its own device's phone on the access network, SDES-keyed).
+enum class CallSide { caller, callee, phone };
+const char* to_string(CallSide s);
 
 enum class CallState {
   inviting,  ///< caller: INVITE sent, no final answer yet
@@ -40,6 +44,13 @@ struct Call {
   boost::asio::ip::udp::endpoint signalling;  ///< where the other side's SIP goes
   std::string last_response;                  ///< callee: answered again to a retransmitted INVITE
   std::string ack;                            ///< caller: sent again to a retransmitted 200 OK
+  bool uac = false;                           ///< this proxy sent the dialog's INVITE
+  std::string remote_target;                  ///< the other side's Contact: in-dialog requests go there
+  std::uint32_t next_cseq = 2;                ///< of this side's next in-dialog request
+  std::optional<sip::Message> invite;         ///< a received INVITE, answered later (bridged calls)
+  std::string answer;                         ///< the 200 OK kept until a phone has answered
+  std::optional<sip::SdesKey> sdes;           ///< phone leg: the key this proxy sends with
+  std::weak_ptr<Call> partner;                ///< the other leg of a bridged call
   std::deque<sip::Message> inbox;             ///< SIP for this call, for the waiting coroutine
   boost::asio::steady_timer wake;
   boost::asio::ip::udp::socket rtp;

@@ -33,6 +33,18 @@ std::int64_t unix_now() {
 
 }  // namespace
 
+const char* to_string(CallSide s) {
+  switch (s) {
+    case CallSide::caller:
+      return "caller";
+    case CallSide::callee:
+      return "callee";
+    case CallSide::phone:
+      return "phone";
+  }
+  return "phone";
+}
+
 const char* to_string(CallState s) {
   switch (s) {
     case CallState::inviting:
@@ -145,7 +157,13 @@ void CallAgent::on_message(const std::string& text, const udp::endpoint& from) {
   }
   auto method = m->method();
   auto dialog = m->call_id() + "/" + m->to_tag();
-  if (method == "INVITE" && m->to_tag().empty()) return on_invite(*m, from);
+  if (method == "REGISTER") return on_register(*m, from);
+  if (method == "INVITE" && m->to_tag().empty()) {
+    // A device's own phone calls through its proxy without Kerberos (identity from the access network);
+    // everyone else must show a ticket.
+    if (auto d = m->kerberos() ? nullptr : phone_of(*m, from)) return on_phone_invite(*m, from, d);
+    return on_invite(*m, from);
+  }
   if (method == "ACK") {  // never answered (RFC 3261 17.2.1); an ACK of a refusal matches no call
     deliver(dialog);
     return;
@@ -160,6 +178,7 @@ void CallAgent::on_message(const std::string& text, const udp::endpoint& from) {
     count("mobix_mm_sip_requests_total", "bye");
     it->second->hung_up = true;
     it->second->wake.cancel();
+    if (auto partner = it->second->partner.lock()) partner->wake.cancel();
     return;
   }
   if (method == "OPTIONS") {
@@ -182,19 +201,33 @@ void CallAgent::refuse_invite(const sip::Message& m, const udp::endpoint& from, 
   send(m.response(code, reason, new_token(4), headers), from);
 }
 
-void CallAgent::on_invite(const sip::Message& m, const udp::endpoint& from) {
+bool CallAgent::admit(const sip::Message& m, const udp::endpoint& from) {
   auto retransmitted = invites_.find(m.call_id() + "/" + m.from_tag());
-  if (retransmitted != invites_.end()) {  // our 200 was lost: the same answer again (17.2.1)
+  if (retransmitted != invites_.end()) {  // our answer was lost: the same answer again (17.2.1)
     count("mobix_mm_sip_requests_total", "retransmission");
-    return send(retransmitted->second->last_response, from);
+    send(retransmitted->second->last_response, from);
+    return false;
   }
-  if (stopping_) return refuse_invite(m, from, 503, "Service Unavailable", "stopping", "stopping");
-  if (!per_source_.take(from.address().to_string()))
-    return refuse_invite(m, from, 503, "Service Unavailable", "rate_limited",
-                         "too many INVITEs from this address", {"Retry-After: 10"});
-  if (calls_.size() >= cfg_.max_calls)
-    return refuse_invite(m, from, 503, "Service Unavailable", "too_many_calls",
-                         std::to_string(calls_.size()) + " calls in progress", {"Retry-After: 10"});
+  if (stopping_) {
+    refuse_invite(m, from, 503, "Service Unavailable", "stopping", "stopping");
+    return false;
+  }
+  if (!per_source_.take(from.address().to_string())) {
+    refuse_invite(m, from, 503, "Service Unavailable", "rate_limited", "too many INVITEs from this address",
+                  {"Retry-After: 10"});
+    return false;
+  }
+  if (calls_.size() >= cfg_.max_calls) {
+    refuse_invite(m, from, 503, "Service Unavailable", "too_many_calls",
+                  std::to_string(calls_.size()) + " calls in progress", {"Retry-After: 10"});
+    return false;
+  }
+  return true;
+}
+
+void CallAgent::on_invite(const sip::Message& m, const udp::endpoint& from) {
+  if (!admit(m, from)) return;
+
   auto callee = m.request_user();
   auto device = hooks_.represented(callee);
   if (!device)
@@ -226,6 +259,7 @@ void CallAgent::on_invite(const sip::Message& m, const udp::endpoint& from) {
   c->from_header = m.from_header();
   c->to_header = m.to_header() + ";tag=" + c->local_tag;
   c->signalling = from;
+  c->remote_target = m.contact_uri();
   c->started = unix_now();
   if (!open_media(*c, m.body(), *a.context))
     return refuse_invite(m, from, 488, "Not Acceptable Here", "bad_offer",
@@ -243,6 +277,14 @@ void CallAgent::on_invite(const sip::Message& m, const udp::endpoint& from) {
   count("mobix_mm_sip_requests_total", "answered");
   spdlog::info("mobility_manager: call {} from {} to {} answered (Kerberos-authenticated, SRTP keyed)",
                c->call_id, a.caller, callee);
+  if (device->phone && device->phone_until > unix_now()) {  // the device's own phone answers: ring it first
+    c->invite = m;
+    c->answer = std::move(c->last_response);
+    c->last_response = m.response(100, "Trying", "");
+    send(c->last_response, from);
+    asio::co_spawn(io_, ring_phone(c, device), asio::detached);
+    return;
+  }
   send(c->last_response, from);
   asio::co_spawn(io_, run_callee(c), asio::detached);
 }
@@ -255,30 +297,29 @@ asio::awaitable<bool> CallAgent::await_message(Call& c, milliseconds budget) {
   co_return !c.inbox.empty();
 }
 
-asio::awaitable<void> CallAgent::run_callee(std::shared_ptr<Call> c) {
-  // 200 OK again until the ACK (RFC 3261 13.3.1.4), at most 64*T1.
+asio::awaitable<bool> CallAgent::await_ack(Call& c) {
+  // The 200 OK again until the ACK (RFC 3261 13.3.1.4), at most 64*T1.
   auto interval = kT1;
   auto deadline = std::chrono::steady_clock::now() + kGiveUp;
-  while (c->state == CallState::answered && !c->hung_up && std::chrono::steady_clock::now() < deadline) {
-    if (co_await await_message(*c, interval)) {
-      while (!c->inbox.empty()) {
-        if (c->inbox.front().is_request() && c->inbox.front().method() == "ACK")
-          c->state = CallState::talking;
-        c->inbox.pop_front();
-      }
+  c.state = CallState::answered;
+  while (c.state == CallState::answered && !c.hung_up && std::chrono::steady_clock::now() < deadline) {
+    if (co_await await_message(c, interval)) {
+      for (; !c.inbox.empty(); c.inbox.pop_front())
+        if (c.inbox.front().is_request() && c.inbox.front().method() == "ACK") c.state = CallState::talking;
       continue;
     }
-    if (c->hung_up) break;
-    send(c->last_response, c->signalling);
+    if (c.hung_up) break;
+    send(c.last_response, c.signalling);
     interval = std::min(interval * 2, kT2);
   }
+  co_return c.state == CallState::talking;
+}
+
+asio::awaitable<void> CallAgent::run_callee(std::shared_ptr<Call> c) {
+  co_await await_ack(*c);
   if (c->state == CallState::talking) {
     co_await talk(c, seconds(cfg_.max_call_seconds));
-    if (!c->hung_up && !stopping_) {  // the longest call allowed: this side hangs up
-      auto bye = sip::build_request("BYE", "sip:" + c->peer_device + "@" + realm_,
-                                    {request_headers(*c, "BYE", 1, new_token(8))});
-      co_await transact(*c, bye, "BYE");
-    }
+    if (!c->hung_up && !stopping_) co_await hang_up(*c);  // the longest call allowed: this side hangs up
   } else if (!c->hung_up) {
     count("mobix_mm_sip_requests_total", "no_ack");
     if (log_limit_.allow("no_ack") >= 0)
@@ -290,12 +331,18 @@ asio::awaitable<void> CallAgent::run_callee(std::shared_ptr<Call> c) {
 std::string CallAgent::request_headers(const Call& c, const std::string& method, std::uint32_t cseq,
                                        const std::string& branch) const {
   auto local = local_endpoint();
-  // In-dialog requests from the callee swap From and To (RFC 3261 12.2.1.1).
-  bool caller = c.side == CallSide::caller;
+  // In-dialog requests from the INVITE's recipient swap From and To (RFC 3261 12.2.1.1).
+  bool caller = c.uac;
   return "Via: SIP/2.0/UDP " + local.str() + ";branch=z9hG4bK" + branch +
          "\r\nFrom: " + (caller ? c.from_header : c.to_header) +
          "\r\nTo: " + (caller ? c.to_header : c.from_header) + "\r\nCall-ID: " + c.call_id +
          "\r\nCSeq: " + std::to_string(cseq) + " " + method;
+}
+
+asio::awaitable<void> CallAgent::hang_up(Call& c) {
+  auto target = c.remote_target.empty() ? "sip:" + c.peer_device + "@" + realm_ : c.remote_target;
+  auto bye = sip::build_request("BYE", target, {request_headers(c, "BYE", c.next_cseq++, new_token(8))});
+  co_await transact(c, bye, "BYE");
 }
 
 asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const std::string& request,
@@ -353,7 +400,16 @@ void CallAgent::finish(std::shared_ptr<Call> c) {
   boost::system::error_code ec;
   c->rtp.close(ec);
   calls_.erase(c->call_id + "/" + c->local_tag);
-  if (c->side == CallSide::callee) invites_.erase(c->call_id + "/" + c->remote_tag);
+  if (!c->uac) {  // the answer stays for the INVITE's late retransmissions (Timer H, 64*T1)
+    auto key = c->call_id + "/" + c->remote_tag;
+    auto timer = std::make_shared<asio::steady_timer>(io_, kGiveUp);
+    timer->async_wait(
+        [this, timer, key, alive = std::weak_ptr<int>(alive_), call = std::weak_ptr<Call>(c)](auto) {
+          if (alive.expired()) return;
+          auto it = invites_.find(key);
+          if (it != invites_.end() && it->second == call.lock()) invites_.erase(it);
+        });
+  }
   auto talked =
       c->talking_since == std::chrono::steady_clock::time_point{}
           ? 0
@@ -361,8 +417,8 @@ void CallAgent::finish(std::shared_ptr<Call> c) {
   spdlog::info(
       "mobility_manager: call {} ({} side of {}) ended after {} s: {} SRTP packets sent, {} received, {} "
       "refused",
-      c->call_id, c->side == CallSide::caller ? "caller" : "callee", c->device, talked, c->media.sent,
-      c->media.received, c->media.refused);
+      c->call_id, to_string(c->side), c->device, talked, c->media.sent, c->media.received, c->media.refused);
+  if (c->side == CallSide::phone) return;             // the network leg charges the call
   if (talked == 0 && c->media.received == 0) return;  // nothing was said: nothing to charge
   auto device = hooks_.represented(c->device);
   if (!device) return;

@@ -51,14 +51,29 @@ class CallAgent {
     nlohmann::json body;
   };
   /// A call from `caller` to the device `callee` for `seconds`, then hung up: both sides charge it.
+  /// With `phone_leg` (a call the device's own phone placed) the network leg is bridged to it
+  /// instead of carrying the simulated device's tone, and the phone gets the answer.
   boost::asio::awaitable<DialResult> dial(std::shared_ptr<DeviceProxy> caller, std::string callee,
-                                          std::uint32_t seconds);
+                                          std::uint32_t seconds, std::shared_ptr<Call> phone_leg = nullptr);
 
  private:
   using udp = boost::asio::ip::udp;
   boost::asio::awaitable<void> receive_loop();
   void on_message(const std::string& text, const udp::endpoint& from);
   void on_invite(const sip::Message& m, const udp::endpoint& from);
+  bool admit(const sip::Message& m, const udp::endpoint& from);
+  // ---- the device's own phone (call_phone.cpp) ----
+  void on_register(const sip::Message& m, const udp::endpoint& from);
+  std::shared_ptr<DeviceProxy> phone_of(const sip::Message& m, const udp::endpoint& from) const;
+  void on_phone_invite(const sip::Message& m, const udp::endpoint& from, std::shared_ptr<DeviceProxy> d);
+  boost::asio::awaitable<void> place_for_phone(std::shared_ptr<Call> phone_leg,
+                                               std::shared_ptr<DeviceProxy> d);
+  boost::asio::awaitable<void> ring_phone(std::shared_ptr<Call> network_leg, std::shared_ptr<DeviceProxy> d);
+  boost::asio::awaitable<void> bridge(std::shared_ptr<Call> a, std::shared_ptr<Call> b);
+  bool open_phone_media(Call& c, const sip::AudioOffer& offer);
+  // ---- transactions and dialogs ----
+  boost::asio::awaitable<bool> await_ack(Call& c);
+  boost::asio::awaitable<void> hang_up(Call& c);
   void refuse_invite(const sip::Message& m, const udp::endpoint& from, int code, const std::string& reason,
                      const std::string& outcome, const std::string& detail,
                      const std::vector<std::string>& headers = {});
@@ -86,6 +101,7 @@ class CallAgent {
   std::map<std::string, std::shared_ptr<Call>> calls_;    ///< by Call-ID + "/" + local tag
   std::map<std::string, std::shared_ptr<Call>> invites_;  ///< callee side, by Call-ID + "/" + remote tag
   net::TokenBuckets per_source_;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);  ///< timers check it after the agent is gone
   LogRateLimiter log_limit_{5};
   bool stopping_ = false;
 };

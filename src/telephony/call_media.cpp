@@ -53,7 +53,8 @@ std::int64_t unix_now() {
 }  // namespace
 
 asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DeviceProxy> caller,
-                                                       std::string callee, std::uint32_t talk_seconds) {
+                                                       std::string callee, std::uint32_t talk_seconds,
+                                                       std::shared_ptr<Call> phone_leg) {
   auto fail = [&](int status, const std::string& outcome, const std::string& detail) {
     count("mobix_mm_calls_total", outcome);
     if (log_limit_.allow("call_" + outcome) >= 0)
@@ -93,6 +94,7 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
 
   auto c = std::make_shared<Call>(io_.get_executor());
   c->side = CallSide::caller;
+  c->uac = true;
   c->call_id = new_token(12);
   c->local_tag = new_token(6);
   c->device = caller->code;
@@ -124,6 +126,7 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   if (!answer) co_return end(fail(504, "no_answer", "no final answer to the INVITE"));
   c->remote_tag = answer->to_tag();
   c->to_header = answer->to_header();
+  c->remote_target = answer->contact_uri();
   // The ACK: in the INVITE's transaction for a refusal (17.1.1.3), a new one for a 2xx (13.2.2.4).
   auto ack = sip::build_request("ACK", "sip:" + principal, {request_headers(*c, "ACK", 1, new_token(8))});
   send(ack, c->signalling);
@@ -131,20 +134,31 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   if (answer->status() >= 300)
     co_return end(fail(502, "refused", std::to_string(answer->status()) + " from the callee's proxy"));
   auto context = t.initiator->finish(answer->rspauth());
-  auto hang_up = [&]() -> asio::awaitable<void> {
-    auto bye = sip::build_request("BYE", "sip:" + principal, {request_headers(*c, "BYE", 2, new_token(8))});
-    co_await transact(*c, bye, "BYE");
-  };
+
   if (!context) {  // the callee did not prove it holds the callee's key
-    co_await hang_up();
+    co_await hang_up(*c);
     co_return end(fail(502, "callee_not_authenticated", "no valid Kerberos AP-REP in the 200 OK"));
   }
   if (!open_media(*c, answer->body(), *context)) {
-    co_await hang_up();
+    co_await hang_up(*c);
     co_return end(fail(502, "bad_answer", "no RTP/SAVP audio stream with PCMU in the answer"));
   }
-  co_await talk(c, seconds(std::min(talk_seconds, cfg_.max_call_seconds)));
-  if (!c->hung_up && !stopping_) co_await hang_up();
+  if (phone_leg) {  // the caller's phone gets the answer, then the two legs are bridged
+    phone_leg->last_response = phone_leg->invite->response(
+        200, "OK", phone_leg->local_tag, {"Contact: <sip:" + callee + "@" + local.str() + ">"},
+        sip::build_sdp(local.host, phone_leg->rtp.local_endpoint().port(),
+                       static_cast<std::uint64_t>(c->started), phone_leg->sdes));
+    send(phone_leg->last_response, phone_leg->signalling);
+    if (!co_await await_ack(*phone_leg)) {
+      co_await hang_up(*c);
+      co_return end(fail(502, "phone_gone", "the caller's phone did not acknowledge the answer"));
+    }
+    co_await bridge(c, phone_leg);
+    if (!phone_leg->hung_up && !stopping_) co_await hang_up(*phone_leg);
+  } else {
+    co_await talk(c, seconds(std::min(talk_seconds, cfg_.max_call_seconds)));
+  }
+  if (!c->hung_up && !stopping_) co_await hang_up(*c);
   count("mobix_mm_calls_total", "completed");
   auto talked =
       std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now() - c->talking_since).count();
@@ -208,6 +222,18 @@ asio::awaitable<void> CallAgent::receive_media(std::shared_ptr<Call> c) {
     if (r == media::SrtpResult::ok && media::parse_rtp(packet)) {
       ++c->media.received;
       count("mobix_mm_media_packets_total", "received");
+      // A bridged call: what one leg's key opened, the other leg's key protects (the proxy re-keys
+      // between the phone's SDES leg and the Kerberos-keyed leg).
+      auto partner = c->partner.lock();
+      if (partner && partner->send && partner->state == CallState::talking &&
+          partner->send->protect(packet) == media::SrtpResult::ok) {
+        boost::system::error_code sent;
+        partner->rtp.send_to(asio::buffer(packet), partner->media_peer, 0, sent);
+        if (!sent) {
+          ++partner->media.sent;
+          count("mobix_mm_media_packets_total", "sent");
+        }
+      }
       continue;
     }
     ++c->media.refused;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "core/net.hpp"
@@ -52,6 +53,9 @@ struct DeviceProxy {
   unsigned failures = 0;           ///< in a row (the backoff)
   bool off = false;                ///< switched off (or silent): stop
   boost::asio::steady_timer wake;  ///< cancelled when a report changes something
+  /// The device's own phone (a SIP user agent behind its base station) after it registered.
+  std::optional<boost::asio::ip::udp::endpoint> phone;
+  std::int64_t phone_until = 0;  ///< unix seconds the registration lasts
 };
 
 }  // namespace mobix::telephony

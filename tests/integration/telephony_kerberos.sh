@@ -13,10 +13,11 @@
 # ticket for the callee's principal), SRTP both ways, charged on both sides; the INVITE captured by
 # tshark and replayed is refused; SIPp as a stranger's phone without a ticket gets 401.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/baresip_phone.sh"
 for b in krb5kdc kdb5_util kadmin.local kinit klist kvno; do
   command -v $b >/dev/null || fail "$b is not installed (krb5-kdc, krb5-admin-server, krb5-user)"
 done
-read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT < <(free_ports t u t t d t t u u)
+read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL < <(free_ports t u t t d t t u u u t u t)
 ADMIN=127.0.0.1:$ADMIN_PORT
 MM=127.0.0.1:$MM_PORT
 REALM=MOBIX.TEST
@@ -264,16 +265,28 @@ text=$(xxd -r -p <<<"$invite" 2>/dev/null || /usr/bin/python3 -c 'import sys; pr
 grep -q 'Authorization: Kerberos realm="'$REALM'", targetname="IPUI-00D4E5F6@'$REALM'", gssapi-data="' <<<"$text" ||
   fail "the INVITE carries no Kerberos AP-REQ: $text"
 grep -q 'm=audio [0-9]* RTP/SAVP 0' <<<"$text" && ! grep -q 'a=crypto' <<<"$text" || fail "the INVITE's SDP: $text"
-before=$(sip_outcome replayed)
-answer=$(/usr/bin/python3 -c '
-import socket, sys
+send_sip() { # HEX_PAYLOAD [CALL_ID_PREFIX]: sends it (under a new Call-ID with a prefix), prints the answer's status line
+  /usr/bin/python3 -c '
+import re, socket, sys
+text = bytes.fromhex(sys.argv[1]).decode()
+if sys.argv[3]:
+    text = re.sub(r"(?m)^Call-ID: ", "Call-ID: " + sys.argv[3], text)
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(5)
-s.sendto(bytes.fromhex(sys.argv[1]), ("127.0.0.1", int(sys.argv[2])))
-print(s.recv(65535).decode().split("\r\n")[0])' "$invite" "$SIP_PORT") || fail "no answer to the replayed INVITE"
+s.sendto(text.encode(), ("127.0.0.1", int(sys.argv[2])))
+print(s.recv(65535).decode().split("\r\n")[0])' "$1" "$SIP_PORT" "${2:-}"
+}
+# Sent again as it was, it is a retransmission: the same answer, no second call.
+answered=$(sip_outcome answered)
+answer=$(send_sip "$invite") || fail "no answer to the retransmitted INVITE"
+[ "$answer" = "SIP/2.0 200 OK" ] && [ "$(sip_outcome answered)" = "$answered" ] ||
+  fail "the INVITE sent again: $answer, $(($(sip_outcome answered) - answered)) new calls"
+# Replayed as a new call (another Call-ID), the authenticator is refused by the replay cache.
+before=$(sip_outcome replayed)
+answer=$(send_sip "$invite" replayed-) || fail "no answer to the replayed INVITE"
 [ "$answer" = "SIP/2.0 403 Forbidden" ] || fail "the replayed INVITE got: $answer"
 [ "$(sip_outcome replayed)" = $((before + 1)) ] || fail "the replay was not counted"
 logged "INVITE from 127.0.0.1 for IPUI-00D4E5F6 refused with 403: replayed"
-pass "the INVITE carries the AP-REQ (Authorization: Kerberos) and no key; replayed as captured, it is refused 403 (counted, logged)"
+pass "the INVITE carries the AP-REQ (Authorization: Kerberos) and no key; sent again it is a retransmission (same answer, no new call); replayed as a new call it is refused 403 (counted, logged)"
 
 # SIPp as a stranger's phone: no ticket, no call (401 with a Kerberos challenge), counted and logged.
 printf 'SEQUENTIAL\nIPUI-00D4E5F6;%s;\n' "$REALM" >"$T/callee.csv"
@@ -290,6 +303,53 @@ for _ in $(seq 1 50); do [ "$(sip_outcome malformed)" = $((before + 1)) ] && bre
 [ "$(sip_outcome malformed)" = $((before + 1)) ] || fail "a malformed SIP message was not counted"
 logged "a malformed SIP message from 127.0.0.1 (19 bytes) dropped"
 pass "SIPp without a ticket is refused 401 with a Kerberos challenge; a malformed datagram is dropped; each counted and logged"
+# The devices' own phones: baresip behind each base station (SDES-SRTP on the access network). A's
+# phone calls B's number; the two proxies key the call between them with Kerberos and re-key the
+# media; B's phone answers by itself; each phone hears the other's tone. Both devices are charged.
+start_phone a IPUI-00A1B2C3 "127.0.0.1:$SIP_PORT" "$PA_SIP" "$PA_CTRL" 440
+start_phone b IPUI-00D4E5F6 "127.0.0.1:$SIP_PORT" "$PB_SIP" "$PB_CTRL" 660
+for _ in $(seq 1 100); do [ "$(sip_outcome registered)" -ge 2 ] && break; sleep 0.1; done
+logged "the phone of IPUI-00A1B2C3 registered from 127.0.0.1:$PA_SIP"
+logged "the phone of IPUI-00D4E5F6 registered from 127.0.0.1:$PB_SIP"
+charges_of() { curl -fsS "http://$ADMIN/api/v1/charges?principal=$1@$REALM" | jq length; }
+charges_before="$(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)"
+calls_before=$(metric 'mobix_mm_calls_total{outcome="completed"}')
+phone_command a dial "sip:IPUI-00D4E5F6@127.0.0.1:$SIP_PORT" >/dev/null || fail "baresip A could not dial"
+for _ in $(seq 1 100); do grep -q "Call established" "$T/phone-b/out.log" && grep -q "Call established" "$T/phone-a/out.log" && break; sleep 0.1; done
+grep -q "Call established" "$T/phone-b/out.log" || fail "B's phone never answered: $(tail -5 "$T/phone-b/out.log"; tail -5 "$T/serve.log")"
+sleep 3
+phone_command a hangup >/dev/null || fail "baresip A could not hang up"
+for _ in $(seq 1 100); do [ "$(metric 'mobix_mm_calls_total{outcome="completed"}')" = $((calls_before + 1)) ] && break; sleep 0.1; done
+[ "$(metric 'mobix_mm_calls_total{outcome="completed"}')" = $((calls_before + 1)) ] || fail "the phones' call did not complete: $(tail -5 "$T/serve.log")"
+heard_b=$(heard_tone b 440) || fail "B's phone did not hear A's 440 Hz tone: $heard_b"
+heard_a=$(heard_tone a 660) || fail "A's phone did not hear B's 660 Hz tone: $heard_a"
+read -r ca cb <<<"$charges_before"
+for _ in $(seq 1 50); do [ "$(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)" = "$((ca + 1)) $((cb + 1))" ] && break; sleep 0.1; done
+[ "$(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)" = "$((ca + 1)) $((cb + 1))" ] ||
+  fail "the phones' call was not charged on both sides: $charges_before -> $(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)"
+pass "baresip A called baresip B through both proxies (SDES legs to the phones, the Kerberos-keyed leg between the proxies re-keyed in each): B heard A's 440 Hz ($heard_b), A heard B's 660 Hz ($heard_a); one charge per side"
+# A phone may register only from a base station's range, and only for a represented device.
+register_from() { # SOURCE_ADDRESS CODE: prints the answer's status line
+  /usr/bin/python3 -c '
+import socket, sys
+src, code, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((src, 0)); s.settimeout(5)
+me = "%s:%d" % s.getsockname()
+s.sendto(("REGISTER sip:127.0.0.1:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-reg\r\n"
+          "From: <sip:%s@127.0.0.1>;tag=r1\r\nTo: <sip:%s@127.0.0.1>\r\nCall-ID: reg-%s\r\nCSeq: 1 REGISTER\r\n"
+          "Contact: <sip:%s@%s>\r\nExpires: 60\r\nContent-Length: 0\r\n\r\n" % (port, me, code, code, src, code, me)).encode(),
+         ("127.0.0.1", port))
+print(s.recv(65535).decode().split("\r\n")[0])' "$1" "$2" "$SIP_PORT"
+}
+before=$(sip_outcome not_a_base_station)
+[ "$(register_from 127.0.0.2 IPUI-00A1B2C3)" = "SIP/2.0 403 Forbidden" ] || fail "a phone registered from outside the base stations"
+[ "$(sip_outcome not_a_base_station)" = $((before + 1)) ] || fail "not counted"
+logged "REGISTER from 127.0.0.2 for IPUI-00A1B2C3 refused with 403: not_a_base_station"
+before=$(sip_outcome not_represented)
+[ "$(register_from 127.0.0.1 IPUI-DEADBEEF)" = "SIP/2.0 404 Not Found" ] || fail "a phone registered for a device not represented"
+[ "$(sip_outcome not_represented)" = $((before + 1)) ] || fail "not counted"
+logged "REGISTER from 127.0.0.1 for IPUI-DEADBEEF refused with 404: not_represented"
+pass "a phone registering from outside the base stations (403) or for a device not represented (404) is refused, counted and logged"
 rm -f "$T/careof2"; sleep 1.2  # the second device goes away again: the KDC test below switches it on anew
 "$MOBIX" sim device off --id IPUI-00D4E5F6 --mm "$MM" >/dev/null || fail "switching IPUI-00D4E5F6 off"
 for _ in $(seq 1 100); do [ -z "$(state IPUI-00D4E5F6)" ] && break; sleep 0.1; done

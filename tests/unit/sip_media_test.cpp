@@ -101,6 +101,43 @@ TEST(Sip, SdpRoundTrip) {
   EXPECT_FALSE(sip::parse_sdp("garbage"));
 }
 
+TEST(Sip, SdesKeysAsBaresipWritesThem) {
+  // An offer baresip 1.0.0 sent (its srtp module, RFC 4568 SDES).
+  auto a = sip::parse_sdp(
+      "v=0\r\no=- 2651901345 930623850 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\n"
+      "t=0 0\r\nm=audio 12428 RTP/SAVP 0 101\r\na=rtpmap:0 PCMU/8000\r\n"
+      "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:CxO++++KWao3LhSXZM/vMkBq0s/Jb6iS27MFrkcI\r\n");
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(a->sdes);
+  EXPECT_EQ(a->sdes->tag, 1u);
+  ASSERT_EQ(a->sdes->key_and_salt.size(), 30u);
+  EXPECT_EQ(static_cast<unsigned char>(a->sdes->key_and_salt[0]), 0x0b);
+  // Our answer carries our key under the offer's tag, and reads back the same.
+  sip::SdesKey mine{1, std::string(30, '\x5a')};
+  auto back = sip::parse_sdp(sip::build_sdp("127.0.0.1", 4000, 1, mine));
+  ASSERT_TRUE(back && back->sdes);
+  EXPECT_EQ(back->sdes->key_and_salt, mine.key_and_salt);
+  // Another suite, a short key, a lifetime and MKI suffix.
+  EXPECT_FALSE(sip::parse_sdes_suite_and_key(
+      "AES_CM_128_HMAC_SHA1_32 inline:CxO++++KWao3LhSXZM/vMkBq0s/Jb6iS27MFrkcI"));
+  EXPECT_FALSE(sip::parse_sdes_suite_and_key("AES_CM_128_HMAC_SHA1_80 inline:CxO++++KWao3"));
+  EXPECT_TRUE(sip::parse_sdes_suite_and_key(
+      "AES_CM_128_HMAC_SHA1_80 inline:CxO++++KWao3LhSXZM/vMkBq0s/Jb6iS27MFrkcI|2^31|1:1"));
+  EXPECT_FALSE(sip::parse_sdp(sip::build_sdp("127.0.0.1", 4000, 1))->sdes);
+}
+
+TEST(Sip, RegisterContactAndExpires) {
+  auto m = sip::Message::parse(
+      "REGISTER sip:127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5072;branch=z9hG4bK-r1\r\n"
+      "From: <sip:IPUI-B@127.0.0.1:5060>;tag=r\r\nTo: <sip:IPUI-B@127.0.0.1:5060>\r\nCall-ID: reg1\r\n"
+      "CSeq: 3 REGISTER\r\nContact: <sip:IPUI-B-0x1@127.0.0.1:5072>;expires=3600\r\nExpires: 60\r\n"
+      "Content-Length: 0\r\n\r\n");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->contact_uri(), "sip:IPUI-B-0x1@127.0.0.1:5072");
+  EXPECT_EQ(m->expires(), 3600u);
+  EXPECT_EQ(m->to_user(), "IPUI-B");
+}
+
 TEST(Rtp, BuildsAndParsesTheFixedHeader) {
   media::RtpHeader h{0, true, 65535, 0xdeadbeef, 0x01020304};
   auto p = media::build_rtp(h, "abc");

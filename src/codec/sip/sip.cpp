@@ -3,6 +3,7 @@
 #include <charconv>
 #include <mutex>
 
+#include <openssl/evp.h>
 #include <osipparser2/osip_parser.h>
 #include <osipparser2/sdp_message.h>
 
@@ -12,7 +13,12 @@ namespace {
 
 void init_parser() {
   static std::once_flag once;
-  std::call_once(once, [] { parser_init(); });
+  std::call_once(once, [] {
+    parser_init();
+    // libosip2 prints its own traces on stderr; a bad message is the caller's to count and log.
+    for (int level = 0; level < END_TRACE_LEVEL; ++level)
+      osip_trace_disable_level(static_cast<osip_trace_level_t>(level));
+  });
 }
 
 /// Takes ownership of a string libosip2 allocated.
@@ -52,7 +58,8 @@ std::optional<Message> Message::parse(std::string_view text) {
   init_parser();
   auto owner = std::make_shared<Owner>();
   if (osip_message_init(&owner->m) != 0) return std::nullopt;
-  if (osip_message_parse(owner->m, text.data(), text.size()) != 0) return std::nullopt;
+  std::string copy(text);  // libosip2 reads it as a C string: it must end in NUL
+  if (osip_message_parse(owner->m, copy.c_str(), copy.size()) != 0) return std::nullopt;
   auto* m = owner->m;
   osip_via_t* via = nullptr;
   if (osip_message_get_via(m, 0, &via) < 0 || !via || !m->from || !m->to || !m->call_id ||
@@ -134,6 +141,31 @@ std::string Message::rspauth() const {
   return unquote(str(a->rspauth));
 }
 
+std::string Message::contact_uri() const {
+  osip_contact_t* c = nullptr;
+  if (osip_message_get_contact(msg_->m, 0, &c) < 0 || !c || !c->url) return "";
+  char* s = nullptr;
+  osip_uri_to_str(c->url, &s);
+  return take(s);
+}
+
+std::optional<std::uint32_t> Message::expires() const {
+  auto number = [](const std::string& v) -> std::optional<std::uint32_t> {
+    std::uint32_t n = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || end != v.data() + v.size()) return std::nullopt;
+    return n;
+  };
+  osip_contact_t* c = nullptr;
+  if (osip_message_get_contact(msg_->m, 0, &c) >= 0 && c) {
+    auto v = param(&c->gen_params, "expires");
+    if (!v.empty()) return number(v);
+  }
+  osip_header_t* h = nullptr;
+  if (osip_message_get_expires(msg_->m, 0, &h) >= 0 && h && h->hvalue) return number(h->hvalue);
+  return std::nullopt;
+}
+
 std::string Message::from_header() const {
   char* s = nullptr;
   osip_from_to_str(msg_->m->from, &s);
@@ -180,6 +212,35 @@ std::string build_request(std::string_view method, std::string_view uri,
   return out;
 }
 
+std::optional<std::string> parse_sdes_suite_and_key(std::string_view text) {
+  constexpr std::string_view kSuite = "AES_CM_128_HMAC_SHA1_80 inline:";
+  if (text.substr(0, kSuite.size()) != kSuite) return std::nullopt;
+  auto b64 = text.substr(kSuite.size());
+  b64 = b64.substr(0, std::min(b64.find('|'), b64.find(' ')));  // lifetime and MKI are not used
+  if (b64.size() != 40) return std::nullopt;                    // 30 bytes, base64 without padding
+  unsigned char out[30];
+  if (EVP_DecodeBlock(out, reinterpret_cast<const unsigned char*>(b64.data()), 40) != 30) return std::nullopt;
+  return std::string(reinterpret_cast<char*>(out), 30);
+}
+
+namespace {
+
+std::optional<SdesKey> sdes_of(sdp_message_t* sdp, int media) {
+  for (int k = 0; sdp_message_a_att_field_get(sdp, media, k); ++k) {
+    if (str(sdp_message_a_att_field_get(sdp, media, k)) != "crypto") continue;
+    std::string value = str(sdp_message_a_att_value_get(sdp, media, k));
+    auto space = value.find(' ');
+    unsigned tag = 0;
+    auto [end, ec] = std::from_chars(value.data(), value.data() + std::min(space, value.size()), tag);
+    if (ec != std::errc() || space == std::string::npos || tag > 999999999) continue;
+    if (auto key = parse_sdes_suite_and_key(std::string_view(value).substr(space + 1)))
+      return SdesKey{tag, std::move(*key)};
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 std::optional<AudioOffer> parse_sdp(std::string_view text) {
   if (text.empty() || text.size() > 8192) return std::nullopt;
   init_parser();
@@ -202,6 +263,7 @@ std::optional<AudioOffer> parse_sdp(std::string_view text) {
       // The stream's own c= line, else the session's (RFC 4566 5.7).
       a.address = str(sdp_message_c_addr_get(sdp, i, 0));
       if (a.address.empty()) a.address = str(sdp_message_c_addr_get(sdp, -1, 0));
+      a.sdes = sdes_of(sdp, i);
       if (!a.address.empty()) out = a;
       break;
     }
@@ -210,13 +272,21 @@ std::optional<AudioOffer> parse_sdp(std::string_view text) {
   return out;
 }
 
-std::string build_sdp(std::string_view address, std::uint16_t port, std::uint64_t session_id) {
+std::string build_sdp(std::string_view address, std::uint16_t port, std::uint64_t session_id,
+                      const std::optional<SdesKey>& sdes) {
   auto id = std::to_string(session_id);
   std::string a(address);
-  return "v=0\r\no=mobix " + id + " " + id + " IN IP4 " + a + "\r\ns=mobix secure call\r\nc=IN IP4 " + a +
-         "\r\nt=0 0\r\nm=audio " + std::to_string(port) +
-         " RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\n"
-         "a=sendrecv\r\n";
+  auto out = "v=0\r\no=mobix " + id + " " + id + " IN IP4 " + a + "\r\ns=mobix secure call\r\nc=IN IP4 " + a +
+             "\r\nt=0 0\r\nm=audio " + std::to_string(port) +
+             " RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\na=ptime:20\r\na=sendrecv\r\n";
+  if (sdes) {
+    unsigned char b64[41];
+    EVP_EncodeBlock(b64, reinterpret_cast<const unsigned char*>(sdes->key_and_salt.data()),
+                    static_cast<int>(sdes->key_and_salt.size()));
+    out += "a=crypto:" + std::to_string(sdes->tag) +
+           " AES_CM_128_HMAC_SHA1_80 inline:" + std::string(reinterpret_cast<char*>(b64), 40) + "\r\n";
+  }
+  return out;
 }
 
 }  // namespace mobix::sip

@@ -40,6 +40,9 @@ class Message {
   std::string body() const;
   std::optional<KerberosCredentials> kerberos() const;  ///< Authorization: Kerberos ...
   std::string rspauth() const;                          ///< Authentication-Info: ... rspauth
+  std::string contact_uri() const;                      ///< the first Contact's URI, "" if none
+  /// A REGISTER's lifetime: the first Contact's expires parameter, else the Expires header.
+  std::optional<std::uint32_t> expires() const;
 
   /// A response to this request (RFC 3261 8.2.6): its Vias, From, Call-ID, CSeq and To, with
   /// `to_tag` added when To has none. `headers` are whole lines without CRLF.
@@ -59,15 +62,27 @@ class Message {
 std::string build_request(std::string_view method, std::string_view uri,
                           const std::vector<std::string>& headers, std::string_view sdp = {});
 
+/// An SDES key (RFC 4568) for AES_CM_128_HMAC_SHA1_80, the one suite the proxies speak.
+struct SdesKey {
+  unsigned tag = 0;
+  std::string key_and_salt;  ///< 30 bytes
+};
+
 /// The audio stream of an offer or answer.
 struct AudioOffer {
   std::string address;  ///< c= (IPv4)
   std::uint16_t port = 0;
-  bool savp = false;  ///< RTP/SAVP
-  bool pcmu = false;  ///< payload type 0 offered
+  bool savp = false;            ///< RTP/SAVP
+  bool pcmu = false;            ///< payload type 0 offered
+  std::optional<SdesKey> sdes;  ///< the first usable a=crypto line, if any
 };
 std::optional<AudioOffer> parse_sdp(std::string_view sdp);
-/// v=0 ... m=audio <port> RTP/SAVP 0: keys are not in it (they come from the Kerberos context).
-std::string build_sdp(std::string_view address, std::uint16_t port, std::uint64_t session_id);
+/// v=0 ... m=audio <port> RTP/SAVP 0. Between proxies no key is in it (the keys come from the
+/// Kerberos context); towards a phone on the access network `sdes` adds its a=crypto line.
+std::string build_sdp(std::string_view address, std::uint16_t port, std::uint64_t session_id,
+                      const std::optional<SdesKey>& sdes = std::nullopt);
+/// "AES_CM_128_HMAC_SHA1_80 inline:<base64>[|lifetime][|MKI:len]" (a=crypto's value after the tag):
+/// the key, or nullopt for another suite or a malformed key.
+std::optional<std::string> parse_sdes_suite_and_key(std::string_view text);
 
 }  // namespace mobix::sip
