@@ -7,6 +7,9 @@
 #     initiating database over HTTPS + SPNEGO, a Mobile IP registration) against the KDC's own rate
 #     for the same AS exchange (kinit -k in a loop, the same keys, the same KDC), alternately.
 #  3. Memory per represented device (RSS growth of the mobix process over BOOT devices).
+#  4. Call set-up time (INVITE to 200 OK) with Kerberos keying: SIPp as device 1's phone calls
+#     device 2, whose phone is baresip, through both proxies (AP-REQ/AP-REP between them, SDES to the
+#     phones); against the same SIPp calling the same baresip directly (plain SIP, SDES), alternately.
 # Prints markdown rows; raw output in bench/results/telephony-<time>.txt.
 # Usage: bench/run_telephony.sh [RUNS] [SECONDS] [DEVICES] [BOOT]
 set -euo pipefail
@@ -38,6 +41,8 @@ wait_http() { for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return
 KEY=00112233445566778899aabbccddeeff
 echo "$KEY" >"$T/mip.key"
 ADMIN_PORT=$(free_port t) HA_PORT=$(free_port u) IDB_PORT=$(free_port t) MM_PORT=$(free_port t) KDC_PORT=$(free_port t)
+SIP_PORT=$(free_port u)
+CALLS=${CALLS:-40}
 REALM=BENCH.TEST
 K=$T/krb5
 mkdir -p "$K"
@@ -73,7 +78,8 @@ initiating_db: {listen: 127.0.0.1:$IDB_PORT, cert: $T/idb.crt, key: $T/idb.key, 
                 home_agent: 127.0.0.1:$HA_PORT, per_source_per_minute: 1000000, per_source_burst: 100000}
 mobility_manager: {listen: 127.0.0.1:$MM_PORT, base_stations: [127.0.0.1], keytab: $K/mm.keytab,
                    initiating_db: 127.0.0.1:$IDB_PORT, initiating_db_host: localhost, ca: $T/ca.crt,
-                   device_timeout: 3600, bootstrap_threads: 4}
+                   device_timeout: 3600, bootstrap_threads: 4, sip_listen: 127.0.0.1:$SIP_PORT,
+                   sip_per_source_per_minute: 1000000, sip_per_source_burst: 100000}
 Y
 # The devices' records, written straight into the store (migrated by a first start).
 $B/apps/mobix/mobix serve --config "$T/mobix.yaml" >"$T/serve0.log" 2>&1 &
@@ -155,8 +161,38 @@ for r in $(seq 1 "$RUNS"); do
   for _ in $(seq 1 600); do [ "$(curl -fsS "http://$MM/v1/devices" | jq length)" = 0 ] && break; sleep 0.05; done
 done
 
+# --- 4. call set-up: through both proxies (Kerberos) vs directly, the same SIPp caller and baresip callee ---
+source tests/integration/baresip_phone.sh  # start_phone (baresip with SDES-SRTP, auto-answer)
+PB_SIP=$(free_port u) PB_CTRL=$(free_port t) SIPP_PORT=$(free_port u)
+for d in DEV-1 DEV-2; do curl -fsS -X POST "http://$MM/v1/devices/$d/on" -d '{"care_of":"198.51.100.9"}' >/dev/null; done
+for _ in $(seq 1 200); do
+  [ "$(curl -fsS "http://$MM/v1/devices" | jq '[.[] | select(.state == "active")] | length')" = 2 ] && break; sleep 0.05
+done
+start_phone b DEV-2 "127.0.0.1:$SIP_PORT" "$PB_SIP" "$PB_CTRL" 660
+for _ in $(seq 1 100); do grep -q "the phone of DEV-2 registered" "$T/serve.log" && break; sleep 0.1; done
+printf 'SEQUENTIAL\nDEV-1;DEV-2;\n' >"$T/calls.csv"
+SIPP_DIR=$(pwd)/bench/sipp
+SIPP="sipp -inf $T/calls.csv -i 127.0.0.1 -p $SIPP_PORT -nostdin -timeout 120 -timeout_error"
+(cd "$T" && $SIPP -sf "$SIPP_DIR/register.xml" -m 1 "127.0.0.1:$SIP_PORT" >"$T/sipp-register.log" 2>&1) ||
+  { echo "SIPp could not register as DEV-1's phone" >&2; tail -5 "$T/sipp-register.log" >&2; exit 1; }
+setup_ms() { # TARGET: CALLS sequential calls; prints "median p90" of INVITE-to-200 in ms
+  rm -f "$T"/call_*_rtt.csv
+  (cd "$T" && $SIPP -sf "$SIPP_DIR/call.xml" -m "$CALLS" -l 1 -r 4 -trace_rtt -rtt_freq 1 "$1" >"$T/sipp-call.log" 2>&1) ||
+    { echo "SIPp calls to $1 failed" >&2; tail -5 "$T/sipp-call.log" >&2; exit 1; }
+  awk -F';' 'NR > 1 && $2 != "" {print $2}' "$T"/call_*_rtt.csv | sort -n |
+    awk '{a[NR]=$1} END {printf "%.2f %.2f %d\n", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2), a[int(NR * 0.9 + 0.5)], NR}'
+}
+for r in $(seq 1 "$RUNS"); do
+  read -r plain plain90 np < <(setup_ms "127.0.0.1:$PB_SIP")
+  t0=$(ticks $MOBIX_PID)
+  read -r keyed keyed90 nk < <(setup_ms "127.0.0.1:$SIP_PORT")
+  t1=$(ticks $MOBIX_PID)
+  cpu=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$nk" 'BEGIN {printf "%.2f", (n ? t * 1000 / hz / n : 0)}')
+  echo "setup run=$r calls=$nk kerberos_p50_ms=$keyed kerberos_p90_ms=$keyed90 plain_p50_ms=$plain plain_p90_ms=$plain90 plain_calls=$np cpu_ms_per_call=$cpu" | tee -a "$raw"
+done
+
 echo
-curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^mobix_(mip_requests|mm_bootstraps|initiating_db_requests)_total' | tee -a "$raw"
+curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^mobix_(mip_requests|mm_bootstraps|initiating_db_requests|mm_calls|mm_sip_requests)_total' | tee -a "$raw"
 echo "| work | mobix (median of $RUNS) | reference | ratio | CPU |"
 echo "| --- | --- | --- | --- | --- |"
 mip=$(grep '^mip ' "$raw" | sed 's/.*accepted_per_s=\([0-9]*\).*/\1/' | median)
@@ -170,4 +206,10 @@ rss=$(grep '^boot ' "$raw" | sed 's/.*rss_kb_per_device=\([0-9.]*\).*/\1/' | med
 bcpu=$(grep '^boot ' "$raw" | sed 's/.*cpu_ms_per_boot=\([0-9.]*\).*/\1/' | median)
 echo "| device bootstraps/s ($BOOT switched on at once: AS + TGS + HTTPS/SPNEGO + Mobile IP) | $boot/s | kinit -k: $kdc/s sequential, $kdc4/s four at once | $(awk -v a="$boot" -v b="$kdc4" 'BEGIN {printf "%.2f", a / b}')× | $bcpu CPU-ms per bootstrap |"
 echo "| memory per represented device (RSS growth over $BOOT) | $rss KiB | goal ≤ 100 kB | | |"
+keyed=$(grep '^setup ' "$raw" | sed 's/.*kerberos_p50_ms=\([0-9.]*\).*/\1/' | median)
+keyed90=$(grep '^setup ' "$raw" | sed 's/.*kerberos_p90_ms=\([0-9.]*\).*/\1/' | median)
+plain=$(grep '^setup ' "$raw" | sed 's/.*plain_p50_ms=\([0-9.]*\).*/\1/' | median)
+plain90=$(grep '^setup ' "$raw" | sed 's/.*plain_p90_ms=\([0-9.]*\).*/\1/' | median)
+ccpu=$(grep '^setup ' "$raw" | sed 's/.*cpu_ms_per_call=\([0-9.]*\).*/\1/' | median)
+echo "| call set-up (INVITE → 200 OK), SIPp phone → two proxies with Kerberos keying → baresip, $CALLS calls | p50 $keyed ms, p90 $keyed90 ms | SIPp → the same baresip directly: p50 $plain ms, p90 $plain90 ms | +$(awk -v a="$keyed" -v b="$plain" 'BEGIN {printf "%.2f", a - b}') ms p50 | $ccpu CPU-ms per call (mobix) |"
 echo "raw: $raw"
