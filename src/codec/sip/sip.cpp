@@ -1,11 +1,13 @@
 #include "codec/sip/sip.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <mutex>
+#include <vector>
 
 #include <openssl/evp.h>
 #include <osipparser2/osip_parser.h>
-#include <osipparser2/sdp_message.h>
 
 namespace mobix::sip {
 
@@ -15,7 +17,8 @@ void init_parser() {
   static std::once_flag once;
   std::call_once(once, [] {
     parser_init();
-    // libosip2 prints its own traces on stderr; a bad message is the caller's to count and log.
+    // libosip2 prints its own traces on stdout; a bad message is the caller's to count and log.
+    osip_trace_initialize_func(OSIP_FATAL, [](const char*, int, osip_trace_level_t, const char*, va_list) {});
     for (int level = 0; level < END_TRACE_LEVEL; ++level)
       osip_trace_disable_level(static_cast<osip_trace_level_t>(level));
   });
@@ -66,6 +69,48 @@ std::optional<Message> Message::parse(std::string_view text) {
       !m->call_id->number || !m->cseq || !m->cseq->method || !m->cseq->number)
     return std::nullopt;
   if (MSG_IS_REQUEST(m) && (!m->sip_method || !m->req_uri)) return std::nullopt;
+  // What the call agent relies on and copies into its answers must be well formed (RFC 3261 25.1):
+  // CSeq is 1*DIGIT and a method token, a request's method its CSeq's, Call-ID a word[@word].
+  auto is_token = [](std::string_view s, std::string_view extra) {
+    return !s.empty() && s.size() <= 256 && std::all_of(s.begin(), s.end(), [&](char ch) {
+      return std::isalnum(static_cast<unsigned char>(ch)) ||
+             std::string_view("-.!%*_+`'~").find(ch) != std::string_view::npos ||
+             extra.find(ch) != std::string_view::npos;
+    });
+  };
+  std::string_view number = m->cseq->number, method = m->cseq->method;
+  if (number.empty() || number.size() > 10 ||
+      !std::all_of(number.begin(), number.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) ||
+      !is_token(method, "") || (MSG_IS_REQUEST(m) && method != m->sip_method))
+    return std::nullopt;
+  std::string call_id = m->call_id->number;
+  if (m->call_id->host) call_id += std::string("@") + m->call_id->host;
+  if (!is_token(call_id, "()<>:\\\"/[]?{}@")) return std::nullopt;
+  // Every Via is copied into an answer: SIP/2.0/<transport> <host>[:<port>] (RFC 3261 20.42).
+  for (int i = 0;; ++i) {
+    osip_via_t* v = nullptr;
+    if (osip_message_get_via(m, i, &v) < 0 || !v) break;
+    std::string_view host = v->host ? v->host : "", port = v->port ? v->port : "";
+    if (std::string_view(v->version ? v->version : "") != "2.0" ||
+        !is_token(v->protocol ? v->protocol : "", "") || host.empty() || host.size() > 255 ||
+        !std::all_of(host.begin(), host.end(),
+                     [](char ch) {
+                       return std::isalnum(static_cast<unsigned char>(ch)) ||
+                              std::string_view(".-:[]").find(ch) != std::string_view::npos;
+                     }) ||
+        port.size() > 5 ||
+        !std::all_of(port.begin(), port.end(), [](char ch) { return ch >= '0' && ch <= '9'; }) || v->comment)
+      return std::nullopt;
+    for (int k = 0;; ++k) {  // via-params: token[=token] (received may be an IPv6 reference)
+      osip_generic_param_t* param = nullptr;
+      if (osip_list_size(&v->via_params) <= k ||
+          !(param = static_cast<osip_generic_param_t*>(osip_list_get(&v->via_params, k))))
+        break;
+      if (!is_token(param->gname ? param->gname : "", "") ||
+          (param->gvalue && !is_token(param->gvalue, ":[]")))
+        return std::nullopt;
+    }
+  }
   Message out;
   out.msg_ = std::move(owner);
   return out;
@@ -225,51 +270,92 @@ std::optional<std::string> parse_sdes_suite_and_key(std::string_view text) {
 
 namespace {
 
-std::optional<SdesKey> sdes_of(sdp_message_t* sdp, int media) {
-  for (int k = 0; sdp_message_a_att_field_get(sdp, media, k); ++k) {
-    if (str(sdp_message_a_att_field_get(sdp, media, k)) != "crypto") continue;
-    std::string value = str(sdp_message_a_att_value_get(sdp, media, k));
-    auto space = value.find(' ');
-    unsigned tag = 0;
-    auto [end, ec] = std::from_chars(value.data(), value.data() + std::min(space, value.size()), tag);
-    if (ec != std::errc() || space == std::string::npos || tag > 999999999) continue;
-    if (auto key = parse_sdes_suite_and_key(std::string_view(value).substr(space + 1)))
-      return SdesKey{tag, std::move(*key)};
+/// "<tag> <suite> inline:<key>..." (a=crypto's value): the key if the suite is ours.
+std::optional<SdesKey> sdes_of(std::string_view value) {
+  auto space = value.find(' ');
+  unsigned tag = 0;
+  auto [end, ec] = std::from_chars(value.data(), value.data() + std::min(space, value.size()), tag);
+  if (ec != std::errc() || space == std::string_view::npos || end != value.data() + space || tag > 999999999)
+    return std::nullopt;
+  auto key = parse_sdes_suite_and_key(value.substr(space + 1));
+  if (!key) return std::nullopt;
+  return SdesKey{tag, std::move(*key)};
+}
+
+/// "IN IP4 <address>[/ttl]" (c=): the address.
+std::string connection_address(std::string_view value) {
+  constexpr std::string_view kIn4 = "IN IP4 ";
+  if (value.substr(0, kIn4.size()) != kIn4) return "";
+  auto address = value.substr(kIn4.size());
+  return std::string(address.substr(0, address.find('/')));
+}
+
+std::vector<std::string_view> words(std::string_view s) {
+  std::vector<std::string_view> out;
+  while (!s.empty()) {
+    auto space = s.find(' ');
+    if (space != 0) out.push_back(s.substr(0, space));
+    if (space == std::string_view::npos) break;
+    s.remove_prefix(space + 1);
   }
-  return std::nullopt;
+  return out;
 }
 
 }  // namespace
 
+// SDP is read here, not by libosip2's sdp_message_parse: fuzzing found that 5.3.0 reads past the
+// end of its input on malformed lines (tests/fuzz/corpus/sip/osip-sdp-overread). Only what a call
+// needs is read: the first audio stream's address, port, profile, PCMU and an SDES key.
 std::optional<AudioOffer> parse_sdp(std::string_view text) {
   if (text.empty() || text.size() > 8192) return std::nullopt;
-  init_parser();
-  sdp_message_t* sdp = nullptr;
-  if (sdp_message_init(&sdp) != 0) return std::nullopt;
-  std::string copy(text);
-  std::optional<AudioOffer> out;
-  if (sdp_message_parse(sdp, copy.c_str()) == 0) {
-    for (int i = 0; sdp_message_m_media_get(sdp, i); ++i) {
-      if (str(sdp_message_m_media_get(sdp, i)) != "audio") continue;
-      AudioOffer a;
-      auto port = str(sdp_message_m_port_get(sdp, i));
-      unsigned p = 0;
-      auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
-      if (ec != std::errc() || end != port.data() + port.size() || p == 0 || p > 65535) break;
-      a.port = static_cast<std::uint16_t>(p);
-      a.savp = str(sdp_message_m_proto_get(sdp, i)) == "RTP/SAVP";
-      for (int k = 0; sdp_message_m_payload_get(sdp, i, k); ++k)
-        if (str(sdp_message_m_payload_get(sdp, i, k)) == "0") a.pcmu = true;
-      // The stream's own c= line, else the session's (RFC 4566 5.7).
-      a.address = str(sdp_message_c_addr_get(sdp, i, 0));
-      if (a.address.empty()) a.address = str(sdp_message_c_addr_get(sdp, -1, 0));
-      a.sdes = sdes_of(sdp, i);
-      if (!a.address.empty()) out = a;
-      break;
+  AudioOffer a;
+  std::string session_address;
+  enum class Section { session, audio, other_media, after_audio } section = Section::session;
+  while (!text.empty()) {
+    auto eol = text.find('\n');
+    auto line = text.substr(0, eol);
+    text.remove_prefix(eol == std::string_view::npos ? text.size() : eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) continue;
+    if (line.size() < 2 || line[1] != '=') return std::nullopt;  // RFC 4566 5: <type>=<value>
+    auto value = line.substr(2);
+    switch (line[0]) {
+      case 'm': {
+        if (section == Section::audio || section == Section::after_audio) {
+          section = Section::after_audio;
+          break;
+        }
+        auto w = words(value);
+        if (w.size() < 4 || w[0] != "audio") {
+          section = Section::other_media;
+          break;
+        }
+        unsigned port = 0;
+        auto p = w[1].substr(0, w[1].find('/'));
+        auto [end, ec] = std::from_chars(p.data(), p.data() + p.size(), port);
+        if (ec != std::errc() || end != p.data() + p.size() || port == 0 || port > 65535) return std::nullopt;
+        a.port = static_cast<std::uint16_t>(port);
+        a.savp = w[2] == "RTP/SAVP";
+        for (std::size_t k = 3; k < w.size(); ++k) a.pcmu = a.pcmu || w[k] == "0";
+        section = Section::audio;
+        break;
+      }
+      case 'c':
+        if (section == Section::session) session_address = connection_address(value);
+        if (section == Section::audio) a.address = connection_address(value);
+        break;
+      case 'a':
+        if (section == Section::audio && !a.sdes && value.substr(0, 7) == "crypto:")
+          a.sdes = sdes_of(value.substr(7));
+        break;
+      default:
+        break;
     }
   }
-  sdp_message_free(sdp);
-  return out;
+  if (section == Section::session || section == Section::other_media) return std::nullopt;  // no audio
+  if (a.address.empty()) a.address = session_address;  // the stream's c= line, else the session's
+  if (a.address.empty()) return std::nullopt;
+  return a;
 }
 
 std::string build_sdp(std::string_view address, std::uint16_t port, std::uint64_t session_id,

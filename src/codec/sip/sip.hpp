@@ -1,6 +1,7 @@
 #pragma once
 // SIP (RFC 3261) messages for seed 003's secure calls, parsed by libosip2, and the one SDP (RFC 4566)
-// shape a represented device's proxy offers and answers: one audio stream, RTP/SAVP, PCMU.
+// shape a represented device's proxy offers and answers: one audio stream, RTP/SAVP, PCMU (read here:
+// libosip2's SDP parser reads past its input's end on malformed lines, see sip.cpp).
 //
 // Kerberos rides in the headers the way MS-SIPAE (Microsoft's SIP Kerberos profile) writes it, which
 // libosip2 parses: the caller's AP-REQ in `Authorization: Kerberos realm="R", targetname="<callee
