@@ -191,6 +191,8 @@ for r in $(seq 1 "$RUNS"); do
   echo "setup run=$r calls=$nk kerberos_p50_ms=$keyed kerberos_p90_ms=$keyed90 plain_p50_ms=$plain plain_p90_ms=$plain90 plain_calls=$np cpu_ms_per_call=$cpu" | tee -a "$raw"
 done
 
+stop_phone b
+
 echo
 curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^mobix_(mip_requests|mm_bootstraps|initiating_db_requests|mm_calls|mm_sip_requests)_total' | tee -a "$raw"
 echo "| work | mobix (median of $RUNS) | reference | ratio | CPU |"

@@ -35,7 +35,15 @@ C
   : >"$dir/contacts"
   (cd "$dir" && exec baresip -f "$dir") >"$dir/out.log" 2>&1 &
   PIDS+=($!)
-  eval "PHONE_CTRL_$1=$5"
+  eval "PHONE_CTRL_$1=$5 PHONE_PID_$1=$!"
+}
+stop_phone() { # NAME: quits while the mobility manager still answers its un-REGISTER (a phone
+  # killed after it waits out SIP's 32 s retransmission timer before it exits)
+  local pid
+  eval "pid=\$PHONE_PID_$1"
+  phone_command "$1" quit >/dev/null 2>&1 || true
+  for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
 }
 phone_command() { # NAME COMMAND [PARAMS]: prints baresip's response
   local port

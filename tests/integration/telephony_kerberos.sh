@@ -350,6 +350,8 @@ before=$(sip_outcome not_represented)
 [ "$(sip_outcome not_represented)" = $((before + 1)) ] || fail "not counted"
 logged "REGISTER from 127.0.0.1 for IPUI-DEADBEEF refused with 404: not_represented"
 pass "a phone registering from outside the base stations (403) or for a device not represented (404) is refused, counted and logged"
+stop_phone a
+stop_phone b
 rm -f "$T/careof2"; sleep 1.2  # the second device goes away again: the KDC test below switches it on anew
 "$MOBIX" sim device off --id IPUI-00D4E5F6 --mm "$MM" >/dev/null || fail "switching IPUI-00D4E5F6 off"
 for _ in $(seq 1 100); do [ -z "$(state IPUI-00D4E5F6)" ] && break; sleep 0.1; done
