@@ -175,12 +175,19 @@ SIPP_DIR=$(pwd)/bench/sipp
 SIPP="sipp -inf $T/calls.csv -i 127.0.0.1 -p $SIPP_PORT -nostdin -timeout 120 -timeout_error"
 (cd "$T" && $SIPP -sf "$SIPP_DIR/register.xml" -m 1 "127.0.0.1:$SIP_PORT" >"$T/sipp-register.log" 2>&1) ||
   { echo "SIPp could not register as DEV-1's phone" >&2; tail -5 "$T/sipp-register.log" >&2; exit 1; }
-setup_ms() { # TARGET: CALLS sequential calls; prints "median p90" of INVITE-to-200 in ms
-  rm -f "$T"/call_*_rtt.csv
-  (cd "$T" && $SIPP -sf "$SIPP_DIR/call.xml" -m "$CALLS" -l 1 -r 4 -trace_rtt -rtt_freq 1 "$1" >"$T/sipp-call.log" 2>&1) ||
+setup_ms() { # TARGET: CALLS sequential calls; prints "median p90 calls" of INVITE-to-200 in ms, timed
+  # from a capture on the caller's port (SIPp's own response times come in 4 ms steps)
+  tshark -i lo -f "udp port $SIPP_PORT" -w "$T/setup.pcap" >"$T/tshark.log" 2>&1 &
+  local cap=$!
+  for _ in $(seq 1 100); do grep -q "Capturing on" "$T/tshark.log" && break; sleep 0.1; done
+  (cd "$T" && $SIPP -sf "$SIPP_DIR/call.xml" -m "$CALLS" -l 1 -r 4 "$1" >"$T/sipp-call.log" 2>&1) ||
     { echo "SIPp calls to $1 failed" >&2; tail -5 "$T/sipp-call.log" >&2; exit 1; }
-  awk -F';' 'NR > 1 && $2 != "" {print $2}' "$T"/call_*_rtt.csv | sort -n |
-    awk '{a[NR]=$1} END {printf "%.2f %.2f %d\n", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2), a[int(NR * 0.9 + 0.5)], NR}'
+  sleep 0.5
+  kill -INT $cap; wait $cap 2>/dev/null || true
+  tshark -r "$T/setup.pcap" -Y 'sip.CSeq.method == "INVITE" && (sip.Method == "INVITE" || sip.Status-Code == 200)' \
+    -T fields -e frame.time_epoch -e sip.Call-ID -e sip.Status-Code 2>/dev/null |
+    awk -F'\t' '$3 == "" && !($2 in sent) {sent[$2] = $1} $3 == 200 && ($2 in sent) && !($2 in done) {done[$2] = 1; print ($1 - sent[$2]) * 1000}' |
+    sort -n | awk '{a[NR]=$1} END {printf "%.2f %.2f %d\n", (NR % 2 ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2), a[int(NR * 0.9 + 0.5)], NR}'
 }
 for r in $(seq 1 "$RUNS"); do
   read -r plain plain90 np < <(setup_ms "127.0.0.1:$PB_SIP")
