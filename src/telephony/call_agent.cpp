@@ -22,7 +22,7 @@ namespace {
 
 // RFC 3261 17.1.1.2 and 17.1.2.2: retransmit from T1, doubling (capped at T2 but for INVITE), give
 // up after 64*T1.
-constexpr milliseconds kT1{500}, kT2{4000}, kGiveUp{32000};
+constexpr milliseconds kT1{500}, kT2{4000}, kGiveUp{32000}, kRinging{180000};
 // The keys of each direction (RFC 4402's PRF input; distinct labels keep the two streams apart).
 constexpr const char* kCallerToCallee = "mobix srtp caller to callee";
 constexpr const char* kCalleeToCaller = "mobix srtp callee to caller";
@@ -358,7 +358,10 @@ asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const 
         c.inbox.pop_front();
         if (m.is_request() || m.cseq_method() != cseq_method) continue;
         if (m.status() >= 200) co_return m;
-        provisional = true;  // 1xx: the INVITE arrived; stop retransmitting it (17.1.1.2)
+        // 1xx: the INVITE arrived; stop retransmitting it (17.1.1.2). A phone may ring longer than
+        // Timer B: wait up to Timer C's three minutes (16.6) for the answer.
+        provisional = true;
+        deadline = std::max(deadline, std::chrono::steady_clock::now() + kRinging);
       }
       continue;
     }
