@@ -82,9 +82,12 @@ post_signal() { /usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(bytes.f
   curl -s -o $T/hook.body -w '%{http_code}' --max-time 20 --cacert $T/ca/ca.crt --data-binary @$T/sealed.bin \
     -H 'Content-Type: application/octet-stream' "https://127.0.0.1:$P_HOOK/v1/signal"; }
 failed0=$(metric 'mobix_gateway_signals_total{result="store_failed"}')
-(echo "BEGIN EXCLUSIVE;"; sleep 9; echo "COMMIT;") | sqlite3 $T/op/mobix.db &
+(echo ".timeout 5000"; echo "BEGIN EXCLUSIVE;"; sleep 9; echo "COMMIT;") | sqlite3 $T/op/mobix.db &
 LOCK=$!
-sleep 0.5
+# Post only once the lock is held (a fixed sleep lost that race on a loaded machine): with it held,
+# a writer without a busy timeout is refused at once.
+for _ in $(seq 1 100); do sqlite3 $T/op/mobix.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null || break; sleep 0.05; done
+sqlite3 $T/op/mobix.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null && fail "sqlite3 never took the exclusive lock"
 code=$(post_signal 4242) # tunnel 0000000000001092
 [ "$code" = 503 ] || fail "a signal that could not be remembered got $code ($(cat $T/hook.body))"
 grep -q store_failed $T/hook.body || fail "the 503 does not say why: $(cat $T/hook.body)"
