@@ -2,6 +2,7 @@
 // One secure call as one represented device's proxy sees it (seed 003); see call_agent.hpp.
 #include <chrono>
 #include <cstdint>
+#include <ctime>
 #include <deque>
 #include <memory>
 #include <optional>
@@ -18,6 +19,10 @@ namespace mobix::telephony {
 
 /// A network leg (caller or callee: between two represented devices' proxies, Kerberos-keyed) or a
 /// phone leg (between a proxy and its own device's phone on the access network, SDES-keyed).
+inline std::int64_t unix_now() {
+  return static_cast<std::int64_t>(std::time(nullptr));
+}
+
 enum class CallSide { caller, callee, phone };
 const char* to_string(CallSide s);
 

@@ -27,10 +27,6 @@ constexpr milliseconds kT1{500}, kT2{4000}, kGiveUp{32000}, kRinging{180000};
 constexpr const char* kCallerToCallee = "mobix srtp caller to callee";
 constexpr const char* kCalleeToCaller = "mobix srtp callee to caller";
 
-std::int64_t unix_now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
-}
-
 }  // namespace
 
 const char* to_string(CallSide s) {

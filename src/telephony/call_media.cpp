@@ -46,10 +46,6 @@ std::string tone(std::uint32_t at) {
   return out;
 }
 
-std::int64_t unix_now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
-}
-
 }  // namespace
 
 asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DeviceProxy> caller,

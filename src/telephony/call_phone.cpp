@@ -21,10 +21,6 @@ namespace {
 
 constexpr std::uint32_t kMaxRegistration = 3600;
 
-std::int64_t unix_now() {
-  return static_cast<std::int64_t>(std::time(nullptr));
-}
-
 std::string random_key() {
   std::string key(media::SrtpStream::kKeyLength, '\0');
   RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size()));
