@@ -66,7 +66,21 @@ CallAgent::CallAgent(asio::io_context& io, const MobilityManagerConfig& cfg, std
       hooks_(std::move(hooks)),
       acceptor_(std::make_unique<krb::CallAcceptor>(cfg.keytab)),
       socket_(io),
-      per_source_(cfg.sip_per_source_per_minute, cfg.sip_per_source_burst) {}
+      per_source_(cfg.sip_per_source_per_minute, cfg.sip_per_source_burst) {
+  auto media = [](const char* outcome) {
+    return &metrics().counter("mobix_mm_media_packets_total",
+                              "SRTP packets of secure calls: sent, received, or why refused",
+                              std::string("outcome=\"") + outcome + "\"");
+  };
+  media_counts_ = {media("sent"),      media("received"),    media("foreign_source"),
+                   media("malformed"), media("auth_failed"), media("replayed")};
+}
+
+Counter& CallAgent::MediaCounters::refused(media::SrtpResult r) const {
+  return r == media::SrtpResult::auth_failed ? *auth_failed
+         : r == media::SrtpResult::replayed  ? *replayed
+                                             : *malformed;
+}
 
 CallAgent::~CallAgent() = default;
 
@@ -101,8 +115,7 @@ Endpoint CallAgent::local_endpoint() const {
 void CallAgent::count(const std::string& name, const std::string& outcome) {
   static const std::map<std::string, std::string> help{
       {"mobix_mm_sip_requests_total", "SIP requests at the mobility manager's call listener, by outcome"},
-      {"mobix_mm_calls_total", "Secure calls placed by represented devices, by outcome (seed 003)"},
-      {"mobix_mm_media_packets_total", "SRTP packets of secure calls: sent, received, or why refused"}};
+      {"mobix_mm_calls_total", "Secure calls placed by represented devices, by outcome (seed 003)"}};
   metrics().counter(name, help.at(name), "outcome=\"" + outcome + "\"").inc();
 }
 
@@ -127,11 +140,11 @@ asio::awaitable<void> CallAgent::receive_loop() {
         co_await socket_.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::operation_aborted || !socket_.is_open()) co_return;
     if (ec) continue;
-    on_message(buf.substr(0, n), from);
+    on_message(std::string_view(buf).substr(0, n), from);  // parse() copies it once
   }
 }
 
-void CallAgent::on_message(const std::string& text, const udp::endpoint& from) {
+void CallAgent::on_message(std::string_view text, const udp::endpoint& from) {
   auto m = sip::Message::parse(text);
   if (!m) {  // no Via to answer: dropped (RFC 3261 16.3 / 18.3), counted and logged
     count("mobix_mm_sip_requests_total", "malformed");
@@ -367,18 +380,27 @@ asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const 
   co_return std::nullopt;
 }
 
+boost::system::error_code CallAgent::open_rtp(Call& c) {
+  boost::system::error_code ec;
+  if (c.rtp.is_open()) return ec;
+  auto address = asio::ip::make_address(cfg_.sip_listen->host, ec);
+  if (!ec) c.rtp.open(udp::v4(), ec);
+  if (!ec) c.rtp.bind(udp::endpoint(address, 0), ec);
+  return ec;
+}
+
+bool CallAgent::media_towards(Call& c, const sip::AudioOffer& offer) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address_v4(offer.address, ec);
+  if (ec) return false;
+  c.media_peer = udp::endpoint(address, offer.port);
+  return !open_rtp(c);
+}
+
 bool CallAgent::open_media(Call& c, const std::string& remote_sdp, const krb::CallContext& keys) {
   auto offer = sip::parse_sdp(remote_sdp);
   if (!offer || !offer->savp || !offer->pcmu) return false;
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address_v4(offer->address, ec);
-  if (ec) return false;
-  c.media_peer = udp::endpoint(address, offer->port);
-  if (!c.rtp.is_open()) {
-    c.rtp.open(udp::v4(), ec);
-    if (!ec) c.rtp.bind(udp::endpoint(asio::ip::make_address(cfg_.sip_listen->host, ec), 0), ec);
-    if (ec) return false;
-  }
+  if (!media_towards(c, *offer)) return false;
   try {
     auto to_callee = keys.derive(kCallerToCallee, media::SrtpStream::kKeyLength);
     auto to_caller = keys.derive(kCalleeToCaller, media::SrtpStream::kKeyLength);

@@ -21,6 +21,7 @@
 
 #include "core/config.hpp"
 #include "core/log.hpp"
+#include "core/metrics.hpp"
 #include "kerberos/call_keying.hpp"
 #include "net/token_buckets.hpp"
 #include "telephony/call.hpp"
@@ -59,7 +60,7 @@ class CallAgent {
  private:
   using udp = boost::asio::ip::udp;
   boost::asio::awaitable<void> receive_loop();
-  void on_message(const std::string& text, const udp::endpoint& from);
+  void on_message(std::string_view text, const udp::endpoint& from);
   void on_invite(const sip::Message& m, const udp::endpoint& from);
   bool admit(const sip::Message& m, const udp::endpoint& from);
   // ---- the device's own phone (call_phone.cpp) ----
@@ -84,6 +85,10 @@ class CallAgent {
   boost::asio::awaitable<void> talk(std::shared_ptr<Call> c, std::chrono::seconds limit);
   boost::asio::awaitable<void> receive_media(std::shared_ptr<Call> c);
   bool open_media(Call& c, const std::string& remote_sdp, const krb::CallContext& keys);
+  /// The call's RTP socket on sip_listen's address (an ephemeral port), unless it is open already.
+  boost::system::error_code open_rtp(Call& c);
+  /// Where the other side's media goes and comes from (its SDP), and this side's socket.
+  bool media_towards(Call& c, const sip::AudioOffer& offer);
   void finish(std::shared_ptr<Call> c);
   void send(const std::string& text, const udp::endpoint& to);
   std::string request_headers(const Call& c, const std::string& method, std::uint32_t cseq,
@@ -101,6 +106,11 @@ class CallAgent {
   std::map<std::string, std::shared_ptr<Call>> calls_;    ///< by Call-ID + "/" + local tag
   std::map<std::string, std::shared_ptr<Call>> invites_;  ///< callee side, by Call-ID + "/" + remote tag
   net::TokenBuckets per_source_;
+  /// mobix_mm_media_packets_total, looked up once: it counts every SRTP packet.
+  struct MediaCounters {
+    Counter *sent, *received, *foreign_source, *malformed, *auth_failed, *replayed;
+    Counter& refused(media::SrtpResult r) const;
+  } media_counts_;
   std::shared_ptr<int> alive_ = std::make_shared<int>(0);  ///< timers check it after the agent is gone
   LogRateLimiter log_limit_{5};
   bool stopping_ = false;

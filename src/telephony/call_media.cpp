@@ -99,10 +99,7 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   c->to_header = "<sip:" + callee + "@" + realm_ + ">";
   c->signalling = target;
   c->started = unix_now();
-  boost::system::error_code ec;
-  c->rtp.open(udp::v4(), ec);
-  if (!ec) c->rtp.bind(udp::endpoint(asio::ip::make_address(cfg_.sip_listen->host, ec), 0), ec);
-  if (ec) co_return fail(500, "media_failed", ec.message());
+  if (auto ec = open_rtp(*c)) co_return fail(500, "media_failed", ec.message());
   auto key = c->call_id + "/" + c->local_tag;
   calls_[key] = c;
   auto local = local_endpoint();
@@ -188,7 +185,7 @@ asio::awaitable<void> CallAgent::talk(std::shared_ptr<Call> c, seconds limit) {
       c->rtp.send_to(asio::buffer(packet), c->media_peer, 0, ec);
       if (!ec) {
         ++c->media.sent;
-        count("mobix_mm_media_packets_total", "sent");
+        media_counts_.sent->inc();
       }
     }
     ++seq;
@@ -210,14 +207,14 @@ asio::awaitable<void> CallAgent::receive_media(std::shared_ptr<Call> c) {
     if (ec) continue;
     if (from != c->media_peer) {  // only the negotiated peer's packets (the SDP's address and port)
       ++c->media.refused;
-      count("mobix_mm_media_packets_total", "foreign_source");
+      media_counts_.foreign_source->inc();
       continue;
     }
     std::string packet = buf.substr(0, n);
     auto r = c->recv->unprotect(packet);
     if (r == media::SrtpResult::ok && media::parse_rtp(packet)) {
       ++c->media.received;
-      count("mobix_mm_media_packets_total", "received");
+      media_counts_.received->inc();
       // A bridged call: what one leg's key opened, the other leg's key protects (the proxy re-keys
       // between the phone's SDES leg and the Kerberos-keyed leg).
       auto partner = c->partner.lock();
@@ -227,13 +224,13 @@ asio::awaitable<void> CallAgent::receive_media(std::shared_ptr<Call> c) {
         partner->rtp.send_to(asio::buffer(packet), partner->media_peer, 0, sent);
         if (!sent) {
           ++partner->media.sent;
-          count("mobix_mm_media_packets_total", "sent");
+          media_counts_.sent->inc();
         }
       }
       continue;
     }
     ++c->media.refused;
-    count("mobix_mm_media_packets_total", r == media::SrtpResult::ok ? "malformed" : media::to_string(r));
+    media_counts_.refused(r).inc();  // ok but no RTP header counts as malformed
     if (log_limit_.allow("srtp") >= 0)
       spdlog::warn("mobility_manager: call {}: an SRTP packet from {} refused: {}", c->call_id,
                    from.address().to_string(), media::to_string(r));

@@ -68,15 +68,7 @@ std::shared_ptr<DeviceProxy> CallAgent::phone_of(const sip::Message& m, const ud
 }
 
 bool CallAgent::open_phone_media(Call& c, const sip::AudioOffer& offer) {
-  boost::system::error_code ec;
-  auto address = asio::ip::make_address_v4(offer.address, ec);
-  if (ec || !offer.sdes) return false;
-  c.media_peer = udp::endpoint(address, offer.port);
-  if (!c.rtp.is_open()) {
-    c.rtp.open(udp::v4(), ec);
-    if (!ec) c.rtp.bind(udp::endpoint(asio::ip::make_address(cfg_.sip_listen->host, ec), 0), ec);
-    if (ec) return false;
-  }
+  if (!offer.sdes || !media_towards(c, offer)) return false;
   // SDES: each side sends with the key it announced (RFC 4568 6.1).
   if (!c.sdes) c.sdes = sip::SdesKey{offer.sdes->tag, random_key()};
   c.send = std::make_unique<media::SrtpStream>(media::SrtpStream::Direction::outbound, c.sdes->key_and_salt);
@@ -147,9 +139,7 @@ asio::awaitable<void> CallAgent::ring_phone(std::shared_ptr<Call> network_leg,
       "sip:" + d->code + "@" + d->phone->address().to_string() + ":" + std::to_string(d->phone->port());
   c->started = unix_now();
   c->sdes = sip::SdesKey{1, random_key()};
-  boost::system::error_code ec;
-  c->rtp.open(udp::v4(), ec);
-  if (!ec) c->rtp.bind(udp::endpoint(asio::ip::make_address(cfg_.sip_listen->host, ec), 0), ec);
+  auto ec = open_rtp(*c);
   calls_[c->call_id + "/" + c->local_tag] = c;
   auto local = local_endpoint();
   auto invite = sip::build_request("INVITE", c->remote_target,
