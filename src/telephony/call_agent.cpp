@@ -181,6 +181,9 @@ void CallAgent::on_message(std::string_view text, const udp::endpoint& from) {
     auto it = calls_.find(dialog);
     if (it == calls_.end()) {
       count("mobix_mm_sip_requests_total", "no_dialog");
+      if (log_limit_.allow("no_dialog") >= 0)
+        spdlog::info("mobility_manager: BYE from {} for no call here answered 481",
+                     from.address().to_string());
       return send(m->response(481, "Call/Transaction Does Not Exist", ""), from);
     }
     send(m->response(200, "OK", ""), from);

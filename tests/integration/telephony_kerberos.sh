@@ -303,6 +303,30 @@ for _ in $(seq 1 50); do [ "$(sip_outcome malformed)" = $((before + 1)) ] && bre
 [ "$(sip_outcome malformed)" = $((before + 1)) ] || fail "a malformed SIP message was not counted"
 logged "a malformed SIP message from 127.0.0.1 (19 bytes) dropped"
 pass "SIPp without a ticket is refused 401 with a Kerberos challenge; a malformed datagram is dropped; each counted and logged"
+# Requests that fit no call: each answered, counted and logged.
+sip_request() { # METHOD USER: a request with no dialog; prints the answer's status line
+  /usr/bin/python3 -c '
+import socket, sys
+method, user, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.settimeout(5)
+me = "127.0.0.1:%d" % s.getsockname()[1]
+s.sendto(("%s sip:%s@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-%s\r\n"
+          "From: <sip:stranger@127.0.0.1>;tag=s1\r\nTo: <sip:%s@127.0.0.1>%s\r\nCall-ID: nodialog-%s\r\n"
+          "CSeq: 1 %s\r\nContent-Length: 0\r\n\r\n" % (method, user, me, method, user,
+          ";tag=none" if method == "BYE" else "", method, method)).encode(), ("127.0.0.1", port))
+print(s.recv(65535).decode().split("\r\n")[0])' "$1" "$2" "$SIP_PORT"
+}
+for c in "MESSAGE IPUI-00D4E5F6 501 not_implemented SIP MESSAGE from 127.0.0.1 answered 501" \
+         "BYE IPUI-00D4E5F6 481 no_dialog BYE from 127.0.0.1 for no call here answered 481" \
+         "INVITE IPUI-DEADBEEF 404 not_represented INVITE from 127.0.0.1 for IPUI-DEADBEEF refused with 404: not_represented"; do
+  read -r method user code outcome line <<<"$c"
+  before=$(sip_outcome "$outcome")
+  answer=$(sip_request "$method" "$user") || fail "no answer to $method"
+  [ "${answer:0:11}" = "SIP/2.0 $code" ] || fail "$method for $user got: $answer"
+  [ "$(sip_outcome "$outcome")" = $((before + 1)) ] || fail "$outcome was not counted"
+  logged "$line"
+done
+pass "a method not implemented (501), a BYE for no call (481), an INVITE for a device not represented (404): answered, counted, logged"
 # The devices' own phones: baresip behind each base station (SDES-SRTP on the access network). A's
 # phone calls B's number; the two proxies key the call between them with Kerberos and re-key the
 # media; B's phone answers by itself; each phone hears the other's tone. Both devices are charged.
