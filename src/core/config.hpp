@@ -370,12 +370,13 @@ struct MobilityManagerConfig {
   std::uint32_t retry_max = 60;         ///< seconds between bootstrap attempts at most (backoff from 1 s)
   std::optional<Endpoint> billing;      ///< the billing service (HTTPS); absent: calls are not charged
   std::string billing_host;             ///< its name (TLS and HTTP@<host>); default: its host
-  std::optional<Endpoint> sip_listen;   ///< secure calls (SIP over UDP); absent: no calls
+  std::optional<Endpoint> sip_listen;   ///< secure calls (SIP over UDP and TCP); absent: no calls
   std::optional<Endpoint> sip_peer;     ///< INVITEs for devices not represented here
   std::uint32_t max_calls = 1000;
   std::uint32_t max_call_seconds = 14400;
   std::uint32_t sip_per_source_per_minute = 600;
   std::uint32_t sip_per_source_burst = 60;
+  std::uint32_t sip_tcp_idle_seconds = 600;
 };
 
 struct Config {

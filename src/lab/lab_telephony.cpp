@@ -121,7 +121,7 @@ bool prepare_lab_telephony(const std::string& dir, std::string& config_text) {
   lab::replace_all(text, "HA_PORT", ha);
   lab::replace_all(text, "IDB_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
   lab::replace_all(text, "BILL_PORT", std::to_string(lab::free_port<boost::asio::ip::tcp>()));
-  lab::replace_all(text, "SIP_PORT", std::to_string(lab::free_port<boost::asio::ip::udp>()));
+  lab::replace_all(text, "SIP_PORT", std::to_string(lab::free_dns_port()));
   lab::replace_all(text, "REALM", kLabRealm);
   config_text += text;
   spdlog::info("lab: Kerberos realm {} created in {}", kLabRealm, k.string());

@@ -14,6 +14,7 @@
 #include "codec/sip/sip.hpp"
 #include "kerberos/call_keying.hpp"
 #include "media/srtp_stream.hpp"
+#include "telephony/sip_transport.hpp"
 
 namespace mobix::telephony {
 
@@ -44,19 +45,19 @@ struct Call {
   CallSide side = CallSide::caller;
   CallState state = CallState::inviting;
   std::string call_id, local_tag, remote_tag;
-  std::string device, peer_device;            ///< identity codes: this side's and the other's
-  std::string from_header, to_header;         ///< the dialog's, as the caller wrote them
-  boost::asio::ip::udp::endpoint signalling;  ///< where the other side's SIP goes
-  std::string last_response;                  ///< callee: answered again to a retransmitted INVITE
-  std::string ack;                            ///< caller: sent again to a retransmitted 200 OK
-  bool uac = false;                           ///< this proxy sent the dialog's INVITE
-  std::string remote_target;                  ///< the other side's Contact: in-dialog requests go there
-  std::uint32_t next_cseq = 2;                ///< of this side's next in-dialog request
-  std::optional<sip::Message> invite;         ///< a received INVITE, answered later (bridged calls)
-  std::string answer;                         ///< the 200 OK kept until a phone has answered
-  std::optional<sip::SdesKey> sdes;           ///< phone leg: the key this proxy sends with
-  std::weak_ptr<Call> partner;                ///< the other leg of a bridged call
-  std::deque<sip::Message> inbox;             ///< SIP for this call, for the waiting coroutine
+  std::string device, peer_device;     ///< identity codes: this side's and the other's
+  std::string from_header, to_header;  ///< the dialog's, as the caller wrote them
+  SipPeer signalling;                  ///< where the other side's SIP goes
+  std::string last_response;           ///< callee: answered again to a retransmitted INVITE
+  std::string ack;                     ///< caller: sent again to a retransmitted 200 OK
+  bool uac = false;                    ///< this proxy sent the dialog's INVITE
+  std::string remote_target;           ///< the other side's Contact: in-dialog requests go there
+  std::uint32_t next_cseq = 2;         ///< of this side's next in-dialog request
+  std::optional<sip::Message> invite;  ///< a received INVITE, answered later (bridged calls)
+  std::string answer;                  ///< the 200 OK kept until a phone has answered
+  std::optional<sip::SdesKey> sdes;    ///< phone leg: the key this proxy sends with
+  std::weak_ptr<Call> partner;         ///< the other leg of a bridged call
+  std::deque<sip::Message> inbox;      ///< SIP for this call, for the waiting coroutine
   boost::asio::steady_timer wake;
   boost::asio::ip::udp::socket rtp;
   boost::asio::ip::udp::endpoint media_peer;

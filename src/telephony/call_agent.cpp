@@ -84,38 +84,12 @@ Counter& CallAgent::MediaCounters::refused(media::SrtpResult r) const {
 
 CallAgent::~CallAgent() = default;
 
-void CallAgent::start() {
-  const auto& at = *cfg_.sip_listen;
-  boost::system::error_code ec;
-  udp::endpoint local(asio::ip::make_address(at.host, ec), at.port);
-  if (ec) throw_listen_error("mobility_manager.sip", at, ec);
-  socket_.open(local.protocol(), ec);
-  if (!ec) socket_.bind(local, ec);
-  if (ec) throw_listen_error("mobility_manager.sip", at, ec);
-  asio::co_spawn(io_, receive_loop(), asio::detached);
-  spdlog::info("mobility_manager: secure calls (SIP over UDP) on {}", local_endpoint().str());
-}
-
-void CallAgent::stop() {
-  stopping_ = true;
-  boost::system::error_code ec;
-  socket_.close(ec);
-  for (auto& [key, c] : calls_) {
-    c->hung_up = true;
-    c->wake.cancel();
-  }
-}
-
-Endpoint CallAgent::local_endpoint() const {
-  boost::system::error_code ec;
-  auto e = socket_.local_endpoint(ec);
-  return Endpoint{e.address().to_string(), e.port()};
-}
-
 void CallAgent::count(const std::string& name, const std::string& outcome) {
   static const std::map<std::string, std::string> help{
       {"mobix_mm_sip_requests_total", "SIP requests at the mobility manager's call listener, by outcome"},
-      {"mobix_mm_calls_total", "Secure calls placed by represented devices, by outcome (seed 003)"}};
+      {"mobix_mm_calls_total", "Secure calls placed by represented devices, by outcome (seed 003)"},
+      {"mobix_mm_sip_connections_total",
+       "SIP over TCP connections at the call listener: accepted, or why closed"}};
   metrics().counter(name, help.at(name), "outcome=\"" + outcome + "\"").inc();
 }
 
@@ -125,32 +99,13 @@ std::string CallAgent::new_token(std::size_t bytes) const {
   return encode_hex(raw);
 }
 
-void CallAgent::send(const std::string& text, const udp::endpoint& to) {
-  boost::system::error_code ec;
-  socket_.send_to(asio::buffer(text), to, 0, ec);
-  if (ec && log_limit_.allow("send") >= 0)
-    spdlog::warn("mobility_manager: SIP to {} not sent: {}", to.address().to_string(), ec.message());
-}
-
-asio::awaitable<void> CallAgent::receive_loop() {
-  std::string buf(65536, '\0');
-  for (;;) {
-    udp::endpoint from;
-    auto [ec, n] =
-        co_await socket_.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
-    if (ec == asio::error::operation_aborted || !socket_.is_open()) co_return;
-    if (ec) continue;
-    on_message(std::string_view(buf).substr(0, n), from);  // parse() copies it once
-  }
-}
-
-void CallAgent::on_message(std::string_view text, const udp::endpoint& from) {
+void CallAgent::on_message(std::string_view text, const SipPeer& from) {
   auto m = sip::Message::parse(text);
   if (!m) {  // no Via to answer: dropped (RFC 3261 16.3 / 18.3), counted and logged
     count("mobix_mm_sip_requests_total", "malformed");
     if (log_limit_.allow("malformed") >= 0)
-      spdlog::warn("mobility_manager: a malformed SIP message from {} ({} bytes) dropped",
-                   from.address().to_string(), text.size());
+      spdlog::warn("mobility_manager: a malformed SIP message from {} ({} bytes) dropped", from.host(),
+                   text.size());
     return;
   }
   auto deliver = [&](const std::string& key) {
@@ -182,8 +137,7 @@ void CallAgent::on_message(std::string_view text, const udp::endpoint& from) {
     if (it == calls_.end()) {
       count("mobix_mm_sip_requests_total", "no_dialog");
       if (log_limit_.allow("no_dialog") >= 0)
-        spdlog::info("mobility_manager: BYE from {} for no call here answered 481",
-                     from.address().to_string());
+        spdlog::info("mobility_manager: BYE from {} for no call here answered 481", from.host());
       return send(m->response(481, "Call/Transaction Does Not Exist", ""), from);
     }
     send(m->response(200, "OK", ""), from);
@@ -199,21 +153,21 @@ void CallAgent::on_message(std::string_view text, const udp::endpoint& from) {
   }
   count("mobix_mm_sip_requests_total", "not_implemented");
   if (log_limit_.allow("not_implemented") >= 0)
-    spdlog::info("mobility_manager: SIP {} from {} answered 501", method, from.address().to_string());
+    spdlog::info("mobility_manager: SIP {} from {} answered 501", method, from.host());
   send(m->response(501, "Not Implemented", new_token(4), {"Allow: INVITE, ACK, BYE, OPTIONS"}), from);
 }
 
-void CallAgent::refuse_invite(const sip::Message& m, const udp::endpoint& from, int code,
-                              const std::string& reason, const std::string& outcome,
-                              const std::string& detail, const std::vector<std::string>& headers) {
+void CallAgent::refuse_invite(const sip::Message& m, const SipPeer& from, int code, const std::string& reason,
+                              const std::string& outcome, const std::string& detail,
+                              const std::vector<std::string>& headers) {
   count("mobix_mm_sip_requests_total", outcome);
   if (log_limit_.allow("invite_" + outcome) >= 0)
-    spdlog::warn("mobility_manager: INVITE from {} for {} refused with {}: {} ({})",
-                 from.address().to_string(), m.request_user(), code, outcome, detail);
+    spdlog::warn("mobility_manager: INVITE from {} for {} refused with {}: {} ({})", from.host(),
+                 m.request_user(), code, outcome, detail);
   send(m.response(code, reason, new_token(4), headers), from);
 }
 
-bool CallAgent::admit(const sip::Message& m, const udp::endpoint& from) {
+bool CallAgent::admit(const sip::Message& m, const SipPeer& from) {
   auto retransmitted = invites_.find(m.call_id() + "/" + m.from_tag());
   if (retransmitted != invites_.end()) {  // our answer was lost: the same answer again (17.2.1)
     count("mobix_mm_sip_requests_total", "retransmission");
@@ -224,7 +178,7 @@ bool CallAgent::admit(const sip::Message& m, const udp::endpoint& from) {
     refuse_invite(m, from, 503, "Service Unavailable", "stopping", "stopping");
     return false;
   }
-  if (!per_source_.take(from.address().to_string())) {
+  if (!per_source_.take(from.host())) {
     refuse_invite(m, from, 503, "Service Unavailable", "rate_limited", "too many INVITEs from this address",
                   {"Retry-After: 10"});
     return false;
@@ -237,7 +191,7 @@ bool CallAgent::admit(const sip::Message& m, const udp::endpoint& from) {
   return true;
 }
 
-void CallAgent::on_invite(const sip::Message& m, const udp::endpoint& from) {
+void CallAgent::on_invite(const sip::Message& m, const SipPeer& from) {
   if (!admit(m, from)) return;
 
   auto callee = m.request_user();
@@ -345,8 +299,8 @@ std::string CallAgent::request_headers(const Call& c, const std::string& method,
   auto local = local_endpoint();
   // In-dialog requests from the INVITE's recipient swap From and To (RFC 3261 12.2.1.1).
   bool caller = c.uac;
-  return "Via: SIP/2.0/UDP " + local.str() + ";branch=z9hG4bK" + branch +
-         "\r\nFrom: " + (caller ? c.from_header : c.to_header) +
+  return std::string("Via: SIP/2.0/") + c.signalling.transport() + " " + local.str() + ";branch=z9hG4bK" +
+         branch + "\r\nFrom: " + (caller ? c.from_header : c.to_header) +
          "\r\nTo: " + (caller ? c.to_header : c.from_header) + "\r\nCall-ID: " + c.call_id +
          "\r\nCSeq: " + std::to_string(cseq) + " " + method;
 }
@@ -363,7 +317,10 @@ asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const 
   auto deadline = std::chrono::steady_clock::now() + kGiveUp;
   bool provisional = false;
   send(request, c.signalling);
-  while (std::chrono::steady_clock::now() < deadline && !stopping_) {
+  // Over TCP nothing is retransmitted (RFC 3261 17.1.1.2); a closed connection is a transport error
+  // and ends the transaction at once (18.4): a phone's connection gone means no phone to ring.
+  auto gone = [&] { return c.signalling.stream && !c.signalling.stream->is_open(); };
+  while (std::chrono::steady_clock::now() < deadline && !stopping_ && !gone()) {
     if (co_await await_message(c, interval)) {
       while (!c.inbox.empty()) {
         auto m = std::move(c.inbox.front());
@@ -377,7 +334,7 @@ asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const 
       }
       continue;
     }
-    if (!provisional || cseq_method != "INVITE") send(request, c.signalling);
+    if (!c.signalling.stream && (!provisional || cseq_method != "INVITE")) send(request, c.signalling);
     interval = cseq_method == "INVITE" ? interval * 2 : std::min(interval * 2, kT2);
   }
   co_return std::nullopt;

@@ -1,7 +1,7 @@
 #pragma once
 // Seed 003's secure calls between represented devices: "the receiver collects a session key from
 // Kerberos and establishes a safe and authenticated channel. After that H.323 follows on" (today:
-// SIP, RFC 3261, over UDP). The caller's proxy puts an AP-REQ for the callee's device principal in
+// SIP, RFC 3261, over UDP and TCP). The caller's proxy puts an AP-REQ for the callee's device principal in
 // its INVITE; the callee's proxy accepts it with the device key the mobility manager holds, answers
 // with the AP-REP, and both derive the call's SRTP keys (RFC 3711) from the Kerberos context
 // (krb/call_keying.hpp). A caller that cannot show a ticket for the callee gets 401; a replayed,
@@ -9,6 +9,7 @@
 // simulated); the media path is real SRTP.
 #include <cstdint>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -22,6 +23,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
+#include "core/tcp_service.hpp"
 #include "kerberos/call_keying.hpp"
 #include "net/token_buckets.hpp"
 #include "telephony/call.hpp"
@@ -44,7 +46,7 @@ class CallAgent {
   ~CallAgent();
   void start();
   void stop();
-  bool drained() const { return calls_.empty(); }
+  bool drained() const;
   Endpoint local_endpoint() const;
 
   struct DialResult {
@@ -59,14 +61,19 @@ class CallAgent {
 
  private:
   using udp = boost::asio::ip::udp;
+  using tcp = boost::asio::ip::tcp;
+  // ---- transports (call_transport.cpp) ----
   boost::asio::awaitable<void> receive_loop();
-  void on_message(std::string_view text, const udp::endpoint& from);
-  void on_invite(const sip::Message& m, const udp::endpoint& from);
-  bool admit(const sip::Message& m, const udp::endpoint& from);
+  boost::asio::awaitable<void> serve_stream(tcp::socket socket);
+  void close_stream(SipStream& s, const SipPeer& peer, const char* outcome, const std::string& detail);
+  void send(const std::string& text, const SipPeer& to);
+  void on_message(std::string_view text, const SipPeer& from);
+  void on_invite(const sip::Message& m, const SipPeer& from);
+  bool admit(const sip::Message& m, const SipPeer& from);
   // ---- the device's own phone (call_phone.cpp) ----
-  void on_register(const sip::Message& m, const udp::endpoint& from);
-  std::shared_ptr<DeviceProxy> phone_of(const sip::Message& m, const udp::endpoint& from) const;
-  void on_phone_invite(const sip::Message& m, const udp::endpoint& from, std::shared_ptr<DeviceProxy> d);
+  void on_register(const sip::Message& m, const SipPeer& from);
+  std::shared_ptr<DeviceProxy> phone_of(const sip::Message& m, const SipPeer& from) const;
+  void on_phone_invite(const sip::Message& m, const SipPeer& from, std::shared_ptr<DeviceProxy> d);
   boost::asio::awaitable<void> place_for_phone(std::shared_ptr<Call> phone_leg,
                                                std::shared_ptr<DeviceProxy> d);
   boost::asio::awaitable<void> ring_phone(std::shared_ptr<Call> network_leg, std::shared_ptr<DeviceProxy> d);
@@ -75,7 +82,7 @@ class CallAgent {
   // ---- transactions and dialogs ----
   boost::asio::awaitable<bool> await_ack(Call& c);
   boost::asio::awaitable<void> hang_up(Call& c);
-  void refuse_invite(const sip::Message& m, const udp::endpoint& from, int code, const std::string& reason,
+  void refuse_invite(const sip::Message& m, const SipPeer& from, int code, const std::string& reason,
                      const std::string& outcome, const std::string& detail,
                      const std::vector<std::string>& headers = {});
   boost::asio::awaitable<void> run_callee(std::shared_ptr<Call> c);
@@ -90,7 +97,6 @@ class CallAgent {
   /// Where the other side's media goes and comes from (its SDP), and this side's socket.
   bool media_towards(Call& c, const sip::AudioOffer& offer);
   void finish(std::shared_ptr<Call> c);
-  void send(const std::string& text, const udp::endpoint& to);
   std::string request_headers(const Call& c, const std::string& method, std::uint32_t cseq,
                               const std::string& branch) const;
   std::string new_token(std::size_t bytes) const;
@@ -103,6 +109,8 @@ class CallAgent {
   CallHooks hooks_;
   std::unique_ptr<krb::CallAcceptor> acceptor_;
   udp::socket socket_;
+  std::unique_ptr<TcpService> stream_service_;            ///< SIP over TCP on socket_'s port
+  std::list<std::weak_ptr<SipStream>> streams_;           ///< open connections, closed by stop()
   std::map<std::string, std::shared_ptr<Call>> calls_;    ///< by Call-ID + "/" + local tag
   std::map<std::string, std::shared_ptr<Call>> invites_;  ///< callee side, by Call-ID + "/" + remote tag
   net::TokenBuckets per_source_;

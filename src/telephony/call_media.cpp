@@ -97,7 +97,7 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   c->peer_device = callee;
   c->from_header = "<sip:" + caller->code + "@" + realm_ + ">;tag=" + c->local_tag;
   c->to_header = "<sip:" + callee + "@" + realm_ + ">";
-  c->signalling = target;
+  c->signalling = SipPeer{target, nullptr};
   c->started = unix_now();
   if (auto ec = open_rtp(*c)) co_return fail(500, "media_failed", ec.message());
   auto key = c->call_id + "/" + c->local_tag;

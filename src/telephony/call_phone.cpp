@@ -29,20 +29,22 @@ std::string random_key() {
 
 }  // namespace
 
-void CallAgent::on_register(const sip::Message& m, const udp::endpoint& from) {
+void CallAgent::on_register(const sip::Message& m, const SipPeer& from) {
   auto refuse = [&](int code, const char* reason, const std::string& outcome, const std::string& detail) {
     count("mobix_mm_sip_requests_total", outcome);
     if (log_limit_.allow("register_" + outcome) >= 0)
-      spdlog::warn("mobility_manager: REGISTER from {} for {} refused with {}: {} ({})",
-                   from.address().to_string(), m.to_user(), code, outcome, detail);
+      spdlog::warn("mobility_manager: REGISTER from {} for {} refused with {}: {} ({})", from.host(),
+                   m.to_user(), code, outcome, detail);
     send(m.response(code, reason, new_token(4)), from);
   };
-  if (!in_ranges(cfg_.base_stations, from.address()))
+  if (!in_ranges(cfg_.base_stations, from.address.address()))
     return refuse(403, "Forbidden", "not_a_base_station",
                   "phones register only from the base stations' ranges");
   auto d = hooks_.represented(m.to_user());
   if (!d) return refuse(404, "Not Found", "not_represented", m.to_user() + " is not represented here");
   auto lifetime = std::min(m.expires().value_or(kMaxRegistration), kMaxRegistration);
+  // Over TCP the phone is called on this connection: it must refresh before the connection idles out.
+  if (from.stream) lifetime = std::min(lifetime, cfg_.sip_tcp_idle_seconds * 9 / 10);
   if (lifetime == 0) {
     d->phone.reset();
     count("mobix_mm_sip_requests_total", "unregistered");
@@ -54,14 +56,14 @@ void CallAgent::on_register(const sip::Message& m, const udp::endpoint& from) {
   d->phone_until = unix_now() + lifetime;
   count("mobix_mm_sip_requests_total", "registered");
   if (fresh)
-    spdlog::info("mobility_manager: the phone of {} registered from {}:{}", d->code,
-                 from.address().to_string(), from.port());
+    spdlog::info("mobility_manager: the phone of {} registered from {}:{} over {}", d->code, from.host(),
+                 from.address.port(), from.transport());
   send(m.response(200, "OK", new_token(4),
                   {"Contact: <" + m.contact_uri() + ">;expires=" + std::to_string(lifetime)}),
        from);
 }
 
-std::shared_ptr<DeviceProxy> CallAgent::phone_of(const sip::Message& m, const udp::endpoint& from) const {
+std::shared_ptr<DeviceProxy> CallAgent::phone_of(const sip::Message& m, const SipPeer& from) const {
   auto d = hooks_.represented(m.from_user());
   if (!d || !d->phone || *d->phone != from || d->phone_until <= unix_now()) return nullptr;
   return d;
@@ -77,8 +79,7 @@ bool CallAgent::open_phone_media(Call& c, const sip::AudioOffer& offer) {
   return true;
 }
 
-void CallAgent::on_phone_invite(const sip::Message& m, const udp::endpoint& from,
-                                std::shared_ptr<DeviceProxy> d) {
+void CallAgent::on_phone_invite(const sip::Message& m, const SipPeer& from, std::shared_ptr<DeviceProxy> d) {
   if (!admit(m, from)) return;
   auto offer = sip::parse_sdp(m.body());
   auto c = std::make_shared<Call>(io_.get_executor());
@@ -135,8 +136,8 @@ asio::awaitable<void> CallAgent::ring_phone(std::shared_ptr<Call> network_leg,
   c->from_header = "<sip:" + network_leg->peer_device + "@" + realm_ + ">;tag=" + c->local_tag;
   c->to_header = "<sip:" + d->code + "@" + realm_ + ">";
   c->signalling = *d->phone;
-  c->remote_target =
-      "sip:" + d->code + "@" + d->phone->address().to_string() + ":" + std::to_string(d->phone->port());
+  c->remote_target = "sip:" + d->code + "@" + d->phone->host() + ":" +
+                     std::to_string(d->phone->address.port()) + (d->phone->stream ? ";transport=tcp" : "");
   c->started = unix_now();
   c->sdes = sip::SdesKey{1, random_key()};
   auto ec = open_rtp(*c);

@@ -12,6 +12,7 @@
 #include "core/net.hpp"
 #include "kerberos/kerberos.hpp"
 #include "mobile_node/mobile_node.hpp"
+#include "telephony/sip_transport.hpp"
 
 namespace mobix::telephony {
 
@@ -54,7 +55,7 @@ struct DeviceProxy {
   bool off = false;                ///< switched off (or silent): stop
   boost::asio::steady_timer wake;  ///< cancelled when a report changes something
   /// The device's own phone (a SIP user agent behind its base station) after it registered.
-  std::optional<boost::asio::ip::udp::endpoint> phone;
+  std::optional<SipPeer> phone;
   std::int64_t phone_until = 0;  ///< unix seconds the registration lasts
 };
 

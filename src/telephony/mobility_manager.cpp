@@ -82,7 +82,7 @@ bool MobilityManager::drained() const {
 
 void MobilityManager::listeners(Listeners& out) const {
   out["mobility_manager.http"] = {server_->local_endpoint(), "http"};
-  if (calls_) out["mobility_manager.sip"] = {calls_->local_endpoint(), "sip/udp"};
+  if (calls_) out["mobility_manager.sip"] = {calls_->local_endpoint(), "sip (udp, tcp)"};
 }
 
 std::int64_t MobilityManager::now() {

@@ -47,13 +47,18 @@ constexpr KeySpec kMmKeys[] = {
     {"billing", "endpoint", "", "the billing service (HTTPS host:port); absent: calls are not charged"},
     {"billing_host", "string", "", "its name (TLS and the HTTP@<host> service); default: its host"},
     {"sip_listen", "endpoint", "",
-     "secure calls between represented devices (SIP over UDP, Kerberos-keyed SRTP); absent: no calls"},
+     "secure calls between represented devices (SIP over UDP and TCP on this port, Kerberos-keyed SRTP); "
+     "absent: no calls"},
     {"sip_peer", "endpoint", "",
      "where INVITEs for devices not represented here go (another mobility manager); absent: nowhere"},
     {"max_calls", "u32", "1000", "calls in progress at once (beyond: 503)", 1, 1000000},
     {"max_call_seconds", "u32", "14400", "a call longer than this is hung up", 1, 86400},
     {"sip_per_source_per_minute", "u32", "600", "INVITEs per source address and minute", 1, 1000000},
     {"sip_per_source_burst", "u32", "60", "INVITEs a source may send at once", 1, 100000},
+    {"sip_tcp_idle_seconds", "u32", "600",
+     "a SIP connection with nothing sent for this long is closed (a phone registered over it re-registers "
+     "sooner)",
+     10, 86400},
 };
 constexpr SectionSpec kMm{
     "mobility_manager",
@@ -154,6 +159,7 @@ void parse_mobility_manager(Section& s, Config& c, const ConfigEnv& env) {
   m.max_call_seconds = s.u32("max_call_seconds");
   m.sip_per_source_per_minute = s.u32("sip_per_source_per_minute");
   m.sip_per_source_burst = s.u32("sip_per_source_burst");
+  m.sip_tcp_idle_seconds = s.u32("sip_tcp_idle_seconds");
   c.mobility_manager = m;
 }
 

@@ -1,10 +1,12 @@
 // libFuzzer target for what a stranger sends a mobility manager's SIP listener and call media
 // (seed 003 secure calls): a SIP message through libosip2 and every accessor the call agent uses, a
-// response built from a parsed request parsing again, the SDP offer, and an RTP header.
+// response built from a parsed request parsing again, the SDP offer, an RTP header, and the input
+// as a TCP stream cut into messages.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
+#include "codec/sip/framing.hpp"
 #include "codec/sip/sip.hpp"
 #include "media/rtp.hpp"
 
@@ -24,6 +26,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   }
   (void)mobix::sip::parse_sdp(in);
+  // The same octets as a TCP stream: every frame is inside what was read and makes progress.
+  for (std::string_view rest = in;;) {
+    auto f = mobix::sip::next_frame(rest, 1024);
+    using S = mobix::sip::FrameStatus;
+    if (f.status != S::message && f.status != S::ping && f.status != S::skip) break;
+    if (f.length == 0 || f.length > rest.size() || (f.status == S::message && f.length > 1024))
+      __builtin_trap();
+    rest.remove_prefix(f.length);
+  }
   if (auto p = mobix::media::parse_rtp(in)) {
     if (p->payload.data() < in.data() || p->payload.data() + p->payload.size() > in.data() + in.size())
       __builtin_trap();

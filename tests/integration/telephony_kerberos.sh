@@ -11,13 +11,15 @@
 # billing flooded (429) and billing down behind a second mobility manager (502 billing_unreachable).
 # Secure calls: a call between two represented devices keyed by Kerberos (the KDC issues the caller a
 # ticket for the callee's principal), SRTP both ways, charged on both sides; the INVITE captured by
-# tshark and replayed is refused; SIPp as a stranger's phone without a ticket gets 401.
+# tshark and replayed is refused; SIPp as a stranger's phone without a ticket gets 401; two baresip
+# phones call through both proxies; SIP over TCP (SIPp as a TCP phone: 488, 480 when gone, rung on
+# its connection; unframed and unfinished messages); an INVITE flood from one address (503).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/baresip_phone.sh"
 for b in krb5kdc kdb5_util kadmin.local kinit klist kvno; do
   command -v $b >/dev/null || fail "$b is not installed (krb5-kdc, krb5-admin-server, krb5-user)"
 done
-read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL < <(free_ports t u t t d t t u u u t u t)
+read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL < <(free_ports t u t t d t t d d u t u t)
 ADMIN=127.0.0.1:$ADMIN_PORT
 MM=127.0.0.1:$MM_PORT
 REALM=MOBIX.TEST
@@ -376,6 +378,100 @@ logged "REGISTER from 127.0.0.1 for IPUI-DEADBEEF refused with 404: not_represen
 pass "a phone registering from outside the base stations (403) or for a device not represented (404) is refused, counted and logged"
 stop_phone a
 stop_phone b
+
+# --- SIP over TCP (RFC 3261 18) on the same port: SIPp on one connection ---
+SIPP_DIR=$(cd "$(dirname "$0")" && pwd)/sipp
+sipp_tcp() { # SCENARIO CSV OUT [sipp options...]: one SIPp call over one TCP connection
+  local scenario=$1 csv=$2 out=$3
+  shift 3
+  (cd "$T" && sipp -sf "$SIPP_DIR/$scenario" -inf "$csv" -m 1 -t t1 -i 127.0.0.1 -p "$SIPP_PORT" -timeout 20 \
+    -timeout_error -nostdin -trace_logs -trace_err "$@" "127.0.0.1:$SIP_PORT" >"$out" 2>&1)
+}
+tcp_probe() { # TEXT: sends it on a new connection, prints how many seconds until the listener closed it
+  /usr/bin/python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(60)
+start = time.monotonic(); s.sendall(sys.argv[2].encode().decode("unicode_escape").encode())
+while s.recv(4096): pass
+print(round(time.monotonic() - start))' "$SIP_PORT" "$1"
+}
+conn_outcome() { metric "mobix_mm_sip_connections_total{outcome=\"$1\"}"; }
+# A message started and never finished (slowloris) is cut off after 10 s; measured at the end.
+slow_before=$(conn_outcome incomplete)
+tcp_probe 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK-slow\r\n' >"$T/slow-probe" &
+SLOW_PROBE=$!
+# No Content-Length on a stream (RFC 3261 20.14): it cannot be framed; the connection is closed.
+before="$(conn_outcome unframed) $(sip_outcome malformed)"
+closed=$(tcp_probe 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK-u\r\n\r\n') ||
+  fail "an unframed message: no close"
+read -r u m <<<"$before"
+[ "$(conn_outcome unframed) $(sip_outcome malformed)" = "$((u + 1)) $((m + 1))" ] || fail "an unframed message was not counted"
+logged "SIP connection from 127.0.0.1:[0-9]* closed: unframed (bad_length)"
+before=$(sip_outcome unauthenticated)
+sipp_tcp unauthenticated_invite.xml "$T/callee.csv" "$T/sipp-tcp.out" ||
+  fail "SIPp over TCP did not get the Kerberos challenge: $(tail -5 "$T/sipp-tcp.out")"
+[ "$(sip_outcome unauthenticated)" = $((before + 1)) ] || fail "the unauthenticated INVITE over TCP was not counted"
+# A device's phone over TCP registers on its connection (for at most 9/10 of the idle limit, so its
+# refresh keeps the connection open) and offers a call with no SRTP key: 488, counted, logged.
+printf 'SEQUENTIAL\nIPUI-00D4E5F6;%s;IPUI-00A1B2C3;\n' "$REALM" >"$T/tcp-phone.csv"
+before=$(sip_outcome bad_offer)
+rm -f "$T"/tcp_phone_bad_offer_*_logs.log
+sipp_tcp tcp_phone_bad_offer.xml "$T/tcp-phone.csv" "$T/sipp-offer.out" ||
+  fail "SIPp's keyless offer over TCP was not refused 488: $(tail -5 "$T/sipp-offer.out"; tail -3 "$T/serve.log")"
+grep -q "registered for 540 s" "$T"/tcp_phone_bad_offer_*_logs.log || fail "the TCP registration's lifetime: $(cat "$T"/tcp_phone_bad_offer_*_logs.log)"
+[ "$(sip_outcome bad_offer)" = $((before + 1)) ] || fail "the keyless offer was not counted"
+logged "the phone of IPUI-00D4E5F6 registered from 127.0.0.1:[0-9]* over TCP"
+logged "INVITE from 127.0.0.1 for IPUI-00A1B2C3 refused with 488: bad_offer"
+# SIPp left without unregistering: its connection is closed, so a call for the device finds no phone
+# at once (a transport error, 18.4), not after Timer B. The caller is told 480; both ends count it.
+before=$(sip_outcome phone_unavailable)
+refused_before=$(metric 'mobix_mm_calls_total{outcome="refused"}')
+"$MOBIX" sim device dial --id IPUI-00A1B2C3 --to IPUI-00D4E5F6 --seconds 1 --mm "$MM" >"$T/dial-gone" 2>&1 &&
+  fail "a call to a phone whose connection is gone succeeded: $(cat "$T/dial-gone")"
+grep -q '480 from the callee' "$T/dial-gone" || fail "the caller was not told 480: $(cat "$T/dial-gone")"
+[ "$(sip_outcome phone_unavailable)" = $((before + 1)) ] || fail "phone_unavailable was not counted"
+[ "$(metric 'mobix_mm_calls_total{outcome="refused"}')" = $((refused_before + 1)) ] || fail "the caller's refusal was not counted"
+logged "to IPUI-00D4E5F6: the phone did not answer (no answer)"
+logged "call from IPUI-00A1B2C3 to IPUI-00D4E5F6 failed: refused (480 from the callee's proxy)"
+# A phone registered over TCP is called on its connection (SIPp hands the proxy's INVITE, a new
+# Call-ID, to its out-of-call scenario), answers with an SDES key; the call completes.
+printf 'SEQUENTIAL\nIPUI-00D4E5F6;%s;\n' "$REALM" >"$T/tcp-phone2.csv"
+registered=$(sip_outcome registered)
+sipp_tcp tcp_phone_registered.xml "$T/tcp-phone2.csv" "$T/sipp-phone.out" -d 8000 -oocsf "$SIPP_DIR/tcp_phone_answers.xml" &
+SIPP_PHONE=$!
+for _ in $(seq 1 100); do [ "$(sip_outcome registered)" -gt "$registered" ] && break; sleep 0.1; done
+"$MOBIX" sim device dial --id IPUI-00A1B2C3 --to IPUI-00D4E5F6 --seconds 1 --mm "$MM" >"$T/dial-tcp" ||
+  fail "the call to the TCP phone failed: $(cat "$T/dial-tcp"; tail -5 "$T/serve.log")"
+[ "$(jq '.srtp_sent > 10 and .seconds >= 1' "$T/dial-tcp")" = true ] || fail "the call to the TCP phone: $(cat "$T/dial-tcp")"
+wait "$SIPP_PHONE" || fail "SIPp as the TCP phone: $(tail -5 "$T/sipp-phone.out"; cat "$T"/tcp_phone_registered_*errors.log 2>/dev/null | tail -5)"
+pass "SIP over TCP: SIPp without a ticket gets 401; a phone registered over TCP (540 s, under the idle limit) offering no key gets 488; gone, its device's caller gets 480 at once; registered, it is rung on its connection and the call completes"
+# More INVITEs from one address than its burst (sip_per_source_burst, 60): 503 with Retry-After,
+# before any Kerberos work; each counted; logged (rate-limited log lines).
+before=$(sip_outcome rate_limited)
+read -r limited challenged < <(/usr/bin/python3 -c '
+import socket, sys
+port = int(sys.argv[1])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0)); s.settimeout(5)
+me = "127.0.0.1:%d" % s.getsockname()[1]
+for i in range(90):
+    s.sendto(("INVITE sip:IPUI-00D4E5F6@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-flood%d\r\n"
+              "From: <sip:stranger@127.0.0.1>;tag=f%d\r\nTo: <sip:IPUI-00D4E5F6@127.0.0.1>\r\nCall-ID: flood-%d\r\n"
+              "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n" % (me, i, i, i)).encode(), ("127.0.0.1", port))
+limited = challenged = 0
+for i in range(90):
+    answer = s.recv(65535).decode()
+    if answer.startswith("SIP/2.0 503") and "Retry-After: 10" in answer: limited += 1
+    elif answer.startswith("SIP/2.0 401"): challenged += 1
+print(limited, challenged)' "$SIP_PORT") || fail "the INVITE flood got fewer than 90 answers"
+[ "$limited" -ge 20 ] && [ $((limited + challenged)) = 90 ] || fail "the flood: $limited answered 503, $challenged 401"
+[ "$(sip_outcome rate_limited)" = $((before + limited)) ] || fail "rate_limited counted $(($(sip_outcome rate_limited) - before)), answered $limited"
+logged "INVITE from 127.0.0.1 for IPUI-00D4E5F6 refused with 503: rate_limited (too many INVITEs from this address)"
+wait "$SLOW_PROBE" || fail "the slow connection was not closed"
+[ "$(cat "$T/slow-probe")" -ge 9 ] && [ "$(conn_outcome incomplete)" = $((slow_before + 1)) ] ||
+  fail "the slow connection: closed after $(cat "$T/slow-probe") s, counted $(($(conn_outcome incomplete) - slow_before))"
+logged "SIP connection from 127.0.0.1:[0-9]* closed: incomplete (.* octets of a message in 10 s)"
+pass "over TCP an unframed message (no Content-Length) and a message left unfinished for 10 s close the connection (counted, logged)"
+pass "90 INVITEs at once from one address: $challenged challenged (the burst), $limited refused 503 with Retry-After (counted, logged)"
 rm -f "$T/careof2"; sleep 1.2  # the second device goes away again: the KDC test below switches it on anew
 "$MOBIX" sim device off --id IPUI-00D4E5F6 --mm "$MM" >/dev/null || fail "switching IPUI-00D4E5F6 off"
 for _ in $(seq 1 100); do [ -z "$(state IPUI-00D4E5F6)" ] && break; sleep 0.1; done

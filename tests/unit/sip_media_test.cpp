@@ -2,6 +2,7 @@
 // SRTP (libsrtp2) as the call's media uses them.
 #include <gtest/gtest.h>
 
+#include "codec/sip/framing.hpp"
 #include "codec/sip/sip.hpp"
 #include "media/rtp.hpp"
 #include "media/srtp_stream.hpp"
@@ -136,6 +137,42 @@ TEST(Sip, RegisterContactAndExpires) {
   EXPECT_EQ(m->contact_uri(), "sip:IPUI-B-0x1@127.0.0.1:5072");
   EXPECT_EQ(m->expires(), 3600u);
   EXPECT_EQ(m->to_user(), "IPUI-B");
+}
+
+// RFC 3261 18.3: on a stream, Content-Length ends the message.
+TEST(SipFraming, OneMessageThenTheNext) {
+  auto two = kInvite + kInvite.substr(0, 30);
+  auto f = sip::next_frame(two, 65535);
+  EXPECT_EQ(f.status, sip::FrameStatus::message);
+  EXPECT_EQ(f.length, kInvite.size());
+  EXPECT_EQ(sip::next_frame(std::string_view(two).substr(f.length), 65535).status,
+            sip::FrameStatus::incomplete);
+  // The body not all there yet.
+  EXPECT_EQ(sip::next_frame(std::string_view(kInvite).substr(0, kInvite.size() - 1), 65535).status,
+            sip::FrameStatus::incomplete);
+}
+
+TEST(SipFraming, CompactFormAndKeepAlives) {
+  EXPECT_EQ(sip::next_frame("OPTIONS sip:x SIP/2.0\r\nl: 2\r\n\r\nab", 100).length, 33u);
+  EXPECT_EQ(sip::next_frame("\r\n\r\nOPTIONS", 100).status, sip::FrameStatus::ping);  // RFC 5626 3.5.1
+  EXPECT_EQ(sip::next_frame("\r\nOPTIONS", 100).status, sip::FrameStatus::skip);
+  EXPECT_EQ(sip::next_frame("\r\n", 100).status, sip::FrameStatus::incomplete);  // a ping, maybe
+}
+
+TEST(SipFraming, RefusesWhatCannotBeFramed) {
+  EXPECT_EQ(sip::next_frame("OPTIONS sip:x SIP/2.0\r\nVia: x\r\n\r\n", 100).status,
+            sip::FrameStatus::bad_length);  // mandatory on a stream
+  EXPECT_EQ(sip::next_frame("OPTIONS sip:x SIP/2.0\r\nContent-Length: 1x\r\n\r\n", 100).status,
+            sip::FrameStatus::bad_length);
+  EXPECT_EQ(sip::next_frame("OPTIONS sip:x SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\nab", 100).status,
+            sip::FrameStatus::bad_length);  // two that differ
+  EXPECT_EQ(
+      sip::next_frame("OPTIONS sip:x SIP/2.0\r\nContent-Length: 99999999999999999999\r\n\r\n", 100).status,
+      sip::FrameStatus::bad_length);
+  EXPECT_EQ(sip::next_frame("OPTIONS sip:x SIP/2.0\r\nContent-Length: 80\r\n\r\n", 100).status,
+            sip::FrameStatus::too_large);
+  EXPECT_EQ(sip::next_frame(std::string(101, 'A'), 100).status,
+            sip::FrameStatus::too_large);  // no end of headers
 }
 
 TEST(Rtp, BuildsAndParsesTheFixedHeader) {

@@ -1,0 +1,154 @@
+// The call listener's transports (RFC 3261 18): SIP over UDP and over TCP on the same address and
+// port. Each TCP connection is framed by Content-Length (codec/sip/framing.hpp) and answered on the
+// connection a request came in on; a connection idle longer than sip_tcp_idle_seconds, or one that
+// takes longer than kMessageDeadline to finish a message it started, is closed.
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+
+#include "codec/sip/framing.hpp"
+#include "telephony/call_agent.hpp"
+
+namespace mobix::telephony {
+
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxMessage = 65535;            // what one UDP datagram can carry
+constexpr std::chrono::seconds kMessageDeadline{10};  // a started message completes within this
+
+bool only_line_ends(const std::string& buf) {
+  return buf.find_first_not_of("\r\n") == std::string::npos;
+}
+
+}  // namespace
+
+void CallAgent::start() {
+  const auto& at = *cfg_.sip_listen;
+  boost::system::error_code ec;
+  udp::endpoint local(asio::ip::make_address(at.host, ec), at.port);
+  if (ec) throw_listen_error("mobility_manager.sip", at, ec);
+  socket_.open(local.protocol(), ec);
+  if (!ec) socket_.bind(local, ec);
+  if (ec) throw_listen_error("mobility_manager.sip", at, ec);
+  asio::co_spawn(io_, receive_loop(), asio::detached);
+  // TCP on the port UDP got (the same number when sip_listen asks for an ephemeral one).
+  stream_service_ = std::make_unique<TcpService>(
+      io_, "mobility_manager.sip_tcp", local_endpoint(),
+      [this](tcp::socket s, std::uint64_t) { return serve_stream(std::move(s)); });
+  stream_service_->start();
+  spdlog::info("mobility_manager: secure calls (SIP over UDP and TCP) on {}", local_endpoint().str());
+}
+
+void CallAgent::stop() {
+  stopping_ = true;
+  boost::system::error_code ec;
+  socket_.close(ec);
+  if (stream_service_) stream_service_->stop();
+  for (auto& weak : streams_)
+    if (auto s = weak.lock()) s->close();
+  for (auto& [key, c] : calls_) {
+    c->hung_up = true;
+    c->wake.cancel();
+  }
+}
+
+bool CallAgent::drained() const {
+  return calls_.empty() && (!stream_service_ || stream_service_->drained());
+}
+
+Endpoint CallAgent::local_endpoint() const {
+  boost::system::error_code ec;
+  auto e = socket_.local_endpoint(ec);
+  return Endpoint{e.address().to_string(), e.port()};
+}
+
+void CallAgent::send(const std::string& text, const SipPeer& to) {
+  boost::system::error_code ec;
+  if (to.stream) {
+    if (!to.stream->send(text)) ec = asio::error::not_connected;
+  } else {
+    socket_.send_to(asio::buffer(text), to.address, 0, ec);
+  }
+  if (ec && log_limit_.allow("send") >= 0)
+    spdlog::warn("mobility_manager: SIP to {} over {} not sent: {}", to.host(), to.transport(), ec.message());
+}
+
+asio::awaitable<void> CallAgent::receive_loop() {
+  std::string buf(kMaxMessage, '\0');
+  for (;;) {
+    udp::endpoint from;
+    auto [ec, n] =
+        co_await socket_.async_receive_from(asio::buffer(buf), from, asio::as_tuple(asio::use_awaitable));
+    if (ec == asio::error::operation_aborted || !socket_.is_open()) co_return;
+    if (ec) continue;
+    on_message(std::string_view(buf).substr(0, n), SipPeer{from, nullptr});  // parse() copies it once
+  }
+}
+
+void CallAgent::close_stream(SipStream& s, const SipPeer& peer, const char* outcome,
+                             const std::string& detail) {
+  count("mobix_mm_sip_connections_total", outcome);
+  if (log_limit_.allow(std::string("tcp_") + outcome) >= 0)
+    spdlog::info("mobility_manager: SIP connection from {}:{} closed: {} ({})", peer.host(),
+                 peer.address.port(), outcome, detail);
+  s.close();
+}
+
+asio::awaitable<void> CallAgent::serve_stream(tcp::socket socket) {
+  boost::system::error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  auto stream = std::make_shared<SipStream>(std::move(socket));
+  SipPeer peer{udp::endpoint(remote.address(), remote.port()), stream};
+  streams_.remove_if([](const std::weak_ptr<SipStream>& w) { return w.expired(); });
+  streams_.push_back(stream);
+  count("mobix_mm_sip_connections_total", "accepted");
+  std::string buf;
+  std::array<char, 4096> chunk;
+  while (stream->is_open() && !stopping_) {
+    auto frame = sip::next_frame(buf, kMaxMessage);
+    switch (frame.status) {
+      case sip::FrameStatus::message:
+        on_message(std::string_view(buf).substr(0, frame.length), peer);
+        buf.erase(0, frame.length);
+        continue;
+      case sip::FrameStatus::ping:  // RFC 5626 3.5.1: the pong
+        stream->send("\r\n");
+        buf.erase(0, frame.length);
+        continue;
+      case sip::FrameStatus::skip:
+        buf.erase(0, frame.length);
+        continue;
+      case sip::FrameStatus::too_large:
+      case sip::FrameStatus::bad_length:
+        count("mobix_mm_sip_requests_total", "malformed");
+        close_stream(*stream, peer, "unframed", sip::to_string(frame.status));
+        co_return;
+      case sip::FrameStatus::incomplete:
+        break;
+    }
+    bool idle = only_line_ends(buf);
+    auto [rec, n] = co_await stream->conn().read_some(
+        asio::buffer(chunk), idle ? std::chrono::seconds(cfg_.sip_tcp_idle_seconds) : kMessageDeadline);
+    if (!rec) {
+      buf.append(chunk.data(), n);
+      continue;
+    }
+    if (rec == boost::beast::error::timeout)
+      close_stream(*stream, peer, idle ? "idle" : "incomplete",
+                   idle ? "nothing sent for " + std::to_string(cfg_.sip_tcp_idle_seconds) + " s"
+                        : std::to_string(buf.size()) + " octets of a message in " +
+                              std::to_string(kMessageDeadline.count()) + " s");
+    else
+      stream->close();  // the other side closed it
+  }
+  stream->close();
+}
+
+}  // namespace mobix::telephony
