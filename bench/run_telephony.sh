@@ -10,6 +10,8 @@
 #  4. Call set-up time (INVITE to 200 OK) with Kerberos keying: SIPp as device 1's phone calls
 #     device 2, whose phone is baresip, through both proxies (AP-REQ/AP-REP between them, SDES to the
 #     phones); against the same SIPp calling the same baresip directly (plain SIP, SDES), alternately.
+#  5. Signalling load: calls per second from SIPp through both proxies over UDP and TCP, against
+#     SIPp answering the same scenario directly, alternately.
 # Prints markdown rows; raw output in bench/results/telephony-<time>.txt.
 # Usage: bench/run_telephony.sh [RUNS] [SECONDS] [DEVICES] [BOOT]
 set -euo pipefail
@@ -181,7 +183,7 @@ setup_ms() { # TARGET: CALLS sequential calls; prints "median p90 calls" of INVI
   local cap=$!
   for _ in $(seq 1 100); do grep -q "Capturing on" "$T/tshark.log" && break; sleep 0.1; done
   (cd "$T" && $SIPP -sf "$SIPP_DIR/call.xml" -m "$CALLS" -l 1 -r 4 "$1" >"$T/sipp-call.log" 2>&1) ||
-    { echo "SIPp calls to $1 failed" >&2; tail -5 "$T/sipp-call.log" >&2; exit 1; }
+    { echo "SIPp calls to $1 failed" >&2; tail -5 "$T/sipp-call.log" "$T"/*errors.log >&2; tail -20 "$T/serve.log" >&2; exit 1; }
   sleep 0.5
   kill -INT $cap; wait $cap 2>/dev/null || true
   tshark -r "$T/setup.pcap" -Y 'sip.CSeq.method == "INVITE" && (sip.Method == "INVITE" || sip.Status-Code == 200)' \
@@ -199,6 +201,39 @@ for r in $(seq 1 "$RUNS"); do
 done
 
 stop_phone b
+
+# --- 5. signalling load: SIPp as DEV-1's phone registers and calls DEV-2 (simulated: its proxy
+#     answers) as fast as it is answered, through both proxies (Kerberos AP-REQ/AP-REP, SRTP keys,
+#     200 ms of media each way), over UDP and over TCP; against the same SIPp scenario answered by
+#     SIPp directly. Achieved calls/s = completed calls / wall time with OFFER calls/s offered. ---
+LOAD_CALLS=${LOAD_CALLS:-1000} OFFER=${OFFER:-1000} IN_FLIGHT=${IN_FLIGHT:-60}  # calls open at once (closed loop: no overload timeouts)
+LOAD_PORT=$(free_port t) UAS_PORT=$(free_port t)
+load() { # TRANSPORT(u1|t1) TARGET: prints "completed failed seconds"
+  local start end
+  start=$(date +%s.%N)
+  (cd "$T" && sipp -sf "$SIPP_DIR/register_call.xml" -inf "$T/calls.csv" -i 127.0.0.1 -p "$LOAD_PORT" -t "$1" \
+    -m "$LOAD_CALLS" -r "$OFFER" -l "$IN_FLIGHT" -nostdin -timeout 300 "$2" >"$T/sipp-load.log" 2>&1) || true
+  end=$(date +%s.%N)
+  awk -F'|' -v s="$start" -v e="$end" '/Successful call/ {ok = $3 + 0} /Failed call/ {bad = $3 + 0}
+    END {printf "%d %d %.2f\n", ok, bad, e - s}' "$T/sipp-load.log"
+}
+for transport in u1 t1; do
+  (cd "$T" && sipp -sf "$SIPP_DIR/uas_register_call.xml" -i 127.0.0.1 -p "$UAS_PORT" -t "$transport" -nostdin \
+    >"$T/sipp-uas.log" 2>&1) &
+  UAS=$!
+  PIDS+=($UAS)
+  sleep 0.5
+  for r in $(seq 1 "$RUNS"); do
+    read -r dok dbad dsec < <(load "$transport" "127.0.0.1:$UAS_PORT")
+    retrans() { curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -F' ' '/^mobix_mm_sip_requests_total\{outcome="retransmission"\}/ {print $2} END {print 0}' | head -1; }
+    t0=$(ticks $MOBIX_PID) r0=$(retrans)
+    read -r mok mbad msec < <(load "$transport" "127.0.0.1:$SIP_PORT")
+    t1=$(ticks $MOBIX_PID) r1=$(retrans)
+    echo "load run=$r transport=$transport mobix_calls=$mok mobix_failed=$mbad mobix_s=$msec mobix_per_s=$(awk -v a="$mok" -v b="$msec" 'BEGIN {printf "%.0f", a / b}') direct_calls=$dok direct_failed=$dbad direct_s=$dsec direct_per_s=$(awk -v a="$dok" -v b="$dsec" 'BEGIN {printf "%.0f", a / b}') cpu_ms_per_call=$(awk -v t=$((t1 - t0)) -v hz="$HZ" -v n="$mok" 'BEGIN {printf "%.2f", (n ? t * 1000 / hz / n : 0)}') invite_retransmissions=$((r1 - r0))" | tee -a "$raw"
+  done
+  kill $UAS 2>/dev/null || true
+  wait $UAS 2>/dev/null || true
+done
 
 echo
 curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^mobix_(mip_requests|mm_bootstraps|initiating_db_requests|mm_calls|mm_sip_requests)_total' | tee -a "$raw"
@@ -221,4 +256,12 @@ plain=$(grep '^setup ' "$raw" | sed 's/.*plain_p50_ms=\([0-9.]*\).*/\1/' | media
 plain90=$(grep '^setup ' "$raw" | sed 's/.*plain_p90_ms=\([0-9.]*\).*/\1/' | median)
 ccpu=$(grep '^setup ' "$raw" | sed 's/.*cpu_ms_per_call=\([0-9.]*\).*/\1/' | median)
 echo "| call set-up (INVITE → 200 OK), SIPp phone → two proxies with Kerberos keying → baresip, $CALLS calls | p50 $keyed ms, p90 $keyed90 ms | SIPp → the same baresip directly: p50 $plain ms, p90 $plain90 ms | +$(awk -v a="$keyed" -v b="$plain" 'BEGIN {printf "%.2f", a - b}') ms p50 | $ccpu CPU-ms per call (mobix) |"
+for transport in u1 t1; do
+  name=$([ $transport = u1 ] && echo UDP || echo TCP)
+  m=$(grep "^load .*transport=$transport " "$raw" | sed 's/.*mobix_per_s=\([0-9]*\).*/\1/' | median)
+  d=$(grep "^load .*transport=$transport " "$raw" | sed 's/.*direct_per_s=\([0-9]*\).*/\1/' | median)
+  f=$(grep "^load .*transport=$transport " "$raw" | sed 's/.*mobix_failed=\([0-9]*\).*/\1/' | median)
+  c=$(grep "^load .*transport=$transport " "$raw" | sed 's/.*cpu_ms_per_call=\([0-9.]*\).*/\1/' | median)
+  echo "| SIP calls/s over $name, SIPp phone → two proxies (Kerberos keying, SRTP, REGISTER + INVITE + BYE, 200 ms of media), $LOAD_CALLS calls, at most $IN_FLIGHT at once | $m/s ($f failed) | SIPp answering the same scenario directly: $d/s | $(awk -v a="$m" -v b="$d" 'BEGIN {printf "%.2f", a / b}')× | $c CPU-ms per call (mobix) |"
+done
 echo "raw: $raw"

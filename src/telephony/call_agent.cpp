@@ -380,6 +380,10 @@ void CallAgent::finish(std::shared_ptr<Call> c) {
   c->state = CallState::ended;
   boost::system::error_code ec;
   c->rtp.close(ec);
+  // The SRTP contexts go now, not when the answer kept for retransmissions expires (Timer H, 32 s):
+  // libsrtp2's NSS keys slow every other stream down while they exist (BENCHMARKS.md, call load).
+  c->send.reset();
+  c->recv.reset();
   calls_.erase(c->call_id + "/" + c->local_tag);
   if (!c->uac) {  // the answer stays for the INVITE's late retransmissions (Timer H, 64*T1)
     auto key = c->call_id + "/" + c->remote_tag;

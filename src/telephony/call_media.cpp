@@ -208,6 +208,10 @@ asio::awaitable<void> CallAgent::receive_media(std::shared_ptr<Call> c) {
     if (from != c->media_peer) {  // only the negotiated peer's packets (the SDP's address and port)
       ++c->media.refused;
       media_counts_.foreign_source->inc();
+      if (log_limit_.allow("srtp_foreign_source") >= 0)
+        spdlog::warn("mobility_manager: call {}: a media packet from {}:{} refused: foreign_source (not the "
+                     "address the SDP named)",
+                     c->call_id, from.address().to_string(), from.port());
       continue;
     }
     std::string packet = buf.substr(0, n);
@@ -230,10 +234,11 @@ asio::awaitable<void> CallAgent::receive_media(std::shared_ptr<Call> c) {
       continue;
     }
     ++c->media.refused;
-    media_counts_.refused(r).inc();  // ok but no RTP header counts as malformed
-    if (log_limit_.allow("srtp") >= 0)
+    auto why = r == media::SrtpResult::ok ? media::SrtpResult::malformed : r;  // authentic, but no RTP header
+    media_counts_.refused(why).inc();
+    if (log_limit_.allow(std::string("srtp_") + media::to_string(why)) >= 0)
       spdlog::warn("mobility_manager: call {}: an SRTP packet from {} refused: {}", c->call_id,
-                   from.address().to_string(), media::to_string(r));
+                   from.address().to_string(), media::to_string(why));
   }
 }
 

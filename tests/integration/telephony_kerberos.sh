@@ -290,6 +290,54 @@ answer=$(send_sip "$invite" replayed-) || fail "no answer to the replayed INVITE
 logged "INVITE from 127.0.0.1 for IPUI-00D4E5F6 refused with 403: replayed"
 pass "the INVITE carries the AP-REQ (Authorization: Kerberos) and no key; sent again it is a retransmission (same answer, no new call); replayed as a new call it is refused 403 (counted, logged)"
 
+# Media attacks during a call (RFC 3711), forged with scapy on loopback from what it sniffed: a real
+# SRTP packet sent again (replayed), the same packet altered (auth_failed), one from a port the SDP
+# did not name (foreign_source). Each is refused, counted and logged; the call goes on.
+media_outcome() { metric "mobix_mm_media_packets_total{outcome=\"$1\"}"; }
+before="$(media_outcome replayed) $(media_outcome auth_failed) $(media_outcome foreign_source)"
+rm -f "$T/media-ready"
+/usr/bin/python3 - "$SIP_PORT" "$T/media-ready" >"$T/media-attack.log" 2>&1 <<'PY' &
+import re, sys, time
+from scapy.all import AsyncSniffer, IP, UDP, Raw, L3RawSocket, conf, send
+sip_port, ready = int(sys.argv[1]), sys.argv[2]
+ports, media = {}, []
+def seen(p):
+    if UDP not in p or Raw not in p: return
+    u, data = p[UDP], bytes(p[Raw].load)
+    if sip_port in (u.sport, u.dport):
+        m = re.search(rb"m=audio (\d+) RTP/SAVP", data)
+        if m and data.startswith(b"INVITE"): ports["caller"] = int(m.group(1))
+        elif m and data.startswith(b"SIP/2.0 200"): ports["callee"] = int(m.group(1))
+    elif len(ports) == 2 and (u.sport, u.dport) == (ports["caller"], ports["callee"]) and len(data) > 12:
+        media.append(data)
+sniffer = AsyncSniffer(iface="lo", filter="udp", prn=seen, store=False)
+sniffer.start(); time.sleep(1); open(ready, "w").close()
+for _ in range(150):
+    if len(media) >= 3: break
+    time.sleep(0.1)
+sniffer.stop()
+if len(media) < 3: sys.exit("no SRTP from the caller's port %s seen" % ports)
+conf.L3socket = L3RawSocket
+packet = media[1]
+forged = packet[:-11] + bytes([packet[-11] ^ 0xFF]) + packet[-10:]  # a payload bit flipped
+for sport, data in ((ports["caller"], packet), (ports["caller"], forged), (9, packet)):
+    send(IP(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=sport, dport=ports["callee"]) / Raw(load=data), verbose=0)
+print("sent", ports)
+PY
+ATTACK=$!
+for _ in $(seq 1 100); do [ -f "$T/media-ready" ] && break; sleep 0.1; done
+"$MOBIX" sim device dial --id IPUI-00A1B2C3 --to IPUI-00D4E5F6 --seconds 3 --mm "$MM" >"$T/dial-attacked" 2>&1 ||
+  fail "the attacked call failed: $(cat "$T/dial-attacked")"
+wait "$ATTACK" || fail "the media attack: $(cat "$T/media-attack.log")"
+read -r r a f <<<"$before"
+[ "$(media_outcome replayed) $(media_outcome auth_failed) $(media_outcome foreign_source)" = "$((r + 1)) $((a + 1)) $((f + 1))" ] ||
+  fail "media refusals: $before -> $(media_outcome replayed) $(media_outcome auth_failed) $(media_outcome foreign_source)"
+logged "an SRTP packet from 127.0.0.1 refused: replayed"
+logged "an SRTP packet from 127.0.0.1 refused: auth_failed"
+logged "a media packet from 127.0.0.1:9 refused: foreign_source"
+[ "$(jq '.srtp_received > 50 and .seconds >= 3' "$T/dial-attacked")" = true ] || fail "the attacked call: $(cat "$T/dial-attacked")"
+pass "media attacks during a call: an SRTP packet replayed, altered, or sent from a port the SDP did not name is refused (counted, logged); the call went on"
+
 # SIPp as a stranger's phone: no ticket, no call (401 with a Kerberos challenge), counted and logged.
 printf 'SEQUENTIAL\nIPUI-00D4E5F6;%s;\n' "$REALM" >"$T/callee.csv"
 before=$(sip_outcome unauthenticated)
