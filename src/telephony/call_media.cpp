@@ -209,9 +209,10 @@ asio::awaitable<void> CallAgent::receive_media(std::shared_ptr<Call> c) {
       ++c->media.refused;
       media_counts_.foreign_source->inc();
       if (log_limit_.allow("srtp_foreign_source") >= 0)
-        spdlog::warn("mobility_manager: call {}: a media packet from {}:{} refused: foreign_source (not the "
-                     "address the SDP named)",
-                     c->call_id, from.address().to_string(), from.port());
+        spdlog::warn(
+            "mobility_manager: call {}: a media packet from {}:{} refused: foreign_source (not the "
+            "address the SDP named)",
+            c->call_id, from.address().to_string(), from.port());
       continue;
     }
     std::string packet = buf.substr(0, n);
