@@ -291,7 +291,7 @@ logged "INVITE from 127.0.0.1 for IPUI-00D4E5F6 refused with 403: replayed"
 pass "the INVITE carries the AP-REQ (Authorization: Kerberos) and no key; sent again it is a retransmission (same answer, no new call); replayed as a new call it is refused 403 (counted, logged)"
 
 # Media attacks during a call (RFC 3711), forged with scapy on loopback from what it sniffed: a real
-# SRTP packet sent again (replayed), the same packet altered (auth_failed), one from a port the SDP
+# SRTP packet sent again (replayed), one with a changed header (auth_failed), one from a port the SDP
 # did not name (foreign_source). Each is refused, counted and logged; the call goes on.
 media_outcome() { metric "mobix_mm_media_packets_total{outcome=\"$1\"}"; }
 before="$(media_outcome replayed) $(media_outcome auth_failed) $(media_outcome foreign_source)"
@@ -319,7 +319,10 @@ sniffer.stop()
 if len(media) < 3: sys.exit("no SRTP from the caller's port %s seen" % ports)
 conf.L3socket = L3RawSocket
 packet = media[1]
-forged = packet[:-11] + bytes([packet[-11] ^ 0xFF]) + packet[-10:]  # a payload bit flipped
+# A later sequence number with the old authentication tag (libsrtp2 checks replay before the tag,
+# so an altered copy of a seen packet would count as a replay).
+seq = (int.from_bytes(packet[2:4], "big") + 1000) & 0xFFFF
+forged = packet[:2] + seq.to_bytes(2, "big") + packet[4:]
 for sport, data in ((ports["caller"], packet), (ports["caller"], forged), (9, packet)):
     send(IP(src="127.0.0.1", dst="127.0.0.1") / UDP(sport=sport, dport=ports["callee"]) / Raw(load=data), verbose=0)
 print("sent", ports)
@@ -336,7 +339,7 @@ logged "an SRTP packet from 127.0.0.1 refused: replayed"
 logged "an SRTP packet from 127.0.0.1 refused: auth_failed"
 logged "a media packet from 127.0.0.1:9 refused: foreign_source"
 [ "$(jq '.srtp_received > 50 and .seconds >= 3' "$T/dial-attacked")" = true ] || fail "the attacked call: $(cat "$T/dial-attacked")"
-pass "media attacks during a call: an SRTP packet replayed, altered, or sent from a port the SDP did not name is refused (counted, logged); the call went on"
+pass "media attacks during a call: an SRTP packet replayed, forged, or sent from a port the SDP did not name is refused (counted, logged); the call went on"
 
 # SIPp as a stranger's phone: no ticket, no call (401 with a Kerberos challenge), counted and logged.
 printf 'SEQUENTIAL\nIPUI-00D4E5F6;%s;\n' "$REALM" >"$T/callee.csv"
