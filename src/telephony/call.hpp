@@ -67,6 +67,10 @@ struct Call {
   std::uint32_t ssrc = 0;
   MediaCounts media;
   bool hung_up = false;  ///< the other side sent BYE
+  // CANCEL (RFC 3261 9): a pending INVITE given up by its sender.
+  bool cancelled = false;         ///< this side answered the INVITE it received 487 (its sender cancelled)
+  bool cancel_requested = false;  ///< this side's own INVITE is to be cancelled
+  std::string cancel;             ///< the CANCEL for this side's own INVITE, sent once it has a 1xx
 };
 
 }  // namespace mobix::telephony

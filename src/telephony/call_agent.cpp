@@ -147,14 +147,15 @@ void CallAgent::on_message(std::string_view text, const SipPeer& from) {
     if (auto partner = it->second->partner.lock()) partner->wake.cancel();
     return;
   }
+  if (method == "CANCEL") return on_cancel(*m, from);
   if (method == "OPTIONS") {
     count("mobix_mm_sip_requests_total", "options");
-    return send(m->response(200, "OK", new_token(4), {"Allow: INVITE, ACK, BYE, OPTIONS"}), from);
+    return send(m->response(200, "OK", new_token(4), {"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"}), from);
   }
   count("mobix_mm_sip_requests_total", "not_implemented");
   if (log_limit_.allow("not_implemented") >= 0)
     spdlog::info("mobility_manager: SIP {} from {} answered 501", method, from.host());
-  send(m->response(501, "Not Implemented", new_token(4), {"Allow: INVITE, ACK, BYE, OPTIONS"}), from);
+  send(m->response(501, "Not Implemented", new_token(4), {"Allow: INVITE, ACK, CANCEL, BYE, OPTIONS"}), from);
 }
 
 void CallAgent::refuse_invite(const sip::Message& m, const SipPeer& from, int code, const std::string& reason,
@@ -320,7 +321,15 @@ asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const 
   // Over TCP nothing is retransmitted (RFC 3261 17.1.1.2); a closed connection is a transport error
   // and ends the transaction at once (18.4): a phone's connection gone means no phone to ring.
   auto gone = [&] { return c.signalling.stream && !c.signalling.stream->is_open(); };
+  bool cancel_sent = false;
   while (std::chrono::steady_clock::now() < deadline && !stopping_ && !gone()) {
+    // RFC 3261 9.1: a CANCEL only once the INVITE has a provisional answer; then the INVITE's final
+    // answer (487, or a 200 that crossed it) ends the transaction as usual.
+    if (c.cancel_requested && provisional && !c.cancel.empty() && !cancel_sent) {
+      deadline = std::chrono::steady_clock::now() + kGiveUp;
+      send(c.cancel, c.signalling);
+      cancel_sent = true;
+    }
     if (co_await await_message(c, interval)) {
       while (!c.inbox.empty()) {
         auto m = std::move(c.inbox.front());
@@ -332,6 +341,10 @@ asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const 
         provisional = true;
         deadline = std::max(deadline, std::chrono::steady_clock::now() + kRinging);
       }
+      continue;
+    }
+    if (c.cancel_requested && provisional) {  // woken to cancel (sent above), or the CANCEL's timer
+      if (cancel_sent && !c.signalling.stream) send(c.cancel, c.signalling);
       continue;
     }
     if (!c.signalling.stream && (!provisional || cseq_method != "INVITE")) send(request, c.signalling);

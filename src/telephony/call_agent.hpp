@@ -79,6 +79,8 @@ class CallAgent {
   boost::asio::awaitable<void> ring_phone(std::shared_ptr<Call> network_leg, std::shared_ptr<DeviceProxy> d);
   boost::asio::awaitable<void> bridge(std::shared_ptr<Call> a, std::shared_ptr<Call> b);
   bool open_phone_media(Call& c, const sip::AudioOffer& offer);
+  void on_cancel(const sip::Message& m, const SipPeer& from);
+  static bool final_answer_pending(const Call& c);
   // ---- transactions and dialogs ----
   boost::asio::awaitable<bool> await_ack(Call& c);
   boost::asio::awaitable<void> hang_up(Call& c);

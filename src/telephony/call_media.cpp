@@ -87,6 +87,7 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   };
   Ticket t = co_await asio::co_spawn(pool_, work, asio::use_awaitable);
   if (!t.error.empty()) co_return fail(502, "no_ticket", t.error);
+  if (phone_leg && phone_leg->cancelled) co_return fail(487, "cancelled", "the caller's phone gave up");
 
   auto c = std::make_shared<Call>(io_.get_executor());
   c->side = CallSide::caller;
@@ -105,12 +106,15 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   auto local = local_endpoint();
   auto sdp =
       sip::build_sdp(local.host, c->rtp.local_endpoint().port(), static_cast<std::uint64_t>(c->started));
-  auto invite = sip::build_request("INVITE", "sip:" + principal,
-                                   {request_headers(*c, "INVITE", 1, new_token(8)),
-                                    "Contact: <sip:" + caller->code + "@" + local.str() + ">",
-                                    "Authorization: Kerberos realm=\"" + realm_ + "\", targetname=\"" +
-                                        principal + "\", gssapi-data=\"" + t.token + "\""},
-                                   sdp);
+  auto branch = new_token(8);
+  c->cancel = sip::build_request("CANCEL", "sip:" + principal, {request_headers(*c, "CANCEL", 1, branch)});
+  if (phone_leg) phone_leg->partner = c;  // the phone's CANCEL cancels this INVITE
+  auto invite = sip::build_request(
+      "INVITE", "sip:" + principal,
+      {request_headers(*c, "INVITE", 1, branch), "Contact: <sip:" + caller->code + "@" + local.str() + ">",
+       "Authorization: Kerberos realm=\"" + realm_ + "\", targetname=\"" + principal + "\", gssapi-data=\"" +
+           t.token + "\""},
+      sdp);
   auto answer = co_await transact(*c, invite, "INVITE");
   auto end = [&](DialResult r) {
     finish(c);
@@ -124,6 +128,8 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   auto ack = sip::build_request("ACK", "sip:" + principal, {request_headers(*c, "ACK", 1, new_token(8))});
   send(ack, c->signalling);
   c->ack = ack;
+  if (c->cancel_requested && answer->status() >= 300)
+    co_return end(fail(487, "cancelled", "the caller's phone gave up while the callee rang"));
   if (answer->status() >= 300)
     co_return end(fail(502, "refused", std::to_string(answer->status()) + " from the callee's proxy"));
   auto context = t.initiator->finish(answer->rspauth());
@@ -135,6 +141,10 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   if (!open_media(*c, answer->body(), *context)) {
     co_await hang_up(*c);
     co_return end(fail(502, "bad_answer", "no RTP/SAVP audio stream with PCMU in the answer"));
+  }
+  if (phone_leg && phone_leg->cancelled) {  // answered as the CANCEL crossed it: end it (RFC 3261 9.1)
+    co_await hang_up(*c);
+    co_return end(fail(487, "cancelled", "the caller's phone gave up as the callee answered"));
   }
   if (phone_leg) {  // the caller's phone gets the answer, then the two legs are bridged
     phone_leg->last_response = phone_leg->invite->response(

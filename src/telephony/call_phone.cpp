@@ -107,6 +107,39 @@ void CallAgent::on_phone_invite(const sip::Message& m, const SipPeer& from, std:
   asio::co_spawn(io_, place_for_phone(c, d), asio::detached);
 }
 
+bool CallAgent::final_answer_pending(const Call& c) {
+  // A phone's INVITE waits for the network leg; a network INVITE waits while its phone rings.
+  if (c.side == CallSide::phone) return !c.uac && c.state == CallState::inviting;
+  return c.side == CallSide::callee && !c.answer.empty();
+}
+
+void CallAgent::on_cancel(const sip::Message& m, const SipPeer& from) {
+  // RFC 3261 9.2: the CANCEL matches the INVITE's server transaction (Call-ID, From tag, CSeq); it is
+  // answered 200 in any case, and a pending INVITE is answered 487.
+  auto it = invites_.find(m.call_id() + "/" + m.from_tag());
+  if (it == invites_.end() || (it->second->invite && it->second->invite->cseq_number() != m.cseq_number())) {
+    count("mobix_mm_sip_requests_total", "no_transaction");
+    if (log_limit_.allow("cancel_no_transaction") >= 0)
+      spdlog::info("mobility_manager: CANCEL from {} for no INVITE here answered 481", from.host());
+    return send(m.response(481, "Call/Transaction Does Not Exist", new_token(4)), from);
+  }
+  auto c = it->second;
+  send(m.response(200, "OK", c->local_tag), from);
+  if (!final_answer_pending(*c)) return;  // answered already: the CANCEL has no effect
+  count("mobix_mm_sip_requests_total", "cancelled");
+  spdlog::info("mobility_manager: call {} for {} cancelled by its caller before the answer", c->call_id,
+               c->side == CallSide::phone ? c->peer_device : c->device);
+  c->cancelled = true;
+  c->answer.clear();
+  c->state = CallState::ending;
+  c->last_response = c->invite->response(487, "Request Terminated", c->local_tag);
+  send(c->last_response, c->signalling);
+  if (auto pending = c->partner.lock()) {  // the INVITE this one caused is cancelled in turn
+    pending->cancel_requested = true;
+    pending->wake.cancel();
+  }
+}
+
 asio::awaitable<void> CallAgent::place_for_phone(std::shared_ptr<Call> phone_leg,
                                                  std::shared_ptr<DeviceProxy> d) {
   auto r = co_await dial(d, phone_leg->peer_device, cfg_.max_call_seconds, phone_leg);
@@ -143,11 +176,14 @@ asio::awaitable<void> CallAgent::ring_phone(std::shared_ptr<Call> network_leg,
   auto ec = open_rtp(*c);
   calls_[c->call_id + "/" + c->local_tag] = c;
   auto local = local_endpoint();
-  auto invite = sip::build_request("INVITE", c->remote_target,
-                                   {request_headers(*c, "INVITE", 1, new_token(8)),
-                                    "Contact: <sip:" + c->peer_device + "@" + local.str() + ">"},
-                                   sip::build_sdp(local.host, ec ? 0 : c->rtp.local_endpoint().port(),
-                                                  static_cast<std::uint64_t>(c->started), c->sdes));
+  auto branch = new_token(8);
+  c->cancel = sip::build_request("CANCEL", c->remote_target, {request_headers(*c, "CANCEL", 1, branch)});
+  network_leg->partner = c;  // the caller's CANCEL cancels the phone's ringing
+  auto invite = sip::build_request(
+      "INVITE", c->remote_target,
+      {request_headers(*c, "INVITE", 1, branch), "Contact: <sip:" + c->peer_device + "@" + local.str() + ">"},
+      sip::build_sdp(local.host, ec ? 0 : c->rtp.local_endpoint().port(),
+                     static_cast<std::uint64_t>(c->started), c->sdes));
   // (Not a conditional expression around co_await: GCC 12 mishandles the temporary's lifetime.)
   std::optional<sip::Message> answer;
   if (!ec) answer = co_await transact(*c, invite, "INVITE");
@@ -159,6 +195,12 @@ asio::awaitable<void> CallAgent::ring_phone(std::shared_ptr<Call> network_leg,
     c->ack = sip::build_request("ACK", c->remote_target, {request_headers(*c, "ACK", 1, new_token(8))});
     send(c->ack, c->signalling);
     if (answer->status() / 100 == 2) sdp = sip::parse_sdp(answer->body());
+  }
+  if (network_leg->cancelled) {  // the caller gave up; answered 487 already (on_cancel)
+    if (answer && answer->status() / 100 == 2) co_await hang_up(*c);
+    finish(c);
+    finish(network_leg);
+    co_return;
   }
   if (!sdp || !open_phone_media(*c, *sdp)) {  // no answer, a refusal, or media we cannot key
     if (answer && answer->status() / 100 == 2) co_await hang_up(*c);

@@ -19,7 +19,7 @@ source "$(dirname "$0")/baresip_phone.sh"
 for b in krb5kdc kdb5_util kadmin.local kinit klist kvno; do
   command -v $b >/dev/null || fail "$b is not installed (krb5-kdc, krb5-admin-server, krb5-user)"
 done
-read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL < <(free_ports t u t t d t t d d u t u t)
+read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL RING_PORT < <(free_ports t u t t d t t d d u t u t u)
 ADMIN=127.0.0.1:$ADMIN_PORT
 MM=127.0.0.1:$MM_PORT
 REALM=MOBIX.TEST
@@ -496,6 +496,30 @@ for _ in $(seq 1 100); do [ "$(sip_outcome registered)" -gt "$registered" ] && b
 [ "$(jq '.srtp_sent > 10 and .seconds >= 1' "$T/dial-tcp")" = true ] || fail "the call to the TCP phone: $(cat "$T/dial-tcp")"
 wait "$SIPP_PHONE" || fail "SIPp as the TCP phone: $(tail -5 "$T/sipp-phone.out"; cat "$T"/tcp_phone_registered_*errors.log 2>/dev/null | tail -5)"
 pass "SIP over TCP: SIPp without a ticket gets 401; a phone registered over TCP (540 s, under the idle limit) offering no key gets 488; gone, its device's caller gets 480 at once; registered, it is rung on its connection and the call completes"
+# CANCEL (RFC 3261 9): A's phone (SIPp) gives up while B's phone (SIPp) rings. Each proxy answers the
+# CANCEL 200 and the pending INVITE 487 (counted, logged), the CANCEL crosses to B's phone, whose 487
+# is ACKed; nothing is charged.
+printf 'SEQUENTIAL\nIPUI-00D4E5F6;%s;\n' "$REALM" >"$T/ringing.csv"
+(cd "$T" && sipp -sf "$SIPP_DIR/register_phone.xml" -inf "$T/ringing.csv" -m 1 -i 127.0.0.1 -p "$RING_PORT" \
+  -timeout 20 -timeout_error -nostdin "127.0.0.1:$SIP_PORT" >"$T/sipp-ring-reg.out" 2>&1) ||
+  fail "SIPp could not register B's ringing phone: $(tail -5 "$T/sipp-ring-reg.out")"
+(cd "$T" && sipp -sf "$SIPP_DIR/ringing_phone.xml" -m 1 -i 127.0.0.1 -p "$RING_PORT" -timeout 30 -timeout_error \
+  -nostdin -trace_err >"$T/sipp-ringing.out" 2>&1) &
+RINGING=$!
+printf 'SEQUENTIAL\nIPUI-00A1B2C3;%s;IPUI-00D4E5F6;\n' "$REALM" >"$T/cancel.csv"
+before="$(sip_outcome cancelled) $(metric 'mobix_mm_calls_total{outcome="cancelled"}')"
+charges_before="$(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)"
+(cd "$T" && sipp -sf "$SIPP_DIR/cancel_call.xml" -inf "$T/cancel.csv" -m 1 -i 127.0.0.1 -p "$SIPP_PORT" -timeout 30 \
+  -timeout_error -nostdin -trace_err "127.0.0.1:$SIP_PORT" >"$T/sipp-cancel.out" 2>&1) ||
+  fail "the caller's CANCEL: $(tail -5 "$T/sipp-cancel.out"; cat "$T"/cancel_call_*errors.log 2>/dev/null | tail -5; tail -5 "$T/serve.log")"
+wait "$RINGING" || fail "B's ringing phone saw no CANCEL: $(tail -5 "$T/sipp-ringing.out"; cat "$T"/ringing_phone_*errors.log 2>/dev/null | tail -5)"
+read -r sc cc <<<"$before"
+[ "$(sip_outcome cancelled) $(metric 'mobix_mm_calls_total{outcome="cancelled"}')" = "$((sc + 2)) $((cc + 1))" ] ||
+  fail "cancellations counted: $before -> $(sip_outcome cancelled) $(metric 'mobix_mm_calls_total{outcome="cancelled"}')"
+logged "for IPUI-00D4E5F6 cancelled by its caller before the answer"
+sleep 0.5
+[ "$(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)" = "$charges_before" ] || fail "a cancelled call was charged"
+pass "CANCEL: A's phone gave up while B's phone rang; both proxies answered 200 and 487 (counted, logged), B's phone got the CANCEL and its 487 was ACKed; nothing charged"
 # More INVITEs from one address than its burst (sip_per_source_burst, 60): 503 with Retry-After,
 # before any Kerberos work; each counted; logged (rate-limited log lines).
 before=$(sip_outcome rate_limited)
