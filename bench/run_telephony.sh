@@ -33,7 +33,16 @@ cleanup() {
 }
 trap cleanup EXIT
 [ -n "${KEEP_BENCH:-}" ] && trap "echo kept $T" EXIT
-free_port() { /usr/bin/python3 -c 'import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM if sys.argv[1]=="u" else socket.SOCK_STREAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' "$1"; }
+# u: a free UDP port, t: TCP, d: both (SIP listens on both: mobix and baresip do)
+free_port() { /usr/bin/python3 -c '
+import socket, sys
+kinds = {"u": [socket.SOCK_DGRAM], "t": [socket.SOCK_STREAM], "d": [socket.SOCK_DGRAM, socket.SOCK_STREAM]}[sys.argv[1]]
+while True:
+    first = socket.socket(socket.AF_INET, kinds[0]); first.bind(("127.0.0.1", 0)); port = first.getsockname()[1]
+    try:
+        for kind in kinds[1:]: socket.socket(socket.AF_INET, kind).bind(("127.0.0.1", port))
+        print(port); break
+    except OSError: pass' "$1"; }
 HZ=$(getconf CLK_TCK)
 ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12 + $13}'; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
@@ -43,7 +52,7 @@ wait_http() { for _ in $(seq 1 200); do curl -fsS "$1" >/dev/null 2>&1 && return
 KEY=00112233445566778899aabbccddeeff
 echo "$KEY" >"$T/mip.key"
 ADMIN_PORT=$(free_port t) HA_PORT=$(free_port u) IDB_PORT=$(free_port t) MM_PORT=$(free_port t) KDC_PORT=$(free_port t)
-SIP_PORT=$(free_port u)
+SIP_PORT=$(free_port d)
 CALLS=${CALLS:-40}
 REALM=BENCH.TEST
 K=$T/krb5
@@ -165,7 +174,7 @@ done
 
 # --- 4. call set-up: through both proxies (Kerberos) vs directly, the same SIPp caller and baresip callee ---
 source tests/integration/baresip_phone.sh  # start_phone (baresip with SDES-SRTP, auto-answer)
-PB_SIP=$(free_port u) PB_CTRL=$(free_port t) SIPP_PORT=$(free_port u)
+PB_SIP=$(free_port d) PB_CTRL=$(free_port t) SIPP_PORT=$(free_port u)
 for d in DEV-1 DEV-2; do curl -fsS -X POST "http://$MM/v1/devices/$d/on" -d '{"care_of":"198.51.100.9"}' >/dev/null; done
 for _ in $(seq 1 200); do
   [ "$(curl -fsS "http://$MM/v1/devices" | jq '[.[] | select(.state == "active")] | length')" = 2 ] && break; sleep 0.05
@@ -183,7 +192,7 @@ setup_ms() { # TARGET: CALLS sequential calls; prints "median p90 calls" of INVI
   local cap=$!
   for _ in $(seq 1 100); do grep -q "Capturing on" "$T/tshark.log" && break; sleep 0.1; done
   (cd "$T" && $SIPP -sf "$SIPP_DIR/call.xml" -m "$CALLS" -l 1 -r 4 "$1" >"$T/sipp-call.log" 2>&1) ||
-    { echo "SIPp calls to $1 failed" >&2; tail -5 "$T/sipp-call.log" "$T"/*errors.log >&2; tail -20 "$T/serve.log" >&2; exit 1; }
+    { echo "SIPp calls to $1 failed" >&2; tail -n 5 "$T/sipp-call.log" "$T"/*errors.log "$T"/phone-b/out.log >&2; exit 1; }
   sleep 0.5
   kill -INT $cap; wait $cap 2>/dev/null || true
   tshark -r "$T/setup.pcap" -Y 'sip.CSeq.method == "INVITE" && (sip.Method == "INVITE" || sip.Status-Code == 200)' \
@@ -207,12 +216,12 @@ stop_phone b
 #     200 ms of media each way), over UDP and over TCP; against the same SIPp scenario answered by
 #     SIPp directly. Achieved calls/s = completed calls / wall time with OFFER calls/s offered. ---
 LOAD_CALLS=${LOAD_CALLS:-1000} OFFER=${OFFER:-1000} IN_FLIGHT=${IN_FLIGHT:-60}  # calls open at once (closed loop: no overload timeouts)
-LOAD_PORT=$(free_port t) UAS_PORT=$(free_port t)
+LOAD_PORT=$(free_port d) UAS_PORT=$(free_port d)
 load() { # TRANSPORT(u1|t1) TARGET: prints "completed failed seconds"
   local start end
   start=$(date +%s.%N)
   (cd "$T" && sipp -sf "$SIPP_DIR/register_call.xml" -inf "$T/calls.csv" -i 127.0.0.1 -p "$LOAD_PORT" -t "$1" \
-    -m "$LOAD_CALLS" -r "$OFFER" -l "$IN_FLIGHT" -nostdin -timeout 300 "$2" >"$T/sipp-load.log" 2>&1) || true
+    -m "$LOAD_CALLS" -r "$OFFER" -l "$IN_FLIGHT" -nostdin -timeout 300 -trace_err "$2" >"$T/sipp-load.log" 2>&1) || true
   end=$(date +%s.%N)
   awk -F'|' -v s="$start" -v e="$end" '/Successful call/ {ok = $3 + 0} /Failed call/ {bad = $3 + 0}
     END {printf "%d %d %.2f\n", ok, bad, e - s}' "$T/sipp-load.log"

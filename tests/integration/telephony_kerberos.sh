@@ -19,7 +19,7 @@ source "$(dirname "$0")/baresip_phone.sh"
 for b in krb5kdc kdb5_util kadmin.local kinit klist kvno; do
   command -v $b >/dev/null || fail "$b is not installed (krb5-kdc, krb5-admin-server, krb5-user)"
 done
-read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL RING_PORT < <(free_ports t u t t d t t d d u t u t u)
+read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL RING_PORT < <(free_ports t u t t d t t d d d t d t u)
 ADMIN=127.0.0.1:$ADMIN_PORT
 MM=127.0.0.1:$MM_PORT
 REALM=MOBIX.TEST
