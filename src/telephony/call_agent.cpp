@@ -306,6 +306,14 @@ std::string CallAgent::request_headers(const Call& c, const std::string& method,
          "\r\nCSeq: " + std::to_string(cseq) + " " + method;
 }
 
+std::string CallAgent::prepare_cancel(Call& c, const std::string& uri) const {
+  // RFC 3261 9.1: the CANCEL repeats the INVITE's Request-URI, Via branch, From, To, Call-ID and
+  // CSeq number (the INVITE's CSeq is 1).
+  auto branch = new_token(8);
+  c.cancel = sip::build_request("CANCEL", uri, {request_headers(c, "CANCEL", 1, branch)});
+  return branch;
+}
+
 asio::awaitable<void> CallAgent::hang_up(Call& c) {
   auto target = c.remote_target.empty() ? "sip:" + c.peer_device + "@" + realm_ : c.remote_target;
   auto bye = sip::build_request("BYE", target, {request_headers(c, "BYE", c.next_cseq++, new_token(8))});

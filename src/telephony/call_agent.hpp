@@ -102,6 +102,9 @@ class CallAgent {
   std::string request_headers(const Call& c, const std::string& method, std::uint32_t cseq,
                               const std::string& branch) const;
   std::string new_token(std::size_t bytes) const;
+  /// Prepares `c.cancel` for the INVITE `c` is about to send to `uri`; returns the branch the
+  /// INVITE must use.
+  std::string prepare_cancel(Call& c, const std::string& uri) const;
   static void count(const std::string& name, const std::string& outcome);
 
   boost::asio::io_context& io_;

@@ -106,8 +106,7 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
   auto local = local_endpoint();
   auto sdp =
       sip::build_sdp(local.host, c->rtp.local_endpoint().port(), static_cast<std::uint64_t>(c->started));
-  auto branch = new_token(8);
-  c->cancel = sip::build_request("CANCEL", "sip:" + principal, {request_headers(*c, "CANCEL", 1, branch)});
+  auto branch = prepare_cancel(*c, "sip:" + principal);
   if (phone_leg) phone_leg->partner = c;  // the phone's CANCEL cancels this INVITE
   auto invite = sip::build_request(
       "INVITE", "sip:" + principal,

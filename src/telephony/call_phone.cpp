@@ -176,8 +176,7 @@ asio::awaitable<void> CallAgent::ring_phone(std::shared_ptr<Call> network_leg,
   auto ec = open_rtp(*c);
   calls_[c->call_id + "/" + c->local_tag] = c;
   auto local = local_endpoint();
-  auto branch = new_token(8);
-  c->cancel = sip::build_request("CANCEL", c->remote_target, {request_headers(*c, "CANCEL", 1, branch)});
+  auto branch = prepare_cancel(*c, c->remote_target);
   network_leg->partner = c;  // the caller's CANCEL cancels the phone's ringing
   auto invite = sip::build_request(
       "INVITE", c->remote_target,

@@ -106,8 +106,12 @@ asio::awaitable<void> CallAgent::serve_stream(tcp::socket socket) {
   auto remote = socket.remote_endpoint(ec);
   auto stream = std::make_shared<SipStream>(std::move(socket));
   SipPeer peer{udp::endpoint(remote.address(), remote.port()), stream};
-  streams_.remove_if([](const std::weak_ptr<SipStream>& w) { return w.expired(); });
-  streams_.push_back(stream);
+  auto listed = streams_.insert(streams_.end(), stream);
+  struct Unlist {  // however the coroutine ends
+    std::list<std::weak_ptr<SipStream>>& list;
+    std::list<std::weak_ptr<SipStream>>::iterator at;
+    ~Unlist() { list.erase(at); }
+  } unlist{streams_, listed};
   count("mobix_mm_sip_connections_total", "accepted");
   std::string buf;
   std::array<char, 4096> chunk;

@@ -3,22 +3,13 @@
 #include <charconv>
 #include <optional>
 
+#include <boost/algorithm/string/predicate.hpp>
+
 namespace mobix::sip {
 
 namespace {
 
 constexpr std::string_view kCrlf = "\r\n";
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char x = a[i], y = b[i];
-    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
-    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
-    if (x != y) return false;
-  }
-  return true;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -40,6 +31,7 @@ LengthScan content_length(std::string_view headers, std::size_t& length) {
     if (colon == std::string_view::npos || line.empty() || line.front() == ' ' || line.front() == '\t')
       continue;
     auto name = trim(line.substr(0, colon));
+    using boost::algorithm::iequals;
     if (!iequals(name, "content-length") && !iequals(name, "l")) continue;
     auto value = trim(line.substr(colon + 1));
     std::size_t n = 0;
