@@ -78,6 +78,7 @@ mobility_manager:
   billing: 127.0.0.1:$BILL_PORT
   billing_host: localhost
   sip_listen: 127.0.0.1:$SIP_PORT
+  sip_tcp_idle_seconds: 12  # a silent connection is closed within the test (and TCP registrations last 10 s)
   base_stations: [127.0.0.1/32]
   keytab: $K/mm.keytab
   initiating_db: 127.0.0.1:$IDB_PORT
@@ -456,8 +457,12 @@ while s.recv(4096): pass
 print(round(time.monotonic() - start))' "$SIP_PORT" "$1"
 }
 conn_outcome() { metric "mobix_mm_sip_connections_total{outcome=\"$1\"}"; }
-# A message started and never finished (slowloris) is cut off after 10 s; measured at the end.
+# A message started and never finished (slowloris) is cut off after 10 s, a silent connection after
+# sip_tcp_idle_seconds (12 s here); measured at the end.
 slow_before=$(conn_outcome incomplete)
+idle_before=$(conn_outcome idle)
+tcp_probe '' >"$T/idle-probe" &
+IDLE_PROBE=$!
 tcp_probe 'OPTIONS sip:x@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1:9;branch=z9hG4bK-slow\r\n' >"$T/slow-probe" &
 SLOW_PROBE=$!
 # No Content-Length on a stream (RFC 3261 20.14): it cannot be framed; the connection is closed.
@@ -478,7 +483,7 @@ before=$(sip_outcome bad_offer)
 rm -f "$T"/tcp_phone_bad_offer_*_logs.log
 sipp_tcp tcp_phone_bad_offer.xml "$T/tcp-phone.csv" "$T/sipp-offer.out" ||
   fail "SIPp's keyless offer over TCP was not refused 488: $(tail -5 "$T/sipp-offer.out"; tail -3 "$T/serve.log")"
-grep -q "registered for 540 s" "$T"/tcp_phone_bad_offer_*_logs.log || fail "the TCP registration's lifetime: $(cat "$T"/tcp_phone_bad_offer_*_logs.log)"
+grep -q "registered for 10 s" "$T"/tcp_phone_bad_offer_*_logs.log || fail "the TCP registration's lifetime: $(cat "$T"/tcp_phone_bad_offer_*_logs.log)"
 [ "$(sip_outcome bad_offer)" = $((before + 1)) ] || fail "the keyless offer was not counted"
 logged "the phone of IPUI-00D4E5F6 registered from 127.0.0.1:[0-9]* over TCP"
 logged "INVITE from 127.0.0.1 for IPUI-00A1B2C3 refused with 488: bad_offer"
@@ -504,7 +509,7 @@ for _ in $(seq 1 100); do [ "$(sip_outcome registered)" -gt "$registered" ] && b
   fail "the call to the TCP phone failed: $(cat "$T/dial-tcp"; tail -5 "$T/serve.log")"
 [ "$(jq '.srtp_sent > 10 and .seconds >= 1' "$T/dial-tcp")" = true ] || fail "the call to the TCP phone: $(cat "$T/dial-tcp")"
 wait "$SIPP_PHONE" || fail "SIPp as the TCP phone: $(tail -5 "$T/sipp-phone.out"; cat "$T"/tcp_phone_registered_*errors.log 2>/dev/null | tail -5)"
-pass "SIP over TCP: SIPp without a ticket gets 401; a phone registered over TCP (540 s, under the idle limit) offering no key gets 488; gone, its device's caller gets 480 at once; registered, it is rung on its connection and the call completes"
+pass "SIP over TCP: SIPp without a ticket gets 401; a phone registered over TCP (10 s, under the 12 s idle limit) offering no key gets 488; gone, its device's caller gets 480 at once; registered, it is rung on its connection and the call completes"
 # CANCEL (RFC 3261 9): A's phone (SIPp) gives up while B's phone (SIPp) rings. Each proxy answers the
 # CANCEL 200 and the pending INVITE 487 (counted, logged), the CANCEL crosses to B's phone, whose 487
 # is ACKed; nothing is charged.
@@ -554,7 +559,11 @@ wait "$SLOW_PROBE" || fail "the slow connection was not closed"
 [ "$(cat "$T/slow-probe")" -ge 9 ] && [ "$(conn_outcome incomplete)" = $((slow_before + 1)) ] ||
   fail "the slow connection: closed after $(cat "$T/slow-probe") s, counted $(($(conn_outcome incomplete) - slow_before))"
 logged "SIP connection from 127.0.0.1:[0-9]* closed: incomplete (.* octets of a message in 10 s)"
-pass "over TCP an unframed message (no Content-Length) and a message left unfinished for 10 s close the connection (counted, logged)"
+wait "$IDLE_PROBE" || fail "the silent connection was not closed"
+[ "$(cat "$T/idle-probe")" -ge 11 ] && [ "$(conn_outcome idle)" = $((idle_before + 1)) ] ||
+  fail "the silent connection: closed after $(cat "$T/idle-probe") s, counted $(($(conn_outcome idle) - idle_before))"
+logged "SIP connection from 127.0.0.1:[0-9]* closed: idle (nothing sent for 12 s)"
+pass "over TCP an unframed message (no Content-Length), a message left unfinished for 10 s and a connection silent for 12 s are closed (counted, logged)"
 pass "90 INVITEs at once from one address: $challenged challenged (the burst), $limited refused 503 with Retry-After (counted, logged)"
 rm -f "$T/careof2"; sleep 1.2  # the second device goes away again: the KDC test below switches it on anew
 "$MOBIX" sim device off --id IPUI-00D4E5F6 --mm "$MM" >/dev/null || fail "switching IPUI-00D4E5F6 off"
