@@ -28,7 +28,13 @@ for name in "${targets[@]}"; do
   start=$(date +%s)
   log=build/fuzz/fuzz-long-$name.log
   if "$bin" -runs="$RUNS" -max_len=4096 -timeout="$TIMEOUT" -print_final_stats=1 -artifact_prefix="build/fuzz/$name-" \
-    "$work" >"$log" 2>&1; then result=ok; else result="FINDING (see $log)"; failed+=("$name"); fi
+    "$work" >"$log" 2>&1; then
+    result=ok
+  else
+    rc=$?
+    # 72: libFuzzer's -interrupted_exitcode (stopped by SIGINT, e.g. for time): not a finding.
+    if [ $rc = 72 ]; then result="interrupted (SIGINT), no finding"; else result="FINDING (see $log)"; failed+=("$name"); fi
+  fi
   secs=$(($(date +%s) - start))
   execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$log" | tail -1)
   # Keep only inputs that add coverage to the committed corpus.

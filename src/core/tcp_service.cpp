@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include "core/heap_trim.hpp"
 #include "core/log.hpp"
 #include "core/metrics.hpp"
 #include "core/runtime.hpp"
@@ -118,9 +119,11 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
       auto pass = std::make_shared<Gate::Pass>(gate.enter());
       if (!*pass) co_return;
       accepted.inc();
+      heap_trim().opened();
       auto id = next_id++;
       asio::co_spawn(io, handler(std::move(sock), id), [self, pass, id, key = *slot](std::exception_ptr e) {
         self->release(key);
+        heap_trim().closed();
         if (!e) return;
         try {
           std::rethrow_exception(e);

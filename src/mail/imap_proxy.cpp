@@ -10,7 +10,6 @@
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_base.hpp"
 #include "net/conn.hpp"
-#include "net/conn_relay.hpp"
 
 namespace mobix {
 
@@ -154,7 +153,10 @@ struct ImapProxy : mail::ProxyBase {
     const std::string ok = tag + " " + done + "\r\n";
     if (!co_await write_all(client, ok, t)) co_return;
     state = SessionState::relaying;
-    co_await relay_after_login(client, upstream, buf, ubuf, id, me.who.session.msisdn);
+    // The subscriber's record (its attributes, the account's secrets) is not kept while relaying.
+    const std::string msisdn = me.who.session.msisdn;
+    found = Refusal::no_session;
+    co_await relay_after_login(client, upstream, buf, ubuf, id, msisdn);
   }
 
   // The handset's commands before it logs in; true at LOGIN or AUTHENTICATE PLAIN (its default

@@ -14,7 +14,6 @@
 #include "mail/mail_profile.hpp"
 #include "mail/proxy_base.hpp"
 #include "net/conn.hpp"
-#include "net/conn_relay.hpp"
 #include "spine/session_view.hpp"
 
 namespace mobix {
@@ -102,7 +101,10 @@ struct Pop3Proxy : mail::ProxyBase {
                  me.profile.pop3->str(), me.profile.user);
     if (!co_await write_all(client, "+OK logged in\r\n", t)) co_return;
     state = SessionState::relaying;
-    co_await relay_after_login(client, upstream, buf, ubuf, id, me.who.session.msisdn);
+    // The subscriber's record (its attributes, the account's secrets) is not kept while relaying.
+    const std::string msisdn = me.who.session.msisdn;
+    found = Refusal::no_session;
+    co_await relay_after_login(client, upstream, buf, ubuf, id, msisdn);
   }
 
   // Step 101: the handset's commands before PASS (its default USER is ignored: step 102 knows who

@@ -4,8 +4,8 @@
 
 #include "core/log.hpp"
 
-#include "net/conn_relay.hpp"
 #include "net/tls_context.hpp"
+#include "net/tunnel_leg.hpp"
 
 namespace mobix::mail {
 
@@ -128,6 +128,7 @@ asio::awaitable<void> ProxyBase::relay_after_login(net::Conn& client, net::Conn&
                                                    std::string& client_buf, std::string& upstream_buf,
                                                    std::uint64_t id, const std::string& msisdn) {
   const auto idle = std::chrono::seconds(cfg.idle_timeout);
+  const auto started = std::chrono::steady_clock::now();
   // Anything either side already sent past the login is forwarded first.
   if (!upstream_buf.empty()) {
     bool sent = co_await net::write_all(client, upstream_buf, idle);
@@ -137,17 +138,23 @@ asio::awaitable<void> ProxyBase::relay_after_login(net::Conn& client, net::Conn&
     bool sent = co_await net::write_all(upstream, client_buf, idle);
     if (!sent) co_return;
   }
-  auto bytes = co_await net::relay(client, upstream, idle, std::chrono::seconds(cfg.session_timeout));
-  if (bytes.timed_out) {
+  std::string().swap(client_buf);  // an idle relayed session keeps no buffer
+  std::string().swap(upstream_buf);
+  // Both legs plain TCP: splice(2), the bytes never enter user space; otherwise one buffer per
+  // thread. An idle session holds no buffer either way (issue 17 item 3).
+  auto bytes =
+      co_await net::splice(client.leg(), upstream.leg(), idle, std::chrono::seconds(cfg.session_timeout));
+  if (bytes.timed_out &&
+      std::chrono::steady_clock::now() - started >= std::chrono::seconds(cfg.session_timeout)) {
     failure("session_timeout").inc();
     spdlog::info("{} #{}: msisdn {} reached the session time limit of {} s", text.name, id, msisdn,
                  cfg.session_timeout);
   }
   std::string proto = text.name;
   auto help = "Bytes relayed by the " + proto + " proxy";
-  metrics().counter("mobix_mail_" + proto + "_bytes_total", help, "direction=\"down\"").inc(bytes.down);
-  metrics().counter("mobix_mail_" + proto + "_bytes_total", help, "direction=\"up\"").inc(bytes.up);
-  spdlog::info("{} #{}: done ({} bytes down, {} up)", text.name, id, bytes.down, bytes.up);
+  metrics().counter("mobix_mail_" + proto + "_bytes_total", help, "direction=\"down\"").inc(bytes.b_to_a);
+  metrics().counter("mobix_mail_" + proto + "_bytes_total", help, "direction=\"up\"").inc(bytes.a_to_b);
+  spdlog::info("{} #{}: done ({} bytes down, {} up)", text.name, id, bytes.b_to_a, bytes.a_to_b);
 }
 
 }  // namespace mobix::mail

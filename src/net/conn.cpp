@@ -2,13 +2,11 @@
 
 #include <stdexcept>
 
-#include <openssl/ssl.h>
-#include <openssl/x509.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 namespace mobix::net {
@@ -39,93 +37,86 @@ const char* to_string(TlsMode m) {
   return "none";
 }
 
+// The connection is a Leg: TLS runs on the socket itself (see tunnel_leg.hpp), so after a login
+// the proxies splice the two legs without a buffer of their own.
 struct Conn::Impl {
-  boost::beast::tcp_stream tcp;
-  std::unique_ptr<ssl::stream<boost::beast::tcp_stream&>> tls;
-  explicit Impl(tcp::socket s) : tcp(std::move(s)) {}
-  explicit Impl(const asio::any_io_executor& ex) : tcp(ex) {}
+  Leg leg;
+  explicit Impl(tcp::socket s) : leg(std::move(s)) {}
 };
 
-Conn::Conn(tcp::socket accepted) : impl_(std::make_unique<Impl>(std::move(accepted))) {
-  // Request/response protocols: Nagle plus delayed ACKs would stall small writes by ~40 ms.
-  error_code ignore;
-  impl_->tcp.socket().set_option(tcp::no_delay(true), ignore);
-}
-Conn::Conn(const asio::any_io_executor& ex) : impl_(std::make_unique<Impl>(ex)) {}
+Conn::Conn(tcp::socket accepted) : impl_(std::make_unique<Impl>(std::move(accepted))) {}
+Conn::Conn(const asio::any_io_executor& ex) : impl_(std::make_unique<Impl>(tcp::socket(ex))) {}
 Conn::~Conn() = default;
 
 bool Conn::secure() const {
-  return impl_->tls != nullptr;
+  return impl_->leg.tls();
 }
 tcp::socket& Conn::socket() {
-  return impl_->tcp.socket();
+  return impl_->leg.socket();
+}
+Leg& Conn::leg() {
+  return impl_->leg;
 }
 
 asio::awaitable<Conn::error_code> Conn::connect(const Endpoint& to, seconds timeout) {
-  tcp::resolver resolver(impl_->tcp.get_executor());
+  auto ex = socket().get_executor();
+  tcp::resolver resolver(ex);
   auto [rec, results] =
       co_await resolver.async_resolve(to.host, std::to_string(to.port), tcp::resolver::numeric_service, kUse);
   if (rec) co_return rec;
-  impl_->tcp.expires_after(timeout);
-  auto [cec, ep] = co_await impl_->tcp.async_connect(results, kUse);
-  if (!cec) {
-    error_code ignore;
-    impl_->tcp.socket().set_option(tcp::no_delay(true), ignore);
-  }
-  co_return cec;
+  boost::beast::tcp_stream stream(ex);  // its connect has a deadline
+  stream.expires_after(timeout);
+  auto [cec, ep] = co_await stream.async_connect(results, kUse);
+  if (cec) co_return cec;
+  socket() = stream.release_socket();
+  error_code ignore;
+  socket().set_option(tcp::no_delay(true), ignore);  // request/response: no Nagle stalls
+  socket().native_non_blocking(true, ignore);
+  co_return error_code{};
 }
 
 asio::awaitable<Conn::error_code> Conn::start_tls(ssl::context& ctx, const std::string& host, seconds timeout,
                                                   std::string& why) {
-  impl_->tls = std::make_unique<ssl::stream<boost::beast::tcp_stream&>>(impl_->tcp, ctx);
-  SSL* ssl_handle = impl_->tls->native_handle();
-  boost::system::error_code addr_ec;
-  asio::ip::make_address(host, addr_ec);
-  if (addr_ec) SSL_set_tlsext_host_name(ssl_handle, host.c_str());  // SNI is for names only (RFC 6066 3)
-  // Checks the DNS name or the IP address against the certificate (RFC 6125).
-  impl_->tls->set_verify_callback(ssl::host_name_verification(host));
-  impl_->tcp.expires_after(timeout);
-  auto [ec] = co_await impl_->tls->async_handshake(ssl::stream_base::client, kUse);
-  if (ec) {
-    long verify = SSL_get_verify_result(ssl_handle);
-    why = verify != X509_V_OK
-              ? std::string("certificate not trusted: ") + X509_verify_cert_error_string(verify)
-              : ec.message();
-  }
-  co_return ec;
+  const bool ok = co_await impl_->leg.connect_tls(ctx.native_handle(), host, timeout, why);
+  if (!ok) co_return make_error_code(asio::ssl::error::unspecified_system_error);
+  impl_->leg.tolerate_truncation();  // mail protocols end their own messages
+  co_return error_code{};
 }
 
 asio::awaitable<Conn::error_code> Conn::accept_tls(ssl::context& ctx, seconds timeout) {
-  impl_->tls = std::make_unique<ssl::stream<boost::beast::tcp_stream&>>(impl_->tcp, ctx);
-  impl_->tcp.expires_after(timeout);
-  auto [ec] = co_await impl_->tls->async_handshake(ssl::stream_base::server, kUse);
-  co_return ec;
+  std::string why;
+  const bool ok = co_await impl_->leg.accept_tls(ctx.native_handle(), timeout, why);
+  if (!ok) co_return make_error_code(asio::ssl::error::unspecified_system_error);
+  impl_->leg.tolerate_truncation();
+  co_return error_code{};
 }
 
 asio::awaitable<std::pair<Conn::error_code, std::size_t>> Conn::read_some(asio::mutable_buffer b,
                                                                           seconds timeout) {
-  impl_->tcp.expires_after(timeout);
-  if (impl_->tls) {
-    auto [ec, n] = co_await impl_->tls->async_read_some(b, kUse);
-    co_return std::pair{ec, n};
+  std::size_t n = 0;
+  // (Each co_await is its own statement: GCC 12 miscompiles one inside a condition or a ternary.)
+  const auto io = co_await impl_->leg.read_some(static_cast<char*>(b.data()), b.size(), n, timeout);
+  switch (io) {
+    case Leg::Io::done:
+      co_return std::pair{error_code{}, n};
+    case Leg::Io::eof:
+      co_return std::pair{error_code(asio::error::eof), std::size_t{0}};
+    case Leg::Io::timed_out:
+      co_return std::pair{error_code(boost::beast::error::timeout), std::size_t{0}};
+    default:
+      co_return std::pair{error_code(asio::error::connection_reset), std::size_t{0}};
   }
-  auto [ec, n] = co_await impl_->tcp.async_read_some(b, kUse);
-  co_return std::pair{ec, n};
 }
 
 asio::awaitable<Conn::error_code> Conn::write(asio::const_buffer b, seconds timeout) {
-  impl_->tcp.expires_after(timeout);
-  if (impl_->tls) {
-    auto [ec, n] = co_await asio::async_write(*impl_->tls, b, kUse);
-    co_return ec;
-  }
-  auto [ec, n] = co_await asio::async_write(impl_->tcp, b, kUse);
-  co_return ec;
+  const bool sent = co_await impl_->leg.write_all(static_cast<const char*>(b.data()), b.size(), timeout);
+  if (sent) co_return error_code{};
+  if (impl_->leg.is_open()) co_return error_code(boost::beast::error::timeout);
+  co_return error_code(asio::error::connection_reset);
 }
 
 void Conn::shutdown_send() {
-  error_code ignore;
-  impl_->tcp.socket().shutdown(impl_->tls ? tcp::socket::shutdown_both : tcp::socket::shutdown_send, ignore);
+  impl_->leg.shutdown_send();  // TLS: our close_notify, then the FIN
 }
 
 asio::awaitable<UpstreamOpen> open_upstream(Conn& c, const Endpoint& to, TlsMode mode, ssl::context& ctx,
@@ -141,8 +132,7 @@ asio::awaitable<UpstreamOpen> open_upstream(Conn& c, const Endpoint& to, TlsMode
 }
 
 void Conn::close() {
-  error_code ignore;
-  impl_->tcp.socket().close(ignore);
+  impl_->leg.close();
 }
 
 asio::awaitable<bool> read_at_least(Conn& c, std::string& buf, std::size_t n, std::chrono::seconds timeout) {

@@ -1,8 +1,8 @@
 #pragma once
 // One line-oriented connection (below the roles): an accepted client connection (a handset, a relay
 // signal sender) or an outgoing one (the subscriber's mail server, an SMTP peer), plain TCP or TLS (implicit,
-// or upgraded by STARTTLS/STLS). Every operation has its own timeout. The TLS machinery stays in conn.cpp so
-// the proxies compile without the OpenSSL headers.
+// or upgraded by STARTTLS/STLS). Every operation has its own timeout. It is a Leg underneath (TLS on the
+// socket, no buffers of its own while idle), so the OpenSSL headers stay out of the proxies.
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -16,6 +16,7 @@
 
 #include "core/net.hpp"
 #include "net/tls_context.hpp"
+#include "net/tunnel_leg.hpp"
 
 namespace boost::asio::ssl {
 class context;
@@ -49,16 +50,19 @@ class Conn {
                                                seconds timeout, std::string& why);
   /// TLS server handshake on an accepted connection (the relay's callback port).
   boost::asio::awaitable<error_code> accept_tls(boost::asio::ssl::context& ctx, seconds timeout);
+  /// Errors: boost::beast::error::timeout when nothing came in `timeout`, asio::error::eof at the
+  /// peer's end of data, connection_reset for anything else.
   boost::asio::awaitable<std::pair<error_code, std::size_t>> read_some(boost::asio::mutable_buffer b,
                                                                        seconds timeout);
   boost::asio::awaitable<error_code> write(boost::asio::const_buffer b, seconds timeout);
-  /// Signals end of data. Plain TCP: half-close (FIN). TLS: the whole connection is closed,
-  /// because a TLS half-close would wait for the peer's close_notify.
+  /// Signals end of data: a half-close (FIN; on TLS after our close_notify). Reading goes on.
   void shutdown_send();
   /// Closes the socket: pending operations end with an error.
   void close();
   bool secure() const;
   boost::asio::ip::tcp::socket& socket();
+  /// The connection itself, for `splice` once a proxy only relays bytes (tunnel_leg.hpp).
+  Leg& leg();
 
  private:
   struct Impl;

@@ -218,11 +218,16 @@ asio::awaitable<std::optional<std::string>> Leg::read_line(std::string& buf, std
 }
 
 asio::awaitable<bool> Leg::write_all(const std::string& data, seconds timeout) {
+  const bool sent = co_await write_all(data.data(), data.size(), timeout);
+  co_return sent;
+}
+
+asio::awaitable<bool> Leg::write_all(const char* p, std::size_t len, seconds timeout) {
   const auto deadline = Clock::now() + timeout;
   std::size_t done = 0;
-  while (done < data.size()) {
+  while (done < len) {
     std::size_t n = 0;
-    auto r = write(data.data() + done, data.size() - done, n);
+    auto r = write(p + done, len - done, n);
     if (r == Io::done) {
       done += n;
     } else if (r == Io::want_read || r == Io::want_write) {
@@ -232,6 +237,20 @@ asio::awaitable<bool> Leg::write_all(const std::string& data, seconds timeout) {
     }
   }
   co_return true;
+}
+
+asio::awaitable<Leg::Io> Leg::read_some(char* p, std::size_t cap, std::size_t& n, seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  for (;;) {
+    auto r = read(p, cap, n);
+    if (r != Io::want_read && r != Io::want_write) co_return r;
+    const bool ready = co_await wait(r, deadline);
+    if (!ready) co_return is_open() ? Io::timed_out : Io::failed;
+  }
+}
+
+void Leg::tolerate_truncation() {
+  if (ssl_) SSL_set_options(ssl_, SSL_OP_IGNORE_UNEXPECTED_EOF);
 }
 
 asio::awaitable<bool> Leg::leave_tls(std::string& before, std::size_t max, seconds timeout) {
@@ -296,6 +315,13 @@ void arm(const std::shared_ptr<Watch>& w) {
   });
 }
 
+// A leg closed while a pump waited on it (by the watch, or from outside: a mail session whose
+// access session ended) ends the other leg too, so neither pump waits for its idle limit.
+void end_both(Leg& from, Leg& to) {
+  from.close();
+  to.close();
+}
+
 asio::awaitable<void> pump(Leg& from, Leg& to, Watch& w, std::uint64_t& bytes) {
   std::string rest;  // what `to` could not take yet (t_buffer is shared by every tunnel)
   for (;;) {
@@ -304,7 +330,10 @@ asio::awaitable<void> pump(Leg& from, Leg& to, Watch& w, std::uint64_t& bytes) {
     if (r == Leg::Io::want_read || r == Leg::Io::want_write) {
       auto type = r == Leg::Io::want_read ? tcp::socket::wait_read : tcp::socket::wait_write;
       auto [ec] = co_await from.socket().async_wait(type, kUse);
-      if (ec || !from.is_open()) co_return;  // closed by the watch or by the other direction
+      if (ec || !from.is_open()) {  // closed by the watch or from outside
+        end_both(from, to);
+        co_return;
+      }
       continue;
     }
     if (r == Leg::Io::eof) {
@@ -341,7 +370,10 @@ asio::awaitable<void> pump(Leg& from, Leg& to, Watch& w, std::uint64_t& bytes) {
       }
       auto type = wr == Leg::Io::want_read ? tcp::socket::wait_read : tcp::socket::wait_write;
       auto [ec] = co_await to.socket().async_wait(type, kUse);
-      if (ec || !to.is_open()) co_return;
+      if (ec || !to.is_open()) {
+        end_both(from, to);
+        co_return;
+      }
     }
     if (own) std::string().swap(rest);  // an idle tunnel keeps no buffer
   }
@@ -389,7 +421,10 @@ asio::awaitable<void> pump_spliced(Leg& from, Leg& to, Watch& w, std::uint64_t& 
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) {  // nothing to read (the pipe is empty)
       give_pipe(*pipe, true);
       auto [ec] = co_await from.socket().async_wait(tcp::socket::wait_read, kUse);
-      if (ec || !from.is_open()) co_return;
+      if (ec || !from.is_open()) {
+        end_both(from, to);
+        co_return;
+      }
       continue;
     }
     if (n <= 0) {
@@ -415,6 +450,7 @@ asio::awaitable<void> pump_spliced(Leg& from, Leg& to, Watch& w, std::uint64_t& 
       if (m < 0 && errno == EAGAIN) {
         auto [ec] = co_await to.socket().async_wait(tcp::socket::wait_write, kUse);
         if (!ec && to.is_open()) continue;
+        end_both(from, to);
       } else {
         from.reset();
         to.reset();

@@ -23,6 +23,8 @@ namespace mobix::net {
 class Leg {
  public:
   using seconds = std::chrono::seconds;
+  /// What a read or write did; `timed_out` only from the awaitable calls.
+  enum class Io { done, want_read, want_write, eof, failed, timed_out };
   explicit Leg(boost::asio::ip::tcp::socket s);
   ~Leg();
   Leg(const Leg&) = delete;
@@ -38,6 +40,12 @@ class Leg {
   boost::asio::awaitable<std::optional<std::string>> read_line(std::string& buf, std::size_t max,
                                                                seconds timeout);
   boost::asio::awaitable<bool> write_all(const std::string& data, seconds timeout);
+  boost::asio::awaitable<bool> write_all(const char* p, std::size_t len, seconds timeout);
+  /// Up to `cap` octets as soon as any arrive (`done`, `n` > 0), or eof, failed or timed_out.
+  boost::asio::awaitable<Io> read_some(char* p, std::size_t cap, std::size_t& n, seconds timeout);
+  /// A TCP close without close_notify reads as EOF instead of a failure: for protocols that end
+  /// their own messages (POP3, IMAP, SMTP), where servers often skip the close_notify.
+  void tolerate_truncation();
   /// Leaves TLS but keeps the TCP connection: sends our close_notify, reads what the peer still
   /// sends up to its close_notify (into `before`, at most `max` octets), then the leg is plain TCP.
   /// Both ends call it (tls_passthrough tunnels: what follows is TLS end to end already).
@@ -45,7 +53,6 @@ class Leg {
   bool tls() const { return ssl_ != nullptr; }
 
   /// Non-blocking primitives for `splice`.
-  enum class Io { done, want_read, want_write, eof, failed };
   Io read(char* p, std::size_t cap, std::size_t& n);
   Io write(const char* p, std::size_t len, std::size_t& n);
   /// End of data this way: FIN, after a close_notify on TLS. Reading goes on.
