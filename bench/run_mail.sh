@@ -18,7 +18,7 @@ MESSAGES=${2:-1000}
 LOGINS=${3:-300}
 HOLD=${4:-2000}
 B=build/release
-MOBIX=$PWD/$B/apps/mobix/mobix
+MOBIX=${MOBIX:-$PWD/$B/apps/mobix/mobix}  # MOBIX=... measures another build (e.g. an earlier commit)
 [ -x "$MOBIX" ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
 for p in dovecot-pop3d dovecot-imapd nginx-light libnginx-mod-mail freeradius-utils; do
   dpkg -s $p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null
@@ -219,9 +219,12 @@ hold() { # SERVER PID -> "kb_before kb_held kb_after_close"
   sleep 2
   echo "$before $held $(rss_kb $2)"
 }
-log "# idle: server rss_kb_before rss_kb_held rss_kb_after_close"
+log "# idle: server rss_kb_before rss_kb_held rss_kb_after_close (wave 2: the same again, on the memory wave 1 left)"
 log "idle mobix $(hold mobix $MOBIX_PID)"
+log "wave2 mobix $(hold mobix $MOBIX_PID)"
+log "# mobix heap trims after the sessions closed: $(curl -fsS http://127.0.0.1:$P_ADMIN/metrics | awk '$1 == "mobix_heap_trims_total" {print $2}')"
 log "idle nginx $(hold nginx $NGINX_WORKER)"
+log "wave2 nginx $(hold nginx $NGINX_WORKER)"
 
 # ---- rows ----
 echo
@@ -246,6 +249,7 @@ for s in direct mobix nginx; do
   awk -v s=$s -v d=$direct50 '$1 == "pop3-login" && $2 == s {printf "| %s | %.3f ms | %.3f ms | +%.3f ms |\n", s, $3, $4, $3 - d}' "$raw"
 done
 echo
-echo "| idle logged-in POP3 sessions ($HOLD) | RSS growth per session | RSS after they closed (before → after) |"
-echo "| --- | --- | --- |"
-awk -v n=$HOLD '$1 == "idle" {printf "| %s | %.1f KiB | %d → %d KiB |\n", $2, ($4 - $3) / n, $3, $5}' "$raw"
+echo "| idle logged-in POP3 sessions ($HOLD) | RSS growth per session | RSS before → held → after they closed | a second wave: held → after |"
+echo "| --- | --- | --- | --- |"
+awk -v n=$HOLD '$1 == "idle" {row[$2] = sprintf("| %s | %.1f KiB | %d → %d → %d KiB", $2, ($4 - $3) / n, $3, $4, $5)}
+  $1 == "wave2" {w[$2] = sprintf(" | %d → %d KiB |", $4, $5)} END {for (s in row) print row[s] w[s]}' "$raw"

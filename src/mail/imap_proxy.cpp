@@ -108,55 +108,52 @@ struct ImapProxy : mail::ProxyBase {
     co_return std::nullopt;
   }
 
+  // TCP_NODELAY is set on both legs (net::Leg): Nagle stalls one-at-a-time RETR (ENVIRONMENT.md).
   asio::awaitable<void> session(tcp::socket sock, std::uint64_t id) {
-    boost::system::error_code ec;
-    auto peer = sock.remote_endpoint(ec);
-    if (ec) co_return;
-    auto client_ip = canonical(peer.address());
-    auto ip = client_ip.to_string();
-    sock.set_option(tcp::no_delay(true), ec);
-    net::Conn client(std::move(sock));
+    return run_session(*this, std::move(sock), id);
+  }
+
+  // Greeting, the handset's commands up to LOGIN/AUTHENTICATE, identification and the upstream
+  // login; true once logged in (the handset has its tagged OK), false when the session is over.
+  asio::awaitable<bool> log_in(mail::RelaySession& s, std::uint64_t id) {
+    auto& client = s.client;
     const auto t = std::chrono::seconds(cfg.imap_command_timeout);
     auto state = SessionState::admitting;
-    if (auto refused = admission(client_ip, id)) {
+    if (auto refused = admission(s.client_ip, id)) {
       auto reply = text.refusal(*refused, {});
       co_await write_all(client, reply, t);
-      co_return;
+      co_return false;
     }
     const std::string greeting = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] mobix IMAP proxy ready\r\n";
-    auto tracked = live.track(ip, [&client] { client.close(); });
-    if (!co_await write_all(client, greeting, t)) co_return;
+    if (!co_await write_all(client, greeting, t)) co_return false;
     state = SessionState::awaiting_login;
-    std::string buf, tag;  // `tag`: the handset's LOGIN/AUTHENTICATE, answered after the upstream login
-    bool login = co_await await_login(client, buf, tag, id, ip);
-    if (!login) co_return;
+    std::string tag;  // the handset's LOGIN/AUTHENTICATE, answered after the upstream login
+    bool login = co_await await_login(client, s.client_buf, tag, id, s.ip);
+    if (!login) co_return false;
     state = SessionState::identifying;
-    auto found = co_await identify_subscriber(ip, id, imap_login_profile);
+    auto found = co_await identify_subscriber(s.ip, id, imap_login_profile);
     std::optional<Refusal> refused;
     if (auto* r = std::get_if<Refusal>(&found)) refused = *r;
-    net::Conn upstream(io.get_executor());
-    std::string ubuf, done;
+    std::string done;
     if (!refused) {
       state = SessionState::opening_upstream;
-      refused = co_await open_and_login(upstream, ubuf, std::get<mail::Identified>(found), id, state, done);
+      refused = co_await open_and_login(s.upstream, s.upstream_buf, std::get<mail::Identified>(found), id,
+                                        state, done);
     }
     if (refused) {
       auto reply = refuse(*refused, id, std::string("while ") + mail::to_string(state), tag);
       co_await write_all(client, reply, t);
-      co_return;
+      co_return false;
     }
     const auto& me = std::get<mail::Identified>(found);
     logged_in.inc();
-    spdlog::info("imap #{}: {} is msisdn {}: logged in to {} as {}", id, ip, me.who.session.msisdn,
+    spdlog::info("imap #{}: {} is msisdn {}: logged in to {} as {}", id, s.ip, me.who.session.msisdn,
                  me.profile.imap->str(), me.profile.user);
+    s.msisdn = me.who.session.msisdn;
     // The upstream's tagged OK (with its CAPABILITY response code) answers the handset's command.
     const std::string ok = tag + " " + done + "\r\n";
-    if (!co_await write_all(client, ok, t)) co_return;
-    state = SessionState::relaying;
-    // The subscriber's record (its attributes, the account's secrets) is not kept while relaying.
-    const std::string msisdn = me.who.session.msisdn;
-    found = Refusal::no_session;
-    co_await relay_after_login(client, upstream, buf, ubuf, id, msisdn);
+    const bool sent = co_await write_all(client, ok, t);
+    co_return sent;
   }
 
   // The handset's commands before it logs in; true at LOGIN or AUTHENTICATE PLAIN (its default

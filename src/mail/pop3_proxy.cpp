@@ -59,52 +59,47 @@ struct Pop3Proxy : mail::ProxyBase {
   Counter& logged_in =
       metrics().counter("mobix_mail_pop3_logins_total", "POP3 logins made on a subscriber's behalf");
 
+  // TCP_NODELAY is set on both legs (net::Leg): Nagle stalls one-at-a-time RETR (ENVIRONMENT.md).
   asio::awaitable<void> session(tcp::socket sock, std::uint64_t id) {
-    boost::system::error_code ec;
-    auto peer = sock.remote_endpoint(ec);
-    if (ec) co_return;
-    auto client_ip = canonical(peer.address());
-    auto ip = client_ip.to_string();
-    sock.set_option(tcp::no_delay(true), ec);  // see ENVIRONMENT.md: Nagle stalls one-at-a-time RETR
-    net::Conn client(std::move(sock));
+    return run_session(*this, std::move(sock), id);
+  }
+
+  // Steps 101-104: greeting, the handset's commands up to PASS, identification and the upstream
+  // login; true once logged in (the handset has its +OK), false when the session is over.
+  asio::awaitable<bool> log_in(mail::RelaySession& s, std::uint64_t id) {
+    auto& client = s.client;
     const auto t = std::chrono::seconds(cfg.pop3_command_timeout);
     auto state = SessionState::admitting;
-    if (auto refused = admission(client_ip, id)) {
+    if (auto refused = admission(s.client_ip, id)) {
       auto reply = text.refusal(*refused, {});
       co_await write_all(client, reply, t);
-      co_return;
+      co_return false;
     }
-    auto tracked = live.track(ip, [&client] { client.close(); });
-    if (!co_await write_all(client, "+OK mobix POP3 proxy ready\r\n", t)) co_return;
+    if (!co_await write_all(client, "+OK mobix POP3 proxy ready\r\n", t)) co_return false;
     state = SessionState::awaiting_login;
-    std::string buf;  // what the handset sent past its PASS goes upstream after the login
-    bool pass = co_await await_pass(client, buf, id, ip);
-    if (!pass) co_return;
+    bool pass = co_await await_pass(client, s.client_buf, id, s.ip);
+    if (!pass) co_return false;
     state = SessionState::identifying;
-    auto found = co_await identify_subscriber(ip, id, pop3_profile);
+    auto found = co_await identify_subscriber(s.ip, id, pop3_profile);
     std::optional<Refusal> refused;
     if (auto* r = std::get_if<Refusal>(&found)) refused = *r;
-    net::Conn upstream(io.get_executor());
-    std::string ubuf;
     if (!refused) {
       state = SessionState::opening_upstream;
-      refused = co_await open_and_login(upstream, ubuf, std::get<mail::Identified>(found), id, state);
+      refused =
+          co_await open_and_login(s.upstream, s.upstream_buf, std::get<mail::Identified>(found), id, state);
     }
     if (refused) {
       auto reply = refuse(*refused, id, std::string("while ") + mail::to_string(state));
       co_await write_all(client, reply, t);
-      co_return;
+      co_return false;
     }
     const auto& me = std::get<mail::Identified>(found);
     logged_in.inc();
-    spdlog::info("pop3 #{}: {} is msisdn {}: logged in to {} as {}", id, ip, me.who.session.msisdn,
+    spdlog::info("pop3 #{}: {} is msisdn {}: logged in to {} as {}", id, s.ip, me.who.session.msisdn,
                  me.profile.pop3->str(), me.profile.user);
-    if (!co_await write_all(client, "+OK logged in\r\n", t)) co_return;
-    state = SessionState::relaying;
-    // The subscriber's record (its attributes, the account's secrets) is not kept while relaying.
-    const std::string msisdn = me.who.session.msisdn;
-    found = Refusal::no_session;
-    co_await relay_after_login(client, upstream, buf, ubuf, id, msisdn);
+    s.msisdn = me.who.session.msisdn;
+    const bool sent = co_await write_all(client, "+OK logged in\r\n", t);
+    co_return sent;
   }
 
   // Step 101: the handset's commands before PASS (its default USER is ignored: step 102 knows who

@@ -124,9 +124,12 @@ asio::awaitable<std::variant<Identified, Refusal>> ProxyBase::identify_subscribe
   co_return Identified{std::move(*who), std::move(*profile)};
 }
 
-asio::awaitable<void> ProxyBase::relay_after_login(net::Conn& client, net::Conn& upstream,
-                                                   std::string& client_buf, std::string& upstream_buf,
-                                                   std::uint64_t id, const std::string& msisdn) {
+asio::awaitable<void> ProxyBase::relay_after_login(RelaySession& s, std::uint64_t id) {
+  auto& client = s.client;
+  auto& upstream = s.upstream;
+  auto& client_buf = s.client_buf;
+  auto& upstream_buf = s.upstream_buf;
+  const auto& msisdn = s.msisdn;
   const auto idle = std::chrono::seconds(cfg.idle_timeout);
   const auto started = std::chrono::steady_clock::now();
   // Anything either side already sent past the login is forwarded first.

@@ -72,6 +72,24 @@ struct Identified {
   MailProfile profile;
 };
 
+/// One POP3 or IMAP handset connection from accept to end: both connections and what crosses the
+/// login. It lives on the heap so that the login steps run in a coroutine of their own, whose frame
+/// (the subscriber's record, every step's temporaries) is freed before the long relay begins.
+struct RelaySession {
+  RelaySession(boost::asio::ip::tcp::socket s, boost::asio::ip::address address)
+      : client(std::move(s)),
+        upstream(client.socket().get_executor()),
+        client_ip(address),
+        ip(address.to_string()) {}
+  net::Conn client;
+  net::Conn upstream;
+  boost::asio::ip::address client_ip;
+  std::string ip;
+  std::string client_buf;    ///< what the handset sent past its login command
+  std::string upstream_buf;  ///< what the server sent past its login answer
+  std::string msisdn;        ///< once identified
+};
+
 /// What every mail proxy's sessions share: the config, the spine, the per-address failure limiter,
 /// the TLS context for the subscribers' servers, and the skeleton's steps.
 struct ProxyBase {
@@ -103,9 +121,21 @@ struct ProxyBase {
       std::string ip, std::uint64_t id, std::optional<MailProfile> (*profile_of)(const Subscriber&));
   /// Steps 105-106 after the login: what either side already sent past it is forwarded, then the
   /// stream is relayed both ways until both sides are done; bytes and the time limit are counted.
-  boost::asio::awaitable<void> relay_after_login(net::Conn& client, net::Conn& upstream,
-                                                 std::string& client_buf, std::string& upstream_buf,
-                                                 std::uint64_t id, const std::string& msisdn);
+  boost::asio::awaitable<void> relay_after_login(RelaySession& s, std::uint64_t id);
+  /// The whole of a POP3 or IMAP session: `log_in` (the protocol's steps up to a logged-in
+  /// upstream, true then) in its own frame, then the relay. The connection is tracked throughout, so
+  /// it closes when its access session ends.
+  template <typename Proxy>
+  boost::asio::awaitable<void> run_session(Proxy& proxy, boost::asio::ip::tcp::socket sock,
+                                           std::uint64_t id) {
+    boost::system::error_code ec;
+    auto peer = sock.remote_endpoint(ec);
+    if (ec) co_return;
+    auto s = std::make_unique<RelaySession>(std::move(sock), canonical(peer.address()));
+    auto tracked = live.track(s->ip, [c = &s->client] { c->close(); });
+    const bool logged_in = co_await proxy.log_in(*s, id);
+    if (logged_in) co_await relay_after_login(*s, id);
+  }
 };
 
 template <typename Proxy>
