@@ -4,8 +4,10 @@
 # session; mobix logs in on the subscriber's behalf) and through nginx's mail proxy (the tool an
 # operator would otherwise deploy; its auth_http answer names the same Dovecot), alternately, RUNS
 # rounds, one client (bench/mail_driver.py) for all three:
-#  1. POP3 pipelined RETR 1..N, POP3 one RETR at a time, IMAP FETCH 1:N BODY[]: seconds after login,
-#     ratios to direct (median of the per-round ratios), mobix CPU per message;
+#  1. POP3 pipelined RETR 1..N, POP3 one RETR at a time, IMAP FETCH 1:N BODY[], each REPEAT times on
+#     one connection (runs of about a second; nginx one-at-a-time once: its 44 ms stall per message
+#     would make a round last minutes): MB/s after the login, ratios to direct (median of the
+#     per-round ratios), mobix CPU per message;
 #  2. login overhead: p50/p99 of connect + greeting + USER/PASS, over LOGINS logins;
 #  3. memory per idle logged-in POP3 session: RSS growth of the proxy process over HOLD sessions,
 #     and what the process still holds after they closed.
@@ -13,10 +15,11 @@
 # Usage: bench/run_mail.sh [RUNS] [MESSAGES] [LOGINS] [HOLD]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${1:-5}
+RUNS=${1:-7}
 MESSAGES=${2:-1000}
 LOGINS=${3:-300}
-HOLD=${4:-2000}
+HOLD=${4:-5000}
+REPEAT=${REPEAT:-10}
 B=build/release
 MOBIX=${MOBIX:-$PWD/$B/apps/mobix/mobix}  # MOBIX=... measures another build (e.g. an earlier commit)
 [ -x "$MOBIX" ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
@@ -184,13 +187,15 @@ for s in direct mobix nginx; do # every path answers before anything is measured
 done
 
 log "# bench/run_mail.sh RUNS=$RUNS MESSAGES=$MESSAGES LOGINS=$LOGINS HOLD=$HOLD on $(nproc) cores, $(date -u), $(uname -r)"
-log "# round pattern server seconds bytes mobix_cpu_ticks"
+log "# round pattern server seconds bytes mobix_cpu_ticks (REPEAT=$REPEAT: bytes are what the run moved)"
 for round in $(seq 1 $RUNS); do
   for pattern in pop3-pipelined pop3-sequential imap-fetch; do
     for s in direct mobix nginx; do
       if [ $pattern = imap-fetch ]; then read -r port user pw <<<"$(imap_of $s)"; else read -r port user pw <<<"$(pop3_of $s)"; fi
+      repeat=$REPEAT
+      [ $s/$pattern = nginx/pop3-sequential ] && repeat=1
       before=$(ticks $MOBIX_PID)
-      out=$($DRIVE $pattern 127.0.0.1 $port $user $pw $MESSAGES $HANDSET)
+      out=$(REPEAT=$repeat $DRIVE $pattern 127.0.0.1 $port $user $pw $MESSAGES $HANDSET)
       log "$round $pattern $s $out $(($(ticks $MOBIX_PID) - before))"
     done
   done
@@ -230,15 +235,17 @@ log "wave2 nginx $(hold nginx $NGINX_WORKER)"
 echo
 echo "Raw output: \`${raw#$PWD/}\`"
 echo
-echo "| pattern ($MESSAGES × 20 KB) | direct Dovecot | mobix | nginx mail | mobix / direct | nginx / direct | mobix CPU per message |"
+echo "| pattern ($MESSAGES × 20 KB, ×$REPEAT per run) | direct Dovecot | mobix | nginx mail | mobix / direct | nginx / direct | mobix CPU per message |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
 for pattern in pop3-pipelined pop3-sequential imap-fetch; do
-  med() { awk -v p=$pattern -v s=$1 '$2 == p && $3 == s {print $4}' "$raw" | median; }
-  ratio() { # per-round direct seconds / server seconds, median
-    awk -v p=$pattern -v s=$1 '$2 == p && $3 == "direct" {d[$1] = $4} $2 == p && $3 == s {t[$1] = $4} END {for (r in t) print d[r] / t[r]}' "$raw" | median
+  rate() { awk -v p=$pattern -v s=$1 '$2 == p && $3 == s {print $5 / $4 / 1e6}' "$raw" | median; }
+  ratio() { # per round: the server's MB/s over direct's, median
+    awk -v p=$pattern -v s=$1 '$2 == p && $3 == "direct" {d[$1] = $5 / $4} $2 == p && $3 == s {t[$1] = $5 / $4}
+      END {for (r in t) print t[r] / d[r]}' "$raw" | median
   }
-  cpu=$(awk -v p=$pattern -v hz=$HZ -v n=$MESSAGES '$2 == p && $3 == "mobix" {print $6 * 1000 / hz / n}' "$raw" | median)
-  printf '| %s | %.3f s | %.3f s | %.3f s | %.2f× | %.2f× | %.3f ms |\n' $pattern "$(med direct)" "$(med mobix)" "$(med nginx)" \
+  # CPU per message: mobix ticks over the MESSAGES × REPEAT messages of its run
+  cpu=$(awk -v p=$pattern -v hz=$HZ -v n=$MESSAGES -v k=$REPEAT '$2 == p && $3 == "mobix" {print $6 * 1000 / hz / (n * k)}' "$raw" | median)
+  printf '| %s | %.0f MB/s | %.0f MB/s | %.1f MB/s | %.2f× | %.3f× | %.4f ms |\n' $pattern "$(rate direct)" "$(rate mobix)" "$(rate nginx)" \
     "$(ratio mobix)" "$(ratio nginx)" "$cpu"
 done
 echo
@@ -246,7 +253,7 @@ echo "| login (connect, greeting, USER/PASS), $LOGINS logins | p50 | p99 | p50 o
 echo "| --- | --- | --- | --- |"
 direct50=$(awk '$1 == "pop3-login" && $2 == "direct" {print $3}' "$raw")
 for s in direct mobix nginx; do
-  awk -v s=$s -v d=$direct50 '$1 == "pop3-login" && $2 == s {printf "| %s | %.3f ms | %.3f ms | +%.3f ms |\n", s, $3, $4, $3 - d}' "$raw"
+  awk -v s=$s -v d=$direct50 '$1 == "pop3-login" && $2 == s {printf "| %s | %.3f ms | %.3f ms | %+.3f ms |\n", s, $3, $4, $3 - d}' "$raw"
 done
 echo
 echo "| idle logged-in POP3 sessions ($HOLD) | RSS growth per session | RSS before → held → after they closed | a second wave: held → after |"

@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 
 #include "net/conn.hpp"
@@ -159,4 +160,78 @@ TEST(TunnelLeg, ResetCrossesBothProxies) {
     });
     EXPECT_EQ(c.done, 2);
   }
+}
+
+namespace {
+// x <-> a (relayed) b <-> z, both legs plain TCP: what net::splice does on its own.
+struct PlainPair {
+  asio::io_context io, side;
+  tcp::socket x{side}, z{side}, a_sock{io}, b_sock{io};
+  PlainPair() {
+    const tcp::endpoint any(asio::ip::make_address("127.0.0.1"), 0);
+    tcp::acceptor p1(io, any), p2(io, any);
+    x.connect(p1.local_endpoint());
+    a_sock = p1.accept();
+    b_sock.connect(p2.local_endpoint());
+    z = tcp::socket(side, tcp::v4(), p2.accept().release());
+    for (auto* s : {&x, &z}) {
+      timeval tv{5, 0};
+      setsockopt(s->native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+  }
+};
+}  // namespace
+
+// A mail session whose access session ended: its handset leg is closed from outside, and the
+// upstream leg must close too at once (not after the idle limit).
+TEST(Splice, ALegClosedFromOutsideEndsBoth) {
+  PlainPair p;
+  net::SpliceBytes bytes;
+  bool finished = false;
+  net::Leg a(std::move(p.a_sock)), b(std::move(p.b_sock));
+  asio::co_spawn(
+      p.io,
+      [&]() -> asio::awaitable<void> {
+        bytes = co_await net::splice(a, b, std::chrono::seconds(30), std::chrono::seconds(60));
+        finished = true;
+      },
+      asio::detached);
+  asio::steady_timer later(p.io, std::chrono::milliseconds(200));
+  later.async_wait([&a](boost::system::error_code) { a.close(); });
+  std::thread t([&p] { p.io.run(); });
+  asio::write(p.x, asio::buffer(std::string("before")));
+  char got[6];
+  asio::read(p.z, asio::buffer(got));
+  boost::system::error_code ec;
+  std::string rest;
+  asio::read(p.z, asio::dynamic_buffer(rest), ec);  // the upstream's side ends (SO_RCVTIMEO: 5 s)
+  t.join();
+  EXPECT_EQ(std::string(got, 6), "before");
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  EXPECT_TRUE(finished);
+  EXPECT_TRUE(bytes.zero_copy);
+  EXPECT_EQ(bytes.a_to_b, 6u);
+  EXPECT_FALSE(bytes.timed_out);
+}
+
+// Nothing either way for `idle`: both legs close and the splice says it timed out.
+TEST(Splice, IdleConnectionIsClosed) {
+  PlainPair p;
+  net::SpliceBytes bytes;
+  net::Leg a(std::move(p.a_sock)), b(std::move(p.b_sock));
+  asio::co_spawn(
+      p.io,
+      [&]() -> asio::awaitable<void> {
+        bytes = co_await net::splice(a, b, std::chrono::seconds(1), std::chrono::seconds(60));
+      },
+      asio::detached);
+  std::thread t([&p] { p.io.run(); });
+  boost::system::error_code ec1, ec2;
+  std::string r1, r2;
+  asio::read(p.x, asio::dynamic_buffer(r1), ec1);
+  asio::read(p.z, asio::dynamic_buffer(r2), ec2);
+  t.join();
+  EXPECT_TRUE(bytes.timed_out);
+  EXPECT_TRUE(ec1 == asio::error::eof || ec1 == asio::error::connection_reset) << ec1.message();
+  EXPECT_TRUE(ec2 == asio::error::eof || ec2 == asio::error::connection_reset) << ec2.message();
 }
