@@ -187,6 +187,7 @@ for s in direct mobix nginx; do # every path answers before anything is measured
 done
 
 log "# bench/run_mail.sh RUNS=$RUNS MESSAGES=$MESSAGES LOGINS=$LOGINS HOLD=$HOLD on $(nproc) cores, $(date -u), $(uname -r)"
+log "# mobix: $MOBIX, commit $(git -C "$(dirname "$MOBIX")" rev-parse --short HEAD 2>/dev/null || echo '?')"
 log "# round pattern server seconds bytes mobix_cpu_ticks (REPEAT=$REPEAT: bytes are what the run moved)"
 for round in $(seq 1 $RUNS); do
   for pattern in pop3-pipelined pop3-sequential imap-fetch; do
@@ -211,7 +212,7 @@ done
 hold() { # SERVER PID -> "kb_before kb_held kb_after_close"
   read -r port user pw <<<"$(pop3_of $1)"
   local before=$(rss_kb $2) fifo=$T/hold.$1
-  mkfifo $fifo
+  rm -f $fifo && mkfifo $fifo
   $DRIVE pop3-hold 127.0.0.1 $port $user $pw $HOLD $HANDSET <$fifo >$T/hold.$1.out &
   local driver=$!
   exec 7>$fifo
