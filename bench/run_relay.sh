@@ -55,6 +55,7 @@ gateway:
   address_range: "31699000000"
   signal_keys: [{id: 1, key_file: ../signal.key}]
   relay_ca_file: ../ca/ca.crt
+  max_legs_per_link: 10000  # IDLE tunnels to one server: 3 signals x the default 256 legs stopped at 768
   webhook_listen: 127.0.0.1:$P_WH
   webhook_cert_file: ../gateway.crt
   webhook_key_file: ../gateway.key
