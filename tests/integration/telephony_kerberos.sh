@@ -141,11 +141,17 @@ logged "refused a request from 127.0.0.1: replayed"
 kinit -l 5s -k -t "$K/mm.keytab" IPUI-00A1B2C3@$REALM
 capture "$T/token2"
 sleep 8
-before=$(outcome expired)
+# Expiry is judged at the ticket's end plus the skew, so the authenticator of an expired ticket is
+# always outside the skew too: MIT reports either (under load it once said clock_skew). Both are
+# right; the refusal must be one of them, counted under the reason it gives, and logged.
+before_expired=$(outcome expired) before_clock_skew=$(outcome clock_skew)
 code=$(curl -sS -o "$T/b" -w '%{http_code}' --cacert "$P/ca.crt" -H "Authorization: Negotiate $(cat "$T/token2")" "$IDB/IPUI-00A1B2C3")
-[ "$code" = 401 ] && grep -q expired "$T/b" || fail "an expired ticket was accepted ($code: $(cat "$T/b"))"
-[ "$(outcome expired)" = $((before + 1)) ] || fail "the expired ticket was not counted"
-logged "refused a request from 127.0.0.1: expired"
+reason=$(grep -o '"error":"[a-z_]*"' "$T/b" | cut -d'"' -f4 || true)
+[ "$code" = 401 ] && [[ $reason == expired || $reason == clock_skew ]] ||
+  fail "an expired ticket was accepted or refused for another reason ($code: $(cat "$T/b"))"
+before=before_$reason
+[ "$(outcome "$reason")" = $((${!before} + 1)) ] || fail "the expired ticket was not counted ($reason)"
+logged "refused a request from 127.0.0.1: $reason"
 pass "a replayed authenticator and an expired ticket are refused (401), counted and logged"
 
 # --- the mobility manager: device switched on through its base station ---
