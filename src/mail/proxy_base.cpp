@@ -131,7 +131,6 @@ asio::awaitable<void> ProxyBase::relay_after_login(RelaySession& s, std::uint64_
   auto& upstream_buf = s.upstream_buf;
   const auto& msisdn = s.msisdn;
   const auto idle = std::chrono::seconds(cfg.idle_timeout);
-  const auto started = std::chrono::steady_clock::now();
   // Anything either side already sent past the login is forwarded first.
   if (!upstream_buf.empty()) {
     bool sent = co_await net::write_all(client, upstream_buf, idle);
@@ -147,8 +146,7 @@ asio::awaitable<void> ProxyBase::relay_after_login(RelaySession& s, std::uint64_
   // thread. An idle session holds no buffer either way (issue 17 item 3).
   auto bytes =
       co_await net::splice(client.leg(), upstream.leg(), idle, std::chrono::seconds(cfg.session_timeout));
-  if (bytes.timed_out &&
-      std::chrono::steady_clock::now() - started >= std::chrono::seconds(cfg.session_timeout)) {
+  if (bytes.total_reached) {
     failure("session_timeout").inc();
     spdlog::info("{} #{}: msisdn {} reached the session time limit of {} s", text.name, id, msisdn,
                  cfg.session_timeout);

@@ -68,10 +68,7 @@ asio::awaitable<Conn::error_code> Conn::connect(const Endpoint& to, seconds time
   stream.expires_after(timeout);
   auto [cec, ep] = co_await stream.async_connect(results, kUse);
   if (cec) co_return cec;
-  socket() = stream.release_socket();
-  error_code ignore;
-  socket().set_option(tcp::no_delay(true), ignore);  // request/response: no Nagle stalls
-  socket().native_non_blocking(true, ignore);
+  impl_->leg.adopt(stream.release_socket());
   co_return error_code{};
 }
 

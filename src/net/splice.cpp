@@ -102,6 +102,7 @@ class Splicer : public std::enable_shared_from_this<Splicer> {
       auto now = Clock::now();
       if (now >= self->end_ || now - self->last_ >= self->idle_) {
         self->result_.timed_out = true;
+        self->result_.total_reached = now >= self->end_;
         self->ab_.from->close();
         self->ab_.to->close();
         return;

@@ -31,7 +31,12 @@ std::string openssl_error() {
 }
 }  // namespace
 
-Leg::Leg(tcp::socket s) : sock_(std::move(s)) {
+Leg::Leg(tcp::socket s) : sock_(s.get_executor()) {
+  adopt(std::move(s));
+}
+
+void Leg::adopt(tcp::socket s) {
+  sock_ = std::move(s);
   boost::system::error_code ignore;
   sock_.set_option(tcp::no_delay(true), ignore);
   sock_.native_non_blocking(true, ignore);

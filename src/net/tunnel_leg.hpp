@@ -26,6 +26,8 @@ class Leg {
   /// What a read or write did; `timed_out` only from the awaitable calls.
   enum class Io { done, want_read, want_write, eof, failed, timed_out };
   explicit Leg(boost::asio::ip::tcp::socket s);
+  /// Takes `s` as this leg's connection (one connected after the leg was made), set up as above.
+  void adopt(boost::asio::ip::tcp::socket s);
   ~Leg();
   Leg(const Leg&) = delete;
   Leg& operator=(const Leg&) = delete;
@@ -72,8 +74,9 @@ class Leg {
 
 struct SpliceBytes {
   std::uint64_t a_to_b = 0, b_to_a = 0;
-  bool timed_out = false;  ///< ended by `idle` without traffic or by `total`
-  bool zero_copy = false;  ///< both legs plain TCP: splice(2)
+  bool timed_out = false;      ///< ended by `idle` without traffic or by `total`
+  bool total_reached = false;  ///< of those, ended by `total`
+  bool zero_copy = false;      ///< both legs plain TCP: splice(2)
 };
 /// Copies both ways until both directions ended (EOF is passed on as a half-close, a reset or
 /// an error resets both legs), after `idle` without traffic, or after `total`.
