@@ -131,6 +131,10 @@ TEST(JobLeader, OneHolderAtATimeAndAReleaseHandsOver) {
   a.reset();
   ASSERT_TRUE(wait_for([&] { return b.held("expiry").has_value(); }));
   EXPECT_EQ(b.held("expiry")->epoch, epoch_a + 1);
+  // The lease shows in held() before the leader thread calls back: wait for the call, then make
+  // sure it came once.
+  EXPECT_TRUE(wait_for([&] { return gained_b.load() > 0; }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));  // a renewal (ttl/3) must not call again
   EXPECT_EQ(gained_b.load(), 1);
 }
 
