@@ -226,7 +226,7 @@ load() { # TRANSPORT(u1|t1) TARGET: prints "completed failed seconds"
   awk -F'|' -v s="$start" -v e="$end" '/Successful call/ {ok = $3 + 0} /Failed call/ {bad = $3 + 0}
     END {printf "%d %d %.2f\n", ok, bad, e - s}' "$T/sipp-load.log"
 }
-for transport in u1 t1; do
+for transport in ${TRANSPORTS:-u1 t1}; do
   (cd "$T" && sipp -sf "$SIPP_DIR/uas_register_call.xml" -i 127.0.0.1 -p "$UAS_PORT" -t "$transport" -nostdin \
     >"$T/sipp-uas.log" 2>&1) &
   UAS=$!
@@ -265,7 +265,7 @@ plain=$(grep '^setup ' "$raw" | sed 's/.*plain_p50_ms=\([0-9.]*\).*/\1/' | media
 plain90=$(grep '^setup ' "$raw" | sed 's/.*plain_p90_ms=\([0-9.]*\).*/\1/' | median)
 ccpu=$(grep '^setup ' "$raw" | sed 's/.*cpu_ms_per_call=\([0-9.]*\).*/\1/' | median)
 echo "| call set-up (INVITE → 200 OK), SIPp phone → two proxies with Kerberos keying → baresip, $CALLS calls | p50 $keyed ms, p90 $keyed90 ms | SIPp → the same baresip directly: p50 $plain ms, p90 $plain90 ms | +$(awk -v a="$keyed" -v b="$plain" 'BEGIN {printf "%.2f", a - b}') ms p50 | $ccpu CPU-ms per call (mobix) |"
-for transport in u1 t1; do
+for transport in ${TRANSPORTS:-u1 t1}; do
   name=$([ $transport = u1 ] && echo UDP || echo TCP)
   m=$(grep "^load .*transport=$transport " "$raw" | sed 's/.*mobix_per_s=\([0-9]*\).*/\1/' | median)
   d=$(grep "^load .*transport=$transport " "$raw" | sed 's/.*direct_per_s=\([0-9]*\).*/\1/' | median)

@@ -377,6 +377,7 @@ struct MobilityManagerConfig {
   std::uint32_t sip_per_source_per_minute = 600;
   std::uint32_t sip_per_source_burst = 60;
   std::uint32_t sip_tcp_idle_seconds = 600;
+  std::uint32_t sip_t1_ms = 500;  ///< RFC 3261 T1; Timers B, F and H are 64*T1
 };
 
 struct Config {

@@ -66,6 +66,12 @@ struct Call {
   std::int64_t started = 0;  ///< unix seconds, for the charge
   std::uint32_t ssrc = 0;
   MediaCounts media;
+  /// Whole seconds since media began; 0 for a call that never got that far.
+  std::int64_t talked_seconds() const {
+    if (talking_since == std::chrono::steady_clock::time_point{}) return 0;
+    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - talking_since)
+        .count();
+  }
   bool hung_up = false;  ///< the other side sent BYE
   // CANCEL (RFC 3261 9): a pending INVITE given up by its sender.
   bool cancelled = false;         ///< this side answered the INVITE it received 487 (its sender cancelled)

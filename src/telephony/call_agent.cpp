@@ -20,9 +20,9 @@ using udp = asio::ip::udp;
 
 namespace {
 
-// RFC 3261 17.1.1.2 and 17.1.2.2: retransmit from T1, doubling (capped at T2 but for INVITE), give
-// up after 64*T1.
-constexpr milliseconds kT1{500}, kT2{4000}, kGiveUp{32000}, kRinging{180000};
+// RFC 3261 17.1.1.2 and 17.1.2.2: retransmit from T1 (sip_t1_ms), doubling (capped at T2 but for
+// INVITE), give up after 64*T1 (Timers B, F and H). Timer C: a phone may ring for three minutes.
+constexpr milliseconds kT2{4000}, kRinging{180000};
 // The keys of each direction (RFC 4402's PRF input; distinct labels keep the two streams apart).
 constexpr const char* kCallerToCallee = "mobix srtp caller to callee";
 constexpr const char* kCalleeToCaller = "mobix srtp callee to caller";
@@ -74,6 +74,19 @@ CallAgent::CallAgent(asio::io_context& io, const MobilityManagerConfig& cfg, std
   };
   media_counts_ = {media("sent"),      media("received"),    media("foreign_source"),
                    media("malformed"), media("auth_failed"), media("replayed")};
+  // Read on the node's one I/O thread, where /metrics is rendered; zero once the agent is gone.
+  metrics().gauge_family(
+      "mobix_mm_call_legs", "Call legs in progress at the mobility manager, by side and state (seed 003)",
+      [this, alive = std::weak_ptr<int>(alive_)] {
+        std::map<std::string, double> by;
+        for (auto side : {CallSide::caller, CallSide::callee, CallSide::phone})
+          for (auto state : {CallState::inviting, CallState::answered, CallState::talking, CallState::ending})
+            by[std::string("side=\"") + to_string(side) + "\",state=\"" + to_string(state) + "\""] = 0;
+        if (!alive.expired())
+          for (const auto& [key, c] : calls_)
+            by[std::string("side=\"") + to_string(c->side) + "\",state=\"" + to_string(c->state) + "\""] += 1;
+        return std::vector<std::pair<std::string, double>>(by.begin(), by.end());
+      });
 }
 
 Counter& CallAgent::MediaCounters::refused(media::SrtpResult r) const {
@@ -266,8 +279,8 @@ asio::awaitable<bool> CallAgent::await_message(Call& c, milliseconds budget) {
 
 asio::awaitable<bool> CallAgent::await_ack(Call& c) {
   // The 200 OK again until the ACK (RFC 3261 13.3.1.4), at most 64*T1.
-  auto interval = kT1;
-  auto deadline = std::chrono::steady_clock::now() + kGiveUp;
+  auto interval = t1();
+  auto deadline = std::chrono::steady_clock::now() + 64 * t1();
   c.state = CallState::answered;
   while (c.state == CallState::answered && !c.hung_up && std::chrono::steady_clock::now() < deadline) {
     if (co_await await_message(c, interval)) {
@@ -277,7 +290,7 @@ asio::awaitable<bool> CallAgent::await_ack(Call& c) {
     }
     if (c.hung_up) break;
     send(c.last_response, c.signalling);
-    interval = std::min(interval * 2, kT2);
+    interval = std::min(interval * 2, std::max(kT2, t1()));
   }
   co_return c.state == CallState::talking;
 }
@@ -322,8 +335,8 @@ asio::awaitable<void> CallAgent::hang_up(Call& c) {
 
 asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const std::string& request,
                                                                  const std::string& cseq_method) {
-  auto interval = kT1;
-  auto deadline = std::chrono::steady_clock::now() + kGiveUp;
+  auto interval = t1();
+  auto deadline = std::chrono::steady_clock::now() + 64 * t1();
   bool provisional = false;
   send(request, c.signalling);
   // Over TCP nothing is retransmitted (RFC 3261 17.1.1.2); a closed connection is a transport error
@@ -334,7 +347,7 @@ asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const 
     // RFC 3261 9.1: a CANCEL only once the INVITE has a provisional answer; then the INVITE's final
     // answer (487, or a 200 that crossed it) ends the transaction as usual.
     if (c.cancel_requested && provisional && !c.cancel.empty() && !cancel_sent) {
-      deadline = std::chrono::steady_clock::now() + kGiveUp;
+      deadline = std::chrono::steady_clock::now() + 64 * t1();
       send(c.cancel, c.signalling);
       cancel_sent = true;
     }
@@ -356,7 +369,7 @@ asio::awaitable<std::optional<sip::Message>> CallAgent::transact(Call& c, const 
       continue;
     }
     if (!c.signalling.stream && (!provisional || cseq_method != "INVITE")) send(request, c.signalling);
-    interval = cseq_method == "INVITE" ? interval * 2 : std::min(interval * 2, kT2);
+    interval = cseq_method == "INVITE" ? interval * 2 : std::min(interval * 2, std::max(kT2, t1()));
   }
   co_return std::nullopt;
 }
@@ -408,7 +421,7 @@ void CallAgent::finish(std::shared_ptr<Call> c) {
   calls_.erase(c->call_id + "/" + c->local_tag);
   if (!c->uac) {  // the answer stays for the INVITE's late retransmissions (Timer H, 64*T1)
     auto key = c->call_id + "/" + c->remote_tag;
-    auto timer = std::make_shared<asio::steady_timer>(io_, kGiveUp);
+    auto timer = std::make_shared<asio::steady_timer>(io_, 64 * t1());
     timer->async_wait(
         [this, timer, key, alive = std::weak_ptr<int>(alive_), call = std::weak_ptr<Call>(c)](auto) {
           if (alive.expired()) return;
@@ -416,10 +429,7 @@ void CallAgent::finish(std::shared_ptr<Call> c) {
           if (it != invites_.end() && it->second == call.lock()) invites_.erase(it);
         });
   }
-  auto talked =
-      c->talking_since == std::chrono::steady_clock::time_point{}
-          ? 0
-          : std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now() - c->talking_since).count();
+  auto talked = c->talked_seconds();
   spdlog::info(
       "mobility_manager: call {} ({} side of {}) ended after {} s: {} SRTP packets sent, {} received, {} "
       "refused",

@@ -66,6 +66,10 @@ class CallAgent {
   boost::asio::awaitable<void> receive_loop();
   boost::asio::awaitable<void> serve_stream(tcp::socket socket);
   void close_stream(SipStream& s, const SipPeer& peer, const char* outcome, const std::string& detail);
+  /// More signalling waits on the UDP socket than the I/O thread keeps up with (overload).
+  bool udp_backlogged() const;
+  /// Holds a SIP connection's next read while the UDP socket is backlogged, at most kMaxPause.
+  boost::asio::awaitable<void> hold_while_backlogged(SipStream& s);
   void send(const std::string& text, const SipPeer& to);
   void on_message(std::string_view text, const SipPeer& from);
   void on_invite(const sip::Message& m, const SipPeer& from);
@@ -106,6 +110,7 @@ class CallAgent {
   /// INVITE must use.
   std::string prepare_cancel(Call& c, const std::string& uri) const;
   static void count(const std::string& name, const std::string& outcome);
+  std::chrono::milliseconds t1() const { return std::chrono::milliseconds(cfg_.sip_t1_ms); }
 
   boost::asio::io_context& io_;
   const MobilityManagerConfig& cfg_;

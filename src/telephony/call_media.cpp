@@ -151,19 +151,20 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
         sip::build_sdp(local.host, phone_leg->rtp.local_endpoint().port(),
                        static_cast<std::uint64_t>(c->started), phone_leg->sdes));
     send(phone_leg->last_response, phone_leg->signalling);
-    if (!co_await await_ack(*phone_leg)) {
+    bool acknowledged = co_await await_ack(*phone_leg);
+    // A BYE before the ACK (the ACK lost over UDP) still proves the phone had the answer: it hung up.
+    if (!acknowledged && !phone_leg->hung_up) {
       co_await hang_up(*c);
       co_return end(fail(502, "phone_gone", "the caller's phone did not acknowledge the answer"));
     }
-    co_await bridge(c, phone_leg);
+    if (acknowledged) co_await bridge(c, phone_leg);
     if (!phone_leg->hung_up && !stopping_) co_await hang_up(*phone_leg);
   } else {
     co_await talk(c, seconds(std::min(talk_seconds, cfg_.max_call_seconds)));
   }
   if (!c->hung_up && !stopping_) co_await hang_up(*c);
   count("mobix_mm_calls_total", "completed");
-  auto talked =
-      std::chrono::duration_cast<seconds>(std::chrono::steady_clock::now() - c->talking_since).count();
+  auto talked = c->talked_seconds();
   json body{{"call_id", c->call_id},
             {"callee", callee},
             {"seconds", talked},

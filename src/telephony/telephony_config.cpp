@@ -59,6 +59,11 @@ constexpr KeySpec kMmKeys[] = {
      "a SIP connection with nothing sent for this long is closed (a phone registered over it re-registers "
      "sooner)",
      10, 86400},
+    {"sip_t1_ms", "u32", "500",
+     "SIP's round-trip estimate T1 (RFC 3261 17.1.1.1): retransmissions start at T1, and a transaction or "
+     "an answer without ACK is given up after 64*T1; raise it on slow links, lower it only where every "
+     "peer is near",
+     50, 10000},
 };
 constexpr SectionSpec kMm{
     "mobility_manager",
@@ -160,6 +165,7 @@ void parse_mobility_manager(Section& s, Config& c, const ConfigEnv& env) {
   m.sip_per_source_per_minute = s.u32("sip_per_source_per_minute");
   m.sip_per_source_burst = s.u32("sip_per_source_burst");
   m.sip_tcp_idle_seconds = s.u32("sip_tcp_idle_seconds");
+  m.sip_t1_ms = s.u32("sip_t1_ms");
   c.mobility_manager = m;
 }
 
