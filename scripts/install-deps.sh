@@ -37,6 +37,8 @@ PKGS=(
   # seed 003's Kerberos (MIT): the library and GSSAPI to build; a real KDC, kadmin.local and the
   # kinit/klist/kvno clients for the tests and the lab
   libkrb5-dev krb5-kdc krb5-admin-server krb5-user
+  # python-gssapi builds AP-REQs the way an independent SIP peer would (forged-caller and expired-ticket tests)
+  python3-gssapi
   # seed 003's secure calls: SIP parsed by libosip2, media protected by libsrtp2 (SRTP, RFC 3711);
   # baresip (a SIP/SRTP user agent) and SIPp (SIP load and scenarios) are independent peers
   libosip2-dev libsrtp2-dev baresip-core sip-tester

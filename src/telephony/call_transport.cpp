@@ -64,8 +64,9 @@ void CallAgent::start() {
   if (!ec) socket_.bind(local, ec);
   if (ec) throw_listen_error("mobility_manager.sip", at, ec);
   if (auto granted = enlarge_receive_buffer(socket_.native_handle()); granted < kUdpReceiveBuffer)
-    spdlog::warn("mobility_manager: the SIP UDP receive buffer is {} KiB, not {} KiB (raise net.core.rmem_max)",
-                 granted / 1024, kUdpReceiveBuffer / 1024);
+    spdlog::warn(
+        "mobility_manager: the SIP UDP receive buffer is {} KiB, not {} KiB (raise net.core.rmem_max)",
+        granted / 1024, kUdpReceiveBuffer / 1024);
   asio::co_spawn(io_, receive_loop(), asio::detached);
   // TCP on the port UDP got (the same number when sip_listen asks for an ephemeral one).
   stream_service_ = std::make_unique<TcpService>(
@@ -133,7 +134,8 @@ asio::awaitable<void> CallAgent::hold_while_backlogged(SipStream& s) {
   if (!udp_backlogged()) co_return;
   count("mobix_mm_sip_connections_total", "held_back");
   if (log_limit_.allow("tcp_held_back") >= 0)
-    spdlog::warn("mobility_manager: SIP connections held back: the UDP signalling queue is behind (overload)");
+    spdlog::warn(
+        "mobility_manager: SIP connections held back: the UDP signalling queue is behind (overload)");
   asio::steady_timer wait(io_);
   for (auto held = std::chrono::milliseconds(0); held < kMaxPause && s.is_open() && !stopping_;
        held += kPauseStep) {
