@@ -51,7 +51,10 @@ constexpr KeySpec kMmKeys[] = {
      "absent: no calls"},
     {"sip_peer", "endpoint", "",
      "where INVITEs for devices not represented here go (another mobility manager); absent: nowhere"},
-    {"max_calls", "u32", "1000", "calls in progress at once (beyond: 503)", 1, 1000000},
+    {"max_calls", "u32", "1000",
+     "call legs in progress at once (a call between two devices here is two legs, three or four with "
+     "their own phones; beyond: 503 too_many_calls)",
+     1, 1000000},
     {"max_call_seconds", "u32", "14400", "a call longer than this is hung up", 1, 86400},
     {"sip_per_source_per_minute", "u32", "600", "INVITEs per source address and minute", 1, 1000000},
     {"sip_per_source_burst", "u32", "60", "INVITEs a source may send at once", 1, 100000},
