@@ -227,7 +227,7 @@ load() { # TRANSPORT(u1|t1) TARGET: prints "completed failed seconds"
     END {printf "%d %d %.2f\n", ok, bad, e - s}' "$T/sipp-load.log"
 }
 for transport in ${TRANSPORTS:-u1 t1}; do
-  (cd "$T" && sipp -sf "$SIPP_DIR/uas_register_call.xml" -i 127.0.0.1 -p "$UAS_PORT" -t "$transport" -nostdin \
+  (cd "$T" && exec sipp -sf "$SIPP_DIR/uas_register_call.xml" -i 127.0.0.1 -p "$UAS_PORT" -t "$transport" -nostdin \
     >"$T/sipp-uas.log" 2>&1) &
   UAS=$!
   PIDS+=($UAS)

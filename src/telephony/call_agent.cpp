@@ -129,7 +129,15 @@ void CallAgent::on_message(std::string_view text, const SipPeer& from) {
     return true;
   };
   if (!m->is_request()) {  // to the request's sender: our tag is From's
-    if (!deliver(m->call_id() + "/" + m->from_tag())) count("mobix_mm_sip_requests_total", "stray_response");
+    auto key = m->call_id() + "/" + m->from_tag();
+    // A 2xx to an INVITE this side acknowledged already: its ACK was lost. Each 2xx gets an ACK
+    // (RFC 3261 13.2.2.4), whatever the call's coroutine is waiting for (a phone's own ACK, say).
+    if (auto it = calls_.find(key); it != calls_.end() && !it->second->ack.empty() &&
+                                    m->status() / 100 == 2 && m->cseq_method() == "INVITE") {
+      count("mobix_mm_sip_requests_total", "ack_repeated");
+      return send(it->second->ack, it->second->signalling);
+    }
+    if (!deliver(key)) count("mobix_mm_sip_requests_total", "stray_response");
     return;
   }
   auto method = m->method();

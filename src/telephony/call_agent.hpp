@@ -66,10 +66,11 @@ class CallAgent {
   boost::asio::awaitable<void> receive_loop();
   boost::asio::awaitable<void> serve_stream(tcp::socket socket);
   void close_stream(SipStream& s, const SipPeer& peer, const char* outcome, const std::string& detail);
-  /// More signalling waits on the UDP socket than the I/O thread keeps up with (overload).
-  bool udp_backlogged() const;
-  /// Holds a SIP connection's next read while the UDP socket is backlogged, at most kMaxPause.
-  boost::asio::awaitable<void> hold_while_backlogged(SipStream& s);
+  /// Why new SIP over TCP should wait (the UDP signalling queue is behind, or the call legs are
+  /// near max_calls), or null.
+  const char* overload() const;
+  /// Holds a SIP connection's next read while overload() says so, at most kMaxPause.
+  boost::asio::awaitable<void> hold_while_overloaded(SipStream& s);
   void send(const std::string& text, const SipPeer& to);
   void on_message(std::string_view text, const SipPeer& from);
   void on_invite(const sip::Message& m, const SipPeer& from);

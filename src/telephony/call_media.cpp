@@ -184,11 +184,9 @@ asio::awaitable<void> CallAgent::talk(std::shared_ptr<Call> c, seconds limit) {
   std::uint16_t seq = 0;
   std::uint32_t samples = 0;
   while (!c->hung_up && !stopping_ && std::chrono::steady_clock::now() - c->talking_since < limit) {
-    // A retransmitted 200 OK means our ACK was lost: acknowledge it again (RFC 3261 13.2.2.4). A BYE
-    // has set hung_up already (on_message).
-    for (; !c->inbox.empty(); c->inbox.pop_front())
-      if (!c->inbox.front().is_request() && c->inbox.front().status() / 100 == 2 && !c->ack.empty())
-        send(c->ack, c->signalling);
+    // Nothing in the inbox matters while talking: a BYE has set hung_up and a repeated 200 OK was
+    // acknowledged again as it came in (on_message).
+    c->inbox.clear();
     auto packet = media::build_rtp({0, seq == 0, seq, samples, c->ssrc}, tone(samples));
     if (c->send->protect(packet) == media::SrtpResult::ok) {
       boost::system::error_code ec;

@@ -236,11 +236,8 @@ asio::awaitable<void> CallAgent::bridge(std::shared_ptr<Call> a, std::shared_ptr
   }
   auto limit = since + std::chrono::seconds(cfg_.max_call_seconds);
   while (!a->hung_up && !b->hung_up && !stopping_ && std::chrono::steady_clock::now() < limit) {
-    // Repeated 200 OKs mean an ACK was lost: acknowledge them again (RFC 3261 13.2.2.4).
-    for (auto& leg : {a, b})
-      for (; !leg->inbox.empty(); leg->inbox.pop_front())
-        if (!leg->inbox.front().is_request() && leg->inbox.front().status() / 100 == 2 && !leg->ack.empty())
-          send(leg->ack, leg->signalling);
+    // A BYE on either leg sets hung_up; repeated 200 OKs were acknowledged as they came (on_message).
+    for (auto& leg : {a, b}) leg->inbox.clear();
     co_await await_message(*a, std::chrono::seconds(1));  // a BYE on either leg cancels a's wait
   }
   a->state = b->state = CallState::ending;

@@ -25,29 +25,14 @@ namespace {
 
 constexpr std::size_t kMaxMessage = 65535;            // what one UDP datagram can carry
 constexpr std::chrono::seconds kMessageDeadline{10};  // a started message completes within this
-// The UDP socket carries the signalling between proxies and from UDP phones. A burst the I/O thread
-// cannot take at once waits in its buffer instead of being dropped (each drop costs a retransmission
-// T1 later, and a call leg held that long).
-constexpr int kUdpReceiveBuffer = 4 << 20;
-// Overload (RFC 6357 5.3: over TCP, flow control pushes back): while more than this waits on the UDP
-// socket (about 50 datagrams), SIP connections are not read, so new calls wait in their senders'
-// TCP buffers and the calls in progress finish first. A pause ends after kMaxPause whatever the
-// queue, so a UDP flood delays phones on TCP but cannot stop them.
+// Overload (RFC 6357 5.3: over TCP, flow control pushes back). While more than kUdpBacklog waits on
+// the UDP socket (about 50 datagrams), or the call legs in progress reach 3/4 of max_calls, SIP
+// connections are not read: new calls wait in their senders' TCP buffers and the calls in progress
+// finish first. (A TCP client learns a call ended when its proxy answers the BYE; the legs behind it
+// end later, over UDP, so without this a fast client fills max_calls and everyone gets 503.) A pause
+// ends after kMaxPause whatever the load, so a UDP flood slows phones on TCP but cannot stop them.
 constexpr int kUdpBacklog = 64 << 10;
-constexpr std::chrono::milliseconds kPauseStep{2}, kMaxPause{50};
-
-/// The receive buffer size the kernel granted (SO_RCVBUFFORCE, when permitted, passes rmem_max).
-int enlarge_receive_buffer(int fd) {
-  int want = kUdpReceiveBuffer, got = 0;
-  socklen_t len = sizeof got;
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
-  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len);
-  if (got < want) {  // the kernel reports twice what it was asked for, within net.core.rmem_max
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want);
-    getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &got, &len);
-  }
-  return got;
-}
+constexpr std::chrono::milliseconds kPauseStep{5}, kMaxPause{500};
 
 bool only_line_ends(const std::string& buf) {
   return buf.find_first_not_of("\r\n") == std::string::npos;
@@ -63,10 +48,6 @@ void CallAgent::start() {
   socket_.open(local.protocol(), ec);
   if (!ec) socket_.bind(local, ec);
   if (ec) throw_listen_error("mobility_manager.sip", at, ec);
-  if (auto granted = enlarge_receive_buffer(socket_.native_handle()); granted < kUdpReceiveBuffer)
-    spdlog::warn(
-        "mobility_manager: the SIP UDP receive buffer is {} KiB, not {} KiB (raise net.core.rmem_max)",
-        granted / 1024, kUdpReceiveBuffer / 1024);
   asio::co_spawn(io_, receive_loop(), asio::detached);
   // TCP on the port UDP got (the same number when sip_listen asks for an ephemeral one).
   stream_service_ = std::make_unique<TcpService>(
@@ -122,26 +103,28 @@ asio::awaitable<void> CallAgent::receive_loop() {
   }
 }
 
-bool CallAgent::udp_backlogged() const {
+const char* CallAgent::overload() const {
+  if (calls_.size() * 4 >= cfg_.max_calls * 3ULL) return "call legs near max_calls";
   std::uint32_t mem[SK_MEMINFO_VARS] = {};
   socklen_t len = sizeof mem;
-  if (getsockopt(const_cast<udp::socket&>(socket_).native_handle(), SOL_SOCKET, SO_MEMINFO, mem, &len) != 0)
-    return false;
-  return mem[SK_MEMINFO_RMEM_ALLOC] > static_cast<std::uint32_t>(kUdpBacklog);
+  if (getsockopt(const_cast<udp::socket&>(socket_).native_handle(), SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+      mem[SK_MEMINFO_RMEM_ALLOC] > static_cast<std::uint32_t>(kUdpBacklog))
+    return "the UDP signalling queue is behind";
+  return nullptr;
 }
 
-asio::awaitable<void> CallAgent::hold_while_backlogged(SipStream& s) {
-  if (!udp_backlogged()) co_return;
+asio::awaitable<void> CallAgent::hold_while_overloaded(SipStream& s) {
+  auto why = overload();
+  if (!why) co_return;
   count("mobix_mm_sip_connections_total", "held_back");
   if (log_limit_.allow("tcp_held_back") >= 0)
-    spdlog::warn(
-        "mobility_manager: SIP connections held back: the UDP signalling queue is behind (overload)");
+    spdlog::warn("mobility_manager: SIP connections held back: {} (overload)", why);
   asio::steady_timer wait(io_);
   for (auto held = std::chrono::milliseconds(0); held < kMaxPause && s.is_open() && !stopping_;
        held += kPauseStep) {
     wait.expires_after(kPauseStep);
     co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (!udp_backlogged()) break;
+    if (!overload()) break;
   }
 }
 
@@ -190,7 +173,7 @@ asio::awaitable<void> CallAgent::serve_stream(tcp::socket socket) {
       case sip::FrameStatus::incomplete:
         break;
     }
-    co_await hold_while_backlogged(*stream);
+    co_await hold_while_overloaded(*stream);
     bool idle = only_line_ends(buf);
     auto [rec, n] = co_await stream->conn().read_some(
         asio::buffer(chunk), idle ? std::chrono::seconds(cfg_.sip_tcp_idle_seconds) : kMessageDeadline);
