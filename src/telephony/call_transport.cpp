@@ -33,6 +33,7 @@ constexpr std::chrono::seconds kMessageDeadline{10};  // a started message compl
 // ends after kMaxPause whatever the load, so a UDP flood slows phones on TCP but cannot stop them.
 constexpr int kUdpBacklog = 64 << 10;
 constexpr std::chrono::milliseconds kPauseStep{5}, kMaxPause{500};
+constexpr int kDrainBatch = 64;  // UDP datagrams taken at once (see receive_loop)
 
 bool only_line_ends(const std::string& buf) {
   return buf.find_first_not_of("\r\n") == std::string::npos;
@@ -100,6 +101,15 @@ asio::awaitable<void> CallAgent::receive_loop() {
     if (ec == asio::error::operation_aborted || !socket_.is_open()) co_return;
     if (ec) continue;
     on_message(std::string_view(buf).substr(0, n), SipPeer{from, nullptr});  // parse() copies it once
+    // Then what else is queued, up to kDrainBatch, before other work gets a turn: signalling goes
+    // ahead of media and of TCP reads, so a burst is taken before the kernel's buffer drops it.
+    for (int i = 0; i < kDrainBatch && socket_.is_open(); ++i) {
+      boost::system::error_code queued;
+      if (socket_.available(queued) == 0 || queued) break;  // FIONREAD: the next datagram's size
+      n = socket_.receive_from(asio::buffer(buf), from, 0, queued);
+      if (queued) break;
+      on_message(std::string_view(buf).substr(0, n), SipPeer{from, nullptr});
+    }
   }
 }
 
