@@ -12,7 +12,7 @@
 #  - a callee's 200 OK without the AP-REP: ACK, BYE, callee_not_authenticated
 #  - a callee that never answers: the INVITE repeated (Timer A), then no_answer
 #  - a caller's phone that never acknowledges: phone_gone
-#  - the UDP signalling queue behind (overload): SIP connections held back, and still answered
+#  - call legs near max_calls (overload): SIP connections held back, and still answered
 source "$(dirname "$0")/lib.sh"
 for b in krb5kdc kdb5_util kadmin.local kinit sipp; do command -v $b >/dev/null || fail "$b is not installed"; done
 /usr/bin/python3 -c 'import gssapi' 2>/dev/null || fail "python3-gssapi is not installed"
@@ -218,13 +218,3 @@ grown 1 "$before" "call_outcome phone_gone" || fail "phone_gone was not counted"
 logged "call from $A to $B failed: phone_gone (the caller's phone did not acknowledge the answer)"
 grown 1 "$bye_before" "sip_outcome bye" || fail "the callee's leg was not hung up (no BYE)"
 pass "a phone that never acknowledges its 200 OK: given up after 64*T1 as phone_gone, the callee's leg hung up (BYE), counted, logged"
-
-# --- overload: while the UDP signalling queue is behind, SIP connections are held back ---
-# mobix is stopped, 3,000 datagrams queue on its UDP socket and an OPTIONS on a TCP connection; once
-# it runs again the connection waits (up to 500 ms) for the queue and is then answered.
-before=$(metric 'mobix_mm_sip_connections_total{outcome="held_back"}')
-answer=$(tcp_options "$SERVE_PID") || fail "no answer on the held-back connection"
-[ "$answer" = "SIP/2.0 200 OK" ] || fail "the OPTIONS over TCP got: $answer"
-[ "$(metric 'mobix_mm_sip_connections_total{outcome="held_back"}')" -gt "$before" ] || fail "held_back was not counted"
-logged "SIP connections held back: the UDP signalling queue is behind (overload)"
-pass "overload: SIP over TCP held back while 3,000 datagrams waited on the UDP socket (counted, logged), then answered"
