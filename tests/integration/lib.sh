@@ -151,6 +151,21 @@ start_serve() {
   return 1
 }
 
+# make_test_cert DIR NAME: a private CA (DIR/ca.crt, ENVIRONMENT.md recipe) and a server certificate
+# DIR/NAME.crt + DIR/NAME.key it signed, for localhost and 127.0.0.1, valid two days.
+make_test_cert() {
+  local dir=$1 name=$2
+  mkdir -p "$dir"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/ca.key" -out "$dir/ca.crt" \
+    -days 2 -subj "/CN=mobix Test CA" -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign" 2>/dev/null || fail "openssl could not make the test CA"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$dir/$name.key" -out "$dir/$name.csr" \
+    -subj "/CN=localhost" 2>/dev/null || fail "openssl could not make the $name key"
+  printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" >"$dir/$name.ext"
+  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+    -out "$dir/$name.crt" -days 2 -extfile "$dir/$name.ext" 2>/dev/null || fail "openssl could not sign $name.crt"
+}
+
 # pg_as CMD...: runs a PostgreSQL server command as the postgres user when we are root (it refuses
 # to run as root), else as ourselves.
 pg_as() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

@@ -48,15 +48,9 @@ start_kdc() {
 start_kdc
 klist | grep -q "krbtgt/$REALM@$REALM" || fail "kinit gave no TGT: $(klist 2>&1)"
 
-# --- TLS for the initiating database (a private CA; ENVIRONMENT.md recipe) ---
+# --- TLS for the initiating database (a private CA) ---
 P=$T/pki
-mkdir -p "$P"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 2 \
-  -subj "/CN=Telephony Test CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/idb.key" -out "$P/idb.csr" -subj "/CN=localhost" 2>/dev/null
-printf "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n" > "$P/ext.cnf"
-openssl x509 -req -in "$P/idb.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial -out "$P/idb.crt" -days 2 \
-  -extfile "$P/ext.cnf" 2>/dev/null
+make_test_cert "$P" idb
 
 cat > "$T/mobix.yaml" <<Y
 node: telephony-test

@@ -40,13 +40,7 @@ for _ in $(seq 1 100); do kinit -k -t "$K/mm.keytab" $A@$REALM 2>/dev/null && br
 klist >/dev/null 2>&1 || fail "krb5kdc did not start: $(tail -3 "$K/kdc.out")"
 
 P=$T/pki
-mkdir -p "$P"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/ca.key" -out "$P/ca.crt" -days 2 \
-  -subj "/CN=Telephony Test CA" -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$P/idb.key" -out "$P/idb.csr" -subj "/CN=localhost" 2>/dev/null
-printf "subjectAltName=DNS:localhost\nextendedKeyUsage=serverAuth\n" >"$P/ext.cnf"
-openssl x509 -req -in "$P/idb.csr" -CA "$P/ca.crt" -CAkey "$P/ca.key" -CAcreateserial -out "$P/idb.crt" -days 2 \
-  -extfile "$P/ext.cnf" 2>/dev/null
+make_test_cert "$P" idb
 
 cat >"$T/mobix.yaml" <<Y
 node: sip-errors-test
@@ -114,25 +108,15 @@ else fail "the expired ticket was counted under neither expired nor clock_skew";
 logged "INVITE from 127.0.0.1 for $B refused with 403: $reason"
 pass "Kerberos in the INVITE: a ticket for another device (wrong_callee), another caller's ticket (caller_mismatch), a ticket run out ($reason): 403, counted, logged"
 
-tcp_options() { # [STOP_PID]: an OPTIONS on a new TCP connection; prints the answer's status line.
-  # With STOP_PID, that process is stopped while 3,000 datagrams queue on its UDP socket and the
-  # OPTIONS is sent, then continued.
+tcp_options() { # an OPTIONS on a new TCP connection; prints the answer's status line.
   /usr/bin/python3 -c '
-import os, signal, socket, sys
-port, pid = int(sys.argv[1]), int(sys.argv[2] or 0)
-t = socket.create_connection(("127.0.0.1", port)); t.settimeout(10)
-if pid: os.kill(pid, signal.SIGSTOP)
-try:
-    if pid:
-        u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        for _ in range(3000): u.sendto(b"not sip", ("127.0.0.1", port))
-    me = "127.0.0.1:%d" % t.getsockname()[1]
-    t.sendall(("OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-held\r\n"
-               "From: <sip:probe@127.0.0.1>;tag=h1\r\nTo: <sip:probe@127.0.0.1>\r\nCall-ID: held-back\r\n"
-               "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" % me).encode())
-finally:
-    if pid: os.kill(pid, signal.SIGCONT)
-print(t.recv(65535).decode().split("\r\n")[0])' "$SIP_PORT" "${1:-}"
+import socket, sys
+t = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); t.settimeout(10)
+me = "127.0.0.1:%d" % t.getsockname()[1]
+t.sendall(("OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP %s;branch=z9hG4bK-held\r\n"
+           "From: <sip:probe@127.0.0.1>;tag=h1\r\nTo: <sip:probe@127.0.0.1>\r\nCall-ID: held-back\r\n"
+           "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n" % me).encode())
+print(t.recv(65535).decode().split("\r\n")[0])' "$SIP_PORT"
 }
 
 # --- 200 OKs never acknowledged fill max_calls (3): a fourth call is refused 503 ---
