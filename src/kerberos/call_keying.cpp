@@ -110,27 +110,49 @@ std::unique_ptr<CallContext> CallInitiator::finish(const std::string& reply_toke
 // ---- CallAcceptor ----
 
 struct CallAcceptor::Impl {
-  gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
-  ~Impl() {
-    OM_uint32 m = 0;
-    if (cred != GSS_C_NO_CREDENTIAL) gss_release_cred(&m, &cred);
-  }
+  std::shared_ptr<KeyTable> keys;
 };
 
-CallAcceptor::CallAcceptor(const std::string& keytab) : impl_(new Impl) {
-  impl_->cred = acceptor_cred(keytab);
-}
+/// An acceptor credential that holds only one principal's keys, for one accept on this thread.
+class CalleeCredential {
+ public:
+  CalleeCredential(const std::string& callee, const PrincipalKeys& keys)
+      : keytab_(ctx_, callee, keys), cred_(acceptor_cred(keytab_.name())) {}
+  ~CalleeCredential() {
+    OM_uint32 m = 0;
+    gss_release_cred(&m, &cred_);  // before the keytab it reads from is emptied
+  }
+  CalleeCredential(const CalleeCredential&) = delete;
+  CalleeCredential& operator=(const CalleeCredential&) = delete;
+  gss_cred_id_t get() const { return cred_; }
+
+ private:
+  Context ctx_;
+  ThreadKeytab keytab_;
+  gss_cred_id_t cred_;
+};
+
+CallAcceptor::CallAcceptor(std::shared_ptr<KeyTable> keys) : impl_(new Impl{std::move(keys)}) {}
 CallAcceptor::~CallAcceptor() = default;
 
-std::variant<CallAcceptor::Accepted, CallAcceptor::Refused> CallAcceptor::accept(const std::string& token) {
+std::variant<CallAcceptor::Accepted, CallAcceptor::Refused> CallAcceptor::accept(const std::string& token,
+                                                                                 const std::string& callee) {
   auto raw = base64_decode(token);
   if (raw.empty()) return Refused{AcceptRefusal::malformed, "not base64"};
+  auto keys = impl_->keys->keys_of(callee);
+  if (!keys) return Refused{AcceptRefusal::wrong_service, "no key for " + callee};
+  std::unique_ptr<CalleeCredential> cred;
+  try {
+    cred = std::make_unique<CalleeCredential>(callee, *keys);
+  } catch (const KerberosError& e) {
+    return Refused{AcceptRefusal::other, e.what()};
+  }
   gss_buffer_desc in{raw.size(), raw.data()};
   auto context = std::make_unique<CallContext::Impl>();
   gss_name_t client = GSS_C_NO_NAME;
   gss_buffer_desc out{};
   OM_uint32 minor = 0, m2 = 0, flags = 0;
-  auto major = gss_accept_sec_context(&minor, &context->ctx, impl_->cred, &in, GSS_C_NO_CHANNEL_BINDINGS,
+  auto major = gss_accept_sec_context(&minor, &context->ctx, cred->get(), &in, GSS_C_NO_CHANNEL_BINDINGS,
                                       &client, nullptr, &out, &flags, nullptr, nullptr);
   std::variant<Accepted, Refused> result;
   if (major == GSS_S_COMPLETE && (flags & GSS_C_MUTUAL_FLAG)) {

@@ -48,10 +48,11 @@ class CallInitiator {
   std::unique_ptr<Impl> impl_;
 };
 
-/// The callee's side: accepts AP-REQs for any device key in a keytab (the mobility manager's).
+/// The callee's side: accepts an AP-REQ for the called device only, with that device's key from the
+/// mobility manager's keys.
 class CallAcceptor {
  public:
-  explicit CallAcceptor(const std::string& keytab);  ///< throws KerberosError
+  explicit CallAcceptor(std::shared_ptr<KeyTable> keys);
   ~CallAcceptor();
   CallAcceptor(const CallAcceptor&) = delete;
   CallAcceptor& operator=(const CallAcceptor&) = delete;
@@ -66,7 +67,8 @@ class CallAcceptor {
     AcceptRefusal why;
     std::string detail;
   };
-  std::variant<Accepted, Refused> accept(const std::string& token_base64);
+  /// A ticket for any other principal than `callee` ("name@REALM") is refused as wrong_service.
+  std::variant<Accepted, Refused> accept(const std::string& token_base64, const std::string& callee);
 
  private:
   struct Impl;

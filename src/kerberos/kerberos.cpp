@@ -14,25 +14,7 @@ namespace {
 // SPNEGO's mechanism (RFC 4178 section 3: 1.3.6.1.5.5.2).
 gss_OID_desc kSpnego{6, const_cast<char*>("\x2b\x06\x01\x05\x05\x02")};
 
-/// A krb5 context for the calling thread's work (krb5 contexts are not shared between threads).
-class Context {
- public:
-  Context() {
-    if (auto rc = krb5_init_context(&ctx_))
-      throw KerberosError(KerberosError::Kind::other, "krb5_init_context failed: " + std::to_string(rc));
-  }
-  ~Context() { krb5_free_context(ctx_); }
-  krb5_context get() const { return ctx_; }
-  std::string message(krb5_error_code rc) const {
-    const char* m = krb5_get_error_message(ctx_, rc);
-    std::string s = m ? m : "unknown Kerberos error";
-    krb5_free_error_message(ctx_, m);
-    return s;
-  }
-
- private:
-  krb5_context ctx_ = nullptr;
-};
+using detail::Context;
 
 KerberosError::Kind kind_of(krb5_error_code rc) {
   switch (rc) {
@@ -97,8 +79,12 @@ AcceptRefusal classify_refusal(OM_uint32 major, const std::string& message) {
   if (GSS_ROUTINE_ERROR(major) == GSS_S_CREDENTIALS_EXPIRED || minor_is(message, KRB5KRB_AP_ERR_TKT_EXPIRED))
     return AcceptRefusal::expired;
   if (minor_is(message, KRB5KRB_AP_ERR_SKEW)) return AcceptRefusal::clock_skew;
+  // MIT replaces the table text of a ticket for another server with its own ("Request ticket server
+  // X not found in keytab", "Server principal X does not match request ticket server Y").
   if (minor_is(message, KRB5KRB_AP_WRONG_PRINC) || minor_is(message, KRB5_KT_NOTFOUND) ||
-      minor_is(message, KRB5KRB_AP_ERR_NOKEY))
+      minor_is(message, KRB5KRB_AP_ERR_NOKEY) || minor_is(message, KRB5KRB_AP_ERR_NOT_US) ||
+      message.find("not found in keytab") != std::string::npos ||
+      message.find("does not match request ticket server") != std::string::npos)
     return AcceptRefusal::wrong_service;
   if (GSS_ROUTINE_ERROR(major) == GSS_S_DEFECTIVE_TOKEN || major == GSS_S_CONTINUE_NEEDED)
     return AcceptRefusal::malformed;
@@ -124,8 +110,7 @@ gss_cred_id_t initiator_cred(const std::string& ccache, const std::string& princ
 
 gss_cred_id_t acceptor_cred(const std::string& keytab) {
   OM_uint32 minor = 0;
-  auto kt = "FILE:" + keytab;
-  gss_key_value_element_desc el{"keytab", kt.c_str()};
+  gss_key_value_element_desc el{"keytab", keytab.c_str()};
   gss_key_value_set_desc store{1, &el};
   gss_cred_id_t cred = GSS_C_NO_CREDENTIAL;
   auto major = gss_acquire_cred_from(&minor, GSS_C_NO_NAME, GSS_C_INDEFINITE, GSS_C_NO_OID_SET, GSS_C_ACCEPT,
@@ -205,12 +190,15 @@ std::string base64_decode(const std::string& text) {
 
 // ---- Credentials ----
 
-std::unique_ptr<Credentials> Credentials::from_keytab(const std::string& principal,
-                                                      const std::string& keytab) {
+std::unique_ptr<Credentials> Credentials::from_keytab(const std::string& principal, KeyTable& keytab) {
+  auto keys = keytab.keys_of(principal);
+  if (!keys)
+    throw KerberosError(KerberosError::Kind::no_key,
+                        "keytab " + keytab.path() + " has no key for " + principal);
   Context ctx;
   auto c = ctx.get();
+  detail::ThreadKeytab kt(ctx, principal, *keys);
   krb5_principal p = nullptr;
-  krb5_keytab kt = nullptr;
   krb5_get_init_creds_opt* opt = nullptr;
   krb5_creds creds{};
   krb5_ccache cc = nullptr;
@@ -219,14 +207,13 @@ std::unique_ptr<Credentials> Credentials::from_keytab(const std::string& princip
     if (cc) krb5_cc_destroy(c, cc);
     krb5_free_cred_contents(c, &creds);
     if (opt) krb5_get_init_creds_opt_free(c, opt);
-    if (kt) krb5_kt_close(c, kt);
     if (p) krb5_free_principal(c, p);
     throw KerberosError(kind_of(rc), msg);
   };
   if (auto rc = krb5_parse_name(c, principal.c_str(), &p)) fail(rc, "bad principal name");
-  if (auto rc = krb5_kt_resolve(c, ("FILE:" + keytab).c_str(), &kt)) fail(rc, "keytab");
   if (auto rc = krb5_get_init_creds_opt_alloc(c, &opt)) fail(rc, "options");
-  if (auto rc = krb5_get_init_creds_keytab(c, &creds, p, kt, 0, nullptr, opt)) fail(rc, "initial tickets");
+  if (auto rc = krb5_get_init_creds_keytab(c, &creds, p, kt.get(), 0, nullptr, opt))
+    fail(rc, "initial tickets");
   auto name = "MEMORY:mobix-" + std::to_string(++g_ccache_seq);
   if (auto rc = krb5_cc_resolve(c, name.c_str(), &cc)) fail(rc, "credentials cache");
   if (auto rc = krb5_cc_initialize(c, cc, p)) fail(rc, "credentials cache");
@@ -235,7 +222,6 @@ std::unique_ptr<Credentials> Credentials::from_keytab(const std::string& princip
   krb5_cc_close(c, cc);  // a MEMORY cache lives on until destroyed (~Credentials)
   krb5_free_cred_contents(c, &creds);
   krb5_get_init_creds_opt_free(c, opt);
-  krb5_kt_close(c, kt);
   krb5_free_principal(c, p);
   return std::unique_ptr<Credentials>(new Credentials(principal, name, expires));
 }
@@ -317,7 +303,7 @@ struct SpnegoAcceptor::Impl {
 };
 
 SpnegoAcceptor::SpnegoAcceptor(const std::string& keytab) : impl_(new Impl) {
-  impl_->cred = acceptor_cred(keytab);
+  impl_->cred = acceptor_cred("FILE:" + keytab);
 }
 
 SpnegoAcceptor::~SpnegoAcceptor() = default;

@@ -29,12 +29,14 @@ const char* to_string(KerberosError::Kind k);
 /// replay cache at `rcache_dir`. Call once at start, before any thread uses Kerberos.
 void configure_process(const std::string& krb5_conf, const std::string& rcache_dir);
 
+class KeyTable;
+
 /// A principal's initial tickets (its TGT) in a private in-memory credentials cache.
 class Credentials {
  public:
   /// AS exchange with the principal's key from `keytab` (claim 1: the identity code as user
   /// identity). Throws KerberosError.
-  static std::unique_ptr<Credentials> from_keytab(const std::string& principal, const std::string& keytab);
+  static std::unique_ptr<Credentials> from_keytab(const std::string& principal, KeyTable& keytab);
   ~Credentials();
   Credentials(const Credentials&) = delete;
   Credentials& operator=(const Credentials&) = delete;

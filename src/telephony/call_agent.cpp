@@ -58,13 +58,13 @@ const char* to_string(CallState s) {
 }
 
 CallAgent::CallAgent(asio::io_context& io, const MobilityManagerConfig& cfg, std::string realm,
-                     asio::thread_pool& pool, CallHooks hooks)
+                     asio::thread_pool& pool, std::shared_ptr<krb::KeyTable> keys, CallHooks hooks)
     : io_(io),
       cfg_(cfg),
       realm_(std::move(realm)),
       pool_(pool),
       hooks_(std::move(hooks)),
-      acceptor_(std::make_unique<krb::CallAcceptor>(cfg.keytab)),
+      acceptor_(std::make_unique<krb::CallAcceptor>(std::move(keys))),
       socket_(io),
       per_source_(cfg.sip_per_source_per_minute, cfg.sip_per_source_burst) {
   auto media = [](const char* outcome) {
@@ -226,11 +226,14 @@ void CallAgent::on_invite(const sip::Message& m, const SipPeer& from) {
     return refuse_invite(
         m, from, 401, "Unauthorized", "unauthenticated", "no Kerberos AP-REQ",
         {"WWW-Authenticate: Kerberos realm=\"" + realm_ + "\", targetname=\"" + callee_principal + "\""});
-  auto result = acceptor_->accept(creds->gssapi_data);
-  if (auto* r = std::get_if<krb::CallAcceptor::Refused>(&result))
+  auto result = acceptor_->accept(creds->gssapi_data, callee_principal);
+  if (auto* r = std::get_if<krb::CallAcceptor::Refused>(&result)) {
+    if (r->why == krb::AcceptRefusal::wrong_service)  // only the callee's key is offered to the ticket
+      return refuse_invite(m, from, 403, "Forbidden", "wrong_callee", r->detail);
     return refuse_invite(m, from, 403, "Forbidden",
                          r->why == krb::AcceptRefusal::malformed ? "bad_token" : krb::to_string(r->why),
                          r->detail);
+  }
   auto& a = std::get<krb::CallAcceptor::Accepted>(result);
   if (a.callee != callee_principal)
     return refuse_invite(m, from, 403, "Forbidden", "wrong_callee", "the ticket is for " + a.callee);

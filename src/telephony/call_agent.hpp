@@ -25,6 +25,7 @@
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
 #include "kerberos/call_keying.hpp"
+#include "kerberos/key_table.hpp"
 #include "net/token_buckets.hpp"
 #include "telephony/call.hpp"
 #include "telephony/device_proxy.hpp"
@@ -42,7 +43,7 @@ struct CallHooks {
 class CallAgent {
  public:
   CallAgent(boost::asio::io_context& io, const MobilityManagerConfig& cfg, std::string realm,
-            boost::asio::thread_pool& pool, CallHooks hooks);
+            boost::asio::thread_pool& pool, std::shared_ptr<krb::KeyTable> keys, CallHooks hooks);
   ~CallAgent();
   void start();
   void stop();

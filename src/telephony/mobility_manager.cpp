@@ -23,6 +23,7 @@ MobilityManager::MobilityManager(RoleContext& ctx)
     : io_(ctx.io),
       cfg_(*ctx.cfg.mobility_manager),
       realm_(ctx.cfg.kerberos->realm),
+      keys_(std::make_shared<krb::KeyTable>(cfg_.keytab)),
       pool_(cfg_.bootstrap_threads),
       tls_(net::make_client_tls_context(cfg_.ca_file)) {
   HttpServerOptions o;
@@ -33,7 +34,7 @@ MobilityManager::MobilityManager(RoleContext& ctx)
       io_, cfg_.listen, [this](const HttpRequest& r, HttpReply reply) { handle(r, std::move(reply)); }, o);
   if (cfg_.sip_listen)
     calls_ = std::make_unique<CallAgent>(
-        io_, cfg_, realm_, pool_,
+        io_, cfg_, realm_, pool_, keys_,
         CallHooks{[this](const std::string& code) { return represented(code); },
                   [this](std::shared_ptr<DeviceProxy> d, std::string body) {
                     if (!cfg_.billing) return;  // no billing service: calls are not charged

@@ -15,6 +15,7 @@
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "core/role.hpp"
+#include "kerberos/key_table.hpp"
 #include "mobile_node/mobile_node.hpp"
 #include "net/http_client.hpp"
 #include "net/http_server.hpp"
@@ -68,7 +69,8 @@ class MobilityManager final : public Role {
   boost::asio::io_context& io_;
   const MobilityManagerConfig& cfg_;
   std::string realm_;
-  boost::asio::thread_pool pool_;  ///< Kerberos calls block on the KDC: they run here
+  std::shared_ptr<krb::KeyTable> keys_;  ///< the devices' keys (mobility_manager.keytab), read once
+  boost::asio::thread_pool pool_;        ///< Kerberos calls block on the KDC: they run here
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<mip::RegistrationClient> mip_;
   std::map<std::string, std::shared_ptr<DeviceProxy>> devices_;

@@ -28,7 +28,7 @@ struct Tickets {
   std::string outcome, error;  ///< set on failure
 };
 
-Tickets obtain_tickets(const std::string& principal, const std::string& keytab, const std::string& host) {
+Tickets obtain_tickets(const std::string& principal, krb::KeyTable& keytab, const std::string& host) {
   Tickets t;
   try {
     t.credentials = krb::Credentials::from_keytab(principal, keytab);
@@ -77,10 +77,10 @@ asio::awaitable<void> MobilityManager::run_device(std::shared_ptr<DeviceProxy> d
 asio::awaitable<bool> MobilityManager::bootstrap(DeviceProxy& d) {
   d.state = DeviceState::bootstrapping;
   auto principal = d.code + "@" + realm_;
-  auto keytab = cfg_.keytab;
+  auto keytab = keys_;
   auto host = cfg_.initiating_db_host;
   auto work = [principal, keytab, host]() -> asio::awaitable<Tickets> {
-    co_return obtain_tickets(principal, keytab, host);
+    co_return obtain_tickets(principal, *keytab, host);
   };
   Tickets t = co_await asio::co_spawn(pool_, work, asio::use_awaitable);
   if (!t.outcome.empty()) {
@@ -191,12 +191,11 @@ asio::awaitable<bool> MobilityManager::register_at(DeviceProxy& d, std::uint32_t
 
 asio::awaitable<void> MobilityManager::renew_tickets(DeviceProxy& d) {
   auto principal = d.code + "@" + realm_;
-  auto keytab = cfg_.keytab;
-  auto host = cfg_.initiating_db_host;
-  auto work = [principal, keytab, host]() -> asio::awaitable<Tickets> {
+  auto keytab = keys_;
+  auto work = [principal, keytab]() -> asio::awaitable<Tickets> {
     Tickets t;
     try {
-      t.credentials = krb::Credentials::from_keytab(principal, keytab);
+      t.credentials = krb::Credentials::from_keytab(principal, *keytab);
     } catch (const krb::KerberosError& e) {
       t.outcome = krb::to_string(e.kind);
       t.error = e.what();

@@ -36,7 +36,10 @@ constexpr const SectionSpec* kInitDbSpecs[] = {&kInitDb};
 constexpr KeySpec kMmKeys[] = {
     {"listen", "endpoint", "127.0.0.1:8450", "base stations report devices switched on and off here (HTTP)"},
     {"base_stations", "list", "", "required: the base stations' address ranges; nobody else may report"},
-    {"keytab", "file", "", "required: the devices' keys (principal \"<identity code>@<realm>\")"},
+    {"keytab", "file", "",
+     "required: the devices' keys (principal \"<identity code>@<realm>\"): a keytab, or a directory of "
+     "keytabs; "
+     "read at start and again within a second of a change"},
     {"initiating_db", "endpoint", "", "required: the initiating database (HTTPS host:port)"},
     {"initiating_db_host", "string", "", "its name (TLS and the HTTP@<host> service); default: its host"},
     {"ca", "file", "", "required: the CA that signed the initiating database's certificate"},

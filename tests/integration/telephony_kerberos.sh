@@ -182,6 +182,14 @@ wait_state IPUI-DEADBEEF retrying
 [ "$(state IPUI-DEADBEEF .reason)" = no_key ] || fail "a wrong identity code: $(state IPUI-DEADBEEF .)"
 [ "$(metric 'mobix_mm_bootstraps_total{outcome="no_key"}')" -gt "$before" ] || fail "no_key not counted"
 logged "IPUI-DEADBEEF: no_key"
+# Enrolled later (kadmin's ktadd into the same keytab): the mobility manager reads the changed keytab
+# without a restart, and the device's next attempt reaches the KDC with its key.
+kadm "addprinc -randkey IPUI-DEADBEEF"
+kadm "ktadd -k $K/mm.keytab IPUI-DEADBEEF"
+sleep 1.1  # the keytab's files are looked at no more than once a second
+"$MOBIX" sim device on --id IPUI-DEADBEEF --care-of 198.51.100.10 --mm "$MM" >/dev/null  # moved: retried now
+for _ in $(seq 1 100); do grep -q "AS_REQ .*IPUI-DEADBEEF@$REALM for krbtgt" "$K/kdc.log" && break; sleep 0.1; done
+grep -q "AS_REQ .*IPUI-DEADBEEF@$REALM for krbtgt" "$K/kdc.log" || fail "a device added to the keytab did not reach the KDC: $(state IPUI-DEADBEEF .)"
 "$MOBIX" sim device off --id IPUI-DEADBEEF --mm "$MM" >/dev/null
 # Only base stations may report: a stranger who knows an identity code cannot switch it on.
 before=$(metric 'mobix_mm_reports_total{outcome="not_a_base_station"}')
@@ -190,7 +198,7 @@ code=$(curl -sS -o "$T/b" -w '%{http_code}' --interface 127.0.0.2 -X POST "http:
 [ "$(metric 'mobix_mm_reports_total{outcome="not_a_base_station"}')" = $((before + 1)) ] || fail "not counted"
 logged "refused a report from 127.0.0.2: not_a_base_station"
 [ -z "$(state IPUI-00D4E5F6)" ] || fail "the stranger's report created a proxy"
-pass "a wrong identity code retries with reason no_key (counted, logged); a stranger's report is refused (403, counted, logged)"
+pass "a wrong identity code retries with reason no_key (counted, logged), and once ktadd puts its key in the keytab its next attempt reaches the KDC (no restart); a stranger's report is refused (403, counted, logged)"
 
 # --- billing (claims 2-3): charges bound to the authenticated principal, a retried post is one charge ---
 BILL=https://localhost:$BILL_PORT/v1/charges
