@@ -112,6 +112,12 @@ std::string CallAgent::new_token(std::size_t bytes) const {
   return encode_hex(raw);
 }
 
+std::string CallAgent::contact(const std::string& user, const SipPeer& to) const {
+  if (to.stream && to.stream->secure() && tls_service_)
+    return "Contact: <sip:" + user + "@" + tls_service_->local_endpoint().str() + ";transport=tls>";
+  return "Contact: <sip:" + user + "@" + local_endpoint().str() + ">";
+}
+
 void CallAgent::on_message(std::string_view text, const SipPeer& from) {
   auto m = sip::Message::parse(text);
   if (!m) {  // no Via to answer: dropped (RFC 3261 16.3 / 18.3), counted and logged

@@ -26,6 +26,7 @@
 #include "core/tcp_service.hpp"
 #include "kerberos/call_keying.hpp"
 #include "kerberos/key_table.hpp"
+#include "net/tls_context.hpp"
 #include "net/token_buckets.hpp"
 #include "telephony/call.hpp"
 #include "telephony/device_proxy.hpp"
@@ -65,7 +66,8 @@ class CallAgent {
   using tcp = boost::asio::ip::tcp;
   // ---- transports (call_transport.cpp) ----
   boost::asio::awaitable<void> receive_loop();
-  boost::asio::awaitable<void> serve_stream(tcp::socket socket);
+  /// One SIP connection: over TLS (`tls`), after the server handshake.
+  boost::asio::awaitable<void> serve_stream(tcp::socket socket, bool tls);
   void close_stream(SipStream& s, const SipPeer& peer, const char* outcome, const std::string& detail);
   /// Why new SIP over TCP should wait (the UDP signalling queue is behind, or the call legs are
   /// near max_calls), or null.
@@ -108,6 +110,9 @@ class CallAgent {
   std::string request_headers(const Call& c, const std::string& method, std::uint32_t cseq,
                               const std::string& branch) const;
   std::string new_token(std::size_t bytes) const;
+  /// "Contact: <sip:user@...>" for a request or answer to `to`: over TLS, the TLS listener with
+  /// transport=tls, so the phone's requests in the dialog (ACK, BYE) come over TLS too.
+  std::string contact(const std::string& user, const SipPeer& to) const;
   /// Prepares `c.cancel` for the INVITE `c` is about to send to `uri`; returns the branch the
   /// INVITE must use.
   std::string prepare_cancel(Call& c, const std::string& uri) const;
@@ -122,6 +127,8 @@ class CallAgent {
   std::unique_ptr<krb::CallAcceptor> acceptor_;
   udp::socket socket_;
   std::unique_ptr<TcpService> stream_service_;            ///< SIP over TCP on socket_'s port
+  std::shared_ptr<boost::asio::ssl::context> tls_;        ///< sip_tls_cert and sip_tls_key
+  std::unique_ptr<TcpService> tls_service_;               ///< SIP over TLS on sip_tls_listen
   std::list<std::weak_ptr<SipStream>> streams_;           ///< open connections, closed by stop()
   std::map<std::string, std::shared_ptr<Call>> calls_;    ///< by Call-ID + "/" + local tag
   std::map<std::string, std::shared_ptr<Call>> invites_;  ///< callee side, by Call-ID + "/" + remote tag

@@ -146,10 +146,10 @@ asio::awaitable<CallAgent::DialResult> CallAgent::dial(std::shared_ptr<DevicePro
     co_return end(fail(487, "cancelled", "the caller's phone gave up as the callee answered"));
   }
   if (phone_leg) {  // the caller's phone gets the answer, then the two legs are bridged
-    phone_leg->last_response = phone_leg->invite->response(
-        200, "OK", phone_leg->local_tag, {"Contact: <sip:" + callee + "@" + local.str() + ">"},
-        sip::build_sdp(local.host, phone_leg->rtp.local_endpoint().port(),
-                       static_cast<std::uint64_t>(c->started), phone_leg->sdes));
+    phone_leg->last_response =
+        phone_leg->invite->response(200, "OK", phone_leg->local_tag, {contact(callee, phone_leg->signalling)},
+                                    sip::build_sdp(local.host, phone_leg->rtp.local_endpoint().port(),
+                                                   static_cast<std::uint64_t>(c->started), phone_leg->sdes));
     send(phone_leg->last_response, phone_leg->signalling);
     bool acknowledged = co_await await_ack(*phone_leg);
     // A BYE before the ACK (the ACK lost over UDP) still proves the phone had the answer: it hung up.

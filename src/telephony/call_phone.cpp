@@ -170,7 +170,10 @@ asio::awaitable<void> CallAgent::ring_phone(std::shared_ptr<Call> network_leg,
   c->to_header = "<sip:" + d->code + "@" + realm_ + ">";
   c->signalling = *d->phone;
   c->remote_target = "sip:" + d->code + "@" + d->phone->host() + ":" +
-                     std::to_string(d->phone->address.port()) + (d->phone->stream ? ";transport=tcp" : "");
+                     std::to_string(d->phone->address.port()) +
+                     (!d->phone->stream            ? ""
+                      : d->phone->stream->secure() ? ";transport=tls"
+                                                   : ";transport=tcp");
   c->started = unix_now();
   c->sdes = sip::SdesKey{1, random_key()};
   auto ec = open_rtp(*c);
@@ -178,11 +181,11 @@ asio::awaitable<void> CallAgent::ring_phone(std::shared_ptr<Call> network_leg,
   auto local = local_endpoint();
   auto branch = prepare_cancel(*c, c->remote_target);
   network_leg->partner = c;  // the caller's CANCEL cancels the phone's ringing
-  auto invite = sip::build_request(
-      "INVITE", c->remote_target,
-      {request_headers(*c, "INVITE", 1, branch), "Contact: <sip:" + c->peer_device + "@" + local.str() + ">"},
-      sip::build_sdp(local.host, ec ? 0 : c->rtp.local_endpoint().port(),
-                     static_cast<std::uint64_t>(c->started), c->sdes));
+  auto invite =
+      sip::build_request("INVITE", c->remote_target,
+                         {request_headers(*c, "INVITE", 1, branch), contact(c->peer_device, c->signalling)},
+                         sip::build_sdp(local.host, ec ? 0 : c->rtp.local_endpoint().port(),
+                                        static_cast<std::uint64_t>(c->started), c->sdes));
   // (Not a conditional expression around co_await: GCC 12 mishandles the temporary's lifetime.)
   std::optional<sip::Message> answer;
   if (!ec) answer = co_await transact(*c, invite, "INVITE");

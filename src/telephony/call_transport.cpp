@@ -1,7 +1,8 @@
 // The call listener's transports (RFC 3261 18): SIP over UDP and over TCP on the same address and
-// port. Each TCP connection is framed by Content-Length (codec/sip/framing.hpp) and answered on the
-// connection a request came in on; a connection idle longer than sip_tcp_idle_seconds, or one that
-// takes longer than kMessageDeadline to finish a message it started, is closed.
+// port, and over TLS (26.2) on sip_tls_listen. Each TCP or TLS connection is framed by Content-Length
+// (codec/sip/framing.hpp) and answered on the connection a request came in on; a connection idle longer than
+// sip_tcp_idle_seconds, or one that takes longer than kMessageDeadline to finish a message it started, is
+// closed.
 #include <linux/sock_diag.h>
 #include <sys/socket.h>
 
@@ -53,9 +54,16 @@ void CallAgent::start() {
   // TCP on the port UDP got (the same number when sip_listen asks for an ephemeral one).
   stream_service_ = std::make_unique<TcpService>(
       io_, "mobility_manager.sip_tcp", local_endpoint(),
-      [this](tcp::socket s, std::uint64_t) { return serve_stream(std::move(s)); });
+      [this](tcp::socket s, std::uint64_t) { return serve_stream(std::move(s), false); });
   stream_service_->start();
   spdlog::info("mobility_manager: secure calls (SIP over UDP and TCP) on {}", local_endpoint().str());
+  if (!cfg_.sip_tls_listen) return;
+  tls_ = net::make_server_tls_context(cfg_.sip_tls_cert, cfg_.sip_tls_key);
+  tls_service_ = std::make_unique<TcpService>(
+      io_, "mobility_manager.sip_tls", *cfg_.sip_tls_listen,
+      [this](tcp::socket s, std::uint64_t) { return serve_stream(std::move(s), true); });
+  tls_service_->start();
+  spdlog::info("mobility_manager: SIP over TLS on {}", tls_service_->local_endpoint().str());
 }
 
 void CallAgent::stop() {
@@ -63,6 +71,7 @@ void CallAgent::stop() {
   boost::system::error_code ec;
   socket_.close(ec);
   if (stream_service_) stream_service_->stop();
+  if (tls_service_) tls_service_->stop();
   for (auto& weak : streams_)
     if (auto s = weak.lock()) s->close();
   for (auto& [key, c] : calls_) {
@@ -72,7 +81,8 @@ void CallAgent::stop() {
 }
 
 bool CallAgent::drained() const {
-  return calls_.empty() && (!stream_service_ || stream_service_->drained());
+  return calls_.empty() && (!stream_service_ || stream_service_->drained()) &&
+         (!tls_service_ || tls_service_->drained());
 }
 
 Endpoint CallAgent::local_endpoint() const {
@@ -147,7 +157,7 @@ void CallAgent::close_stream(SipStream& s, const SipPeer& peer, const char* outc
   s.close();
 }
 
-asio::awaitable<void> CallAgent::serve_stream(tcp::socket socket) {
+asio::awaitable<void> CallAgent::serve_stream(tcp::socket socket, bool tls) {
   boost::system::error_code ec;
   auto remote = socket.remote_endpoint(ec);
   auto stream = std::make_shared<SipStream>(std::move(socket));
@@ -159,6 +169,13 @@ asio::awaitable<void> CallAgent::serve_stream(tcp::socket socket) {
     ~Unlist() { list.erase(at); }
   } unlist{streams_, listed};
   count("mobix_mm_sip_connections_total", "accepted");
+  if (tls) {  // the handshake within the deadline of a message (a stranger cannot hold it open)
+    auto handshake = co_await stream->conn().accept_tls(*tls_, kMessageDeadline);
+    if (handshake) {
+      close_stream(*stream, peer, "tls_failed", handshake.message());
+      co_return;
+    }
+  }
   std::string buf;
   std::array<char, 4096> chunk;
   while (stream->is_open() && !stopping_) {

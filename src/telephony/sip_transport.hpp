@@ -24,6 +24,7 @@ class SipStream : public std::enable_shared_from_this<SipStream> {
   bool send(std::string text);
   void close();
   bool is_open() const { return open_; }
+  bool secure() const { return conn_.secure(); }  ///< SIP over TLS (RFC 3261 26.2)
   net::Conn& conn() { return conn_; }
 
  private:
@@ -37,7 +38,7 @@ class SipStream : public std::enable_shared_from_this<SipStream> {
 struct SipPeer {
   boost::asio::ip::udp::endpoint address;  ///< the other side's address and port (for TCP: the connection's)
   std::shared_ptr<SipStream> stream;       ///< the connection, or null for UDP
-  const char* transport() const { return stream ? "TCP" : "UDP"; }
+  const char* transport() const { return !stream ? "UDP" : stream->secure() ? "TLS" : "TCP"; }
   std::string host() const { return address.address().to_string(); }
   bool operator==(const SipPeer& o) const { return address == o.address && stream == o.stream; }
 };

@@ -38,8 +38,7 @@ constexpr KeySpec kMmKeys[] = {
     {"base_stations", "list", "", "required: the base stations' address ranges; nobody else may report"},
     {"keytab", "file", "",
      "required: the devices' keys (principal \"<identity code>@<realm>\"): a keytab, or a directory of "
-     "keytabs; "
-     "read at start and again within a second of a change"},
+     "keytabs; read at start and again within a second of a change"},
     {"initiating_db", "endpoint", "", "required: the initiating database (HTTPS host:port)"},
     {"initiating_db_host", "string", "", "its name (TLS and the HTTP@<host> service); default: its host"},
     {"ca", "file", "", "required: the CA that signed the initiating database's certificate"},
@@ -52,6 +51,11 @@ constexpr KeySpec kMmKeys[] = {
     {"sip_listen", "endpoint", "",
      "secure calls between represented devices (SIP over UDP and TCP on this port, Kerberos-keyed SRTP); "
      "absent: no calls"},
+    {"sip_tls_listen", "endpoint", "",
+     "SIP over TLS for the phones (RFC 3261 26.2: the SDES keys of their media legs are then never in "
+     "clear); needs sip_listen, sip_tls_cert and sip_tls_key; absent: no TLS"},
+    {"sip_tls_cert", "file", "", "the certificate chain (PEM) SIP over TLS presents"},
+    {"sip_tls_key", "file", "", "its private key (PEM)"},
     {"sip_peer", "endpoint", "",
      "where INVITEs for devices not represented here go (another mobility manager); absent: nowhere"},
     {"max_calls", "u32", "1000",
@@ -161,6 +165,15 @@ void parse_mobility_manager(Section& s, Config& c, const ConfigEnv& env) {
     if (m.billing_host.empty()) m.billing_host = m.billing->host;
   }
   if (s.get("sip_listen")) m.sip_listen = s.endpoint("sip_listen", Endpoint{});
+  if (s.get("sip_tls_listen")) {
+    if (!m.sip_listen)
+      s.fail(s.key("sip_tls_listen"), s.get("sip_tls_listen"), "needs sip_listen (calls are off without it)");
+    m.sip_tls_listen = s.endpoint("sip_tls_listen", Endpoint{});
+    m.sip_tls_cert = required_file(s, "sip_tls_cert", env);
+    m.sip_tls_key = required_file(s, "sip_tls_key", env);
+  } else if (s.get("sip_tls_cert") || s.get("sip_tls_key")) {
+    s.fail(s.key(s.get("sip_tls_cert") ? "sip_tls_cert" : "sip_tls_key"), s.node(), "needs sip_tls_listen");
+  }
   if (s.get("sip_peer")) {
     if (!m.sip_listen)
       s.fail(s.key("sip_peer"), s.get("sip_peer"), "needs sip_listen (calls are off without it)");

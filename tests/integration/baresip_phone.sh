@@ -2,7 +2,8 @@
 # agent with SDES-SRTP (its srtp module) that registers with the mobility manager, answers calls by
 # itself, sends a tone of its own (aufile) and records what it decodes (sndfile). Sourced after lib.sh.
 # Driven over its ctrl_tcp module (JSON in netstrings).
-start_phone() { # NAME IDENTITY_CODE REGISTRAR(host:port) SIP_PORT CTRL_PORT TONE_HZ
+start_phone() { # NAME IDENTITY_CODE REGISTRAR(host:port[;transport=tls]) SIP_PORT CTRL_PORT TONE_HZ [CA_FILE]
+  # With CA_FILE the phone verifies the registrar's TLS certificate against it.
   local dir=$T/phone-$1
   mkdir -p "$dir"
   /usr/bin/python3 - "$dir/tone.wav" "$6" <<'PY'
@@ -31,6 +32,7 @@ module_app		menu.so
 module_app		ctrl_tcp.so
 ctrl_tcp_listen		127.0.0.1:$5
 C
+  if [ -n "${7:-}" ]; then printf 'sip_cafile\t\t%s\n' "$7" >>"$dir/config"; fi
   echo "<sip:$2@$3>;regint=600;mediaenc=srtp-mand;answermode=auto;audio_codecs=PCMU" >"$dir/accounts"
   : >"$dir/contacts"
   (cd "$dir" && exec baresip -f "$dir") >"$dir/out.log" 2>&1 &

@@ -19,7 +19,7 @@ source "$(dirname "$0")/baresip_phone.sh"
 for b in krb5kdc kdb5_util kadmin.local kinit klist kvno; do
   command -v $b >/dev/null || fail "$b is not installed (krb5-kdc, krb5-admin-server, krb5-user)"
 done
-read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL RING_PORT < <(free_ports t u t t d t t d d d t d t u)
+read -r ADMIN_PORT HA_PORT IDB_PORT MM_PORT KDC_PORT CAP_PORT BILL_PORT SIP_PORT SIPP_PORT PA_SIP PA_CTRL PB_SIP PB_CTRL RING_PORT SIP_TLS_PORT < <(free_ports t u t t d t t d d d t d t u t)
 ADMIN=127.0.0.1:$ADMIN_PORT
 MM=127.0.0.1:$MM_PORT
 REALM=MOBIX.TEST
@@ -72,6 +72,9 @@ mobility_manager:
   billing: 127.0.0.1:$BILL_PORT
   billing_host: localhost
   sip_listen: 127.0.0.1:$SIP_PORT
+  sip_tls_listen: 127.0.0.1:$SIP_TLS_PORT  # phones over TLS: their SDES keys never in clear
+  sip_tls_cert: $P/idb.crt
+  sip_tls_key: $P/idb.key
   sip_tcp_idle_seconds: 12  # a silent connection is closed within the test (and TCP registrations last 10 s)
   base_stations: [127.0.0.1/32]
   keytab: $K/mm.keytab
@@ -401,11 +404,27 @@ pass "a method not implemented (501), a BYE for no call (481), a CANCEL for no I
 # The devices' own phones: baresip behind each base station (SDES-SRTP on the access network). A's
 # phone calls B's number; the two proxies key the call between them with Kerberos and re-key the
 # media; B's phone answers by itself; each phone hears the other's tone. Both devices are charged.
+# A's phone is on UDP; B's is on TLS (given the test CA, though libre 1.1 accepts any certificate:
+# openssl s_client checks the chain below), so B's SDES key and the rest of B's leg never cross in
+# clear.
+tls_accepted=$(metric 'mobix_mm_sip_connections_total{outcome="accepted"}')
+tls_failed=$(metric 'mobix_mm_sip_connections_total{outcome="tls_failed"}')
+# A stranger who opens a TLS connection and never sends its ClientHello is closed at the deadline.
+/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(30); t = time.time()
+print("closed" if s.recv(100) == b"" else "answered", round(time.time() - t))' "$SIP_TLS_PORT" >"$T/tls-silent" 2>&1 &
+TLS_SILENT=$!
 start_phone a IPUI-00A1B2C3 "127.0.0.1:$SIP_PORT" "$PA_SIP" "$PA_CTRL" 440
-start_phone b IPUI-00D4E5F6 "127.0.0.1:$SIP_PORT" "$PB_SIP" "$PB_CTRL" 660
+start_phone b IPUI-00D4E5F6 "127.0.0.1:$SIP_TLS_PORT;transport=tls" "$PB_SIP" "$PB_CTRL" 660 "$P/ca.crt"
 for _ in $(seq 1 100); do [ "$(sip_outcome registered)" -ge 2 ] && break; sleep 0.1; done
-logged "the phone of IPUI-00A1B2C3 registered from 127.0.0.1:$PA_SIP"
-logged "the phone of IPUI-00D4E5F6 registered from 127.0.0.1:$PB_SIP"
+logged "the phone of IPUI-00A1B2C3 registered from 127.0.0.1:$PA_SIP over UDP"
+logged "the phone of IPUI-00D4E5F6 registered from 127.0.0.1:[0-9]* over TLS"
+[ "$(metric 'mobix_mm_sip_connections_total{outcome="accepted"}')" -gt "$tls_accepted" ] || fail "B's phone opened no connection"
+tshark -i lo -f "tcp port $SIP_TLS_PORT" -w "$T/tls.pcap" >"$T/tshark-tls.log" 2>&1 &
+TLS_CAP=$!
+PIDS+=($TLS_CAP)
+for _ in $(seq 1 100); do grep -q "Capturing on" "$T/tshark-tls.log" && break; sleep 0.1; done
 charges_of() { curl -fsS "http://$ADMIN/api/v1/charges?principal=$1@$REALM" | jq length; }
 charges_before="$(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)"
 calls_before=$(metric 'mobix_mm_calls_total{outcome="completed"}')
@@ -416,13 +435,43 @@ sleep 3
 phone_command a hangup >/dev/null || fail "baresip A could not hang up"
 for _ in $(seq 1 100); do [ "$(metric 'mobix_mm_calls_total{outcome="completed"}')" = $((calls_before + 1)) ] && break; sleep 0.1; done
 [ "$(metric 'mobix_mm_calls_total{outcome="completed"}')" = $((calls_before + 1)) ] || fail "the phones' call did not complete: $(tail -5 "$T/serve.log")"
+kill -INT $TLS_CAP; wait $TLS_CAP 2>/dev/null || true
+# B's leg went over TLS: the INVITE, B's answer, the ACK and the BYE as TLS application data.
+[ "$(tshark -r "$T/tls.pcap" -Y 'tls.record.content_type == 23' 2>/dev/null | wc -l)" -ge 4 ] ||
+  fail "no TLS application data on B's leg: $(tshark -r "$T/tls.pcap" 2>&1 | tail -5)"
 heard_b=$(heard_tone b 440) || fail "B's phone did not hear A's 440 Hz tone: $heard_b"
 heard_a=$(heard_tone a 660) || fail "A's phone did not hear B's 660 Hz tone: $heard_a"
 read -r ca cb <<<"$charges_before"
 for _ in $(seq 1 50); do [ "$(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)" = "$((ca + 1)) $((cb + 1))" ] && break; sleep 0.1; done
 [ "$(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)" = "$((ca + 1)) $((cb + 1))" ] ||
   fail "the phones' call was not charged on both sides: $charges_before -> $(charges_of IPUI-00A1B2C3) $(charges_of IPUI-00D4E5F6)"
-pass "baresip A called baresip B through both proxies (SDES legs to the phones, the Kerberos-keyed leg between the proxies re-keyed in each): B heard A's 440 Hz ($heard_b), A heard B's 660 Hz ($heard_a); one charge per side"
+# The TLS listener's certificate verifies against the CA; a plain-text client is closed; the silent
+# stranger above was closed by the handshake deadline (10 s). Each counted and logged.
+echo | openssl s_client -connect 127.0.0.1:$SIP_TLS_PORT -CAfile "$P/ca.crt" -verify_return_error -verify_ip 127.0.0.1 \
+  >"$T/s_client" 2>&1 || fail "openssl s_client could not verify the SIP TLS listener: $(tail -5 "$T/s_client")"
+grep -q "Verify return code: 0 (ok)" "$T/s_client" || fail "the SIP TLS listener's certificate: $(grep Verify "$T/s_client")"
+plain=$(/usr/bin/python3 -c '
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1]))); s.settimeout(15)
+s.sendall(b"OPTIONS sip:probe@127.0.0.1 SIP/2.0\r\nContent-Length: 0\r\n\r\n")
+data = b""
+try:
+    while True:
+        chunk = s.recv(4096)
+        if not chunk: break
+        data += chunk
+except ConnectionResetError:
+    pass
+print("closed" if b"SIP/2.0" not in data else "answered in clear")' "$SIP_TLS_PORT")
+[ "$plain" = closed ] || fail "plain text on the TLS listener: $plain"
+wait $TLS_SILENT || true
+read -r how secs <"$T/tls-silent"
+[ "$how" = closed ] && [ "$secs" -ge 9 ] || fail "a silent TLS client: $(cat "$T/tls-silent") (closed after 10 s expected)"
+[ "$(metric 'mobix_mm_sip_connections_total{outcome="tls_failed"}')" -ge $((tls_failed + 2)) ] ||
+  fail "the failed handshakes were not counted: $((  $(metric 'mobix_mm_sip_connections_total{outcome="tls_failed"}') - tls_failed ))"
+logged "SIP connection from 127.0.0.1:[0-9]* closed: tls_failed"
+pass "the SIP TLS listener verifies with openssl s_client; plain text and a handshake never begun (10 s) are closed as tls_failed (counted, logged)"
+pass "baresip A (UDP) called baresip B (SIP over TLS) through both proxies (SDES legs to the phones, the Kerberos-keyed leg between the proxies re-keyed in each): B heard A's 440 Hz ($heard_b), A heard B's 660 Hz ($heard_a); one charge per side"
 # A phone may register only from a base station's range, and only for a represented device.
 register_from() { # SOURCE_ADDRESS CODE: prints the answer's status line
   /usr/bin/python3 -c '

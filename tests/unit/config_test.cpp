@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "core/config.hpp"
 #include "node/config_sections.hpp"
+#include "test_util.hpp"
 
 using namespace mobix;
 
@@ -233,4 +236,38 @@ TEST(Config, RelayEmailAndPortMapMistakes) {
   EXPECT_EQ(key, "relay.callback_encryption");
   EXPECT_GT(error_line(relay_yaml("  channel: pigeon\n"), &key), 0);
   EXPECT_EQ(key, "relay.channel");
+}
+
+// SIP over TLS for the phones: the listener needs the call listener, its certificate and key; a
+// certificate without the listener is a mistake, not silently ignored.
+TEST(Config, SipOverTlsNeedsItsListenerCertificateAndKey) {
+  test::TempDir dir;
+  for (const char* f : {"krb5.conf", "mm.keytab", "ca.crt", "sip.crt", "sip.key"})
+    std::ofstream(dir.file(f)) << "x";
+  auto mm = [&](const std::string& extra) {
+    return "admin: {no_token: true}\nkerberos: {realm: T.TEST, config: " + dir.file("krb5.conf") +
+           "}\nmobility_manager:\n  base_stations: [127.0.0.1]\n  keytab: " + dir.file("mm.keytab") +
+           "\n  initiating_db: 127.0.0.1:8443\n  ca: " + dir.file("ca.crt") + "\n" + extra;
+  };
+  auto c =
+      parse_config(mm("  sip_listen: 127.0.0.1:5060\n  sip_tls_listen: 127.0.0.1:5061\n  sip_tls_cert: " +
+                      dir.file("sip.crt") + "\n  sip_tls_key: " + dir.file("sip.key") + "\n"),
+                   dir.file("mobix.yaml"));
+  ASSERT_TRUE(c.mobility_manager && c.mobility_manager->sip_tls_listen);
+  EXPECT_EQ(c.mobility_manager->sip_tls_listen->port, 5061);
+  EXPECT_EQ(c.mobility_manager->sip_tls_cert, dir.file("sip.crt"));
+  std::string key;
+  EXPECT_GT(error_line(mm("  sip_tls_listen: 127.0.0.1:5061\n  sip_tls_cert: " + dir.file("sip.crt") +
+                          "\n  sip_tls_key: " + dir.file("sip.key") + "\n"),
+                       &key),
+            0);
+  EXPECT_EQ(key, "mobility_manager.sip_tls_listen");  // without sip_listen
+  EXPECT_GT(error_line(mm("  sip_listen: 127.0.0.1:5060\n  sip_tls_listen: 127.0.0.1:5061\n  sip_tls_cert: " +
+                          dir.file("sip.crt") + "\n"),
+                       &key),
+            0);
+  EXPECT_EQ(key, "mobility_manager.sip_tls_key");  // no key
+  EXPECT_GT(
+      error_line(mm("  sip_listen: 127.0.0.1:5060\n  sip_tls_cert: " + dir.file("sip.crt") + "\n"), &key), 0);
+  EXPECT_EQ(key, "mobility_manager.sip_tls_cert");  // no listener
 }
