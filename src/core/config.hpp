@@ -358,22 +358,23 @@ struct BillingConfig {
 /// fetches each device's initiating information with the device's Kerberos identity and represents
 /// the device on the IP network (Mobile IP towards the Home Agent).
 struct MobilityManagerConfig {
-  Endpoint listen{"127.0.0.1", 8450};      ///< base stations report here (HTTP)
-  std::vector<Cidr> base_stations;         ///< only these may report (trusted ranges)
-  std::string keytab;                      ///< the devices' keys (claim 1: the identity code's principal)
-  Endpoint initiating_db;                  ///< host:port of the initiating database (HTTPS)
-  std::string initiating_db_host;          ///< its name: TLS host name and HTTP@<host> service principal
-  std::string ca_file;                     ///< verifies the initiating database's certificate
-  std::uint32_t device_timeout = 300;      ///< seconds without a report before a device's proxy stops
-  std::uint32_t mip_lifetime = 600;        ///< seconds of Mobile IP registration asked for
-  std::uint32_t bootstrap_threads = 4;     ///< Kerberos exchanges in parallel (they block on the KDC)
-  std::uint32_t retry_max = 60;            ///< seconds between bootstrap attempts at most (backoff from 1 s)
-  std::optional<Endpoint> billing;         ///< the billing service (HTTPS); absent: calls are not charged
-  std::string billing_host;                ///< its name (TLS and HTTP@<host>); default: its host
-  std::optional<Endpoint> sip_listen;      ///< secure calls (SIP over UDP and TCP); absent: no calls
-  std::optional<Endpoint> sip_tls_listen;  ///< SIP over TLS for the phones; absent: none
-  std::string sip_tls_cert, sip_tls_key;   ///< its certificate chain and key (PEM files)
-  std::optional<Endpoint> sip_peer;        ///< INVITEs for devices not represented here
+  Endpoint listen{"127.0.0.1", 8450};       ///< base stations report here (HTTP)
+  std::vector<Cidr> base_stations;          ///< only these may report (trusted ranges)
+  std::string keytab;                       ///< the devices' keys (claim 1: the identity code's principal)
+  Endpoint initiating_db;                   ///< host:port of the initiating database (HTTPS)
+  std::string initiating_db_host;           ///< its name: TLS host name and HTTP@<host> service principal
+  std::string ca_file;                      ///< verifies the initiating database's certificate
+  std::uint32_t device_timeout = 300;       ///< seconds without a report before a device's proxy stops
+  std::uint32_t mip_lifetime = 600;         ///< seconds of Mobile IP registration asked for
+  std::uint32_t bootstrap_threads = 4;      ///< Kerberos exchanges in parallel (they block on the KDC)
+  std::uint32_t bootstraps_in_flight = 32;  ///< devices bootstrapping at once; the others queue
+  std::uint32_t retry_max = 60;             ///< seconds between bootstrap attempts at most (backoff from 1 s)
+  std::optional<Endpoint> billing;          ///< the billing service (HTTPS); absent: calls are not charged
+  std::string billing_host;                 ///< its name (TLS and HTTP@<host>); default: its host
+  std::optional<Endpoint> sip_listen;       ///< secure calls (SIP over UDP and TCP); absent: no calls
+  std::optional<Endpoint> sip_tls_listen;   ///< SIP over TLS for the phones; absent: none
+  std::string sip_tls_cert, sip_tls_key;    ///< its certificate chain and key (PEM files)
+  std::optional<Endpoint> sip_peer;         ///< INVITEs for devices not represented here
   std::uint32_t max_calls = 1000;
   std::uint32_t max_call_seconds = 14400;
   std::uint32_t sip_per_source_per_minute = 600;

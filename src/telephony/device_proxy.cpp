@@ -8,6 +8,8 @@ namespace mobix::telephony {
 
 const char* to_string(DeviceState s) {
   switch (s) {
+    case DeviceState::queued:
+      return "queued";
     case DeviceState::bootstrapping:
       return "bootstrapping";
     case DeviceState::registering:

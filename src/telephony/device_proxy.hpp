@@ -17,6 +17,7 @@
 namespace mobix::telephony {
 
 enum class DeviceState {
+  queued,         ///< waiting for a bootstrap slot (mobility_manager.bootstraps_in_flight)
   bootstrapping,  ///< getting tickets and the initiating information
   registering,    ///< Mobile IP registration with the Home Agent
   active,         ///< represented: registered, tickets valid
@@ -53,6 +54,7 @@ struct DeviceProxy {
   std::unique_ptr<mip::MobileNode> node;
   unsigned failures = 0;           ///< in a row (the backoff)
   bool off = false;                ///< switched off (or silent): stop
+  bool admitted = false;           ///< holds one of the bootstrap slots
   boost::asio::steady_timer wake;  ///< cancelled when a report changes something
   /// The device's own phone (a SIP user agent behind its base station) after it registered.
   std::optional<SipPeer> phone;

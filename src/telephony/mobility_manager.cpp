@@ -41,17 +41,17 @@ MobilityManager::MobilityManager(RoleContext& ctx)
                     asio::co_spawn(io_, charge(std::move(d), std::move(body), [](HttpResponse) {}),
                                    asio::detached);
                   }});
-  metrics().gauge_family("mobix_mm_devices", "Devices the mobility manager represents, by state (seed 003)",
-                         [this] {
-                           std::map<std::string, double> by;
-                           for (auto s : {DeviceState::bootstrapping, DeviceState::registering,
-                                          DeviceState::active, DeviceState::retrying, DeviceState::stopping})
-                             by[to_string(s)] = 0;
-                           for (const auto& [code, d] : devices_) by[to_string(d->state)] += 1;
-                           std::vector<std::pair<std::string, double>> out;
-                           for (const auto& [k, v] : by) out.push_back({"state=\"" + k + "\"", v});
-                           return out;
-                         });
+  metrics().gauge_family(
+      "mobix_mm_devices", "Devices the mobility manager represents, by state (seed 003)", [this] {
+        std::map<std::string, double> by;
+        for (auto s : {DeviceState::queued, DeviceState::bootstrapping, DeviceState::registering,
+                       DeviceState::active, DeviceState::retrying, DeviceState::stopping})
+          by[to_string(s)] = 0;
+        for (const auto& [code, d] : devices_) by[to_string(d->state)] += 1;
+        std::vector<std::pair<std::string, double>> out;
+        for (const auto& [k, v] : by) out.push_back({"state=\"" + k + "\"", v});
+        return out;
+      });
 }
 
 MobilityManager::~MobilityManager() {

@@ -3,6 +3,7 @@
 //   mobility_manager.cpp  the Role and the base stations' HTTP intake (reports, listings)
 //   proxy_lifecycle.cpp   each device's coroutine: tickets, initiating information, Mobile IP
 //   call_agent.cpp, call_media.cpp   secure calls between represented devices (CallAgent)
+#include <deque>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +49,10 @@ class MobilityManager final : public Role {
   // ---- each device (proxy_lifecycle.cpp) ----
   enum class Ended { stop, restart };
   boost::asio::awaitable<void> run_device(std::shared_ptr<DeviceProxy> d);
+  /// Waits for one of the bootstrap slots; false when the device was switched off while it waited.
+  boost::asio::awaitable<bool> admit(std::shared_ptr<DeviceProxy> d);
+  /// Gives `d`'s slot to the device that has waited longest.
+  void release(DeviceProxy& d);
   boost::asio::awaitable<bool> bootstrap(DeviceProxy& d);
   boost::asio::awaitable<bool> fetch_initiating(DeviceProxy& d, std::string token,
                                                 krb::SpnegoInitiator& initiator);
@@ -74,6 +79,8 @@ class MobilityManager final : public Role {
   std::shared_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<mip::RegistrationClient> mip_;
   std::map<std::string, std::shared_ptr<DeviceProxy>> devices_;
+  std::uint32_t bootstraps_in_flight_ = 0;  ///< slots taken (at most cfg_.bootstraps_in_flight)
+  std::deque<std::weak_ptr<DeviceProxy>> bootstrap_queue_;  ///< waiting for a slot, oldest first
   static constexpr std::size_t kIdleConnections = 8;
   std::vector<std::unique_ptr<net::HttpsConnection>> idle_connections_;
   std::unique_ptr<HttpServer> server_;

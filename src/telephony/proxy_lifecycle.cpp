@@ -51,9 +51,48 @@ void MobilityManager::fail(DeviceProxy& d, const std::string& outcome, const std
     spdlog::warn("mobility_manager: {}: {} ({}); retrying", d.code, outcome, detail);
 }
 
+// Seed 003 at scale: at most bootstraps_in_flight devices bootstrap at once, the others wait in
+// switch-on order. A wave of switch-ons (a base station's power cut ending, 100,000 devices) then
+// costs the KDC, the initiating database and the Home Agent a steady load. Unbounded, the wave
+// opened thousands of HTTPS connections at once, which timed out and retried (measured: 186,000
+// initiating_db_unreachable and 27,000 home_agent_unreachable while 20,000 devices came up).
+asio::awaitable<bool> MobilityManager::admit(std::shared_ptr<DeviceProxy> d) {
+  if (bootstraps_in_flight_ < cfg_.bootstraps_in_flight && bootstrap_queue_.empty()) {
+    ++bootstraps_in_flight_;
+    d->admitted = true;
+    co_return true;
+  }
+  d->state = DeviceState::queued;
+  bootstrap_queue_.push_back(d);
+  while (!d->admitted && !d->off) {  // woken by release(), or by a report (moved, switched off)
+    d->wake.expires_at(asio::steady_timer::time_point::max());
+    co_await d->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  if (!d->admitted) co_return false;  // off: release() skips it in the queue
+  co_return true;
+}
+
+void MobilityManager::release(DeviceProxy& d) {
+  if (!d.admitted) return;
+  d.admitted = false;
+  --bootstraps_in_flight_;
+  while (!bootstrap_queue_.empty() && bootstraps_in_flight_ < cfg_.bootstraps_in_flight) {
+    auto next = bootstrap_queue_.front().lock();
+    bootstrap_queue_.pop_front();
+    if (!next || next->off || next->admitted) continue;
+    next->admitted = true;
+    ++bootstraps_in_flight_;
+    next->wake.cancel();
+  }
+}
+
 asio::awaitable<void> MobilityManager::run_device(std::shared_ptr<DeviceProxy> d) {
   while (!d->off) {
-    bool up = co_await bootstrap(*d);
+    bool admitted = co_await admit(d);
+    if (!admitted) break;
+    bool up = false;
+    if (!d->off) up = co_await bootstrap(*d);
+    release(*d);
     if (up) {
       Ended how = co_await keep(*d);
       if (how == Ended::stop) break;

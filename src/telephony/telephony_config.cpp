@@ -45,6 +45,10 @@ constexpr KeySpec kMmKeys[] = {
     {"device_timeout", "u32", "300", "seconds without a report before a device's proxy stops", 5, 86400},
     {"mip_lifetime", "u32", "600", "seconds of Mobile IP registration asked for", 4, 65534},
     {"bootstrap_threads", "u32", "4", "Kerberos exchanges in parallel (each blocks on the KDC)", 1, 64},
+    {"bootstraps_in_flight", "u32", "32",
+     "devices bootstrapping at once (tickets, initiating information, Mobile IP); the others wait in "
+     "switch-on order, state \"queued\"",
+     1, 100000},
     {"retry_max", "u32", "60", "seconds between bootstrap attempts at most (backing off from 1 s)", 1, 3600},
     {"billing", "endpoint", "", "the billing service (HTTPS host:port); absent: calls are not charged"},
     {"billing_host", "string", "", "its name (TLS and the HTTP@<host> service); default: its host"},
@@ -158,6 +162,7 @@ void parse_mobility_manager(Section& s, Config& c, const ConfigEnv& env) {
   m.device_timeout = s.u32("device_timeout");
   m.mip_lifetime = s.u32("mip_lifetime");
   m.bootstrap_threads = s.u32("bootstrap_threads");
+  m.bootstraps_in_flight = s.u32("bootstraps_in_flight");
   m.retry_max = s.u32("retry_max");
   if (s.get("billing")) {
     m.billing = s.endpoint("billing", Endpoint{});

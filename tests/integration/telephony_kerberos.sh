@@ -82,6 +82,7 @@ mobility_manager:
   initiating_db_host: localhost
   ca: $P/ca.crt
   device_timeout: 6
+  bootstraps_in_flight: 1  # a second device switched on while one bootstraps waits its turn (below)
   mip_lifetime: 60
   retry_max: 2
 Y
@@ -626,6 +627,23 @@ rm -f "$T/careof2"; sleep 1.2  # the second device goes away again: the KDC test
 "$MOBIX" sim device off --id IPUI-00D4E5F6 --mm "$MM" >/dev/null || fail "switching IPUI-00D4E5F6 off"
 for _ in $(seq 1 100); do [ -z "$(state IPUI-00D4E5F6)" ] && break; sleep 0.1; done
 [ -z "$(state IPUI-00D4E5F6)" ] || fail "IPUI-00D4E5F6 is still represented: $(state IPUI-00D4E5F6)"
+
+# --- a wave of switch-ons waits its turn (bootstraps_in_flight: 1). The KDC paused (SIGSTOP) holds
+#     the first device in its AS exchange; the second is queued until the KDC answers again. ---
+kill -STOP "$KDC_PID"
+"$MOBIX" sim device on --id IPUI-00D4E5F6 --care-of 198.51.100.77 --mm "$MM" >/dev/null
+wait_state IPUI-00D4E5F6 bootstrapping
+"$MOBIX" sim device on --id IPUI-DEADBEEF --care-of 198.51.100.78 --mm "$MM" >/dev/null
+wait_state IPUI-DEADBEEF queued
+[ "$(metric 'mobix_mm_devices{state="queued"}')" = 1 ] || fail "the queued device is not in the gauge"
+kill -CONT "$KDC_PID"
+wait_state IPUI-00D4E5F6 active
+for _ in $(seq 1 100); do [ "$(state IPUI-DEADBEEF)" = queued ] || break; sleep 0.1; done
+[ "$(state IPUI-DEADBEEF)" != queued ] || fail "the queued device never got its turn"
+for d in IPUI-00D4E5F6 IPUI-DEADBEEF; do "$MOBIX" sim device off --id $d --mm "$MM" >/dev/null; done
+for _ in $(seq 1 100); do [ -z "$(state IPUI-00D4E5F6)$(state IPUI-DEADBEEF)" ] && break; sleep 0.1; done
+[ -z "$(state IPUI-00D4E5F6)$(state IPUI-DEADBEEF)" ] || fail "the queued devices are still represented"
+pass "with bootstraps_in_flight: 1 a device switched on while another bootstraps (the KDC paused) waits as queued (gauge), then gets its turn"
 
 # --- the KDC down: a new device fails clearly and retries; the represented one keeps working ---
 kill "$KDC_PID"; wait "$KDC_PID" 2>/dev/null || true
