@@ -153,7 +153,7 @@ P
 }
 # devices STATE: how many the mobility manager's gauge counts in that state ("" for all states)
 devices() { curl -fsS "http://127.0.0.1:$ADMIN_PORT/metrics" |
-  awk -v s="$1" '/^mobix_mm_devices\{/ && (s == "" || index($0, "state=\"" s "\"")) {n += $2} END {print n + 0}'; }
+  awk -v s="${1:-}" '/^mobix_mm_devices\{/ && (s == "" || index($0, "state=\"" s "\"")) {n += $2} END {print n + 0}'; }
 section 2 && for r in $(seq 1 "$RUNS"); do
   # The KDC alone: sequential AS exchanges with the devices' keys, one kinit process each.
   start=$(date +%s.%N); k=0

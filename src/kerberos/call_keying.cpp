@@ -111,13 +111,14 @@ std::unique_ptr<CallContext> CallInitiator::finish(const std::string& reply_toke
 
 struct CallAcceptor::Impl {
   std::shared_ptr<KeyTable> keys;
+  Context ctx;  ///< one acceptor is used from one thread (the node's io thread)
 };
 
 /// An acceptor credential that holds only one principal's keys, for one accept on this thread.
 class CalleeCredential {
  public:
-  CalleeCredential(const std::string& callee, const PrincipalKeys& keys)
-      : keytab_(ctx_, callee, keys), cred_(acceptor_cred(keytab_.name())) {}
+  CalleeCredential(Context& ctx, const std::string& callee, const PrincipalKeys& keys)
+      : keytab_(ctx, callee, keys), cred_(acceptor_cred(keytab_.name())) {}
   ~CalleeCredential() {
     OM_uint32 m = 0;
     gss_release_cred(&m, &cred_);  // before the keytab it reads from is emptied
@@ -127,12 +128,11 @@ class CalleeCredential {
   gss_cred_id_t get() const { return cred_; }
 
  private:
-  Context ctx_;
   ThreadKeytab keytab_;
   gss_cred_id_t cred_;
 };
 
-CallAcceptor::CallAcceptor(std::shared_ptr<KeyTable> keys) : impl_(new Impl{std::move(keys)}) {}
+CallAcceptor::CallAcceptor(std::shared_ptr<KeyTable> keys) : impl_(new Impl{std::move(keys), {}}) {}
 CallAcceptor::~CallAcceptor() = default;
 
 std::variant<CallAcceptor::Accepted, CallAcceptor::Refused> CallAcceptor::accept(const std::string& token,
@@ -143,7 +143,7 @@ std::variant<CallAcceptor::Accepted, CallAcceptor::Refused> CallAcceptor::accept
   if (!keys) return Refused{AcceptRefusal::wrong_service, "no key for " + callee};
   std::unique_ptr<CalleeCredential> cred;
   try {
-    cred = std::make_unique<CalleeCredential>(callee, *keys);
+    cred = std::make_unique<CalleeCredential>(impl_->ctx, callee, *keys);
   } catch (const KerberosError& e) {
     return Refused{AcceptRefusal::other, e.what()};
   }

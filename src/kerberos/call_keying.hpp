@@ -49,7 +49,7 @@ class CallInitiator {
 };
 
 /// The callee's side: accepts an AP-REQ for the called device only, with that device's key from the
-/// mobility manager's keys.
+/// mobility manager's keys. Use one acceptor from one thread (it keeps a krb5 context).
 class CallAcceptor {
  public:
   explicit CallAcceptor(std::shared_ptr<KeyTable> keys);
