@@ -133,7 +133,7 @@ echo csspw >$T/examples/pki/smpp-css.pw
 # reads the config, not the keys).
 "$MOBIX" pki issue --dir $T/examples/pki --cn idb --ip 127.0.0.1 --out $T/examples/pki/idb >/dev/null
 cp $T/examples/pki/ca.crt $T/examples/pki/ca.crt 2>/dev/null || true
-touch $T/examples/krb5.conf $T/examples/http.keytab $T/examples/mm.keytab
+touch $T/examples/krb5.conf $T/examples/http.keytab $T/examples/mm.keytab $T/examples/sip.crt $T/examples/sip.key
 for f in mobix relay gateway home visited css telephony; do
   out=$("$MOBIX" check-config $T/examples/$f.yaml) || fail "examples/$f.yaml: $out"
 done
