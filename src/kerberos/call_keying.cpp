@@ -139,7 +139,8 @@ std::variant<CallAcceptor::Accepted, CallAcceptor::Refused> CallAcceptor::accept
                                                                                  const std::string& callee) {
   auto raw = base64_decode(token);
   if (raw.empty()) return Refused{AcceptRefusal::malformed, "not base64"};
-  auto keys = impl_->keys->keys_of(callee);
+  // A callee is represented, so its keys were read when it bootstrapped (on the pool): no disk here.
+  auto keys = impl_->keys->cached_keys_of(callee);
   if (!keys) return Refused{AcceptRefusal::wrong_service, "no key for " + callee};
   std::unique_ptr<CalleeCredential> cred;
   try {

@@ -113,6 +113,10 @@ void KeyTable::refresh_if_changed() {
 
 std::shared_ptr<const PrincipalKeys> KeyTable::keys_of(const std::string& principal) {
   refresh_if_changed();
+  return cached_keys_of(principal);
+}
+
+std::shared_ptr<const PrincipalKeys> KeyTable::cached_keys_of(const std::string& principal) {
   std::lock_guard lock(mutex_);
   auto it = index_->find(principal);
   return it == index_->end() ? nullptr : it->second;

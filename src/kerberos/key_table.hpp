@@ -41,7 +41,10 @@ class KeyTable {
 
   /// The keys of `principal` ("name@REALM"), or null. Re-reads the keytab first when its files changed
   /// (looked at no more than once a second); a keytab that became unreadable keeps the last good keys.
+  /// May read the disk: call it off the io threads.
   std::shared_ptr<const PrincipalKeys> keys_of(const std::string& principal);
+  /// The keys as last read, without looking at the files (for the io thread, which must not block).
+  std::shared_ptr<const PrincipalKeys> cached_keys_of(const std::string& principal);
   std::size_t principals();
   const std::string& path() const { return path_; }
 

@@ -170,10 +170,7 @@ asio::awaitable<void> CallAgent::ring_phone(std::shared_ptr<Call> network_leg,
   c->to_header = "<sip:" + d->code + "@" + realm_ + ">";
   c->signalling = *d->phone;
   c->remote_target = "sip:" + d->code + "@" + d->phone->host() + ":" +
-                     std::to_string(d->phone->address.port()) +
-                     (!d->phone->stream            ? ""
-                      : d->phone->stream->secure() ? ";transport=tls"
-                                                   : ";transport=tcp");
+                     std::to_string(d->phone->address.port()) + d->phone->uri_transport();
   c->started = unix_now();
   c->sdes = sip::SdesKey{1, random_key()};
   auto ec = open_rtp(*c);

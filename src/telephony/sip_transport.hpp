@@ -39,6 +39,10 @@ struct SipPeer {
   boost::asio::ip::udp::endpoint address;  ///< the other side's address and port (for TCP: the connection's)
   std::shared_ptr<SipStream> stream;       ///< the connection, or null for UDP
   const char* transport() const { return !stream ? "UDP" : stream->secure() ? "TLS" : "TCP"; }
+  /// The URI parameter that reaches this peer over its connection ("" over UDP, the default).
+  std::string uri_transport() const {
+    return !stream ? "" : stream->secure() ? ";transport=tls" : ";transport=tcp";
+  }
   std::string host() const { return address.address().to_string(); }
   bool operator==(const SipPeer& o) const { return address == o.address && stream == o.stream; }
 };
