@@ -231,6 +231,8 @@ struct GatewayConfig {
   std::uint32_t max_signal_lifetime = 300;    ///< seconds; later expiries are refused
   std::uint32_t leg_wait_timeout = 600;       ///< seconds a dialled-in leg waits for the relay's GO
   std::uint32_t max_legs_per_link = 256;      ///< legs open at once for one signal's link
+  bool multiplex = false;                     ///< one TLS link per relay, tunnels as HTTP/2 streams
+  std::uint32_t link_idle_timeout = 120;      ///< seconds a multiplexed link without tunnels stays
   std::uint32_t tunnel_idle_timeout = 300;    ///< seconds without traffic before a tunnel closes
   std::uint32_t tunnel_max_duration = 86400;  ///< seconds a tunnel may last in total
 };

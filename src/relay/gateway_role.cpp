@@ -21,6 +21,7 @@
 #include "net/failure_limiter.hpp"
 #include "net/http_server.hpp"
 #include "net/tunnel_leg.hpp"
+#include "net/tunnel_link.hpp"
 #include "relay/mail_signal.hpp"
 #include "relay/relay_links.hpp"
 #include "relay/tunnel_roles.hpp"
@@ -38,6 +39,10 @@ namespace {
 Counter& signals(const char* result) {
   return metrics().counter("mobix_gateway_signals_total", "Access request signals at the gateway, by result",
                            std::string("result=\"") + result + "\"");
+}
+Counter& link_events(const char* event) {
+  return metrics().counter("mobix_gateway_links_total", "Multiplexed links to the relay, by event",
+                           std::string("event=\"") + event + "\"");
 }
 }  // namespace
 
@@ -58,6 +63,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   net::FailureLimiter webhook_failures{20};               // refused POSTs per address per minute
   std::unordered_map<std::uint64_t, unsigned> legs_open;  ///< per link (tunnel id)
   std::unordered_set<net::Leg*> waiting_legs;             ///< dialled in, waiting for GO: closed on stop
+  /// Multiplexed links by relay callback endpoint ("ip:port"), while up.
+  std::unordered_map<std::string, std::shared_ptr<net::TunnelLink>> mux_links;
 
   void webhook(const HttpRequest& req, HttpReply reply);
 
@@ -164,7 +171,92 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
       spdlog::info("gateway: tunnel {:016x}: msisdn {} is not attached", r.tunnel_id, r.msisdn);
       co_return;
     }
+    if (cfg.multiplex) {
+      co_await open_link(r);
+      co_return;
+    }
     if (reserve_leg(r.tunnel_id)) co_await leg(r);
+  }
+
+  // Step G once for many tunnels: a multiplexed link to the relay (net/tunnel_link.hpp), which
+  // opens a stream per client; each stream is steps F-G for one tunnel. The link closes after
+  // link_idle_timeout without a tunnel; a newer link to the same relay replaces it.
+  asio::awaitable<void> open_link(signal::AccessRequest r) {
+    std::shared_ptr<net::Leg> relay = co_await dial_relay(r, true);
+    if (!relay) co_return;
+    net::LinkOptions o;
+    o.max_streams = cfg.max_legs_per_link;
+    o.stream_idle = std::chrono::seconds(cfg.tunnel_idle_timeout);
+    o.stream_max = std::chrono::seconds(cfg.tunnel_max_duration);
+    o.link_idle = std::chrono::seconds(cfg.link_idle_timeout);
+    auto l = std::make_shared<net::TunnelLink>(std::move(relay), net::TunnelLink::Side::gateway, o);
+    const std::string where = fmt::format("{}:{}", r.relay_ip, r.callback_port);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    l->on_open([weak](std::shared_ptr<net::LinkStream> s) {
+      if (auto impl = weak.lock()) impl->stream_opened(std::move(s));
+    });
+    l->on_stream_end([](const net::LinkStream& s) {
+      if (s.reason().empty())
+        spdlog::info("gateway: link tunnel to {} closed ({} bytes from the terminal, {} to it{}{})",
+                     s.authority(), s.bytes().from_socket, s.bytes().to_socket,
+                     s.bytes().timed_out ? ", timed out" : "", s.bytes().reset ? ", reset" : "");
+    });
+    l->on_closed([weak, raw = l.get(), where](const char* why) {
+      link_events("closed").inc();
+      spdlog::info("gateway: multiplexed link to relay {} closed: {}", where, why);
+      auto impl = weak.lock();
+      if (!impl) return;
+      if (auto it = impl->mux_links.find(where); it != impl->mux_links.end() && it->second.get() == raw)
+        impl->mux_links.erase(it);
+    });
+    if (!l->start()) {
+      signals("relay_unreachable").inc();
+      spdlog::warn("gateway: tunnel {:016x}: the multiplexed link to {} did not start", r.tunnel_id, where);
+      co_return;
+    }
+    link_events("up").inc();
+    spdlog::info("gateway: tunnel {:016x}: multiplexed link to relay {} up", r.tunnel_id, where);
+    auto& slot = mux_links[where];
+    if (slot) slot->retire();
+    slot = std::move(l);
+  }
+
+  // A stream on a link asks for "<msisdn>:<port>": the terminal is found in the access sessions
+  // (never trusted from the relay) and connected to (step F); 200 or 502 answers the relay.
+  void stream_opened(std::shared_ptr<net::LinkStream> s) {
+    const auto& a = s->authority();
+    const auto colon = a.rfind(':');
+    const std::string msisdn = colon == std::string::npos ? std::string() : a.substr(0, colon);
+    const int port = colon == std::string::npos ? 0 : std::atoi(a.c_str() + colon + 1);
+    if (msisdn.empty() || port <= 0 || port > 65535) {
+      signals("bad_request").inc();
+      spdlog::warn("gateway: a link stream asked for '{}': not <msisdn>:<port>", a);
+      return s->refuse("bad_request");
+    }
+    const std::string ip = terminal_ip(msisdn);
+    if (ip.empty()) {
+      signals("not_attached").inc();
+      spdlog::info("gateway: link tunnel to msisdn {}: not attached", msisdn);
+      return s->refuse("not_attached");
+    }
+    asio::co_spawn(io, connect_stream(std::move(s), msisdn, Endpoint{ip, static_cast<std::uint16_t>(port)}),
+                   asio::detached);
+  }
+
+  asio::awaitable<void> connect_stream(std::shared_ptr<net::LinkStream> s, std::string msisdn, Endpoint to) {
+    auto self = shared_from_this();
+    ++active;
+    ActiveGuard done{active};
+    std::string why;
+    auto sock = co_await dial(io.get_executor(), to, std::chrono::seconds(cfg.connect_timeout), why);
+    if (!sock) {
+      signals("terminal_unreachable").inc();
+      spdlog::info("gateway: link tunnel to msisdn {} at {}: {}", msisdn, to.str(), why);
+      s->refuse("unreachable");
+      co_return;
+    }
+    signals("tunnelled").inc();
+    s->accept(std::move(*sock));
   }
 
   struct ActiveGuard {
@@ -192,7 +284,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
 
   // The relay's end of a new leg, TLS verified; the first line presents the link's key. Null when
   // the relay cannot be reached.
-  asio::awaitable<std::unique_ptr<net::Leg>> dial_relay(const signal::AccessRequest& r) {
+  asio::awaitable<std::unique_ptr<net::Leg>> dial_relay(const signal::AccessRequest& r, bool link = false) {
     const auto t = std::chrono::seconds(cfg.connect_timeout);
     const Endpoint relay_ep{r.relay_ip, r.callback_port};
     std::string why;
@@ -200,7 +292,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     bool up = relay_socket.has_value();
     auto relay = std::make_unique<net::Leg>(up ? std::move(*relay_socket) : asio::ip::tcp::socket(io));
     if (up) up = co_await relay->connect_tls(tls->native_handle(), r.relay_ip, t, why);
-    const std::string hello = leg::format_hello({r.tunnel_id, r.one_time_key});
+    const std::string hello = leg::format_hello({r.tunnel_id, r.one_time_key, link});
     if (up) up = co_await relay->write_all(hello, t);
     if (!up) {
       signals("relay_unreachable").inc();
@@ -383,6 +475,8 @@ void GatewayRole::start() {
 void GatewayRole::stop() {
   impl_->stopping = true;
   for (auto* leg : impl_->waiting_legs) leg->close();
+  auto links = std::move(impl_->mux_links);
+  for (auto& [where, l] : links) l->close("stopping");
   if (impl_->esme) impl_->esme->close();
   if (impl_->webhook_service) impl_->webhook_service->stop();
   if (impl_->mail_receiver) impl_->mail_receiver->stop();

@@ -107,7 +107,14 @@ constexpr KeySpec kGatewayKeys[] = {
      "spare_leg_idle_timeout)",
      10, 86400},
     {"max_legs_per_link", "u32", "256",
-     "legs open at once for one signal (the relay asks for more as clients come)", 1, 10000},
+     "legs open at once for one signal (the relay asks for more as clients come); with multiplex: "
+     "tunnels open at once on the link",
+     1, 100000},
+    {"multiplex", "bool", "false",
+     "a signal opens one TLS link to the relay carrying every tunnel as an HTTP/2 stream, kept while "
+     "in use: later tunnels need no signal and no handshake (docs/relay.md)"},
+    {"link_idle_timeout", "u32", "120", "with multiplex: seconds a link without tunnels stays open", 5,
+     86400},
     {"tunnel_idle_timeout", "u32", "300", "seconds without traffic before a tunnel closes", 10, 86400},
     {"tunnel_max_duration", "u32", "86400", "seconds a tunnel may last in total", 60, 30 * 86400},
 };
@@ -287,6 +294,8 @@ void parse_gateway(Section& s, Config& c, const ConfigEnv& env) {
   g.max_signal_lifetime = s.u32("max_signal_lifetime");
   g.leg_wait_timeout = s.u32("leg_wait_timeout");
   g.max_legs_per_link = s.u32("max_legs_per_link");
+  g.multiplex = s.boolean("multiplex");
+  g.link_idle_timeout = s.u32("link_idle_timeout");
   g.tunnel_idle_timeout = s.u32("tunnel_idle_timeout");
   g.tunnel_max_duration = s.u32("tunnel_max_duration");
   c.gateway = std::move(g);

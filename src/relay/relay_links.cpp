@@ -72,6 +72,16 @@ void Link::fail(const char* why) {
   waiters.clear();
 }
 
+void Link::link_up() {
+  state = LinkState::idle;
+  requested = 0;
+  for (auto& w : waiters) {
+    w->multiplexed = true;
+    w->ready.cancel();
+  }
+  waiters.clear();
+}
+
 std::shared_ptr<LinkWaiter> Link::next_waiter() {
   if (waiters.empty()) return nullptr;
   auto w = waiters.front();

@@ -53,6 +53,7 @@ struct LinkWaiter {
   boost::asio::steady_timer ready;  ///< cancelled when `leg` is set or the link failed
   std::shared_ptr<net::Leg> leg;
   unsigned more = 0;              ///< further legs asked for when this one was handed over (GO n)
+  bool multiplexed = false;       ///< a multiplexed link came up instead: the client goes over it
   const char* failure = nullptr;  ///< why no leg will come (a refusal reason)
 };
 
@@ -94,6 +95,9 @@ struct Link {
   /// The legs asked for will not come (the signal was not sent, the terminal is unreachable): idle,
   /// and every waiting client learns `why`.
   void fail(const char* why);
+  /// The gateway opened a multiplexed link (net/tunnel_link.hpp): every waiting client goes over
+  /// it, no leg is coming, and the next client needs no signal while the link is up.
+  void link_up();
   std::shared_ptr<LinkWaiter> next_waiter();
   void remove_waiter(const LinkWaiter* w);
   std::shared_ptr<SpareLeg> take_spare();

@@ -29,6 +29,7 @@
 #include "net/tls_context.hpp"
 #include "net/token_buckets.hpp"
 #include "net/tunnel_leg.hpp"
+#include "net/tunnel_link.hpp"
 #include "relay/relay_links.hpp"
 #include "relay/signal_sender.hpp"
 #include "relay/tunnel_roles.hpp"
@@ -57,6 +58,10 @@ Counter& signals_counter(SignalOutcome o) {
 Counter& spares(const char* event) {
   return metrics().counter("mobix_relay_spare_legs_total",
                            "Legs kept dialled in for the next clients, by what became of them",
+                           std::string("event=\"") + event + "\"");
+}
+Counter& link_events(const char* event) {
+  return metrics().counter("mobix_relay_links_total", "Multiplexed links from the gateway, by event",
                            std::string("event=\"") + event + "\"");
 }
 Counter& callbacks(const char* result) {
@@ -174,7 +179,21 @@ struct Target {
   }
 };
 
-struct RelayRole::Impl {
+const char* protocol_name(signal::Protocol p) {
+  switch (p) {
+    case signal::Protocol::tcp:
+      return "tcp";
+    case signal::Protocol::http:
+      return "http";
+    case signal::Protocol::tls:
+      return "tls";
+    case signal::Protocol::tls_passthrough:
+      return "tls_passthrough";
+  }
+  return "tcp";
+}
+
+struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
   asio::io_context& io;
   const RelayConfig& cfg;
   Directory& dir;
@@ -187,6 +206,7 @@ struct RelayRole::Impl {
   std::vector<std::unique_ptr<TcpService>> mapped_ports;  ///< one per cfg.port_map entry
   std::unordered_map<std::string, unsigned> pending_per_ip;
   std::unordered_map<std::string, unsigned> pending_per_target;
+  std::shared_ptr<net::TunnelLink> mux;  ///< the gateway's multiplexed link, while one is up
   bool stopping = false;
   Counter& tunnels = metrics().counter("mobix_relay_tunnels_total", "Tunnels spliced by the relay");
   Counter& coalesced = metrics().counter("mobix_relay_coalesced_total",
@@ -340,7 +360,7 @@ struct RelayRole::Impl {
   // it closed meanwhile. Bytes it sends meanwhile (a request body) stay in its socket for the tunnel.
   asio::awaitable<bool> wait_for_leg(Conn& c, std::shared_ptr<LinkWaiter> w) {
     const auto deadline = Clock::now() + std::chrono::seconds(cfg.hold_timeout);
-    std::function<bool()> settled = [w] { return w->leg || w->failure; };
+    std::function<bool()> settled = [w] { return w->leg || w->failure || w->multiplexed; };
     auto seen = co_await watch_until(c.socket(), w->ready, deadline, std::chrono::milliseconds(250), settled);
     if (seen == Pending::closed) co_return false;
     if (seen == Pending::data)
@@ -384,7 +404,7 @@ struct RelayRole::Impl {
       }
     }
     const bool present = co_await wait_for_leg(c, w);
-    if (!w->leg && !w->failure) {
+    if (!w->leg && !w->failure && !w->multiplexed) {
       link->remove_waiter(w.get());
       w->failure = present ? "gateway_timeout" : "client_gone";
     }
@@ -452,25 +472,124 @@ struct RelayRole::Impl {
     ++pending_per_target[t.sub.msisdn];
     auto link = links.for_target(t.link_key());
     std::shared_ptr<net::Leg> leg;
+    std::shared_ptr<net::LinkStream> stream;
     std::string server_early;
     const char* failure = nullptr;
+    bool via_link = mux && mux->usable();  // no signal and no handshake while the link is up
     // A spare whose gateway vanished unnoticed is dropped and the next way tried, once.
-    for (int attempt = 0; attempt < 2 && !leg; ++attempt) {
+    for (int attempt = 0; attempt < 2 && !leg && !via_link; ++attempt) {
       auto w = co_await obtain_leg(c, link, t, ip, id);
       failure = w->failure;
+      via_link = w->multiplexed;
       if (!w->leg) break;
       failure = co_await start_leg(*w->leg, link, w->more, server_early);
       if (!failure) leg = w->leg;
       if (failure && std::string_view(failure) != "gateway_lost") break;
     }
+    if (via_link) stream = co_await open_stream(c, t, buf, peer, failure);
     links.settle(link, Clock::now());
     if (--pending_per_ip[ip] == 0) pending_per_ip.erase(ip);
     if (--pending_per_target[t.sub.msisdn] == 0) pending_per_target.erase(t.sub.msisdn);
+    if (stream) {
+      co_await run_link_tunnel(c, t, stream, id);
+      co_return;
+    }
     if (!leg) {
       co_await refuse_tunnel(c, t, id, ip, failure ? failure : "gateway_lost");
       co_return;
     }
     co_await run_tunnel(c, t, *leg, std::move(buf), std::move(server_early), peer, id);
+  }
+
+  // Seed 001 steps D-I over the multiplexed link: a CONNECT stream for the terminal carries the
+  // optional PROXY header and the client's first bytes; the gateway answers once it reached the
+  // terminal. Null (and `failure`) when it did not.
+  asio::awaitable<std::shared_ptr<net::LinkStream>> open_stream(Conn& c, const Target& t,
+                                                                const std::string& buf,
+                                                                const tcp::endpoint& peer,
+                                                                const char*& failure) {
+    std::string early;
+    if (auto pp = t.sub.attrs.find("relay.proxy_protocol"); pp != t.sub.attrs.end() && pp->second == "v2") {
+      boost::system::error_code lec;
+      auto local = c.socket().local_endpoint(lec);
+      auto header = proxyproto::encode_v2(canonical(peer.address()).to_string(), peer.port(),
+                                          canonical(local.address()).to_string(), local.port());
+      if (header) early.assign(header->begin(), header->end());
+    }
+    early += buf;
+    auto s = mux && mux->usable() ? mux->open(fmt::format("{}:{}", t.sub.msisdn, t.port),
+                                              protocol_name(t.protocol), std::move(early))
+                                  : nullptr;
+    if (!s) {
+      failure = "gateway_lost";
+      co_return nullptr;
+    }
+    const auto deadline = Clock::now() + std::chrono::seconds(cfg.hold_timeout);
+    co_await wait_stream(
+        *s, [&s] { return s->state() != net::LinkStream::State::opening; }, deadline);
+    switch (s->state()) {
+      case net::LinkStream::State::open:
+        co_return s;
+      case net::LinkStream::State::refused:
+        failure = "terminal_unreachable";
+        break;
+      case net::LinkStream::State::opening:
+        s->cancel();
+        failure = "gateway_timeout";
+        break;
+      case net::LinkStream::State::closed:
+        failure = "gateway_lost";
+        break;
+    }
+    co_return nullptr;
+  }
+
+  static asio::awaitable<void> wait_stream(net::LinkStream& s, std::function<bool()> done,
+                                           Clock::time_point deadline) {
+    while (!done() && Clock::now() < deadline) {
+      s.changed().expires_at(deadline);
+      co_await s.changed().async_wait(kTuple);
+    }
+  }
+
+  // Step I over the link: the client's connection joins its stream until both ways ended.
+  asio::awaitable<void> run_link_tunnel(Conn& c, const Target& t, std::shared_ptr<net::LinkStream> s,
+                                        std::uint64_t id) {
+    tunnels.inc();
+    s->attach(std::move(c.socket()));
+    co_await wait_stream(
+        *s, [&s] { return s->state() == net::LinkStream::State::closed; }, Clock::time_point::max());
+    const auto& b = s->bytes();
+    spdlog::info(
+        "relay #{}: tunnel to {} over the link closed ({} bytes to the client, {} to the server{}{})", id,
+        t.name, b.to_socket, b.from_socket, b.timed_out ? ", timed out" : "", b.reset ? ", reset" : "");
+  }
+
+  // Step H for a multiplexed link: the gateway presented a signal's key with MOBIX-LINK; from now
+  // on the relay opens streams on it (net/tunnel_link.hpp). A newer link replaces an older one,
+  // which closes once its tunnels ended.
+  void accept_link(std::shared_ptr<net::Leg> c, const std::string& received, std::uint64_t id) {
+    net::LinkOptions o;
+    o.stream_idle = std::chrono::seconds(cfg.tunnel_idle_timeout);
+    o.stream_max = std::chrono::seconds(cfg.tunnel_max_duration);
+    auto l = std::make_shared<net::TunnelLink>(std::move(c), net::TunnelLink::Side::relay, o);
+    std::weak_ptr<Impl> weak = shared_from_this();
+    l->on_closed([weak, raw = l.get(), id](const char* why) {
+      link_events("closed").inc();
+      spdlog::info("relay callback #{}: multiplexed link closed: {}", id, why);
+      if (auto impl = weak.lock(); impl && impl->mux.get() == raw) impl->mux.reset();
+    });
+    if (!l->start(received)) {
+      callbacks("bad_protocol").inc();
+      spdlog::warn("relay callback #{}: the multiplexed link did not start", id);
+      return;
+    }
+    callbacks("ok").inc();
+    link_events("up").inc();
+    spdlog::info("relay callback #{}: multiplexed link up; tunnels go over it without signals", id);
+    if (mux) mux->retire();
+    mux = std::move(l);
+    links.for_each([](Link& k) { k.link_up(); });
   }
 
   asio::awaitable<void> refuse_tunnel(Conn& c, const Target& t, std::uint64_t id, const std::string& ip,
@@ -555,9 +674,13 @@ struct RelayRole::Impl {
       spdlog::warn("relay callback #{}: wrong one-time key for link {:016x}", id, tunnel);
       co_return;
     }
-    if (!buf.empty() || !link->leg_arrived(Clock::now())) {
+    if (hello->link && link->leg_arrived(Clock::now())) {
+      accept_link(std::move(c), buf, id);
+      co_return;
+    }
+    if (!buf.empty() || hello->link || !link->leg_arrived(Clock::now())) {
       // Bytes before our GO, or a leg nobody asked for: a leaked key adds no legs.
-      callbacks(buf.empty() ? "unrequested" : "bad_protocol").inc();
+      callbacks(buf.empty() || hello->link ? "unrequested" : "bad_protocol").inc();
       spdlog::warn("relay callback #{}: link {:016x}: {}", id, tunnel,
                    buf.empty() ? "a leg that was not asked for" : "data before GO");
       co_return;
@@ -594,6 +717,7 @@ struct RelayRole::Impl {
   }
 
   void stop_links() {
+    if (mux) mux->close("stopping");
     links.for_each([](Link& l) {
       l.fail("stopping");
       for (auto& s : l.spares) s->wake.cancel();

@@ -91,6 +91,7 @@ gateway:
   signal_keys: [{id: 1, key_file: ../signal.key}]
   relay_ca_file: ../ca/ca.crt
   connect_timeout: 3
+  multiplex: ${MULTIPLEX:-false}
 YAML
 ip netns exec $NI "$MOBIX" serve --config $T/relaynode/mobix.yaml >$T/relay.log 2>&1 &
 PIDS+=($!)

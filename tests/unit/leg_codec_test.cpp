@@ -15,6 +15,21 @@ TEST(LegCodec, HelloRoundTripsWithLowerCaseHex) {
   EXPECT_EQ(back->key, h.key);
 }
 
+TEST(LegCodec, LinkHelloRoundTripsAndIsToldApart) {
+  Hello h{0x0102030405060708ull, {}, true};
+  h.key[15] = 0xab;
+  auto line = format_hello(h);
+  EXPECT_EQ(line, "MOBIX-LINK 0102030405060708 000000000000000000000000000000ab\r\n");
+  auto back = parse_hello(std::string_view(line).substr(0, line.size() - 2));
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->link);
+  EXPECT_EQ(back->tunnel_id, h.tunnel_id);
+  EXPECT_EQ(back->key, h.key);
+  EXPECT_FALSE(parse_hello("MOBIX-LINK 0102030405060708 000000000000000000000000000000a")) << "short key";
+  EXPECT_FALSE(parse_hello("MOBIX-LINKS 0102030405060708 000000000000000000000000000000ab")) << "prefix";
+  EXPECT_FALSE(parse_hello("MOBIX-TUNNEL 0102030405060708 000000000000000000000000000000ab")->link);
+}
+
 TEST(LegCodec, HelloRefusesWhatTheGatewayNeverSends) {
   const std::string good = "MOBIX-TUNNEL 00f1e2d3c4b5a697 00112233445566778899aabbccddeeff";
   EXPECT_FALSE(parse_hello(good.substr(0, good.size() - 1))) << "short key";

@@ -7,6 +7,7 @@ namespace mobix::leg {
 namespace {
 
 constexpr std::string_view kHello = "MOBIX-TUNNEL ";
+constexpr std::string_view kLinkHello = "MOBIX-LINK ";
 constexpr std::string_view kGo = "MOBIX-GO ";
 constexpr std::string_view kUp = "MOBIX-UP ";
 constexpr std::string_view kDown = "MOBIX-DOWN ";
@@ -40,7 +41,7 @@ bool reason_token(std::string_view why) {
 }  // namespace
 
 std::string format_hello(const Hello& h) {
-  std::string out(kHello);
+  std::string out(h.link ? kLinkHello : kHello);
   for (int shift = 60; shift >= 0; shift -= 4) out.push_back(kHex[(h.tunnel_id >> shift) & 15]);
   out.push_back(' ');
   for (auto b : h.key) {
@@ -52,11 +53,13 @@ std::string format_hello(const Hello& h) {
 }
 
 std::optional<Hello> parse_hello(std::string_view line) {
-  if (!line.starts_with(kHello) || line.size() != kHello.size() + 16 + 1 + 2 * kKeySize) return std::nullopt;
-  auto id = line.substr(kHello.size(), 16);
-  if (line[kHello.size() + 16] != ' ') return std::nullopt;
-  auto key = line.substr(kHello.size() + 17);
   Hello h;
+  h.link = line.starts_with(kLinkHello);
+  const auto prefix = h.link ? kLinkHello : kHello;
+  if (!line.starts_with(prefix) || line.size() != prefix.size() + 16 + 1 + 2 * kKeySize) return std::nullopt;
+  auto id = line.substr(prefix.size(), 16);
+  if (line[prefix.size() + 16] != ' ') return std::nullopt;
+  auto key = line.substr(prefix.size() + 17);
   for (char c : id) {
     int d = hex_digit(c);
     if (d < 0) return std::nullopt;

@@ -2,6 +2,8 @@
 // The leg protocol between gateway and relay on the relay's callback port, after TLS (seed 001
 // steps H-I; src/relay/relay_links.hpp tells the story). Lines end in CRLF:
 //   gateway -> relay: MOBIX-TUNNEL <tunnel id, 16 hex> <one-time key, 32 hex>
+//                  or MOBIX-LINK <tunnel id> <one-time key>: a multiplexed link (net/tunnel_link.hpp)
+//                     follows, HTTP/2 with the relay as client; no line below is used on it
 //   relay -> gateway: MOBIX-GO <n>       n further legs wanted, 0..kMaxLegsPerGo
 //   gateway -> relay: MOBIX-UP <m>       connected to the terminal, m <= n more legs coming
 //                     MOBIX-DOWN <why>   the terminal cannot be reached (why: [a-z_]{1,32})
@@ -20,6 +22,7 @@ inline constexpr std::size_t kKeySize = 16;  ///< the signal's one-time key
 struct Hello {
   std::uint64_t tunnel_id = 0;
   std::array<std::uint8_t, kKeySize> key{};
+  bool link = false;  ///< MOBIX-LINK: the connection becomes a multiplexed link
 };
 
 /// Each format_* returns the line with its CRLF; each parse_* takes the line without it.
