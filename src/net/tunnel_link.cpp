@@ -90,9 +90,7 @@ void LinkStream::refuse(const std::string& why) {
   reason_ = why;
   std::string status = "502";
   nghttp2_nv nv[] = {header(":status", status), header("mobix-reason", reason_)};
-  nghttp2_submit_response(link_->h2_, id_, nv, 2, nullptr);
-  // The request side is not wanted any more: the relay stops sending (RFC 9113 8.1).
-  nghttp2_submit_rst_stream(link_->h2_, NGHTTP2_FLAG_NONE, id_, NGHTTP2_NO_ERROR);
+  nghttp2_submit_response(link_->h2_, id_, nv, 2, nullptr);  // the relay resets the stream then
   set_state(State::refused);
   link_->flush();
 }
@@ -109,7 +107,7 @@ void LinkStream::cancel() {
 // most the stream's window) and acknowledged once written.
 void LinkStream::deliver(const std::uint8_t* p, std::size_t n) {
   last_activity_ = Clock::now();
-  if (state_ == State::closed) {
+  if (ended_) {
     if (link_) link_->consume(*this, n);  // a stream we gave up: the link's window back
     return;
   }
@@ -157,7 +155,7 @@ void LinkStream::after_peer_end() {
 }
 
 void LinkStream::arm(Want w) {
-  if (!sock_ || state_ == State::closed) return;
+  if (!sock_ || ended_) return;
   auto self = shared_from_this();
   if (w == Want::write && !writing_) {
     writing_ = true;
@@ -171,7 +169,7 @@ void LinkStream::arm(Want w) {
     reading_ = true;
     sock_->async_wait(tcp::socket::wait_read, [self](boost::system::error_code ec) {
       self->reading_ = false;
-      if (ec || !self->link_ || self->state_ == State::closed) return;
+      if (ec || !self->link_ || self->ended_) return;
       self->link_->resume(*self);
     });
   }
@@ -216,7 +214,7 @@ long LinkStream::read_for_link(std::uint8_t* buf, std::size_t len, std::uint32_t
 
 // The stream is over for us: the socket closed (with a reset unless both ways ended cleanly).
 void LinkStream::end(bool reset) {
-  if (state_ == State::closed) return;
+  if (ended_) return;
   if (reset) bytes_.reset = true;
   if (sock_ && sock_->is_open()) {
     boost::system::error_code ignore;
@@ -225,7 +223,8 @@ void LinkStream::end(bool reset) {
   }
   if (link_ && !pending_.empty()) link_->consume(*this, pending_.size());  // the link's window back
   std::string().swap(pending_);
-  set_state(State::closed);
+  ended_ = true;
+  set_state(state_ == State::refused ? State::refused : State::closed);  // a refusal stays one
   if (link_) link_->forget(*this);
 }
 
@@ -272,6 +271,8 @@ struct TunnelLink::Callbacks {
       l.on_open_(st->shared_from_this());
     } else if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
       st->set_state(st->reason_.empty() ? LinkStream::State::open : LinkStream::State::refused);
+      // Refused: our request side is not wanted any more (RFC 9113 8.1), and both ends forget it.
+      if (!st->reason_.empty()) nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id_, NGHTTP2_NO_ERROR);
     }
     if ((f->hd.type == NGHTTP2_DATA || f->hd.type == NGHTTP2_HEADERS) &&
         (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
@@ -297,7 +298,7 @@ struct TunnelLink::Callbacks {
     if (!st) return 0;
     auto keep = st->shared_from_this();
     st->h2_closed_ = true;
-    if (st->state_ == LinkStream::State::closed) {
+    if (st->ended_) {
       l.erase(*st);  // it ended for us earlier; nghttp2 is done with it too
       return 0;
     }
@@ -486,7 +487,8 @@ void TunnelLink::flush() {
   }
   if (out_.capacity() > kOutBatch * 2) std::string().swap(out_);
   in_flush_ = false;
-  if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_)) close("ended");
+  if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_))
+    close(state_ == State::retiring ? "retired" : "ended");  // GOAWAY both ways, no stream left
 }
 
 void TunnelLink::arm_write() {

@@ -94,6 +94,7 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   bool sent_end_ = false;     ///< the socket's EOF was sent as END_STREAM
   bool socket_shut_ = false;  ///< our FIN went to the socket
   bool h2_closed_ = false;    ///< nghttp2 forgot the stream
+  bool ended_ = false;        ///< over for us: the socket closed
 };
 
 struct LinkOptions {

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Seed 001 over the multiplexed link (issue 17 item 1, gateway.multiplex): one signal wakes the
+# gateway, which opens one TLS link to the relay; every later tunnel is an HTTP/2 stream on it, with
+# no signal and no handshake. Per-stream flow control keeps a client that does not read from
+# making the relay buffer its download or from stalling the other tunnels. A terminal that does not
+# answer gets the client a 503 (counted and logged on both sides). An idle link closes; the next
+# client wakes the gateway again. (relay_tunnel.sh and relay_netns.sh run over the link too.)
+source "$(dirname "$0")/lib.sh"
+read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_RELAY P_PUBLIC P_CALLBACK P_WEB P_HOOK P_BIG P_CLOSED <<<"$(free_ports u u t t t t t t t t)"
+"$MOBIX" pki init --dir $T/ca --cn "Test CA" >/dev/null
+"$MOBIX" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
+"$MOBIX" pki issue --dir $T/ca --cn gateway --ip 127.0.0.1 --out $T/gateway >/dev/null
+openssl rand -hex 32 >$T/signal.key
+mkdir -p $T/op $T/relaynode
+cat >$T/op/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_OP", no_token: true}
+access:
+  radius:
+    auth_listen: 127.0.0.1:$P_AUTH
+    acct_listen: 127.0.0.1:$P_ACCT
+    clients: [{name: ggsn, address: 127.0.0.1/32, secret: link-test-secret}]
+  pools: [{name: internet, range: 127.1.0.10-127.1.0.50}]
+gateway:
+  webhook_listen: 127.0.0.1:$P_HOOK
+  webhook_cert_file: ../gateway.crt
+  webhook_key_file: ../gateway.key
+  signal_keys: [{id: 7, key_file: ../signal.key}]
+  relay_ca_file: ../ca/ca.crt
+  multiplex: true
+  link_idle_timeout: 5
+YAML
+cat >$T/relaynode/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_RELAY", no_token: true}
+relay:
+  public_listen: 127.0.0.1:$P_PUBLIC
+  callback_listen: 127.0.0.1:$P_CALLBACK
+  tls_cert_file: ../relay.crt
+  tls_key_file: ../relay.key
+  signal_key: {id: 7, key_file: ../signal.key}
+  channel: webhook
+  webhook_url: https://127.0.0.1:$P_HOOK/v1/signal
+  webhook_ca_file: ../ca/ca.crt
+  hold_timeout: 3
+YAML
+start_serve $T/op/mobix.yaml $P_ADMIN_OP $T/op.log || fail "operator node: $(tail -3 $T/op.log)"
+start_serve $T/relaynode/mobix.yaml $P_ADMIN_RELAY $T/relay.log || fail "relay: $(tail -3 $T/relay.log)"
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_OP/api/v1/subscribers \
+  --json '{"msisdn":"31610000001","username":"cam","password":"cam-radius-pw"}' >/dev/null
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
+  --json '{"msisdn":"31610000001","hostname":"cam.mobile.test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
+IP=$("$MOBIX" sim attach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret link-test-secret \
+  --state-dir $T/sim --msisdn 31610000001 --username cam --password cam-radius-pw | tail -1)
+/usr/bin/python3 "$(dirname "$0")/relay_echo_server.py" "$IP" $P_WEB >$T/web.log 2>&1 &
+PIDS+=($!)
+mkdir -p $T/www && head -c $((64 << 20)) /dev/urandom >$T/www/big.bin
+(cd $T/www && exec /usr/bin/python3 -m http.server --bind "$IP" "$P_BIG") >$T/big.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do curl -fsS "http://$IP:$P_WEB/" >/dev/null 2>&1 && curl -fsS -o /dev/null "http://$IP:$P_BIG/" 2>/dev/null && break; sleep 0.05; done
+relay_metric() { curl -fsS "http://127.0.0.1:$P_ADMIN_RELAY/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+op_metric() { curl -fsS "http://127.0.0.1:$P_ADMIN_OP/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+through() { curl -sS --max-time 10 -H "Host: cam.mobile.test" "$@" "http://127.0.0.1:$P_PUBLIC/"; }
+
+# 20 tunnels one after the other: one signal, one link, one TLS connection to the callback port.
+for i in $(seq 20); do
+  out=$(through) || fail "tunnel $i: $(tail -3 $T/relay.log)"
+  [ "$out" = "hello from the mobile server" ] || fail "tunnel $i: '$out'"
+done
+[ "$(relay_metric 'mobix_relay_signals_total{outcome="sent"}')" = 1 ] ||
+  fail "signals for 20 tunnels: $(relay_metric 'mobix_relay_signals_total{outcome="sent"}')"
+[ "$(relay_metric 'mobix_relay_links_total{event="up"}')" = 1 ] || fail "relay links up: $(relay_metric 'mobix_relay_links_total{event="up"}')"
+[ "$(op_metric 'mobix_gateway_links_total{event="up"}')" = 1 ] || fail "gateway links up"
+[ "$(relay_metric 'mobix_tcp_connections_total{service="relay-callback"}')" = 1 ] ||
+  fail "callback connections for 20 tunnels: $(relay_metric 'mobix_tcp_connections_total{service="relay-callback"}')"
+[ "$(grep -c 'over the link closed' $T/relay.log)" -ge 20 ] || fail "tunnels not logged as riding the link"
+pass "20 tunnels: one signal, one TLS link to the callback port, 20 streams on it (counters)"
+
+# Flow control: a client asks for 64 MiB and reads nothing for a while. The relay keeps at most
+# the stream's window for it (RSS), and another tunnel works meanwhile (no head-of-line blocking).
+rss() { awk '/VmRSS/ {print $2}' /proc/$(pgrep -f "serve --config $T/relaynode/mobix.yaml" | head -1)/status; }
+set_port() { curl -fsS -X PATCH "http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers/31610000001" \
+  --json '{"attrs":{"relay.http_port":"'$1'"}}' >/dev/null; }
+set_port $P_BIG # the big file is served on another port of the same terminal
+rss0=$(rss)
+/usr/bin/python3 - 127.0.0.1 $P_PUBLIC $T/slow.out >$T/slow.log 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=30)
+s.sendall(b"GET /big.bin HTTP/1.1\r\nHost: cam.mobile.test\r\nConnection: close\r\n\r\n")
+open(sys.argv[3] + ".started", "w").close()
+time.sleep(4)  # not reading: the relay must not read the link on its behalf
+with open(sys.argv[3], "wb") as f:
+    while True:
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        f.write(d)
+PY
+SLOW=$!
+for _ in $(seq 100); do [ -e $T/slow.out.started ] && break; sleep 0.05; done
+sleep 1
+out=$(through) || fail "a tunnel beside a stalled one: $(tail -3 $T/relay.log)"
+grep -q "big.bin" <<<"$out" || fail "a tunnel beside a stalled one: '$out'"
+rss_stalled=$(rss)
+wait $SLOW || fail "the slow reader: $(cat $T/slow.log)"
+tail -c $((64 << 20)) $T/slow.out | cmp -s - $T/www/big.bin || fail "64 MiB after a stall arrived changed ($(stat -c %s $T/slow.out) octets with headers)"
+grown=$((rss_stalled - rss0))
+[ $grown -lt 16384 ] || fail "the relay grew by $grown KiB for a client that did not read (64 MiB on the way)"
+set_port $P_WEB
+pass "flow control: a stalled client of a 64 MiB download costs the relay $grown KiB, another tunnel works meanwhile, the download arrives intact"
+
+# A terminal port nobody listens on: 503 for the client; counted and logged at both ends.
+set_port $P_CLOSED
+gw0=$(op_metric 'mobix_gateway_signals_total{result="terminal_unreachable"}')
+rl0=$(relay_metric 'mobix_relay_clients_refused_total{reason="terminal_unreachable"}')
+code=$(curl -s -o $T/closed.body -w '%{http_code}' --max-time 10 -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUBLIC/")
+[ "$code" = 503 ] || fail "a closed terminal port: HTTP $code"
+grep -q "not reachable now" $T/closed.body || fail "the 503 does not say why: $(cat $T/closed.body)"
+[ "$(op_metric 'mobix_gateway_signals_total{result="terminal_unreachable"}')" = $((${gw0:-0} + 1)) ] || fail "gateway terminal_unreachable not counted"
+[ "$(relay_metric 'mobix_relay_clients_refused_total{reason="terminal_unreachable"}')" = $((${rl0:-0} + 1)) ] || fail "relay terminal_unreachable not counted"
+grep -q "gateway: link tunnel to msisdn 31610000001 at $IP:$P_CLOSED: " $T/op.log || fail "no gateway log line for the unreachable terminal"
+grep -q "no tunnel from 127.0.0.1 to cam.mobile.test: terminal_unreachable" $T/relay.log || fail "no relay log line"
+[ "$(relay_metric 'mobix_relay_signals_total{outcome="sent"}')" = 1 ] || fail "the refused stream cost a signal"
+set_port $P_WEB
+pass "a terminal that does not answer: 503 at once (502 on the stream), counted and logged at gateway and relay, no signal"
+
+# A made-up link hello is refused like a made-up leg.
+printf 'MOBIX-LINK 00000000000000ff %032x\r\n' 0 |
+  timeout 5 openssl s_client -quiet -connect 127.0.0.1:$P_CALLBACK -CAfile $T/ca/ca.crt >/dev/null 2>&1 || true
+for _ in $(seq 50); do [ -n "$(relay_metric 'mobix_relay_callbacks_total{result="unknown_tunnel"}')" ] && break; sleep 0.1; done
+[ "$(relay_metric 'mobix_relay_callbacks_total{result="unknown_tunnel"}')" = 1 ] || fail "a made-up link hello was not refused"
+pass "a link hello with a made-up tunnel id is refused and counted"
+
+# The idle link closes after link_idle_timeout (5 s); the next client wakes the gateway again.
+for _ in $(seq 200); do grep -q "multiplexed link to relay .* closed: retired" $T/op.log && break; sleep 0.1; done
+grep -q "multiplexed link to relay .* closed: retired" $T/op.log || fail "the idle link was not closed: $(grep link $T/op.log | tail -3)"
+for _ in $(seq 50); do [ "$(relay_metric 'mobix_relay_links_total{event="closed"}')" = 1 ] && break; sleep 0.1; done
+[ "$(relay_metric 'mobix_relay_links_total{event="closed"}')" = 1 ] || fail "the relay did not see the link close"
+out=$(through) || fail "after the idle link closed: $(tail -3 $T/relay.log)"
+[ "$out" = "hello from the mobile server" ] || fail "after the idle link closed: '$out'"
+[ "$(relay_metric 'mobix_relay_signals_total{outcome="sent"}')" = 2 ] || fail "no new signal after the link closed"
+[ "$(relay_metric 'mobix_relay_links_total{event="up"}')" = 2 ] || fail "no new link"
+pass "an idle link closes after link_idle_timeout; the next client wakes the gateway and a new link comes up"
