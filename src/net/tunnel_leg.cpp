@@ -175,6 +175,10 @@ Leg::Io Leg::write(const char* p, std::size_t len, std::size_t& n) {
   }
 }
 
+void Leg::read_ahead() {
+  if (ssl_) SSL_set_read_ahead(ssl_, 1);
+}
+
 void Leg::shutdown_send() {
   if (!sock_.is_open()) return;
   if (ssl_) {

@@ -53,6 +53,9 @@ class Leg {
   /// Both ends call it (tls_passthrough tunnels: what follows is TLS end to end already).
   boost::asio::awaitable<bool> leave_tls(std::string& before, std::size_t max, seconds timeout);
   bool tls() const { return ssl_ != nullptr; }
+  /// TLS reads take all the socket has (not a record header, then its body): for a connection
+  /// that never leaves TLS (the multiplexed link), where bytes past a close_notify cannot matter.
+  void read_ahead();
 
   /// Non-blocking primitives for `splice`.
   Io read(char* p, std::size_t cap, std::size_t& n);

@@ -22,7 +22,9 @@ namespace {
 // One buffer per thread for what the TLS connection gives at a time: nghttp2 copies what it
 // keeps, so nothing of it outlives a read.
 thread_local std::array<std::uint8_t, 64 * 1024> t_link_in;
-constexpr std::size_t kOutBatch = 64 * 1024;  // frames gathered into one TLS write
+constexpr std::size_t kOutBatch = 64 * 1024;  // small frames gathered into one TLS write
+constexpr std::size_t kRecord = 16384;        // a TLS record's payload (RFC 8446 5.1)
+constexpr std::size_t kFrameHeader = 9;       // RFC 9113 4.1
 constexpr int kReadsPerTurn = 32;             // then other connections get their turn
 
 nghttp2_nv header(const char* name, const std::string& value) {
@@ -129,19 +131,21 @@ void LinkStream::deliver(const std::uint8_t* p, std::size_t n) {
 
 void LinkStream::flush_to_socket() {
   if (!sock_) return;
-  while (!pending_.empty()) {
-    auto r = ::send(sock_->native_handle(), pending_.data(), pending_.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  while (pending_off_ < pending_.size()) {
+    auto r = ::send(sock_->native_handle(), pending_.data() + pending_off_, pending_.size() - pending_off_,
+                    MSG_DONTWAIT | MSG_NOSIGNAL);
     if (r < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) return arm(Want::write);
       return cancel();
     }
     const auto sent = static_cast<std::size_t>(r);
-    pending_.erase(0, sent);
+    pending_off_ += sent;  // an offset, not an erase: no moving the rest on every partial write
     bytes_.to_socket += sent;
     if (link_) link_->consume(*this, sent);
   }
   std::string().swap(pending_);  // an idle stream keeps no buffer
+  pending_off_ = 0;
   if (peer_ended_) after_peer_end();
 }
 
@@ -221,8 +225,9 @@ void LinkStream::end(bool reset) {
     if (reset) sock_->set_option(asio::socket_base::linger(true, 0), ignore);
     sock_->close(ignore);
   }
-  if (link_ && !pending_.empty()) link_->consume(*this, pending_.size());  // the link's window back
-  std::string().swap(pending_);
+  if (link_ && pending_.size() > pending_off_) link_->consume(*this, pending_.size() - pending_off_);
+  std::string().swap(pending_);  // the link's window back for what the socket never took
+  pending_off_ = 0;
   ended_ = true;
   set_state(state_ == State::refused ? State::refused : State::closed);  // a refusal stays one
   if (link_) link_->forget(*this);
@@ -292,6 +297,13 @@ struct TunnelLink::Callbacks {
     return 0;
   }
 
+  // A DATA frame with its header fills one TLS record exactly: no 9-octet record after each.
+  static ssize_t data_length(nghttp2_session*, std::uint8_t, std::int32_t, std::int32_t window, std::int32_t,
+                             std::uint32_t remote_max_frame, void*) {
+    const auto want = static_cast<std::int32_t>(kRecord - kFrameHeader);
+    return std::min({want, window, static_cast<std::int32_t>(remote_max_frame)});
+  }
+
   static int stream_close(nghttp2_session* s, std::int32_t id, std::uint32_t error, void* user) {
     auto& l = link(user);
     auto* st = stream(s, id);
@@ -332,6 +344,7 @@ bool TunnelLink::start(const std::string& received) {
   nghttp2_session_callbacks_set_on_frame_recv_callback(cb, &Callbacks::frame_recv);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, &Callbacks::data_chunk);
   nghttp2_session_callbacks_set_on_stream_close_callback(cb, &Callbacks::stream_close);
+  nghttp2_session_callbacks_set_data_source_read_length_callback(cb, &Callbacks::data_length);
   nghttp2_option* o = nullptr;
   nghttp2_option_new(&o);
   nghttp2_option_set_no_auto_window_update(o, 1);  // acknowledged once written to the socket
@@ -352,6 +365,7 @@ bool TunnelLink::start(const std::string& received) {
   nghttp2_session_set_local_window_size(h2_, NGHTTP2_FLAG_NONE, 0,
                                         static_cast<std::int32_t>(opt_.link_window));
   last_rx_ = last_stream_end_ = Clock::now();
+  leg_->read_ahead();
   if (!received.empty()) {
     in_recv_ = true;
     auto r = nghttp2_session_mem_recv(h2_, reinterpret_cast<const std::uint8_t*>(received.data()),
@@ -454,34 +468,43 @@ void TunnelLink::consume(LinkStream& s, std::size_t n) {
   if (n && h2_ && state_ != State::closed) nghttp2_session_consume(h2_, s.id_, n);
 }
 
-// Frames nghttp2 built go to the TLS connection, gathered into few writes; what the connection does
-// not take waits for it to be writable (and nghttp2 builds nothing more meanwhile).
+// Frames nghttp2 built go to the TLS connection: a full DATA frame (one TLS record, see
+// data_length) straight from nghttp2's buffer, small frames gathered into few writes; what the
+// connection does not take waits for it to be writable (and nghttp2 builds nothing more meanwhile).
 void TunnelLink::flush() {
   if (state_ == State::closed || in_flush_ || in_recv_) return;  // not from inside nghttp2
   in_flush_ = true;
   for (;;) {
-    if (out_off_ < out_.size()) {
-      std::size_t n = 0;
-      auto io = leg_->write(out_.data() + out_off_, out_.size() - out_off_, n);
-      if (io == Leg::Io::done) {
-        out_off_ += n;
-        continue;
-      }
+    if (out_off_ < out_.size() && !write_out()) {
       in_flush_ = false;
-      if (io == Leg::Io::want_write || io == Leg::Io::want_read) return arm_write();
-      return close("write failed");
+      return;
     }
     out_.clear();
     out_off_ = 0;
-    while (out_.size() < kOutBatch) {
+    bool more = true;
+    while (more && out_.size() < kOutBatch) {
       const std::uint8_t* data = nullptr;
       auto n = nghttp2_session_mem_send(h2_, &data);
       if (n < 0) {
         in_flush_ = false;
         return close("nghttp2 send failed");
       }
-      if (n == 0) break;
-      out_.append(reinterpret_cast<const char*>(data), static_cast<std::size_t>(n));
+      more = n > 0;
+      const auto len = static_cast<std::size_t>(n);
+      if (out_.empty() && len >= kRecord) {  // a full frame: no copy unless the socket is full
+        std::size_t sent = 0;
+        auto io = leg_->write(reinterpret_cast<const char*>(data), len, sent);
+        if (io == Leg::Io::failed) {
+          in_flush_ = false;
+          return close("write failed");
+        }
+        if (sent < len) {
+          out_.append(reinterpret_cast<const char*>(data) + sent, len - sent);
+          break;
+        }
+      } else if (len > 0) {
+        out_.append(reinterpret_cast<const char*>(data), len);
+      }
     }
     if (out_.empty()) break;
   }
@@ -489,6 +512,26 @@ void TunnelLink::flush() {
   in_flush_ = false;
   if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_))
     close(state_ == State::retiring ? "retired" : "ended");  // GOAWAY both ways, no stream left
+}
+
+// Writes what `out_` holds; false when the connection took only part (a write wait is armed) or
+// failed (closed).
+bool TunnelLink::write_out() {
+  while (out_off_ < out_.size()) {
+    std::size_t n = 0;
+    auto io = leg_->write(out_.data() + out_off_, out_.size() - out_off_, n);
+    if (io == Leg::Io::done) {
+      out_off_ += n;
+      continue;
+    }
+    if (io == Leg::Io::want_write || io == Leg::Io::want_read) {
+      arm_write();
+    } else {
+      close("write failed");
+    }
+    return false;
+  }
+  return true;
 }
 
 void TunnelLink::arm_write() {

@@ -84,7 +84,8 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   std::optional<boost::asio::ip::tcp::socket> sock_;
   boost::asio::steady_timer changed_;
   std::string early_;    ///< relay: sent ahead of the socket's bytes
-  std::string pending_;  ///< from the link, not yet taken by the socket
+  std::string pending_;  ///< from the link, not yet taken by the socket (from pending_off_ on)
+  std::size_t pending_off_ = 0;
   Bytes bytes_;
   std::chrono::steady_clock::time_point started_, last_activity_;
   bool deferred_ = false;     ///< the link waits for the socket to be readable
@@ -99,7 +100,7 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
 
 struct LinkOptions {
   std::uint32_t max_streams = 256;               ///< gateway: streams open at once (SETTINGS)
-  std::uint32_t stream_window = 256 * 1024;      ///< octets in flight per stream
+  std::uint32_t stream_window = 1024 * 1024;     ///< octets in flight per stream
   std::uint32_t link_window = 16 * 1024 * 1024;  ///< octets in flight on the whole link
   std::chrono::seconds stream_idle{300}, stream_max{86400};
   std::chrono::seconds link_idle{0};   ///< closes after this without a stream; 0: never
@@ -142,7 +143,7 @@ class TunnelLink : public std::enable_shared_from_this<TunnelLink> {
   friend class LinkStream;
   struct Callbacks;
   void flush();
-  void read_link();
+  bool write_out();
   void on_readable();
   void arm_read();
   void arm_write();
