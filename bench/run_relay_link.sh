@@ -300,6 +300,8 @@ echo "# rounds $ROUNDS, stream $MIB MiB, idle $IDLE, setups $SETUPS, wrk ${WRK_S
 for p in $PATHS; do
   pids=$(procs $p)
   before=$(rss $pids)
+  declare -A start=()
+  for q in $pids; do start[$q]=$(rss $q); done
   exec 3< <(sleep 100000)
   /usr/bin/python3 $T/idle.py ${PORT[$p]} $IDLE <&3 >$T/idle.out 2>&1 &
   drv=$!
@@ -307,6 +309,11 @@ for p in $PATHS; do
   sleep 1
   pids=$(procs $p)
   after=$(rss $pids)
+  split=""
+  for q in $pids; do
+    split="$split $(ps -o comm= -p $q):$(awk -v a=$(rss $q) -v b=${start[$q]:-0} -v n=$IDLE 'BEGIN {printf "%.2f", (a - b) / n}')"
+  done
+  echo "idle $p KiB per tunnel by process:$split"
   grep -q ready $T/idle.out && rec 0 $p idle_kib_per_tunnel $(awk -v a=$after -v b=$before -v n=$IDLE 'BEGIN {printf "%.2f", (a - b) / n}') ||
     echo "idle $p failed: $(tail -1 $T/idle.out)"
   kill $drv 2>/dev/null
