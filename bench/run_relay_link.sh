@@ -14,7 +14,8 @@
 # tunnels, wrk with a new connection per request, and SETUPS sequential new connections (connect
 # to first byte). Medians and ratios are computed here; raw output and per-round values are kept in
 # bench/results/<date>-relay-link-<time>/.
-# Usage: bench/run_relay_link.sh [ROUNDS] [MIB]   (IDLE=2000 SETUPS=300 WRK_SECS=5)
+# Usage: bench/run_relay_link.sh [ROUNDS] [MIB]   (IDLE=2000 SETUPS=300 WRK_SECS=5; PATHS="mobix-link
+#        one-hop" for a subset; ONLY_IDLE=1 for the idle memory only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -230,7 +231,7 @@ PIDS+=($STB)
 # path name -> client port and the processes whose CPU and memory count.
 declare -A PORT=([one-hop]=$P_HA1 [mobix-link]=$P_PUB_L [mobix-legs]=$P_PUB_S [haproxy2]=$P_EDGE
   [ssh-R]=$P_SSHR [stunnel]=$P_STA)
-PATHS="mobix-link mobix-legs haproxy2 ssh-R stunnel one-hop"
+PATHS=${PATHS:-"mobix-link mobix-legs haproxy2 ssh-R stunnel one-hop"}  # PATHS=...: a subset
 procs() { # path -> pids, looked up each time (sshd forks a session process)
   case $1 in
     one-hop) echo $HA1 ;;
@@ -322,6 +323,7 @@ for p in $PATHS; do
   sleep 2
 done
 
+[ "${ONLY_IDLE:-0}" = 1 ] && ROUNDS=0 # ONLY_IDLE=1: the idle memory only
 read -ra ORDER <<<"$PATHS"
 for r in $(seq $ROUNDS); do
   for i in "${!ORDER[@]}"; do # each round starts one path later: no path is always first or last

@@ -491,7 +491,13 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
     if (--pending_per_ip[ip] == 0) pending_per_ip.erase(ip);
     if (--pending_per_target[t.sub.msisdn] == 0) pending_per_target.erase(t.sub.msisdn);
     if (stream) {
-      co_await run_link_tunnel(c, t, stream, id);
+      // What found the tunnel is freed before it runs: the subscriber's record, the first bytes,
+      // the waiting state (issue 17: memory per idle tunnel).
+      std::string name = std::move(found->name);
+      found.reset();
+      link.reset();
+      std::string().swap(buf);
+      co_await run_link_tunnel(c, name, std::move(stream), id);
       co_return;
     }
     if (!leg) {
@@ -553,16 +559,18 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
   }
 
   // Step I over the link: the client's connection joins its stream until both ways ended.
-  asio::awaitable<void> run_link_tunnel(Conn& c, const Target& t, std::shared_ptr<net::LinkStream> s,
+  asio::awaitable<void> run_link_tunnel(Conn& c, const std::string& name, std::shared_ptr<net::LinkStream> s,
                                         std::uint64_t id) {
     tunnels.inc();
     s->attach(std::move(c.socket()));
-    co_await wait_stream(
-        *s, [&s] { return s->state() == net::LinkStream::State::closed; }, Clock::time_point::max());
+    while (s->state() != net::LinkStream::State::closed) {
+      s->changed().expires_at(Clock::time_point::max());
+      co_await s->changed().async_wait(kTuple);
+    }
     const auto& b = s->bytes();
     spdlog::info(
         "relay #{}: tunnel to {} over the link closed ({} bytes to the client, {} to the server{}{})", id,
-        t.name, b.to_socket, b.from_socket, b.timed_out ? ", timed out" : "", b.reset ? ", reset" : "");
+        name, b.to_socket, b.from_socket, b.timed_out ? ", timed out" : "", b.reset ? ", reset" : "");
   }
 
   // Step H for a multiplexed link: the gateway presented a signal's key with MOBIX-LINK; from now
