@@ -32,6 +32,7 @@ need libkrb5-dev "MIT Kerberos and GSSAPI (seed 003)" pkg-config --exists krb5-g
 need curl "curl with TLS" curl_tls
 need libosip2-dev "SIP parser (seed 003 calls)" pkg-config --exists libosip2
 need libsrtp2-dev "SRTP (seed 003 calls)" pkg-config --exists libsrtp2
+need libnghttp2-dev "HTTP/2 for the multiplexed relay link (issue 17)" pkg-config --exists libnghttp2
 
 if [ "$mode" = test ]; then
   # --- toolchains of the sanitizer and fuzz builds
