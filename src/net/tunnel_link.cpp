@@ -37,6 +37,17 @@ bool name_is(const std::uint8_t* name, std::size_t len, std::string_view want) {
   return std::string_view(reinterpret_cast<const char*>(name), len) == want;
 }
 
+// A stream's DATA comes from its socket (LinkStream::read_for_link), for a request or a response.
+nghttp2_data_provider data_provider(LinkStream* s) {
+  nghttp2_data_provider prd{};
+  prd.source.ptr = s;
+  prd.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t len,
+                         std::uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
+    return static_cast<LinkStream*>(src->ptr)->read_for_link(buf, len, flags);
+  };
+  return prd;
+}
+
 }  // namespace
 
 // ---- LinkStream ----------------------------------------------------------------------------------
@@ -75,12 +86,7 @@ void LinkStream::accept(tcp::socket s) {
   sock_.emplace(std::move(s));
   std::string status = "200";
   nghttp2_nv nv[] = {header(":status", status)};
-  nghttp2_data_provider prd{};
-  prd.source.ptr = this;
-  prd.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t len,
-                         std::uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
-    return static_cast<LinkStream*>(src->ptr)->read_for_link(buf, len, flags);
-  };
+  auto prd = data_provider(this);
   if (nghttp2_submit_response(link_->h2_, id_, nv, 1, &prd) != 0) return cancel();
   set_state(State::open);
   flush_to_socket();  // the client's first bytes came with the request
@@ -388,12 +394,7 @@ std::shared_ptr<LinkStream> TunnelLink::open(const std::string& authority, const
   std::string method = "CONNECT";
   nghttp2_nv nv[] = {header(":method", method), header(":authority", st->authority_),
                      header("mobix-protocol", st->protocol_)};
-  nghttp2_data_provider prd{};
-  prd.source.ptr = st.get();
-  prd.read_callback = [](nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t len,
-                         std::uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
-    return static_cast<LinkStream*>(src->ptr)->read_for_link(buf, len, flags);
-  };
+  auto prd = data_provider(st.get());
   const auto id = nghttp2_submit_request(h2_, nullptr, nv, 3, &prd, st.get());
   if (id < 0) {
     st->link_ = nullptr;

@@ -65,6 +65,8 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   void refuse(const std::string& why);
   /// Either side: gives up on the stream (RST_STREAM CANCEL) and resets the socket.
   void cancel();
+  /// nghttp2's data source for this stream's DATA frames: the socket read straight into the frame.
+  long read_for_link(std::uint8_t* buf, std::size_t len, std::uint32_t* flags);
 
  private:
   friend class TunnelLink;
@@ -75,7 +77,6 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   void after_peer_end();
   void arm(Want w);
   void end(bool reset);
-  long read_for_link(std::uint8_t* buf, std::size_t len, std::uint32_t* flags);
 
   TunnelLink* link_ = nullptr;  ///< null once the link is gone
   std::int32_t id_ = -1;
