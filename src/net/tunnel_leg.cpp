@@ -14,6 +14,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "net/tls_session_cache.hpp"
+
 namespace mobix::net {
 
 namespace asio = boost::asio;
@@ -70,18 +72,23 @@ asio::awaitable<bool> Leg::handshake(seconds timeout, std::string& why) {
   }
 }
 
-asio::awaitable<bool> Leg::accept_tls(ssl_ctx_st* ctx, seconds timeout, std::string& why) {
+asio::awaitable<bool> Leg::accept_tls(ssl_ctx_st* ctx, seconds timeout, std::string& why, unsigned tickets) {
   ssl_ = SSL_new(ctx);
   if (!ssl_) co_return false;
   SSL_set_accept_state(ssl_);
-  SSL_set_num_tickets(ssl_, 0);  // a gateway never resumes: tickets would only cost bytes
+  SSL_set_num_tickets(ssl_, tickets);  // for a client that never resumes, tickets only cost bytes
   co_return co_await handshake(timeout, why);
 }
 
 asio::awaitable<bool> Leg::connect_tls(ssl_ctx_st* ctx, const std::string& host, seconds timeout,
-                                       std::string& why) {
+                                       std::string& why, TlsSessionCache* sessions) {
   ssl_ = SSL_new(ctx);
   if (!ssl_) co_return false;
+  if (sessions) {
+    boost::system::error_code pec;
+    const auto peer = sock_.remote_endpoint(pec);
+    sessions->prepare(ssl_, host + ":" + std::to_string(peer.port()));
+  }
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
   if (ec) {
@@ -93,6 +100,10 @@ asio::awaitable<bool> Leg::connect_tls(ssl_ctx_st* ctx, const std::string& host,
   SSL_set_verify(ssl_, SSL_VERIFY_PEER, nullptr);
   SSL_set_connect_state(ssl_);
   co_return co_await handshake(timeout, why);
+}
+
+bool Leg::resumed() const {
+  return ssl_ && SSL_session_reused(ssl_) == 1;
 }
 
 asio::awaitable<std::optional<std::string>> Leg::read_line(std::string& buf, std::size_t max,

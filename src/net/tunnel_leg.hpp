@@ -20,6 +20,8 @@ struct ssl_ctx_st;
 
 namespace mobix::net {
 
+class TlsSessionCache;
+
 class Leg {
  public:
   using seconds = std::chrono::seconds;
@@ -33,11 +35,16 @@ class Leg {
   Leg& operator=(const Leg&) = delete;
 
   /// TLS server handshake (the relay's callback port). False on failure, `why` says what failed.
-  boost::asio::awaitable<bool> accept_tls(ssl_ctx_st* ctx, seconds timeout, std::string& why);
+  /// `tickets`: TLS 1.3 session tickets sent after it (0: the client never resumes).
+  boost::asio::awaitable<bool> accept_tls(ssl_ctx_st* ctx, seconds timeout, std::string& why,
+                                          unsigned tickets = 0);
   /// TLS client handshake; the chain is verified by `ctx` and the certificate must match `host`
-  /// (a DNS name, also sent as SNI, or an IP address: RFC 6125).
+  /// (a DNS name, also sent as SNI, or an IP address: RFC 6125). With `sessions`, a kept ticket
+  /// for this server (host and port) is offered, and the server's new tickets are kept there.
   boost::asio::awaitable<bool> connect_tls(ssl_ctx_st* ctx, const std::string& host, seconds timeout,
-                                           std::string& why);
+                                           std::string& why, TlsSessionCache* sessions = nullptr);
+  /// The handshake resumed a session (no certificate was sent or verified on it).
+  bool resumed() const;
   /// One CRLF-terminated line without the CRLF; what follows it stays in `buf`.
   boost::asio::awaitable<std::optional<std::string>> read_line(std::string& buf, std::size_t max,
                                                                seconds timeout);

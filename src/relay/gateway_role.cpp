@@ -20,6 +20,7 @@
 #include "net/conn.hpp"
 #include "net/failure_limiter.hpp"
 #include "net/http_server.hpp"
+#include "net/tls_session_cache.hpp"
 #include "net/tunnel_leg.hpp"
 #include "net/tunnel_link.hpp"
 #include "relay/mail_signal.hpp"
@@ -40,6 +41,11 @@ Counter& signals(const char* result) {
   return metrics().counter("mobix_gateway_signals_total", "Access request signals at the gateway, by result",
                            std::string("result=\"") + result + "\"");
 }
+Counter& relay_handshakes(const char* kind) {
+  return metrics().counter("mobix_gateway_relay_handshakes_total",
+                           "TLS handshakes with the relay (legs and links), full or resumed from a ticket",
+                           std::string("kind=\"") + kind + "\"");
+}
 Counter& link_events(const char* event) {
   return metrics().counter("mobix_gateway_links_total", "Multiplexed links to the relay, by event",
                            std::string("event=\"") + event + "\"");
@@ -55,6 +61,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   signal::Keyring keys;
   signal::ReplayGuard replay;
   std::shared_ptr<asio::ssl::context> tls;
+  net::TlsSessionCache relay_sessions;  ///< the relays' tickets: legs and links resume (issue 17)
   std::shared_ptr<smpp::Esme> esme;
   bool stopping = false;
   std::atomic<int> active{0};
@@ -75,7 +82,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
         repo(r),
         writer(w),
         replay(c.max_signal_lifetime),
-        tls(net::make_client_tls_context(c.relay_ca_file)) {
+        tls(net::make_client_tls_context(c.relay_ca_file)),
+        relay_sessions(tls->native_handle()) {
     for (const auto& k : c.signal_keys)
       keys[k.id] = signal::key_from_hex(k.key_hex).value();  // config checked it
   }
@@ -291,7 +299,8 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     auto relay_socket = co_await dial(io.get_executor(), relay_ep, t, why);
     bool up = relay_socket.has_value();
     auto relay = std::make_unique<net::Leg>(up ? std::move(*relay_socket) : asio::ip::tcp::socket(io));
-    if (up) up = co_await relay->connect_tls(tls->native_handle(), r.relay_ip, t, why);
+    if (up) up = co_await relay->connect_tls(tls->native_handle(), r.relay_ip, t, why, &relay_sessions);
+    if (up) relay_handshakes(relay->resumed() ? "resumed" : "full").inc();
     const std::string hello = leg::format_hello({r.tunnel_id, r.one_time_key, link});
     if (up) up = co_await relay->write_all(hello, t);
     if (!up) {

@@ -64,6 +64,15 @@ Counter& link_events(const char* event) {
   return metrics().counter("mobix_relay_links_total", "Multiplexed links from the gateway, by event",
                            std::string("event=\"") + event + "\"");
 }
+Counter& handshakes(const char* kind) {
+  return metrics().counter("mobix_relay_callback_handshakes_total",
+                           "TLS handshakes on the callback port, full or resumed from a ticket",
+                           std::string("kind=\"") + kind + "\"");
+}
+/// Session tickets after each callback handshake: the gateway uses each once (tls_session_cache.hpp)
+/// and dials legs in parallel, so a few.
+constexpr unsigned kCallbackTickets = 2;
+
 Counter& callbacks(const char* result) {
   return metrics().counter("mobix_relay_callbacks_total", "Gateway callbacks at the relay, by result",
                            std::string("result=\"") + result + "\"");
@@ -661,11 +670,13 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
   asio::awaitable<void> callback(tcp::socket sock, std::uint64_t id) {
     auto c = std::make_shared<net::Leg>(std::move(sock));
     std::string why;
-    if (!co_await c->accept_tls(tls->native_handle(), std::chrono::seconds(10), why)) {
+    // Tickets let the gateway resume its next leg or link: no certificate signed or verified then.
+    if (!co_await c->accept_tls(tls->native_handle(), std::chrono::seconds(10), why, kCallbackTickets)) {
       callbacks("tls_failed").inc();
       spdlog::info("relay callback #{}: TLS: {}", id, why);
       co_return;
     }
+    handshakes(c->resumed() ? "resumed" : "full").inc();
     std::string buf;
     auto line = co_await c->read_line(buf, 128, std::chrono::seconds(10));
     auto hello = line ? leg::parse_hello(*line) : std::nullopt;

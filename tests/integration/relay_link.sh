@@ -140,4 +140,7 @@ out=$(through) || fail "after the idle link closed: $(tail -3 $T/relay.log)"
 [ "$out" = "hello from the mobile server" ] || fail "after the idle link closed: '$out'"
 [ "$(relay_metric 'mobix_relay_signals_total{outcome="sent"}')" = 2 ] || fail "no new signal after the link closed"
 [ "$(relay_metric 'mobix_relay_links_total{event="up"}')" = 2 ] || fail "no new link"
-pass "an idle link closes after link_idle_timeout; the next client wakes the gateway and a new link comes up"
+[ "$(op_metric 'mobix_gateway_relay_handshakes_total{kind="resumed"}')" = 1 ] &&
+  [ "$(relay_metric 'mobix_relay_callback_handshakes_total{kind="resumed"}')" = 1 ] ||
+  fail "the new link did not resume the first one's TLS session"
+pass "an idle link closes after link_idle_timeout; the next client wakes the gateway and a new link comes up (TLS resumed)"

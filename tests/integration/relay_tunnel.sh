@@ -158,7 +158,15 @@ grep -q 'mobix_relay_callbacks_total{result="unknown_tunnel"} 1' <<<"$m" || fail
 grep -q 'mobix_relay_callbacks_total{result="tls_failed"}' <<<"$m" || fail "plain-text callback not counted"
 [ "$(awk '$1 == "mobix_relay_tunnels_total" {print $2}' <<<"$m")" -ge 8 ] || fail "tunnel counter: $(grep tunnels <<<"$m")"
 grep -q "$(cat $T/signal.key)" $T/op.log $T/relay.log && fail "the signal key was logged"
-pass "counters; no key in the logs"
+if [ "${MULTIPLEX:-false}" = false ]; then
+  # Legs after the first resume a TLS session from the relay's tickets: counted at both ends.
+  resumed=$(awk '$1 == "mobix_relay_callback_handshakes_total{kind=\"resumed\"}" {print $2}' <<<"$m")
+  gw=$(curl -fsS http://127.0.0.1:$P_ADMIN_OP/metrics |
+    awk '$1 == "mobix_gateway_relay_handshakes_total{kind=\"resumed\"}" {print $2}')
+  [ "${resumed:-0}" -ge 3 ] && [ "${gw:-0}" -ge 3 ] ||
+    fail "legs did not resume TLS sessions: relay ${resumed:-0}, gateway ${gw:-0}"
+fi
+pass "counters; legs resume TLS sessions; no key in the logs"
 
 # Signals the relay did not make: a replayed one and one sealed with another key are refused.
 SIG=$("$MOBIX" signal seal --key-file $T/signal.key --relay-ip 127.0.0.1 --callback-port $P_CALLBACK \
