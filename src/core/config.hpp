@@ -31,6 +31,8 @@ enum class DirectoryBackend { store, ldap };
 enum class SignalChannel { smpp, webhook, email };
 /// How the relay's callback leg protects an end-to-end TLS service (relay.callback_encryption).
 enum class CallbackEncryption { automatic, always };
+/// With the gateway's multiplexed link up, how an end-to-end TLS tunnel travels (relay.end_to_end_tls).
+enum class EndToEndTlsPath { leg, link };
 /// TLS towards an SMTP server: STARTTLS required, implicit TLS, or none.
 enum class SmtpTls { starttls, tls, none };
 
@@ -204,6 +206,11 @@ struct RelayConfig {
   /// "auto": the callback leg of an end-to-end TLS service (SNI-routed) leaves TLS after the key
   /// and the client's first flight, so both proxies splice(2); "always": TLS for every tunnel.
   CallbackEncryption callback_encryption = CallbackEncryption::automatic;
+  /// "leg": while the gateway's multiplexed link is up, an end-to-end TLS tunnel still gets its own
+  /// leg (asked for over the link, no SMS), which leaves TLS so both proxies splice zero-copy;
+  /// "link": it rides the link as a stream (no handshake per tunnel). Per service: the attribute
+  /// relay.end_to_end_tls.
+  EndToEndTlsPath end_to_end_tls = EndToEndTlsPath::leg;
   std::uint32_t hold_timeout = 10;              ///< seconds a client waits for its tunnel
   std::uint32_t max_pending_per_client_ip = 8;  ///< tunnels one client address may wait for at once
   std::uint32_t max_pending_per_target = 32;    ///< tunnels waiting for one mobile server at once

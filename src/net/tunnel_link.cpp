@@ -103,6 +103,16 @@ void LinkStream::refuse(const std::string& why) {
   link_->flush();
 }
 
+void LinkStream::acknowledge() {
+  if (!link_ || state_ != State::opening) return;
+  std::string status = "200";
+  nghttp2_nv nv[] = {header(":status", status)};
+  if (nghttp2_submit_response(link_->h2_, id_, nv, 1, nullptr) != 0) return cancel();
+  sent_end_ = true;  // the response ends the stream (the request did too): it closes cleanly
+  set_state(State::open);
+  link_->flush();
+}
+
 void LinkStream::cancel() {
   if (link_ && !h2_closed_) {
     nghttp2_submit_rst_stream(link_->h2_, NGHTTP2_FLAG_NONE, id_, NGHTTP2_CANCEL);
@@ -269,6 +279,7 @@ struct TunnelLink::Callbacks {
     if (name_is(name, namelen, "mobix-protocol")) st->protocol_ = std::move(v);
     if (name_is(name, namelen, ":status")) st->reason_ = v == "200" ? "" : "status " + v;
     if (name_is(name, namelen, "mobix-reason")) st->reason_ = std::move(v);
+    if (name_is(name, namelen, "mobix-signal")) st->signal_ = std::move(v);
     return 0;
   }
 
@@ -281,7 +292,8 @@ struct TunnelLink::Callbacks {
     if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_REQUEST && l.on_open_) {
       l.on_open_(st->shared_from_this());
     } else if (f->hd.type == NGHTTP2_HEADERS && f->headers.cat == NGHTTP2_HCAT_RESPONSE) {
-      st->set_state(st->reason_.empty() ? LinkStream::State::open : LinkStream::State::refused);
+      st->answered_ = st->reason_.empty();
+      st->set_state(st->answered_ ? LinkStream::State::open : LinkStream::State::refused);
       // Refused: our request side is not wanted any more (RFC 9113 8.1), and both ends forget it.
       if (!st->reason_.empty()) nghttp2_submit_rst_stream(s, NGHTTP2_FLAG_NONE, st->id_, NGHTTP2_NO_ERROR);
     }
@@ -324,8 +336,8 @@ struct TunnelLink::Callbacks {
                        (st->state_ == LinkStream::State::refused || (st->sent_end_ && st->peer_ended_));
     if (!clean) {
       st->end(true);
-    } else if (st->state_ == LinkStream::State::refused || st->socket_shut_) {
-      st->end(false);
+    } else if (st->state_ == LinkStream::State::refused || st->socket_shut_ || !st->sock_) {
+      st->end(false);  // (no socket: a signal request, answered)
     }
     // Otherwise both ways ended cleanly and the socket still takes what is pending: it ends then.
     return 0;
@@ -396,6 +408,29 @@ std::shared_ptr<LinkStream> TunnelLink::open(const std::string& authority, const
                      header("mobix-protocol", st->protocol_)};
   auto prd = data_provider(st.get());
   const auto id = nghttp2_submit_request(h2_, nullptr, nv, 3, &prd, st.get());
+  if (id < 0) {
+    st->link_ = nullptr;
+    return nullptr;
+  }
+  st->id_ = id;
+  streams_[id] = st;
+  flush();
+  return st;
+}
+
+std::shared_ptr<LinkStream> TunnelLink::signal(const std::string& sealed_hex) {
+  if (!usable() || side_ != Side::relay) return nullptr;
+  auto st = std::make_shared<LinkStream>(leg_->socket().get_executor(), "gateway", "signal");
+  st->link_ = this;
+  st->sent_end_ = true;  // no body: END_STREAM with the headers
+  std::string method = "POST", scheme = "https", path = "/v1/signal";
+  nghttp2_nv nv[] = {header(":method", method),
+                     header(":scheme", scheme),
+                     header(":authority", st->authority_),
+                     header(":path", path),
+                     header("mobix-protocol", st->protocol_),
+                     header("mobix-signal", sealed_hex)};
+  const auto id = nghttp2_submit_request(h2_, nullptr, nv, 6, nullptr, st.get());
   if (id < 0) {
     st->link_ = nullptr;
     return nullptr;

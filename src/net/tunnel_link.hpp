@@ -53,6 +53,10 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   const std::string& authority() const { return authority_; }
   const std::string& protocol() const { return protocol_; }
   const std::string& reason() const { return reason_; }
+  /// Gateway: a signal request's sealed signal (hex, `mobix-signal`); empty for a tunnel.
+  const std::string& signal() const { return signal_; }
+  /// Relay: the gateway answered 200 (a tunnel opened, or a signal was taken).
+  bool answered() const { return answered_; }
   const Bytes& bytes() const { return bytes_; }
   /// Cancelled (woken) whenever the state changes; waits on it end with operation_aborted.
   boost::asio::steady_timer& changed() { return changed_; }
@@ -63,6 +67,8 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   void accept(boost::asio::ip::tcp::socket s);
   /// Gateway: the terminal cannot be reached; 502 with `why` ([a-z_]).
   void refuse(const std::string& why);
+  /// Gateway: a signal request was taken; 200 without a body, and the stream ends.
+  void acknowledge();
   /// Either side: gives up on the stream (RST_STREAM CANCEL) and resets the socket.
   void cancel();
   /// nghttp2's data source for this stream's DATA frames: the socket read straight into the frame.
@@ -81,7 +87,7 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   TunnelLink* link_ = nullptr;  ///< null once the link is gone
   std::int32_t id_ = -1;
   State state_ = State::opening;
-  std::string authority_, protocol_, reason_;
+  std::string authority_, protocol_, reason_, signal_;
   std::optional<boost::asio::ip::tcp::socket> sock_;
   boost::asio::steady_timer changed_;
   std::string early_;    ///< relay: sent ahead of the socket's bytes
@@ -97,6 +103,7 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   bool socket_shut_ = false;  ///< our FIN went to the socket
   bool h2_closed_ = false;    ///< nghttp2 forgot the stream
   bool ended_ = false;        ///< over for us: the socket closed
+  bool answered_ = false;     ///< relay: a 200 response came
 };
 
 struct LinkOptions {
@@ -131,6 +138,11 @@ class TunnelLink : public std::enable_shared_from_this<TunnelLink> {
   /// Relay: a new tunnel; `early` goes with the request. Null when the link cannot take one.
   std::shared_ptr<LinkStream> open(const std::string& authority, const std::string& protocol,
                                    std::string early);
+  /// Relay: a signal for the gateway (seed 001 step D over the link, issue 17 item 1): `POST
+  /// /v1/signal` with the sealed signal in hex as `mobix-signal`, no body. The gateway answers 200
+  /// once it took it (remembered, a leg on its way) or 502 with `mobix-reason`. Null when the link
+  /// cannot take one.
+  std::shared_ptr<LinkStream> signal(const std::string& sealed_hex);
   /// Can it take new streams (running, stream ids left)?
   bool usable() const;
   /// No new streams (GOAWAY); closes once the open ones ended.

@@ -15,6 +15,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "codec/signal/signal.hpp"
+#include "core/hex.hpp"
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
 #include "net/conn.hpp"
@@ -204,7 +205,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
       if (auto impl = weak.lock()) impl->stream_opened(std::move(s));
     });
     l->on_stream_end([](const net::LinkStream& s) {
-      if (s.reason().empty())
+      if (s.reason().empty() && s.protocol() != "signal")
         spdlog::info("gateway: link tunnel to {} closed ({} bytes from the terminal, {} to it{}{})",
                      s.authority(), s.bytes().from_socket, s.bytes().to_socket,
                      s.bytes().timed_out ? ", timed out" : "", s.bytes().reset ? ", reset" : "");
@@ -232,6 +233,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   // A stream on a link asks for "<msisdn>:<port>": the terminal is found in the access sessions
   // (never trusted from the relay) and connected to (step F); 200 or 502 answers the relay.
   void stream_opened(std::shared_ptr<net::LinkStream> s) {
+    if (s->protocol() == "signal") return link_signal(std::move(s));
     const auto& a = s->authority();
     const auto colon = a.rfind(':');
     const std::string msisdn = colon == std::string::npos ? std::string() : a.substr(0, colon);
@@ -249,6 +251,39 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     }
     asio::co_spawn(io, connect_stream(std::move(s), msisdn, Endpoint{ip, static_cast<std::uint16_t>(port)}),
                    asio::detached);
+  }
+
+  // Step D over the link: the relay asks for a leg of its own (an end-to-end TLS tunnel that
+  // splices, relay.end_to_end_tls). The signal is sealed and checked like one by SMS (step E);
+  // 200 once it is remembered and the leg is on its way, else 502 with the reason.
+  void link_signal(std::shared_ptr<net::LinkStream> s) {
+    auto sealed = decode_hex(s->signal());
+    if (!sealed) {
+      signals("refused").inc();
+      spdlog::warn("gateway: signal refused (link): not hex");
+      return s->refuse("bad_signal");
+    }
+    auto r = admit(*sealed, "link");  // counted and logged when refused
+    if (!r) return s->refuse("bad_signal");
+    asio::co_spawn(io, leg_for_link_signal(std::move(s), *r), asio::detached);
+  }
+
+  asio::awaitable<void> leg_for_link_signal(std::shared_ptr<net::LinkStream> s, signal::AccessRequest r) {
+    auto self = shared_from_this();
+    ++active;
+    ActiveGuard done{active};
+    if (!co_await remember(r)) {
+      s->refuse("store_failed");
+      co_return;
+    }
+    if (terminal_ip(r.msisdn).empty()) {
+      signals("not_attached").inc();
+      spdlog::info("gateway: tunnel {:016x} (link): msisdn {} is not attached", r.tunnel_id, r.msisdn);
+      s->refuse("not_attached");
+      co_return;
+    }
+    s->acknowledge();
+    if (reserve_leg(r.tunnel_id)) co_await leg(r);
   }
 
   asio::awaitable<void> connect_stream(std::shared_ptr<net::LinkStream> s, std::string msisdn, Endpoint to) {

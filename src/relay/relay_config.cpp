@@ -44,6 +44,11 @@ constexpr KeySpec kRelayKeys[] = {
      "auto: an end-to-end TLS service's callback leg leaves TLS after the key and the client's first flight "
      "(both proxies splice); always: TLS for every tunnel",
      0, 0, "auto|always"},
+    {"end_to_end_tls", "enum", "leg",
+     "with the gateway's multiplexed link up, an end-to-end TLS tunnel gets its own leg, asked for over the "
+     "link, that leaves TLS so both proxies splice zero-copy (leg), or rides the link with no handshake "
+     "(link); a service's attribute relay.end_to_end_tls overrides it",
+     0, 0, "leg|link"},
     {"hold_timeout", "u32", "10", "seconds a client waits for its tunnel", 1, 120},
     {"max_pending_per_client_ip", "u32", "8", "tunnels one client address may wait for at once", 1, 10000},
     {"max_pending_per_target", "u32", "32", "tunnels waiting for one mobile server at once", 1, 10000},
@@ -233,6 +238,8 @@ void parse_relay(Section& s, Config& c, const ConfigEnv& env) {
   r.callback_encryption = s.choice<CallbackEncryption>(
       "callback_encryption",
       {{"auto", CallbackEncryption::automatic}, {"always", CallbackEncryption::always}});
+  r.end_to_end_tls = s.choice<EndToEndTlsPath>(
+      "end_to_end_tls", {{"leg", EndToEndTlsPath::leg}, {"link", EndToEndTlsPath::link}});
   r.hold_timeout = s.u32("hold_timeout");
   r.max_pending_per_client_ip = s.u32("max_pending_per_client_ip");
   r.max_pending_per_target = s.u32("max_pending_per_target");

@@ -22,6 +22,7 @@
 #include "codec/peek/peek.hpp"
 #include "codec/proxyproto/proxy_v2.hpp"
 #include "codec/signal/signal.hpp"
+#include "core/hex.hpp"
 #include "core/metrics.hpp"
 #include "core/tcp_service.hpp"
 #include "directory/directory.hpp"
@@ -59,6 +60,11 @@ Counter& spares(const char* event) {
   return metrics().counter("mobix_relay_spare_legs_total",
                            "Legs kept dialled in for the next clients, by what became of them",
                            std::string("event=\"") + event + "\"");
+}
+Counter& link_signals(const char* outcome) {
+  return metrics().counter("mobix_relay_link_signals_total",
+                           "Legs asked for over the multiplexed link (no SMS), by outcome",
+                           std::string("outcome=\"") + outcome + "\"");
 }
 Counter& link_events(const char* event) {
   return metrics().counter("mobix_relay_links_total", "Multiplexed links from the gateway, by event",
@@ -183,6 +189,13 @@ struct Target {
   int port = 0;
   signal::Protocol protocol = signal::Protocol::http;
   bool http = false;  ///< only HTTP clients get an HTTP status; TLS and raw TCP a clean close
+  /// With the multiplexed link up: an end-to-end TLS tunnel that keeps its own, spliced leg.
+  bool own_leg(EndToEndTlsPath configured) const {
+    if (protocol != signal::Protocol::tls_passthrough) return false;
+    auto a = sub.attrs.find("relay.end_to_end_tls");
+    if (a != sub.attrs.end() && (a->second == "leg" || a->second == "link")) return a->second == "leg";
+    return configured == EndToEndTlsPath::leg;
+  }
   std::string link_key() const {
     return fmt::format("{}/{}/{}", sub.msisdn, port, static_cast<int>(protocol));
   }
@@ -352,6 +365,10 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
 
   asio::awaitable<void> send_link_signal(std::shared_ptr<Link> link, std::vector<std::uint8_t> sealed,
                                          std::uint64_t id, std::uint64_t tunnel_id) {
+    if (mux && mux->usable()) {
+      co_await signal_over_link(std::move(link), encode_hex(sealed), id, tunnel_id);
+      co_return;
+    }
     // Not sent when every client waiting for it has gone by its turn.
     std::function<bool()> wanted = [link, tunnel_id] {
       return link->tunnel_id == tunnel_id && !link->waiters.empty();
@@ -362,6 +379,38 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
         link->state != relay::LinkState::signalling)
       co_return;
     link->fail(outcome == SignalOutcome::abandoned ? "client_gone" : "signal_not_sent");
+    links.settle(link, Clock::now());
+  }
+
+  // Step D over the multiplexed link, for a tunnel that keeps its own leg: the same sealed signal,
+  // answered at once (200: remembered, the leg is on its way; 502: why not). No SMS is sent.
+  asio::awaitable<void> signal_over_link(std::shared_ptr<Link> link, std::string sealed_hex, std::uint64_t id,
+                                         std::uint64_t tunnel_id) {
+    auto s = mux ? mux->signal(sealed_hex) : nullptr;
+    const char* failure = s ? nullptr : "gateway_lost";
+    if (s) {
+      std::function<bool()> answered = [&s] {
+        return s->answered() || s->state() == net::LinkStream::State::refused ||
+               s->state() == net::LinkStream::State::closed;
+      };
+      co_await wait_stream(*s, answered, Clock::now() + std::chrono::seconds(cfg.hold_timeout));
+      if (s->answered()) {
+        s.reset();
+      } else if (s->state() == net::LinkStream::State::refused) {
+        failure = s->reason() == "not_attached" ? "terminal_unreachable" : "signal_refused";
+      } else if (s->state() == net::LinkStream::State::opening) {
+        s->cancel();
+        failure = "gateway_timeout";
+      } else {
+        failure = "gateway_lost";
+      }
+    }
+    link_signals(failure ? failure : "sent").inc();
+    if (!failure) co_return;
+    spdlog::info("relay #{}: no leg over the link for link {:016x}: {}{}", id, tunnel_id, failure,
+                 s && !s->reason().empty() ? " (" + s->reason() + ")" : std::string());
+    if (link->tunnel_id != tunnel_id || link->state != relay::LinkState::signalling) co_return;
+    link->fail(failure);
     links.settle(link, Clock::now());
   }
 
@@ -391,15 +440,16 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
       co_return w;
     }
     const bool signal_due = !link->can_deliver(Clock::now());
+    const bool costs = !(mux && mux->usable());  // over the link a signal is no SMS: no rate to pay
     if (!signal_due) {
       coalesced.inc();
     } else if (peer_closed(c.socket())) {
       w->failure = "client_gone";  // a client that hung up at once costs no signal
-    } else if (!per_client.take(ip)) {
+    } else if (costs && !per_client.take(ip)) {
       w->failure = "client_signal_rate";
-    } else if (!per_target.take(t.sub.msisdn)) {
+    } else if (costs && !per_target.take(t.sub.msisdn)) {
       w->failure = "target_signal_rate";
-    } else if (!in_all.take("all")) {
+    } else if (costs && !in_all.take("all")) {
       w->failure = "signal_rate";
     }
     if (w->failure) co_return w;
@@ -484,7 +534,8 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
     std::shared_ptr<net::LinkStream> stream;
     std::string server_early;
     const char* failure = nullptr;
-    bool via_link = mux && mux->usable();  // no signal and no handshake while the link is up
+    // No signal and no handshake while the link is up, unless the tunnel keeps its own leg.
+    bool via_link = mux && mux->usable() && !t.own_leg(cfg.end_to_end_tls);
     // A spare whose gateway vanished unnoticed is dropped and the next way tried, once.
     for (int attempt = 0; attempt < 2 && !leg && !via_link; ++attempt) {
       auto w = co_await obtain_leg(c, link, t, ip, id);

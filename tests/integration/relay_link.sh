@@ -6,10 +6,11 @@
 # answer gets the client a 503 (counted and logged on both sides). An idle link closes; the next
 # client wakes the gateway again. (relay_tunnel.sh and relay_netns.sh run over the link too.)
 source "$(dirname "$0")/lib.sh"
-read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_RELAY P_PUBLIC P_CALLBACK P_WEB P_HOOK P_BIG P_CLOSED <<<"$(free_ports u u t t t t t t t t)"
+read -r P_AUTH P_ACCT P_ADMIN_OP P_ADMIN_RELAY P_PUBLIC P_CALLBACK P_WEB P_HOOK P_BIG P_CLOSED P_TLS P_TLS2 <<<"$(free_ports u u t t t t t t t t t t)"
 "$MOBIX" pki init --dir $T/ca --cn "Test CA" >/dev/null
 "$MOBIX" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
 "$MOBIX" pki issue --dir $T/ca --cn gateway --ip 127.0.0.1 --out $T/gateway >/dev/null
+"$MOBIX" pki issue --dir $T/ca --cn cam.mobile.test --dns cam.mobile.test --out $T/phone >/dev/null
 openssl rand -hex 32 >$T/signal.key
 mkdir -p $T/op $T/relaynode
 cat >$T/op/mobix.yaml <<YAML
@@ -144,3 +145,41 @@ out=$(through) || fail "after the idle link closed: $(tail -3 $T/relay.log)"
   [ "$(relay_metric 'mobix_relay_callback_handshakes_total{kind="resumed"}')" = 1 ] ||
   fail "the new link did not resume the first one's TLS session"
 pass "an idle link closes after link_idle_timeout; the next client wakes the gateway and a new link comes up (TLS resumed)"
+
+# End-to-end TLS while the link is up (relay.end_to_end_tls: leg, the default): the first tunnel
+# asks the gateway over the link for a leg of its own (no SMS) and splices zero-copy; the next
+# takes the spare leg that followed it.
+echo "hello over TLS" >$T/www/hello.txt
+(cd $T/www && exec openssl s_server -accept "$IP:$P_TLS" -cert $T/phone.crt -key $T/phone.key -WWW -quiet) >$T/s_server.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do (exec 3<>/dev/tcp/$IP/$P_TLS) 2>/dev/null && break; sleep 0.05; done
+set_tls_port() { curl -fsS -X PATCH "http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers/31610000001" \
+  --json '{"attrs":{"relay.tls_port":"'$1'"}}' >/dev/null; }
+tls_through() { curl -sS --max-time 10 --cacert $T/ca/ca.crt --resolve "cam.mobile.test:$P_PUBLIC:127.0.0.1" \
+  "https://cam.mobile.test:$P_PUBLIC/hello.txt"; }
+set_tls_port $P_TLS
+sms0=$(relay_metric 'mobix_relay_signals_total{outcome="sent"}')
+for i in 1 2; do
+  out=$(tls_through) || fail "TLS tunnel $i with the link up: $(tail -3 $T/relay.log)"
+  [ "$out" = "hello over TLS" ] || fail "TLS tunnel $i: '$out'"
+done
+[ "$(relay_metric 'mobix_relay_link_signals_total{outcome="sent"}')" = 1 ] ||
+  fail "legs asked for over the link: $(relay_metric 'mobix_relay_link_signals_total{outcome="sent"}')"
+[ "$(relay_metric 'mobix_relay_signals_total{outcome="sent"}')" = "$sms0" ] || fail "a TLS tunnel cost a signal by SMS or webhook"
+for _ in $(seq 50); do [ "$(grep -c 'tunnel to cam.mobile.test closed (.*zero-copy)' $T/relay.log)" = 2 ] && break; sleep 0.1; done
+[ "$(grep -c 'tunnel to cam.mobile.test closed (.*zero-copy)' $T/relay.log)" = 2 ] || fail "the TLS tunnels were not spliced: $(grep closed $T/relay.log | tail -2)"
+pass "end-to-end TLS with the link up: a leg of its own asked for over the link (no SMS), spliced zero-copy; the next tunnel takes its spare"
+
+# A leg asked for over the link for a terminal that is not attached: the gateway answers 502 at
+# once (not_attached); counted and logged at both ends, and the client is closed.
+"$MOBIX" sim detach --auth 127.0.0.1:$P_AUTH --acct 127.0.0.1:$P_ACCT --secret link-test-secret \
+  --state-dir $T/sim --msisdn 31610000001 >/dev/null
+set_tls_port $P_TLS2 # another service of the terminal: no spare leg for it
+na0=$(op_metric 'mobix_gateway_signals_total{result="not_attached"}')
+tls_through >/dev/null 2>&1 && fail "a TLS tunnel to a terminal that is not attached worked"
+[ "$(relay_metric 'mobix_relay_link_signals_total{outcome="terminal_unreachable"}')" = 1 ] || fail "relay: the refused leg not counted"
+[ "$(op_metric 'mobix_gateway_signals_total{result="not_attached"}')" = $((${na0:-0} + 1)) ] || fail "gateway: not_attached not counted"
+grep -q "gateway: tunnel [0-9a-f]* (link): msisdn 31610000001 is not attached" $T/op.log || fail "no gateway log line"
+grep -q "no leg over the link for link [0-9a-f]*: terminal_unreachable (not_attached)" $T/relay.log || fail "no relay log line"
+grep -q "no tunnel from 127.0.0.1 to cam.mobile.test: terminal_unreachable" $T/relay.log || fail "the client was not refused as unreachable"
+pass "a leg asked for over the link for a terminal that is not attached: refused at once, counted and logged at both ends"

@@ -86,8 +86,22 @@ out=$(curl -sS --max-time 10 --cacert $T/ca/ca.crt --resolve "cam.mobile.test:$P
   "https://cam.mobile.test:$P_PUBLIC/big.bin" -o $T/big.out) || fail "TLS through the relay: $(tail -3 $T/relay.log)"
 cmp -s $T/www/big.bin $T/big.out || fail "4 MiB over TLS through the relay arrived changed ($(stat -c %s $T/big.out) octets)"
 if [ "${MULTIPLEX:-false}" = true ]; then
-  grep -q "tunnel to cam.mobile.test over the link closed" $T/relay.log || fail "the TLS tunnel did not ride the link"
-  pass "TLS to the mobile server through the relay, routed by SNI, verified end to end (the relay holds no key); 4 MiB intact over the multiplexed link"
+  # relay.end_to_end_tls "leg" (the default): the link is up, yet this tunnel gets a leg of its own,
+  # asked for over the link (no SMS), and splices; "link" for the service: it rides the link.
+  grep "tunnel to cam.mobile.test" $T/relay.log | tail -1 | grep -q "closed (.*zero-copy)" ||
+    fail "the end-to-end TLS tunnel did not get a spliced leg: $(grep closed $T/relay.log | tail -1)"
+  sent=$(curl -fsS http://127.0.0.1:$P_ADMIN_RELAY/metrics | awk '$1 == "mobix_relay_link_signals_total{outcome=\"sent\"}" {print $2}')
+  [ "${sent:-0}" = 1 ] || fail "the leg was not asked for over the link: ${sent:-0}"
+  curl -fsS -X PATCH "http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers/31610000001" \
+    --json '{"attrs":{"relay.end_to_end_tls":"link"}}' >/dev/null || fail "PATCH end_to_end_tls"
+  curl -sS --max-time 10 --cacert $T/ca/ca.crt --resolve "cam.mobile.test:$P_PUBLIC:127.0.0.1" \
+    "https://cam.mobile.test:$P_PUBLIC/big.bin" -o $T/big2.out || fail "TLS over the link: $(tail -3 $T/relay.log)"
+  cmp -s $T/www/big.bin $T/big2.out || fail "4 MiB over TLS riding the link arrived changed"
+  grep "tunnel to cam.mobile.test" $T/relay.log | tail -1 | grep -q "over the link closed (4" ||
+    fail "relay.end_to_end_tls link: the TLS tunnel did not ride the link: $(grep closed $T/relay.log | tail -1)"
+  curl -fsS -X PATCH "http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers/31610000001" \
+    --json '{"attrs":{"relay.end_to_end_tls":""}}' >/dev/null || fail "PATCH end_to_end_tls"
+  pass "TLS to the mobile server through the relay, routed by SNI, verified end to end (the relay holds no key); 4 MiB intact on a leg of its own asked for over the link (spliced zero-copy), and riding the link when the service says so"
 else
   grep -q "zero-copy" $T/relay.log || fail "the end-to-end TLS tunnel was not spliced: $(grep closed $T/relay.log | tail -1)"
   pass "TLS to the mobile server through the relay, routed by SNI, verified end to end (the relay holds no key); 4 MiB intact, spliced zero-copy once the leg left its own TLS"

@@ -31,6 +31,7 @@ struct LinkPair {
   tcp::acceptor public_port{io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)};
   asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};  // io runs to the end
   std::thread runner;
+  std::vector<std::string> signals_seen;  ///< at the gateway (io thread)
 
   LinkPair() {
     std::signal(SIGPIPE, SIG_IGN);
@@ -44,6 +45,10 @@ struct LinkPair {
                                                 net::TunnelLink::Side::gateway, net::LinkOptions{});
     // The gateway's terminal: "refuse:1" is refused, anything else connected to `service`.
     gateway->on_open([this](std::shared_ptr<net::LinkStream> s) {
+      if (s->protocol() == "signal") {  // "00": taken, anything else refused
+        signals_seen.push_back(s->signal());
+        return s->signal() == "00" ? s->acknowledge() : s->refuse("bad_signal");
+      }
       if (s->authority() == "refuse:1") return s->refuse("unreachable");
       tcp::socket t(io);
       t.connect(service.local_endpoint());
@@ -118,6 +123,27 @@ TEST(TunnelLink, ARefusalReachesTheRelayWithItsReason) {
   EXPECT_EQ(p.on_io([&] { return s->state(); }), net::LinkStream::State::refused);
   EXPECT_EQ(p.on_io([&] { return s->reason(); }), "unreachable");
   EXPECT_TRUE(p.on_io([&] { return p.relay->usable(); })) << "a refused stream leaves the link up";
+}
+
+TEST(TunnelLink, ASignalRequestIsAnsweredAndForgottenByBothEnds) {
+  LinkPair p;
+  for (const std::string hex : {"00", "ff"}) {
+    auto s = p.on_io([&] { return p.relay->signal(hex); });
+    ASSERT_TRUE(s);
+    for (int i = 0; i < 500 && p.on_io([&] { return s->state(); }) != net::LinkStream::State::closed &&
+                    p.on_io([&] { return s->state(); }) != net::LinkStream::State::refused;
+         ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(p.on_io([&] { return s->answered(); }), hex == "00") << hex;
+    EXPECT_EQ(p.on_io([&] { return s->reason(); }), hex == "00" ? "" : "bad_signal") << hex;
+    // Neither end keeps a stream that carried no tunnel.
+    for (int i = 0; i < 500 && p.on_io([&] { return p.relay->streams() + p.gateway->streams(); }) > 0; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    EXPECT_EQ(p.on_io([&] { return p.relay->streams(); }), 0u) << hex;
+    EXPECT_EQ(p.on_io([&] { return p.gateway->streams(); }), 0u) << hex;
+  }
+  EXPECT_EQ(p.on_io([&] { return p.signals_seen; }), (std::vector<std::string>{"00", "ff"}));
+  EXPECT_TRUE(p.on_io([&] { return p.relay->usable(); }));
 }
 
 TEST(TunnelLink, BytesCrossBothWaysWithHalfCloses) {
