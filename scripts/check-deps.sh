@@ -67,6 +67,7 @@ if [ "$mode" = test ]; then
   need krb5-user "kinit/klist/kvno" have kvno
   need python3-scapy "Scapy's Mobile IP layers (an independent mobile node)" /usr/bin/python3 -c 'import scapy.layers.mobileip'
   need python3-h2 "python-h2 (an independent HTTP/2 end of the relay-gateway link)" /usr/bin/python3 -c 'import h2.connection'
+  need python3-cryptography "python-cryptography (opens a signal independently)" /usr/bin/python3 -c 'from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305'
   need python3-gssapi "python-gssapi (Kerberos AP-REQs from an independent SIP peer)" /usr/bin/python3 -c 'import gssapi'
   # --- servers the tests start
   need dovecot-core "Dovecot" test -x /usr/sbin/dovecot

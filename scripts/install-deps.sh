@@ -10,8 +10,9 @@ PKGS=(
   libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libyaml-cpp-dev libspdlog-dev libfmt-dev
   libcli11-dev nlohmann-json3-dev libgtest-dev libgmock-dev libbenchmark-dev
   # HTTP/2 framing and flow control for the multiplexed relay-gateway link (issue 17); python-h2,
-  # an independent HTTP/2 implementation, plays the relay's end of the link in a test
-  libnghttp2-dev python3-h2
+  # an independent HTTP/2 implementation, plays each end of the link in a test (python-cryptography
+  # opens the signal there)
+  libnghttp2-dev python3-h2 python3-cryptography
   # the shared store for several nodes (issue 14): libpq to build, a real server for the tests
   libpq-dev postgresql-15 postgresql-client-15 pgbouncer
   # test peers and clients (an independent RADIUS implementation, HTTP client, PKI checks)

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Seed 001 over the multiplexed link with an independent HTTP/2 implementation on the relay's end
-# (issue 17 item 1): python-h2 (link_h2_relay.py) takes the link mobix's gateway dials after a
-# signal, and opens streams as the relay would: a tunnel to the terminal, 8 MiB under its own small
-# flow-control window, a malformed authority (502 bad_request), a closed port (502 unreachable) and
-# a signal that is not hex (502 bad_signal). The gateway counts and logs each refusal.
+# Seed 001 over the multiplexed link with an independent HTTP/2 implementation on each end in turn
+# (issue 17 item 1).
+# 1. python-h2 as the relay (link_h2_relay.py) takes the link mobix's gateway dials after a signal,
+#    and opens streams as the relay would: a tunnel to the terminal, 8 MiB under its own small
+#    flow-control window, a malformed authority (502 bad_request), a closed port (502 unreachable)
+#    and a signal that is not hex (502 bad_signal). The gateway counts and logs each refusal.
+# 2. python-h2 as the gateway (link_h2_gateway.py) gets mobix's relay's signal on its webhook,
+#    opens it with python-cryptography, dials the relay and serves its CONNECT streams: curl reaches
+#    the terminal through mobix's relay twice, and 8 MiB arrive intact.
 source "$(dirname "$0")/lib.sh"
-read -r P_AUTH P_ACCT P_ADMIN_OP P_HOOK P_CALLBACK P_WEB P_BIG P_CLOSED <<<"$(free_ports u u t t t t t t)"
+read -r P_AUTH P_ACCT P_ADMIN_OP P_HOOK P_CALLBACK P_WEB P_BIG P_CLOSED P_ADMIN_RELAY P_PUBLIC P_CALLBACK2 P_HOOK2 \
+  <<<"$(free_ports u u t t t t t t t t t t)"
 "$MOBIX" pki init --dir $T/ca --cn "Test CA" >/dev/null
 "$MOBIX" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
 "$MOBIX" pki issue --dir $T/ca --cn gateway --ip 127.0.0.1 --out $T/gateway >/dev/null
@@ -65,3 +70,44 @@ grep -q "gateway: link tunnel to msisdn 31610000001 at $IP:$P_CLOSED: " $T/op.lo
 grep -q "gateway: signal refused (link): not hex" $T/op.log || fail "no log line for the bad signal"
 [ "$(op_metric 'mobix_gateway_links_total{event="up"}')" = 1 ] || fail "gateway link not counted"
 pass "the gateway's refusals on the link (bad_request, unreachable, bad_signal) are counted and logged"
+
+# 2. python-h2 as the gateway, mobix as the relay.
+mkdir -p $T/relaynode
+cat >$T/relaynode/mobix.yaml <<YAML
+store: {path: mobix.db}
+admin: {listen: "127.0.0.1:$P_ADMIN_RELAY", no_token: true}
+relay:
+  public_listen: 127.0.0.1:$P_PUBLIC
+  callback_listen: 127.0.0.1:$P_CALLBACK2
+  tls_cert_file: ../relay.crt
+  tls_key_file: ../relay.key
+  signal_key: {id: 7, key_file: ../signal.key}
+  channel: webhook
+  webhook_url: https://127.0.0.1:$P_HOOK2/v1/signal
+  webhook_ca_file: ../ca/ca.crt
+YAML
+start_serve $T/relaynode/mobix.yaml $P_ADMIN_RELAY $T/relay.log || fail "relay: $(tail -3 $T/relay.log)"
+curl -fsS -X POST http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers \
+  --json '{"msisdn":"31610000001","hostname":"cam.mobile.test","attrs":{"relay.http_port":"'$P_WEB'"}}' >/dev/null
+relay_metric() { curl -fsS "http://127.0.0.1:$P_ADMIN_RELAY/metrics" | awk -v k="$1" '$1 == k {print $2}'; }
+/usr/bin/python3 "$(dirname "$0")/link_h2_gateway.py" $P_HOOK2 $T/gateway.crt $T/gateway.key $T/ca/ca.crt \
+  $T/signal.key "$IP" $T/h2gw.ready 3 >$T/h2gw.out 2>&1 &
+H2GW=$!
+PIDS+=($H2GW)
+for _ in $(seq 100); do [ -e $T/h2gw.ready ] && break; sleep 0.05; done
+for i in 1 2; do
+  out=$(curl -sS --max-time 10 -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUBLIC/") ||
+    fail "tunnel $i through python-h2: $(cat $T/h2gw.out) / $(tail -3 $T/relay.log)"
+  [ "$out" = "hello from the mobile server" ] || fail "tunnel $i through python-h2: '$out'"
+done
+curl -fsS -X PATCH "http://127.0.0.1:$P_ADMIN_RELAY/api/v1/subscribers/31610000001" \
+  --json '{"attrs":{"relay.http_port":"'$P_BIG'"}}' >/dev/null
+curl -sS --max-time 30 -H "Host: cam.mobile.test" "http://127.0.0.1:$P_PUBLIC/big.bin" -o $T/big.out ||
+  fail "8 MiB through python-h2: $(cat $T/h2gw.out)"
+cmp -s $T/big.out $T/www/big.bin || fail "8 MiB through python-h2 arrived changed ($(stat -c %s $T/big.out) octets)"
+wait $H2GW || fail "python-h2 as the gateway: $(cat $T/h2gw.out)"
+grep '^ok - ' $T/h2gw.out | sed 's/^ok - /ok - python-h2 gateway: /'
+[ "$(relay_metric 'mobix_relay_links_total{event="up"}')" = 1 ] || fail "relay: link not counted"
+[ "$(relay_metric 'mobix_relay_signals_total{outcome="sent"}')" = 1 ] || fail "relay: more than one signal for three tunnels"
+[ "$(grep -c 'over the link closed' $T/relay.log)" = 3 ] || fail "relay: the tunnels did not ride the link"
+pass "mobix's relay with python-h2 as the gateway: one signal (opened by python-cryptography), one link, two answers and 8 MiB intact"
