@@ -14,8 +14,13 @@
 # tunnels, wrk with a new connection per request, and SETUPS sequential new connections (connect
 # to first byte). Medians and ratios are computed here; raw output and per-round values are kept in
 # bench/results/<date>-relay-link-<time>/.
+# TLS=1: the mobile server speaks TLS (end to end: no proxy holds its key; the relay routes by SNI),
+# and the link pair is measured twice, as relay.end_to_end_tls chooses per tunnel: riding the link
+# (mobix-link) and on a leg of its own that splices (mobix-link-leg). TLS mode measures the stream,
+# its CPU, set-up (TLS handshake to first byte) and idle memory; wrk is not used there (it sends
+# the URL's address as SNI).
 # Usage: bench/run_relay_link.sh [ROUNDS] [MIB]   (IDLE=2000 SETUPS=300 WRK_SECS=5; PATHS="mobix-link
-#        one-hop" for a subset; ONLY_IDLE=1 for the idle memory only)
+#        one-hop" for a subset; ONLY_IDLE=1 for the idle memory only; TLS=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -23,7 +28,8 @@ MIB=${2:-1024}
 IDLE=${IDLE:-2000}
 SETUPS=${SETUPS:-300}
 WRK_SECS=${WRK_SECS:-5}
-OUT=bench/results/$(date -u +%Y%m%d)-relay-link-$(date -u +%H%M%S)
+TLS=${TLS:-0}
+OUT=bench/results/$(date -u +%Y%m%d)-relay-link$([ "$TLS" = 1 ] && echo -tls)-$(date -u +%H%M%S)
 mkdir -p $OUT
 exec > >(tee "$OUT/output.txt") 2>&1
 M=$PWD/build/release/apps/mobix/mobix
@@ -47,6 +53,7 @@ read -r P_SRC P_HA1 P_EDGE P_INNER P_SSH P_SSHR P_STA P_STB \
 "$M" pki init --dir $T/ca --cn "Bench CA" >/dev/null
 "$M" pki issue --dir $T/ca --cn relay --ip 127.0.0.1 --out $T/relay >/dev/null
 "$M" pki issue --dir $T/ca --cn gateway --ip 127.0.0.1 --out $T/gateway >/dev/null
+"$M" pki issue --dir $T/ca --cn cam.bench.test --dns cam.bench.test --out $T/phone >/dev/null
 openssl rand -hex 32 >$T/signal.key
 
 # Two mobix pairs: K=L with the multiplexed link, K=S with a leg per tunnel. Webhook signals.
@@ -109,7 +116,7 @@ YAML
   IP=$("$M" sim attach --auth 127.0.0.1:$3 --acct 127.0.0.1:$4 --secret bench-secret-1 --state-dir $T/sim$k \
     --msisdn 31610000001 --username cam --password cam-pw-123 | tail -1)
   curl -fsS -X POST http://127.0.0.1:$7/api/v1/subscribers \
-    --json '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'"}}' >/dev/null
+    --json '{"msisdn":"31610000001","hostname":"cam.bench.test","attrs":{"relay.http_port":"'$P_SRC'","relay.tls_port":"'$P_SRC'"}}' >/dev/null
 }
 mobix_pair L true $P_AUTH_L $P_ACCT_L $P_ADM_OL $P_WH_L $P_ADM_RL $P_PUB_L $P_CB_L
 mobix_pair S false $P_AUTH_S $P_ACCT_S $P_ADM_OS $P_WH_S $P_ADM_RS $P_PUB_S $P_CB_S
@@ -129,7 +136,8 @@ daemon off;
 pid $T/source.pid;
 error_log $T/source.err;
 events { worker_connections 65536; }
-http { access_log off; keepalive_requests 1000000; sendfile on; server { listen $IP:$P_SRC backlog=4096; root $T; } }
+http { access_log off; keepalive_requests 1000000; sendfile on; server { listen $IP:$P_SRC backlog=4096 $([ "$TLS" = 1 ] && echo ssl); root $T;
+  ssl_certificate $T/phone.crt; ssl_certificate_key $T/phone.key; } }
 CFG
 nginx -c $T/source.conf -p $T >/dev/null 2>&1 &
 PIDS+=($!)
@@ -229,13 +237,34 @@ STB=$!
 PIDS+=($STB)
 
 # path name -> client port and the processes whose CPU and memory count.
-declare -A PORT=([one-hop]=$P_HA1 [mobix-link]=$P_PUB_L [mobix-legs]=$P_PUB_S [haproxy2]=$P_EDGE
-  [ssh-R]=$P_SSHR [stunnel]=$P_STA)
-PATHS=${PATHS:-"mobix-link mobix-legs haproxy2 ssh-R stunnel one-hop"}  # PATHS=...: a subset
+declare -A PORT=([one-hop]=$P_HA1 [mobix-link]=$P_PUB_L [mobix-link-leg]=$P_PUB_L [mobix-legs]=$P_PUB_S
+  [haproxy2]=$P_EDGE [ssh-R]=$P_SSHR [stunnel]=$P_STA)
+if [ "$TLS" = 1 ]; then
+  PATHS=${PATHS:-"mobix-link mobix-link-leg mobix-legs haproxy2 ssh-R stunnel one-hop"}
+else
+  PATHS=${PATHS:-"mobix-link mobix-legs haproxy2 ssh-R stunnel one-hop"}  # PATHS=...: a subset
+fi
+# The link pair's choice for end-to-end TLS (relay.end_to_end_tls as the service's attribute).
+choose() {
+  local how=""
+  case $1 in mobix-link) how=link ;; mobix-link-leg) how=leg ;; *) return 0 ;; esac
+  curl -fsS -X PATCH http://127.0.0.1:$P_ADM_RL/api/v1/subscribers/31610000001 \
+    --json '{"attrs":{"relay.end_to_end_tls":"'$how'"}}' >/dev/null
+}
+# GET /small (warm-up) and the stream's URL, plain or TLS (SNI cam.bench.test, verified).
+fetch() { # port path [curl options]
+  local port=$1 path=$2
+  shift 2
+  if [ "$TLS" = 1 ]; then
+    curl -sS --cacert $T/ca/ca.crt --resolve cam.bench.test:$port:127.0.0.1 "$@" "https://cam.bench.test:$port/$path"
+  else
+    curl -sS -H "Host: cam.bench.test" "$@" "http://127.0.0.1:$port/$path"
+  fi
+}
 procs() { # path -> pids, looked up each time (sshd forks a session process)
   case $1 in
     one-hop) echo $HA1 ;;
-    mobix-link) echo $RL_L $GW_L ;;
+    mobix-link | mobix-link-leg) echo $RL_L $GW_L ;;
     mobix-legs) echo $RL_S $GW_S ;;
     haproxy2) echo $EDGE $INNER ;;
     ssh-R) echo $SSHD $(pgrep -P $SSHD | tr '\n' ' ') $SSHC ;;
@@ -246,11 +275,12 @@ ticks() { local s=0 p; for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' /pro
 rss() { local s=0 p; for p in "$@"; do s=$((s + $(awk '/^VmRSS/ {print $2}' /proc/$p/status))); done; echo $s; }
 TCK=$(getconf CLK_TCK)
 for p in $PATHS; do # warm up: a mobix tunnel wakes its gateway (and the link comes up)
+  choose $p
   for _ in $(seq 100); do
-    curl -fsS --max-time 5 -H "Host: cam.bench.test" -o /dev/null "http://127.0.0.1:${PORT[$p]}/small" 2>/dev/null && break
+    fetch ${PORT[$p]} small -f --max-time 5 -o /dev/null 2>/dev/null && break
     sleep 0.1
   done
-  curl -fsS --max-time 5 -H "Host: cam.bench.test" -o /dev/null "http://127.0.0.1:${PORT[$p]}/small" || {
+  fetch ${PORT[$p]} small -f --max-time 5 -o /dev/null || {
     echo "path $p does not work:"
     tail -3 $T/*.log $T/*.err 2>/dev/null
     exit 1
@@ -261,11 +291,14 @@ printf 'round\tpath\tmetric\tvalue\n' >$RAW
 rec() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>$RAW; }
 
 cat >$T/idle.py <<'PY'
-import socket, sys
+import socket, ssl, sys
 port, n = int(sys.argv[1]), int(sys.argv[2])
+tls = ssl.create_default_context(cafile=sys.argv[3]) if len(sys.argv) > 3 else None
 socks = []
 for i in range(n):
     s = socket.create_connection(("127.0.0.1", port))
+    if tls:
+        s = tls.wrap_socket(s, server_hostname="cam.bench.test")
     s.sendall(b"GET /small HTTP/1.1\r\nHost: cam.bench.test\r\n\r\n")
     got = b""
     while b"\r\n\r\nok\n" not in got:
@@ -278,13 +311,16 @@ print("ready", flush=True)
 sys.stdin.read()
 PY
 cat >$T/setup.py <<'PY'
-import socket, sys, time
+import socket, ssl, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
+tls = ssl.create_default_context(cafile=sys.argv[3]) if len(sys.argv) > 3 else None
 req = b"GET /small HTTP/1.1\r\nHost: cam.bench.test\r\nConnection: close\r\n\r\n"
 ms = []
 for _ in range(n):
     t0 = time.perf_counter()
     s = socket.create_connection(("127.0.0.1", port))
+    if tls:  # a full handshake end to end each time, on every path
+        s = tls.wrap_socket(s, server_hostname="cam.bench.test")
     s.sendall(req)
     s.recv(1)
     ms.append((time.perf_counter() - t0) * 1000)
@@ -295,16 +331,18 @@ ms.sort()
 print("%.3f %.3f" % (ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))]))
 PY
 echo "# run $(date -u +%FT%TZ), commit $(git rev-parse --short HEAD), $(nproc) cores, kernel $(uname -r)"
-echo "# rounds $ROUNDS, stream $MIB MiB, idle $IDLE, setups $SETUPS, wrk ${WRK_SECS}s"
+echo "# rounds $ROUNDS, stream $MIB MiB, idle $IDLE, setups $SETUPS, wrk ${WRK_SECS}s, end-to-end TLS $TLS"
+CA_ARG=$([ "$TLS" = 1 ] && echo $T/ca/ca.crt || true)
 
 # Idle memory first, on fresh processes (a later measure would reuse what earlier work freed).
 for p in $PATHS; do
+  choose $p
   pids=$(procs $p)
   before=$(rss $pids)
   declare -A start=()
   for q in $pids; do start[$q]=$(rss $q); done
   exec 3< <(sleep 100000)
-  /usr/bin/python3 $T/idle.py ${PORT[$p]} $IDLE <&3 >$T/idle.out 2>&1 &
+  /usr/bin/python3 $T/idle.py ${PORT[$p]} $IDLE $CA_ARG <&3 >$T/idle.out 2>&1 &
   drv=$!
   for _ in $(seq 1800); do grep -q ready $T/idle.out 2>/dev/null && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
   sleep 1
@@ -329,13 +367,15 @@ for r in $(seq $ROUNDS); do
   for i in "${!ORDER[@]}"; do # each round starts one path later: no path is always first or last
     p=${ORDER[$(((i + r - 1) % ${#ORDER[@]}))]}
     port=${PORT[$p]}
+    choose $p
     pids=$(procs $p)
     c0=$(ticks $pids)
-    res=$(curl -sS -H "Host: cam.bench.test" -o /dev/null -w '%{size_download} %{time_total}' "http://127.0.0.1:$port/big")
+    res=$(fetch $port big -o /dev/null -w '%{size_download} %{time_total}')
     c1=$(ticks $pids)
     [ "${res% *}" = $BYTES ] || { echo "stream $p incomplete: $res"; continue; }
     rec $r $p stream_gbit $(awk -v b=$BYTES -v s=${res#* } 'BEGIN {printf "%.2f", b * 8 / s / 1e9}')
     rec $r $p cpu_s_per_gib $(awk -v c=$((c1 - c0)) -v t=$TCK -v b=$BYTES 'BEGIN {printf "%.3f", c / t / (b / 1073741824)}')
+    if [ "$TLS" != 1 ]; then
     c0=$(ticks $pids)
     w=$(wrk -t1 -c10 -d${WRK_SECS}s --latency -H "Host: cam.bench.test" "http://127.0.0.1:$port/small" 2>/dev/null)
     c1=$(ticks $(procs $p))
@@ -345,7 +385,8 @@ for r in $(seq $ROUNDS); do
     rec $r $p keepalive_cpu_us_per_req $(awk -v c=$((c1 - c0)) -v t=$TCK -v r=$rps -v d=$WRK_SECS 'BEGIN {printf "%.1f", c / t / (r * d) * 1e6}')
     w=$(wrk -t1 -c10 -d${WRK_SECS}s -H "Connection: close" -H "Host: cam.bench.test" "http://127.0.0.1:$port/small" 2>/dev/null)
     rec $r $p new_tunnels_per_s $(awk '/Requests\/sec/ {print $2}' <<<"$w")
-    s=$(/usr/bin/python3 $T/setup.py $port $SETUPS)
+    fi
+    s=$(/usr/bin/python3 $T/setup.py $port $SETUPS $CA_ARG)
     rec $r $p setup_p50_ms ${s% *}
     rec $r $p setup_p99_ms ${s#* }
   done
@@ -360,7 +401,9 @@ val = {}
 for r in rows:
     val.setdefault((r["path"], r["metric"]), []).append(float(r["value"]))
 med = {k: statistics.median(v) for k, v in val.items()}
-paths = ["mobix-link", "mobix-legs", "haproxy2", "ssh-R", "stunnel", "one-hop"]
+paths = [p for p in ["mobix-link", "mobix-link-leg", "mobix-legs", "haproxy2", "ssh-R", "stunnel", "one-hop"]
+         if any(k[0] == p for k in val)]
+ours = [p for p in ["mobix-link", "mobix-link-leg"] if p in paths]
 peers = ["haproxy2", "ssh-R", "stunnel"]
 metrics = [("stream_gbit", "stream Gbit/s", True), ("cpu_s_per_gib", "CPU-s per GiB (all processes)", False),
            ("keepalive_rps", "keep-alive req/s (wrk -c10)", True), ("keepalive_p99_ms", "keep-alive p99 ms", False),
@@ -368,18 +411,19 @@ metrics = [("stream_gbit", "stream Gbit/s", True), ("cpu_s_per_gib", "CPU-s per 
            ("new_tunnels_per_s", "new tunnels/s (wrk -c10, Connection: close)", True),
            ("setup_p50_ms", "set-up p50 ms", False), ("setup_p99_ms", "set-up p99 ms", False),
            ("idle_kib_per_tunnel", "idle KiB per tunnel (all processes)", False)]
-print("| metric (median of rounds) | " + " | ".join(paths) + " | link / best two-hop peer | link / one-hop |")
-print("|" + "---|" * (len(paths) + 3))
+print("| metric (median of rounds) | " + " | ".join(paths) + " | " +
+      " | ".join("%s / best two-hop peer | %s / one-hop" % (o, o) for o in ours) + " |")
+print("|" + "---|" * (len(paths) + 1 + 2 * len(ours)))
 for m, label, higher in metrics:
     cells = []
     for p in paths:
         v = val.get((p, m))
         cells.append("—" if not v else "%g (%g–%g)" % (med[(p, m)], min(v), max(v)) if len(v) > 1 else "%g" % v[0])
-    link = med.get(("mobix-link", m))
     pv = [med[(p, m)] for p in peers if (p, m) in med]
     best = (max(pv) if higher else min(pv)) if pv else None
     one = med.get(("one-hop", m))
     ratio = lambda a, b: "%.2f×" % (a / b) if a is not None and b else "—"
-    print("| %s | %s | %s | %s |" % (label, " | ".join(cells), ratio(link, best), ratio(link, one)))
+    ratios = " | ".join("%s | %s" % (ratio(med.get((o, m)), best), ratio(med.get((o, m)), one)) for o in ours)
+    print("| %s | %s | %s |" % (label, " | ".join(cells), ratios))
 PY
 echo "raw: $OUT"

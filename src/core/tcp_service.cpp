@@ -46,7 +46,7 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
   asio::io_context& io;
   std::string name;
   Endpoint listen;
-  Handler handler;
+  SlotHandler handler;
   ConnectionLimits limits;
   tcp::acceptor acceptor;
   Gate gate;
@@ -56,7 +56,7 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
   std::unordered_map<std::string, std::uint32_t> per_address;
   LogRateLimiter refusal_log{2};
 
-  Impl(asio::io_context& io_, std::string n, Endpoint l, Handler h, ConnectionLimits lim)
+  Impl(asio::io_context& io_, std::string n, Endpoint l, SlotHandler h, ConnectionLimits lim)
       : io(io_),
         name(std::move(n)),
         listen(std::move(l)),
@@ -97,6 +97,21 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
     if (it != per_address.end() && --it->second == 0) per_address.erase(it);
   }
 
+  // One connection's slot: its address's count and its gate pass, given back together.
+  struct Held {
+    std::shared_ptr<Impl> svc;  // first: outlives `pass`, whose gate it owns
+    Gate::Pass pass;
+    std::string key;
+    Held(std::shared_ptr<Impl> s, Gate::Pass p, std::string k)
+        : svc(std::move(s)), pass(std::move(p)), key(std::move(k)) {}
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held() {
+      svc->release(key);
+      heap_trim().closed();
+    }
+  };
+
   asio::awaitable<void> accept_loop() {
     auto self = shared_from_this();
     auto& accepted = metrics().counter("mobix_tcp_connections_total", "TCP connections accepted, by service",
@@ -116,14 +131,13 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
         sock.close(ignore);
         continue;
       }
-      auto pass = std::make_shared<Gate::Pass>(gate.enter());
-      if (!*pass) co_return;
+      auto pass = gate.enter();
+      if (!pass) co_return;
       accepted.inc();
       heap_trim().opened();
       auto id = next_id++;
-      asio::co_spawn(io, handler(std::move(sock), id), [self, pass, id, key = *slot](std::exception_ptr e) {
-        self->release(key);
-        heap_trim().closed();
+      auto held = std::make_shared<Held>(self, std::move(pass), std::move(*slot));
+      asio::co_spawn(io, handler(std::move(sock), id, held), [self, held, id](std::exception_ptr e) {
         if (!e) return;
         try {
           std::rethrow_exception(e);
@@ -140,10 +154,18 @@ struct TcpService::Impl : std::enable_shared_from_this<TcpService::Impl> {
   }
 };
 
-TcpService::TcpService(asio::io_context& io, std::string name, Endpoint listen, Handler handler,
+TcpService::TcpService(asio::io_context& io, std::string name, Endpoint listen, SlotHandler handler,
                        std::optional<ConnectionLimits> limits)
     : impl_(std::make_shared<Impl>(io, std::move(name), std::move(listen), std::move(handler),
                                    limits.value_or(default_connection_limits()))) {}
+
+TcpService::TcpService(asio::io_context& io, std::string name, Endpoint listen, Handler handler,
+                       std::optional<ConnectionLimits> limits)
+    : TcpService(io, std::move(name), std::move(listen),
+                 SlotHandler([h = std::move(handler)](tcp::socket s, std::uint64_t id, Slot) {
+                   return h(std::move(s), id);  // the slot is held until the coroutine ends
+                 }),
+                 limits) {}
 
 TcpService::~TcpService() = default;
 

@@ -49,8 +49,18 @@ ConnectionLimits& default_connection_limits();
 class TcpService {
  public:
   using Handler = std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket, std::uint64_t id)>;
+  /// A connection's place under the caps and in the drain: held by the connection's coroutine, and
+  /// released when the last holder lets go.
+  using Slot = std::shared_ptr<void>;
+  /// A handler that may hand its socket to something outliving its coroutine (a tunnel stream)
+  /// hands the slot along with it: the connection still counts until that ends, without the
+  /// coroutine's frames staying alive for it (issue 17: memory per idle tunnel).
+  using SlotHandler =
+      std::function<boost::asio::awaitable<void>(boost::asio::ip::tcp::socket, std::uint64_t id, Slot slot)>;
   /// `name` labels the metrics and logs ("admin", "pop3", "smtp", "imap").
   TcpService(boost::asio::io_context& io, std::string name, Endpoint listen, Handler handler,
+             std::optional<ConnectionLimits> limits = std::nullopt);
+  TcpService(boost::asio::io_context& io, std::string name, Endpoint listen, SlotHandler handler,
              std::optional<ConnectionLimits> limits = std::nullopt);
   ~TcpService();
   void start();

@@ -77,6 +77,15 @@ void LinkStream::attach(tcp::socket s) {
   if (link_) link_->resume(*this);
 }
 
+void LinkStream::on_end(std::shared_ptr<void> held, std::function<void(const LinkStream&)> ended) {
+  if (ended_) {
+    if (ended) ended(*this);
+    return;
+  }
+  held_ = std::move(held);
+  on_end_ = std::move(ended);
+}
+
 void LinkStream::accept(tcp::socket s) {
   if (!link_ || state_ != State::opening) {
     boost::system::error_code ignore;
@@ -246,6 +255,8 @@ void LinkStream::end(bool reset) {
   pending_off_ = 0;
   ended_ = true;
   set_state(state_ == State::refused ? State::refused : State::closed);  // a refusal stays one
+  if (on_end_) std::exchange(on_end_, nullptr)(*this);
+  held_.reset();
   if (link_) link_->forget(*this);
 }
 

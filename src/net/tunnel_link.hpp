@@ -63,6 +63,9 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
 
   /// Relay, once open: the client's connection, whose bytes the stream now carries.
   void attach(boost::asio::ip::tcp::socket s);
+  /// Keeps `held` (the client connection's listener slot) until the stream ends, and calls `ended`
+  /// then: the relay's coroutine for the client need not live as long as the tunnel.
+  void on_end(std::shared_ptr<void> held, std::function<void(const LinkStream&)> ended);
   /// Gateway: the terminal answered; 200, and the stream carries `s`.
   void accept(boost::asio::ip::tcp::socket s);
   /// Gateway: the terminal cannot be reached; 502 with `why` ([a-z_]).
@@ -90,7 +93,9 @@ class LinkStream : public std::enable_shared_from_this<LinkStream> {
   std::string authority_, protocol_, reason_, signal_;
   std::optional<boost::asio::ip::tcp::socket> sock_;
   boost::asio::steady_timer changed_;
-  std::string early_;    ///< relay: sent ahead of the socket's bytes
+  std::string early_;                              ///< relay: sent ahead of the socket's bytes
+  std::shared_ptr<void> held_;                     ///< released when the stream ends
+  std::function<void(const LinkStream&)> on_end_;  ///< called when the stream ends
   std::string pending_;  ///< from the link, not yet taken by the socket (from pending_off_ on)
   std::size_t pending_off_ = 0;
   Bytes bytes_;

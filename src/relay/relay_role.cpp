@@ -501,7 +501,8 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
   }
 
   // Steps C, D and I for one client. `mapped`: the client came to a port-mapped port (raw TCP).
-  asio::awaitable<void> client(tcp::socket sock, std::uint64_t id, const RelayPortMap* mapped) {
+  asio::awaitable<void> client(tcp::socket sock, std::uint64_t id, const RelayPortMap* mapped,
+                               TcpService::Slot slot) {
     boost::system::error_code ec;
     auto peer = sock.remote_endpoint(ec);
     if (ec) co_return;
@@ -557,7 +558,7 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
       found.reset();
       link.reset();
       std::string().swap(buf);
-      co_await run_link_tunnel(c, name, std::move(stream), id);
+      run_link_tunnel(c, std::move(name), std::move(stream), id, std::move(slot));
       co_return;
     }
     if (!leg) {
@@ -618,19 +619,19 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
     }
   }
 
-  // Step I over the link: the client's connection joins its stream until both ways ended.
-  asio::awaitable<void> run_link_tunnel(Conn& c, const std::string& name, std::shared_ptr<net::LinkStream> s,
-                                        std::uint64_t id) {
+  // Step I over the link: the client's connection joins its stream until both ways ended. The
+  // stream keeps the connection's listener slot (the per-address cap still counts it) and logs
+  // its end; this coroutine and its caller's end now (issue 17: memory per idle tunnel).
+  void run_link_tunnel(Conn& c, std::string name, std::shared_ptr<net::LinkStream> s, std::uint64_t id,
+                       TcpService::Slot slot) {
     tunnels.inc();
+    s->on_end(std::move(slot), [name = std::move(name), id](const net::LinkStream& st) {
+      const auto& b = st.bytes();
+      spdlog::info(
+          "relay #{}: tunnel to {} over the link closed ({} bytes to the client, {} to the server{}{})", id,
+          name, b.to_socket, b.from_socket, b.timed_out ? ", timed out" : "", b.reset ? ", reset" : "");
+    });
     s->attach(std::move(c.socket()));
-    while (s->state() != net::LinkStream::State::closed) {
-      s->changed().expires_at(Clock::time_point::max());
-      co_await s->changed().async_wait(kTuple);
-    }
-    const auto& b = s->bytes();
-    spdlog::info(
-        "relay #{}: tunnel to {} over the link closed ({} bytes to the client, {} to the server{}{})", id,
-        name, b.to_socket, b.from_socket, b.timed_out ? ", timed out" : "", b.reset ? ", reset" : "");
   }
 
   // Step H for a multiplexed link: the gateway presented a signal's key with MOBIX-LINK; from now
@@ -797,16 +798,18 @@ struct RelayRole::Impl : std::enable_shared_from_this<RelayRole::Impl> {
 
 RelayRole::RelayRole(asio::io_context& io, const RelayConfig& cfg, Directory& dir)
     : impl_(std::make_shared<Impl>(io, cfg, dir)) {
-  impl_->pub = std::make_unique<TcpService>(
-      io, "relay-public", cfg.public_listen,
-      [impl = impl_](tcp::socket s, std::uint64_t id) { return impl->client(std::move(s), id, nullptr); });
+  impl_->pub =
+      std::make_unique<TcpService>(io, "relay-public", cfg.public_listen,
+                                   [impl = impl_](tcp::socket s, std::uint64_t id, TcpService::Slot slot) {
+                                     return impl->client(std::move(s), id, nullptr, std::move(slot));
+                                   });
   for (const auto& m : cfg.port_map) {
     const RelayPortMap* entry = &m;  // cfg outlives the role
-    impl_->mapped_ports.push_back(
-        std::make_unique<TcpService>(io, "relay-port-" + std::to_string(m.listen.port), m.listen,
-                                     [impl = impl_, entry](tcp::socket s, std::uint64_t id) {
-                                       return impl->client(std::move(s), id, entry);
-                                     }));
+    impl_->mapped_ports.push_back(std::make_unique<TcpService>(
+        io, "relay-port-" + std::to_string(m.listen.port), m.listen,
+        [impl = impl_, entry](tcp::socket s, std::uint64_t id, TcpService::Slot slot) {
+          return impl->client(std::move(s), id, entry, std::move(slot));
+        }));
   }
   impl_->cb = std::make_unique<TcpService>(
       io, "relay-callback", cfg.callback_listen,

@@ -33,6 +33,7 @@ gateway:
 YAML
 cat >$T/relaynode/mobix.yaml <<YAML
 store: {path: mobix.db}
+limits: {max_connections_per_address: 30}
 admin: {listen: "127.0.0.1:$P_ADMIN_RELAY", no_token: true}
 relay:
   public_listen: 127.0.0.1:$P_PUBLIC
@@ -124,6 +125,42 @@ grep -q "no tunnel from 127.0.0.1 to cam.mobile.test: terminal_unreachable" $T/r
 [ "$(relay_metric 'mobix_relay_signals_total{outcome="sent"}')" = 1 ] || fail "the refused stream cost a signal"
 set_port $P_WEB
 pass "a terminal that does not answer: 503 at once (502 on the stream), counted and logged at gateway and relay, no signal"
+
+# A tunnel on the link keeps its client connection's slot under the listener's caps although the
+# relay's coroutine for it has ended: with 30 idle tunnels open the 31st connection from the same
+# address is refused (counted); once they closed, the next one gets through.
+cat >$T/hold.py <<'PY'
+import os, socket, sys, time
+port, n, stop = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+socks = []
+for i in range(n):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: cam.mobile.test\r\n\r\n")
+    got = b""
+    while b"hello from the mobile server" not in got:
+        chunk = s.recv(4096)
+        if not chunk:
+            sys.exit("tunnel %d closed early" % i)
+        got += chunk
+    socks.append(s)
+print("ready", flush=True)
+while not os.path.exists(stop):  # holds the tunnels until the test says so
+    time.sleep(0.05)
+PY
+full0=$(relay_metric 'mobix_tcp_refused_total{service="relay-public",reason="address_full"}')
+/usr/bin/python3 $T/hold.py $P_PUBLIC 30 $T/hold.stop >$T/hold.out 2>&1 &
+HOLD=$!
+for _ in $(seq 200); do grep -q ready $T/hold.out && break; kill -0 $HOLD 2>/dev/null || break; sleep 0.05; done
+grep -q ready $T/hold.out || fail "30 idle tunnels: $(cat $T/hold.out)"
+through >/dev/null 2>&1 && fail "a 31st connection from the same address got a tunnel"
+for _ in $(seq 50); do [ "$(relay_metric 'mobix_tcp_refused_total{service="relay-public",reason="address_full"}')" = $((${full0:-0} + 1)) ] && break; sleep 0.1; done
+[ "$(relay_metric 'mobix_tcp_refused_total{service="relay-public",reason="address_full"}')" = $((${full0:-0} + 1)) ] ||
+  fail "the 31st connection was not refused as address_full"
+touch $T/hold.stop
+wait $HOLD 2>/dev/null || true
+for _ in $(seq 50); do out=$(through 2>/dev/null) && break; sleep 0.1; done
+[ "$out" = "hello from the mobile server" ] || fail "after the 30 tunnels closed: '$out'"
+pass "idle tunnels on the link keep their connections' slots under the per-address cap (31st refused, counted), and give them back"
 
 # A made-up link hello is refused like a made-up leg.
 printf 'MOBIX-LINK 00000000000000ff %032x\r\n' 0 |
