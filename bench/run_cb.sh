@@ -7,7 +7,7 @@
 #  2. Phase III connection set-up against the connectivity listener with OpenSSL's own client
 #     (`openssl s_time`, mutual TLS with a CB certificate): full handshakes vs resumed sessions.
 #  3. CPU per step of one provisioning (bench_cb_steps: key pair, CB certificate, store writes).
-# Prints markdown rows; raw output in bench/results/.
+# Prints markdown rows; output and raw rounds in bench/results/<date>-cb-<time>/ (bench/lib.sh).
 # Usage: bench/run_cb.sh [N] [BACKENDS]     e.g. bench/run_cb.sh 1000 "sqlite postgresql"
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,8 +16,9 @@ BACKENDS=${2:-sqlite postgresql}
 B=build/release
 M=$PWD/$B/apps/mobix/mobix
 [ -x $B/bench/bench_cb_steps ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
-mkdir -p bench/results
-raw=$PWD/bench/results/cb-$(date -u +%Y%m%dT%H%M%S).txt
+source bench/lib.sh
+bench_results cb
+raw=$OUT/rounds.txt
 T=$(mktemp -d /tmp/mobix-bench-cb-XXXXXX)
 chmod 755 "$T"
 PIDS=()

@@ -8,12 +8,12 @@
 #     (baseline), and the zones in BIND / Knot through RFC 2136 + TSIG (batched, and one change per
 #     message), counting until the DNS server has every change.
 # Usage: bench/run_dns.sh [RUNS] [SECONDS]   (PARTS=123 by default: PARTS=2 for the queries only)
-# The output is kept in bench/results/dns-<time>.txt too.
+# The output is kept in bench/results/<date>-dns-<time>/ too (bench/lib.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PARTS=${PARTS:-123}
-mkdir -p bench/results
-exec > >(tee "bench/results/dns-$(date -u +%Y%m%dT%H%M%S).txt") 2>&1
+source bench/lib.sh
+bench_results dns
 echo "# bench/run_dns.sh $* (PARTS=$PARTS) on $(nproc) cores, $(date -u)"
 RUNS=${1:-3}
 SECS=${2:-10}

@@ -11,7 +11,7 @@
 #  2. login overhead: p50/p99 of connect + greeting + USER/PASS, over LOGINS logins;
 #  3. memory per idle logged-in POP3 session: RSS growth of the proxy process over HOLD sessions,
 #     and what the process still holds after they closed.
-# Prints markdown rows; raw output (every round) in bench/results/mail-<time>.txt.
+# Prints markdown rows; output and raw rounds in bench/results/<date>-mail-<time>/ (bench/lib.sh).
 # Usage: bench/run_mail.sh [RUNS] [MESSAGES] [LOGINS] [HOLD]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +26,9 @@ MOBIX=${MOBIX:-$PWD/$B/apps/mobix/mobix}  # MOBIX=... measures another build (e.
 for p in dovecot-pop3d dovecot-imapd nginx-light libnginx-mod-mail freeradius-utils; do
   dpkg -s $p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null
 done
-mkdir -p bench/results
-raw=$PWD/bench/results/mail-$(date -u +%Y%m%dT%H%M%S).txt
+source bench/lib.sh
+bench_results mail
+raw=$OUT/rounds.txt
 T=$(mktemp -d /tmp/mobix-bench-XXXXXX)
 chmod 755 "$T"
 PIDS=()

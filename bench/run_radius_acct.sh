@@ -6,8 +6,8 @@
 # Usage: bench/run_radius_acct.sh [RUNS] [SECONDS]     (prints markdown table rows)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p bench/results # the whole output is kept there too (issue 17: raw output with the rows)
-exec > >(tee "bench/results/radius_acct-$(date -u +%Y%m%dT%H%M%S).txt") 2>&1
+source bench/lib.sh # the whole output is kept in bench/results/<date>-radius_acct-<time>/
+bench_results radius_acct
 RUNS=${1:-3}
 SECS=${2:-10}
 SECRET=bench-secret-123

@@ -13,8 +13,9 @@ RUNS=${1:-3}
 SECS=${2:-10}
 B=build/release
 [ -x $B/bench/bench_radius_acct ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
-mkdir -p bench/results
-raw=bench/results/radius_patterns-$(date -u +%Y%m%dT%H%M%S).txt
+source bench/lib.sh
+bench_results radius_patterns
+raw=$OUT/rounds.txt
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 minmax() { sort -n | awk 'NR==1{mn=$1} {mx=$1} END {print mn "–" mx}'; }
 field() { awk -v k="$1" '$1 == k {print $2}'; }

@@ -10,8 +10,8 @@
 #        carry TLS end to end instead of plain HTTP)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mkdir -p bench/results # the whole output is kept there too (issue 17: raw output with the rows)
-exec > >(tee "bench/results/relay-$(date -u +%Y%m%dT%H%M%S).txt") 2>&1
+source bench/lib.sh # the whole output is kept in bench/results/<date>-relay-<time>/
+bench_results relay
 MIB=${1:-2048}
 SETUPS=${2:-200}
 M=$PWD/build/release/apps/mobix/mobix

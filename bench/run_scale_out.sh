@@ -15,8 +15,9 @@ B=build/release
 [ -x $B/bench/bench_radius_acct ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
 dpkg -s freeradius-postgresql >/dev/null 2>&1 ||
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq freeradius freeradius-postgresql >/dev/null
-mkdir -p bench/results
-raw=bench/results/scale_out-$(date -u +%Y%m%dT%H%M%S).txt
+source bench/lib.sh
+bench_results scale_out
+raw=$OUT/rounds.txt
 T=$(mktemp -d /tmp/mobix-bench-XXXXXX)
 chmod 755 "$T"
 PIDS=()

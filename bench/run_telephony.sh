@@ -12,7 +12,7 @@
 #     phones); against the same SIPp calling the same baresip directly (plain SIP, SDES), alternately.
 #  5. Signalling load: calls per second from SIPp through both proxies over UDP and TCP, against
 #     SIPp answering the same scenario directly, alternately.
-# Prints markdown rows; raw output in bench/results/telephony-<time>.txt.
+# Prints markdown rows; output and raw rounds in bench/results/<date>-telephony-<time>/ (bench/lib.sh).
 # Usage: bench/run_telephony.sh [RUNS] [SECONDS] [DEVICES] [BOOT]
 #   SECTIONS="1 2 4 5" (the default) picks sections; memory at 100,000 devices:
 #   SECTIONS=2 bench/run_telephony.sh 1 1 1000 100000
@@ -24,8 +24,9 @@ DEVICES=${3:-1000}
 BOOT=${4:-500}
 B=build/release
 [ -x $B/bench/bench_mip_register ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
-mkdir -p bench/results
-raw=bench/results/telephony-$(date -u +%Y%m%dT%H%M%S).txt
+source bench/lib.sh
+bench_results telephony
+raw=$OUT/rounds.txt
 T=$(mktemp -d /tmp/mobix-bench-XXXXXX)
 PIDS=()
 cleanup() {

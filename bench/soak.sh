@@ -17,7 +17,8 @@
 # At the end: every acknowledged accounting change is in the session table (the last acknowledged
 # Start present, the last acknowledged Stop absent), and the lab process's descriptors and memory
 # after a quiet period are within bounds of their values at the start of the last fault-free window.
-# Figures (attempts, failures, recovery after each fault) go to stdout and bench/results/soak-*.txt.
+# Figures (attempts, failures, recovery after each fault) go to stdout and
+# bench/results/<date>-soak-<time>/figures.txt (bench/lib.sh).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 MOBIX=${MOBIX:-$PWD/build/release/apps/mobix/mobix}
@@ -29,8 +30,9 @@ for tool in radclient curl dig jq doveadm; do command -v $tool >/dev/null || { e
 W=$(mktemp -d /tmp/mobix-soak-XXXXXX)
 chmod 755 "$W" # Dovecot's auth process (the dovecot user) reads the lab's users file under it
 LAB=$W/lab
-mkdir -p bench/results
-OUT=bench/results/soak-$(date -u +%Y%m%dT%H%M%S).txt
+source bench/lib.sh
+bench_results soak
+FIGURES=$OUT/figures.txt
 now_ms() { date +%s%3N; }
 log_fault() { echo "$(now_ms) $1 $2" >>"$W/faults.log"; }
 
@@ -261,10 +263,10 @@ PY
   echo
   echo "acknowledged accounting changes: $(wc -l <"$W/acked.log") over $(wc -l <"$W/expected") MSISDNs; missing or undone: $lost (silent long enough to expire, not checked: $may_have_expired)"
   echo "lab process: descriptors $FDS0 -> $FDS1, RSS ${RSS0} kB -> ${RSS1} kB (start of the quiet window -> after the load)"
-} | tee "$OUT"
+} | tee "$FIGURES"
 grep -c . "$W/faults.log" >/dev/null
 ok=1
 [ "$lost" = 0 ] || { echo "FAIL: $lost acknowledged changes are not in the session table"; ok=0; }
 [ "$FDS1" -le $((FDS0 + 16)) ] || { echo "FAIL: descriptors grew from $FDS0 to $FDS1"; ok=0; }
 [ "$RSS1" -le $((RSS0 * 5 / 4 + 16384)) ] || { echo "FAIL: memory grew from $RSS0 kB to $RSS1 kB"; ok=0; }
-[ $ok = 1 ] && echo "soak: passed (figures in $OUT)" || { KEEP_TMP=1; exit 1; }
+[ $ok = 1 ] && echo "soak: passed (figures in $FIGURES)" || { KEEP_TMP=1; exit 1; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Long fuzzing outside CI (issue 13 item 1): every libFuzzer target for RUNS executions (default
 # 10 million) on a copy of its seed corpus, one after another; new coverage is merged back into tests/fuzz/corpus/<target> (commit what it adds). One line per target goes to
-# bench/results/fuzz-long-<date>.txt: executions, seconds, corpus before and after, and any finding.
+# bench/results/<date>-fuzz-long-<time>/targets.txt: executions, seconds, corpus before and after, and
+# any finding (bench/lib.sh).
 # Usage: scripts/fuzz-long.sh [TARGET...]   (RUNS=...; JOBS=N: one libFuzzer run in fork mode with N
 #        worker processes sharing the corpus, for an idle machine with N cores)
 set -euo pipefail
@@ -15,8 +16,9 @@ fork=()
 ((JOBS > 1)) && fork=(-fork="$JOBS")
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz >/dev/null
-mkdir -p bench/results
-out=bench/results/fuzz-long-$(date -u +%Y%m%dT%H%M%S).txt
+source bench/lib.sh
+bench_results fuzz-long
+out=$OUT/targets.txt
 echo "# scripts/fuzz-long.sh RUNS=$RUNS JOBS=$JOBS on $(nproc) cores, $(date -u)" | tee "$out"
 targets=("$@")
 if ((${#targets[@]} == 0)); then
