@@ -29,9 +29,8 @@ IDLE=${IDLE:-2000}
 SETUPS=${SETUPS:-300}
 WRK_SECS=${WRK_SECS:-5}
 TLS=${TLS:-0}
-OUT=bench/results/$(date -u +%Y%m%d)-relay-link$([ "$TLS" = 1 ] && echo -tls)-$(date -u +%H%M%S)
-mkdir -p $OUT
-exec > >(tee "$OUT/output.txt") 2>&1
+source bench/lib.sh
+bench_results relay-link$([ "$TLS" = 1 ] && echo -tls || true)
 M=$PWD/build/release/apps/mobix/mobix
 [ -x "$M" ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
 for p in haproxy nginx-light wrk openssh-server stunnel4; do
