@@ -290,15 +290,15 @@ for i in range(n):
         got += chunk
     socks.append(s)
 print("ready", flush=True)
-sys.stdin.read()
+while True:  # holds the tunnels until the script kills it
+    time.sleep(3600)
 PY
 idle_row() { # name port pid...
   local name=$1 port=$2; shift 2
   local before=0 after=0 p parts=""
   declare -A start
   for p in "$@"; do start[$p]=$(rss $p); before=$((before + start[$p])); done
-  exec 3< <(sleep 100000)
-  python3 $T/idle.py $port $IDLE ${IDLE_CA:-} <&3 >$T/idle.out 2>&1 &
+  python3 $T/idle.py $port $IDLE ${IDLE_CA:-} >$T/idle.out 2>&1 &
   local drv=$!
   for _ in $(seq 1200); do grep -q ready $T/idle.out 2>/dev/null && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
   if ! grep -q ready $T/idle.out; then echo "| $name | failed: $(tail -1 $T/idle.out) | |"; kill $drv 2>/dev/null; return; fi
@@ -309,7 +309,6 @@ idle_row() { # name port pid...
     parts="$parts $(awk -v x="$a" -v y="${start[$p]}" -v c="$IDLE" 'BEGIN { printf "%.1f", (x - y) / c }')"
   done
   kill $drv 2>/dev/null; wait $drv 2>/dev/null || true
-  exec 3<&-
   awk -v n="$name" -v b="$before" -v a="$after" -v c="$IDLE" -v parts="$parts" 'BEGIN {
     split(parts, x, " "); detail = length(x) > 1 ? sprintf(" = %s + %s", x[1], x[2]) : "";
     printf "| %s | %.1f KiB per idle tunnel%s (RSS %d -> %d KiB) |\n", n, (a - b) / c, detail, b, a }'

@@ -290,7 +290,7 @@ printf 'round\tpath\tmetric\tvalue\n' >$RAW
 rec() { printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" >>$RAW; }
 
 cat >$T/idle.py <<'PY'
-import socket, ssl, sys
+import socket, ssl, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
 tls = ssl.create_default_context(cafile=sys.argv[3]) if len(sys.argv) > 3 else None
 socks = []
@@ -307,7 +307,8 @@ for i in range(n):
         got += chunk
     socks.append(s)
 print("ready", flush=True)
-sys.stdin.read()
+while True:  # holds the tunnels until the script kills it
+    time.sleep(3600)
 PY
 cat >$T/setup.py <<'PY'
 import socket, ssl, sys, time
@@ -340,8 +341,7 @@ for p in $PATHS; do
   before=$(rss $pids)
   declare -A start=()
   for q in $pids; do start[$q]=$(rss $q); done
-  exec 3< <(sleep 100000)
-  /usr/bin/python3 $T/idle.py ${PORT[$p]} $IDLE $CA_ARG <&3 >$T/idle.out 2>&1 &
+  /usr/bin/python3 $T/idle.py ${PORT[$p]} $IDLE $CA_ARG >$T/idle.out 2>&1 &
   drv=$!
   for _ in $(seq 1800); do grep -q ready $T/idle.out 2>/dev/null && break; kill -0 $drv 2>/dev/null || break; sleep 0.1; done
   sleep 1
@@ -356,7 +356,6 @@ for p in $PATHS; do
     echo "idle $p failed: $(tail -1 $T/idle.out)"
   kill $drv 2>/dev/null
   wait $drv 2>/dev/null || true
-  exec 3<&-
   sleep 2
 done
 
