@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -19,6 +20,7 @@
 namespace mobix {
 
 namespace asio = boost::asio;
+using namespace boost::asio::experimental::awaitable_operators;
 using asio::ip::tcp;
 
 namespace {
@@ -69,37 +71,49 @@ struct Pop3Proxy : mail::ProxyBase {
   asio::awaitable<bool> log_in(mail::RelaySession& s, std::uint64_t id) {
     auto& client = s.client;
     const auto t = std::chrono::seconds(cfg.pop3_command_timeout);
-    auto state = SessionState::admitting;
     if (auto refused = admission(s.client_ip, id)) {
       auto reply = text.refusal(*refused, {});
       co_await write_all(client, reply, t);
       co_return false;
     }
     if (!co_await write_all(client, "+OK mobix POP3 proxy ready\r\n", t)) co_return false;
-    state = SessionState::awaiting_login;
-    bool pass = co_await await_pass(client, s.client_buf, id, s.ip);
-    if (!pass) co_return false;
-    state = SessionState::identifying;
-    auto found = co_await identify_subscriber(s.ip, id, pop3_profile);
-    std::optional<Refusal> refused;
-    if (auto* r = std::get_if<Refusal>(&found)) refused = *r;
-    if (!refused) {
-      state = SessionState::opening_upstream;
-      refused =
-          co_await open_and_login(s.upstream, s.upstream_buf, std::get<mail::Identified>(found), id, state);
-    }
-    if (refused) {
-      auto reply = refuse(*refused, id, std::string("while ") + mail::to_string(state));
+    // The handset's USER/PASS and steps 102-104 at once: who it is comes from its address, never
+    // from what it sends, so the upstream login need not wait for its PASS (issue 17 item 3: login
+    // overhead). The handset still gets its answer only at PASS.
+    auto [pass, login] = co_await (await_pass(client, s.client_buf, id, s.ip) && identify_and_login(s, id));
+    if (!pass) co_return false;  // the upstream connection closes with the session
+    if (login.refused) {
+      auto reply = refuse(*login.refused, id, std::string("while ") + mail::to_string(login.state));
       co_await write_all(client, reply, t);
       co_return false;
     }
-    const auto& me = std::get<mail::Identified>(found);
+    const auto& me = *login.me;
     logged_in.inc();
     spdlog::info("pop3 #{}: {} is msisdn {}: logged in to {} as {}", id, s.ip, me.who.session.msisdn,
                  me.profile.pop3->str(), me.profile.user);
     s.msisdn = me.who.session.msisdn;
     const bool sent = co_await write_all(client, "+OK logged in\r\n", t);
     co_return sent;
+  }
+
+  struct Login {
+    std::optional<mail::Identified> me;  ///< logged in as this subscriber
+    std::optional<Refusal> refused;
+    SessionState state = SessionState::identifying;  ///< where it stopped
+  };
+  // Steps 102-104: identification by the handset's address, then the upstream login.
+  asio::awaitable<Login> identify_and_login(mail::RelaySession& s, std::uint64_t id) {
+    Login out;
+    auto found = co_await identify_subscriber(s.ip, id, pop3_profile);
+    if (auto* r = std::get_if<Refusal>(&found)) {
+      out.refused = *r;
+      co_return out;
+    }
+    out.state = SessionState::opening_upstream;
+    auto& me = std::get<mail::Identified>(found);
+    out.refused = co_await open_and_login(s.upstream, s.upstream_buf, me, id, out.state);
+    if (!out.refused) out.me = std::move(me);
+    co_return out;
   }
 
   // Step 101: the handset's commands before PASS (its default USER is ignored: step 102 knows who
