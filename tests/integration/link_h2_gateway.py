@@ -92,7 +92,8 @@ conn.initiate_connection()
 terminals = {}  # stream id -> socket to the terminal
 pending = {}  # stream id -> bytes from the terminal waiting for the relay's window
 ended = set()  # streams whose terminal side sent its FIN (END_STREAM sent once pending is out)
-served = 0
+sent_end = set()  # streams whose END_STREAM went to the relay
+relay_ended = set()  # streams the relay ended (its client's FIN) or reset
 
 
 def flush():
@@ -106,6 +107,8 @@ def flush():
         if not pending[sid] and sid in ended:
             conn.end_stream(sid)
             del pending[sid]
+            sent_end.add(sid)
+            print("tunnel on stream %d served" % sid, flush=True)
     out = conn.data_to_send()
     if out:
         relay.setblocking(True)
@@ -114,7 +117,6 @@ def flush():
 
 
 def on_event(ev):
-    global served
     if isinstance(ev, h2.events.RequestReceived):
         h = dict(ev.headers)
         port = int(h[":authority"].rsplit(":", 1)[1])
@@ -133,19 +135,25 @@ def on_event(ev):
             t.setblocking(False)
         conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)  # written: window back
     elif isinstance(ev, h2.events.StreamEnded):
+        relay_ended.add(ev.stream_id)
         t = terminals.get(ev.stream_id)
         if t:
             t.shutdown(socket.SHUT_WR)  # the client's FIN
     elif isinstance(ev, h2.events.StreamReset):
+        relay_ended.add(ev.stream_id)
         t = terminals.pop(ev.stream_id, None)
         if t:
             t.close()
 
 
-while served < streams_wanted or pending:
+def served():  # both ways ended: the terminal's answer all sent, the relay's client done
+    return len(sent_end & relay_ended)
+
+
+while served() < streams_wanted:
     readable, _, _ = select.select([relay] + list(terminals.values()), [], [], 20)
     if not readable:
-        fail("nothing happened for 20 s (%d tunnels served)" % served)
+        fail("nothing happened for 20 s (%d tunnels served)" % served())
     for s in readable:
         if s is relay:
             while True:  # what TLS already decrypted is not seen by select()
@@ -168,12 +176,18 @@ while served < streams_wanted or pending:
             ended.add(sid)
             del terminals[sid]
             s.close()
-            served += 1
-            print("tunnel on stream %d served" % sid, flush=True)
     flush()
 
+# GOAWAY, then read until the relay closes: closing with its frames unread would send a TCP reset,
+# which can destroy bytes the relay has received but not yet read.
 conn.close_connection()
 flush()
+relay.settimeout(5)
+try:
+    while relay.recv(65536):
+        pass
+except (OSError, ssl.SSLError):
+    pass
 relay.close()
 hook.shutdown()
-print("ok - %d tunnels over one link, each a CONNECT stream answered by python-h2" % served, flush=True)
+print("ok - %d tunnels over one link, each a CONNECT stream answered by python-h2" % served(), flush=True)
