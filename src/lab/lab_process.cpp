@@ -33,9 +33,10 @@ pid_t spawn_serve(const std::string& config, const std::string& log, const Endpo
     ::execl(self, self, "serve", "--config", config.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  // Ready when the admin listener accepts (it starts after every other listener).
+  // Ready when the admin listener accepts (it starts after every other listener). Up to 30 s: a
+  // sanitized build on a loaded machine took more than 10 s to start one node.
   boost::asio::io_context io;
-  for (int i = 0; i < 400; ++i) {
+  for (int i = 0; i < 1200; ++i) {
     boost::asio::ip::tcp::socket s(io);
     boost::system::error_code ec;
     s.connect({boost::asio::ip::make_address(admin.host), admin.port}, ec);

@@ -82,13 +82,17 @@ post_signal() { /usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(bytes.f
   curl -s -o $T/hook.body -w '%{http_code}' --max-time 20 --cacert $T/ca/ca.crt --data-binary @$T/sealed.bin \
     -H 'Content-Type: application/octet-stream' "https://127.0.0.1:$P_HOOK/v1/signal"; }
 failed0=$(metric 'mobix_gateway_signals_total{result="store_failed"}')
-(echo ".timeout 5000"; echo "BEGIN EXCLUSIVE;"; sleep 9; echo "COMMIT;") | sqlite3 $T/op/mobix.db &
+# The lock is held until the answer came (a fixed 9 s ran out before the gateway's store even tried
+# under ASan on a loaded machine, and the signal was remembered: 202).
+(echo ".timeout 5000"; echo "BEGIN EXCLUSIVE;"; for _ in $(seq 600); do [ -e $T/unlock ] && break; sleep 0.1; done; echo "COMMIT;") |
+  sqlite3 $T/op/mobix.db &
 LOCK=$!
 # Post only once the lock is held (a fixed sleep lost that race on a loaded machine): with it held,
 # a writer without a busy timeout is refused at once.
 for _ in $(seq 1 100); do sqlite3 $T/op/mobix.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null || break; sleep 0.05; done
 sqlite3 $T/op/mobix.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null && fail "sqlite3 never took the exclusive lock"
 code=$(post_signal 4242) # tunnel 0000000000001092
+touch $T/unlock
 [ "$code" = 503 ] || fail "a signal that could not be remembered got $code ($(cat $T/hook.body))"
 grep -q store_failed $T/hook.body || fail "the 503 does not say why: $(cat $T/hook.body)"
 [ "$(metric 'mobix_gateway_signals_total{result="store_failed"}')" -gt "$failed0" ] || fail "store_failed not counted"
