@@ -175,11 +175,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
     if (remembered) remembered(kept);
     if (!kept) co_return;
     // A terminal that is not attached gets no leg: the relay's clients get their 503 at its timeout.
-    if (terminal_ip(r.msisdn).empty()) {
-      signals("not_attached").inc();
-      spdlog::info("gateway: tunnel {:016x}: msisdn {} is not attached", r.tunnel_id, r.msisdn);
-      co_return;
-    }
+    if (!attached(r, "")) co_return;
     if (cfg.multiplex) {
       co_await open_link(r);
       co_return;
@@ -276,9 +272,7 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
       s->refuse("store_failed");
       co_return;
     }
-    if (terminal_ip(r.msisdn).empty()) {
-      signals("not_attached").inc();
-      spdlog::info("gateway: tunnel {:016x} (link): msisdn {} is not attached", r.tunnel_id, r.msisdn);
+    if (!attached(r, " (link)")) {
       s->refuse("not_attached");
       co_return;
     }
@@ -311,6 +305,14 @@ struct GatewayRole::Impl : std::enable_shared_from_this<GatewayRole::Impl> {
   std::string terminal_ip(const std::string& msisdn) const {
     auto session = sessions.find_by_msisdn(msisdn);
     return session ? session->ipv4 : std::string();
+  }
+
+  // Is the signal's terminal attached now? Counted and logged when not (`via` names the channel).
+  bool attached(const signal::AccessRequest& r, const char* via) {
+    if (!terminal_ip(r.msisdn).empty()) return true;
+    signals("not_attached").inc();
+    spdlog::info("gateway: tunnel {:016x}{}: msisdn {} is not attached", r.tunnel_id, via, r.msisdn);
+    return false;
   }
 
   // Legs open at once per link are bounded, whatever the relay asks for.
