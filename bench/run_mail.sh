@@ -8,7 +8,12 @@
 #     one connection (runs of about a second; nginx one-at-a-time once: its 44 ms stall per message
 #     would make a round last minutes): MB/s after the login, ratios to direct (median of the
 #     per-round ratios), mobix CPU per message;
-#  2. login overhead: p50/p99 of connect + greeting + USER/PASS, over LOGINS logins;
+#     SMTP submission (direct to a real Postfix, and through mobix's SMTP proxy, which logs in to
+#     Postfix on the subscriber's behalf and rewrites the sender): MESSAGES messages of 20 KB on one
+#     connection, MAIL/RCPT/DATA pipelined (RFC 2920); nginx's SMTP proxy is not measured (it does
+#     not log in to the upstream on the user's behalf, the service compared here);
+#  2. login overhead: p50/p99 of connect + greeting + USER/PASS (POP3) and LOGIN (IMAP), over
+#     LOGINS logins;
 #  3. memory per idle logged-in POP3 session: RSS growth of the proxy process over HOLD sessions,
 #     and what the process still holds after they closed.
 # Prints markdown rows; output and raw rounds in bench/results/<date>-mail-<time>/ (bench/lib.sh).
@@ -20,10 +25,13 @@ MESSAGES=${2:-1000}
 LOGINS=${3:-300}
 HOLD=${4:-5000}
 REPEAT=${REPEAT:-10}
+PATTERNS=${PATTERNS:-pop3-pipelined pop3-sequential imap-fetch smtp-submit} # a subset measures less
+PARTS=${PARTS:-retrieval login idle}
 B=build/release
 MOBIX=${MOBIX:-$PWD/$B/apps/mobix/mobix}  # MOBIX=... measures another build (e.g. an earlier commit)
 [ -x "$MOBIX" ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
-for p in dovecot-pop3d dovecot-imapd nginx-light libnginx-mod-mail freeradius-utils; do
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+for p in dovecot-pop3d dovecot-imapd nginx-light libnginx-mod-mail freeradius-utils postfix; do
   dpkg -s $p >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $p >/dev/null
 done
 source bench/lib.sh
@@ -36,6 +44,8 @@ cleanup() {
   for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done
   [ -f $T/dovecot/run/master.pid ] && kill "$(cat $T/dovecot/run/master.pid)" 2>/dev/null || true
   [ -f $T/nginx.pid ] && kill "$(cat $T/nginx.pid)" 2>/dev/null || true
+  [ -f $PF/main.cf ] && postfix -c $PF stop >/dev/null 2>&1 || true
+  rm -rf "$PF"
   wait 2>/dev/null || true
   rm -rf "$T"
 }
@@ -52,6 +62,8 @@ DRIVE="/usr/bin/python3 bench/mail_driver.py"
 HANDSET=127.1.0.10
 P_POP3D=$(free_port) P_IMAPD=$(free_port) P_ADMIN=$(free_port) P_ACCT=$(free_port) P_AUTH=$(free_port)
 P_POP3=$(free_port) P_IMAP=$(free_port) P_NPOP3=$(free_port) P_NIMAP=$(free_port) P_NAUTH=$(free_port)
+P_PF=$(free_port) P_SMTP=$(free_port)
+PF=$(mktemp -d /dev/shm/mobix-bench-postfix-XXXXXX) && chmod 755 $PF # Postfix's queue on tmpfs: its fsyncs are not measured
 
 # --- Dovecot: one mailbox of MESSAGES messages of 20 KB; many sessions per pop3 process, so that
 # HOLD idle sessions do not need HOLD processes (the proxies' memory is what is measured).
@@ -113,10 +125,42 @@ service anvil {
 }
 service auth {
   client_limit = 8000
+  unix_listener postfix-auth {
+    mode = 0666
+  }
 }
 CONF
 dovecot -c $D/dovecot.conf
 for _ in $(seq 100); do curl -fsS "pop3://127.0.0.1:$P_POP3D/" -u bench:bench-mail-pw >/dev/null 2>&1 && break; sleep 0.1; done
+
+# --- Postfix: a private instance on loopback, AUTH through Dovecot's SASL socket (the mailbox's
+# password), every accepted message discarded after its queue file is written (on tmpfs).
+mkdir -p $PF/queue $PF/data
+chown postfix $PF/data
+cat >$PF/main.cf <<CF
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+mail_owner = postfix
+setgid_group = postdrop
+maillog_file_prefixes = $PF
+maillog_file = $PF/maillog
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+myhostname = mail.test
+mydestination =
+mynetworks = 127.0.0.255/32
+virtual_mailbox_domains = mail.test
+virtual_transport = discard
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = $D/run/postfix-auth
+smtpd_relay_restrictions = permit_sasl_authenticated, reject
+CF
+sed -E "s/^smtp[[:space:]]+inet[[:space:]].*[[:space:]]smtpd\$/127.0.0.1:$P_PF inet n - n - - smtpd/" \
+  /etc/postfix/master.cf >$PF/master.cf
+postfix -c $PF start >/dev/null 2>&1 || { echo "postfix did not start: $(tail -5 $PF/maillog 2>/dev/null)" >&2; exit 1; }
+for _ in $(seq 100); do curl -sS --max-time 2 "smtp://127.0.0.1:$P_PF" -X NOOP >/dev/null 2>&1 && break; sleep 0.05; done
 
 # --- mobix: the access role and the mail proxies; the handset gets a session by RADIUS accounting.
 cat >$T/mobix.yaml <<YAML
@@ -133,13 +177,14 @@ access:
 mail:
   pop3_listen: 127.0.0.1:$P_POP3
   imap_listen: 127.0.0.1:$P_IMAP
+  smtp_listen: 127.0.0.1:$P_SMTP
   access_ranges: [127.1.0.0/16]
 YAML
 "$MOBIX" serve --config $T/mobix.yaml >$T/mobix.log 2>&1 &
 MOBIX_PID=$!
 PIDS+=($MOBIX_PID)
 for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$P_ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.05; done
-curl -fsS -X POST "http://127.0.0.1:$P_ADMIN/api/v1/subscribers" --json '{"msisdn":"31610000001","username":"bench","password":"radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_POP3D'","mail.imap":"127.0.0.1:'$P_IMAPD'","mail.user":"bench","mail.password":"bench-mail-pw"}}' >/dev/null
+curl -fsS -X POST "http://127.0.0.1:$P_ADMIN/api/v1/subscribers" --json '{"msisdn":"31610000001","username":"bench","password":"radius-pw","attrs":{"mail.pop3":"127.0.0.1:'$P_POP3D'","mail.imap":"127.0.0.1:'$P_IMAPD'","mail.user":"bench","mail.password":"bench-mail-pw","mail.smtp":"127.0.0.1:'$P_PF'","mail.smtp_user":"bench","mail.smtp_password":"bench-mail-pw","mail.address":"bench@mail.test"}}' >/dev/null
 printf 'Acct-Status-Type = Start\nAcct-Session-Id = "bench1"\nFramed-IP-Address = %s\nCalling-Station-Id = "31610000001"\nUser-Name = "bench"\n' $HANDSET |
   radclient -q -r 2 -t 2 127.0.0.1:$P_ACCT acct bench-secret
 
@@ -182,18 +227,28 @@ NGINX_WORKER=$(pgrep -P "$(cat $T/nginx.pid)" | head -1)
 # server NAME -> "port user password" for POP3 and IMAP
 pop3_of() { case $1 in direct) echo "$P_POP3D bench bench-mail-pw" ;; mobix) echo "$P_POP3 mobile mobile" ;; nginx) echo "$P_NPOP3 bench x" ;; esac; }
 imap_of() { case $1 in direct) echo "$P_IMAPD bench bench-mail-pw" ;; mobix) echo "$P_IMAP mobile mobile" ;; nginx) echo "$P_NIMAP bench x" ;; esac; }
+smtp_of() { case $1 in direct) echo "$P_PF bench bench-mail-pw" ;; mobix) echo "$P_SMTP mobile mobile" ;; esac; }
+endpoint_of() { # PATTERN SERVER -> "port user password", empty where the server has no such path
+  case $1 in imap*) imap_of $2 ;; smtp*) smtp_of $2 ;; *) pop3_of $2 ;; esac
+}
 for s in direct mobix nginx; do # every path answers before anything is measured
   read -r port user pw <<<"$(pop3_of $s)"
   $DRIVE pop3-pipelined 127.0.0.1 $port $user $pw 2 $HANDSET >/dev/null || { echo "$s POP3 not serving" >&2; tail -5 $T/mobix.log $T/nginx.err >&2; exit 1; }
+done
+for s in direct mobix; do
+  read -r port user pw <<<"$(smtp_of $s)"
+  $DRIVE smtp-submit 127.0.0.1 $port $user $pw 2 $HANDSET >/dev/null || { echo "$s SMTP not serving" >&2; tail -5 $T/mobix.log $PF/maillog >&2; exit 1; }
 done
 
 log "# bench/run_mail.sh RUNS=$RUNS MESSAGES=$MESSAGES LOGINS=$LOGINS HOLD=$HOLD on $(nproc) cores, $(date -u), $(uname -r)"
 log "# mobix: $MOBIX, commit $(git -C "$(dirname "$MOBIX")" rev-parse --short HEAD 2>/dev/null || echo '?')"
 log "# round pattern server seconds bytes mobix_cpu_ticks (REPEAT=$REPEAT: bytes are what the run moved)"
+[[ " $PARTS " == *" retrieval "* ]] || RUNS=0
 for round in $(seq 1 $RUNS); do
-  for pattern in pop3-pipelined pop3-sequential imap-fetch; do
+  for pattern in $PATTERNS; do
     for s in direct mobix nginx; do
-      if [ $pattern = imap-fetch ]; then read -r port user pw <<<"$(imap_of $s)"; else read -r port user pw <<<"$(pop3_of $s)"; fi
+      read -r port user pw <<<"$(endpoint_of $pattern $s)"
+      [ -n "$port" ] || continue
       repeat=$REPEAT
       [ $s/$pattern = nginx/pop3-sequential ] && repeat=1
       before=$(ticks $MOBIX_PID)
@@ -204,9 +259,12 @@ for round in $(seq 1 $RUNS); do
 done
 
 log "# logins: pattern server p50_ms p99_ms"
-for s in direct mobix nginx; do
-  read -r port user pw <<<"$(pop3_of $s)"
-  log "pop3-login $s $($DRIVE pop3-login 127.0.0.1 $port $user $pw $LOGINS $HANDSET)"
+for pattern in pop3-login imap-login; do
+  [[ " $PARTS " == *" login "* ]] || break
+  for s in direct mobix nginx; do
+    read -r port user pw <<<"$(endpoint_of $pattern $s)"
+    log "$pattern $s $($DRIVE $pattern 127.0.0.1 $port $user $pw $LOGINS $HANDSET)"
+  done
 done
 
 # Idle memory: HOLD logged-in POP3 sessions through the proxy; RSS growth of its process.
@@ -226,20 +284,21 @@ hold() { # SERVER PID -> "kb_before kb_held kb_after_close"
   sleep 2
   echo "$before $held $(rss_kb $2)"
 }
-log "# idle: server rss_kb_before rss_kb_held rss_kb_after_close (wave 2: the same again, on the memory wave 1 left)"
-log "idle mobix $(hold mobix $MOBIX_PID)"
-log "wave2 mobix $(hold mobix $MOBIX_PID)"
-log "# mobix heap trims after the sessions closed: $(curl -fsS http://127.0.0.1:$P_ADMIN/metrics | awk '$1 == "mobix_heap_trims_total" {print $2}')"
-log "idle nginx $(hold nginx $NGINX_WORKER)"
-log "wave2 nginx $(hold nginx $NGINX_WORKER)"
+[[ " $PARTS " == *" idle "* ]] || HOLD=
+[ -n "$HOLD" ] && log "# idle: server rss_kb_before rss_kb_held rss_kb_after_close (wave 2: the same again, on the memory wave 1 left)"
+[ -n "$HOLD" ] && log "idle mobix $(hold mobix $MOBIX_PID)"
+[ -n "$HOLD" ] && log "wave2 mobix $(hold mobix $MOBIX_PID)"
+[ -n "$HOLD" ] && log "# mobix heap trims after the sessions closed: $(curl -fsS http://127.0.0.1:$P_ADMIN/metrics | awk '$1 == "mobix_heap_trims_total" {print $2}')"
+[ -n "$HOLD" ] && log "idle nginx $(hold nginx $NGINX_WORKER)"
+[ -n "$HOLD" ] && log "wave2 nginx $(hold nginx $NGINX_WORKER)"
 
 # ---- rows ----
 echo
 echo "Raw output: \`${raw#$PWD/}\`"
 echo
-echo "| pattern ($MESSAGES × 20 KB, ×$REPEAT per run) | direct Dovecot | mobix | nginx mail | mobix / direct | nginx / direct | mobix CPU per message |"
+echo "| pattern ($MESSAGES × 20 KB, ×$REPEAT per run) | direct (Dovecot; Postfix for SMTP) | mobix | nginx mail | mobix / direct | nginx / direct | mobix CPU per message |"
 echo "| --- | --- | --- | --- | --- | --- | --- |"
-for pattern in pop3-pipelined pop3-sequential imap-fetch; do
+for pattern in $PATTERNS; do
   rate() { awk -v p=$pattern -v s=$1 '$2 == p && $3 == s {print $5 / $4 / 1e6}' "$raw" | median; }
   ratio() { # per round: the server's MB/s over direct's, median
     awk -v p=$pattern -v s=$1 '$2 == p && $3 == "direct" {d[$1] = $5 / $4} $2 == p && $3 == s {t[$1] = $5 / $4}
@@ -247,15 +306,21 @@ for pattern in pop3-pipelined pop3-sequential imap-fetch; do
   }
   # CPU per message: mobix ticks over the MESSAGES × REPEAT messages of its run
   cpu=$(awk -v p=$pattern -v hz=$HZ -v n=$MESSAGES -v k=$REPEAT '$2 == p && $3 == "mobix" {print $6 * 1000 / hz / (n * k)}' "$raw" | median)
-  printf '| %s | %.0f MB/s | %.0f MB/s | %.1f MB/s | %.2f× | %.3f× | %.4f ms |\n' $pattern "$(rate direct)" "$(rate mobix)" "$(rate nginx)" \
-    "$(ratio mobix)" "$(ratio nginx)" "$cpu"
+  nginx_rate="—" nginx_ratio="—"
+  if grep -q "^[0-9]* $pattern nginx " "$raw"; then
+    nginx_rate=$(printf '%.1f MB/s' "$(rate nginx)") nginx_ratio=$(printf '%.3f×' "$(ratio nginx)")
+  fi
+  printf '| %s | %.0f MB/s | %.0f MB/s | %s | %.2f× | %s | %.4f ms |\n' $pattern "$(rate direct)" "$(rate mobix)" "$nginx_rate" \
+    "$(ratio mobix)" "$nginx_ratio" "$cpu"
 done
 echo
-echo "| login (connect, greeting, USER/PASS), $LOGINS logins | p50 | p99 | p50 over direct |"
+echo "| login, $LOGINS logins (POP3: connect, greeting, USER, PASS; IMAP: connect, greeting, LOGIN) | p50 | p99 | p50 over direct |"
 echo "| --- | --- | --- | --- |"
-direct50=$(awk '$1 == "pop3-login" && $2 == "direct" {print $3}' "$raw")
-for s in direct mobix nginx; do
-  awk -v s=$s -v d=$direct50 '$1 == "pop3-login" && $2 == s {printf "| %s | %.3f ms | %.3f ms | %+.3f ms |\n", s, $3, $4, $3 - d}' "$raw"
+for pattern in pop3-login imap-login; do
+  direct50=$(awk -v p=$pattern '$1 == p && $2 == "direct" {print $3}' "$raw")
+  for s in direct mobix nginx; do
+    awk -v p=$pattern -v s=$s -v d=$direct50 '$1 == p && $2 == s {printf "| %s %s | %.3f ms | %.3f ms | %+.3f ms |\n", p, s, $3, $4, $3 - d}' "$raw"
+  done
 done
 echo
 echo "| idle logged-in POP3 sessions ($HOLD) | RSS growth per session | RSS before → held → after they closed | a second wave: held → after |"

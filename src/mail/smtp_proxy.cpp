@@ -62,7 +62,8 @@ bool has_word(const std::string& words, const std::string& w) {
 struct Upstream {
   net::Conn conn;
   std::string buf;
-  bool malformed = false;  ///< a reply broke RFC 5321 4.2.1 (a bad line, mixed codes, too many lines)
+  bool malformed = false;   ///< a reply broke RFC 5321 4.2.1 (a bad line, mixed codes, too many lines)
+  bool pipelining = false;  ///< the server's EHLO offered PIPELINING (RFC 2920)
   explicit Upstream(asio::io_context& io) : conn(io.get_executor()) {}
 };
 
@@ -71,6 +72,9 @@ struct SmtpProxy : mail::ProxyBase {
   explicit SmtpProxy(const MailShared& s) : ProxyBase(s, {"smtp", refusal_reply}) {}
   Counter& messages =
       metrics().counter("mobix_mail_smtp_messages_total", "Messages relayed with a rewritten sender");
+  Counter& pipelined =
+      metrics().counter("mobix_mail_smtp_pipelined_commands_total",
+                        "RCPT and DATA commands sent upstream in one write with their MAIL (RFC 2920)");
 
   asio::awaitable<std::optional<smtp::Reply>> command(Upstream& up, std::string line,
                                                       std::chrono::seconds t) {
@@ -119,6 +123,7 @@ struct SmtpProxy : mail::ProxyBase {
                          : "no 220/250 reply");
       co_return Refusal::upstream_unreachable;
     }
+    up.pipelining = ehlo_keyword(*ehlo, "PIPELINING").has_value();
     if (p.smtp_user.empty()) co_return std::nullopt;
     // PLAIN when offered (one round trip), else LOGIN; a server that lists neither gets PLAIN.
     auto mechs = ehlo_keyword(*ehlo, "AUTH").value_or("");
@@ -161,6 +166,7 @@ struct SmtpProxy : mail::ProxyBase {
     std::string msisdn;
     Transaction transaction = Transaction::none;
     bool closing = false;  ///< QUIT, or the connection broke
+    std::string replies;   ///< answers held back while more pipelined commands wait (RFC 2920 3.1)
     Client(tcp::socket sock, std::uint64_t id_, std::string ip_)
         : conn(std::move(sock)), id(id_), ip(std::move(ip_)) {}
   };
@@ -189,15 +195,25 @@ struct SmtpProxy : mail::ProxyBase {
       if (!line) {
         if (c.buf.size() >= smtp::kMaxCommandLine) {
           protocol_error("line_too_long", c.id, c.ip);
-          co_await write_all(c.conn, "500 5.5.2 line too long\r\n", t);
+          co_await answer(c, "500 5.5.2 line too long\r\n");
         }
         co_return;
       }
       auto reply = co_await handle(c, *line);
-      if (reply.empty()) continue;
-      bool sent = co_await write_all(c.conn, reply, t);
+      c.replies += reply;
+      // RFC 2920 3.1: the answers to a group of commands may go in one write, sent before the proxy
+      // waits for the handset again.
+      if (c.replies.empty() || (!c.closing && c.buf.find("\r\n") != std::string::npos)) continue;
+      bool sent = co_await answer(c, "");
       if (!sent) co_return;
     }
+  }
+
+  /// Writes the answers held back and `text`.
+  asio::awaitable<bool> answer(Client& c, std::string text) {
+    std::string all = std::exchange(c.replies, {}) + text;
+    bool sent = co_await write_all(c.conn, all, std::chrono::seconds(300));
+    co_return sent;
   }
 
   // One command; the reply for the handset (empty: already answered, or nothing to say).
@@ -270,10 +286,10 @@ struct SmtpProxy : mail::ProxyBase {
       prompts.push_back("334 UGFzc3dvcmQ6\r\n");                         // "Password:"
     }
     for (const auto& prompt : prompts) {
-      std::optional<std::string> answer;
-      bool sent = co_await write_all(c.conn, prompt, t);
-      if (sent) answer = co_await read_line(c.conn, c.buf, smtp::kMaxCommandLine, t);
-      if (!answer) {
+      std::optional<std::string> response;
+      bool sent = co_await answer(c, prompt);
+      if (sent) response = co_await read_line(c.conn, c.buf, smtp::kMaxCommandLine, t);
+      if (!response) {
         c.closing = true;
         co_return "";
       }
@@ -301,14 +317,70 @@ struct SmtpProxy : mail::ProxyBase {
       }
     }
     const auto up_t = std::chrono::seconds(cfg.upstream_timeout);
-    const std::string mail_from = "MAIL FROM:<" + c.profile->address + ">" + mf->parameters + "\r\n";
-    auto r = co_await command(*c.up, mail_from, up_t);
+    Group group = c.up->pipelining ? take_group(c.buf) : Group{};
+    std::string batch = "MAIL FROM:<" + c.profile->address + ">" + mf->parameters + "\r\n";
+    for (const auto& rcpt : group.rcpts) batch += rcpt + "\r\n";
+    if (group.data) batch += "DATA\r\n";
+    pipelined.inc(group.rcpts.size() + (group.data ? 1 : 0));
+    bool sent = co_await write_all(c.up->conn, batch, up_t);
+    std::optional<smtp::Reply> r;
+    if (sent) r = co_await read_reply(c.up->conn, c.up->buf, up_t, &c.up->malformed);
     if (!r) {
       c.up.reset();
-      co_return "451 4.4.1 the mail server did not answer; try again later\r\n";
+      co_return "451 4.4.1 the mail server did not answer; try again later\r\n" + unanswered(group);
     }
     if (r->positive()) c.transaction = Transaction::started;
-    co_return r->text;
+    std::string replies = r->text;
+    for (std::size_t i = 0; i < group.rcpts.size(); ++i) {
+      auto rcpt = co_await read_reply(c.up->conn, c.up->buf, up_t, &c.up->malformed);
+      if (!rcpt) {
+        c.up.reset();
+        c.transaction = Transaction::none;
+        group.rcpts.erase(group.rcpts.begin(), group.rcpts.begin() + static_cast<std::ptrdiff_t>(i));
+        co_return replies + unanswered(group);
+      }
+      replies += rcpt->text;
+    }
+    if (!group.data) co_return replies;
+    auto go = co_await read_reply(c.up->conn, c.up->buf, up_t, &c.up->malformed);
+    if (go && go->code == 354) {
+      auto reply = co_await relay_body(c, replies + go->text);
+      co_return reply;
+    }
+    if (!go) c.up.reset();
+    co_return replies + (go ? go->text : "451 4.4.1 the mail server did not answer\r\n");
+  }
+
+  /// RFC 2920: the RCPT commands, and a DATA after them, that the handset sent right behind MAIL.
+  struct Group {
+    std::vector<std::string> rcpts;
+    bool data = false;
+  };
+  static Group take_group(std::string& buf) {
+    Group group;
+    std::size_t pos = 0;
+    for (std::size_t eol;
+         (eol = buf.find("\r\n", pos)) != std::string::npos && eol + 2 - pos <= smtp::kMaxCommandLine;) {
+      auto line = buf.substr(pos, eol - pos);
+      auto cmd = smtp::parse_command(line);
+      if (!cmd || (cmd->verb != "RCPT" && cmd->verb != "DATA")) break;
+      pos = eol + 2;
+      if (cmd->verb == "DATA") {
+        group.data = true;
+        break;
+      }
+      group.rcpts.push_back(std::move(line));
+    }
+    buf.erase(0, pos);
+    return group;
+  }
+  /// The answers for a group's commands that the upstream never answered (it went away).
+  static std::string unanswered(const Group& group) {
+    std::string replies;
+    for (std::size_t i = 0; i < group.rcpts.size(); ++i)
+      replies += "451 4.4.1 the mail server did not answer\r\n";
+    if (group.data) replies += "503 5.5.1 need MAIL and RCPT first\r\n";
+    return replies;
   }
 
   asio::awaitable<std::string> on_rcpt(Client& c, std::string line) {
@@ -321,6 +393,8 @@ struct SmtpProxy : mail::ProxyBase {
   /// Where DATA stands while it streams to the upstream (issue 12 item 4).
   enum class DataState { forwarding, too_big, header_too_big, upstream_lost };
   static constexpr std::size_t kDataFlush = 64 * 1024;  ///< bytes held before a write upstream
+  static constexpr std::size_t kDataRead = 64 * 1024;   ///< bytes asked of the handset per read
+  static constexpr std::size_t kMaxDataLine = smtp::kMaxTextLine * 64;  ///< longer: the connection ends
 
   // DATA (seed 000 steps 204-207): the (dot-stuffed) message streams to the upstream as it arrives,
   // its originator fields rewritten on the way; only the header section and kDataFlush bytes are
@@ -329,14 +403,22 @@ struct SmtpProxy : mail::ProxyBase {
   // closing that connection before the final "." (RFC 5321 4.1.1.4: no delivery without it).
   asio::awaitable<std::string> on_data(Client& c) {
     if (c.transaction != Transaction::started || !c.up) co_return "503 5.5.1 need MAIL and RCPT first\r\n";
-    const auto t = std::chrono::seconds(300), up_t = std::chrono::seconds(cfg.upstream_timeout);
     const std::string data_cmd = "DATA\r\n";
-    auto go = co_await command(*c.up, data_cmd, up_t);
+    auto go = co_await command(*c.up, data_cmd, std::chrono::seconds(cfg.upstream_timeout));
     if (!go || go->code != 354) {
       if (!go) c.up.reset();
       co_return go ? go->text : "451 4.4.1 the mail server did not answer\r\n";
     }
-    if (!co_await write_all(c.conn, go->text, t)) {
+    auto reply = co_await relay_body(c, go->text);
+    co_return reply;
+  }
+
+  /// The message after the upstream's 354: `go` (the 354, with any answers before it) goes to the
+  /// handset, then its DATA streams to the upstream; the reply for the handset.
+  asio::awaitable<std::string> relay_body(Client& c, std::string go) {
+    const auto t = std::chrono::seconds(300), up_t = std::chrono::seconds(cfg.upstream_timeout);
+    bool told = co_await answer(c, go);
+    if (!told) {
       c.closing = true;
       co_return "";
     }
@@ -345,21 +427,27 @@ struct SmtpProxy : mail::ProxyBase {
     std::size_t received = 0;
     auto state = DataState::forwarding;
     for (;;) {
-      auto l = co_await read_line(c.conn, c.buf, smtp::kMaxTextLine * 64, t);
-      if (!l) {  // the handset went away or stalled: the upstream never sees the final "."
+      auto fed = rewriter.feed(c.buf, out, state == DataState::forwarding);
+      c.buf.erase(0, fed.consumed);
+      received += fed.octets;
+      if (state != DataState::forwarding) {
+        // read to the end, send nothing more
+      } else if (received > cfg.max_message_size) {
+        state = DataState::too_big;
+      } else if (fed.status == smtp::DataRewriter::Status::header_too_big) {
+        state = DataState::header_too_big;
+      } else if (out.size() >= kDataFlush) {
+        bool sent = co_await write_all(c.up->conn, std::exchange(out, {}), up_t);
+        if (!sent) state = DataState::upstream_lost;
+      }
+      if (fed.ended) break;
+      // A line longer than this, or the handset went away or stalled: the upstream never sees the
+      // final ".".
+      bool more = c.buf.size() < kMaxDataLine;
+      if (more) more = co_await net::read_more(c.conn, c.buf, kDataRead, t);
+      if (!more) {
         c.closing = true;
         co_return "";
-      }
-      if (*l == ".") break;
-      if (!l->empty() && (*l)[0] == '.') l->erase(0, 1);  // RFC 5321 4.5.2: stuffed again when sent
-      if (state != DataState::forwarding) continue;       // read to the end, send nothing more
-      received += l->size() + 2;
-      if (received > cfg.max_message_size) {
-        state = DataState::too_big;
-      } else if (rewriter.line(*l, out) == smtp::DataRewriter::Status::header_too_big) {
-        state = DataState::header_too_big;
-      } else if (out.size() >= kDataFlush && !co_await write_all(c.up->conn, std::exchange(out, {}), up_t)) {
-        state = DataState::upstream_lost;
       }
     }
     c.transaction = Transaction::none;

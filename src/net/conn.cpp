@@ -163,6 +163,14 @@ asio::awaitable<std::optional<std::string>> read_line(Conn& c, std::string& buf,
   }
 }
 
+asio::awaitable<bool> read_more(Conn& c, std::string& buf, std::size_t room, std::chrono::seconds timeout) {
+  const auto had = buf.size();
+  buf.resize(had + room);
+  auto [ec, got] = co_await c.read_some(asio::buffer(buf.data() + had, room), timeout);
+  buf.resize(had + got);
+  co_return got > 0 || !ec;
+}
+
 asio::awaitable<bool> write_all(Conn& c, std::string data, std::chrono::seconds timeout) {
   auto ec = co_await c.write(asio::buffer(data), timeout);
   co_return !ec;

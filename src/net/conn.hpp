@@ -83,6 +83,10 @@ boost::asio::awaitable<std::optional<std::string>> read_line(Conn& c, std::strin
 /// Makes `buf` hold at least `n` octets; false on EOF, error or timeout.
 boost::asio::awaitable<bool> read_at_least(Conn& c, std::string& buf, std::size_t n,
                                            std::chrono::seconds timeout);
+/// Appends what the peer has sent (at most `room` octets) to `buf`; false on EOF, error or timeout
+/// before any octet.
+boost::asio::awaitable<bool> read_more(Conn& c, std::string& buf, std::size_t room,
+                                       std::chrono::seconds timeout);
 boost::asio::awaitable<bool> write_all(Conn& c, std::string data, std::chrono::seconds timeout);
 
 }  // namespace mobix::net

@@ -45,5 +45,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   streaming.finish(streamed);
   if (streamed != dot_stuff(rewrite_from(joined, "alice@mail.test", "Alice"))) __builtin_trap();
+  // The proxy's bulk form, DataRewriter::feed, on the same input as DATA on the wire (un-stuffing and
+  // the lone "." included) in chunks of a size the input picks: what the line-by-line reading does.
+  const std::size_t chunk = size ? 1 + data[0] % 97 : 1;
+  DataRewriter by_line("alice@mail.test", "Alice"), in_bulk("alice@mail.test", "Alice");
+  std::string want, got, pending;
+  bool want_end = false, got_end = false;
+  for (pos = 0; pos < in.size();) {
+    auto eol = in.find("\r\n", pos);
+    if (eol == std::string_view::npos) break;
+    auto line = in.substr(pos, eol - pos);
+    pos = eol + 2;
+    if (line == ".") {
+      want_end = true;
+      break;
+    }
+    if (line.starts_with('.')) line.remove_prefix(1);
+    (void)by_line.line(line, want);
+  }
+  const std::size_t want_consumed = pos;
+  std::size_t consumed = 0;
+  for (std::size_t at = 0; at < in.size() && !got_end; at += chunk) {
+    pending.append(in.substr(at, chunk));
+    auto fed = in_bulk.feed(pending, got);
+    consumed += fed.consumed;
+    pending.erase(0, fed.consumed);
+    got_end = fed.ended;
+  }
+  if (got != want || got_end != want_end || (want_end && consumed != want_consumed)) __builtin_trap();
   return 0;
 }

@@ -99,6 +99,21 @@ wait_grep "TLS connection established from" $PF/maillog || fail "Postfix logged 
 wait_grep "sasl_method=PLAIN, sasl_username=alice" $PF/maillog || fail "Postfix logged no AUTH as alice: $(grep smtpd $PF/maillog | tail -3)"
 pass "through Postfix: STARTTLS (certificate verified), AUTH PLAIN as alice via Dovecot SASL, envelope and From: rewritten, delivered"
 
+# A handset that pipelines (RFC 2920, swaks): MAIL, two RCPTs (Postfix knows one) and DATA in one
+# write go to Postfix in one write too; each command gets Postfix's own answer, in order.
+before=$(metric mobix_mail_smtp_pipelined_commands_total)
+out=$(swaks --server 127.0.0.1:$P_SMTP --local-interface "$IP_A" --pipeline --auth PLAIN --auth-user mobile \
+  --auth-password mobile --from user@default.invalid --to bob@mail.test,nobody@mail.test \
+  --data "Subject: pipelined\r\n\r\nsent in one group\r\n" --timeout 15 2>&1) || true
+echo "$out" | grep -q "<\*\* *550 5.1.1 <nobody@mail.test>" || fail "the unknown recipient's answer: $(echo "$out" | grep '^<' | tail -6)"
+echo "$out" | grep -q "^<-  354 " || fail "no 354 after the pipelined group: $(echo "$out" | grep '^<' | tail -6)"
+echo "$out" | grep -q "^<-  250 2.0.0 Ok: queued" || fail "the message was not queued: $(echo "$out" | grep '^<' | tail -4)"
+[ "$(metric mobix_mail_smtp_pipelined_commands_total)" -eq $((before + 3)) ] ||
+  fail "the group did not go upstream in one write: $(metric mobix_mail_smtp_pipelined_commands_total) commands (was $before)"
+for _ in $(seq 100); do [ "$(ls $T/vmail/bob/Maildir/new | wc -l)" -ge 2 ] && break; sleep 0.1; done
+grep -l "sent in one group" $T/vmail/bob/Maildir/new/* >/dev/null 2>&1 || fail "the pipelined message was not delivered to bob"
+pass "a pipelined group (MAIL, RCPT known, RCPT unknown, DATA) goes to Postfix in one write: 250, 550, 354, delivered"
+
 # The stored password no longer works: the handset gets 5.7.8, the refusal is counted and logged.
 api PATCH subscribers/alice '{"attrs":{"mail.smtp_password":"wrong-pw"}}' >/dev/null
 before=$(metric 'mobix_mail_smtp_failures_total{reason="upstream_rejected_credentials"}')

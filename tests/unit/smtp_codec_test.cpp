@@ -151,6 +151,49 @@ TEST(SmtpCodec, StreamedRewriteHoldsOnlyTheHeaderSection) {
   EXPECT_TRUE(none.empty());
 }
 
+// DATA as the handset sends it (dot-stuffed, ended by a lone "."), read in chunks of every size:
+// feed() hands the upstream what reading it line by line does, and stops right after the ".".
+TEST(SmtpCodec, FeedingDataInChunksEqualsReadingItLineByLine) {
+  const std::string messages[] = {
+      "Subject: hi\r\nFrom: bob@evil.test\r\n\r\nbody\r\n..stuffed\r\n.unstuffed\r\nlast\r\n",
+      "Subject: bare\nFrom: hidden@evil.test\n\nbody\n.\nsmuggled\r\nmore\rcr\r\n",
+      "\r\nbody only\r\n\r\n",
+      "X: 1\r\n\r\n" + std::string(5000, 'a') + "\r\n" + std::string(70, 'b') + "\r\n",
+  };
+  for (const auto& m : messages) {
+    const std::string wire = m + ".\r\nMAIL FROM:<next@x>\r\n";  // a pipelined command follows
+    mobix::smtp::DataRewriter by_line("alice@mail.test", "Alice");
+    std::string want;
+    std::size_t pos = 0;
+    for (;;) {
+      auto eol = wire.find("\r\n", pos);
+      std::string_view line(wire.data() + pos, eol - pos);
+      pos = eol + 2;
+      if (line == ".") break;
+      if (line.starts_with('.')) line.remove_prefix(1);
+      ASSERT_EQ(by_line.line(line, want), mobix::smtp::DataRewriter::Status::ok);
+    }
+    for (std::size_t chunk : {1, 2, 3, 7, 64, 100000}) {
+      mobix::smtp::DataRewriter in_bulk("alice@mail.test", "Alice");
+      std::string got, buf;
+      std::size_t at = 0, octets = 0;
+      bool ended = false;
+      while (!ended && at < wire.size()) {
+        buf.append(wire, at, chunk);
+        at += chunk;
+        auto fed = in_bulk.feed(buf, got);
+        buf.erase(0, fed.consumed);
+        octets += fed.octets;
+        ended = fed.ended;
+      }
+      EXPECT_TRUE(ended) << "chunk " << chunk;
+      EXPECT_EQ(got, want) << "chunk " << chunk << ", message: " << m;
+      EXPECT_EQ(buf + wire.substr(std::min(at, wire.size())), "MAIL FROM:<next@x>\r\n") << "chunk " << chunk;
+      EXPECT_GT(octets, 0U);
+    }
+  }
+}
+
 TEST(SmtpCodec, ReplyReaderAssemblesMultiLineReplies) {
   ReplyReader r;
   EXPECT_EQ(r.line("250-mail.test"), ReplyReader::Status::more);

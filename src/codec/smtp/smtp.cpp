@@ -243,6 +243,43 @@ DataRewriter::Status DataRewriter::line(std::string_view line, std::string& out)
   return Status::ok;
 }
 
+DataRewriter::Fed DataRewriter::feed(std::string_view in, std::string& out, bool forward) {
+  Fed fed;
+  std::size_t pos = 0, run = 0;  // [run, pos): body lines passed through unchanged, not yet appended
+  auto flush_run = [&] {
+    if (forward) out.append(in.substr(run, pos - run));
+  };
+  while (!fed.ended) {
+    // Un-stuffing then stuffing again changes nothing in a body line without a leading dot, and
+    // normalising changes nothing in one without a bare CR or LF (RFC 5321 4.5.2): such a line is
+    // one whose first LF ends its first CRLF, with no CR before.
+    const auto lf = in.find('\n', pos);
+    if (lf == std::string_view::npos) break;
+    if (!in_header_ && lf > pos && in[lf - 1] == '\r' && in[pos] != '.' &&
+        in.substr(pos, lf - 1 - pos).find('\r') == std::string_view::npos) {
+      fed.octets += lf + 1 - pos;
+      pos = lf + 1;
+      continue;
+    }
+    const auto eol = in.find("\r\n", pos);
+    if (eol == std::string_view::npos) break;
+    auto text = in.substr(pos, eol - pos);
+    const std::size_t next = eol + 2;
+    flush_run();
+    if (text == ".") {
+      fed.ended = true;
+    } else {
+      if (text.starts_with('.')) text.remove_prefix(1);
+      fed.octets += text.size() + 2;
+      if (forward && fed.status == Status::ok) fed.status = line(text, out);
+    }
+    pos = run = next;
+  }
+  flush_run();
+  fed.consumed = pos;
+  return fed;
+}
+
 void DataRewriter::finish(std::string& out) {
   if (!in_header_) return;
   out += dot_stuff(rewrite_from(head_, address_, full_name_));

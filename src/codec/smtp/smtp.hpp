@@ -88,6 +88,20 @@ class DataRewriter {
   /// The end of DATA (before the lone "."): flushes a message that is all header section.
   void finish(std::string& out);
 
+  /// What feed() did with the complete lines of its input.
+  struct Fed {
+    std::size_t consumed = 0;  ///< octets of the input taken, through the last complete line or the "."
+    std::size_t octets = 0;    ///< the message's octets among them (un-stuffed, CRLF counted)
+    bool ended = false;        ///< the lone "." (RFC 5321 4.1.1.4) was among them
+    Status status = Status::ok;
+  };
+  /// DATA as the handset sent it, many lines at a time: every complete CRLF line up to and
+  /// including the lone "." is un-stuffed and passed through line() — except body lines with
+  /// nothing to change (no bare CR/LF, no leading dot), which are appended to `out` as they are,
+  /// in runs (the bulk of a message, without a copy per line). With `forward` false the lines are
+  /// only counted (a message being refused is read to its end).
+  Fed feed(std::string_view in, std::string& out, bool forward = true);
+
  private:
   std::string address_, full_name_;
   bool in_header_ = true;
