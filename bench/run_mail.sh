@@ -120,6 +120,10 @@ service pop3 {
   service_count = 0
   client_limit = 1000
 }
+service imap { # like pop3: the login measures the proxies, not a process started per login
+  service_count = 0
+  client_limit = 1000
+}
 service anvil {
   client_limit = 8000
 }

@@ -1,6 +1,7 @@
 #include "mail/mail_proxies.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
@@ -25,6 +26,7 @@ constexpr std::size_t kMaxLiteral = 1024;  // credentials only: nothing bigger b
 
 using mail::Refusal;
 using mail::SessionState;
+using namespace boost::asio::experimental::awaitable_operators;
 
 // IMAP's words for each refusal (RFC 5530 response codes): tagged NO after the login command,
 // BYE before the greeting.
@@ -118,7 +120,6 @@ struct ImapProxy : mail::ProxyBase {
   asio::awaitable<bool> log_in(mail::RelaySession& s, std::uint64_t id) {
     auto& client = s.client;
     const auto t = std::chrono::seconds(cfg.imap_command_timeout);
-    auto state = SessionState::admitting;
     if (auto refused = admission(s.client_ip, id)) {
       auto reply = text.refusal(*refused, {});
       co_await write_all(client, reply, t);
@@ -126,34 +127,41 @@ struct ImapProxy : mail::ProxyBase {
     }
     const std::string greeting = "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN SASL-IR] mobix IMAP proxy ready\r\n";
     if (!co_await write_all(client, greeting, t)) co_return false;
-    state = SessionState::awaiting_login;
     std::string tag;  // the handset's LOGIN/AUTHENTICATE, answered after the upstream login
-    bool login = co_await await_login(client, s.client_buf, tag, id, s.ip);
-    if (!login) co_return false;
-    state = SessionState::identifying;
-    auto found = co_await identify_subscriber(s.ip, id, imap_login_profile);
-    std::optional<Refusal> refused;
-    if (auto* r = std::get_if<Refusal>(&found)) refused = *r;
-    std::string done;
-    if (!refused) {
-      state = SessionState::opening_upstream;
-      refused = co_await open_and_login(s.upstream, s.upstream_buf, std::get<mail::Identified>(found), id,
-                                        state, done);
-    }
-    if (refused) {
-      auto reply = refuse(*refused, id, std::string("while ") + mail::to_string(state), tag);
+    // The handset's commands up to its login and steps 102-104 at once, as for POP3: who it is
+    // comes from its address, never from what it sends (issue 17 item 3: login overhead).
+    auto [login, up] =
+        co_await (await_login(client, s.client_buf, tag, id, s.ip) && identify_and_login(s, id));
+    if (!login) co_return false;  // the upstream connection closes with the session
+    if (up.refused) {
+      auto reply = refuse(*up.refused, id, std::string("while ") + mail::to_string(up.state), tag);
       co_await write_all(client, reply, t);
       co_return false;
     }
-    const auto& me = std::get<mail::Identified>(found);
+    const auto& me = *up.me;
     logged_in.inc();
     spdlog::info("imap #{}: {} is msisdn {}: logged in to {} as {}", id, s.ip, me.who.session.msisdn,
                  me.profile.imap->str(), me.profile.user);
     s.msisdn = me.who.session.msisdn;
     // The upstream's tagged OK (with its CAPABILITY response code) answers the handset's command.
-    const std::string ok = tag + " " + done + "\r\n";
+    const std::string ok = tag + " " + up.done + "\r\n";
     const bool sent = co_await write_all(client, ok, t);
     co_return sent;
+  }
+
+  // Steps 102-104: identification by the handset's address, then the upstream login.
+  asio::awaitable<mail::Login> identify_and_login(mail::RelaySession& s, std::uint64_t id) {
+    mail::Login out;
+    auto found = co_await identify_subscriber(s.ip, id, imap_login_profile);
+    if (auto* r = std::get_if<Refusal>(&found)) {
+      out.refused = *r;
+      co_return out;
+    }
+    out.state = SessionState::opening_upstream;
+    auto& me = std::get<mail::Identified>(found);
+    out.refused = co_await open_and_login(s.upstream, s.upstream_buf, me, id, out.state, out.done);
+    if (!out.refused) out.me = std::move(me);
+    co_return out;
   }
 
   // The handset's commands before it logs in; true at LOGIN or AUTHENTICATE PLAIN (its default

@@ -96,14 +96,9 @@ struct Pop3Proxy : mail::ProxyBase {
     co_return sent;
   }
 
-  struct Login {
-    std::optional<mail::Identified> me;  ///< logged in as this subscriber
-    std::optional<Refusal> refused;
-    SessionState state = SessionState::identifying;  ///< where it stopped
-  };
   // Steps 102-104: identification by the handset's address, then the upstream login.
-  asio::awaitable<Login> identify_and_login(mail::RelaySession& s, std::uint64_t id) {
-    Login out;
+  asio::awaitable<mail::Login> identify_and_login(mail::RelaySession& s, std::uint64_t id) {
+    mail::Login out;
     auto found = co_await identify_subscriber(s.ip, id, pop3_profile);
     if (auto* r = std::get_if<Refusal>(&found)) {
       out.refused = *r;

@@ -72,6 +72,14 @@ struct Identified {
   MailProfile profile;
 };
 
+/// Where the identification and the upstream login of a POP3 or IMAP session ended.
+struct Login {
+  std::optional<Identified> me;  ///< logged in as this subscriber
+  std::optional<Refusal> refused;
+  SessionState state = SessionState::identifying;  ///< where it stopped
+  std::string done;  ///< the server's answer to the login, where the protocol relays it (IMAP)
+};
+
 /// One POP3 or IMAP handset connection from accept to end: both connections and what crosses the
 /// login. It lives on the heap so that the login steps run in a coroutine of their own, whose frame
 /// (the subscriber's record, every step's temporaries) is freed before the long relay begins.
