@@ -27,6 +27,7 @@ HOLD=${4:-5000}
 REPEAT=${REPEAT:-10}
 PATTERNS=${PATTERNS:-pop3-pipelined pop3-sequential imap-fetch smtp-submit} # a subset measures less
 PARTS=${PARTS:-retrieval login idle}
+SERVERS=${SERVERS:-direct mobix nginx} # the retrieval paths measured (direct is always measured: ratios)
 B=build/release
 MOBIX=${MOBIX:-$PWD/$B/apps/mobix/mobix}  # MOBIX=... measures another build (e.g. an earlier commit)
 [ -x "$MOBIX" ] || { cmake --preset release >/dev/null && cmake --build --preset release; }
@@ -253,6 +254,7 @@ for round in $(seq 1 $RUNS); do
     for s in direct mobix nginx; do
       read -r port user pw <<<"$(endpoint_of $pattern $s)"
       [ -n "$port" ] || continue
+      [ $s = direct ] || [[ " $SERVERS " == *" $s "* ]] || continue
       repeat=$REPEAT
       [ $s/$pattern = nginx/pop3-sequential ] && repeat=1
       before=$(ticks $MOBIX_PID)
