@@ -326,7 +326,7 @@ struct SmtpProxy : mail::ProxyBase {
     std::optional<smtp::Reply> r;
     if (sent) r = co_await read_reply(c.up->conn, c.up->buf, up_t, &c.up->malformed);
     if (!r) {
-      c.up.reset();
+      upstream_gone(c, "at MAIL FROM");
       co_return "451 4.4.1 the mail server did not answer; try again later\r\n" + unanswered(group);
     }
     if (r->positive()) c.transaction = Transaction::started;
@@ -334,7 +334,7 @@ struct SmtpProxy : mail::ProxyBase {
     for (std::size_t i = 0; i < group.rcpts.size(); ++i) {
       auto rcpt = co_await read_reply(c.up->conn, c.up->buf, up_t, &c.up->malformed);
       if (!rcpt) {
-        c.up.reset();
+        upstream_gone(c, "in a pipelined group");
         c.transaction = Transaction::none;
         group.rcpts.erase(group.rcpts.begin(), group.rcpts.begin() + static_cast<std::ptrdiff_t>(i));
         co_return replies + unanswered(group);
@@ -347,8 +347,16 @@ struct SmtpProxy : mail::ProxyBase {
       auto reply = co_await relay_body(c, replies + go->text);
       co_return reply;
     }
-    if (!go) c.up.reset();
+    if (!go) upstream_gone(c, "in a pipelined group");
     co_return replies + (go ? go->text : "451 4.4.1 the mail server did not answer\r\n");
+  }
+
+  /// The upstream stopped answering a transaction: its connection is dropped (the next MAIL opens a
+  /// new one), counted and logged; the caller answers the handset.
+  void upstream_gone(Client& c, const char* where) {
+    c.up.reset();
+    failure("upstream_lost").inc();
+    spdlog::warn("smtp #{}: the mail server of msisdn {} went away {}", c.id, c.msisdn, where);
   }
 
   /// RFC 2920: the RCPT commands, and a DATA after them, that the handset sent right behind MAIL.

@@ -242,3 +242,36 @@ echo "$out" | grep -q "< 451 4.4.1" || fail "a mixed-code EHLO reply: $(echo "$o
 grep -q "for msisdn 31610000001 unreachable: a malformed reply (RFC 5321 4.2.1" $T/mobix.log ||
   fail "no log line naming the malformed reply"
 pass "an upstream whose EHLO reply mixes codes: 451 4.4.1 to the handset, counted, logged as malformed"
+
+# A submission server that goes away in the middle of a pipelined group (a FAKE: it offers
+# PIPELINING, answers MAIL and closes; no real server does that on cue). Every command of the group
+# still gets an answer, in order: MAIL 250, each RCPT 451 4.4.1, DATA 503; counted and logged.
+read -r P_GONE <<<"$(free_ports t)"
+/usr/bin/python3 - "$P_GONE" >$T/gone.log 2>&1 <<'PY' &
+import socket, sys
+srv = socket.socket(); srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+srv.bind(("127.0.0.1", int(sys.argv[1]))); srv.listen(4)
+print("listening", flush=True)
+while True:
+    c, _ = srv.accept(); c.sendall(b"220 fake ESMTP\r\n")
+    for line in c.makefile("rb"):
+        verb = line[:4].upper()
+        if verb == b"EHLO": c.sendall(b"250-fake\r\n250-PIPELINING\r\n250 AUTH PLAIN LOGIN\r\n")
+        elif verb == b"AUTH": c.sendall(b"235 ok\r\n")
+        elif verb == b"MAIL": c.sendall(b"250 ok\r\n"); break
+        else: c.sendall(b"250 ok\r\n")
+    c.close()
+PY
+PIDS+=($!)
+wait_grep listening $T/gone.log || fail "the fake server did not start: $(cat $T/gone.log)"
+api PATCH subscribers/alice '{"attrs":{"mail.smtp":"127.0.0.1:'$P_GONE'"}}' >/dev/null
+lost=$(metric 'mobix_mail_smtp_failures_total{reason="upstream_lost"}')
+grouped=$(metric mobix_mail_smtp_pipelined_commands_total)
+out=$(swaks --server 127.0.0.1:$P_SMTP --local-interface "$IP_A" --pipeline --auth PLAIN --auth-user mobile \
+  --auth-password mobile --from user@default.invalid --to bob@mail.test,carol@mail.test --timeout 15 2>&1) || true
+[ "$(echo "$out" | grep -c '451 4.4.1 the mail server did not answer')" = 2 ] || fail "each RCPT of the lost group: $(echo "$out" | grep '^<' | tail -5)"
+echo "$out" | grep -q "503 5.5.1" || fail "the lost group's DATA: $(echo "$out" | grep '^<' | tail -3)"
+[ "$(metric mobix_mail_smtp_pipelined_commands_total)" = $((${grouped:-0} + 3)) ] || fail "the group did not go upstream together"
+[ "$(metric 'mobix_mail_smtp_failures_total{reason="upstream_lost"}')" = $((lost + 1)) ] || fail "upstream_lost not counted"
+grep -q "the mail server of msisdn 31610000001 went away in a pipelined group" $T/mobix.log || fail "no log line for the lost group"
+pass "a server gone in the middle of a pipelined group: every command answered in order (250, 451, 451, 503), counted, logged"
