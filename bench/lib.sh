@@ -10,3 +10,10 @@ bench_results() {
   mkdir -p "$OUT"
   exec > >(tee "$OUT/output.txt") 2>&1
 }
+
+# wait_jobs: waits for the script's background jobs. A bare `wait` would also wait for the tee
+# that bench_results started, which ends only when the script's output closes: it never returns.
+wait_jobs() {
+  local p
+  for p in $(jobs -p); do wait "$p" 2>/dev/null || true; done
+}

@@ -25,7 +25,7 @@ PIDS=()
 PG=/usr/lib/postgresql/15/bin
 cleanup() {
   for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  wait_jobs
   [ -d "$T/pg/data" ] && runuser -u postgres -- $PG/pg_ctl -D "$T/pg/data" -m immediate stop >/dev/null 2>&1 || true
   if [ "${KEEP:-0}" = 1 ]; then echo "kept $T"; else rm -rf "$T"; fi
 }

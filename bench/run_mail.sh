@@ -47,7 +47,7 @@ cleanup() {
   [ -f $T/nginx.pid ] && kill "$(cat $T/nginx.pid)" 2>/dev/null || true
   [ -f $PF/main.cf ] && postfix -c $PF stop >/dev/null 2>&1 || true
   rm -rf "$PF"
-  wait 2>/dev/null || true
+  wait_jobs
   rm -rf "$T"
 }
 trap cleanup EXIT

@@ -24,7 +24,7 @@ PIDS=()
 PG=/usr/lib/postgresql/15/bin
 cleanup() {
   for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  wait_jobs
   runuser -u postgres -- $PG/pg_ctl -D "$T/pg/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$T"
 }
@@ -77,7 +77,7 @@ load() { # PORT CLIENTS: answered requests/s
   $B/bench/bench_radius_acct --target 127.0.0.1:$1 --secret $SECRET --seconds "$SECS" --clients "${2:-2}" |
     awk '/accounting_requests_per_second/ {print $2}'
 }
-stop_nodes() { for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; sleep 0.5; for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; wait 2>/dev/null || true; PIDS=(); }
+stop_nodes() { for p in "${PIDS[@]}"; do kill $p 2>/dev/null || true; done; sleep 0.5; for p in "${PIDS[@]}"; do kill -9 $p 2>/dev/null || true; done; wait_jobs; PIDS=(); }
 
 run_one() { # prints: requests/s, CPU-ms per 1,000 requests (node + PostgreSQL)
   fresh_db mobix1

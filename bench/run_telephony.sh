@@ -31,7 +31,7 @@ T=$(mktemp -d /tmp/mobix-bench-XXXXXX)
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]:-}"; do kill $p 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  wait_jobs
   rm -rf "$T"
 }
 trap cleanup EXIT
