@@ -199,6 +199,17 @@ pg_crash() { pg_as /usr/lib/postgresql/15/bin/pg_ctl -D "$PG_DATA" -m immediate 
 # access_yaml ADMIN_PORT AUTH_PORT ACCT_PORT SECRET: the head most test configs share: the embedded
 # store, an open admin listener, and the access role with one RADIUS client (127.0.0.1) and the pool
 # 127.1.0.10-50 that `mobix sim attach` addresses come from.
+# lock_database DB STOPFILE: another process (sqlite3) holds DB's write lock until STOPFILE exists
+# (at most 60 s); returns once the lock is held (a writer without a busy timeout is refused), with
+# the holder's pid in LOCK_PID. `touch STOPFILE; wait $LOCK_PID` releases it.
+lock_database() {
+  (echo ".timeout 5000"; echo "BEGIN EXCLUSIVE;"; for _ in $(seq 600); do [ -e "$2" ] && break; sleep 0.1; done; echo "COMMIT;") |
+    sqlite3 "$1" &
+  LOCK_PID=$!
+  for _ in $(seq 1 100); do sqlite3 "$1" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null || break; sleep 0.05; done
+  ! sqlite3 "$1" "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null
+}
+
 access_yaml() {
   cat <<YAML
 store: {path: mobix.db}

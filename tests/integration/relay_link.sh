@@ -213,18 +213,14 @@ pass "end-to-end TLS with the link up: a leg of its own asked for over the link 
 # logged, the client refused, and no leg is opened for the signal.
 set_tls_port $P_TLS2 # another service of the terminal: no spare leg for it
 sf0=$(op_metric 'mobix_gateway_signals_total{result="store_failed"}')
-(echo ".timeout 5000"; echo "BEGIN EXCLUSIVE;"; for _ in $(seq 600); do [ -e $T/unlock ] && break; sleep 0.1; done; echo "COMMIT;") |
-  sqlite3 $T/op/mobix.db &
-LOCK=$!
-for _ in $(seq 1 100); do sqlite3 $T/op/mobix.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null || break; sleep 0.05; done
-sqlite3 $T/op/mobix.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null && fail "sqlite3 never took the exclusive lock"
+lock_database $T/op/mobix.db $T/unlock || fail "sqlite3 never took the exclusive lock"
 tls_through >/dev/null 2>&1 && fail "a TLS tunnel worked while the gateway could not remember its signal"
 [ "$(relay_metric 'mobix_relay_link_signals_total{outcome="gateway_timeout"}')" = 1 ] || fail "relay: gateway_timeout not counted"
 grep -q "no leg over the link for link [0-9a-f]*: gateway_timeout" $T/relay.log || fail "no relay log line for gateway_timeout"
 # The lock is held until the gateway gave up (released earlier, the late signal would be remembered).
 for _ in $(seq 200); do [ "$(op_metric 'mobix_gateway_signals_total{result="store_failed"}')" = $((${sf0:-0} + 1)) ] && break; sleep 0.1; done
 touch $T/unlock
-wait $LOCK
+wait $LOCK_PID
 [ "$(op_metric 'mobix_gateway_signals_total{result="store_failed"}')" = $((${sf0:-0} + 1)) ] || fail "gateway: store_failed not counted"
 grep -q "gateway: tunnel [0-9a-f]*: the replay memory could not be written; signal dropped" $T/op.log || fail "no gateway log line for store_failed"
 pass "a leg asked for over the link while the gateway's store is locked: the relay times out (gateway_timeout), the gateway drops the signal (store_failed), both counted and logged"

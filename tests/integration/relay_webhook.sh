@@ -84,13 +84,8 @@ post_signal() { /usr/bin/python3 -c 'import sys; sys.stdout.buffer.write(bytes.f
 failed0=$(metric 'mobix_gateway_signals_total{result="store_failed"}')
 # The lock is held until the answer came (a fixed 9 s ran out before the gateway's store even tried
 # under ASan on a loaded machine, and the signal was remembered: 202).
-(echo ".timeout 5000"; echo "BEGIN EXCLUSIVE;"; for _ in $(seq 600); do [ -e $T/unlock ] && break; sleep 0.1; done; echo "COMMIT;") |
-  sqlite3 $T/op/mobix.db &
-LOCK=$!
-# Post only once the lock is held (a fixed sleep lost that race on a loaded machine): with it held,
-# a writer without a busy timeout is refused at once.
-for _ in $(seq 1 100); do sqlite3 $T/op/mobix.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null || break; sleep 0.05; done
-sqlite3 $T/op/mobix.db "BEGIN IMMEDIATE; ROLLBACK;" 2>/dev/null && fail "sqlite3 never took the exclusive lock"
+# Post only once the lock is held (a fixed sleep lost that race on a loaded machine).
+lock_database $T/op/mobix.db $T/unlock || fail "sqlite3 never took the exclusive lock"
 code=$(post_signal 4242) # tunnel 0000000000001092
 touch $T/unlock
 [ "$code" = 503 ] || fail "a signal that could not be remembered got $code ($(cat $T/hook.body))"
@@ -98,7 +93,7 @@ grep -q store_failed $T/hook.body || fail "the 503 does not say why: $(cat $T/ho
 [ "$(metric 'mobix_gateway_signals_total{result="store_failed"}')" -gt "$failed0" ] || fail "store_failed not counted"
 grep -q "tunnel 0000000000001092: the replay memory could not be written; signal dropped" $T/op.log ||
   fail "no log line for store_failed"
-wait $LOCK
+wait $LOCK_PID
 [ "$(grep -c 0000000000001092 $T/op.log)" = 1 ] || fail "the gateway acted on a signal it could not remember: $(grep 0000000000001092 $T/op.log)"
 code=$(post_signal 4243)
 [ "$code" = 202 ] || fail "after the lock was released a signal got $code"
