@@ -130,8 +130,12 @@ struct ImapProxy : mail::ProxyBase {
     std::string tag;  // the handset's LOGIN/AUTHENTICATE, answered after the upstream login
     // The handset's commands up to its login and steps 102-104 at once, as for POP3: who it is
     // comes from its address, never from what it sends (issue 17 item 3: login overhead).
-    auto [login, up] =
-        co_await (await_login(client, s.client_buf, tag, id, s.ip) && identify_and_login(s, id));
+    auto [login, up] = co_await (
+        await_login(client, s.client_buf, tag, id, s.ip) &&
+        identify_and_login(
+            s.ip, id, imap_login_profile, [this, &s, id](const mail::Identified& me, mail::Login& login) {
+              return open_and_login(s.upstream, s.upstream_buf, me, id, login.state, login.done);
+            }));
     if (!login) co_return false;  // the upstream connection closes with the session
     if (up.refused) {
       auto reply = refuse(*up.refused, id, std::string("while ") + mail::to_string(up.state), tag);
@@ -147,21 +151,6 @@ struct ImapProxy : mail::ProxyBase {
     const std::string ok = tag + " " + up.done + "\r\n";
     const bool sent = co_await write_all(client, ok, t);
     co_return sent;
-  }
-
-  // Steps 102-104: identification by the handset's address, then the upstream login.
-  asio::awaitable<mail::Login> identify_and_login(mail::RelaySession& s, std::uint64_t id) {
-    mail::Login out;
-    auto found = co_await identify_subscriber(s.ip, id, imap_login_profile);
-    if (auto* r = std::get_if<Refusal>(&found)) {
-      out.refused = *r;
-      co_return out;
-    }
-    out.state = SessionState::opening_upstream;
-    auto& me = std::get<mail::Identified>(found);
-    out.refused = co_await open_and_login(s.upstream, s.upstream_buf, me, id, out.state, out.done);
-    if (!out.refused) out.me = std::move(me);
-    co_return out;
   }
 
   // The handset's commands before it logs in; true at LOGIN or AUTHENTICATE PLAIN (its default

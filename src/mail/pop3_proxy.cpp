@@ -80,7 +80,12 @@ struct Pop3Proxy : mail::ProxyBase {
     // The handset's USER/PASS and steps 102-104 at once: who it is comes from its address, never
     // from what it sends, so the upstream login need not wait for its PASS (issue 17 item 3: login
     // overhead). The handset still gets its answer only at PASS.
-    auto [pass, login] = co_await (await_pass(client, s.client_buf, id, s.ip) && identify_and_login(s, id));
+    auto [pass, login] =
+        co_await (await_pass(client, s.client_buf, id, s.ip) &&
+                  identify_and_login(s.ip, id, pop3_profile,
+                                     [this, &s, id](const mail::Identified& me, mail::Login& login) {
+                                       return open_and_login(s.upstream, s.upstream_buf, me, id, login.state);
+                                     }));
     if (!pass) co_return false;  // the upstream connection closes with the session
     if (login.refused) {
       auto reply = refuse(*login.refused, id, std::string("while ") + mail::to_string(login.state));
@@ -94,21 +99,6 @@ struct Pop3Proxy : mail::ProxyBase {
     s.msisdn = me.who.session.msisdn;
     const bool sent = co_await write_all(client, "+OK logged in\r\n", t);
     co_return sent;
-  }
-
-  // Steps 102-104: identification by the handset's address, then the upstream login.
-  asio::awaitable<mail::Login> identify_and_login(mail::RelaySession& s, std::uint64_t id) {
-    mail::Login out;
-    auto found = co_await identify_subscriber(s.ip, id, pop3_profile);
-    if (auto* r = std::get_if<Refusal>(&found)) {
-      out.refused = *r;
-      co_return out;
-    }
-    out.state = SessionState::opening_upstream;
-    auto& me = std::get<mail::Identified>(found);
-    out.refused = co_await open_and_login(s.upstream, s.upstream_buf, me, id, out.state);
-    if (!out.refused) out.me = std::move(me);
-    co_return out;
   }
 
   // Step 101: the handset's commands before PASS (its default USER is ignored: step 102 knows who

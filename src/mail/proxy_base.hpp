@@ -127,6 +127,25 @@ struct ProxyBase {
   /// (`profile_of`), or the refusal (counted and logged; a missing session counts as a failure).
   boost::asio::awaitable<std::variant<Identified, Refusal>> identify_subscriber(
       std::string ip, std::uint64_t id, std::optional<MailProfile> (*profile_of)(const Subscriber&));
+  /// Steps 102-104 for POP3 and IMAP: identification by the handset's address, then
+  /// `open_and_login(me, login)`, the protocol's own login at the subscriber's server (it keeps
+  /// `login.state` and `login.done` current and returns the refusal, if any).
+  template <typename OpenAndLogin>
+  boost::asio::awaitable<Login> identify_and_login(
+      std::string ip, std::uint64_t id, std::optional<MailProfile> (*profile_of)(const Subscriber&),
+      OpenAndLogin open_and_login) {
+    Login out;
+    auto found = co_await identify_subscriber(ip, id, profile_of);
+    if (auto* r = std::get_if<Refusal>(&found)) {
+      out.refused = *r;
+      co_return out;
+    }
+    out.state = SessionState::opening_upstream;
+    auto& me = std::get<Identified>(found);
+    out.refused = co_await open_and_login(me, out);
+    if (!out.refused) out.me = std::move(me);
+    co_return out;
+  }
   /// Steps 105-106 after the login: what either side already sent past it is forwarded, then the
   /// stream is relayed both ways until both sides are done; bytes and the time limit are counted.
   boost::asio::awaitable<void> relay_after_login(RelaySession& s, std::uint64_t id);
